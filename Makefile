@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets itself up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench system-deps clean
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Debian packages: ffmpeg (the benchmark's reference encoder).
+system-deps:
+	sh scripts/system-deps.sh
+
+demo: $(STAMP)
+	rm -rf demo-data
+	$(BIN)/bodycam record --seconds 12 --config demo.toml
+	$(BIN)/bodycam inspect demo-data
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/bench_record.py
+
+clean:
+	rm -rf $(VENV) demo-data *.egg-info

@@ -1,0 +1,5 @@
+"""From frames and samples to encoded packets to gapless fragmented-MP4 segments on the spool."""
+
+
+class CaptureError(OSError):
+    """Recording cannot go on: the spool refused a write, the encoder failed, a device died."""

@@ -1,0 +1,45 @@
+"""The frame index: a sidecar file per segment telling the exact capture time of every frame.
+
+One JSON object per line (format in ``docs/frame-index.md``), appended as the segment is
+written and synced with each fragment, so the index is as complete as the video after a
+power cut.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from capture.spool import AppendOnlyFile
+
+INDEX_SUFFIX = ".idx"
+
+
+class IndexWriter:
+    """Appends index lines for one segment; ``sync()`` makes them durable."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = AppendOnlyFile(path)
+        self._pending: list[str] = []
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._pending.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+
+    def sync(self) -> None:
+        if self._pending:
+            self._file.write(("\n".join(self._pending) + "\n").encode("utf-8"))
+            self._pending.clear()
+        self._file.sync()
+
+    def close(self) -> None:
+        self.sync()
+        self._file.close()
+
+
+def read_index(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of an index file; a last line cut short by a power cut is skipped."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                return
+            yield json.loads(line)

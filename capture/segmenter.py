@@ -1,0 +1,184 @@
+"""Cutting the session's packet stream into gapless fragmented-MP4 segments.
+
+Packets of both streams arrive from the encoders; they are released in capture-time
+order and written to the current segment. A new segment starts on the first video
+keyframe at or after the segment length, and every packet earlier than that keyframe
+(audio included) stays in the old one, so segment N+1 begins exactly one frame after
+segment N ends and no frame or sample is lost or written twice.
+
+Timestamps in the files are the session's timeline (the first frame is 0), kept as they
+are: decoding segment N+1 gives timestamps that continue those of segment N. Each
+segment has a sidecar frame index (``capture.index``) with every frame's capture times.
+"""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+
+from capture import CaptureError
+from capture.encoder import Encoders
+from capture.fmp4 import FragmentSink, Part
+from capture.index import INDEX_SUFFIX, IndexWriter
+from capture.spool import AppendOnlyFile, sync_directory
+
+# Keep the session timeline in the files: no shift to zero, no edit list.
+MUXER_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_discont",
+    "use_editlist": "0",
+    "avoid_negative_ts": "disabled",
+}
+# If one stream stops (a dead microphone), the other is written without it after this long.
+MAX_WAIT_SECONDS = Fraction(2)
+
+
+@dataclass(frozen=True)
+class FrameStamp:
+    """What the index records of a video frame besides its packet."""
+
+    number: int
+    monotonic_ns: int
+    wall_ns: int
+
+
+@dataclass
+class _Queued:
+    time: Fraction
+    packet: av.Packet
+    stamp: FrameStamp | None
+
+
+class Segment:
+    """One open segment file: container, sink and index."""
+
+    def __init__(self, folder: Path, number: int, encoders: Encoders, header: dict[str, Any],
+                 on_part: Callable[["Segment", Part], None]) -> None:
+        self.number = number
+        self.name = f"seg-{number:06d}.mp4"
+        self.path = folder / self.name
+        self.frames = 0
+        self.first: FrameStamp | None = None
+        self.last: FrameStamp | None = None
+        self.index = IndexWriter(folder / (self.name + INDEX_SUFFIX))
+        self.index.add({"type": "segment", "segment": number, "file": self.name, **header})
+        self.file = AppendOnlyFile(self.path)
+        self.sink = FragmentSink(self.file, lambda part: on_part(self, part))
+        try:
+            self.container = av.open(self.sink, "w", format="mp4", options=MUXER_OPTIONS)
+            self.video = self.container.add_stream_from_template(encoders.video)
+            self.video.codec_context.extradata = encoders.video.codec_context.extradata
+            self.audio = None
+            if encoders.audio is not None:
+                self.audio = self.container.add_stream_from_template(encoders.audio)
+                self.audio.codec_context.extradata = encoders.audio.codec_context.extradata
+        except av.FFmpegError as exc:
+            self.file.close()
+            raise CaptureError(f"cannot start segment {self.path}: {exc}") from exc
+
+    def write(self, item: _Queued) -> None:
+        packet = item.packet
+        packet.stream = self.audio if item.stamp is None else self.video
+        if item.stamp is not None:
+            self.frames += 1
+            self.first = self.first or item.stamp
+            self.last = item.stamp
+            self.index.add({"n": item.stamp.number, "pts": packet.pts, "mono": item.stamp.monotonic_ns,
+                            "wall": item.stamp.wall_ns, "key": packet.is_keyframe})
+        try:
+            self.container.mux(packet)
+        except av.FFmpegError as exc:
+            raise CaptureError(f"cannot write to segment {self.path}: {exc}") from exc
+
+    def close(self, reason: str) -> None:
+        try:
+            self.container.close()
+        except av.FFmpegError as exc:
+            raise CaptureError(f"cannot finish segment {self.path}: {exc}") from exc
+        finally:
+            self.file.close()
+        self.index.add({"type": "end", "reason": reason, "frames": self.frames, "size": self.sink.size,
+                        "sha256": self.sink.whole.hexdigest(), "fragments": self.sink.fragments})
+        self.index.close()
+        sync_directory(self.path.parent)
+
+
+class Segmenter:
+    """Owns the open segment; fed by the recording thread, never by two threads at once."""
+
+    def __init__(self, folder: Path, encoders: Encoders, segment_seconds: int, header: dict[str, Any],
+                 on_segment_closed: Callable[[Segment], None] = lambda segment: None) -> None:
+        self.folder = folder
+        self.encoders = encoders
+        self.segment_length = Fraction(segment_seconds)
+        self.header = header
+        self.on_segment_closed = on_segment_closed
+        self.segment: Segment | None = None
+        self.segments = 0
+        self._segment_start = Fraction(0)
+        self._video: collections.deque[_Queued] = collections.deque()
+        self._audio: collections.deque[_Queued] = collections.deque()
+        self._audio_base = Fraction(1, encoders.audio.codec_context.sample_rate) if encoders.audio else None
+
+    def add_video(self, packet: av.Packet, stamp: FrameStamp) -> None:
+        self._video.append(_Queued(packet.pts * self.encoders.video_time_base, packet, stamp))
+        self._release()
+
+    def add_audio(self, packet: av.Packet) -> None:
+        # The AAC encoder's priming packet lies before the first frame; nothing was captured there.
+        if packet.pts < 0:
+            return
+        self._audio.append(_Queued(packet.pts * self._audio_base, packet, None))
+        self._release()
+
+    def close(self, reason: str) -> None:
+        """Write everything still queued and close the last segment."""
+        self._release(final=True)
+        if self.segment is not None:
+            self._close_segment(reason)
+
+    def _release(self, final: bool = False) -> None:
+        while self._video or self._audio:
+            if self._video and self._audio:
+                queue = self._video if self._video[0].time <= self._audio[0].time else self._audio
+            elif final or self._audio_base is None:
+                queue = self._video or self._audio
+            else:
+                waiting = self._video or self._audio
+                if waiting[-1].time - waiting[0].time < MAX_WAIT_SECONDS:
+                    return
+                queue = waiting
+            self._write(queue.popleft())
+
+    def _write(self, item: _Queued) -> None:
+        is_cut = (item.stamp is not None and item.packet.is_keyframe
+                  and (self.segment is None or item.time >= self._segment_start + self.segment_length))
+        if is_cut:
+            if self.segment is not None:
+                self._close_segment("length")
+            self._open_segment(item.time)
+        if self.segment is None:
+            # Audio before the first keyframe of the session: there is no picture to go with it.
+            return
+        self.segment.write(item)
+
+    def _open_segment(self, start: Fraction) -> None:
+        self.segments += 1
+        self._segment_start = start
+        self.segment = Segment(self.folder, self.segments, self.encoders,
+                               {**self.header, "start_pts": int(start / self.encoders.video_time_base)},
+                               self._part_written)
+
+    def _close_segment(self, reason: str) -> None:
+        segment, self.segment = self.segment, None
+        segment.close(reason)
+        self.on_segment_closed(segment)
+
+    @staticmethod
+    def _part_written(segment: Segment, part: Part) -> None:
+        segment.index.add({"type": part.kind, "number": part.number, "offset": part.offset,
+                           "size": part.size, "sha256": part.sha256})
+        segment.index.sync()

@@ -1,0 +1,1 @@
+"""The device service: configuration, command line, and (later) the state machine."""

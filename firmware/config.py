@@ -1,0 +1,159 @@
+"""The device configuration: one TOML file, checked completely before anything starts.
+
+Every key has a type and a rule. A key that is unknown, of the wrong type or impossible
+is refused with one sentence naming it (``ConfigError``), so a typo can never silently
+fall back to a default in the field.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one key accepts: its Python type, a check and the sentence saying what it must be."""
+
+    kind: type
+    check: Callable[[Any], bool]
+    must: str
+
+
+def _length(low: int, high: int) -> Callable[[str], bool]:
+    return lambda s: low <= len(s) <= high
+
+
+def _between(low: float, high: float) -> Callable[[float], bool]:
+    return lambda n: low <= n <= high
+
+
+_SOURCE = re.compile(r"^(auto|synthetic:.*|v4l2:.+|file:.+|picamera2:.*)$")
+_MIC = re.compile(r"^(auto|synthetic:.*|alsa:.+|pulse:.+)$")
+
+SCHEMA: dict[str, dict[str, Rule]] = {
+    "device": {
+        "serial": Rule(str, lambda s: re.fullmatch(r"[0-9A-Za-z]{7}", s) is not None,
+                       "exactly 7 letters or digits"),
+    },
+    "officer": {
+        "police_number": Rule(str, lambda s: re.fullmatch(r"\d{6}", s) is not None,
+                              "exactly 6 digits"),
+        "name": Rule(str, _length(1, 32), "1 to 32 characters"),
+    },
+    "unit": {
+        "number": Rule(str, lambda s: re.fullmatch(r"\d{12}", s) is not None, "exactly 12 digits"),
+        "name": Rule(str, _length(1, 32), "1 to 32 characters"),
+    },
+    "video": {
+        "width": Rule(int, lambda n: 160 <= n <= 3840 and n % 2 == 0,
+                      "an even number from 160 to 3840"),
+        "height": Rule(int, lambda n: 120 <= n <= 2160 and n % 2 == 0,
+                       "an even number from 120 to 2160"),
+        "fps": Rule(int, _between(1, 60), "a whole number of frames per second from 1 to 60"),
+        "bitrate_kbps": Rule(int, _between(100, 50_000), "from 100 to 50000 kbit/s"),
+        "encoder": Rule(str, lambda s: s in ("auto", "libx264", "h264_v4l2m2m"),
+                        "one of auto, libx264, h264_v4l2m2m"),
+    },
+    "audio": {
+        "sample_rate": Rule(int, lambda n: n in (16000, 32000, 44100, 48000),
+                            "one of 16000, 32000, 44100, 48000"),
+        "channels": Rule(int, lambda n: n in (1, 2), "1 or 2"),
+        "bitrate_kbps": Rule(int, _between(16, 320), "from 16 to 320 kbit/s"),
+    },
+    "recording": {
+        "segment_seconds": Rule(int, _between(2, 3600), "a whole number of seconds from 2 to 3600"),
+        "data_dir": Rule(str, _length(1, 4096), "a directory path"),
+    },
+    "sources": {
+        "camera": Rule(str, lambda s: _SOURCE.match(s) is not None,
+                       "auto, synthetic:, v4l2:DEVICE, file:PATH or picamera2:"),
+        "microphone": Rule(str, lambda s: _MIC.match(s) is not None,
+                           "auto, synthetic:, alsa:DEVICE or pulse:DEVICE"),
+    },
+}
+
+_TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string in quotes", bool: "true or false"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The checked configuration: ``config["video"]["fps"]`` and friends, plus where it came from."""
+
+    values: dict[str, dict[str, Any]]
+    source: str
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> "Config":
+        """A copy with some keys replaced, checked by the same rules as the file."""
+        merged = {section: dict(keys) for section, keys in self.values.items()}
+        for section, keys in overrides.items():
+            merged.setdefault(section, {}).update(keys)
+        return Config(_checked(merged, self.source), self.source)
+
+
+def default_text() -> str:
+    """The embedded default configuration, as TOML text."""
+    return resources.files("firmware").joinpath("default.toml").read_text(encoding="utf-8")
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Read the embedded default, then the file at ``path`` over it, and check every key."""
+    values = _parse(default_text(), "the embedded default")
+    source = "the embedded default"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}.") from exc
+        for section, keys in _parse(text, source).items():
+            if not isinstance(keys, dict):
+                raise ConfigError(f"config {source}: '{section}' must be a [{section}] table.")
+            values.setdefault(section, {}).update(keys)
+    return Config(_checked(values, source), source)
+
+
+def _parse(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {source}: not valid TOML ({exc}).") from exc
+
+
+def _checked(values: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    for section, keys in values.items():
+        if section not in SCHEMA:
+            known = ", ".join(SCHEMA)
+            raise ConfigError(f"config {source}: unknown section '{section}' (known: {known}).")
+        if not isinstance(keys, dict):
+            raise ConfigError(f"config {source}: '{section}' must be a [{section}] table.")
+        for key, value in keys.items():
+            rule = SCHEMA[section].get(key)
+            if rule is None:
+                known = ", ".join(SCHEMA[section])
+                raise ConfigError(f"config {source}: unknown key '{section}.{key}' (known: {known}).")
+            _check_value(f"{section}.{key}", value, rule, source)
+    for section, rules in SCHEMA.items():
+        for key in rules:
+            if key not in values.get(section, {}):
+                raise ConfigError(f"config {source}: missing key '{section}.{key}'.")
+    return {section: dict(values[section]) for section in SCHEMA}
+
+
+def _check_value(name: str, value: Any, rule: Rule, source: str) -> None:
+    # bool is a subclass of int in Python; `fps = true` must not pass as 1.
+    if isinstance(value, bool) != (rule.kind is bool) or not isinstance(value, rule.kind):
+        raise ConfigError(
+            f"config {source}: '{name}' must be {_TYPE_WORDS[rule.kind]}, got {value!r}.")
+    if not rule.check(value):
+        raise ConfigError(f"config {source}: '{name}' must be {rule.must}, got {value!r}.")

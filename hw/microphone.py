@@ -1,0 +1,107 @@
+"""Microphones: a source of float32 sample blocks, each stamped with the capture time of its first sample."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw import HardwareError
+from hw.timebase import wall_at
+
+
+@dataclass
+class AudioChunk:
+    """``samples`` has shape (channels, n), float32 in [-1, 1]; the times are of the first sample."""
+
+    samples: np.ndarray
+    monotonic_ns: int
+    wall_ns: int
+
+
+class Microphone:
+    """Base class of the microphone adapters.
+
+    A subclass must set ``description`` and override :meth:`read`; it may override
+    :meth:`close`.
+    """
+
+    simulated = False
+    description = "microphone"
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate, self.channels = sample_rate, channels
+        self.closed = False
+
+    def read(self) -> AudioChunk:
+        """Block until the next block of samples has been captured and return it."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device; safe to call twice."""
+        self.closed = True
+
+    def __enter__(self) -> "Microphone":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PyAVMicrophone(Microphone):
+    """An ALSA or PulseAudio capture device read through FFmpeg's input devices (PyAV)."""
+
+    def __init__(self, backend: str, device: str, sample_rate: int, channels: int) -> None:
+        super().__init__(sample_rate, channels)
+        import av
+
+        self.description = f"{backend} microphone {device}"
+        options = {"sample_rate": str(sample_rate), "channels": str(channels)}
+        try:
+            self._container = av.open(device, format=backend, options=options)
+        except (av.FFmpegError, OSError) as exc:
+            raise HardwareError(f"cannot open {self.description}: {exc}") from exc
+        self._frames = self._container.decode(audio=0)
+        self._resampler = av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo",
+                                            rate=sample_rate)
+
+    def read(self) -> AudioChunk:
+        try:
+            frame = next(self._frames)
+        except (StopIteration, OSError) as exc:
+            raise HardwareError(f"{self.description} stopped delivering samples") from exc
+        # The device delivers a period once its last sample is in: the first was captured
+        # one period ago.
+        received = time.monotonic_ns()
+        captured = received - frame.samples * 1_000_000_000 // self.sample_rate
+        samples = np.concatenate([f.to_ndarray() for f in self._resampler.resample(frame)], axis=1)
+        return AudioChunk(samples.astype(np.float32), captured, wall_at(captured))
+
+    def close(self) -> None:
+        if not self.closed:
+            self._container.close()
+        super().close()
+
+
+def open_microphone(url: str, sample_rate: int, channels: int, epoch_ns: int | None = None) -> Microphone:
+    """Open the microphone named by ``url``; ``auto`` takes ALSA's default device if there is one."""
+    scheme, _, rest = url.partition(":")
+    if url == "auto":
+        return open_microphone(detect_microphone(), sample_rate, channels, epoch_ns)
+    if scheme == "synthetic":
+        from hw.synthetic import SyntheticMicrophone
+        return SyntheticMicrophone(sample_rate, channels, epoch_ns=epoch_ns)
+    if scheme in ("alsa", "pulse"):
+        return PyAVMicrophone(scheme, rest, sample_rate, channels)
+    raise HardwareError(f"unknown microphone source '{url}' (use synthetic:, alsa:DEVICE or pulse:DEVICE)")
+
+
+def detect_microphone() -> str:
+    """The source ``auto`` stands for: ALSA's default capture device when a sound card has one."""
+    try:
+        with open("/proc/asound/pcm", encoding="utf-8") as fh:
+            if any("capture" in line for line in fh):
+                return "alsa:default"
+    except OSError:
+        pass
+    return "synthetic:"

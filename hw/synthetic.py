@@ -1,0 +1,165 @@
+"""The simulated camera and microphone: the embedded default where no real device is found.
+
+Both run in real time on one shared timeline that starts at ``epoch_ns``: frame ``n`` is
+captured at ``epoch + n / fps`` and sample ``k`` at ``epoch + k / rate``. Every
+``flash_every`` seconds the picture is a white flash and the sound a beep starting on the
+same instant, so audio/video sync can be measured on the recorded files. Each frame also
+carries its frame number as a row of black and white blocks (see :func:`read_barcode`)
+that survives H.264, so a test can prove that no frame was lost or doubled.
+"""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from hw.camera import Camera, Frame, i420_planes
+from hw.microphone import AudioChunk, Microphone
+from hw.timebase import sleep_until, wall_at
+
+BARCODE_BITS = 24
+FLASH_SECONDS = 2
+BEEP_SECONDS = 0.1
+BEEP_HZ = 1000
+_BLACK, _WHITE = 16, 235
+# A sensor keeps a few buffers; a reader later than this loses frames, as on a real camera.
+_SENSOR_BUFFERS = 4
+
+
+def _block_size(width: int) -> int:
+    return max(8, (width // 80) & ~1)
+
+
+def read_barcode(y_plane: np.ndarray) -> int:
+    """The frame number written into a synthetic frame's luma plane (also after decoding)."""
+    height, width = y_plane.shape
+    size = _block_size(width)
+    top = height - 2 * size
+    inner = y_plane[top + size // 4: top + size - size // 4]
+    number = 0
+    for bit in range(BARCODE_BITS):
+        left = bit * size
+        block = inner[:, left + size // 4: left + size - size // 4]
+        number = (number << 1) | int(block.mean() > 128)
+    return number
+
+
+class SyntheticCamera(Camera):
+    """A moving test pattern with a frame counter, a barcode and a white flash every N seconds."""
+
+    simulated = True
+    description = "synthetic camera (no camera found: test pattern)"
+
+    def __init__(self, width: int, height: int, fps: int, epoch_ns: int | None = None,
+                 flash_every: int = FLASH_SECONDS) -> None:
+        super().__init__(width, height, fps)
+        self.epoch_ns = time.monotonic_ns() if epoch_ns is None else epoch_ns
+        self.flash_every = flash_every
+        self._next: int | None = None
+        self._background = _moving_pattern(width, height)
+        self._chroma = _colour_bars(width, height)
+        self._flash = np.full((height * 3 // 2, width), 128, np.uint8)
+        i420_planes(self._flash, width, height)[0][:] = _WHITE
+
+    def frame_time(self, number: int) -> int:
+        """The monotonic capture time of frame ``number``."""
+        return self.epoch_ns + number * 1_000_000_000 // self.fps
+
+    def is_flash(self, number: int) -> bool:
+        return number % (self.flash_every * self.fps) == 0
+
+    def read(self) -> Frame:
+        behind = (time.monotonic_ns() - self.epoch_ns) * self.fps // 1_000_000_000
+        if self._next is None:
+            # Streaming starts with the first read: the next frame slot is frame one.
+            number = max(0, behind + 1) if behind > 0 else 0
+        else:
+            # Frames the reader was too late for are gone, as the sensor's buffers overflowed.
+            number = max(self._next, behind - _SENSOR_BUFFERS)
+        sleep_until(self.frame_time(number))
+        self._next = number + 1
+        captured = self.frame_time(number)
+        return Frame(self._draw(number), captured, wall_at(captured), number)
+
+    def _draw(self, number: int) -> np.ndarray:
+        width, height = self.width, self.height
+        if self.is_flash(number):
+            image = self._flash.copy()
+        else:
+            image = np.empty((height * 3 // 2, width), np.uint8)
+            shift = (number * 8) % width
+            y, u, v = i420_planes(image, width, height)
+            y[:] = self._background[:, shift:shift + width]
+            u[:], v[:] = self._chroma
+            size = _block_size(width)
+            cv2.putText(y, f"{number:07d}", (size, 3 * size), cv2.FONT_HERSHEY_SIMPLEX,
+                        size / 12, _WHITE, max(1, size // 6))
+        _write_barcode(image, width, height, number)
+        return image
+
+
+class SyntheticMicrophone(Microphone):
+    """Quiet noise with a 1 kHz beep starting exactly when the synthetic camera flashes."""
+
+    simulated = True
+    description = "synthetic microphone (no microphone found: beeps on the flashes)"
+
+    def __init__(self, sample_rate: int, channels: int, epoch_ns: int | None = None,
+                 flash_every: int = FLASH_SECONDS, period: int = 1024) -> None:
+        super().__init__(sample_rate, channels)
+        self.epoch_ns = time.monotonic_ns() if epoch_ns is None else epoch_ns
+        self.flash_every = flash_every
+        self.period = period
+        self._next_sample = 0
+        self._rng = np.random.default_rng(1)
+
+    def sample_time(self, index: int) -> int:
+        return self.epoch_ns + index * 1_000_000_000 // self.sample_rate
+
+    def read(self) -> AudioChunk:
+        start = self._next_sample
+        end = start + self.period
+        # A period is delivered once its last sample has been captured.
+        sleep_until(self.sample_time(end))
+        self._next_sample = end
+        index = np.arange(start, end)
+        seconds = index / self.sample_rate
+        in_beep = (seconds % self.flash_every) < BEEP_SECONDS
+        tone = np.where(in_beep, 0.5 * np.sin(2 * np.pi * BEEP_HZ * seconds), 0.0)
+        noise = self._rng.normal(0, 0.002, self.period)
+        mono = (tone + noise).astype(np.float32)
+        samples = np.repeat(mono[np.newaxis, :], self.channels, axis=0)
+        captured = self.sample_time(start)
+        return AudioChunk(samples, captured, wall_at(captured))
+
+
+def _moving_pattern(width: int, height: int) -> np.ndarray:
+    """Twice the frame width of diagonal stripes and circles; a window slides across it."""
+    x = np.arange(2 * width)[np.newaxis, :]
+    y = np.arange(height)[:, np.newaxis]
+    stripes = 128 + 60 * np.sin((x + y) / 23.0) + 30 * np.sin(x / 7.0) * np.cos(y / 11.0)
+    pattern = np.clip(stripes, _BLACK, _WHITE).astype(np.uint8)
+    for cx in range(0, 2 * width, max(64, width // 6)):
+        cv2.circle(pattern, (cx, height // 2), max(8, height // 8), _WHITE, -1)
+    return pattern
+
+
+def _colour_bars(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The U and V planes of eight vertical colour bars."""
+    u_values = np.array([128, 16, 166, 54, 202, 90, 240, 128], np.uint8)
+    v_values = np.array([128, 146, 16, 34, 222, 240, 110, 128], np.uint8)
+    bars = np.arange(width // 2) * 8 // (width // 2)
+    return (np.tile(u_values[bars], (height // 2, 1)), np.tile(v_values[bars], (height // 2, 1)))
+
+
+def _write_barcode(image: np.ndarray, width: int, height: int, number: int) -> None:
+    y, u, v = i420_planes(image, width, height)
+    size = _block_size(width)
+    top = height - 2 * size
+    for bit in range(BARCODE_BITS):
+        value = _WHITE if (number >> (BARCODE_BITS - 1 - bit)) & 1 else _BLACK
+        y[top:top + size, bit * size:(bit + 1) * size] = value
+    # Grey chroma under the blocks keeps them black and white after encoding.
+    for plane in (u, v):
+        plane[top // 2:(top + size) // 2, :size * BARCODE_BITS // 2] = 128

@@ -1,0 +1,1 @@
+"""Burning time, officer, device and place into frames (to come)."""

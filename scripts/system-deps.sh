@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install the Debian packages the project needs, if they are missing (needs root).
+set -e
+PACKAGES="ffmpeg"
+missing=""
+for package in $PACKAGES; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "system-deps: please install as root:$missing" >&2
+    exit 1
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,1 @@
+"""The dock link: framing, protocol, device side, dock side and archive (to come)."""

@@ -1,0 +1,73 @@
+"""Shared helpers: small real recordings made with the simulated devices and the real encoders."""
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from firmware import config as configuration
+from firmware.session import open_recorder
+from hw.synthetic import read_barcode
+
+SMALL = {"video": {"width": 320, "height": 240, "fps": 30, "bitrate_kbps": 600},
+         "recording": {"segment_seconds": 2},
+         "sources": {"camera": "synthetic:", "microphone": "synthetic:"}}
+
+
+def small_config(data_dir: Path, **sections: dict) -> configuration.Config:
+    overrides = {name: dict(keys) for name, keys in SMALL.items()}
+    overrides["recording"]["data_dir"] = str(data_dir)
+    for name, keys in sections.items():
+        overrides.setdefault(name, {}).update(keys)
+    return configuration.load().with_overrides(overrides)
+
+
+def record(data_dir: Path, seconds: float, **sections: dict):
+    with open_recorder(small_config(data_dir, **sections)) as recorder:
+        return recorder.run(seconds)
+
+
+def segments(folder: Path) -> list[Path]:
+    return sorted(Path(p) for p in glob.glob(str(folder / "seg-*.mp4")))
+
+
+def index_records(segment: Path) -> list[dict]:
+    return [json.loads(line) for line in segment.with_name(segment.name + ".idx").read_text().splitlines()]
+
+
+def decode_video(path: Path) -> list[tuple[int, float, int, float]]:
+    """(pts, time, barcode number, mean luma) of every frame that decodes."""
+    frames = []
+    with av.open(str(path)) as container:
+        try:
+            for frame in container.decode(video=0):
+                plane = frame.planes[0]
+                y = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
+                frames.append((frame.pts, frame.time, read_barcode(y), float(y.mean())))
+        except av.FFmpegError:
+            pass  # a tail cut short by a power cut ends decoding, as in any player
+    return frames
+
+
+def decode_audio(path: Path) -> list[tuple[int, int, np.ndarray]]:
+    """(pts, sample rate, samples of channel 0) of every audio frame that decodes."""
+    out = []
+    with av.open(str(path)) as container:
+        try:
+            for frame in container.decode(audio=0):
+                out.append((frame.pts, frame.sample_rate, frame.to_ndarray()[0]))
+        except av.FFmpegError:
+            pass
+    return out
+
+
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory):
+    """One 7 s recording in 2 s segments: four segments, three boundaries."""
+    data_dir = tmp_path_factory.mktemp("spool")
+    progress = record(data_dir, 7)
+    return progress
