@@ -1,0 +1,1 @@
+"""Stand-ins for hardware libraries that exist only on the device (see each module)."""
