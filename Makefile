@@ -18,7 +18,8 @@ system-deps:
 demo: $(STAMP)
 	rm -rf demo-data
 	$(BIN)/bodycam record --seconds 12 --config demo.toml
-	$(BIN)/bodycam inspect demo-data
+	$(BIN)/bodycam inspect --data-dir demo-data
+	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -18,6 +18,7 @@ import numpy as np
 
 from capture import CaptureError
 from capture.encoder import AudioSettings, Encoders, VideoSettings
+from capture.sealing import Sealer
 from capture.segmenter import FrameStamp, Segmenter
 from capture.spool import new_session_dir
 from hw.camera import Camera, Frame
@@ -90,11 +91,14 @@ class Recorder:
     """Records one session from ``camera`` and ``microphone`` (which may be None) into the spool.
 
     ``frame_filter`` is called on every frame before it is encoded (the overlay draws there).
+    ``sealer`` signs the session's open and close records and each segment's manifest; without
+    one the segments are written but not sealed (the benchmark compares the two).
     """
 
     def __init__(self, camera: Camera, microphone: Microphone | None, settings: RecordingSettings,
-                 frame_filter: Callable[[Frame], None] | None = None) -> None:
+                 sealer: Sealer | None, frame_filter: Callable[[Frame], None] | None = None) -> None:
         self.camera, self.microphone, self.settings = camera, microphone, settings
+        self.sealer = sealer
         self.frame_filter = frame_filter
         self.encoders = Encoders(settings.video, settings.audio if microphone else None)
         session_id, folder = new_session_dir(settings.data_dir, settings.identity.get("device", "device"))
@@ -107,7 +111,10 @@ class Recorder:
         self._audio_next: int | None = None
         self._audio_end: int | None = None
         self._audio_buffer = np.zeros((settings.audio.channels if settings.audio else 1, 0), np.float32)
-        self.segmenter = Segmenter(folder, self.encoders, settings.segment_seconds, self._header())
+        if sealer is not None:
+            sealer.open_session(session_id)
+        self.segmenter = Segmenter(folder, self.encoders, settings.segment_seconds, self._header(),
+                                   on_segment_closed=self._seal)
 
     def _header(self) -> dict[str, Any]:
         video, audio = self.settings.video, self.settings.audio
@@ -120,6 +127,10 @@ class Recorder:
             header["audio"] = {"codec": "aac", "sample_rate": audio.sample_rate, "channels": audio.channels,
                                "source": self.microphone.description}
         return header
+
+    def _seal(self, segment) -> None:
+        if self.sealer is not None:
+            self.sealer.seal_segment(segment.facts())
 
     def describe(self) -> list[str]:
         """What is being recorded from, said plainly (a simulated device is named as such)."""
@@ -197,7 +208,7 @@ class Recorder:
         if self.frame_filter is not None:
             self.frame_filter(frame)
         # Packets may leave the encoder later than their frame went in: match them by pts.
-        self._stamps[pts] = FrameStamp(self.progress.frames, frame.monotonic_ns, frame.wall_ns)
+        self._stamps[pts] = FrameStamp(self.progress.frames, pts, frame.monotonic_ns, frame.wall_ns)
         self.progress.frames += 1
         self._write_video(self.encoders.encode_video(frame.image, pts, keyframe))
 
@@ -257,3 +268,5 @@ class Recorder:
         for packet in audio:
             self.segmenter.add_audio(packet)
         self.segmenter.close(self.progress.stop_reason)
+        if self.sealer is not None:
+            self.sealer.close_session(self.progress.session_id, self.progress.stop_reason)

@@ -24,6 +24,7 @@ from capture import CaptureError
 from capture.encoder import Encoders
 from capture.fmp4 import FragmentSink, Part
 from capture.index import INDEX_SUFFIX, IndexWriter
+from capture.sealing import SegmentFacts
 from capture.spool import AppendOnlyFile, sync_directory
 
 # Keep the session timeline in the files: no shift to zero, no edit list.
@@ -41,8 +42,12 @@ class FrameStamp:
     """What the index records of a video frame besides its packet."""
 
     number: int
+    pts: int
     monotonic_ns: int
     wall_ns: int
+
+    def as_record(self) -> dict[str, int]:
+        return {"n": self.number, "pts": self.pts, "mono": self.monotonic_ns, "wall": self.wall_ns}
 
 
 @dataclass
@@ -58,6 +63,8 @@ class Segment:
     def __init__(self, folder: Path, number: int, encoders: Encoders, header: dict[str, Any],
                  on_part: Callable[["Segment", Part], None]) -> None:
         self.number = number
+        self.session = header["session"]
+        self.parts: list[dict[str, Any]] = []
         self.name = f"seg-{number:06d}.mp4"
         self.path = folder / self.name
         self.frames = 0
@@ -86,8 +93,7 @@ class Segment:
             self.frames += 1
             self.first = self.first or item.stamp
             self.last = item.stamp
-            self.index.add({"n": item.stamp.number, "pts": packet.pts, "mono": item.stamp.monotonic_ns,
-                            "wall": item.stamp.wall_ns, "key": packet.is_keyframe})
+            self.index.add({**item.stamp.as_record(), "key": packet.is_keyframe})
         try:
             self.container.mux(packet)
         except av.FFmpegError as exc:
@@ -104,6 +110,12 @@ class Segment:
                         "sha256": self.sink.whole.hexdigest(), "fragments": self.sink.fragments})
         self.index.close()
         sync_directory(self.path.parent)
+
+    def facts(self) -> SegmentFacts:
+        """What the manifest says of this closed segment; all of it was gathered while writing."""
+        return SegmentFacts(self.session, self.number, self.name, self.sink.size, self.sink.whole.hexdigest(),
+                            self.parts, self.index.digest(), self.frames,
+                            self.first and self.first.as_record(), self.last and self.last.as_record())
 
 
 class Segmenter:
@@ -179,6 +191,8 @@ class Segmenter:
 
     @staticmethod
     def _part_written(segment: Segment, part: Part) -> None:
-        segment.index.add({"type": part.kind, "number": part.number, "offset": part.offset,
-                           "size": part.size, "sha256": part.sha256})
+        record = {"type": part.kind, "number": part.number, "offset": part.offset, "size": part.size,
+                  "sha256": part.sha256}
+        segment.parts.append(record)
+        segment.index.add(record)
         segment.index.sync()

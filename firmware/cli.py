@@ -39,8 +39,25 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--data-dir", type=Path, help="where the spool is (overrides recording.data_dir)")
     record.set_defaults(run=_record)
 
+    provision = commands.add_parser("provision", help="create the device key and write its identity record")
+    provision.add_argument("--config", type=Path, help="configuration file: data_dir and default identity")
+    provision.add_argument("--data-dir", type=Path, help="where the device keeps its key and spool")
+    provision.add_argument("--serial", help="product serial: 7 letters or digits")
+    provision.add_argument("--police-number", help="the officer's police number: 6 digits")
+    provision.add_argument("--name", help="the officer's name: up to 32 characters")
+    provision.add_argument("--unit-number", help="the unit's number: 12 digits")
+    provision.add_argument("--unit-name", help="the unit's name: up to 32 characters")
+    provision.set_defaults(run=_provision)
+
+    verify = commands.add_parser("verify", help="check recordings against their signed seals")
+    verify.add_argument("paths", type=Path, nargs="+", help="a spool, a session folder or a dock archive")
+    verify.add_argument("--key", action="append", default=[],
+                        help="trusted device public key (PEM file, hex or base64); may be repeated")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(run=_verify)
+
     inspect = commands.add_parser("inspect", help="list the sessions and segments on a spool")
-    inspect.add_argument("data_dir", type=Path, nargs="?", help="data directory (default: from the config)")
+    inspect.add_argument("--data-dir", type=Path, help="data directory (default: from the config)")
     inspect.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
     inspect.set_defaults(run=_inspect)
 
@@ -67,7 +84,7 @@ def _record(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with open_recorder(config, with_microphone=args.mic != "none") as recorder:
-        for line in recorder.describe():
+        for line in recorder.notes + recorder.describe():
             print(line)
         progress = recorder.run(args.seconds, stop, _show_progress)
     _clear_line()
@@ -75,11 +92,72 @@ def _record(args: argparse.Namespace) -> int:
     return 1 if progress.error else 0
 
 
+def _data_dir(args: argparse.Namespace) -> Path:
+    return args.data_dir or Path(configuration.load(args.config)["recording"]["data_dir"])
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from firmware import provision
+
+    config = configuration.load(args.config)
+    values = provision.from_config(config)
+    old = provision.load_identity(_data_dir(args))
+    if old:
+        values.update({key: old[key] for key in provision.FIELDS})
+    given = {"device": args.serial, "police_number": args.police_number, "officer": args.name,
+             "unit_number": args.unit_number, "unit": args.unit_name}
+    values.update({key: value for key, value in given.items() if value is not None})
+    signer, identity = provision.provision(_data_dir(args), values)
+    print(f"device {identity['device']} provisioned: key {signer.key_id} "
+          f"(public key in {provision.device_dir(_data_dir(args)) / 'device.pub'})")
+    print(f"officer {identity['police_number']} {identity['officer']}, unit {identity['unit_number']} {identity['unit']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import json
+
+    from capture.evidence import load_public_key
+    from capture.verify import verify_paths
+
+    trusted = None
+    if args.key:
+        trusted = {load_public_key(Path(k).read_text() if Path(k).is_file() else k) for k in args.key}
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise configuration.ConfigError(f"verify: no such file or folder: {', '.join(missing)}.")
+    verdicts = verify_paths(args.paths, trusted)
+    ok = bool(verdicts) and all(v.ok for v in verdicts)
+    if args.json:
+        print(json.dumps({"ok": ok, "keys_pinned": trusted is not None,
+                          "sessions": [v.as_json() for v in verdicts]}, ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(_verify_report(verdicts, trusted is not None)))
+    return 0 if ok else 1
+
+
+def _verify_report(verdicts, pinned: bool) -> list[str]:
+    if not verdicts:
+        return ["no recordings found"]
+    lines = []
+    for verdict in verdicts:
+        counts: dict[str, int] = {}
+        for segment in verdict.segments:
+            counts[segment.state] = counts.get(segment.state, 0) + 1
+        tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no segments"
+        lines.append(f"session {verdict.session} ({verdict.device or 'unknown device'}): "
+                     f"{'OK' if verdict.ok else 'NOT OK'}: {tally}; closed: {verdict.closed or '-'}")
+        lines += [f"  {s.name:<16} {s.state:<12} {s.detail}".rstrip() for s in verdict.segments]
+        lines += [f"  ! {problem}" for problem in verdict.problems]
+    if not pinned:
+        lines.append("note: no --key given: each session was checked against the key that opened it")
+    return lines
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from firmware.inspect import describe_spool
 
-    data_dir = args.data_dir or Path(configuration.load(args.config)["recording"]["data_dir"])
-    print("\n".join(describe_spool(data_dir)))
+    print("\n".join(describe_spool(_data_dir(args))))
     return 0
 
 

@@ -8,39 +8,41 @@ from typing import Iterator
 
 from capture.encoder import AudioSettings, VideoSettings
 from capture.recorder import Recorder, RecordingSettings
+from capture.sealing import Sealer, recover
 from firmware.config import Config
-from firmware.version import __version__
+from firmware.provision import ensure_provisioned
 from hw.camera import open_camera
 from hw.microphone import open_microphone
 
 
-def recording_settings(config: Config) -> RecordingSettings:
+def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSettings:
     video, audio = config["video"], config["audio"]
     return RecordingSettings(
         video=VideoSettings(video["width"], video["height"], video["fps"], video["bitrate_kbps"], video["encoder"]),
         audio=AudioSettings(audio["sample_rate"], audio["channels"], audio["bitrate_kbps"]),
         segment_seconds=config["recording"]["segment_seconds"],
         data_dir=Path(config["recording"]["data_dir"]),
-        identity=identity(config),
+        identity={key: identity[key] for key in ("device", "police_number", "officer", "unit_number", "unit",
+                                                 "firmware")},
     )
 
 
-def identity(config: Config) -> dict[str, str]:
-    """Who and what recorded: written into every segment's index."""
-    return {
-        "device": config["device"]["serial"],
-        "police_number": config["officer"]["police_number"],
-        "officer": config["officer"]["name"],
-        "unit_number": config["unit"]["number"],
-        "unit": config["unit"]["name"],
-        "firmware": __version__,
-    }
+def start_sealing(config: Config) -> tuple[Sealer, list[str]]:
+    """The device's sealer, after sealing whatever a power cut left open; and what was done, said plainly."""
+    signer, identity, provisioned = ensure_provisioned(config)
+    sealer = Sealer(Path(config["recording"]["data_dir"]), signer, identity)
+    notes = [f"provisioned device {identity['device']} with a new key {signer.key_id}"] if provisioned else []
+    return sealer, notes + recover(sealer)
 
 
 @contextlib.contextmanager
 def open_recorder(config: Config, with_microphone: bool = True) -> Iterator[Recorder]:
-    """Open the configured camera and microphone and a recorder over them; close all on exit."""
-    settings = recording_settings(config)
+    """Open the configured camera and microphone and a recorder over them; close all on exit.
+
+    Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so).
+    """
+    sealer, notes = start_sealing(config)
+    settings = recording_settings(config, sealer.identity)
     video, audio = settings.video, settings.audio
     # One epoch for both simulated devices, so the synthetic flash and beep coincide.
     epoch = time.monotonic_ns()
@@ -51,4 +53,6 @@ def open_recorder(config: Config, with_microphone: bool = True) -> Iterator[Reco
         if with_microphone:
             microphone = devices.enter_context(open_microphone(config["sources"]["microphone"], audio.sample_rate,
                                                                audio.channels, epoch_ns=epoch))
-        yield Recorder(camera, microphone, settings)
+        recorder = Recorder(camera, microphone, settings, sealer)
+        recorder.notes = notes
+        yield recorder

@@ -1,0 +1,205 @@
+"""Sealing on the device: session records, segment manifests, the chain head, and recovery.
+
+The segment's bytes were hashed while they were written (``capture.fmp4``), so sealing
+only builds and signs a small manifest; it never reads the video again. After a power
+cut, :func:`recover` seals what the cut left behind from its completed fragments, with
+the flag ``recovered``, and closes the session with the flag ``interrupted``.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+
+from capture.evidence import (FORMAT, GENESIS, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, EvidenceError,
+                              SignedRecord, Signer, read_record, sign)
+from capture.index import INDEX_SUFFIX, read_index
+from capture.spool import AppendOnlyFile, sync_directory
+
+PART_KINDS = ("init", "fragment", "trailer")
+
+
+@dataclass
+class SegmentFacts:
+    """Everything a manifest says about a segment, gathered while it was written (or after a cut)."""
+
+    session: str
+    number: int
+    name: str
+    size: int
+    sha256: str
+    parts: list[dict[str, Any]]
+    index: dict[str, Any]
+    frames: int
+    first: dict[str, int] | None
+    last: dict[str, int] | None
+    flags: list[str] = field(default_factory=list)
+
+
+class ChainState:
+    """The head of the device's chain (last sequence number and record hash) in ``device/chain.json``.
+
+    The record is written before the head moves, so after a power cut the head may lag one
+    record behind; :meth:`catch_up` finds that record on the spool, so a number is never
+    used twice and the chain never forks.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seq, self.head = 0, GENESIS
+        if path.exists():
+            state = json.loads(path.read_text())
+            self.seq, self.head = state["seq"], state["head"]
+
+    def catch_up(self, spool: Path) -> None:
+        for record_path in _record_paths(spool):
+            try:
+                record = read_record(record_path)
+            except EvidenceError:
+                continue
+            if record.body["seq"] > self.seq:
+                self.advance(record.body["seq"], record.hash)
+
+    def advance(self, seq: int, head: str) -> None:
+        self.seq, self.head = seq, head
+        temporary = self.path.with_suffix(".tmp")
+        with open(temporary, "w") as fh:
+            json.dump({"seq": seq, "head": head}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, self.path)
+        sync_directory(self.path.parent)
+
+
+def _record_paths(spool: Path) -> list[Path]:
+    if not spool.is_dir():
+        return []
+    return [p for folder in spool.iterdir() if folder.is_dir()
+            for p in folder.iterdir() if p.name.endswith(MANIFEST_SUFFIX) or p.name in (SESSION_OPEN, SESSION_CLOSE)]
+
+
+class Sealer:
+    """Signs the records of the device's chain. Used by one thread at a time."""
+
+    def __init__(self, data_dir: Path, signer: Signer, identity: dict[str, str],
+                 clock_status: Callable[[], dict[str, Any]] = lambda: {"status": "unchecked"}) -> None:
+        self.spool = data_dir / "spool"
+        self.signer = signer
+        self.identity = identity
+        self.clock_status = clock_status
+        (data_dir / "device").mkdir(parents=True, exist_ok=True)
+        self.chain = ChainState(data_dir / "device" / "chain.json")
+        self.chain.catch_up(self.spool)
+
+    def open_session(self, session: str) -> SignedRecord:
+        return self._append(self.spool / session / SESSION_OPEN, {
+            "type": "session-open", "session": session, "started_wall": time.time_ns(),
+            **self._who(self.identity), "clock": self.clock_status(),
+        })
+
+    def seal_segment(self, facts: SegmentFacts) -> SignedRecord:
+        opened = read_record(self.spool / facts.session / SESSION_OPEN).body
+        return self._append(self.spool / facts.session / (facts.name + MANIFEST_SUFFIX), {
+            "type": "segment", "session": facts.session, "segment": facts.number,
+            "file": {"name": facts.name, "size": facts.size, "sha256": facts.sha256},
+            "parts": facts.parts, "index": facts.index,
+            "frames": {"count": facts.frames, "first": facts.first, "last": facts.last},
+            "flags": facts.flags, "markers": [], "sealed_wall": time.time_ns(),
+            # Who recorded is who opened the session, also when sealing after a power cut.
+            **{key: opened[key] for key in ("officer", "unit", "firmware")},
+            "clock": self.clock_status(),
+        })
+
+    def close_session(self, session: str, reason: str, flags: list[str] | None = None) -> SignedRecord:
+        manifests = sorted((self.spool / session).glob("*" + MANIFEST_SUFFIX))
+        last = read_record(manifests[-1]).hash if manifests else None
+        return self._append(self.spool / session / SESSION_CLOSE, {
+            "type": "session-close", "session": session, "segments": len(manifests), "last_segment": last,
+            "reason": reason, "flags": flags or [], "ended_wall": time.time_ns(),
+        })
+
+    def _who(self, identity: dict[str, str]) -> dict[str, Any]:
+        return {"officer": {"police_number": identity["police_number"], "name": identity["officer"]},
+                "unit": {"number": identity["unit_number"], "name": identity["unit"]},
+                "firmware": identity["firmware"]}
+
+    def _append(self, path: Path, body: dict[str, Any]) -> SignedRecord:
+        seq = self.chain.seq + 1
+        body = {"format": FORMAT, "device": self.identity["device"], "key_id": self.signer.key_id,
+                "seq": seq, "prev": self.chain.head, **body}
+        record = sign(body, self.signer)
+        stored = AppendOnlyFile(path)
+        stored.write(record.to_bytes())
+        stored.close()
+        self.chain.advance(seq, record.hash)
+        return record
+
+
+def recover(sealer: Sealer) -> list[str]:
+    """Seal every segment and close every session a power cut left open; say what was done."""
+    done = []
+    sessions = sorted(p for p in sealer.spool.iterdir() if p.is_dir()) if sealer.spool.is_dir() else []
+    for folder in sessions:
+        if (folder / SESSION_CLOSE).exists() or not (folder / SESSION_OPEN).exists():
+            continue
+        for segment in sorted(folder.glob("seg-*.mp4")):
+            if not segment.with_name(segment.name + MANIFEST_SUFFIX).exists():
+                facts = facts_after_cut(folder.name, segment)
+                sealer.seal_segment(facts)
+                done.append(f"recovered {folder.name}/{segment.name}: {facts.frames} frames, "
+                            f"{facts.size} of {segment.stat().st_size} bytes sealed")
+        sealer.close_session(folder.name, "power loss", ["interrupted"])
+        done.append(f"closed interrupted session {folder.name}")
+    return done
+
+
+def facts_after_cut(session: str, segment: Path) -> SegmentFacts:
+    """What can be proven of a segment cut by a power cut: its completed parts, re-checked on disk."""
+    index_path = segment.with_name(segment.name + INDEX_SUFFIX)
+    records = list(read_index(index_path))
+    data = segment.read_bytes()
+    parts, covered = [], 0
+    for record in records:
+        if record.get("type") not in PART_KINDS or record["offset"] != covered:
+            continue
+        chunk = data[covered:covered + record["size"]]
+        if len(chunk) != record["size"] or hashlib.sha256(chunk).hexdigest() != record["sha256"]:
+            break
+        parts.append({key: record[key] for key in ("type", "number", "offset", "size", "sha256")})
+        covered += record["size"]
+    fps = records[0]["video"]["fps"] if records else 1
+    pts = _video_pts(data[:covered], fps) if parts else []
+    by_pts = {r["pts"]: r for r in records if "n" in r}
+    frames = [_frame(by_pts[p]) for p in pts if p in by_pts]
+    return SegmentFacts(
+        session=session, number=records[0]["segment"] if records else int(segment.stem.split("-")[1]),
+        name=segment.name, size=covered, sha256=hashlib.sha256(data[:covered]).hexdigest(), parts=parts,
+        index=file_digest(index_path), frames=len(frames), first=frames[0] if frames else None,
+        last=frames[-1] if frames else None, flags=["recovered"])
+
+
+def _video_pts(data: bytes, fps: int) -> list[int]:
+    """The presentation times (in 1/fps) of the video frames in a run of whole MP4 parts."""
+    try:
+        with av.open(io.BytesIO(data), format="mp4") as container:
+            stream = container.streams.video[0]
+            return sorted(round(p.pts * stream.time_base * fps) for p in container.demux(stream)
+                          if p.pts is not None)
+    except (av.FFmpegError, IndexError):
+        return []
+
+
+def _frame(record: dict[str, Any]) -> dict[str, int]:
+    return {"n": record["n"], "pts": record["pts"], "mono": record["mono"], "wall": record["wall"]}
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"name": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}

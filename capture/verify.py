@@ -1,0 +1,260 @@
+"""Checking footage against its seals, on a device spool or a dock archive.
+
+Every segment gets one state, and every session a summary:
+
+- ``OK``: the file is exactly what its manifest sealed, the manifest is signed by the
+  session's key and sits where the chain says.
+- ``RECOVERED``: as OK, for a segment sealed after a power cut from its completed fragments.
+- ``TAMPERED``: the bytes differ from what was sealed (the fragment is named), the file is
+  truncated or extended, or a record's signature does not hold.
+- ``MISSING``: the chain names a segment (or the session's close record names a last
+  segment) that is not there.
+- ``OUT-OF-ORDER``: a sealed segment sits in the wrong place: renamed, swapped, or not
+  linked to the one before it.
+- ``UNSIGNED``: a file with no manifest.
+- ``UNKNOWN-KEY``: signed by a key that is not trusted (not given with ``--key``, or not
+  the key that opened the session).
+- ``FOREIGN``: validly signed, but for another device or another session: inserted from
+  elsewhere.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from capture.evidence import (MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, EvidenceError, SignedRecord,
+                              key_id, read_record)
+from capture.index import INDEX_SUFFIX
+
+GOOD = ("OK", "RECOVERED")
+
+
+@dataclass
+class SegmentVerdict:
+    name: str
+    state: str
+    detail: str = ""
+    seq: int | None = None
+
+
+@dataclass
+class SessionVerdict:
+    folder: Path
+    session: str
+    segments: list[SegmentVerdict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    closed: str = ""
+    device: str = ""
+    open_record: SignedRecord | None = None
+    close_record: SignedRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(s.state in GOOD for s in self.segments)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"session": self.session, "folder": str(self.folder), "device": self.device, "ok": self.ok,
+                "closed": self.closed, "problems": self.problems,
+                "segments": [vars(s) for s in self.segments]}
+
+
+def find_sessions(paths: Iterable[Path]) -> list[Path]:
+    """Every folder below ``paths`` that holds a session's records or segments."""
+    found = set()
+    for path in paths:
+        candidates = [path, *path.rglob("*")] if path.is_dir() else [path.parent]
+        for folder in candidates:
+            if folder.is_dir() and ((folder / SESSION_OPEN).exists() or any(folder.glob("seg-*.mp4"))
+                                    or any(folder.glob("*" + MANIFEST_SUFFIX))):
+                found.add(folder)
+    return sorted(found)
+
+
+def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None) -> list[SessionVerdict]:
+    """Verify every session found below ``paths``; ``trusted`` pins the acceptable public keys."""
+    verdicts = [verify_session(folder, trusted) for folder in find_sessions(paths)]
+    _check_between_sessions(verdicts)
+    return verdicts
+
+
+def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVerdict:
+    verdict = SessionVerdict(folder, folder.name)
+    opened = _load(folder / SESSION_OPEN, verdict, "session-open record")
+    if opened is None:
+        return _verify_orphans(folder, verdict)
+    verdict.open_record, verdict.device = opened, opened.body["device"]
+    if trusted is not None and opened.public_key not in trusted:
+        verdict.problems.append(f"the session was opened with key {key_id(opened.public_key)}, which is not trusted")
+    if opened.body["session"] != folder.name:
+        verdict.problems.append(f"the session-open record belongs to session {opened.body['session']}")
+    closed = _load(folder / SESSION_CLOSE, verdict, "session-close record")
+    verdict.close_record = closed
+    file_hashes = {p.name: _sha256(p) for p in folder.glob("seg-*.mp4")}
+    records = _segment_records(folder, verdict)
+    claimed: set[str] = set()
+    chain: list[SignedRecord] = []
+    for manifest_path, record in records:
+        name = manifest_path.name[:-len(MANIFEST_SUFFIX)]
+        if name in file_hashes:
+            claimed.add(name)
+        if record is None:
+            verdict.segments.append(SegmentVerdict(name, "TAMPERED", "its manifest's signature does not hold"))
+            continue
+        segment = _check_segment(folder, name, record, opened, trusted, file_hashes, claimed)
+        verdict.segments.append(segment)
+        if segment.state in GOOD or segment.state in ("TAMPERED", "OUT-OF-ORDER", "MISSING"):
+            if record.public_key == opened.public_key and record.body["session"] == opened.body["session"]:
+                chain.append(record)
+    for name in sorted(set(file_hashes) - claimed):
+        verdict.segments.append(SegmentVerdict(name, "UNSIGNED", "no manifest seals this file"))
+    _check_chain(verdict, opened, chain, closed)
+    verdict.segments.sort(key=lambda s: s.name)
+    return verdict
+
+
+def _verify_orphans(folder: Path, verdict: SessionVerdict) -> SessionVerdict:
+    for path in sorted(folder.glob("seg-*.mp4")):
+        verdict.segments.append(SegmentVerdict(path.name, "UNSIGNED", "the session has no readable open record"))
+    return verdict
+
+
+def _load(path: Path, verdict: SessionVerdict, what: str) -> SignedRecord | None:
+    if not path.exists():
+        verdict.problems.append(f"MISSING {what}")
+        return None
+    try:
+        return read_record(path)
+    except EvidenceError as exc:
+        verdict.problems.append(f"TAMPERED {what}: {exc}")
+        return None
+
+
+def _segment_records(folder: Path, verdict: SessionVerdict) -> list[tuple[Path, SignedRecord | None]]:
+    records = []
+    for path in sorted(folder.glob("*" + MANIFEST_SUFFIX)):
+        try:
+            records.append((path, read_record(path)))
+        except EvidenceError:
+            records.append((path, None))
+    return records
+
+
+def _check_segment(folder: Path, name: str, record: SignedRecord, opened: SignedRecord,
+                   trusted: set[bytes] | None, file_hashes: dict[str, str], claimed: set[str]) -> SegmentVerdict:
+    body = record.body
+    seq = body.get("seq")
+    if body.get("type") != "segment":
+        return SegmentVerdict(name, "TAMPERED", f"a {body.get('type')} record stands in a segment's place", seq)
+    if record.public_key != opened.public_key:
+        if body["device"] != opened.body["device"]:
+            return SegmentVerdict(name, "FOREIGN", f"sealed by device {body['device']}, not {opened.body['device']}", seq)
+        return SegmentVerdict(name, "UNKNOWN-KEY", f"signed by key {body['key_id']}, not the session's "
+                                                   f"key {opened.body['key_id']}", seq)
+    if trusted is not None and record.public_key not in trusted:
+        return SegmentVerdict(name, "UNKNOWN-KEY", f"signed by key {body['key_id']}, which is not trusted", seq)
+    if body["session"] != opened.body["session"]:
+        return SegmentVerdict(name, "FOREIGN", f"sealed for session {body['session']}", seq)
+    sealed = body["file"]
+    if sealed["name"] != name:
+        return SegmentVerdict(name, "OUT-OF-ORDER", f"renamed: it was sealed as {sealed['name']}", seq)
+    recovered = "recovered" in body.get("flags", [])
+    path = folder / name
+    if path.exists() and _matches(path, sealed, recovered):
+        problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index"))
+        if problem:
+            return SegmentVerdict(name, "TAMPERED", problem, seq)
+        state = "RECOVERED" if recovered else "OK"
+        extra = path.stat().st_size - sealed["size"]
+        detail = f"{extra} bytes after the sealed end were cut by the power loss" if recovered and extra else ""
+        return SegmentVerdict(name, state, detail, seq)
+    elsewhere = [other for other, digest in file_hashes.items() if digest == sealed["sha256"] and other != name]
+    if elsewhere:
+        claimed.add(elsewhere[0])
+        return SegmentVerdict(name, "OUT-OF-ORDER", f"its video is now {elsewhere[0]} (files swapped or renamed)", seq)
+    if not path.exists():
+        return SegmentVerdict(name, "MISSING", "the video file was deleted; its manifest remains", seq)
+    return SegmentVerdict(name, "TAMPERED", _which_part(path, body), seq)
+
+
+def _matches(path: Path, sealed: dict[str, Any], recovered: bool) -> bool:
+    size = path.stat().st_size
+    if size != sealed["size"] and not (recovered and size > sealed["size"]):
+        return False
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read(sealed["size"])).hexdigest() == sealed["sha256"]
+
+
+def _which_part(path: Path, body: dict[str, Any]) -> str:
+    data = path.read_bytes()
+    parts = body.get("parts", [])
+    for part in parts:
+        chunk = data[part["offset"]:part["offset"] + part["size"]]
+        if len(chunk) < part["size"]:
+            return (f"truncated at byte {len(data)}: {part['type']} {part['number']} and after are cut "
+                    f"({body['file']['size'] - len(data)} bytes missing)")
+        if hashlib.sha256(chunk).hexdigest() != part["sha256"]:
+            where = "the header (init)" if part["type"] == "init" else f"{part['type']} {part['number']}"
+            return f"{where} differs from what was sealed (bytes {part['offset']}..{part['offset'] + part['size']})"
+    if len(data) > body["file"]["size"]:
+        return f"{len(data) - body['file']['size']} bytes were added after the sealed end"
+    return "the file differs from what was sealed"
+
+
+def _index_problem(path: Path, sealed: dict[str, Any] | None) -> str:
+    if sealed is None:
+        return ""
+    if not path.exists():
+        return "its frame index was deleted"
+    return "" if _sha256(path) == sealed["sha256"] else "its frame index differs from what was sealed"
+
+
+def _check_chain(verdict: SessionVerdict, opened: SignedRecord, chain: list[SignedRecord],
+                 closed: SignedRecord | None) -> None:
+    by_number = {r.body["segment"]: r for r in chain}
+    named = {s.name: s for s in verdict.segments}
+    expected_count = max([*by_number, closed.body["segments"] if closed else 0], default=0)
+    previous = opened
+    for number in range(1, expected_count + 1):
+        record = by_number.get(number)
+        name = f"seg-{number:06d}.mp4"
+        if record is None:
+            if name not in named:
+                verdict.segments.append(SegmentVerdict(name, "MISSING", "the chain names it; it was deleted"))
+            previous = None
+            continue
+        segment = named[record.body["file"]["name"]] if record.body["file"]["name"] in named else None
+        if previous is not None and record.body["prev"] != previous.hash and segment and segment.state in GOOD:
+            segment.state, segment.detail = "OUT-OF-ORDER", "it does not follow the segment before it in the chain"
+        previous = record
+    if closed is None:
+        verdict.closed = "not closed"
+        return
+    verdict.closed = closed.body["reason"]
+    last = by_number.get(closed.body["segments"])
+    if last is not None and closed.body["last_segment"] != last.hash:
+        verdict.problems.append("the close record's last segment is not the last segment found")
+    if closed.public_key != opened.public_key or closed.body["session"] != opened.body["session"]:
+        verdict.problems.append("the close record belongs to another key or session")
+
+
+def _check_between_sessions(verdicts: list[SessionVerdict]) -> None:
+    """A session's open record must follow the same device's previous session's close record."""
+    by_key: dict[bytes, list[SessionVerdict]] = {}
+    for verdict in verdicts:
+        if verdict.open_record is not None:
+            by_key.setdefault(verdict.open_record.public_key, []).append(verdict)
+    for sessions in by_key.values():
+        sessions.sort(key=lambda v: v.open_record.body["seq"])
+        for before, after in zip(sessions, sessions[1:]):
+            if before.close_record is not None and after.open_record.body["prev"] != before.close_record.hash:
+                after.problems.append(f"MISSING records between session {before.session} and this one")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
