@@ -1,4 +1,4 @@
-"""A power cut (SIGKILL) mid-segment loses at most about a second: the rest plays."""
+"""A power cut (SIGKILL) mid-segment loses at most about a second: the rest plays, and is sealed at restart."""
 from __future__ import annotations
 
 import os
@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from capture.evidence import read_record
+from capture.verify import verify_paths
 from tests.conftest import decode_video, index_records, segments
 
 
@@ -50,12 +52,24 @@ microphone = "synthetic:"
     data = segment.read_bytes()
     for part in (r for r in records if r.get("type") == "fragment"):
         assert part["offset"] + part["size"] <= len(data)
-    # And the recorder can start again beside it: nothing is overwritten.
+    # Starting again seals the cut segment from its completed fragments; nothing is rewritten.
     before = data
-    subprocess.run([sys.executable, "-m", "firmware", "record", "--seconds", "1", "--config", str(config)],
-                   check=True, capture_output=True, timeout=60)
+    restart = subprocess.run([sys.executable, "-m", "firmware", "record", "--seconds", "1", "--config", str(config)],
+                             check=True, capture_output=True, text=True, timeout=60)
+    assert f"recovered {segment.parent.name}/{segment.name}" in restart.stdout
     assert segment.read_bytes() == before
     assert len(list((tmp_path / "data" / "spool").iterdir())) == 2
+    manifest = read_record(segment.with_name(segment.name + ".manifest")).body
+    assert manifest["flags"] == ["recovered"]
+    assert manifest["frames"]["count"] == len(frames)
+    recovered_lost = (killed_at - manifest["frames"]["last"]["wall"]) / 1e9
+    assert recovered_lost <= 1.5, f"{recovered_lost:.2f} s lost"
+    closed = read_record(segment.parent / "session-close.json").body
+    assert closed["reason"] == "power loss" and closed["flags"] == ["interrupted"]
+    cut, after = verify_paths([tmp_path / "data" / "spool"])
+    assert [s.state for s in cut.segments] == ["RECOVERED"]
+    assert cut.ok and after.ok, (cut.problems, after.problems)
+    assert {s.state for s in after.segments} == {"OK"}
 
 
 def _wait_for_fragments(spool, count, timeout=30.0):
