@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def child(seconds: float, data_dir: Path, sealed: bool) -> dict:
     sys.path.insert(0, str(REPO))
-    from capture.recorder import Recorder
+    from capture.pipeline import Pipeline
     from firmware import config as configuration
     from firmware.session import recording_settings, start_sealing
     from hw.camera import open_camera
@@ -59,10 +59,11 @@ def child(seconds: float, data_dir: Path, sealed: bool) -> dict:
     video, audio = settings.video, settings.audio
     with open_camera("synthetic:", video.width, video.height, video.fps, epoch) as camera, \
             open_microphone("synthetic:", audio.sample_rate, audio.channels, epoch) as microphone:
-        recorder = Recorder(camera, microphone, settings, sealer if sealed else None)
+        pipeline = Pipeline(camera, microphone, settings, sealer if sealed else None)
         before = resource.getrusage(resource.RUSAGE_SELF)
-        progress = recorder.run(seconds)
+        progress = pipeline.run(seconds)
         after = resource.getrusage(resource.RUSAGE_SELF)
+        pipeline.close()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     files = sorted(progress.folder.glob("seg-*.mp4"))
     return {"cpu_per_second": cpu / seconds, "frames": progress.frames, "dropped": progress.dropped,

@@ -41,6 +41,7 @@ class SegmentFacts:
     first: dict[str, int] | None
     last: dict[str, int] | None
     flags: list[str] = field(default_factory=list)
+    markers: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ChainState:
@@ -98,9 +99,11 @@ class Sealer:
         self.chain = ChainState(data_dir / "device" / "chain.json")
         self.chain.catch_up(self.spool)
 
-    def open_session(self, session: str) -> SignedRecord:
+    def open_session(self, session: str, link: dict[str, Any] | None = None, pre_event_ms: int = 0) -> SignedRecord:
+        """``link`` ties a session that resumes an interrupted one to it: previous session and gap."""
         return self._append(self.spool / session / SESSION_OPEN, {
             "type": "session-open", "session": session, "started_wall": time.time_ns(),
+            "link": link, "pre_event_ms": pre_event_ms,
             **self._who(self.identity), "clock": self.clock_status(),
         })
 
@@ -111,7 +114,7 @@ class Sealer:
             "file": {"name": facts.name, "size": facts.size, "sha256": facts.sha256},
             "parts": facts.parts, "index": facts.index,
             "frames": {"count": facts.frames, "first": facts.first, "last": facts.last},
-            "flags": facts.flags, "markers": [], "sealed_wall": time.time_ns(),
+            "flags": facts.flags, "markers": facts.markers, "sealed_wall": time.time_ns(),
             # Who recorded is who opened the session, also when sealing after a power cut.
             **{key: opened[key] for key in ("officer", "unit", "firmware")},
             "clock": self.clock_status(),
@@ -176,13 +179,17 @@ def facts_after_cut(session: str, segment: Path) -> SegmentFacts:
         covered += record["size"]
     fps = records[0]["video"]["fps"] if records else 1
     pts = _video_pts(data[:covered], fps) if parts else []
-    by_pts = {r["pts"]: r for r in records if "n" in r}
+    by_pts = {r["pts"]: r for r in records if "type" not in r}
     frames = [_frame(by_pts[p]) for p in pts if p in by_pts]
+    last_pts = frames[-1]["pts"] if frames else -1
+    markers = [{k: v for k, v in r.items() if k != "type"} for r in records
+               if r.get("type") == "marker" and r["pts"] <= last_pts]
     return SegmentFacts(
         session=session, number=records[0]["segment"] if records else int(segment.stem.split("-")[1]),
         name=segment.name, size=covered, sha256=hashlib.sha256(data[:covered]).hexdigest(), parts=parts,
         index=file_digest(index_path), frames=len(frames), first=frames[0] if frames else None,
-        last=frames[-1] if frames else None, flags=["recovered"])
+        last=frames[-1] if frames else None, flags=["recovered"] + (["marked"] if markers else []),
+        markers=markers)
 
 
 def _video_pts(data: bytes, fps: int) -> list[int]:

@@ -39,15 +39,15 @@ MAX_WAIT_SECONDS = Fraction(2)
 
 @dataclass(frozen=True)
 class FrameStamp:
-    """What the index records of a video frame besides its packet."""
+    """When a video frame was captured: what the index records of it besides its packet."""
 
-    number: int
-    pts: int
     monotonic_ns: int
     wall_ns: int
 
-    def as_record(self) -> dict[str, int]:
-        return {"n": self.number, "pts": self.pts, "mono": self.monotonic_ns, "wall": self.wall_ns}
+
+def _shift(packet: av.Packet, origin: int) -> None:
+    packet.pts -= origin
+    packet.dts -= origin
 
 
 @dataclass
@@ -68,8 +68,9 @@ class Segment:
         self.name = f"seg-{number:06d}.mp4"
         self.path = folder / self.name
         self.frames = 0
-        self.first: FrameStamp | None = None
-        self.last: FrameStamp | None = None
+        self.first: dict[str, int] | None = None
+        self.last: dict[str, int] | None = None
+        self.markers: list[dict[str, Any]] = []
         self.index = IndexWriter(folder / (self.name + INDEX_SUFFIX))
         self.index.add({"type": "segment", "segment": number, "file": self.name, **header})
         self.file = AppendOnlyFile(self.path)
@@ -86,14 +87,17 @@ class Segment:
             self.file.close()
             raise CaptureError(f"cannot start segment {self.path}: {exc}") from exc
 
-    def write(self, item: _Queued) -> None:
+    def write(self, item: _Queued, frame_number: int) -> None:
+        """Mux one packet whose pts is already on the session's timeline."""
         packet = item.packet
         packet.stream = self.audio if item.stamp is None else self.video
         if item.stamp is not None:
             self.frames += 1
-            self.first = self.first or item.stamp
-            self.last = item.stamp
-            self.index.add({**item.stamp.as_record(), "key": packet.is_keyframe})
+            frame = {"n": frame_number, "pts": packet.pts, "mono": item.stamp.monotonic_ns,
+                     "wall": item.stamp.wall_ns}
+            self.first = self.first or frame
+            self.last = frame
+            self.index.add({**frame, "key": packet.is_keyframe})
         try:
             self.container.mux(packet)
         except av.FFmpegError as exc:
@@ -114,14 +118,20 @@ class Segment:
     def facts(self) -> SegmentFacts:
         """What the manifest says of this closed segment; all of it was gathered while writing."""
         return SegmentFacts(self.session, self.number, self.name, self.sink.size, self.sink.whole.hexdigest(),
-                            self.parts, self.index.digest(), self.frames,
-                            self.first and self.first.as_record(), self.last and self.last.as_record())
+                            self.parts, self.index.digest(), self.frames, self.first, self.last,
+                            ["marked"] if self.markers else [], self.markers)
 
 
 class Segmenter:
-    """Owns the open segment; fed by the recording thread, never by two threads at once."""
+    """Writes one session's segments; fed by the pipeline's thread, never by two threads at once.
+
+    ``origin`` is the session's first frame on the encoders' timeline (seconds; None: the
+    first frame given): packets are moved onto the session's timeline, whose first frame is
+    0, before they are written.
+    """
 
     def __init__(self, folder: Path, encoders: Encoders, segment_seconds: int, header: dict[str, Any],
+                 origin: Fraction | None = Fraction(0),
                  on_segment_closed: Callable[[Segment], None] = lambda segment: None) -> None:
         self.folder = folder
         self.encoders = encoders
@@ -134,22 +144,50 @@ class Segmenter:
         self._video: collections.deque[_Queued] = collections.deque()
         self._audio: collections.deque[_Queued] = collections.deque()
         self._audio_base = Fraction(1, encoders.audio.codec_context.sample_rate) if encoders.audio else None
+        self._video_origin = self._audio_origin = 0
+        self._origin_set = False
+        if origin is not None:
+            self._set_origin(origin)
+        self.frames = 0
+        self.received = 0
+        self._markers: list[dict[str, Any]] = []
+
+    def _set_origin(self, origin: Fraction) -> None:
+        self._video_origin = int(origin / self.encoders.video_time_base)
+        self._audio_origin = round(origin / self._audio_base) if self._audio_base else 0
+        self._origin_set = True
+
+    @property
+    def video_origin(self) -> int:
+        return self._video_origin
 
     def add_video(self, packet: av.Packet, stamp: FrameStamp) -> None:
+        if not self._origin_set:
+            self._set_origin(packet.pts * self.encoders.video_time_base)
+        self.received += 1
+        _shift(packet, self._video_origin)
         self._video.append(_Queued(packet.pts * self.encoders.video_time_base, packet, stamp))
         self._release()
 
     def add_audio(self, packet: av.Packet) -> None:
-        # The AAC encoder's priming packet lies before the first frame; nothing was captured there.
+        if not self._origin_set:
+            return  # no picture yet: its time on the session's timeline is not known
+        _shift(packet, self._audio_origin)
+        # Sound from before the session's first frame (or the AAC encoder's priming) is not part of it.
         if packet.pts < 0:
             return
         self._audio.append(_Queued(packet.pts * self._audio_base, packet, None))
         self._release()
 
+    def add_marker(self, pts: int, marker: dict[str, Any]) -> None:
+        """Mark the frame at ``pts`` (encoders' timeline); the mark goes into that frame's segment."""
+        self._markers.append({**marker, "pts": pts - self._video_origin})
+
     def close(self, reason: str) -> None:
         """Write everything still queued and close the last segment."""
         self._release(final=True)
         if self.segment is not None:
+            self._attach_markers(None)
             self._close_segment(reason)
 
     def _release(self, final: bool = False) -> None:
@@ -175,7 +213,19 @@ class Segmenter:
         if self.segment is None:
             # Audio before the first keyframe of the session: there is no picture to go with it.
             return
-        self.segment.write(item)
+        if item.stamp is not None:
+            self._attach_markers(item.packet.pts)
+            self.frames += 1
+        self.segment.write(item, self.frames - 1)
+
+    def _attach_markers(self, pts: int | None) -> None:
+        """Give the segment every pending marker for a frame up to ``pts`` (None: all of them)."""
+        due = [m for m in self._markers if pts is None or m["pts"] <= pts]
+        for marker in due:
+            self._markers.remove(marker)
+            marker = {**marker, "n": self.frames if pts is not None else self.frames - 1}
+            self.segment.markers.append(marker)
+            self.segment.index.add({"type": "marker", **marker})
 
     def _open_segment(self, start: Fraction) -> None:
         self.segments += 1

@@ -71,6 +71,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "recording": {
         "segment_seconds": Rule(int, _between(2, 3600), "a whole number of seconds from 2 to 3600"),
         "data_dir": Rule(str, _length(1, 4096), "a directory path"),
+        "pre_event_seconds": Rule(int, _between(0, 120), "a whole number of seconds from 0 to 120"),
+        "pre_event_audio": Rule(bool, lambda b: True, "true or false"),
     },
     "sources": {
         "camera": Rule(str, lambda s: _SOURCE.match(s) is not None,

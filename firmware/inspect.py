@@ -25,7 +25,7 @@ def describe_spool(data_dir: Path) -> list[str]:
 
 def _describe_segment(path: Path) -> str:
     records = list(read_index(path.with_name(path.name + INDEX_SUFFIX)))
-    frames = [r for r in records if "n" in r]
+    frames = [r for r in records if "type" not in r]
     ended = records and records[-1].get("type") == "end"
     decoded = _decodable_frames(path)
     state = "sealed" if ended else "open (not closed: power cut?)"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from capture.encoder import AudioSettings, VideoSettings
-from capture.recorder import Recorder, RecordingSettings
+from capture.pipeline import Pipeline, RecordingSettings
 from capture.sealing import Sealer, recover
 from firmware.config import Config
 from firmware.provision import ensure_provisioned
@@ -24,6 +24,8 @@ def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSet
         data_dir=Path(config["recording"]["data_dir"]),
         identity={key: identity[key] for key in ("device", "police_number", "officer", "unit_number", "unit",
                                                  "firmware")},
+        pre_event_seconds=config["recording"]["pre_event_seconds"],
+        pre_event_audio=config["recording"]["pre_event_audio"],
     )
 
 
@@ -36,8 +38,8 @@ def start_sealing(config: Config) -> tuple[Sealer, list[str]]:
 
 
 @contextlib.contextmanager
-def open_recorder(config: Config, with_microphone: bool = True) -> Iterator[Recorder]:
-    """Open the configured camera and microphone and a recorder over them; close all on exit.
+def open_recorder(config: Config, with_microphone: bool = True) -> Iterator[Pipeline]:
+    """Open the configured camera and microphone and a pipeline over them; close all on exit.
 
     Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so).
     """
@@ -53,6 +55,6 @@ def open_recorder(config: Config, with_microphone: bool = True) -> Iterator[Reco
         if with_microphone:
             microphone = devices.enter_context(open_microphone(config["sources"]["microphone"], audio.sample_rate,
                                                                audio.channels, epoch_ns=epoch))
-        recorder = Recorder(camera, microphone, settings, sealer)
-        recorder.notes = notes
-        yield recorder
+        pipeline = devices.enter_context(contextlib.closing(Pipeline(camera, microphone, settings, sealer)))
+        pipeline.notes = notes
+        yield pipeline

@@ -23,8 +23,9 @@ FLASH_SECONDS = 2
 BEEP_SECONDS = 0.1
 BEEP_HZ = 1000
 _BLACK, _WHITE = 16, 235
-# A sensor keeps a few buffers; a reader later than this loses frames, as on a real camera.
-_SENSOR_BUFFERS = 4
+# A sensor keeps a few buffers (picamera2's video default is 6); a reader later than this
+# loses frames, as on a real camera.
+_SENSOR_BUFFERS = 6
 
 
 def _block_size(width: int) -> int:

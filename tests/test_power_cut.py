@@ -44,7 +44,7 @@ microphone = "synthetic:"
     frames = decode_video(segment)
     numbers = [n for (_, _, n, _) in frames]
     assert len(numbers) >= 60 and np.all(np.diff(numbers) == 1)
-    first_wall = next(r["wall"] for r in records if "n" in r)
+    first_wall = next(r["wall"] for r in records if "type" not in r)
     last_wall = first_wall + (numbers[-1] - numbers[0]) * 1e9 / 30
     lost_seconds = (killed_at - last_wall) / 1e9
     assert lost_seconds <= 1.5, f"{lost_seconds:.2f} s lost"

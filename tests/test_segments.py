@@ -63,16 +63,19 @@ def test_flash_and_beep_land_within_one_frame(recording):
     # An onset is a loud sample after at least 50 ms of quiet (the beep lasts 100 ms).
     onsets = loud[np.diff(loud, prepend=-rate) > rate // 20]
     beeps = (audio[0][0] + onsets) / rate
-    assert len(flashes) == 4 and flashes == pytest.approx([0, 2, 4, 6])
-    assert len(beeps) == len(flashes)
-    for flash, beep in zip(flashes, beeps):
-        assert abs(flash - beep) <= 1 / 30
+    # A flash every 2 s, and a beep starting with each, within one frame interval.
+    assert len(flashes) >= 3 and np.allclose(np.diff(flashes), 2.0)
+    for flash in flashes:
+        assert min(abs(beeps - flash)) <= 1 / 30
+    # Every beep that starts inside the recording (not cut by its start) has its flash.
+    assert len([b for b in beeps if b > 0.05]) == len([f for f in flashes if f > 0.05])
 
 
 def test_beep_is_the_synthetic_tone(recording):
-    path = segments(recording.folder)[0]
+    path = segments(recording.folder)[1]
     samples = np.concatenate([s for (_, _, s) in decode_audio(path)])
-    beep = samples[int(0.01 * 48000):int(0.09 * 48000)]
+    onset = np.nonzero(np.abs(samples) > 0.1)[0][0]
+    beep = samples[onset + 480:onset + 4320]
     spectrum = np.abs(np.fft.rfft(beep))
     peak_hz = np.argmax(spectrum) * 48000 / len(beep)
     assert abs(peak_hz - BEEP_HZ) < 30
@@ -80,7 +83,7 @@ def test_beep_is_the_synthetic_tone(recording):
 
 def test_index_gives_every_frames_capture_time(recording):
     files = segments(recording.folder)
-    frames = [r for f in files for r in index_records(f) if "n" in r]
+    frames = [r for f in files for r in index_records(f) if "type" not in r]
     assert [r["n"] for r in frames] == list(range(210))
     assert [r["pts"] for r in frames] == list(range(210))
     mono = np.array([r["mono"] for r in frames])
