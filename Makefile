@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_record.py
+	$(BIN)/python bench/bench_selftest.py
 
 clean:
 	rm -rf $(VENV) demo-data *.egg-info

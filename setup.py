@@ -17,6 +17,8 @@ setup(
         "cryptography>=42",
         "pyserial>=3.5",
         "gpiozero>=2.0",
+        "smbus2>=0.4",
+        "pynmea2>=1.19",
     ],
     extras_require={
         "pi": ["picamera2>=0.3.17", "lgpio>=0.2"],

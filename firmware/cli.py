@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
     inspect.set_defaults(run=_inspect)
 
+    selftest = commands.add_parser("selftest", help="check battery, storage, clock, GNSS, camera, microphone, key")
+    selftest.add_argument("--json", action="store_true", help="print the report as JSON")
+    selftest.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
+    selftest.set_defaults(run=_selftest)
+
     show = commands.add_parser("config", help="print the embedded default configuration")
     show.set_defaults(run=lambda args: print(configuration.default_text(), end="") or 0)
     return parser
@@ -68,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _record(args: argparse.Namespace) -> int:
     from firmware.session import open_recorder
+    from firmware.watch import watched
 
     if args.seconds is not None and args.seconds <= 0:
         raise configuration.ConfigError("--seconds must be a positive number of seconds.")
@@ -83,13 +89,38 @@ def _record(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with open_recorder(config, with_microphone=args.mic != "none") as recorder:
-        for line in recorder.notes + recorder.describe():
+    recorder = None
+
+    def stop_for(reason: str) -> None:  # the watcher's stop: sealed with its reason once a session is open
+        if recorder is not None and recorder.recording:
+            recorder.stop_recording(reason)
+        else:
+            stop.set()
+
+    with watched(config, stop_for) as watcher, \
+            open_recorder(config, with_microphone=args.mic != "none") as recorder:
+        for line in watcher.notes + recorder.notes + recorder.describe():
             print(line)
         progress = recorder.run(args.seconds, stop, _show_progress)
     _clear_line()
     print(_summary(progress))
     return 1 if progress.error else 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    import json
+
+    from firmware.eventlog import EventLog
+    from firmware.selftest import log_report, open_hardware, run_selftest
+
+    config = configuration.load(args.config)
+    with open_hardware(config) as hardware:
+        report = run_selftest(config, hardware)
+    problem = log_report(EventLog(config["recording"]["data_dir"]), report)
+    print(json.dumps(report.as_json(), ensure_ascii=False, indent=1) if args.json else report.table())
+    if problem:
+        print(f"bodycam: {problem}", file=sys.stderr)
+    return report.exit_code
 
 
 def _data_dir(args: argparse.Namespace) -> Path:

@@ -37,6 +37,9 @@ def _between(low: float, high: float) -> Callable[[float], bool]:
 
 _SOURCE = re.compile(r"^(auto|synthetic:.*|v4l2:.+|file:.+|picamera2:.*)$")
 _MIC = re.compile(r"^(auto|synthetic:.*|alsa:.+|pulse:.+)$")
+_BATTERY = re.compile(r"^(auto|simulated:(\d+(\.\d+)?)?|sysfs:.+|max17048:\d+(:(0x)?[0-9A-Fa-f]+)?)$")
+_RTC = re.compile(r"^(auto|simulated:(-?\d+(\.\d+)?)?|sysfs:.+)$")
+_GNSS = re.compile(r"^(auto|none|simulated:(-?\d+(\.\d+)?,-?\d+(\.\d+)?)?|/.+|[a-z0-9+]+://.+)$")
 
 SCHEMA: dict[str, dict[str, Rule]] = {
     "device": {
@@ -80,7 +83,41 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "microphone": Rule(str, lambda s: _MIC.match(s) is not None,
                            "auto, synthetic:, alsa:DEVICE or pulse:DEVICE"),
     },
+    "battery": {
+        "main": Rule(str, lambda s: _BATTERY.match(s) is not None,
+                     "auto, simulated:, simulated:PERCENT, sysfs:PATH or max17048:BUS:ADDRESS"),
+        "backup": Rule(str, lambda s: _BATTERY.match(s) is not None,
+                       "auto, simulated:, simulated:PERCENT, sysfs:PATH or max17048:BUS:ADDRESS"),
+        "full_minutes": Rule(int, _between(10, 10_000), "a whole number of minutes from 10 to 10000"),
+        "low_alarm_minutes": Rule(int, _between(1, 120), "a whole number of minutes from 1 to 120"),
+        "critical_percent": Rule(int, _between(1, 50), "a whole number from 1 to 50"),
+        "shutdown_percent": Rule(int, _between(1, 50), "a whole number from 1 to 50"),
+    },
+    "storage": {
+        "shift_hours": Rule(int, _between(1, 72), "a whole number of hours from 1 to 72"),
+        "low_alarm_minutes": Rule(int, _between(1, 600), "a whole number of minutes from 1 to 600"),
+        "reserve_seconds": Rule(int, _between(3, 600), "a whole number of seconds from 3 to 600"),
+        "max_probe_ms": Rule(int, _between(1, 10_000), "a whole number of milliseconds from 1 to 10000"),
+        "card_mount": Rule(str, lambda s: s == "" or s.startswith("/"), "\"\" or an absolute path"),
+    },
+    "clock": {
+        "rtc": Rule(str, lambda s: _RTC.match(s) is not None, "auto, simulated:, simulated:SECONDS or sysfs:PATH"),
+        "max_drift_seconds": Rule(int, _between(1, 3600), "a whole number of seconds from 1 to 3600"),
+        "max_hours_since_set": Rule(int, _between(1, 8760), "a whole number of hours from 1 to 8760"),
+    },
+    "gnss": {
+        "port": Rule(str, lambda s: _GNSS.match(s) is not None,
+                     "auto, none, simulated:, simulated:LAT,LON, a device path or a pyserial URL"),
+        "baudrate": Rule(int, lambda n: n in (4800, 9600, 19200, 38400, 57600, 115200),
+                         "one of 4800, 9600, 19200, 38400, 57600, 115200"),
+    },
 }
+
+# Keys whose values must agree: (section, key, other key of the section, check, what key must be).
+_PAIRS: list[tuple[str, str, str, Callable[[Any, Any], bool], str]] = [
+    ("battery", "shutdown_percent", "critical_percent", lambda shutdown, critical: shutdown >= critical,
+     "at or above 'battery.critical_percent', so that no recording starts only to be stopped at once"),
+]
 
 _TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string in quotes", bool: "true or false"}
 
@@ -149,6 +186,9 @@ def _checked(values: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
         for key in rules:
             if key not in values.get(section, {}):
                 raise ConfigError(f"config {source}: missing key '{section}.{key}'.")
+    for section, key, other, check, must in _PAIRS:
+        if not check(values[section][key], values[section][other]):
+            raise ConfigError(f"config {source}: '{section}.{key}' must be {must}, got {values[section][key]!r}.")
     return {section: dict(values[section]) for section in SCHEMA}
 
 

@@ -1,0 +1,145 @@
+"""The device's event log: append-only JSON lines, each naming the SHA-256 of the line before.
+
+Every self-test, alarm, stop and clock change is a line here (docs/event-log.md gives the
+format precisely). Lines are written whole with ``O_APPEND`` and fsynced before
+:meth:`EventLog.append` returns; an flock on ``events/.lock`` lets two processes append
+without forking the chain. A line cut short by a power cut is left as it is and the next
+line goes into a new file, chained to the last complete line, so nothing is rewritten.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from capture.evidence import canonical  # one canonical JSON for the project: sorted keys, no floats
+from capture.spool import sync_directory
+
+GENESIS = "0" * 64
+FOLDER = "events"
+MAX_FILE_BYTES = 1 << 20  # then a new file, so the dock can take whole files
+MAX_LINE_BYTES = 1 << 16
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return "unknown"
+
+
+@dataclass
+class _Tail:
+    path: Path | None  # the newest file, or None before the first event
+    size: int
+    seq: int
+    hash: str
+    complete: bool  # False: the file ends in a line cut short
+
+
+class EventLog:
+    """Appends events under ``<data_dir>/events/``; thread-safe, and safe beside other processes."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.folder = Path(data_dir) / FOLDER
+        self._lock = threading.Lock()
+        self._cached: _Tail | None = None
+        self._boot = _boot_id()
+
+    def append(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Write one event and make it durable; returns the record as written."""
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / ".lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                tail = self._tail()
+                record = {"seq": tail.seq + 1, "prev": tail.hash, "type": kind, "wall_ns": time.time_ns(),
+                          "mono_ns": time.monotonic_ns(), "boot": self._boot, "data": data}
+                line = canonical(record)
+                if len(line) >= MAX_LINE_BYTES:
+                    raise ValueError(f"event '{kind}' is {len(line)} bytes; the limit is {MAX_LINE_BYTES}")
+                path, new = tail.path, False
+                if path is None or not tail.complete or tail.size + len(line) + 1 > MAX_FILE_BYTES:
+                    path, new = self.folder / f"events-{_number(tail.path) + 1:06d}.jsonl", True
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (os.O_EXCL if new else 0),
+                             0o644)
+                try:
+                    # A short write (disk full) leaves a torn line: the next event starts a new file.
+                    if os.write(fd, line + b"\n") != len(line) + 1:
+                        raise OSError(errno.ENOSPC, f"the event log {path} is full")
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if new:
+                    sync_directory(self.folder)
+                size = (0 if new else tail.size) + len(line) + 1
+                self._cached = _Tail(path, size, record["seq"], hashlib.sha256(line).hexdigest(), True)
+        return record
+
+    def _tail(self) -> _Tail:
+        files = log_files(self.folder)
+        cached = self._cached
+        if cached and files and files[-1] == cached.path and cached.path.stat().st_size == cached.size:
+            return cached  # nobody else wrote since our last line
+        for path in reversed(files):
+            data = path.read_bytes()[-2 * MAX_LINE_BYTES:]
+            lines = data.split(b"\n")
+            torn = lines.pop() != b""
+            if lines and lines[-1]:
+                last = lines[-1]
+                return _Tail(files[-1], files[-1].stat().st_size, json.loads(last)["seq"],
+                             hashlib.sha256(last).hexdigest(), complete=path == files[-1] and not torn)
+        return _Tail(files[-1] if files else None, 0, -1, GENESIS, complete=not files)
+
+
+def log_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("events-*.jsonl"))
+
+
+def _number(path: Path | None) -> int:
+    return 0 if path is None else int(path.stem.split("-")[1])
+
+
+@dataclass
+class Verification:
+    """The events of a log in order, what breaks its chain, and lines cut short by a power cut."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    torn: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(data_dir: str | Path) -> Verification:
+    """Read every event of ``<data_dir>/events`` and check the chain: each line's ``prev`` and ``seq``."""
+    result = Verification()
+    prev, seq = GENESIS, -1
+    for path in log_files(Path(data_dir) / FOLDER):
+        lines = path.read_bytes().split(b"\n")
+        if lines.pop():
+            result.torn.append(f"{path.name}: the last line is incomplete (power cut while writing)")
+        for number, line in enumerate(lines, 1):
+            where = f"{path.name} line {number}"
+            try:
+                record = json.loads(line)
+            except ValueError:
+                result.problems.append(f"{where}: not a JSON object")
+                record = {}
+            if record and record.get("prev") != prev:
+                result.problems.append(f"{where}: 'prev' is not the SHA-256 of the line before")
+            if record and record.get("seq") != seq + 1:
+                result.problems.append(f"{where}: 'seq' is {record.get('seq')}, expected {seq + 1}")
+            prev, seq = hashlib.sha256(line).hexdigest(), record.get("seq", seq + 1)
+            if record:
+                result.records.append(record)
+    return result
