@@ -92,7 +92,8 @@ class Encoders:
 
     def encode_video(self, image: np.ndarray, pts: int, keyframe: bool) -> list[av.Packet]:
         """Encode one I420 picture at ``pts`` (in frame intervals since the session start)."""
-        frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
+        # No copy: the frame wraps the picture's own memory, which nothing reuses before encoding.
+        frame = av.VideoFrame.from_numpy_buffer(image, format="yuv420p")
         frame.pts, frame.time_base = pts, self.video_time_base
         if keyframe:
             frame.pict_type = PictureType.I

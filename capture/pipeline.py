@@ -173,7 +173,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._session: Segmenter | None = None
-        self._frame_limit: int | None = None
+        self._end_pts: int | None = None
         self._closing_at: Fraction | None = None
         self._closing_reason = ""
         self._t0: int | None = None
@@ -333,7 +333,10 @@ class Pipeline:
             self.sealer.open_session(session_id, link, pre_event_ms)
         self._session = Segmenter(folder, self.encoders, self.settings.segment_seconds, self._header(session_id),
                                   origin, on_segment_closed=self._seal)
-        self._frame_limit = None if seconds is None else round(seconds * self.settings.video.fps)
+        if seconds is not None:
+            # The session ends after ``seconds`` of time, however many frames the camera delivered.
+            first = buffered[0].packet.pts if buffered else self._last_pts + 1
+            self._end_pts = first + round(seconds * self.settings.video.fps)
         for item in buffered:
             self._to_session(item)
         self.progress.pre_event_frames = self._session.received
@@ -359,18 +362,19 @@ class Pipeline:
         if not enabled:
             self.buffer.clear()
 
-    def _begin_close(self, reason: str) -> None:
-        """Stop taking frames; keep taking sound until it covers the last frame, then close."""
+    def _begin_close(self, reason: str, end_pts: int | None = None) -> None:
+        """Take no frame from ``end_pts`` (default: the next one) on; take sound up to there, then close."""
         self._closing_reason = reason
-        self._closing_at = (self._last_pts + 1) * self.encoders.video_time_base
+        self._closing_at = (self._last_pts + 1 if end_pts is None else end_pts) * self.encoders.video_time_base
         if self._microphone is None:
             self._close_session(reason)
 
     def _close_session(self, reason: str) -> None:
         session, progress = self._session, self.progress
-        self._session, self._closing_at, self._frame_limit = None, None, None
+        end = self._closing_at
+        self._session, self._closing_at, self._end_pts = None, None, None
         try:
-            session.close(reason)
+            session.close(reason, end)
             if self.sealer is not None:
                 self.sealer.close_session(progress.session_id, reason)
         except Exception as exc:
@@ -410,9 +414,9 @@ class Pipeline:
         if self._t0 is None:
             self._t0 = frame.monotonic_ns
         pts = max(round((frame.monotonic_ns - self._t0) * fps / 1e9), self._last_pts + 1)
-        if self._session is not None and self._closing_at is None and self._frame_limit is not None \
-                and self._session.received >= self._frame_limit:
-            self._begin_close("duration reached")
+        if self._session is not None and self._closing_at is None and self._end_pts is not None \
+                and pts >= self._end_pts:
+            self._begin_close("duration reached", self._end_pts)
         elif self._closing_at is not None and pts * self.encoders.video_time_base - self._closing_at > 2:
             self._close_session(self._closing_reason)  # the microphone stalled: close without its last sound
         if self._last_pts >= 0:

@@ -183,8 +183,12 @@ class Segmenter:
         """Mark the frame at ``pts`` (encoders' timeline); the mark goes into that frame's segment."""
         self._markers.append({**marker, "pts": pts - self._video_origin})
 
-    def close(self, reason: str) -> None:
-        """Write everything still queued and close the last segment."""
+    def close(self, reason: str, end: Fraction | None = None) -> None:
+        """Write everything still queued, up to ``end`` on the encoders' timeline, and close the last segment."""
+        if end is not None:
+            # Sound captured after the last frame (the camera's queue ran late) is not part of it.
+            end -= self._video_origin * self.encoders.video_time_base
+            self._audio = collections.deque(item for item in self._audio if item.time < end)
         self._release(final=True)
         if self.segment is not None:
             self._attach_markers(None)

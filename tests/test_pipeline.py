@@ -117,3 +117,25 @@ def test_docked_pipeline_keeps_no_buffer_and_can_still_record(tmp_path):
     frames = [r for f in segments(progress.folder) for r in index_records(f) if "type" not in r]
     assert len(frames) == 30 and progress.pre_event_frames == 0
     assert decode_video(segments(progress.folder)[0])[0][0] == 0
+
+
+def test_a_late_pipeline_keeps_sound_and_duration_true_to_the_pictures(tmp_path):
+    """When encoding falls behind the camera, --seconds still means time, and sound ends with the pictures."""
+    config = small_config(tmp_path, recording={"pre_event_seconds": 0, "segment_seconds": 2})
+    slow = {"frames": 0}
+
+    def lagging(frame):
+        slow["frames"] += 1
+        if slow["frames"] > 35:
+            time.sleep(0.06)  # the last frames at twice their interval: the worker ends ~0.7 s behind
+
+    with open_recorder(config) as pipeline:
+        pipeline.frame_filter = lagging
+        progress = pipeline.run(2)
+    files = segments(progress.folder)
+    frames = [r for f in files for r in index_records(f) if "type" not in r]
+    assert frames[-1]["pts"] < 60 and (frames[-1]["mono"] - frames[0]["mono"]) / 1e9 < 2
+    video_end = decode_video(files[-1])[-1][1] + 1 / 30
+    audio = [piece for f in files for piece in decode_audio(f)]
+    audio_end = (audio[-1][0] + len(audio[-1][2])) / 48000
+    assert abs(audio_end - video_end) <= 2 * 1024 / 48000
