@@ -11,21 +11,22 @@ $(STAMP): setup.py
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Debian packages: ffmpeg (the benchmark's reference encoder).
+# Debian packages (scripts/system-deps.sh): ffmpeg, the overlay's Chinese font, tesseract for its test.
 system-deps:
 	sh scripts/system-deps.sh
 
-demo: $(STAMP)
+demo: $(STAMP) system-deps
 	rm -rf demo-data
 	$(BIN)/bodycam record --seconds 12 --config demo.toml
 	$(BIN)/bodycam inspect --data-dir demo-data
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_record.py
+	$(BIN)/python bench/bench_overlay.py
 	$(BIN)/python bench/bench_selftest.py
 
 clean:

@@ -19,6 +19,7 @@ setup(
         "gpiozero>=2.0",
         "smbus2>=0.4",
         "pynmea2>=1.19",
+        "Pillow>=10",
     ],
     extras_require={
         "pi": ["picamera2>=0.3.17", "lgpio>=0.2"],

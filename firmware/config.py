@@ -37,6 +37,7 @@ def _between(low: float, high: float) -> Callable[[float], bool]:
 
 _SOURCE = re.compile(r"^(auto|synthetic:.*|v4l2:.+|file:.+|picamera2:.*)$")
 _MIC = re.compile(r"^(auto|synthetic:.*|alsa:.+|pulse:.+)$")
+_UTC_OFFSET = re.compile(r"^(local|[+-](0\d|1[0-4]):[0-5]\d)$")
 _BATTERY = re.compile(r"^(auto|simulated:(\d+(\.\d+)?)?|sysfs:.+|max17048:\d+(:(0x)?[0-9A-Fa-f]+)?)$")
 _RTC = re.compile(r"^(auto|simulated:(-?\d+(\.\d+)?)?|sysfs:.+)$")
 _GNSS = re.compile(r"^(auto|none|simulated:(-?\d+(\.\d+)?,-?\d+(\.\d+)?)?|/.+|[a-z0-9+]+://.+)$")
@@ -82,6 +83,16 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                        "auto, synthetic:, v4l2:DEVICE, file:PATH or picamera2:"),
         "microphone": Rule(str, lambda s: _MIC.match(s) is not None,
                            "auto, synthetic:, alsa:DEVICE or pulse:DEVICE"),
+    },
+    "overlay": {
+        "enabled": Rule(bool, lambda b: True, "true or false"),
+        "position": Rule(str, lambda s: s in ("top-left", "top-right", "bottom-left", "bottom-right"),
+                         "one of top-left, top-right, bottom-left, bottom-right"),
+        "size": Rule(float, _between(1, 10), "from 1 to 10 (percent of the picture height)"),
+        "time_format": Rule(str, lambda s: len(s) <= 64 and "%S" in s and ("%z" in s or "%:z" in s),
+                            "a strftime pattern showing the seconds (%S) and the UTC offset (%z or %:z)"),
+        "utc_offset": Rule(str, lambda s: _UTC_OFFSET.match(s) is not None, "local, or +HH:MM / -HH:MM"),
+        "font": Rule(str, _length(1, 4096), "auto or the path of a font file"),
     },
     "battery": {
         "main": Rule(str, lambda s: _BATTERY.match(s) is not None,
@@ -193,8 +204,9 @@ def _checked(values: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
 
 
 def _check_value(name: str, value: Any, rule: Rule, source: str) -> None:
-    # bool is a subclass of int in Python; `fps = true` must not pass as 1.
-    if isinstance(value, bool) != (rule.kind is bool) or not isinstance(value, rule.kind):
+    # bool is a subclass of int in Python; `fps = true` must not pass as 1. A number key takes `3` too.
+    kinds = (int, float) if rule.kind is float else rule.kind
+    if isinstance(value, bool) != (rule.kind is bool) or not isinstance(value, kinds):
         raise ConfigError(
             f"config {source}: '{name}' must be {_TYPE_WORDS[rule.kind]}, got {value!r}.")
     if not rule.check(value):

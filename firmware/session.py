@@ -13,6 +13,8 @@ from firmware.config import Config
 from firmware.provision import ensure_provisioned
 from hw.camera import open_camera
 from hw.microphone import open_microphone
+from overlay.burn import Overlay, OverlaySettings
+from overlay.status import OverlayStatus
 
 
 def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSettings:
@@ -37,15 +39,30 @@ def start_sealing(config: Config) -> tuple[Sealer, list[str]]:
     return sealer, notes + recover(sealer)
 
 
+def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus | None = None) -> Overlay | None:
+    """The configured overlay for frames of the configured size (None when it is switched off)."""
+    keys = config["overlay"]
+    if not keys["enabled"]:
+        return None
+    settings = OverlaySettings(keys["position"], keys["size"], keys["time_format"], keys["utc_offset"],
+                               keys["font"], identity)
+    return Overlay(config["video"]["width"], config["video"]["height"], settings, status)
+
+
 @contextlib.contextmanager
-def open_recorder(config: Config, with_microphone: bool = True) -> Iterator[Pipeline]:
+def open_recorder(config: Config, with_microphone: bool = True,
+                  overlay_status: OverlayStatus | None = None) -> Iterator[Pipeline]:
     """Open the configured camera and microphone and a pipeline over them; close all on exit.
+
+    The overlay shows what ``overlay_status`` says (place, clock trust, case); whoever learns
+    those keeps updating it while recording.
 
     Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so).
     """
     sealer, notes = start_sealing(config)
     settings = recording_settings(config, sealer.identity)
     video, audio = settings.video, settings.audio
+    overlay = make_overlay(config, settings.identity, overlay_status)  # a font problem stops us before any device opens
     # One epoch for both simulated devices, so the synthetic flash and beep coincide.
     epoch = time.monotonic_ns()
     with contextlib.ExitStack() as devices:
@@ -55,6 +72,7 @@ def open_recorder(config: Config, with_microphone: bool = True) -> Iterator[Pipe
         if with_microphone:
             microphone = devices.enter_context(open_microphone(config["sources"]["microphone"], audio.sample_rate,
                                                                audio.channels, epoch_ns=epoch))
-        pipeline = devices.enter_context(contextlib.closing(Pipeline(camera, microphone, settings, sealer)))
+        pipeline = devices.enter_context(contextlib.closing(
+            Pipeline(camera, microphone, settings, sealer, frame_filter=overlay)))
         pipeline.notes = notes
         yield pipeline

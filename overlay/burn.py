@@ -1,0 +1,315 @@
+"""The overlay: time, device, officer, unit, place and case burned into every frame.
+
+What a frame costs is one masked copy per plane of a small pre-rendered picture (``cv2.copyTo``,
+no arithmetic). That picture changes only when its text does: once a second for the clock,
+and then only the characters that changed are re-assembled from cached glyphs and converted
+to the frame's colour format. Text is opaque where drawn: a white (or coloured) letter inside a
+black outline, readable on any background and still sharp after H.264.
+
+The time drawn on a frame is that frame's own capture time (``Frame.wall_ns``, the same as in
+the frame index), never the time it was drawn.
+"""
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Mapping, Protocol
+
+import cv2
+import numpy as np
+
+from overlay import OverlayError
+from overlay.font import GlyphCache, find_font
+from overlay.status import OverlayStatus, Status
+
+Colour = tuple[int, int, int]  # RGB
+WHITE: Colour = (255, 255, 255)
+RED: Colour = (255, 40, 40)
+YELLOW: Colour = (255, 255, 0)
+POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
+PIXEL_FORMATS = ("i420", "bgr")
+ISO_8601 = "%Y-%m-%dT%H:%M:%S%:z"
+_SEPARATOR = "  "
+_UTC_OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
+
+
+@dataclass(frozen=True)
+class OverlaySettings:
+    """``size`` is the font size in percent of the picture height; ``utc_offset`` is ``local``
+    (the system's time zone) or ``+HH:MM``/``-HH:MM``; ``time_format`` is a strftime pattern
+    in which ``%:z`` is the offset with a colon."""
+
+    position: str = "top-left"
+    size: float = 3.0
+    time_format: str = ISO_8601
+    utc_offset: str = "local"
+    font: str = "auto"
+    identity: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Frame(Protocol):
+    image: np.ndarray
+    wall_ns: int
+
+
+class Overlay:
+    """Draws onto frames of ``width`` x ``height`` in ``pixel_format`` (``i420`` or ``bgr``).
+
+    ``settings.identity`` gives ``device``, ``police_number``, ``officer``, ``unit_number`` and
+    ``unit`` (as in the frame index); ``status`` the live place, clock trust, case and recording.
+    Refuses (``OverlayError``) an identity the font cannot draw, before anything is recorded.
+    """
+
+    def __init__(self, width: int, height: int, settings: OverlaySettings,
+                 status: OverlayStatus | None = None, pixel_format: str = "i420") -> None:
+        if settings.position not in POSITIONS or pixel_format not in PIXEL_FORMATS:
+            raise ValueError(f"overlay: position must be one of {POSITIONS}, pixel_format one of {PIXEL_FORMATS}")
+        self.width, self.height, self.settings, self.pixel_format = width, height, settings, pixel_format
+        self.status = status or OverlayStatus()
+        self.glyphs = GlyphCache(*find_font(settings.font), size=max(8, round(height * settings.size / 100)))
+        # Every ASCII glyph rendered now, before recording, so no frame waits for Pillow later.
+        self.glyphs.missing("".join(map(chr, range(32, 127))) + "●")
+        for key in ("device", "police_number", "officer", "unit_number", "unit"):
+            missing = self.glyphs.missing(settings.identity.get(key, ""))
+            if missing:
+                raise OverlayError(f"the overlay font {self.glyphs.font.getname()[0]} cannot draw "
+                                   f"{missing!r} of the {key.replace('_', ' ')}")
+        self._zone = _utc_offset(settings.utc_offset)
+        self._target: _Target = _I420Target() if pixel_format == "i420" else _BGRTarget()
+        self._lines: list[_Line] = []
+        self._second: int | None = None
+        self._shown: Status | None = None
+        self._boxes: dict[str, tuple[int, int, int, int]] = {}
+        self._place: tuple[slice, slice, slice, slice] | None = None
+        self._origin = (0, 0)
+        self._canvas_width = 0
+
+    def __call__(self, frame: _Frame) -> None:
+        """The recorder's frame filter: draw onto ``frame.image`` for its capture time."""
+        self.draw(frame.image, frame.wall_ns)
+
+    def draw(self, image: np.ndarray, wall_ns: int) -> None:
+        """Burn the overlay into ``image`` (in place) showing the time ``wall_ns`` (ns since the epoch)."""
+        second, status = wall_ns // 1_000_000_000, self.status.current
+        if second != self._second or status is not self._shown:
+            self._refresh(second, status)
+        if self._place is not None:
+            self._target.paste(image, self.width, self.height, *self._place)
+
+    def boxes(self) -> dict[str, tuple[int, int, int, int]]:
+        """Where each field was last drawn: name -> (x, y, width, height) in the frame.
+
+        Fields: ``time`` (or ``clock`` when the warning replaces it), ``recording``, ``device``,
+        ``police_number``, ``officer``, ``unit_number``, ``unit``, ``location``, ``case``."""
+        return dict(self._boxes)
+
+    def format_time(self, second: int) -> str:
+        """The clock text for a whole second since the epoch, in the configured offset and format."""
+        when = datetime.fromtimestamp(second, self._zone or timezone.utc)
+        if self._zone is None:
+            when = when.astimezone()
+        offset = when.strftime("%z")
+        return when.strftime(self.settings.time_format.replace("%:z", f"{offset[:3]}:{offset[3:]}"))
+
+    def _fields(self, second: int, status: Status) -> list[list[tuple[str, str, Colour]]]:
+        who = self.settings.identity
+        clock = (("time", self.format_time(second), WHITE) if status.clock_trusted
+                 else ("clock", status.clock_warning, YELLOW))
+        lines = [[clock] + ([("recording", "● REC", RED)] if status.recording else []),
+                 [(key, who[key], WHITE) for key in ("device", "police_number", "officer") if who.get(key)],
+                 [(key, who[key], WHITE) for key in ("unit_number", "unit") if who.get(key)],
+                 [("location", _location_text(status.location), WHITE)]]
+        if status.case_number:
+            lines.append([("case", f"CASE {status.case_number}", WHITE)])
+        return [line for line in lines if line]
+
+    def _refresh(self, second: int, status: Status) -> None:
+        self._second, self._shown = second, status
+        fields = self._fields(second, status)
+        if len(fields) != len(self._lines):
+            self._lines = [_Line(self.glyphs) for _ in fields]
+        old_widths = [line.width for line in self._lines]
+        dirty = [line.set(content) for line, content in zip(self._lines, fields)]
+        if [line.width for line in self._lines] != old_widths or self._place is None:
+            self._lay_out()
+            dirty = [(0, line.width) for line in self._lines]
+        boxes = {}
+        for row, (line, columns) in enumerate(zip(self._lines, dirty)):
+            top, left = row * self.glyphs.height, self._left(line)
+            if columns is not None:
+                self._target.put(top, left + columns[0], *line.picture(*columns))
+            for name, (start, end) in line.fields.items():
+                boxes[name] = (self._origin[0] + left + start, self._origin[1] + top, end - start, self.glyphs.height)
+        self._boxes = boxes
+
+    def _left(self, line: "_Line") -> int:
+        """Column of a line in the overlay's picture: flush left, or flush right for *-right."""
+        return self._canvas_width - line.width if self.settings.position.endswith("right") else 0
+
+    def _lay_out(self) -> None:
+        """Place the overlay's picture anew (a line changed width, or lines came or went)."""
+        line_height = self.glyphs.height
+        width, height = max(line.width for line in self._lines), line_height * len(self._lines)
+        self._target.allocate(height, width)
+        self._canvas_width = width
+        margin = line_height // 2 & ~1
+        x = margin if self.settings.position.endswith("left") else (self.width - margin - width) & ~1
+        y = margin if self.settings.position.startswith("top") else (self.height - margin - height) & ~1
+        self._origin = (x, y)
+        # The part of the picture inside the frame (a small frame clips a large overlay).
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + width, self.width), min(y + height, self.height)
+        self._place = None if x1 <= x0 or y1 <= y0 else (
+            slice(y0, y1), slice(x0, x1), slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+
+
+class _Line:
+    """One line of text as pictures: ``rgb`` (letters, premultiplied by their coverage) and
+    ``outline`` (coverage of letters plus outline), assembled from cached glyphs."""
+
+    def __init__(self, glyphs: GlyphCache) -> None:
+        self.glyphs = glyphs
+        self._fields: list[tuple[str, str, Colour]] = []
+        self.content: list[tuple[str, Colour]] = []
+        self.fields: dict[str, tuple[int, int]] = {}
+        self.width = 0
+        self._pens: list[int] = []
+        self.rgb = np.zeros((glyphs.height, 0, 3), np.uint8)
+        self.outline = np.zeros((glyphs.height, 0), np.uint8)
+
+    def set(self, fields: list[tuple[str, str, Colour]]) -> tuple[int, int] | None:
+        """Show ``fields`` (name, text, colour); returns the even column range that changed, or None."""
+        if fields == self._fields:
+            return None
+        self._fields = fields
+        content: list[tuple[str, Colour]] = []
+        spans: dict[str, tuple[int, int]] = {}
+        for name, text, colour in fields:
+            if content:
+                content += [(c, colour) for c in _SEPARATOR]
+            spans[name] = (len(content), len(content) + len(text))
+            content += [(c, colour) for c in text]
+        pad, glyph = self.glyphs.pad, self.glyphs.glyph
+        glyphs = [glyph(c) for c, _ in content]
+        pens = [pad + round(a) for a in accumulate((g.advance for g in glyphs), initial=0.0)]
+        width = pens[-1] + pad + 1 & ~1
+        if width == self.width and pens == self._pens:
+            # Same places: only the changed characters' columns are cleared and drawn again
+            # (the clock's new second is one or two digits). A glyph spans pen - pad to
+            # pen - pad + its width; the old glyph's span is cleared as well as the new one's.
+            changed = [(pens[j] - pad, pens[j] - pad + max(g.fill.shape[1], glyph(o[0]).fill.shape[1]))
+                       for j, (new, o, g) in enumerate(zip(content, self.content, glyphs)) if new != o]
+            start = max(0, min((a for a, _ in changed), default=0)) & ~1
+            end = min(width, max((b for _, b in changed), default=0) + 1 & ~1)
+        else:
+            start, end = 0, width
+            self.rgb = np.zeros((self.glyphs.height, width, 3), np.uint8)
+            self.outline = np.zeros((self.glyphs.height, width), np.uint8)
+        self.content, self._pens, self.width = content, pens, width
+        self.fields = {name: (pens[a] - pad // 2, pens[b] + pad // 2) for name, (a, b) in spans.items()}
+        if start >= end:  # the same text under other field names
+            return None
+        self.rgb[:, start:end] = 0
+        self.outline[:, start:end] = 0
+        for (char, colour), pen, g in zip(content, pens, glyphs):
+            if pen - pad < end and pen - pad + g.fill.shape[1] > start:
+                self._blit(char, colour, pen, start, end)
+        return start, end
+
+    def _blit(self, char: str, colour: Colour, pen: int, start: int, end: int) -> None:
+        """Draw a glyph at ``pen``, only within the columns ``start:end``."""
+        glyph = self.glyphs.glyph(char)
+        left = pen - glyph.pad
+        lo, hi = max(left, start), min(left + glyph.fill.shape[1], end)
+        if hi <= lo:
+            return
+        cut = slice(lo - left, hi - left)
+        np.maximum(self.outline[:, lo:hi], glyph.outline[:, cut], out=self.outline[:, lo:hi])
+        np.maximum(self.rgb[:, lo:hi], self.glyphs.ink(char, colour)[:, cut], out=self.rgb[:, lo:hi])
+
+    def picture(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """The columns ``start:end``: RGB values and the mask of pixels that are drawn."""
+        return self.rgb[:, start:end], (self.outline[:, start:end] >= 128).astype(np.uint8)
+
+
+class _Target:
+    """The overlay's picture in a frame's own format, with its mask; pasted onto every frame."""
+
+    def allocate(self, height: int, width: int) -> None:
+        raise NotImplementedError
+
+    def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
+        """Write RGB pixels and their mask at (top, left) of the picture (all even)."""
+        raise NotImplementedError
+
+    def paste(self, image: np.ndarray, width: int, height: int,
+              rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
+        raise NotImplementedError
+
+
+class _BGRTarget(_Target):
+    def allocate(self, height: int, width: int) -> None:
+        self.bgr = np.zeros((height, width, 3), np.uint8)
+        self.mask = np.zeros((height, width), np.uint8)
+
+    def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
+        h, w = mask.shape
+        self.bgr[top:top + h, left:left + w] = rgb[:, :, ::-1]
+        self.mask[top:top + h, left:left + w] = mask
+
+    def paste(self, image: np.ndarray, width: int, height: int,
+              rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
+        if image.shape != (height, width, 3):
+            raise ValueError(f"overlay: expected a BGR frame of {width}x{height}, got shape {image.shape}")
+        cv2.copyTo(self.bgr[src_rows, src_cols], self.mask[src_rows, src_cols], image[rows, cols])
+
+
+class _I420Target(_Target):
+    def allocate(self, height: int, width: int) -> None:
+        self.y = np.zeros((height, width), np.uint8)
+        self.u = np.zeros((height // 2, width // 2), np.uint8)
+        self.v = np.zeros((height // 2, width // 2), np.uint8)
+        self.mask = np.zeros((height, width), np.uint8)
+        # A chroma sample is replaced where any of its four luma pixels is drawn.
+        self.chroma_mask = np.zeros((height // 2, width // 2), np.uint8)
+
+    def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
+        h, w = mask.shape
+        yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).reshape(-1)
+        self.y[top:top + h, left:left + w] = yuv[:h * w].reshape(h, w)
+        rows, cols = slice(top // 2, (top + h) // 2), slice(left // 2, (left + w) // 2)
+        self.u[rows, cols] = yuv[h * w:h * w * 5 // 4].reshape(h // 2, w // 2)
+        self.v[rows, cols] = yuv[h * w * 5 // 4:].reshape(h // 2, w // 2)
+        self.mask[top:top + h, left:left + w] = mask
+        self.chroma_mask[rows, cols] = mask[0::2, 0::2] | mask[1::2, 0::2] | mask[0::2, 1::2] | mask[1::2, 1::2]
+
+    def paste(self, image: np.ndarray, width: int, height: int,
+              rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
+        if image.shape != (height * 3 // 2, width) or not image.flags.c_contiguous:
+            raise ValueError(f"overlay: expected a contiguous I420 frame of {width}x{height}, got shape {image.shape}")
+        cv2.copyTo(self.y[src_rows, src_cols], self.mask[src_rows, src_cols], image[rows, cols])
+        flat, luma = image.reshape(-1), width * height
+        half = [slice(s.start // 2, s.stop // 2) for s in (rows, cols, src_rows, src_cols)]
+        for plane, offset in ((self.u, luma), (self.v, luma * 5 // 4)):
+            frame_plane = flat[offset:offset + luma // 4].reshape(height // 2, width // 2)
+            cv2.copyTo(plane[half[2], half[3]], self.chroma_mask[half[2], half[3]], frame_plane[half[0], half[1]])
+
+
+def _utc_offset(text: str) -> timezone | None:
+    """``local`` -> None (the system's zone, looked up per second); ``+08:00`` -> a fixed zone."""
+    if text == "local":
+        return None
+    match = _UTC_OFFSET.match(text)
+    if match is None or int(match[2]) > 14 or int(match[3]) > 59:
+        raise ValueError(f"overlay: utc_offset must be local or +HH:MM / -HH:MM, got {text!r}")
+    sign = -1 if match[1] == "-" else 1
+    return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+
+
+def _location_text(location: tuple[float, float] | None) -> str:
+    if location is None:
+        return "NO GPS"
+    latitude, longitude = location
+    return f"{abs(latitude):.5f}{'N' if latitude >= 0 else 'S'} {abs(longitude):.5f}{'E' if longitude >= 0 else 'W'}"

@@ -1,0 +1,237 @@
+"""The overlay as a viewer sees it: text read back from the frames with OCR, pixels compared."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import cv2
+import numpy as np
+import pytest
+
+from firmware import config as configuration
+from firmware.session import make_overlay
+from overlay import OverlayError
+from overlay.burn import Overlay, OverlaySettings
+from overlay.font import GlyphCache, find_font
+from overlay.status import OverlayStatus
+from tests.ocr import TIME_CHARACTERS, letters, read_lines
+
+WIDTH, HEIGHT = 1920, 1080
+IDENTITY = {"device": "BC00042", "police_number": "012345", "officer": "张三丰",
+            "unit_number": "110105000000", "unit": "朝阳分局执法大队"}
+WALL_NS = 1_795_423_906_750_000_000  # a frame captured 0.75 s into a second
+BEIJING = timezone(timedelta(hours=8))
+
+
+def make(pixel_format: str = "bgr", status: OverlayStatus | None = None, width: int = WIDTH, height: int = HEIGHT,
+         **settings) -> Overlay:
+    settings = {"utc_offset": "+08:00", "identity": IDENTITY, **settings}
+    return Overlay(width, height, OverlaySettings(**settings), status, pixel_format)
+
+
+def grey(pixel_format: str, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    """A mid-grey picture (the same one in both formats)."""
+    bgr = np.full((height, width, 3), 110, np.uint8)
+    return bgr if pixel_format == "bgr" else cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """The video-range luma plane of an I420 or BGR picture."""
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+    return image[:image.shape[0] * 2 // 3]
+
+
+def drawn(overlay: Overlay, wall_ns: int = WALL_NS) -> np.ndarray:
+    image = grey(overlay.pixel_format, overlay.width, overlay.height)
+    overlay.draw(image, wall_ns)
+    return image
+
+
+def read(overlay: Overlay, image: np.ndarray, field: str, whitelist: str | None = None) -> str:
+    return read_lines([letters(luma(image), overlay.boxes()[field])], whitelist)[0]
+
+
+def test_time_is_the_frames_capture_second_in_the_configured_offset():
+    overlay = make()
+    text = read(overlay, drawn(overlay), "time", TIME_CHARACTERS)
+    assert text == datetime.fromtimestamp(WALL_NS // 10**9, BEIJING).isoformat() == "2026-11-23T16:51:46+08:00"
+    # The drawing moment does not matter: a frame captured a minute later shows a minute later.
+    later = read(overlay, drawn(overlay, WALL_NS + 60 * 10**9), "time", TIME_CHARACTERS)
+    assert later == "2026-11-23T16:52:46+08:00"
+    assert make(time_format="%Y/%m/%d %H:%M:%S %z").format_time(WALL_NS // 10**9) == "2026/11/23 16:51:46 +0800"
+    assert make(utc_offset="-05:30").format_time(WALL_NS // 10**9) == "2026-11-23T03:21:46-05:30"
+
+
+def test_untrusted_clock_shows_the_warning_instead_of_the_time():
+    status = OverlayStatus(clock_trusted=False)
+    overlay = make(status=status)
+    image = drawn(overlay)
+    assert "time" not in overlay.boxes()
+    assert read(overlay, image, "clock") == "CLOCK NOT SET"
+    status.update(clock_trusted=True)
+    image = drawn(overlay)
+    assert "clock" not in overlay.boxes()
+    assert read(overlay, image, "time", TIME_CHARACTERS) == "2026-11-23T16:51:46+08:00"
+
+
+def test_location_is_no_gps_without_a_fix_and_the_position_with_one():
+    status = OverlayStatus()
+    overlay = make(status=status)
+    assert read(overlay, drawn(overlay), "location") == "NO GPS"
+    status.update(location=(39.9042, -116.4074))
+    assert read(overlay, drawn(overlay), "location") == "39.90420N 116.40740W"
+    status.update(location=None)
+    assert read(overlay, drawn(overlay), "location") == "NO GPS"
+    with pytest.raises(ValueError, match="location"):
+        status.update(location=(91.0, 0.0))
+
+
+def test_case_number_and_recording_marker_come_and_go():
+    status = OverlayStatus(recording=False)
+    overlay = make(status=status)
+    image = drawn(overlay)
+    assert "case" not in overlay.boxes() and "recording" not in overlay.boxes()
+    status.update(case_number="2026-000123", recording=True)
+    image = drawn(overlay)
+    assert read(overlay, image, "case") == "CASE 2026-000123"
+    x, y, w, h = overlay.boxes()["recording"]
+    marker = image[y:y + h, x:x + w].astype(int)
+    # The marker is red: red well above green and blue where it is drawn.
+    assert ((marker[..., 2] - marker[..., 1] > 100) & (marker[..., 2] - marker[..., 0] > 100)).sum() > h * h // 4
+
+
+def test_identity_lines_read_back():
+    overlay = make()
+    image = drawn(overlay)
+    assert read(overlay, image, "device") == "BC00042"
+    assert read(overlay, image, "police_number", "0123456789") == "012345"
+    assert read(overlay, image, "unit_number", "0123456789") == "110105000000"
+
+
+def test_chinese_officer_name_is_drawn_with_real_glyphs():
+    overlay = make()
+    name = IDENTITY["officer"]
+    cells = _character_cells(overlay, drawn(overlay), "officer", len(name))
+    for cell in cells:
+        assert (np.abs(cell.astype(int) - cell[0, 0]) > 60).mean() > 0.1, "a character left blank"
+    for a in range(len(cells)):
+        for b in range(a + 1, len(cells)):
+            assert _differ(cells[a], cells[b]), "two different characters drawn alike (boxes?)"
+    # Not question marks, half or full width, drawn in their place.
+    for stand_in in ("?", "？"):
+        other = make(identity={**IDENTITY, "officer": stand_in * len(name)})
+        for mine, theirs in zip(cells, _character_cells(other, drawn(other), "officer", len(name))):
+            assert _differ(mine, theirs)
+    # Not the font's missing-glyph box (.notdef): the font has every character of the identity.
+    glyphs = overlay.glyphs
+    box = glyphs.glyph("\U0010FFFF").fill
+    assert all(_differ(glyphs.glyph(char).fill, box) for char in name)
+    assert glyphs.missing(name + IDENTITY["unit"]) == "" and glyphs.missing("\U0010FFFF") == "\U0010FFFF"
+
+
+def test_a_name_the_font_cannot_draw_is_refused_before_recording():
+    with pytest.raises(OverlayError, match="officer"):
+        make(identity={**IDENTITY, "officer": "张\ue000"})
+
+
+def test_i420_and_bgr_frames_show_the_same_text():
+    status = OverlayStatus(location=(31.2304, 121.4737), case_number="A-7")
+    on_i420, on_bgr = make("i420", status), make("bgr", status)
+    i420, bgr = drawn(on_i420), drawn(on_bgr)
+    assert on_i420.boxes() == on_bgr.boxes()
+    assert np.abs(luma(i420).astype(int) - luma(bgr).astype(int)).max() <= 2
+    # Seen through the same I420 round trip, colours agree but at a few letter edges (halved chroma).
+    seen = cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+    differ = np.abs(cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420).astype(int) - seen.astype(int)).max(axis=2) > 8
+    assert differ.mean() < 0.001
+    for field in ("time", "police_number", "case"):
+        assert read(on_i420, i420, field) == read(on_bgr, bgr, field)
+
+
+def test_redrawing_only_what_changed_gives_the_same_picture_as_drawing_anew():
+    changes = {5: {"location": (39.9042, 116.4074)}, 9: {"case_number": "2026-000123"},
+               14: {"clock_trusted": False}, 16: {"clock_trusted": True}, 20: {"case_number": None},
+               23: {"recording": False}}
+    for pixel_format in ("i420", "bgr"):
+        status = OverlayStatus()
+        overlay = make(pixel_format, status)
+        for frame in range(26 * 30):
+            status.update(**changes.get(frame // 30, {}))
+            # 30 fps, and an hour later every 200 frames: the hour digits change too.
+            wall_ns = WALL_NS + frame * 10**9 // 30 + frame // 200 * 3600 * 10**9
+            image = grey(pixel_format)
+            overlay.draw(image, wall_ns)
+        fresh = make(pixel_format, OverlayStatus(**vars(status.current)))
+        again = grey(pixel_format)
+        fresh.draw(again, wall_ns)
+        assert np.array_equal(image, again)
+        assert overlay.boxes() == fresh.boxes()
+
+
+@pytest.mark.parametrize("position", ["top-left", "top-right", "bottom-left", "bottom-right"])
+def test_each_position_puts_the_text_in_its_corner(position):
+    overlay = make(position=position)
+    changed = np.argwhere(np.any(drawn(overlay) != grey("bgr"), axis=2))
+    (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+    margin = 2 * overlay.glyphs.height
+    if position.startswith("top"):
+        assert top < margin and bottom < HEIGHT // 2
+    else:
+        assert bottom > HEIGHT - margin and top > HEIGHT // 2
+    if position.endswith("left"):
+        assert left < margin and right < WIDTH // 2
+    else:
+        assert right > WIDTH - margin and left > WIDTH // 2
+
+
+def test_a_small_frame_clips_a_large_overlay():
+    overlay = make("i420", width=320, height=240, size=10.0)
+    image = grey("i420", 320, 240)
+    overlay.draw(image, WALL_NS)
+    assert image.shape == (360, 320)
+    assert (image != grey("i420", 320, 240)).any()
+
+
+def test_the_configuration_switches_and_shapes_the_overlay(tmp_path):
+    config = configuration.load()
+    assert config["overlay"]["time_format"] == "%Y-%m-%dT%H:%M:%S%:z"
+    assert make_overlay(config.with_overrides({"overlay": {"enabled": False}}), IDENTITY) is None
+    overlay = make_overlay(config.with_overrides({"overlay": {"position": "bottom-right", "size": 4}}), IDENTITY)
+    assert overlay.settings.position == "bottom-right" and overlay.glyphs.font.size == round(1080 * 0.04)
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ('position = "middle"', "overlay.position", "one of top-left"),
+    ("size = 0.5", "overlay.size", "from 1 to 10"),
+    ('size = "3"', "overlay.size", "must be a number"),
+    ('time_format = "%H:%M"', "overlay.time_format", "seconds"),
+    ('time_format = "%H:%M:%S"', "overlay.time_format", "UTC offset"),
+    ('utc_offset = "+8"', "overlay.utc_offset", "+HH:MM"),
+    ('enabled = "yes"', "overlay.enabled", "true or false"),
+])
+def test_bad_overlay_settings_are_refused_naming_the_key(tmp_path, text, key, words):
+    path = tmp_path / "bodycam.toml"
+    path.write_text(f"[overlay]\n{text}\n", encoding="utf-8")
+    with pytest.raises(configuration.ConfigError, match=re.escape(f"'{key}'") + ".*" + re.escape(words)):
+        configuration.load(path)
+
+
+def test_a_missing_font_file_is_refused():
+    with pytest.raises(OverlayError, match="does not exist"):
+        find_font("/nonexistent/font.ttf")
+    path, index = find_font()
+    assert GlyphCache(path, index, 16).missing("张三") == ""
+
+
+def _character_cells(overlay: Overlay, image: np.ndarray, field: str, count: int) -> list[np.ndarray]:
+    x, y, w, h = overlay.boxes()[field]
+    pad = overlay.glyphs.pad // 2
+    region = luma(image)[y:y + h, x + pad:x + w - pad]
+    return np.array_split(region, count, axis=1)
+
+
+def _differ(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two pictures (cut to the narrower one's width) differ in at least a tenth of their pixels."""
+    width = min(a.shape[1], b.shape[1])
+    return (np.abs(a[:, :width].astype(int) - b[:, :width].astype(int)) > 60).mean() > 0.1

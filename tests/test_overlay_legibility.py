@@ -1,0 +1,60 @@
+"""The overlay survives the real encoder: its time and police number read back with OCR from the files.
+
+A 4 s recording at the embedded default's 1920x1080 and bitrate, with the overlay as configured
+by default except the offset (+08:00, so the expected text does not depend on this machine's
+zone) and the corner: top-right, because the synthetic camera paints its own frame counter at
+top-left in the very white of our letters, which is a test pattern, not a scene. Every decoded
+frame is read; the expected time is each frame's capture second from the frame index.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import av
+import numpy as np
+import pytest
+
+from firmware import config as configuration
+from firmware.session import open_recorder
+from tests.conftest import index_records, segments, small_config
+from tests.ocr import TIME_CHARACTERS, letters, read_lines
+
+SECONDS = 4
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    default = configuration.load()
+    config = small_config(tmp_path_factory.mktemp("spool"),
+                          video={key: default["video"][key] for key in ("width", "height", "bitrate_kbps")},
+                          overlay={"utc_offset": "+08:00", "position": "top-right"})
+    with open_recorder(config, with_microphone=False) as recorder:
+        progress = recorder.run(SECONDS)
+        boxes = recorder.frame_filter.boxes()
+    return progress, boxes, config["video"]["fps"]
+
+
+def test_time_and_police_number_read_back_from_every_frame(recording):
+    progress, boxes, fps = recording
+    files = segments(progress.folder)
+    records = [r for path in files for r in index_records(path)]
+    police_number = records[0]["police_number"]
+    capture_second = {r["pts"]: r["wall"] // 1_000_000_000 for r in records if "pts" in r}
+    times, numbers, expected = [], [], []
+    for path in files:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                plane = frame.planes[0]
+                luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
+                times.append(letters(luma, boxes["time"]))
+                numbers.append(letters(luma, boxes["police_number"]))
+                second = capture_second[round(frame.time * fps)]
+                expected.append(datetime.fromtimestamp(second, timezone(timedelta(hours=8))).isoformat())
+    assert len(expected) == progress.frames >= 2 * fps  # a camera starved of CPU may drop a few
+    read_times = read_lines(times, TIME_CHARACTERS)
+    read_numbers = read_lines(numbers, "0123456789")
+    right = [t == e and n == police_number for t, n, e in zip(read_times, read_numbers, expected)]
+    wrong = [(t, n, e) for t, n, e, ok in zip(read_times, read_numbers, expected, right) if not ok]
+    assert sum(right) >= 0.99 * len(right), f"{len(wrong)} of {len(right)} frames misread, e.g. {wrong[:3]}"
+    # The clock ticked during the recording, and each frame showed its own second.
+    assert len(set(expected)) >= SECONDS
