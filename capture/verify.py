@@ -161,7 +161,7 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
         return SegmentVerdict(name, "OUT-OF-ORDER", f"renamed: it was sealed as {sealed['name']}", seq)
     recovered = "recovered" in body.get("flags", [])
     path = folder / name
-    if path.exists() and _matches(path, sealed, recovered):
+    if path.exists() and _matches(path, sealed, recovered, file_hashes[name]):
         problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index"))
         if problem:
             return SegmentVerdict(name, "TAMPERED", problem, seq)
@@ -178,10 +178,13 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
     return SegmentVerdict(name, "TAMPERED", _which_part(path, body), seq)
 
 
-def _matches(path: Path, sealed: dict[str, Any], recovered: bool) -> bool:
+def _matches(path: Path, sealed: dict[str, Any], recovered: bool, whole: str) -> bool:
     size = path.stat().st_size
-    if size != sealed["size"] and not (recovered and size > sealed["size"]):
+    if size == sealed["size"]:
+        return whole == sealed["sha256"]
+    if not (recovered and size > sealed["size"]):
         return False
+    # A recovered file may go on past what was sealed: only its sealed prefix counts.
     with open(path, "rb") as fh:
         return hashlib.sha256(fh.read(sealed["size"])).hexdigest() == sealed["sha256"]
 
