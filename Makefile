@@ -28,6 +28,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_record.py
 	$(BIN)/python bench/bench_overlay.py
 	$(BIN)/python bench/bench_selftest.py
+	$(BIN)/python bench/bench_service.py
 
 clean:
 	rm -rf $(VENV) demo-data *.egg-info

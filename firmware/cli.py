@@ -66,6 +66,24 @@ def _parser() -> argparse.ArgumentParser:
     selftest.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
     selftest.set_defaults(run=_selftest)
 
+    run = commands.add_parser("run", help="the device service: self-test, standby, record on the button")
+    run.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
+    run.add_argument("--data-dir", type=Path, help="where the spool is (overrides recording.data_dir)")
+    run.set_defaults(run=_run)
+
+    press = commands.add_parser("press", help="press a button of a running `bodycam run` (simulated GPIO)")
+    press.add_argument("button", choices=["record", "record-hold", "marker", "power-hold", "dock", "undock"])
+    press.add_argument("--reason", help="with record-hold: the stop reason, e.g. end_of_enforcement, weather")
+    press.add_argument("--label", help="with marker: a short label for the marker")
+    press.add_argument("--config", type=Path, help="configuration file (TOML): its data_dir")
+    press.add_argument("--data-dir", type=Path, help="the data directory of the running service")
+    press.set_defaults(run=_press)
+
+    status = commands.add_parser("status", help="the state of a running `bodycam run`, as JSON")
+    status.add_argument("--config", type=Path, help="configuration file (TOML): its data_dir")
+    status.add_argument("--data-dir", type=Path, help="the data directory of the running service")
+    status.set_defaults(run=_press, button="status", reason=None, label=None)
+
     show = commands.add_parser("config", help="print the embedded default configuration")
     show.set_defaults(run=lambda args: print(configuration.default_text(), end="") or 0)
     return parser
@@ -121,6 +139,33 @@ def _selftest(args: argparse.Namespace) -> int:
     if problem:
         print(f"bodycam: {problem}", file=sys.stderr)
     return report.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    from firmware.service import Service
+
+    config = configuration.load(args.config)
+    if args.data_dir:
+        config = config.with_overrides({"recording": {"data_dir": str(args.data_dir)}})
+    service = Service(config, echo=lambda line: print(line, flush=True))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Only an assignment here: the service thread notices it on its next tick.
+        signal.signal(signum, lambda number, _: setattr(service, "stop_requested", signal.Signals(number).name))
+    return service.run()
+
+
+def _press(args: argparse.Namespace) -> int:
+    import json
+
+    from firmware.control import request, socket_path
+
+    message = {"press": args.button, "reason": args.reason, "label": args.label}
+    reply = request(socket_path(_data_dir(args)), {k: v for k, v in message.items() if v is not None})
+    if "error" in reply:
+        print(f"bodycam: {reply['error']}", file=sys.stderr)
+        return 1
+    print(json.dumps(reply, ensure_ascii=False))
+    return 0
 
 
 def _data_dir(args: argparse.Namespace) -> Path:

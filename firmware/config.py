@@ -122,6 +122,19 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "baudrate": Rule(int, lambda n: n in (4800, 9600, 19200, 38400, 57600, 115200),
                          "one of 4800, 9600, 19200, 38400, 57600, 115200"),
     },
+    "gpio": {
+        "pin_factory": Rule(str, lambda s: s in ("auto", "mock"), "auto or mock"),
+        "record": Rule(int, _between(0, 27), "a BCM GPIO number from 0 to 27"),
+        **{key: Rule(int, _between(-1, 27), "a BCM GPIO number from 0 to 27, or -1 (not fitted)")
+           for key in ("marker", "power", "dock", "led_power", "led_video", "led_audio", "vibration", "buzzer")},
+        "hold_seconds": Rule(float, _between(1, 10), "from 1 to 10 seconds (a deliberate hold, not a bump)"),
+        "power_hold_seconds": Rule(float, _between(1, 10), "from 1 to 10 seconds"),
+    },
+    "service": {
+        "reminder_minutes": Rule(int, _between(0, 60), "a whole number of minutes from 0 (off) to 60"),
+        "interruption_minutes": Rule(int, _between(0, 240), "a whole number of minutes from 0 to 240"),
+        "poweroff_command": Rule(str, _length(0, 4096), "\"\" or a command, e.g. \"systemctl poweroff\""),
+    },
 }
 
 # Keys whose values must agree: (section, key, other key of the section, check, what key must be).

@@ -1,0 +1,529 @@
+"""The device service, ``bodycam run``: power-on to recording in one press.
+
+States: power-on -> self-test -> standby (camera warm, pre-event buffer filling) -> recording
+(markers while recording) -> sealing -> standby; docked (no buffering); fault (cannot record);
+shutdown (power button held, flat battery, or the system stops us). Every change of state,
+start, stop, marker and interruption is an event in the device's hash-chained event log.
+
+Threads: the thread calling :meth:`Service.run` owns the state and makes every call into
+the pipeline. The buttons (gpiozero's threads), the watcher, the control socket and signal
+handlers only post messages to its inbox, so events are handled one at a time, in order.
+"""
+from __future__ import annotations
+
+import contextlib
+import queue
+import shlex
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from capture import CaptureError
+from capture.evidence import MANIFEST_SUFFIX, SESSION_CLOSE, EvidenceError, read_record
+from firmware.config import Config, ConfigError
+from firmware.control import ControlServer, socket_path
+from firmware.eventlog import EventLog
+from firmware.notify import notify, watchdog_seconds
+from firmware.selftest import FAIL, Hardware, log_report, open_hardware, run_selftest
+from firmware.session import open_recorder
+from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher
+from hw import HardwareError
+from hw.gnss import Gnss
+from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
+from overlay.status import OverlayStatus
+
+POWER_ON, SELFTEST, STANDBY, RECORDING, SEALING, DOCKED, FAULT, SHUTDOWN = (
+    "power-on", "self-test", "standby", "recording", "sealing", "docked", "fault", "shutdown")
+
+# Why a recording may be stopped by the officer (R4), and the end of the enforcement itself.
+MANUAL_REASONS = {
+    "end_of_enforcement": "the enforcement ended (执法结束)",
+    "witness_request": "a witness or victim asked (当事人、证人要求)",
+    "covert_measures": "covert investigation measures (秘密侦查措施)",
+    "public_transport": "on public transport (公共交通工具)",
+    "secrets_privacy": "state or commercial secrets, or privacy (国家秘密、商业秘密、个人隐私)",
+    "weather": "weather (天气原因)",
+    "other": "another reason, to be written up (其他原因)",
+}
+UNSPECIFIED = "unspecified"  # stopped without choosing a reason on the device: the dock asks for it
+# Stops nobody chose: their cause is recorded after the code, as "battery: battery at 4 %...".
+AUTOMATIC_REASONS = {"battery": "the battery ran down", "storage": "the storage is full or failed",
+                     "fault": "a device fault", "shutdown": "the system shut the service down"}
+STOP_CODE_OF_ALARM = {"battery_critical": "battery", "storage_full": "storage", "storage_failed": "storage"}
+
+# The officer's signals. Outputs a device does not have (pin -1) are skipped.
+HAPTIC = ("vibration", "buzzer")
+PATTERNS = {
+    "start": Pattern.repeat(HAPTIC, 1, 0.4, 0.1),
+    "stop": Pattern.repeat(HAPTIC, 2, 0.4, 0.2),
+    "marker": Pattern.repeat(HAPTIC, 1, 0.1, 0.1),
+    "still_recording": Pattern.repeat(("led_video",), 2, 0.1, 0.1),  # a short press of record while recording
+    "reminder": Pattern.repeat(HAPTIC, 1, 0.15, 0.1),
+    "state_reason": Pattern.repeat(HAPTIC, 3, 0.6, 0.3),  # resumed after an interruption: say why aloud
+    "selftest": Pattern.repeat(("led_power",), 3, 0.1, 0.1),
+    "fault": Pattern.repeat(HAPTIC + ("led_power",), 6, 0.1, 0.1),
+    "shutdown": Pattern.repeat(HAPTIC + ("led_power", "led_video", "led_audio"), 1, 1.0, 0.0),
+    "battery_low": Pattern.repeat(HAPTIC + ("led_power",), 3, 0.2, 0.2),
+    "battery_critical": Pattern.repeat(HAPTIC + ("led_power",), 5, 0.2, 0.2),
+    "storage_low": Pattern.repeat(HAPTIC + ("led_video",), 2, 0.8, 0.4),
+    "storage_full": Pattern.repeat(HAPTIC + ("led_video",), 4, 0.8, 0.4),
+    "storage_failed": Pattern.repeat(HAPTIC + ("led_video",), 4, 0.8, 0.4),
+    "clock_jump": Pattern.repeat(HAPTIC + ("led_audio",), 1, 1.2, 0.3),
+    "sensor_failed": Pattern.repeat(HAPTIC + ("led_power",), 6, 0.1, 0.1),
+}
+OUTPUTS = ("led_power", "led_video", "led_audio", "vibration", "buzzer")
+# What `bodycam press` does: which button, for how long (None: the configured hold plus a margin).
+PRESSES = {"record": ("record", 0.1), "record-hold": ("record", None), "marker": ("marker", 0.1),
+           "power-hold": ("power", None), "dock": ("dock", True), "undock": ("dock", False)}
+HOLD_MARGIN_SECONDS = 0.5
+TICK_SECONDS = 0.2
+BATTERY_CHECK_SECONDS = 5.0
+SETTLE_SECONDS = 30.0
+
+
+def reason_text(code: str, detail: str = "") -> str:
+    """The reason written into the sealed session-close record: the code, then the cause if any."""
+    if code == UNSPECIFIED and not detail:
+        detail = "to be filled in at the dock"
+    return f"{code}: {detail}" if detail else code
+
+
+def open_panel(config: Config, on_event: Callable[[str, str, int], None]) -> Panel:
+    """The configured buttons and outputs; a pin used twice is refused as a configuration error."""
+    gpio = config["gpio"]
+    inputs = {"record": Input(gpio["record"], gpio["hold_seconds"]), "marker": Input(gpio["marker"]),
+              "power": Input(gpio["power"], gpio["power_hold_seconds"]), "dock": Input(gpio["dock"])}
+    inputs = {name: spec for name, spec in inputs.items() if spec.pin >= 0}
+    outputs = {name: gpio[name] for name in OUTPUTS if gpio[name] >= 0}
+    used: dict[int, str] = {}
+    for name, pin in [*((n, s.pin) for n, s in inputs.items()), *outputs.items()]:
+        if pin in used:
+            raise ConfigError(f"config {config.source}: 'gpio.{name}' and 'gpio.{used[pin]}' are both GPIO {pin}.")
+        used[pin] = name
+    return Panel(inputs, outputs, gpio["pin_factory"], on_event)
+
+
+class PanelAlarms(AlarmSink):
+    """The watcher's alarms as light and vibration patterns, and a line on the run screen."""
+
+    def __init__(self, panel: Panel, echo: Callable[[str], None]) -> None:
+        self.panel, self.echo = panel, echo
+        self.last: Alarm | None = None
+
+    def signal(self, alarm: Alarm) -> None:
+        self.last = alarm
+        self.panel.play(PATTERNS.get(alarm.kind, PATTERNS["sensor_failed"]))
+        self.echo(f"ALARM {alarm.kind}: {alarm.message}")
+
+
+@dataclass
+class _Stop:
+    session: str
+    at: float  # time.monotonic() of the stop
+    code: str
+
+
+def last_stop_on_spool(spool: Path) -> _Stop | None:
+    """The newest session on the spool, as a stop at its last frame: so that recording again after a
+    restart (a power cut, a fault, a battery swap) is linked to the recording the restart cut."""
+    for folder in sorted((p for p in spool.iterdir() if p.is_dir()), reverse=True) if spool.is_dir() else []:
+        try:
+            closed = read_record(folder / SESSION_CLOSE).body
+            manifests = sorted(folder.glob("*" + MANIFEST_SUFFIX), reverse=True)
+            last = next((f for m in manifests if (f := read_record(m).body["frames"]["last"])), None)
+        except (OSError, EvidenceError, KeyError):
+            continue
+        if last is not None:
+            # Across a restart only the wall clock spans the gap.
+            age = (time.time_ns() - last["wall"]) / 1e9
+            return _Stop(folder.name, time.monotonic() - age, closed["reason"].split(":")[0])
+    return None
+
+
+class Service:
+    """One device's service. ``hardware`` (battery, storage, clock, GNSS) is opened from the config unless given."""
+
+    def __init__(self, config: Config, hardware: Hardware | None = None, echo: Callable[[str], None] = print,
+                 watch_interval: float = POLL_SECONDS) -> None:
+        self.config, self.echo, self.watch_interval = config, echo, watch_interval
+        self.events = EventLog(config["recording"]["data_dir"])
+        self.status = OverlayStatus(recording=False)
+        self.state = POWER_ON
+        self.ready = threading.Event()  # set once standby (or fault) is reached
+        self.finished = threading.Event()  # set when the service stops handling messages
+        self.stop_requested: str | None = None  # set by a signal handler: a plain assignment, no lock
+        self.session: str | None = None
+        self.progress: Any = None
+        self.pipeline: Any = None
+        self.panel: Panel | None = None
+        self.docked = False
+        self.fault = ""
+        self._hardware = hardware
+        self._inbox: queue.Queue[tuple] = queue.Queue()
+        self._stack = contextlib.ExitStack()
+        self._watcher: Watcher | None = None
+        self._alarms: PanelAlarms | None = None
+        self._started_by = 0  # the record press that started this recording: its own hold must not stop it
+        self._reason: str | None = None  # chosen on the device for the next stop
+        self._label = ""
+        self._last_stop: _Stop | None = None
+        self._reminded = self._battery_checked = self._pinged = 0.0
+        self._exit: int | None = None
+        self._poweroff = False
+
+    # --- any thread ---------------------------------------------------------------------------
+
+    def post(self, *message: Any) -> None:
+        self._inbox.put(message)
+
+    def shutdown(self, cause: str = "shutdown", detail: str = "") -> None:
+        """Ask the service to stop (a recording is sealed first); ``run`` then returns."""
+        self.post("shutdown", cause, detail)
+
+    def settle(self, timeout: float = SETTLE_SECONDS) -> bool:
+        """Wait until everything posted so far has been handled; False on timeout or once the service ended."""
+        done = threading.Event()
+        self.post("sync", done)
+        deadline = time.monotonic() + timeout
+        while not done.wait(0.05):
+            if self.finished.is_set() or time.monotonic() > deadline:
+                return False
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        """The state as `bodycam status` shows it (read from any thread: a snapshot, not a transaction)."""
+        pipeline, progress, panel = self.pipeline, self.progress, self.panel
+        return {"state": self.state, "session": self.session if self.state in (RECORDING, SEALING) else None,
+                "frames": progress.frames if progress else 0, "segments": progress.segments if progress else 0,
+                "markers": progress.markers if progress else 0, "docked": self.docked, "fault": self.fault,
+                "buffer_seconds": round(pipeline.buffer_seconds(), 3) if pipeline else 0.0,
+                "buffer_bytes": pipeline.buffer_bytes() if pipeline else 0,
+                "lights": {name: panel.is_on(name) for name in OUTPUTS[:3]} if panel else {},
+                "gpio": panel.description if panel else ""}
+
+    def _on_button(self, name: str, kind: str, number: int) -> None:
+        self.post("button", name, kind, number)  # on a gpiozero thread: hand on, nothing more
+
+    def _on_request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A `bodycam press` request, on the control thread: drive the simulated pins as a finger would."""
+        what = message.get("press")
+        if what == "status":
+            return self.describe()
+        if what not in PRESSES or self.panel is None:
+            return {"error": f"cannot press '{what}' (use one of {', '.join(PRESSES)})"}
+        reason = message.get("reason")
+        if reason is not None:
+            if reason not in MANUAL_REASONS:
+                return {"error": f"unknown stop reason '{reason}' (use one of {', '.join(MANUAL_REASONS)})"}
+            self.post("reason", reason)  # what a device with a reason menu would have set before the hold
+        if message.get("label"):
+            self.post("label", str(message["label"])[:64])
+        button, how = PRESSES[what]
+        try:
+            if isinstance(how, bool):
+                self.panel.drive(button, how)
+            else:
+                hold = self.config["gpio"]["hold_seconds" if button == "record" else "power_hold_seconds"]
+                self.panel.press(button, how if how is not None else hold + HOLD_MARGIN_SECONDS)
+        except HardwareError as exc:
+            return {"error": str(exc)}
+        self.settle()
+        return self.describe()
+
+    # --- the service thread -------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Power on, serve until shut down; returns the exit status (1: a fault the system should restart us for)."""
+        try:
+            with self._stack:
+                try:
+                    self._power_on()
+                    self._serve()
+                finally:
+                    self.finished.set()
+        finally:
+            self.ready.set()
+            notify("STOPPING=1")
+        if self._poweroff and self.config["service"]["poweroff_command"]:
+            subprocess.run(shlex.split(self.config["service"]["poweroff_command"]), check=False)
+        return self._exit or 0
+
+    def _serve(self) -> None:
+        while self._exit is None:
+            try:
+                message = self._inbox.get(timeout=TICK_SECONDS)
+            except queue.Empty:
+                message = None
+            if message is not None:
+                getattr(self, f"_do_{message[0]}")(*message[1:])
+            if self._exit is None and self.stop_requested:
+                self._do_shutdown("signal", self.stop_requested)
+            if self._exit is None:
+                self._tick()
+
+    def _power_on(self) -> None:
+        self.panel = self._stack.enter_context(open_panel(self.config, self._on_button))
+        self._log("state", {"from": None, "to": POWER_ON, "cause": "started", "gpio": self.panel.description})
+        self.panel.set("led_power", True)
+        self._stack.enter_context(contextlib.closing(
+            ControlServer(socket_path(self.config["recording"]["data_dir"]), self._on_request)))
+        self._alarms = PanelAlarms(self.panel, self.echo)
+        if self._hardware is None:
+            self._hardware = self._stack.enter_context(open_hardware(self.config, with_devices=False))
+        self._stack.callback(self._close_watcher)
+        self.docked = self.panel.is_pressed("dock")
+        self._enter(SELFTEST, "power-on")
+        self.panel.play(PATTERNS["selftest"])
+        report = run_selftest(self.config, self._hardware, when="power-on")
+        problem = log_report(self.events, report)
+        for line in [f"{c.status} {c.name}: {c.value}" for c in report.checks if c.status != "PASS"] + [problem]:
+            if line:
+                self.echo(line)
+        self.status.update(clock_trusted=report.clock.trusted)
+        failed = [c for c in report.checks if c.status == FAIL]
+        if any(c.name == "battery.main" for c in failed):
+            self._do_shutdown("battery", "the battery is below the shutdown level at power-on")
+        elif failed:
+            self._enter_fault("; ".join(f"{c.name} {c.value}" for c in failed))
+        else:
+            self._open_pipeline()
+        notify("READY=1", f"STATUS={self.state}")
+        self.ready.set()
+
+    def _open_pipeline(self) -> bool:
+        try:
+            self.pipeline = self._stack.enter_context(open_recorder(self.config, overlay_status=self.status))
+            for note in self.pipeline.notes + self.pipeline.describe():
+                self.echo(note)
+            self.pipeline.start()
+            self.pipeline.set_buffering(not self.docked)
+            self._last_stop = self._last_stop or last_stop_on_spool(self.pipeline.settings.data_dir / "spool")
+        except (HardwareError, CaptureError) as exc:
+            self.pipeline = None
+            self._enter_fault(str(exc))
+            return False
+        self.fault = ""
+        self._enter(DOCKED if self.docked else STANDBY, "ready")
+        return True
+
+    def _enter_fault(self, why: str) -> None:
+        self.fault = why
+        self._enter(FAULT, why)
+        self.panel.play(PATTERNS["fault"])
+        self.echo(f"cannot record: {why}")
+
+    def _enter(self, state: str, cause: str) -> None:
+        self._log("state", {"from": self.state, "to": state, "cause": cause})
+        self.state = state
+        self.echo(f"{time.strftime('%H:%M:%S')} {state.upper()}: {cause}")
+        notify(f"STATUS={state}: {cause}")
+
+    def _log(self, kind: str, data: dict[str, Any]) -> None:
+        try:
+            self.events.append(kind, data)
+        except (OSError, ValueError) as exc:  # a full card must not stop the service: show it, go on
+            self.echo(f"the event log cannot be written: {exc}")
+
+    def _do_sync(self, done: threading.Event) -> None:
+        done.set()
+
+    def _do_reason(self, code: str) -> None:
+        self._reason = code
+
+    def _do_label(self, label: str) -> None:
+        self._label = label
+
+    def _do_button(self, name: str, kind: str, number: int) -> None:
+        if name == "record" and kind == PRESS:
+            if self.state in (STANDBY, DOCKED):
+                self._start_recording(number)
+            elif self.state == FAULT:
+                self._retry(number)
+            elif self.state == RECORDING:
+                self.panel.play(PATTERNS["still_recording"])  # a bump: the recording goes on
+        elif name == "record" and kind == HOLD:
+            if self.state == RECORDING and number != self._started_by:
+                self._stop_recording(self._reason or UNSPECIFIED, chosen=self._reason is not None)
+        elif name == "record" and kind == RELEASE:
+            self._reason = None  # a chosen reason is for the hold of this press only
+        elif name == "marker" and kind == PRESS and self.state == RECORDING:
+            self._mark()
+        elif name == "marker" and kind == RELEASE:
+            self._label = ""  # a label is for the marker of this press only
+        elif name == "power" and kind == HOLD:
+            self._do_shutdown("power", "the power button was held")
+        elif name == "dock" and kind in (PRESS, RELEASE):
+            self._set_docked(kind == PRESS)
+
+    def _retry(self, press: int) -> None:
+        """Record pressed while the device could not record: check again, and record if it now can."""
+        report = run_selftest(self.config, self._hardware, when="before recording")
+        log_report(self.events, report)
+        failed = [c for c in report.checks if c.status == FAIL]
+        if failed:
+            self._enter_fault("; ".join(f"{c.name} {c.value}" for c in failed))
+        elif (self.pipeline is not None or self._open_pipeline()) and self.state in (STANDBY, DOCKED):
+            self._start_recording(press)
+
+    def _start_recording(self, press: int) -> None:
+        now, stop = time.monotonic(), self._last_stop
+        window = self.config["service"]["interruption_minutes"] * 60
+        link = None
+        if stop is not None and stop.code != "end_of_enforcement" and now - stop.at <= window:
+            # The buffered footage reaches back before the press: the gap is what no footage covers.
+            gap = max(0.0, now - stop.at - self.pipeline.buffer_seconds())
+            link = {"previous_session": stop.session, "gap_ms": round(gap * 1000)}
+        try:
+            self.progress = self.pipeline.start_recording(link)
+        except CaptureError as exc:
+            self._enter_fault(str(exc))
+            return
+        self.session, self._started_by = self.progress.session_id, press
+        self.status.update(recording=True)
+        self.panel.set("led_video", True)
+        self.panel.set("led_audio", self.pipeline.microphone is not None)
+        self.panel.play(PATTERNS["start"])
+        self._reminded = now
+        self._enter(RECORDING, f"record pressed: session {self.session}")
+        self._log("recording_started", {"session": self.session, "link": link, "docked": self.docked,
+                                        "pre_event_frames": self.progress.pre_event_frames})
+        if link is not None:
+            self.panel.play(PATTERNS["state_reason"])
+            self._log("interruption", {"session": self.session, "previous_session": stop.session,
+                                       "previous_stop": stop.code, "gap_ms": link["gap_ms"],
+                                       "prompt": "state the reason for the interruption aloud"})
+            self.echo(f"resumed {link['gap_ms'] / 1000:.1f} s after session {stop.session} stopped "
+                      f"({stop.code}): state the reason aloud")
+        self._watcher = Watcher(self.config, self._hardware, self.events, self._alarms, self._watcher_stop,
+                                interval=self.watch_interval).start()
+
+    def _watcher_stop(self, message: str) -> None:
+        # On the watcher's thread, right after it signalled the alarm that asks for the stop.
+        alarm = self._alarms.last
+        self.post("auto_stop", STOP_CODE_OF_ALARM.get(alarm.kind if alarm else "", "fault"), message)
+
+    def _do_auto_stop(self, code: str, detail: str) -> None:
+        if self.state == RECORDING:
+            self._stop_recording(code, detail=detail)
+
+    def _mark(self) -> None:
+        try:
+            marker = self.pipeline.add_marker(self._label)
+        except CaptureError as exc:
+            self.echo(f"marker not set: {exc}")
+            return
+        self.panel.play(PATTERNS["marker"])
+        self._log("marker", {"session": self.session, **marker})
+        self.echo(f"{time.strftime('%H:%M:%S')} MARKER {self.progress.markers}: {marker}")
+
+    def _close_watcher(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+
+    def _stop_recording(self, code: str, chosen: bool = False, detail: str = "") -> None:
+        self._close_watcher()
+        session, reason = self.session, reason_text(code, detail)
+        self._enter(SEALING, reason)
+        try:
+            progress = self.pipeline.stop_recording(reason)
+        except CaptureError as exc:  # the pipeline died: it closed the session itself
+            progress, reason = self.progress, f"fault: {exc}"
+        self._ended(session, progress, code, reason, chosen)
+
+    def _ended(self, session: str, progress: Any, code: str, reason: str, chosen: bool) -> None:
+        """A recording ended (asked for, or by the pipeline): lights, signal, event, and back to standby."""
+        self._close_watcher()
+        self.status.update(recording=False)
+        self.panel.set("led_video", False)
+        self.panel.set("led_audio", False)
+        self.panel.play(PATTERNS["stop"])
+        self._last_stop = _Stop(session, time.monotonic(), code)
+        self._log("recording_stopped", {
+            "session": session, "reason": reason, "code": code, "automatic": code in AUTOMATIC_REASONS,
+            "chosen_on_device": chosen, "frames": progress.frames, "segments": progress.segments,
+            "markers": progress.markers, "error": progress.error})
+        self.echo(f"{time.strftime('%H:%M:%S')} SEALED session {session}: {progress.frames} frames, "
+                  f"{progress.segments} segments, {progress.markers} markers; reason {reason}")
+        self.session = None
+        if self.pipeline is not None and self.pipeline.error:
+            self._fail(self.pipeline.error)
+        else:
+            self._enter(DOCKED if self.docked else STANDBY, "sealed")
+
+    def _fail(self, error: str) -> None:
+        """The pipeline died: say so and end with status 1, so that systemd restarts us (and recovery runs)."""
+        self._enter_fault(f"the capture pipeline failed: {error}")
+        self._exit = 1
+
+    def _set_docked(self, docked: bool) -> None:
+        if docked == self.docked:
+            return
+        self.docked = docked
+        self._log("dock", {"docked": docked})
+        if self.pipeline is not None:
+            self.pipeline.set_buffering(not docked)
+        if self.state in (STANDBY, DOCKED):
+            self._enter(DOCKED if docked else STANDBY, "docked" if docked else "undocked")
+
+    def _do_shutdown(self, cause: str, detail: str) -> None:
+        if self._exit is not None:
+            return
+        if self.state == RECORDING:
+            # Power button: the officer ended it without a reason; otherwise the system did.
+            code = {"power": UNSPECIFIED, "battery": "battery"}.get(cause, "shutdown")
+            self._stop_recording(code, detail=detail)
+        self._enter(SHUTDOWN, detail or cause)
+        self._log("shutdown", {"cause": cause, "detail": detail})
+        self.panel.play(PATTERNS["shutdown"])
+        self.panel.wait_idle(PATTERNS["shutdown"].seconds + 1)
+        self._poweroff = cause in ("power", "battery")
+        self._exit = 0
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self.state == RECORDING and self.progress.done.is_set():
+            # The pipeline closed the session itself: a camera fault or a failed write.
+            self._ended(self.session, self.progress, "fault", reason_text("fault", self.progress.stop_reason), False)
+        elif self.state == RECORDING:
+            minutes = self.config["service"]["reminder_minutes"]
+            if minutes and now - self._reminded >= minutes * 60:
+                self._reminded = now
+                self.panel.play(PATTERNS["reminder"])
+        elif self.pipeline is not None and self.pipeline.error and self.state != FAULT:
+            self._fail(self.pipeline.error)
+        if now - self._battery_checked >= BATTERY_CHECK_SECONDS:
+            self._battery_checked = now
+            self._check_battery()
+        self._update_location()
+        interval = watchdog_seconds()
+        if interval and now - self._pinged >= interval / 4 and self._healthy():
+            self._pinged = now
+            notify("WATCHDOG=1")
+
+    def _healthy(self) -> bool:
+        # A stuck or dead pipeline stops the pings: systemd then restarts the service.
+        return self.pipeline is None or not self.pipeline.error
+
+    def _check_battery(self) -> None:
+        """Outside recording (the watcher covers recording): a battery too low to record on shuts down."""
+        battery = self._hardware.main
+        if self.state in (RECORDING, SEALING, SHUTDOWN) or self.docked or isinstance(battery, OSError):
+            return
+        try:
+            reading = battery.read()
+        except OSError:
+            return  # the self-test and the watcher report an unreadable battery
+        if reading.status not in ("Charging", "Full") and reading.percent <= self.config["battery"]["shutdown_percent"]:
+            self._alarms.signal(Alarm("battery_critical", f"battery at {reading.percent:.0f} %: shutting down"))
+            self._do_shutdown("battery", f"battery at {reading.percent:.0f} %")
+
+    def _update_location(self) -> None:
+        gnss = self._hardware.gnss
+        position = gnss.position() if isinstance(gnss, Gnss) else None
+        location = (position.latitude, position.longitude) if position else None
+        if location != self.status.current.location:
+            self.status.update(location=location)
