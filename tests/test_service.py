@@ -43,7 +43,8 @@ def service_config(data_dir: Path, **sections: dict):
     merged = {"gpio": {"pin_factory": "mock", "hold_seconds": 1.0, "power_hold_seconds": 1.0},
               "recording": {"pre_event_seconds": 1},
               "battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
-              "gnss": {"port": "none"}}
+              "gnss": {"port": "none"},
+              "storage": {"low_alarm_minutes": 1}}  # no storage-low pattern amid the counted ones on a full disk
     for name, keys in sections.items():
         merged.setdefault(name, {}).update(keys)
     return small_config(data_dir, **merged)
