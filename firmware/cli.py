@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 def _record(args: argparse.Namespace) -> int:
     from firmware.session import open_recorder
     from firmware.watch import watched
+    from overlay.status import OverlayStatus
 
     if args.seconds is not None and args.seconds <= 0:
         raise configuration.ConfigError("--seconds must be a positive number of seconds.")
@@ -116,7 +117,9 @@ def _record(args: argparse.Namespace) -> int:
             stop.set()
 
     with watched(config, stop_for) as watcher, \
-            open_recorder(config, with_microphone=args.mic != "none") as recorder:
+            open_recorder(config, with_microphone=args.mic != "none",
+                          overlay_status=OverlayStatus(clock_trusted=watcher.clock.trusted),
+                          clock_status=watcher.clock.as_record) as recorder:
         for line in watcher.notes + recorder.notes + recorder.describe():
             print(line)
         progress = recorder.run(args.seconds, stop, _show_progress)

@@ -56,6 +56,10 @@ class ClockVerdict:
     trusted: bool
     reason: str
 
+    def as_record(self) -> dict[str, str]:
+        """The clock's status as every signed record carries it (docs/evidence-format.md)."""
+        return {"status": "trusted" if self.trusted else "untrusted", "reason": self.reason}
+
 
 @dataclass
 class Report:

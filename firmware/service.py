@@ -27,7 +27,7 @@ from firmware.config import Config, ConfigError
 from firmware.control import ControlServer, socket_path
 from firmware.eventlog import EventLog
 from firmware.notify import notify, watchdog_seconds
-from firmware.selftest import FAIL, Hardware, log_report, open_hardware, run_selftest
+from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
 from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher
 from hw import HardwareError
@@ -151,6 +151,7 @@ class Service:
         self.config, self.echo, self.watch_interval = config, echo, watch_interval
         self.events = EventLog(config["recording"]["data_dir"])
         self.status = OverlayStatus(recording=False)
+        self.clock = ClockVerdict(False, "not checked yet")
         self.state = POWER_ON
         self.ready = threading.Event()  # set once standby (or fault) is reached
         self.finished = threading.Event()  # set when the service stops handling messages
@@ -283,6 +284,7 @@ class Service:
             if line:
                 self.echo(line)
         self.status.update(clock_trusted=report.clock.trusted)
+        self.clock = report.clock
         failed = [c for c in report.checks if c.status == FAIL]
         if any(c.name == "battery.main" for c in failed):
             self._do_shutdown("battery", "the battery is below the shutdown level at power-on")
@@ -295,7 +297,8 @@ class Service:
 
     def _open_pipeline(self) -> bool:
         try:
-            self.pipeline = self._stack.enter_context(open_recorder(self.config, overlay_status=self.status))
+            self.pipeline = self._stack.enter_context(open_recorder(
+                self.config, overlay_status=self.status, clock_status=lambda: self.clock.as_record()))
             for note in self.pipeline.notes + self.pipeline.describe():
                 self.echo(note)
             self.pipeline.start()

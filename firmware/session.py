@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from capture.encoder import AudioSettings, VideoSettings
 from capture.pipeline import Pipeline, RecordingSettings
@@ -50,16 +50,19 @@ def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus
 
 
 @contextlib.contextmanager
-def open_recorder(config: Config, with_microphone: bool = True,
-                  overlay_status: OverlayStatus | None = None) -> Iterator[Pipeline]:
+def open_recorder(config: Config, with_microphone: bool = True, overlay_status: OverlayStatus | None = None,
+                  clock_status: Callable[[], dict[str, str]] | None = None) -> Iterator[Pipeline]:
     """Open the configured camera and microphone and a pipeline over them; close all on exit.
 
     The overlay shows what ``overlay_status`` says (place, clock trust, case); whoever learns
-    those keeps updating it while recording.
+    those keeps updating it while recording. ``clock_status`` is the clock check's verdict
+    that every signed record carries; without it the records say the clock was unchecked.
 
     Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so).
     """
     sealer, notes = start_sealing(config)
+    if clock_status is not None:
+        sealer.clock_status = clock_status
     settings = recording_settings(config, sealer.identity)
     video, audio = settings.video, settings.audio
     overlay = make_overlay(config, settings.identity, overlay_status)  # a font problem stops us before any device opens

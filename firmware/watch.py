@@ -18,7 +18,7 @@ from typing import Callable, Iterator, TextIO
 
 from firmware.config import Config
 from firmware.eventlog import EventLog
-from firmware.selftest import FAIL, PASS, Hardware, bytes_per_second, log_report, minutes_left, open_hardware, \
+from firmware.selftest import FAIL, PASS, ClockVerdict, Hardware, bytes_per_second, log_report, minutes_left, open_hardware, \
     run_selftest
 
 POLL_SECONDS = 1.0
@@ -69,6 +69,7 @@ class Watcher:
         self.cpu_seconds = 0.0
         self.polls = 0
         self.notes: list[str] = []
+        self.clock: ClockVerdict | None = None  # the self-test's verdict, which the recording carries
         self._stop_recording, self._wall_clock = stop, wall_clock
         self._active: set[str] = set()
         self._clock_offset: int | None = None
@@ -202,6 +203,7 @@ def watched(config: Config, stop: Callable[[str], None], alarms: AlarmSink | Non
             raise CannotRecord("cannot record: " + "; ".join(f"{c.name} {c.value}" for c in report.checks
                                                            if c.status == FAIL))
         with Watcher(config, hardware, events, alarms or ConsoleAlarms(), stop) as watcher:
+            watcher.clock = report.clock
             watcher.notes = [f"{c.status} {c.name}: {c.value}" for c in report.checks if c.status != PASS]
             watcher.notes += [problem] if problem else []
             yield watcher
