@@ -3,8 +3,9 @@
 The MP4 muxer writes a fragmented file as a sequence of whole top-level boxes:
 ``ftyp moov`` (the init part), then ``moof mdat`` pairs (one fragment, ~1 s each), and
 ``mfra`` at a clean close. This sink sees every byte on its way to the spool, so it can
-hash the file and each fragment while they are written and fsync the moment a fragment
-is complete: after a power cut, every completed fragment is on the card, whole.
+hash the file and each fragment while they are written, and tell the moment a fragment is
+complete, so that its owner can fsync it: after a power cut, every completed fragment is on
+the card, whole.
 
 It offers no ``seek``: the muxer then knows the output is a stream and never goes back
 to rewrite a byte (FFmpeg refuses non-fragmented MP4 on such an output).
@@ -32,7 +33,7 @@ class Part:
 
 
 class FragmentSink:
-    """A file-like output for PyAV that tracks boxes, hashes parts and syncs each fragment."""
+    """A file-like output for PyAV that tracks boxes, hashes parts and reports each one as it completes."""
 
     def __init__(self, file: AppendOnlyFile, on_part: Callable[[Part], None]) -> None:
         self._file = file
@@ -103,8 +104,6 @@ class FragmentSink:
             self._end_part("init", 0)
         elif last == "mdat":
             self.fragments += 1
-            # Durable before anyone is told the fragment exists.
-            self._file.sync()
             self._end_part("fragment", self.fragments)
         elif last == "mfra":
             self._end_part("trailer", 0)

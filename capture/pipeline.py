@@ -337,8 +337,9 @@ class Pipeline:
             # The session ends after ``seconds`` of time, however many frames the camera delivered.
             first = buffered[0].packet.pts if buffered else self._last_pts + 1
             self._end_pts = first + round(seconds * self.settings.video.fps)
-        for item in buffered:
-            self._to_session(item)
+        with self._session.deferred_sync():
+            for item in buffered:
+                self._to_session(item)
         self.progress.pre_event_frames = self._session.received
         return self.progress
 
@@ -419,15 +420,17 @@ class Pipeline:
             self._begin_close("duration reached", self._end_pts)
         elif self._closing_at is not None and pts * self.encoders.video_time_base - self._closing_at > 2:
             self._close_session(self._closing_reason)  # the microphone stalled: close without its last sound
-        if self._last_pts >= 0:
-            self._lost_frames += pts - self._last_pts - 1
+        previous = self._last_pts
+        if previous >= 0:
+            self._lost_frames += pts - previous - 1
         self._last_pts = pts
         stamp = FrameStamp(frame.monotonic_ns, frame.wall_ns)
         self._last_stamp = (pts, stamp)
         if self._session is None and not self.buffering:
             self._force_key = True  # docked: nothing is encoded; the next recording starts on a keyframe
             return
-        keyframe = self._force_key or pts % fps == 0
+        # One keyframe per second of the timeline, also when the camera lost that second's first frame.
+        keyframe = self._force_key or pts // fps != previous // fps
         self._force_key = False
         if self.frame_filter is not None:
             self.frame_filter(frame)

@@ -13,10 +13,11 @@ segment has a sidecar frame index (``capture.index``) with every frame's capture
 from __future__ import annotations
 
 import collections
+import contextlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import av
 
@@ -87,6 +88,11 @@ class Segment:
             self.file.close()
             raise CaptureError(f"cannot start segment {self.path}: {exc}") from exc
 
+    def sync(self) -> None:
+        """Make the fragments written so far durable, then the index lines that name them."""
+        self.file.sync()
+        self.index.sync()
+
     def write(self, item: _Queued, frame_number: int) -> None:
         """Mux one packet whose pts is already on the session's timeline."""
         packet = item.packet
@@ -140,6 +146,7 @@ class Segmenter:
         self.on_segment_closed = on_segment_closed
         self.segment: Segment | None = None
         self.segments = 0
+        self.deferring = False
         self._segment_start = Fraction(0)
         self._video: collections.deque[_Queued] = collections.deque()
         self._audio: collections.deque[_Queued] = collections.deque()
@@ -243,10 +250,21 @@ class Segmenter:
         segment.close(reason)
         self.on_segment_closed(segment)
 
-    @staticmethod
-    def _part_written(segment: Segment, part: Part) -> None:
+    def _part_written(self, segment: Segment, part: Part) -> None:
         record = {"type": part.kind, "number": part.number, "offset": part.offset, "size": part.size,
                   "sha256": part.sha256}
         segment.parts.append(record)
         segment.index.add(record)
-        segment.index.sync()
+        if not self.deferring:
+            segment.sync()
+
+    @contextlib.contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Write a burst (the pre-event buffer) with one fsync at its end instead of one per fragment."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+            if self.segment is not None:
+                self.segment.sync()
