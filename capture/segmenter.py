@@ -260,11 +260,11 @@ class Segmenter:
 
     @contextlib.contextmanager
     def deferred_sync(self) -> Iterator[None]:
-        """Write a burst (the pre-event buffer) with one fsync at its end instead of one per fragment."""
+        """Write a burst (the pre-event buffer) without an fsync per fragment: the fsync of the
+        next live fragment, at most a second later, makes the whole burst durable, and the
+        first live frame does not wait for it."""
         self.deferring = True
         try:
             yield
         finally:
             self.deferring = False
-            if self.segment is not None:
-                self.segment.sync()
