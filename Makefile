@@ -29,6 +29,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_overlay.py
 	$(BIN)/python bench/bench_selftest.py
 	$(BIN)/python bench/bench_service.py
+	$(BIN)/python bench/bench_link.py
 
 clean:
 	rm -rf $(VENV) demo-data *.egg-info

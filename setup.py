@@ -16,6 +16,7 @@ setup(
         "numpy>=1.26",
         "cryptography>=42",
         "pyserial>=3.5",
+        "cobs>=1.2",
         "gpiozero>=2.0",
         "smbus2>=0.4",
         "pynmea2>=1.19",

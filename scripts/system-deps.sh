@@ -2,8 +2,8 @@
 # Install the Debian packages the project needs, if they are missing (needs root).
 set -e
 # ffmpeg: the benchmark's reference encoder; fonts-noto-cjk: the overlay's font (Chinese names);
-# tesseract-ocr: reads the overlay back in the legibility test.
-PACKAGES="ffmpeg fonts-noto-cjk tesseract-ocr"
+# tesseract-ocr: reads the overlay back in the legibility test; lrzsz: ZMODEM, the dock link's reference.
+PACKAGES="ffmpeg fonts-noto-cjk tesseract-ocr lrzsz"
 missing=""
 for package in $PACKAGES; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

@@ -1,0 +1,209 @@
+"""The two pluggable ends of a transfer: what the device offers and where the dock keeps it.
+
+A :class:`Source` (device side) lists items and opens them for reading; it hears about
+each signed receipt, and only then may it release the item. A :class:`Sink` (dock side)
+says how much of an item it already holds durably, takes the rest, and commits the item
+only after checking it. :class:`DirectorySource` and :class:`DirectorySink` are the simple
+plain-file versions; the device's spool and the dock's archive plug in the same way.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Protocol
+
+from sync import VerifyError
+from sync.messages import Item
+
+PARTIAL_DIR = ".partial"
+BUFFER = 64 << 10            # bytes a partial copy holds in memory before writing them out
+
+
+class Source(Protocol):
+    """The device's side. Must override all three."""
+
+    def items(self) -> list[Item]:
+        """Items pending upload, in the order to send them (urgent first, then oldest)."""
+        ...
+
+    def open(self, item: Item) -> BinaryIO:
+        """A seekable binary reader of exactly ``item.size`` bytes; raises KeyError if gone."""
+        ...
+
+    def received(self, item: Item, signature: bytes) -> None:
+        """The dock signed a receipt (already verified) for ``item``; it may now be released."""
+        ...
+
+
+class Partial(Protocol):
+    """An item being received. ``offset`` bytes are held already; ``close`` keeps them."""
+
+    offset: int
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None:
+        """Make the item durable and final if it checks out; otherwise discard it and raise
+        :class:`VerifyError` (the next :meth:`Sink.resume` starts again from 0)."""
+        ...
+
+    def close(self) -> None:
+        """Make what was written durable, for a later resume; safe after commit and twice."""
+        ...
+
+
+class Sink(Protocol):
+    """The dock's side."""
+
+    def resume(self, item: Item) -> Partial | None:
+        """The partial copy of ``item`` to continue, or None if the item is already stored.
+
+        Raises :class:`VerifyError` if the item can never be accepted (unsafe id, or a
+        different item is already stored under its id).
+        """
+        ...
+
+
+def _hash_file(path: Path, size: int | None = None) -> "hashlib._Hash":
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        remaining = size
+        while remaining is None or remaining > 0:
+            block = fh.read(1 << 20 if remaining is None else min(1 << 20, remaining))
+            if not block:
+                break
+            digest.update(block)
+            remaining = None if remaining is None else remaining - len(block)
+    return digest
+
+
+class DirectorySource:
+    """Every regular file under ``root`` (ids are relative paths), oldest first.
+
+    Receipts are kept in memory: a received file is no longer offered by this object.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.receipts: dict[str, bytes] = {}
+        self._hashes: dict[tuple[str, int, int], bytes] = {}
+
+    def items(self) -> list[Item]:
+        found = []
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                stat = path.stat()
+                found.append((stat.st_mtime_ns, path.relative_to(self.root).as_posix(), stat.st_size))
+        items = []
+        for mtime, item_id, size in sorted(found):
+            if item_id not in self.receipts:
+                key = (item_id, size, mtime)
+                if key not in self._hashes:
+                    self._hashes[key] = _hash_file(self.root / item_id).digest()
+                items.append(Item(item_id, size, self._hashes[key]))
+        return items
+
+    def open(self, item: Item) -> BinaryIO:
+        try:
+            return open(self.root / item.id, "rb")
+        except FileNotFoundError as exc:
+            raise KeyError(item.id) from exc
+
+    def received(self, item: Item, signature: bytes) -> None:
+        self.receipts[item.id] = signature
+
+
+class DirectorySink:
+    """Items land in ``root/<id>``, read-only; partial copies wait in ``root/.partial``.
+
+    A partial copy is named by the item's SHA-256 and fsynced every ``sync_every`` bytes,
+    so after a crash or power cut the transfer resumes from what is on disk; its hash is
+    taken as it is written (the part already on disk is read once at resume).
+    """
+
+    def __init__(self, root: Path, sync_every: int = 4 << 20) -> None:
+        self.root = Path(root)
+        self.sync_every = sync_every
+        self.partials = self.root / PARTIAL_DIR
+        self.partials.mkdir(parents=True, exist_ok=True)
+
+    def path(self, item: Item) -> Path:
+        parts = PurePosixPath(item.id).parts
+        if (not parts or parts[0] in ("/", PARTIAL_DIR) or any(p in ("", ".", "..") for p in parts)
+                or "\\" in item.id or "\x00" in item.id):
+            raise VerifyError(f"item id {item.id!r} is not a safe relative path")
+        return self.root.joinpath(*parts)
+
+    def resume(self, item: Item) -> "FilePartial | None":
+        final = self.path(item)
+        if final.exists():
+            if final.stat().st_size == item.size and _hash_file(final).digest() == item.sha256:
+                return None
+            raise VerifyError(f"{item.id!r} is already stored with different contents")
+        return FilePartial(item, self.partials / item.sha256.hex(), final, self.sync_every)
+
+
+class FilePartial:
+    def __init__(self, item: Item, path: Path, final: Path, sync_every: int) -> None:
+        self.item, self.path, self.final, self.sync_every = item, path, final, sync_every
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            size = os.fstat(self._fd).st_size
+            if size > item.size:                 # cannot be a prefix of this item: start over
+                os.ftruncate(self._fd, 0)
+                size = 0
+            self._digest = _hash_file(path, size)
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self.offset = size
+        self._buffer = bytearray()
+        self._unsynced = 0
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data          # written in 64 KiB pieces: fewer system calls per frame
+        self.offset += len(data)
+        if len(self._buffer) >= BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        with memoryview(self._buffer) as view:
+            done = 0
+            while done < len(view):
+                done += os.write(self._fd, view[done:])
+        self._digest.update(self._buffer)
+        self._unsynced += len(self._buffer)
+        self._buffer.clear()
+        if self._unsynced >= self.sync_every:
+            os.fdatasync(self._fd)
+            self._unsynced = 0
+
+    def commit(self) -> None:
+        self.close()
+        if self.offset != self.item.size or self._digest.digest() != self.item.sha256:
+            self.path.unlink()
+            raise VerifyError(f"{self.item.id!r}: SHA-256 of the received bytes does not match")
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path, 0o444)
+        os.link(self.path, self.final)           # never replaces an existing file
+        self.path.unlink()
+        for folder in {self.final.parent, self.path.parent}:
+            _sync_dir(folder)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            try:
+                self._flush()
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,273 @@
+"""The dock link end to end, over real pseudo-terminals opened with pyserial, through a relay
+that drops, corrupts, duplicates and delays frames and cuts the cable. No timed asserts:
+every wait is bounded and generous, every assert is about what arrived."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from capture.evidence import FileSigner
+from sync import PeerError
+from sync.auth import RECEIPT_DOMAIN, Ed25519Authenticator
+from sync.device import Device
+from sync.dock import Dock, PullReport
+from sync.framing import FrameDecoder, encode_frame
+from sync.link import Incoming, LinkConfig, Outgoing, open_port
+from sync.messages import MAGIC, Ack, Data, ErrorCode, Hello, Role, decode
+from sync.ptywire import Faults, PtyWire
+from sync.store import PARTIAL_DIR, DirectorySink, DirectorySource
+
+CONFIG = LinkConfig(window=8, chunk=4096, rto=0.1, dead_after=0.4)
+WINDOW = CONFIG.window * CONFIG.chunk
+
+
+class Key:
+    """An Ed25519 key in memory (the device's real one lives in capture.evidence.FileSigner)."""
+
+    def __init__(self) -> None:
+        self._key = Ed25519PrivateKey.generate()
+        self.public_key = self._key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                              serialization.PublicFormat.Raw)
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
+
+
+DEVICE_KEY, DOCK_KEY = Key(), Key()
+
+
+def files(folder: Path, sizes: dict[str, int], seed: int = 0) -> dict[str, bytes]:
+    rng = random.Random(seed)
+    made = {}
+    for name, size in sizes.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        made[name] = rng.randbytes(size)
+        (folder / name).write_bytes(made[name])
+    return made
+
+
+def assert_arrived_once(made: dict[str, bytes], dest: Path) -> None:
+    """Every file is in ``dest`` once, byte-identical, and nothing else (no partial left)."""
+    found = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
+             if p.is_file() and PARTIAL_DIR not in p.parts}
+    assert found.keys() == made.keys()
+    assert all(found[name] == data for name, data in made.items())
+    assert not any((dest / PARTIAL_DIR).iterdir())
+
+
+@contextlib.contextmanager
+def device_on(path: str, source: DirectorySource, config: LinkConfig = CONFIG, trusted=(DOCK_KEY,), set_clock=None):
+    port = open_port(path)
+    device = Device(port, source, Ed25519Authenticator(DEVICE_KEY, [k.public_key for k in trusted]), config=config,
+                    set_clock=set_clock)
+    stop = threading.Event()
+    thread = threading.Thread(target=device.serve, args=(stop,), name="device")
+    thread.start()
+    try:
+        yield device
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        port.close()
+        assert not thread.is_alive()
+
+
+def pull(path: str, dest: Path, config: LinkConfig = CONFIG, auth=None, **options) -> PullReport:
+    port = open_port(path)
+    try:
+        auth = auth or Ed25519Authenticator(DOCK_KEY, [DEVICE_KEY.public_key])
+        return Dock(port, DirectorySink(dest), auth, config=config, **options).pull(patience=20)
+    finally:
+        port.close()
+
+
+def test_everything_arrives_once_and_is_receipted(tmp_path):
+    made = files(tmp_path / "spool", {"empty": 0, "one": 1, "a/b/chunk": 4096, "a/odd": 4097, "big": 300_000})
+    source = DirectorySource(tmp_path / "spool")
+    set_to = []
+    device_clock = lambda dock_ns: set_to.append(dock_ns) or dock_ns - 5_000_000_000   # 5 s slow
+    with PtyWire() as wire, device_on(wire.a, source, set_clock=device_clock) as device:
+        report = pull(wire.b, tmp_path / "dock", clock=time.time_ns)
+    assert_arrived_once(made, tmp_path / "dock")
+    assert sorted(report.items) == sorted(made) and not report.failed
+    assert sorted(device.stats.receipts) == sorted(made) == sorted(source.receipts)
+    assert report.drops == 0 and device.stats.rewinds == 0 and not device.stats.refused
+    assert len(set_to) == 1 and report.clock_offset_ns == -5_000_000_000
+
+
+def test_drops_corruption_duplicates_and_delays(tmp_path):
+    made = files(tmp_path / "spool", {"x": 150_000, "y": 90_001, "z": 1}, seed=1)
+    faults = Faults(drop=0.03, corrupt=0.03, duplicate=0.03, delay=0.03, seed=7)
+    source = DirectorySource(tmp_path / "spool")
+    with PtyWire(faults=faults) as wire, device_on(wire.a, source) as device:
+        report = pull(wire.b, tmp_path / "dock")
+    assert_arrived_once(made, tmp_path / "dock")
+    assert sorted(device.stats.receipts) == sorted(made) and sorted(report.items) == sorted(made)
+    assert all(count > 0 for name, count in wire.counts.items() if name != "cut")
+    assert device.stats.rewinds > 0
+
+
+def test_cable_cut_mid_file_resumes_from_what_the_dock_holds(tmp_path):
+    made = files(tmp_path / "spool", {"clip": 600_000}, seed=2)
+    with PtyWire() as wire, device_on(wire.a, DirectorySource(tmp_path / "spool")) as device:
+        cut = wire.cut_after(200_000, seconds=1.0)        # longer than dead_after: both sides give up
+        report = pull(wire.b, tmp_path / "dock")
+    assert cut.is_set()
+    assert_arrived_once(made, tmp_path / "dock")
+    assert report.drops >= 1 and len(report.resumed) == 1
+    (name, offset), = report.resumed
+    assert name == "clip" and 0 < offset < 600_000
+    assert device.stats.gets == [("clip", 0), ("clip", offset)]
+    assert device.stats.data_bytes - 600_000 <= WINDOW        # at most one window sent twice
+
+
+def test_dock_killed_mid_file_and_restarted_resumes(tmp_path):
+    made = files(tmp_path / "spool", {"clip": 1_500_000}, seed=3)
+    dock_key = FileSigner.generate(tmp_path / "dock.pem")
+    dest = tmp_path / "dock"
+
+    def dock_process(port: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sync", "pull", "--port", port, "--dir", str(dest), "--key", str(tmp_path / "dock.pem"),
+             "--trust", DEVICE_KEY.public_key.hex(), "--window", "8", "--chunk", "4096", "--rto", "0.1",
+             "--dead-after", "0.4"], stdout=subprocess.PIPE, text=True)
+
+    with PtyWire() as wire, device_on(wire.a, DirectorySource(tmp_path / "spool"), trusted=(dock_key,)) as device:
+        cut = wire.cut_after(700_000)                     # cut until mended
+        first = dock_process(wire.b)
+        assert cut.wait(timeout=60)
+        partial = dest / PARTIAL_DIR / hashlib.sha256(made["clip"]).hexdigest()
+        deadline = time.monotonic() + 30
+        while not (partial.exists() and partial.stat().st_size > 0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        held = partial.stat().st_size
+        second = dock_process(wire.b)
+        wire.mend()
+        out, _ = second.communicate(timeout=60)
+    assert second.returncode == 0
+    report = json.loads(out)
+    assert 0 < held < 1_500_000 and report["resumed"] == [["clip", held]]
+    assert device.stats.gets[0] == ("clip", 0) and device.stats.gets[-1] == ("clip", held)
+    assert device.stats.receipts == ["clip"]
+    assert_arrived_once(made, dest)
+
+
+def test_unenrolled_dock_gets_nothing(tmp_path):
+    files(tmp_path / "spool", {"secret": 1000})
+    stranger = Ed25519Authenticator(Key(), [DEVICE_KEY.public_key])
+    with PtyWire() as wire, device_on(wire.a, DirectorySource(tmp_path / "spool")) as device:
+        with pytest.raises(PeerError) as refused:
+            pull(wire.b, tmp_path / "dock", auth=stranger)
+    assert refused.value.code == ErrorCode.AUTH
+    assert device.stats.gets == [] and device.stats.receipts == []
+    assert device.stats.refused and "not enrolled" in device.stats.refused[0]
+    assert not (tmp_path / "dock" / "secret").exists()
+
+
+class ForgingDock(Ed25519Authenticator):
+    """A dock with an enrolled key whose receipts are not what it signed."""
+
+    def sign(self, data: bytes) -> bytes:
+        signature = super().sign(data)
+        return bytes(64) if data.startswith(RECEIPT_DOMAIN) else signature
+
+
+def test_forged_receipt_releases_nothing(tmp_path):
+    files(tmp_path / "spool", {"clip": 20_000})
+    source = DirectorySource(tmp_path / "spool")
+    with PtyWire() as wire, device_on(wire.a, source) as device:
+        report = pull(wire.b, tmp_path / "dock", auth=ForgingDock(DOCK_KEY, [DEVICE_KEY.public_key]))
+    assert "receipt refused" in report.failed["clip"] and report.items == []
+    assert source.receipts == {} and device.stats.receipts == []
+    assert any("bad signature" in line for line in device.stats.refused)
+
+
+@pytest.fixture(scope="module")
+def raw_device(tmp_path_factory):
+    """A device on one end of a pty pair; the test speaks raw bytes on the other end."""
+    spool = tmp_path_factory.mktemp("spool")
+    files(spool, {"clip": 1000})
+    with PtyWire() as wire, device_on(wire.a, DirectorySource(spool)):
+        port = open_port(wire.b)
+        yield port
+        port.close()
+
+
+def first_answer(port, timeout: float = 10.0):
+    decoder, deadline = FrameDecoder(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for payload in decoder.feed(port.read(max(1, port.in_waiting))):
+            return decode(payload)
+    raise AssertionError("no answer")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(noise=st.binary(max_size=300), framed=st.lists(st.binary(max_size=40), max_size=3), tag=st.integers(0, 2**32 - 1))
+def test_garbage_is_never_answered(raw_device, noise, framed, tag):
+    """Arbitrary bytes, and well-framed payloads that are not messages, get no answer at all:
+    the first thing the device says afterwards answers the HELLO that follows them."""
+    port = raw_device
+    port.timeout = 0.05
+    junk = [payload for payload in framed if not parses(payload)]
+    hello = Hello(tag, MAGIC, 1, 1, Role.DOCK, 8, 4096, DOCK_KEY.public_key, os.urandom(32))
+    port.write(noise + b"".join(encode_frame(p) for p in junk) + encode_frame(hello.encode()))
+    answer = first_answer(port)
+    assert isinstance(answer, Hello) and answer.tag == tag and answer.role == Role.DEVICE
+
+
+def parses(payload: bytes) -> bool:
+    try:
+        decode(payload)
+        return True
+    except ValueError:
+        return False
+
+
+def test_sender_keeps_a_window_and_goes_back_on_a_repeated_ack():
+    out = Outgoing(tag=1, start=0, size=10 * 100, chunk=100, window=4)
+    sent = [out.take() for _ in range(4)]
+    assert sent == [(0, 100), (100, 100), (200, 100), (300, 100)] and not out.ready()
+    out.on_ack(Ack(1, 200, 4))
+    assert out.ready() and out.take() == (400, 100)
+    out.on_ack(Ack(1, 100, 4))                        # late: ignored
+    assert (out.acked, out.next) == (200, 500)
+    out.on_ack(Ack(1, 200, 4))                        # nothing new while bytes are in flight: go back
+    assert (out.next, out.rewinds) == (200, 1)
+    out.on_ack(Ack(1, 400, 2))                        # from before the go-back: skip ahead, smaller window
+    assert (out.acked, out.next, out.window) == (400, 400, 2)
+    out.on_ack(Ack(1, 5000, 4))                       # past the end: ignored
+    assert out.acked == 400
+
+
+def test_receiver_takes_data_in_order_and_reports_a_gap_once():
+    incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=60)
+    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.ack() is None     # ACK every 2 frames
+    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack() == Ack(1, 200, 8)
+    assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack() is None   # duplicate
+    assert not incoming.accept(Data(1, 300, b"x" * 100))                          # 200 was lost
+    assert incoming.ack() == Ack(1, 200, 8)
+    assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.ack() is None   # same gap
+    assert incoming.accept(Data(1, 200, b"x" * 800)) and incoming.done and incoming.ack() == Ack(1, 1000, 8)
+
+
+def test_receiver_nudges_a_stalled_sender():
+    incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=0.05)
+    assert incoming.accept(Data(1, 0, b"x" * 100))
+    time.sleep(0.1)                                   # longer than the RTO
+    assert incoming.ack() == Ack(1, 100, 8)
