@@ -13,6 +13,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
+from capture.spool import sync_directory
 from sync import VerifyError
 from sync.messages import Item
 
@@ -189,7 +190,7 @@ class FilePartial:
         os.link(self.path, self.final)           # never replaces an existing file
         self.path.unlink()
         for folder in {self.final.parent, self.path.parent}:
-            _sync_dir(folder)
+            sync_directory(folder)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -199,11 +200,3 @@ class FilePartial:
             finally:
                 os.close(self._fd)
                 self._fd = -1
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
