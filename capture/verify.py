@@ -7,6 +7,8 @@ Every segment gets one state, and every session a summary:
 - ``RECOVERED``: as OK, for a segment sealed after a power cut from its completed fragments.
 - ``TAMPERED``: the bytes differ from what was sealed (the fragment is named), the file is
   truncated or extended, or a record's signature does not hold.
+- ``OK`` also for a video the device freed after the dock receipted exactly its sealed hash
+  (the receipt is kept in ``<data_dir>/receipts``; the manifest and index stay).
 - ``MISSING``: the chain names a segment (or the session's close record names a last
   segment) that is not there.
 - ``OUT-OF-ORDER``: a sealed segment sits in the wrong place: renamed, swapped, or not
@@ -174,8 +176,18 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
         claimed.add(elsewhere[0])
         return SegmentVerdict(name, "OUT-OF-ORDER", f"its video is now {elsewhere[0]} (files swapped or renamed)", seq)
     if not path.exists():
+        dock = _released_by(folder, name, sealed["sha256"], record.public_key)
+        if dock:
+            return SegmentVerdict(name, "OK", f"released after upload (receipt from dock {dock})", seq)
         return SegmentVerdict(name, "MISSING", "the video file was deleted; its manifest remains", seq)
     return SegmentVerdict(name, "TAMPERED", _which_part(path, body), seq)
+
+
+def _released_by(folder: Path, name: str, sha256: str, device_key: bytes) -> str | None:
+    """The dock that receipted exactly this video, when the device freed it (``<data_dir>/receipts``)."""
+    from sync.spool_source import receipt_dock  # only a device spool has receipts beside it
+
+    return receipt_dock(folder.parent.parent, f"{folder.name}/{name}", sha256, device_key)
 
 
 def _matches(path: Path, sealed: dict[str, Any], recovered: bool, whole: str) -> bool:

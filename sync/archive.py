@@ -1,0 +1,245 @@
+"""The dock's archive: every item checked against the device's seals before it is accepted.
+
+An item ``<session>/<file>`` is received as a resumable partial copy (``sync.store``) and,
+when complete, verified against what the archive already holds of that session and device;
+only then is it linked read-only into
+``<root>/YYYY/MM/DD/<unit number>/<device serial>/<police number>/<session>/<file>`` (the
+date of the session-open record's ``started_wall``, UTC) and may the dock receipt it.
+Anything that does not verify raises ``VerifyError``: no receipt, so the device keeps it.
+``<root>/index.jsonl`` gets one line per archived session record, for :func:`search`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from capture.evidence import MANIFEST_SUFFIX, SESSION_OPEN, EvidenceError, SignedRecord, key_id, parse
+from capture.index import INDEX_SUFFIX
+from capture.spool import sync_directory
+from sync import VerifyError
+from sync.messages import Item
+from sync.store import PARTIAL_DIR, FilePartial, _hash_file
+
+INDEX = "index.jsonl"
+SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
+FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
+
+
+class ArchiveSink:
+    """``sync.store.Sink`` for the dock. ``trusted_device_keys`` None accepts any validly signed
+    device; ``progress(files, bytes)`` hears of every write and every accepted file."""
+
+    def __init__(self, root: Path, trusted_device_keys: set[bytes] | None = None, *,
+                 progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20) -> None:
+        self.root = Path(root)
+        self.trusted = trusted_device_keys
+        self.progress = progress or (lambda files, nbytes: None)
+        self.sync_every = sync_every
+        self.files = self.bytes = 0
+        (self.root / PARTIAL_DIR).mkdir(parents=True, exist_ok=True)
+        self.index = _read_index(self.root)
+
+    def resume(self, item: Item) -> "_Checked | None":
+        session, name = _split(item.id)
+        folder = self._folder(session)
+        if folder is None and name != SESSION_OPEN:
+            raise VerifyError(f"{item.id}: its session-open record is not archived yet")
+        final = folder / name if folder else None
+        if final is not None and final.exists():
+            if final.stat().st_size == item.size and _hash_file(final).digest() == item.sha256:
+                return None                  # archived already: the dock just receipts it again
+            raise VerifyError(f"{item.id} is archived already with different contents")
+        return _Checked(self, item, session, name, final)
+
+    def _folder(self, session: str) -> Path | None:
+        for line in self.index:
+            if line["session"] == session:
+                return self.root / line["path"]
+        return None
+
+    def _record(self, path: Path, what: str) -> SignedRecord:
+        try:
+            return parse(path.read_bytes())
+        except FileNotFoundError:
+            raise VerifyError(f"{what} is not archived yet") from None
+        except EvidenceError as exc:
+            raise VerifyError(f"{what}: {exc}") from exc
+
+    def check(self, partial: "_Checked") -> None:
+        """Raise VerifyError unless the complete item fits the seals and chain archived so far."""
+        name, kind = partial.name, FILE.fullmatch(partial.name)
+        if name == SESSION_OPEN:
+            opened = self._record(partial.path, name)
+            if opened.body.get("type") != "session-open" or opened.body.get("session") != partial.session:
+                raise VerifyError(f"{partial.item.id} is not the open record of session {partial.session}")
+            if self.trusted is not None and opened.public_key not in self.trusted:
+                raise VerifyError(f"device key {key_id(opened.public_key)} is not enrolled on this dock")
+            self._check_chain(opened)
+            partial.final = self._place(opened) / name
+            self._add_to_index(_entry(opened, partial.final.parent.relative_to(self.root)))
+            return
+        folder = partial.final.parent
+        opened = self._record(folder / SESSION_OPEN, f"the open record of {partial.session}")
+        if kind.group(2) is None:            # the close record
+            closed = self._same_source(self._record(partial.path, name), opened, "session-close")
+            manifests = sorted(folder.glob("seg-*.mp4" + MANIFEST_SUFFIX))
+            last = self._record(manifests[-1], manifests[-1].name) if manifests else None
+            if closed.body["prev"] != (last or opened).hash or closed.body["segments"] != len(manifests):
+                raise VerifyError(f"{partial.item.id}: closes after {closed.body['segments']} segments, "
+                                  f"{len(manifests)} archived: records missing between")
+            self._check_chain(closed)
+            entry = next(line for line in self.index if line["session"] == partial.session)
+            self._add_to_index({**entry, **_chain(closed), "kind": "close", "segments": closed.body["segments"],
+                                "reason": closed.body["reason"]})
+            return
+        number, video = int(kind.group(2)), f"seg-{kind.group(2)}.mp4"
+        if kind.group(3) == MANIFEST_SUFFIX:
+            manifest = self._same_source(self._record(partial.path, name), opened, "segment")
+            before = (opened if number == 1
+                      else self._record(folder / f"seg-{number - 1:06d}.mp4{MANIFEST_SUFFIX}", f"segment {number - 1}"))
+            if manifest.body["segment"] != number or manifest.body["file"]["name"] != video:
+                raise VerifyError(f"{partial.item.id} seals {manifest.body['file']['name']}: renamed")
+            if manifest.body["prev"] != before.hash:
+                raise VerifyError(f"{partial.item.id} does not follow the record before it: records missing between")
+            return
+        sealed = self._record(folder / (video + MANIFEST_SUFFIX), f"the manifest of {video}").body
+        if kind.group(3) == INDEX_SUFFIX:
+            expected, size = sealed["index"], partial.offset
+            digest = _hash_file(partial.path).hexdigest()
+        else:
+            expected, size = sealed["file"], partial.offset
+            # A recovered file may go on past what was sealed (a fragment the power cut broke).
+            longer = "recovered" in sealed.get("flags", []) and size > expected["size"]
+            digest = _hash_file(partial.path, expected["size"] if longer else None).hexdigest()
+            size = expected["size"] if longer else size
+        if size != expected["size"] or digest != expected["sha256"]:
+            raise VerifyError(f"{partial.item.id} differs from what its manifest sealed")
+
+    def _same_source(self, record: SignedRecord, opened: SignedRecord, kind: str) -> SignedRecord:
+        body = record.body
+        if body.get("type") != kind:
+            raise VerifyError(f"a {body.get('type')} record stands in a {kind} record's place")
+        if record.public_key != opened.public_key or body.get("session") != opened.body["session"]:
+            raise VerifyError(f"the {kind} record belongs to another device or session")
+        return record
+
+    def _check_chain(self, record: SignedRecord) -> None:
+        """Against the device's session records archived so far: no seq used twice, and the
+        archived neighbours (the close before an open, the open after a close) link up.
+        A gap stays possible (marked sessions come first); ``bodycam verify`` shows one that stays."""
+        body = record.body
+        for line in self.index:
+            if line["key_id"] != body["key_id"]:
+                continue
+            if line["seq"] == body["seq"] and line["hash"] != record.hash:
+                raise VerifyError(f"record {body['seq']} of device {body['device']} is archived already "
+                                  f"as another record (a replay or a fork)")
+            if (line["seq"] == body["seq"] - 1 and line["hash"] != body["prev"]) or \
+                    (line["seq"] == body["seq"] + 1 and line["prev"] != record.hash):
+                raise VerifyError(f"record {body['seq']} of device {body['device']} does not link to record "
+                                  f"{line['seq']} archived already")
+
+    def _place(self, opened: SignedRecord) -> Path:
+        body = opened.body
+        parts = [body["unit"]["number"], body["device"], body["officer"]["police_number"], body["session"]]
+        if not all(isinstance(part, str) and SAFE.fullmatch(part) for part in parts):
+            raise VerifyError(f"the open record of {body['session']!r} names an unsafe folder: {parts}")
+        return self.root.joinpath(time.strftime("%Y/%m/%d", time.gmtime(body["started_wall"] // 10**9)), *parts)
+
+    def _add_to_index(self, entry: dict[str, Any]) -> None:
+        """Appended before the file is linked: an index line whose file a crash kept out is
+        filled in by the next pull, and never written twice."""
+        if any(line["session"] == entry["session"] and line["kind"] == entry["kind"] for line in self.index):
+            return
+        fd = os.open(self.root / INDEX, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"     # a line a crash cut short stays alone
+            os.write(fd, b"\n" * torn + json.dumps(entry, ensure_ascii=False).encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.index.append(entry)
+
+
+class _Checked(FilePartial):
+    """A partial copy that is verified by its archive before it becomes final."""
+
+    def __init__(self, sink: ArchiveSink, item: Item, session: str, name: str, final: Path | None) -> None:
+        super().__init__(item, sink.root / PARTIAL_DIR / item.sha256.hex(), final, sink.sync_every)
+        self.sink, self.session, self.name = sink, session, name
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self.sink.bytes += len(data)
+        self.sink.progress(self.sink.files, self.sink.bytes)
+
+    def commit(self) -> None:
+        self.close()
+        try:
+            if self.offset != self.item.size or self._digest.digest() != self.item.sha256:
+                raise VerifyError(f"{self.item.id!r}: SHA-256 of the received bytes does not match")
+            self.sink.check(self)
+        except (VerifyError, KeyError, TypeError, ValueError) as exc:   # a malformed record body too
+            self.path.unlink()
+            raise exc if isinstance(exc, VerifyError) else VerifyError(f"{self.item.id}: {exc!r}") from exc
+        super().commit()
+        if self.name == SESSION_OPEN:        # the folders made for the session must survive a power cut
+            for folder in self.final.parent.parents:
+                sync_directory(folder)
+                if folder == self.sink.root:
+                    break
+        self.sink.files += 1
+        self.sink.progress(self.sink.files, self.sink.bytes)
+
+
+def _split(item_id: str) -> tuple[str, str]:
+    session, _, name = item_id.partition("/")
+    if not SAFE.fullmatch(session) or not FILE.fullmatch(name):
+        raise VerifyError(f"item id {item_id!r} is not <session>/<evidence file>")
+    return session, name
+
+
+def _chain(record: SignedRecord) -> dict[str, Any]:
+    return {"key_id": record.body["key_id"], "seq": record.body["seq"], "hash": record.hash,
+            "prev": record.body["prev"]}
+
+
+def _entry(opened: SignedRecord, path: Path) -> dict[str, Any]:
+    body = opened.body
+    return {"kind": "open", "session": body["session"], "device": body["device"],
+            "police_number": body["officer"]["police_number"], "officer": body["officer"]["name"],
+            "unit_number": body["unit"]["number"], "unit": body["unit"]["name"],
+            "date": time.strftime("%Y-%m-%d", time.gmtime(body["started_wall"] // 10**9)),
+            "case": body.get("case"), "path": path.as_posix(), "segments": None, "reason": None, **_chain(opened)}
+
+
+def _read_index(root: Path) -> list[dict[str, Any]]:
+    entries = []
+    try:
+        lines = (Path(root) / INDEX).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            pass                 # a line a crash cut short: its record is indexed again when it comes
+    return entries
+
+
+def search(root: Path, officer: str | None = None, device: str | None = None, date: str | None = None,
+           case: str | None = None) -> list[dict[str, Any]]:
+    """Archived sessions matching every criterion given: ``officer`` is a police number or a
+    name, ``date`` YYYY-MM-DD (UTC). One entry per session, its latest index line."""
+    sessions: dict[str, dict[str, Any]] = {}
+    for entry in _read_index(Path(root)):
+        sessions[entry["session"]] = entry
+    return [entry for entry in sessions.values()
+            if (officer is None or officer in (entry["police_number"], entry["officer"]))
+            and (device is None or entry["device"] == device) and (date is None or entry["date"] == date)
+            and (case is None or entry["case"] == case)]
