@@ -17,8 +17,10 @@ system-deps:
 
 demo: $(STAMP) system-deps
 	rm -rf demo-data
+	$(BIN)/bodycam selftest --config demo.toml; test $$? -le 1    # 1: warnings only, recording goes on
 	$(BIN)/bodycam record --seconds 12 --config demo.toml
 	$(BIN)/bodycam inspect --data-dir demo-data
+	$(BIN)/bodycam snapshot demo-data/spool/*/seg-000002.mp4 --at 1.5 --out demo-data/overlay.png
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
 
 test: $(STAMP) system-deps
@@ -26,6 +28,7 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_record.py
+	$(BIN)/python bench/bench_sealing.py
 	$(BIN)/python bench/bench_overlay.py
 	$(BIN)/python bench/bench_selftest.py
 	$(BIN)/python bench/bench_service.py

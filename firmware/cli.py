@@ -84,6 +84,42 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--data-dir", type=Path, help="the data directory of the running service")
     status.set_defaults(run=_press, button="status", reason=None, label=None)
 
+    snapshot = commands.add_parser("snapshot", help="save one decoded frame of a segment as a PNG picture")
+    snapshot.add_argument("segment", type=Path, help="a segment file, seg-NNNNNN.mp4")
+    snapshot.add_argument("--at", type=float, default=0.0, help="seconds into the segment (default: its first frame)")
+    snapshot.add_argument("--out", type=Path, help="the PNG to write (default: beside the segment's folder)")
+    snapshot.set_defaults(run=_snapshot)
+
+    serve = commands.add_parser("serve", help="offer the sealed recordings to an enrolled dock on a serial port")
+    serve.add_argument("--port", required=True, help="serial port: /dev/ttyGS0, a pty or any pyserial URL")
+    serve.add_argument("--config", type=Path, help="configuration file (TOML): data_dir and [dock]")
+    serve.add_argument("--data-dir", type=Path, help="where the spool is (overrides recording.data_dir)")
+    serve.set_defaults(run=_sync_command("serve"))
+
+    dock = commands.add_parser("dock", help="pull, verify and archive everything a device offers, then receipt it")
+    dock.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
+    dock.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    dock.set_defaults(run=_sync_command("dock"))
+
+    dock_init = commands.add_parser("dock-init", help="create the dock's key once; enrol devices on the dock")
+    dock_init.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    dock_init.add_argument("--device-key", action="append", default=[], help="a device's public key (device.pub)")
+    dock_init.set_defaults(run=_sync_command("dock_init"))
+
+    enroll = commands.add_parser("enroll", help="enrol a dock on this device (administrator)")
+    enroll.add_argument("--dock-key", required=True, help="the dock's public key (dock.pub)")
+    enroll.add_argument("--config", type=Path, help="configuration file (TOML): its data_dir")
+    enroll.add_argument("--data-dir", type=Path, help="the device's data directory")
+    enroll.set_defaults(run=_sync_command("enroll"))
+
+    search = commands.add_parser("archive-search", help="find archived sessions by officer, device, date, case")
+    search.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    search.add_argument("--officer", help="police number or name")
+    search.add_argument("--device", help="device serial")
+    search.add_argument("--date", help="YYYY-MM-DD (UTC)")
+    search.add_argument("--case", help="case number")
+    search.set_defaults(run=_sync_command("archive_search"))
+
     show = commands.add_parser("config", help="print the embedded default configuration")
     show.set_defaults(run=lambda args: print(configuration.default_text(), end="") or 0)
     return parser
@@ -171,6 +207,14 @@ def _press(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snapshot(args: argparse.Namespace) -> int:
+    from firmware.inspect import snapshot
+
+    out = args.out or Path(f"{args.segment.parent.name}-{args.segment.stem}-{args.at:g}s.png")
+    print(f"{snapshot(args.segment, args.at, out)} written")
+    return 0
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     return args.data_dir or Path(configuration.load(args.config)["recording"]["data_dir"])
 
@@ -238,6 +282,15 @@ def _inspect(args: argparse.Namespace) -> int:
 
     print("\n".join(describe_spool(_data_dir(args))))
     return 0
+
+
+def _sync_command(name: str):
+    """The dock-link commands live in sync.commands, imported only when one runs."""
+    def run(args: argparse.Namespace) -> int:
+        from sync import commands
+
+        return getattr(commands, name)(args)
+    return run
 
 
 def _show_progress(progress) -> None:

@@ -37,6 +37,21 @@ def _describe_segment(path: Path) -> str:
             f"{decoded} decodable  {path.stat().st_size / 1e6:.1f} MB  {state}")
 
 
+def snapshot(segment: Path, at: float, out: Path) -> Path:
+    """Decode the frame shown ``at`` seconds into ``segment`` and save it as a PNG (the overlay as burned in)."""
+    try:
+        with av.open(str(segment)) as container:
+            start = None
+            for frame in container.decode(video=0):
+                start = frame.time if start is None else start
+                if frame.time - start >= at:
+                    frame.to_image().save(out)
+                    return out
+    except (av.FFmpegError, OSError) as exc:
+        raise OSError(f"cannot read a frame from {segment}: {exc}") from exc
+    raise OSError(f"{segment} has no frame {at:g} s in")
+
+
 def _when(wall_ns: int) -> str:
     return datetime.fromtimestamp(wall_ns / 1e9, timezone.utc).astimezone().isoformat(timespec="milliseconds")
 

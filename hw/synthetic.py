@@ -94,7 +94,8 @@ class SyntheticCamera(Camera):
             y[:] = self._background[:, shift:shift + width]
             u[:], v[:] = self._chroma
             size = _block_size(width)
-            cv2.putText(y, f"{number:07d}", (size, 3 * size), cv2.FONT_HERSHEY_SIMPLEX,
+            # Bottom right, above the barcode: the overlay's corners at the top stay clear.
+            cv2.putText(y, f"{number:07d}", (width - 13 * size, height - 3 * size), cv2.FONT_HERSHEY_SIMPLEX,
                         size / 12, _WHITE, max(1, size // 6))
         _write_barcode(image, width, height, number)
         return image
