@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from firmware import config as configuration
 from firmware.version import __version__
@@ -284,7 +284,7 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync_command(name: str):
+def _sync_command(name: str) -> Callable[[argparse.Namespace], int]:
     """The dock-link commands live in sync.commands, imported only when one runs."""
     def run(args: argparse.Namespace) -> int:
         from sync import commands

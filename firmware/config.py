@@ -135,6 +135,10 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "interruption_minutes": Rule(int, _between(0, 240), "a whole number of minutes from 0 to 240"),
         "poweroff_command": Rule(str, _length(0, 4096), "\"\" or a command, e.g. \"systemctl poweroff\""),
     },
+    "dock": {
+        "release_after_days": Rule(int, _between(0, 3650), "a whole number of days from 0 (at once) to 3650"),
+        "set_system_clock": Rule(bool, lambda b: True, "true or false"),
+    },
 }
 
 # Keys whose values must agree: (section, key, other key of the section, check, what key must be).
