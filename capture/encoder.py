@@ -119,6 +119,3 @@ class Encoders:
             return list(stream.codec_context.encode(frame))
         except av.FFmpegError as exc:
             raise CaptureError(f"the {stream.codec_context.name} encoder failed: {exc}") from exc
-
-    def close(self) -> None:
-        self._holder = None
