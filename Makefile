@@ -16,12 +16,15 @@ system-deps:
 	sh scripts/system-deps.sh
 
 demo: $(STAMP) system-deps
-	rm -rf demo-data
+	rm -rf demo-data demo-archive
 	$(BIN)/bodycam selftest --config demo.toml; test $$? -le 1    # 1: warnings only, recording goes on
 	$(BIN)/bodycam record --seconds 12 --config demo.toml
 	$(BIN)/bodycam inspect --data-dir demo-data
 	$(BIN)/bodycam snapshot demo-data/spool/*/seg-000002.mp4 --at 1.5 --out demo-data/overlay.png
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
+	$(BIN)/python -m sync.demo --data-dir demo-data --archive demo-archive
+	$(BIN)/bodycam verify demo-archive --key demo-data/device/device.pub
+	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub    # videos released, chain intact
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
@@ -35,4 +38,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_link.py
 
 clean:
-	rm -rf $(VENV) demo-data *.egg-info
+	rm -rf $(VENV) demo-data demo-archive *.egg-info
