@@ -107,12 +107,6 @@ class Encoders:
         frame.pts, frame.time_base = pts, self.audio.codec_context.time_base
         return self._encode(self.audio, frame)
 
-    def flush(self) -> tuple[list[av.Packet], list[av.Packet]]:
-        """Drain both encoders at the end of the session."""
-        video = self._encode(self.video, None)
-        audio = self._encode(self.audio, None) if self.audio else []
-        return video, audio
-
     @staticmethod
     def _encode(stream: av.Stream, frame: av.Frame | None) -> list[av.Packet]:
         try:
