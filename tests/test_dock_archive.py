@@ -1,0 +1,251 @@
+"""Docking real sealed recordings over real pseudo-terminals: the archive takes only what verifies,
+the device frees a video only for a valid receipt of exactly its sealed hash. No timed asserts."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from capture.evidence import FileSigner, load_public_key, read_record
+from capture.verify import verify_paths
+from sync import PeerError
+from sync.archive import ArchiveSink, search
+from sync.auth import RECEIPT_DOMAIN, Ed25519Authenticator, receipt_data
+from sync.dock import Dock
+from sync.enroll import add_key, dock_init, enrolled_docks_dir, read_keys
+from sync.link import open_port
+from sync.messages import ErrorCode, Item
+from sync.ptywire import PtyWire
+from sync.spool_source import SpoolSource, receipt_path, release_due
+from sync.station import pull, serve
+from sync.store import PARTIAL_DIR
+from tests.conftest import record
+
+DAY_NS = 86_400 * 10**9
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    """Two real sealed sessions of one device: 2 segments, then 1."""
+    data_dir = tmp_path_factory.mktemp("recorded")
+    record(data_dir, 3)
+    record(data_dir, 1)
+    return data_dir
+
+
+@pytest.fixture
+def sides(recorded, tmp_path) -> tuple[Path, Path]:
+    """A copy of the device, and a dock archive; each enrolled on the other."""
+    device, archive = tmp_path / "device", tmp_path / "archive"
+    shutil.copytree(recorded, device)
+    dock_init(archive, [(device / "device" / "device.pub").read_text()])
+    add_key(enrolled_docks_dir(device), (archive / "dock" / "dock.pub").read_text())
+    return device, archive
+
+
+def spool_files(data_dir: Path) -> dict[str, bytes]:
+    return {f"{p.parent.name}/{p.name}": p.read_bytes() for p in sorted((data_dir / "spool").glob("*/*"))}
+
+
+def archived(archive: Path) -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {}
+    for path in archive.glob("[0-9]*/*/*/*/*/*/*/*"):
+        found.setdefault(f"{path.parent.name}/{path.name}", []).append(path)
+    return found
+
+
+@contextlib.contextmanager
+def device_serving(data_dir: Path, wire: PtyWire, **options):
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(data_dir, wire.a), kwargs={"stop": stop, **options})
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+
+
+def device_key(data_dir: Path) -> set[bytes]:
+    return {load_public_key((data_dir / "device" / "device.pub").read_text())}
+
+
+def events(data_dir: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted((data_dir / "events").glob("*.jsonl"))
+            for line in path.read_text().splitlines()]
+
+
+def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
+    device, archive = sides
+    original = spool_files(device)
+    with PtyWire() as wire, device_serving(device, wire):
+        report = pull(archive, wire.b)
+    assert not report.failed and sorted(report.items) == sorted(original)
+    assert report.clock_offset_ns is not None
+    stored = archived(archive)
+    assert sorted(stored) == sorted(original)
+    assert all(len(paths) == 1 and paths[0].read_bytes() == original[name] for name, paths in stored.items())
+    assert all(v.ok for v in verify_paths([archive], device_key(device))) and len(verify_paths([archive])) == 2
+    # the layout: YYYY/MM/DD/unit/device/officer/session, from the signed open record
+    opened = read_record(next(p for n, [p] in stored.items() if n.endswith("session-open.json"))).body
+    folder = stored[f"{opened['session']}/session-open.json"][0].parent
+    day = time.strftime("%Y/%m/%d", time.gmtime(opened["started_wall"] // 10**9))
+    assert folder.relative_to(archive).as_posix() == "/".join(
+        [day, opened["unit"]["number"], opened["device"], opened["officer"]["police_number"], opened["session"]])
+    # on the device: every item receipted, every video (and only videos) freed, the chain still verifies
+    assert all(receipt_path(device, name).exists() for name in original)
+    assert sorted(spool_files(device)) == sorted(n for n in original if not n.endswith(".mp4"))
+    verdicts = verify_paths([device / "spool"], device_key(device))
+    assert all(v.ok for v in verdicts)
+    assert all(s.detail.startswith("released after upload") for v in verdicts for s in v.segments)
+    assert len([e for e in events(device) if e["type"] == "released"]) == 3
+    assert [e["type"] for e in events(device)].count("clock_set") == 1
+    # searchable by officer, device and date; a second dock finds nothing pending
+    day = day.replace("/", "-")
+    for criteria in ({"officer": opened["officer"]["police_number"]}, {"officer": opened["officer"]["name"]},
+                     {"device": opened["device"]}, {"date": day}):
+        assert {e["session"] for e in search(archive, **criteria)} == {n.split("/")[0] for n in original}
+    assert search(archive, device="XX00000") == [] and search(archive, case="K-1") == []
+    with PtyWire() as wire, device_serving(device, wire):
+        assert pull(archive, wire.b).items == []
+
+
+def test_with_retention_nothing_is_released_until_it_is_due(sides):
+    device, archive = sides
+    with PtyWire() as wire, device_serving(device, wire, release_after_days=1):
+        report = pull(archive, wire.b)
+    assert not report.failed
+    videos = [n for n in spool_files(device) if n.endswith(".mp4")]
+    assert len(videos) == 3 and all(receipt_path(device, n).exists() for n in videos)
+    assert release_due(device, 1) == []
+    assert sorted(release_due(device, 1, now_ns=time.time_ns() + 2 * DAY_NS)) == sorted(videos)
+    assert all(v.ok for v in verify_paths([device / "spool"], device_key(device)))
+
+
+def test_an_unenrolled_dock_gets_nothing_and_is_logged(sides, tmp_path):
+    device, _ = sides
+    stranger = tmp_path / "stranger"
+    dock_init(stranger, [(device / "device" / "device.pub").read_text()])
+    before = spool_files(device)
+    with PtyWire() as wire, device_serving(device, wire):
+        with pytest.raises(PeerError) as refused:
+            pull(stranger, wire.b)
+    assert refused.value.code == ErrorCode.AUTH
+    assert archived(stranger) == {} and not (device / "receipts").exists() and spool_files(device) == before
+    assert any(e["type"] == "dock_refused" and "not enrolled" in e["data"]["message"] for e in events(device))
+
+
+class ForgingDock(Ed25519Authenticator):
+    """An enrolled dock whose receipts are not what it signed."""
+
+    def sign(self, data: bytes) -> bytes:
+        signature = super().sign(data)
+        return bytes(64) if data.startswith(RECEIPT_DOMAIN) else signature
+
+
+def test_forged_receipts_and_receipts_for_another_hash_release_nothing(sides):
+    device, archive = sides
+    before = spool_files(device)
+    dock_signer = FileSigner(archive / "dock" / "dock.key")
+    with PtyWire() as wire, device_serving(device, wire):
+        port = open_port(wire.b)
+        try:
+            forger = ForgingDock(dock_signer, read_keys(archive / "devices"))
+            report = Dock(port, ArchiveSink(archive), forger).pull(patience=20)
+        finally:
+            port.close()
+    assert report.items == [] and all("receipt refused" in why for why in report.failed.values())
+    assert spool_files(device) == before and not (device / "receipts").exists()
+    # a validly signed receipt, but for other bytes than the sealed ones: stored, never a release
+    source = SpoolSource(device)
+    video = next(item for item in source.items() if item.id.endswith(".mp4"))
+    other = Item(video.id, video.size, bytes(32))
+    source.received(other, dock_signer.sign(receipt_data(source.device_key, other.id, other.sha256)))
+    assert receipt_path(device, video.id).exists() and spool_files(device) == before
+    assert release_due(device, 0) == []
+    # a receipt file written by hand with a made-up signature frees nothing either
+    receipt = json.loads(receipt_path(device, video.id).read_text())
+    receipt_path(device, video.id).write_text(json.dumps({**receipt, "sha256": video.sha256.hex()}))
+    assert release_due(device, 0) == [] and spool_files(device) == before
+    assert video.id in {item.id for item in SpoolSource(device).items()}     # still offered
+
+
+def test_a_video_changed_after_sealing_is_refused_not_receipted_not_released(sides):
+    device, archive = sides
+    victim = sorted((device / "spool").glob("*/seg-000001.mp4"))[0]
+    victim.chmod(0o644)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    name = f"{victim.parent.name}/{victim.name}"
+    offered = spool_files(device)
+    with PtyWire() as wire, device_serving(device, wire):
+        report = pull(archive, wire.b)
+    assert list(report.failed) == [name]
+    assert name not in archived(archive) and not receipt_path(device, name).exists()
+    assert victim.read_bytes() == bytes(data)
+    assert sorted(report.items) == sorted(set(offered) - {name})
+    assert [n for n in spool_files(device) if n.endswith(".mp4")] == [name]     # the others were released
+
+
+def test_dock_killed_mid_transfer_resumes_and_archives_each_file_once(sides):
+    device, archive = sides
+    original = spool_files(device)
+    first_video = f"{sorted(original)[0].split('/')[0]}/seg-000001.mp4"
+
+    def dock() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "firmware", "dock", "--port", wire.b, "--archive", str(archive)],
+                                stdout=subprocess.PIPE, text=True)
+
+    with PtyWire() as wire, device_serving(device, wire):
+        cut = wire.cut_after(100_000)            # inside the first video; cut until mended
+        first = dock()
+        assert cut.wait(timeout=60)
+        partials = archive / PARTIAL_DIR
+        deadline = time.monotonic() + 30
+        while not any(p.stat().st_size for p in partials.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        held = max(p.stat().st_size for p in partials.iterdir())
+        second = dock()
+        wire.mend()
+        out, _ = second.communicate(timeout=60)
+    assert second.returncode == 0, out
+    assert 0 < held < len(original[first_video]) and "1 resumed" in out
+    stored = archived(archive)
+    assert sorted(stored) == sorted(original) and not any(partials.iterdir())
+    assert all(len(paths) == 1 and paths[0].read_bytes() == original[name] for name, paths in stored.items())
+    assert all(v.ok for v in verify_paths([archive], device_key(device)))
+    assert [e["data"]["item"] for e in events(device) if e["type"] == "released"].count(first_video) == 1
+
+
+def test_bodycam_commands_enrol_and_search(sides, tmp_path):
+    device, archive = sides
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def bodycam(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True, env=env)
+
+    other = tmp_path / "other-archive"
+    device_pub = str(device / "device" / "device.pub")
+    assert bodycam("dock-init", "--archive", str(other), "--device-key", device_pub).returncode == 0
+    assert (other / "dock" / "dock.key").stat().st_mode & 0o777 == 0o600
+    assert read_keys(other / "devices") == device_key(device)
+    assert bodycam("enroll", "--data-dir", str(device), "--dock-key", str(other / "dock" / "dock.pub")).returncode == 0
+    assert len(read_keys(enrolled_docks_dir(device))) == 2
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    found = bodycam("archive-search", "--archive", str(archive), "--device", "BC00001")
+    assert found.returncode == 0 and len(found.stdout.splitlines()) == 2
+    assert bodycam("archive-search", "--archive", str(archive), "--officer", "999999").returncode == 1
