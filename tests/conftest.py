@@ -26,6 +26,24 @@ def small_config(data_dir: Path, **sections: dict) -> configuration.Config:
     return configuration.load().with_overrides(overrides)
 
 
+def write_config(tmp_path: Path, extra: str = "", camera: str = "synthetic:", segment_seconds: int = 60) -> Path:
+    """A small config file for tests that run the ``bodycam`` command; ``extra`` is more TOML tables."""
+    path = tmp_path / "device.toml"
+    path.write_text(f"""
+[video]
+width = 320
+height = 240
+[recording]
+segment_seconds = {segment_seconds}
+data_dir = "{tmp_path / 'data'}"
+[sources]
+camera = "{camera}"
+microphone = "synthetic:"
+{extra}
+""")
+    return path
+
+
 def record(data_dir: Path, seconds: float, **sections: dict):
     with open_recorder(small_config(data_dir, **sections)) as recorder:
         return recorder.run(seconds)

@@ -5,22 +5,11 @@ import subprocess
 import sys
 
 from capture.evidence import read_record
+from tests.conftest import write_config
 
 
 def record_with_rtc(tmp_path, rtc: str):
-    config = tmp_path / "clock.toml"
-    config.write_text(f"""
-[video]
-width = 320
-height = 240
-[recording]
-data_dir = "{tmp_path / 'data'}"
-[sources]
-camera = "synthetic:"
-microphone = "synthetic:"
-[clock]
-rtc = "{rtc}"
-""")
+    config = write_config(tmp_path, f'[clock]\nrtc = "{rtc}"\n')
     result = subprocess.run([sys.executable, "-m", "firmware", "record", "--seconds", "1", "--config", str(config)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

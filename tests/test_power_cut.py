@@ -11,22 +11,11 @@ import numpy as np
 
 from capture.evidence import read_record
 from capture.verify import verify_paths
-from tests.conftest import decode_video, index_records, segments
+from tests.conftest import decode_video, index_records, segments, write_config
 
 
 def test_sigkill_mid_segment_leaves_a_playable_file(tmp_path):
-    config = tmp_path / "cut.toml"
-    config.write_text(f"""
-[video]
-width = 320
-height = 240
-[recording]
-segment_seconds = 10
-data_dir = "{tmp_path / 'data'}"
-[sources]
-camera = "synthetic:"
-microphone = "synthetic:"
-""")
+    config = write_config(tmp_path, segment_seconds=10)
     recorder = subprocess.Popen([sys.executable, "-m", "firmware", "record", "--config", str(config)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

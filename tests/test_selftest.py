@@ -17,26 +17,10 @@ from hw.clock import KernelSync
 from tests.mounts import tmpfs  # noqa: F401  (fixture)
 from hw import HardwareError
 from hw.battery import BatteryReading, SimulatedBattery
-from tests.conftest import small_config
+from tests.conftest import small_config, write_config
 
 SIMULATED = {"battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
              "gnss": {"port": "simulated:"}}
-
-
-def write_config(tmp_path, extra: str = "", camera: str = "synthetic:") -> str:
-    path = tmp_path / "device.toml"
-    path.write_text(f"""
-[video]
-width = 320
-height = 240
-[recording]
-data_dir = "{tmp_path / 'data'}"
-[sources]
-camera = "{camera}"
-microphone = "synthetic:"
-{extra}
-""")
-    return str(path)
 
 
 def bodycam(*args: str) -> subprocess.CompletedProcess:
