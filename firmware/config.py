@@ -136,6 +136,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "poweroff_command": Rule(str, _length(0, 4096), "\"\" or a command, e.g. \"systemctl poweroff\""),
     },
     "dock": {
+        "port": Rule(str, lambda s: s == "" or s.startswith("/") or "://" in s,
+                     "\"\" (none) or the serial port to the dock: a device path or a pyserial URL"),
         "release_after_days": Rule(int, _between(0, 3650), "a whole number of days from 0 (at once) to 3650"),
         "set_system_clock": Rule(bool, lambda b: True, "true or false"),
     },

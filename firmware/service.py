@@ -173,6 +173,8 @@ class Service:
         self._last_stop: _Stop | None = None
         self._reminded = self._battery_checked = self._pinged = 0.0
         self._exit: int | None = None
+        self._dock_stop = threading.Event()
+        self._dock_link: threading.Thread | None = None
         self._poweroff = False
 
     # --- any thread ---------------------------------------------------------------------------
@@ -275,7 +277,9 @@ class Service:
         if self._hardware is None:
             self._hardware = self._stack.enter_context(open_hardware(self.config, with_devices=False))
         self._stack.callback(self._close_watcher)
+        self._stack.callback(self._serve_dock, False)
         self.docked = self.panel.is_pressed("dock")
+        self._serve_dock(self.docked)
         self._enter(SELFTEST, "power-on")
         self.panel.play(PATTERNS["selftest"])
         report = run_selftest(self.config, self._hardware, when="power-on")
@@ -467,10 +471,34 @@ class Service:
             return
         self.docked = docked
         self._log("dock", {"docked": docked})
+        self._serve_dock(docked)
         if self.pipeline is not None:
             self.pipeline.set_buffering(not docked)
         if self.state in (STANDBY, DOCKED):
             self._enter(DOCKED if docked else STANDBY, "docked" if docked else "undocked")
+
+    def _serve_dock(self, docked: bool) -> None:
+        """While docked, offer the sealed recordings to the dock on ``dock.port``, on a thread of its own."""
+        port = self.config["dock"]["port"]
+        if docked and port and self._dock_link is None:
+            self._dock_stop.clear()
+            self._dock_link = threading.Thread(target=self._dock_session, args=(port,), name="dock-link", daemon=True)
+            self._dock_link.start()
+        elif not docked and self._dock_link is not None:
+            self._dock_stop.set()
+            self._dock_link.join(timeout=10)
+            self._dock_link = None
+
+    def _dock_session(self, port: str) -> None:
+        from sync.station import ClockPolicy, serve
+
+        config = self.config
+        try:
+            serve(Path(config["recording"]["data_dir"]), port, release_after_days=config["dock"]["release_after_days"],
+                  clock=ClockPolicy(config["dock"]["set_system_clock"], config["clock"]["max_drift_seconds"] * 10**9),
+                  stop=self._dock_stop)
+        except Exception as exc:  # a dead port ends the offload, never the service; the log says why
+            self._log("dock_link_failed", {"port": port, "message": str(exc)})
 
     def _do_shutdown(self, cause: str, detail: str) -> None:
         if self._exit is not None:

@@ -318,3 +318,34 @@ def test_every_stop_reason_of_the_rules_has_a_code():
                                    "secrets_privacy", "weather", "other"}
     assert reason_text("unspecified") == "unspecified: to be filled in at the dock"
     assert reason_text("battery", "battery at 4 %") == "battery: battery at 4 %"
+
+
+def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
+    """Docked, `bodycam run` serves the dock link on dock.port: the dock archives, receipts, the device frees."""
+    from capture.verify import verify_paths
+    from sync.enroll import add_key, dock_init, enrolled_docks_dir
+    from sync.ptywire import PtyWire
+    from sync.station import pull
+
+    data_dir, archive = tmp_path / "data", tmp_path / "archive"
+    wire = PtyWire()
+    try:
+        with running(service_config(data_dir, dock={"port": wire.a})) as service:
+            press(service, "record")
+            wait_for(lambda: service.progress.segments >= 1 and service.progress.frames >= 45, what="recording")
+            press(service, "record", 1.5)
+            dock_init(archive, [(data_dir / "device" / "device.pub").read_text()])
+            add_key(enrolled_docks_dir(data_dir), (archive / "dock" / "dock.pub").read_text())
+            assert request(socket_path(data_dir), {"press": "dock"})["state"] == DOCKED
+            report = pull(archive, wire.b)
+            assert not report.failed and report.items, report
+            session = next(p.name for p in (data_dir / "spool").iterdir())
+        archived = {p.name for p in archive.rglob(f"{session}/*")}
+        assert {"session-open.json", "session-close.json", "seg-000001.mp4", "seg-000001.mp4.manifest"} <= archived
+        assert all(v.ok for v in verify_paths([archive]))
+        # The device freed its videos against the receipts; its spool still verifies.
+        assert not list((data_dir / "spool" / session).glob("seg-*.mp4"))
+        assert all(v.ok for v in verify_paths([data_dir / "spool"]))
+        assert events(data_dir, "released")
+    finally:
+        wire.close()
