@@ -21,7 +21,7 @@ import av
 from capture.evidence import (FORMAT, GENESIS, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, EvidenceError,
                               SignedRecord, Signer, read_record, sign)
 from capture.index import INDEX_SUFFIX, read_index
-from capture.spool import AppendOnlyFile, sync_directory
+from capture.spool import AppendOnlyFile, sha256_file, sync_directory
 
 PART_KINDS = ("init", "fragment", "trailer")
 
@@ -208,5 +208,4 @@ def _frame(record: dict[str, Any]) -> dict[str, int]:
 
 
 def file_digest(path: Path) -> dict[str, Any]:
-    data = path.read_bytes()
-    return {"name": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"name": path.name, "size": path.stat().st_size, "sha256": sha256_file(path).hexdigest()}

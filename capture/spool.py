@@ -7,6 +7,7 @@ delete here: space is only released later, by the dock-confirmed upload.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
@@ -57,6 +58,20 @@ class AppendOnlyFile:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+
+def sha256_file(path: Path, size: int | None = None) -> "hashlib._Hash":
+    """SHA-256 of a file (of its first ``size`` bytes), read a megabyte at a time; returns the hash object."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        remaining = size
+        while remaining is None or remaining > 0:
+            block = fh.read(1 << 20 if remaining is None else min(1 << 20, remaining))
+            if not block:
+                break
+            digest.update(block)
+            remaining = None if remaining is None else remaining - len(block)
+    return digest
 
 
 def sync_directory(path: Path) -> None:

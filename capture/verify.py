@@ -29,6 +29,7 @@ from typing import Any, Iterable
 from capture.evidence import (MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, EvidenceError, SignedRecord,
                               key_id, read_record)
 from capture.index import INDEX_SUFFIX
+from capture.spool import sha256_file
 
 GOOD = ("OK", "RECOVERED")
 
@@ -93,7 +94,7 @@ def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVe
         verdict.problems.append(f"the session-open record belongs to session {opened.body['session']}")
     closed = _load(folder / SESSION_CLOSE, verdict, "session-close record")
     verdict.close_record = closed
-    file_hashes = {p.name: _sha256(p) for p in folder.glob("seg-*.mp4")}
+    file_hashes = {p.name: sha256_file(p).hexdigest() for p in folder.glob("seg-*.mp4")}
     records = _segment_records(folder, verdict)
     claimed: set[str] = set()
     chain: list[SignedRecord] = []
@@ -197,8 +198,7 @@ def _matches(path: Path, sealed: dict[str, Any], recovered: bool, whole: str) ->
     if not (recovered and size > sealed["size"]):
         return False
     # A recovered file may go on past what was sealed: only its sealed prefix counts.
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read(sealed["size"])).hexdigest() == sealed["sha256"]
+    return sha256_file(path, sealed["size"]).hexdigest() == sealed["sha256"]
 
 
 def _which_part(path: Path, body: dict[str, Any]) -> str:
@@ -222,7 +222,7 @@ def _index_problem(path: Path, sealed: dict[str, Any] | None) -> str:
         return ""
     if not path.exists():
         return "its frame index was deleted"
-    return "" if _sha256(path) == sealed["sha256"] else "its frame index differs from what was sealed"
+    return "" if sha256_file(path).hexdigest() == sealed["sha256"] else "its frame index differs from what was sealed"
 
 
 def _check_chain(verdict: SessionVerdict, opened: SignedRecord, chain: list[SignedRecord],
@@ -265,11 +265,3 @@ def _check_between_sessions(verdicts: list[SessionVerdict]) -> None:
         for before, after in zip(sessions, sessions[1:]):
             if before.close_record is not None and after.open_record.body["prev"] != before.close_record.hash:
                 after.problems.append(f"MISSING records between session {before.session} and this one")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 from capture.evidence import MANIFEST_SUFFIX, SESSION_OPEN, EvidenceError, SignedRecord, key_id, parse
 from capture.index import INDEX_SUFFIX
-from capture.spool import sync_directory
+from capture.spool import sha256_file, sync_directory
 from sync import VerifyError
 from sync.messages import Item
-from sync.store import PARTIAL_DIR, FilePartial, _hash_file
+from sync.store import PARTIAL_DIR, FilePartial
 
 INDEX = "index.jsonl"
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
@@ -50,7 +50,7 @@ class ArchiveSink:
             raise VerifyError(f"{item.id}: its session-open record is not archived yet")
         final = folder / name if folder else None
         if final is not None and final.exists():
-            if final.stat().st_size == item.size and _hash_file(final).digest() == item.sha256:
+            if final.stat().st_size == item.size and sha256_file(final).digest() == item.sha256:
                 return None                  # archived already: the dock just receipts it again
             raise VerifyError(f"{item.id} is archived already with different contents")
         return _Checked(self, item, session, name, final)
@@ -109,12 +109,12 @@ class ArchiveSink:
         sealed = self._record(folder / (video + MANIFEST_SUFFIX), f"the manifest of {video}").body
         if kind.group(3) == INDEX_SUFFIX:
             expected, size = sealed["index"], partial.offset
-            digest = _hash_file(partial.path).hexdigest()
+            digest = sha256_file(partial.path).hexdigest()
         else:
             expected, size = sealed["file"], partial.offset
             # A recovered file may go on past what was sealed (a fragment the power cut broke).
             longer = "recovered" in sealed.get("flags", []) and size > expected["size"]
-            digest = _hash_file(partial.path, expected["size"] if longer else None).hexdigest()
+            digest = sha256_file(partial.path, expected["size"] if longer else None).hexdigest()
             size = expected["size"] if longer else size
         if size != expected["size"] or digest != expected["sha256"]:
             raise VerifyError(f"{partial.item.id} differs from what its manifest sealed")

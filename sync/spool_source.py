@@ -23,11 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from capture.evidence import (MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, EvidenceError, key_id, load_public_key,
                               read_record)
 from capture.index import INDEX_SUFFIX
-from capture.spool import sync_directory
+from capture.spool import sha256_file, sync_directory
 from sync.auth import receipt_data
 from sync.enroll import enrolled_docks_dir, read_keys
 from sync.messages import Item
-from sync.store import _hash_file
 
 log = logging.getLogger(__name__)
 RECEIPTS = "receipts"
@@ -86,7 +85,7 @@ def _release(data_dir: Path, item_id: str, device_key: bytes, release_after_days
         return False
     if sealed.get("name") != video.name or receipt_dock(data_dir, item_id, sealed["sha256"], device_key) is None:
         return False
-    if video.stat().st_size != sealed["size"] or _hash_file(video).hexdigest() != sealed["sha256"]:
+    if video.stat().st_size != sealed["size"] or sha256_file(video).hexdigest() != sealed["sha256"]:
         return False            # changed since it was sealed: the dock holds other bytes than these
     video.unlink()
     sync_directory(video.parent)
@@ -143,7 +142,7 @@ class SpoolSource:
             return bytes.fromhex(sealed["sha256"])
         key = (str(path), size, path.stat().st_mtime_ns)
         if key not in self._hashes:
-            self._hashes[key] = _hash_file(path).digest()
+            self._hashes[key] = sha256_file(path).digest()
         return self._hashes[key]
 
     def open(self, item: Item) -> BinaryIO:

@@ -8,12 +8,11 @@ plain-file versions; the device's spool and the dock's archive plug in the same 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
-from capture.spool import sync_directory
+from capture.spool import sha256_file, sync_directory
 from sync import VerifyError
 from sync.messages import Item
 
@@ -66,19 +65,6 @@ class Sink(Protocol):
         ...
 
 
-def _hash_file(path: Path, size: int | None = None) -> "hashlib._Hash":
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        remaining = size
-        while remaining is None or remaining > 0:
-            block = fh.read(1 << 20 if remaining is None else min(1 << 20, remaining))
-            if not block:
-                break
-            digest.update(block)
-            remaining = None if remaining is None else remaining - len(block)
-    return digest
-
-
 class DirectorySource:
     """Every regular file under ``root`` (ids are relative paths), oldest first.
 
@@ -101,7 +87,7 @@ class DirectorySource:
             if item_id not in self.receipts:
                 key = (item_id, size, mtime)
                 if key not in self._hashes:
-                    self._hashes[key] = _hash_file(self.root / item_id).digest()
+                    self._hashes[key] = sha256_file(self.root / item_id).digest()
                 items.append(Item(item_id, size, self._hashes[key]))
         return items
 
@@ -139,7 +125,7 @@ class DirectorySink:
     def resume(self, item: Item) -> "FilePartial | None":
         final = self.path(item)
         if final.exists():
-            if final.stat().st_size == item.size and _hash_file(final).digest() == item.sha256:
+            if final.stat().st_size == item.size and sha256_file(final).digest() == item.sha256:
                 return None
             raise VerifyError(f"{item.id!r} is already stored with different contents")
         return FilePartial(item, self.partials / item.sha256.hex(), final, self.sync_every)
@@ -154,7 +140,7 @@ class FilePartial:
             if size > item.size:                 # cannot be a prefix of this item: start over
                 os.ftruncate(self._fd, 0)
                 size = 0
-            self._digest = _hash_file(path, size)
+            self._digest = sha256_file(path, size)
         except BaseException:
             os.close(self._fd)
             raise
