@@ -5,6 +5,8 @@ format precisely). Lines are written whole with ``O_APPEND`` and fsynced before
 :meth:`EventLog.append` returns; an flock on ``events/.lock`` lets two processes append
 without forking the chain. A line cut short by a power cut is left as it is and the next
 line goes into a new file, chained to the last complete line, so nothing is rewritten.
+:meth:`EventLog.rotate` ends the newest file when a dock asks what to take: every file but
+the new, empty one is then complete and never changes again.
 """
 from __future__ import annotations
 
@@ -83,11 +85,26 @@ class EventLog:
                 self._cached = _Tail(path, size, record["seq"], hashlib.sha256(line).hexdigest(), True)
         return record
 
+    def rotate(self) -> list[Path]:
+        """End the newest file: the next event starts a new one. Returns every file but that
+        new, empty one; none of them is ever written again, so each may be offered whole."""
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / ".lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                files = log_files(self.folder)
+                if files and files[-1].stat().st_size:
+                    files.append(self.folder / f"events-{_number(files[-1]) + 1:06d}.jsonl")
+                    os.close(os.open(files[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+                    sync_directory(self.folder)
+                return files[:-1]
+
     def _tail(self) -> _Tail:
         files = log_files(self.folder)
         cached = self._cached
         if cached and files and files[-1] == cached.path and cached.path.stat().st_size == cached.size:
             return cached  # nobody else wrote since our last line
+        fresh = bool(files) and files[-1].stat().st_size == 0  # left by rotate(): the next line goes there
         for path in reversed(files):
             data = path.read_bytes()[-2 * MAX_LINE_BYTES:]
             lines = data.split(b"\n")
@@ -95,8 +112,8 @@ class EventLog:
             if lines and lines[-1]:
                 last = lines[-1]
                 return _Tail(files[-1], files[-1].stat().st_size, json.loads(last)["seq"],
-                             hashlib.sha256(last).hexdigest(), complete=path == files[-1] and not torn)
-        return _Tail(files[-1] if files else None, 0, -1, GENESIS, complete=not files)
+                             hashlib.sha256(last).hexdigest(), complete=fresh or (path == files[-1] and not torn))
+        return _Tail(files[-1] if files else None, 0, -1, GENESIS, complete=fresh or not files)
 
 
 def log_files(folder: Path) -> list[Path]:
@@ -109,37 +126,52 @@ def _number(path: Path | None) -> int:
 
 @dataclass
 class Verification:
-    """The events of a log in order, what breaks its chain, and lines cut short by a power cut."""
+    """The events of a log in order, what breaks its chain, and lines cut short by a power cut.
+
+    ``seq`` and ``prev`` are where the next line must chain to: the last complete line's
+    ``seq`` and SHA-256 (-1 and 64 zeros before the first event; None where not known, for a
+    file checked without the file before it).
+    """
 
     records: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     torn: list[str] = field(default_factory=list)
+    seq: int | None = -1
+    prev: str | None = GENESIS
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def check(self, name: str, data: bytes) -> Verification:
+        """Go on with the chain through the bytes of one file called ``name``; returns self."""
+        lines = data.split(b"\n")
+        if lines.pop():
+            self.torn.append(f"{name}: the last line is incomplete (power cut while writing)")
+        for number, line in enumerate(lines, 1):
+            where = f"{name} line {number}"
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not (isinstance(record, dict) and isinstance(record.get("seq"), int)
+                    and isinstance(record.get("prev"), str)):
+                self.problems.append(f"{where}: not an event (a JSON object with 'seq' and 'prev')")
+                record = None
+            else:
+                if self.prev is not None and record["prev"] != self.prev:
+                    self.problems.append(f"{where}: 'prev' is not the SHA-256 of the line before")
+                if self.seq is not None and record["seq"] != self.seq + 1:
+                    self.problems.append(f"{where}: 'seq' is {record['seq']}, expected {self.seq + 1}")
+                self.records.append(record)
+            self.prev = hashlib.sha256(line).hexdigest()
+            self.seq = record["seq"] if record is not None else None if self.seq is None else self.seq + 1
+        return self
+
 
 def verify(data_dir: str | Path) -> Verification:
     """Read every event of ``<data_dir>/events`` and check the chain: each line's ``prev`` and ``seq``."""
     result = Verification()
-    prev, seq = GENESIS, -1
     for path in log_files(Path(data_dir) / FOLDER):
-        lines = path.read_bytes().split(b"\n")
-        if lines.pop():
-            result.torn.append(f"{path.name}: the last line is incomplete (power cut while writing)")
-        for number, line in enumerate(lines, 1):
-            where = f"{path.name} line {number}"
-            try:
-                record = json.loads(line)
-            except ValueError:
-                result.problems.append(f"{where}: not a JSON object")
-                record = {}
-            if record and record.get("prev") != prev:
-                result.problems.append(f"{where}: 'prev' is not the SHA-256 of the line before")
-            if record and record.get("seq") != seq + 1:
-                result.problems.append(f"{where}: 'seq' is {record.get('seq')}, expected {seq + 1}")
-            prev, seq = hashlib.sha256(line).hexdigest(), record.get("seq", seq + 1)
-            if record:
-                result.records.append(record)
+        result.check(path.name, path.read_bytes())
     return result

@@ -7,6 +7,11 @@ only then is it linked read-only into
 date of the session-open record's ``started_wall``, UTC) and may the dock receipt it.
 Anything that does not verify raises ``VerifyError``: no receipt, so the device keeps it.
 ``<root>/index.jsonl`` gets one line per archived session record, for :func:`search`.
+
+The device's event log comes as ``events/events-NNNNNN.jsonl``. Its lines are not signed and
+name no device, so each file is filed under the key of the device that authenticated the
+pull (told to the sink by :class:`DeviceWitness`), at ``<root>/events/<key id>/``, and only
+if it carries on the hash chain of that device's event files archived so far.
 """
 from __future__ import annotations
 
@@ -20,23 +25,30 @@ from typing import Any, Callable
 from capture.evidence import MANIFEST_SUFFIX, SESSION_OPEN, EvidenceError, SignedRecord, key_id, parse
 from capture.index import INDEX_SUFFIX
 from capture.spool import sha256_file, sync_directory
+from firmware.eventlog import FOLDER as EVENTS, Verification, log_files
 from sync import VerifyError
-from sync.messages import Item
+from sync.auth import Authenticator, auth_data
+from sync.messages import Item, Role
 from sync.store import PARTIAL_DIR, FilePartial
 
 INDEX = "index.jsonl"
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
 FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
+EVENT_FILE = re.compile(r"events-(\d{6})\.jsonl")
 
 
 class ArchiveSink:
     """``sync.store.Sink`` for the dock. ``trusted_device_keys`` None accepts any validly signed
-    device; ``progress(files, bytes)`` hears of every write and every accepted file."""
+    device; ``progress(files, bytes)`` hears of every write and every accepted file.
+    ``device_key`` is the device that authenticated the pull (see :class:`DeviceWitness`):
+    without it event files are refused."""
 
     def __init__(self, root: Path, trusted_device_keys: set[bytes] | None = None, *,
-                 progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20) -> None:
+                 progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20,
+                 device_key: bytes | None = None) -> None:
         self.root = Path(root)
         self.trusted = trusted_device_keys
+        self.device_key = device_key
         self.progress = progress or (lambda files, nbytes: None)
         self.sync_every = sync_every
         self.files = self.bytes = 0
@@ -45,15 +57,25 @@ class ArchiveSink:
 
     def resume(self, item: Item) -> "_Checked | None":
         session, name = _split(item.id)
-        folder = self._folder(session)
-        if folder is None and name != SESSION_OPEN:
-            raise VerifyError(f"{item.id}: its session-open record is not archived yet")
-        final = folder / name if folder else None
+        if session == EVENTS:
+            final, check = self._event_folder(item) / name, self._check_events
+        else:
+            folder = self._folder(session)
+            if folder is None and name != SESSION_OPEN:
+                raise VerifyError(f"{item.id}: its session-open record is not archived yet")
+            final, check = folder / name if folder else None, self.check
         if final is not None and final.exists():
             if final.stat().st_size == item.size and sha256_file(final).digest() == item.sha256:
                 return None                  # archived already: the dock just receipts it again
             raise VerifyError(f"{item.id} is archived already with different contents")
-        return _Checked(self, item, session, name, final)
+        return _Checked(self, item, final, check)
+
+    def _event_folder(self, item: Item) -> Path:
+        if self.device_key is None:
+            raise VerifyError(f"{item.id}: no authenticated device to file it under (no DeviceWitness)")
+        if self.trusted is not None and self.device_key not in self.trusted:
+            raise VerifyError(f"device key {key_id(self.device_key)} is not enrolled on this dock")
+        return self.root / EVENTS / key_id(self.device_key)
 
     def _folder(self, session: str) -> Path | None:
         for line in self.index:
@@ -119,6 +141,19 @@ class ArchiveSink:
         if size != expected["size"] or digest != expected["sha256"]:
             raise VerifyError(f"{partial.item.id} differs from what its manifest sealed")
 
+    def _check_events(self, partial: "_Checked") -> None:
+        """Raise VerifyError unless the event file is the device's next one and carries on the
+        hash chain from the last line archived (from the start for the log's first file)."""
+        number, held = _event_number(partial.name), log_files(partial.final.parent)
+        if held and _event_number(held[-1].name) != number - 1:
+            raise VerifyError(f"{partial.item.id} does not follow {held[-1].name}, the device's last event "
+                              f"file archived: files missing between or out of order")
+        chain = _chain_after(held, number)
+        chain.check(partial.name, partial.path.read_bytes())
+        if chain.problems:
+            raise VerifyError(f"{partial.item.id} breaks the event log's hash chain (a line changed, removed, "
+                              f"inserted or reordered): {chain.problems[0]}")
+
     def _same_source(self, record: SignedRecord, opened: SignedRecord, kind: str) -> SignedRecord:
         body = record.body
         if body.get("type") != kind:
@@ -167,11 +202,13 @@ class ArchiveSink:
 
 
 class _Checked(FilePartial):
-    """A partial copy that is verified by its archive before it becomes final."""
+    """A partial copy that is verified by ``check`` before it becomes final."""
 
-    def __init__(self, sink: ArchiveSink, item: Item, session: str, name: str, final: Path | None) -> None:
+    def __init__(self, sink: ArchiveSink, item: Item, final: Path | None,
+                 check: Callable[["_Checked"], None]) -> None:
         super().__init__(item, sink.root / PARTIAL_DIR / item.sha256.hex(), final, sink.sync_every)
-        self.sink, self.session, self.name = sink, session, name
+        self.sink, self.check = sink, check
+        self.session, _, self.name = item.id.partition("/")
 
     def write(self, data: bytes) -> None:
         super().write(data)
@@ -183,12 +220,12 @@ class _Checked(FilePartial):
         try:
             if self.offset != self.item.size or self._digest.digest() != self.item.sha256:
                 raise VerifyError(f"{self.item.id!r}: SHA-256 of the received bytes does not match")
-            self.sink.check(self)
+            self.check(self)
         except (VerifyError, KeyError, TypeError, ValueError) as exc:   # a malformed record body too
             self.path.unlink()
             raise exc if isinstance(exc, VerifyError) else VerifyError(f"{self.item.id}: {exc!r}") from exc
         super().commit()
-        if self.name == SESSION_OPEN:        # the folders made for the session must survive a power cut
+        if self.name == SESSION_OPEN or self.session == EVENTS:   # folders made for it must survive a power cut
             for folder in self.final.parent.parents:
                 sync_directory(folder)
                 if folder == self.sink.root:
@@ -199,9 +236,42 @@ class _Checked(FilePartial):
 
 def _split(item_id: str) -> tuple[str, str]:
     session, _, name = item_id.partition("/")
-    if not SAFE.fullmatch(session) or not FILE.fullmatch(name):
-        raise VerifyError(f"item id {item_id!r} is not <session>/<evidence file>")
+    if not SAFE.fullmatch(session) or not (EVENT_FILE if session == EVENTS else FILE).fullmatch(name):
+        raise VerifyError(f"item id {item_id!r} is not <session>/<evidence file> or {EVENTS}/events-NNNNNN.jsonl")
     return session, name
+
+
+def _event_number(name: str) -> int:
+    return int(EVENT_FILE.fullmatch(name).group(1))
+
+
+def _chain_after(held: list[Path], number: int) -> Verification:
+    """Where event file ``number`` must chain to: the last complete line of the files archived
+    before it (checked already), else the log's start for file 1, else not known."""
+    for path in reversed(held):
+        end = Verification(seq=None, prev=None).check(path.name, path.read_bytes())
+        if end.seq is not None:
+            return Verification(seq=end.seq, prev=end.prev)
+    first = _event_number(held[0].name) if held else number
+    return Verification() if first == 1 else Verification(seq=None, prev=None)
+
+
+class DeviceWitness:
+    """The dock's :class:`~sync.auth.Authenticator`, telling ``sink`` which device proved its key
+    in each session's AUTH (``sink.device_key``; None after a failed proof). The Sink protocol
+    names no peer, and an event file needs one to be filed under."""
+
+    def __init__(self, auth: Authenticator, sink: ArchiveSink) -> None:
+        self.auth, self.sink, self.public_key = auth, sink, auth.public_key
+
+    def sign(self, data: bytes) -> bytes:
+        return self.auth.sign(data)
+
+    def verify(self, public_key: bytes, data: bytes, signature: bytes) -> bool:
+        valid = self.auth.verify(public_key, data, signature)
+        if data.startswith(auth_data(Role.DEVICE, b"")):
+            self.sink.device_key = public_key if valid else None
+        return valid
 
 
 def _chain(record: SignedRecord) -> dict[str, Any]:

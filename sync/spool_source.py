@@ -2,11 +2,15 @@
 
 Items are ``<session>/<file>``: per session folder (sessions holding a ``marked`` segment
 first, then oldest first) the open record, then per sealed segment its manifest, index and
-video, then the close record. What is not sealed yet is not offered. A dock's receipt is
-stored in ``<data_dir>/receipts/<session>/<file>.receipt`` before anything is freed, and
-only a segment's video is ever freed: when the receipt names exactly the hash its manifest
-sealed, the file on disk still has that hash, and ``release_after_days`` have passed.
-Manifests, indexes and session records stay, so the chain still verifies on the device.
+video, then the close record. What is not sealed yet is not offered. Then the event log,
+as ``events/events-NNNNNN.jsonl`` in order: each listing first ends the log's newest file
+(:meth:`EventLog.rotate`), so every file offered is complete and never changes; events
+written after that go in a later docking. A dock's receipt is stored in
+``<data_dir>/receipts/<item>.receipt`` before anything is freed, and only a segment's video
+is ever freed: when the receipt names exactly the hash its manifest sealed, the file on
+disk still has that hash, and ``release_after_days`` have passed. Manifests, indexes and
+session records stay, so the chain still verifies on the device; event files stay too
+(they are small, and the device's own record of what happened).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from capture.evidence import (MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, Evid
                               read_record)
 from capture.index import INDEX_SUFFIX
 from capture.spool import sha256_file, sync_directory
+from firmware.eventlog import FOLDER as EVENTS, EventLog
 from sync.auth import receipt_data
 from sync.enroll import enrolled_docks_dir, read_keys
 from sync.messages import Item
@@ -110,8 +115,11 @@ class SpoolSource:
         sessions = sorted(p for p in self.spool.iterdir() if p.is_dir()) if self.spool.is_dir() else []
         offered = [self._session(folder) for folder in sessions]
         offered.sort(key=lambda pair: -pair[0])          # stable: oldest first within a priority
+        evidence = [item for _, items in offered for item in items]
+        events = [Item(f"{EVENTS}/{path.name}", path.stat().st_size, self._digest(path, None))
+                  for path in EventLog(self.data_dir).rotate()]
         docks = read_keys(enrolled_docks_dir(self.data_dir))
-        return [item for _, items in offered for item in items
+        return [item for item in evidence + events
                 if receipt_dock(self.data_dir, item.id, item.sha256.hex(), self.device_key, docks) is None]
 
     def _session(self, folder: Path) -> tuple[int, list[Item]]:
@@ -146,8 +154,9 @@ class SpoolSource:
         return self._hashes[key]
 
     def open(self, item: Item) -> BinaryIO:
+        folder = self.data_dir if item.id.startswith(f"{EVENTS}/") else self.spool
         try:
-            return open(self.spool / item.id, "rb")
+            return open(folder / item.id, "rb")
         except FileNotFoundError as exc:
             raise KeyError(item.id) from exc
 

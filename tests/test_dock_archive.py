@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from capture.evidence import FileSigner, load_public_key, read_record
+from capture.evidence import FileSigner, key_id, load_public_key, read_record
 from capture.verify import verify_paths
-from sync import PeerError
+from firmware.eventlog import EventLog, Verification
+from sync import PeerError, VerifyError
 from sync.archive import ArchiveSink, search
 from sync.auth import RECEIPT_DOMAIN, Ed25519Authenticator, receipt_data
 from sync.dock import Dock
@@ -56,6 +57,16 @@ def spool_files(data_dir: Path) -> dict[str, bytes]:
     return {f"{p.parent.name}/{p.name}": p.read_bytes() for p in sorted((data_dir / "spool").glob("*/*"))}
 
 
+def event_files(folder: Path) -> dict[str, bytes]:
+    """The event files in a device's data_dir or a device's folder of an archive, by item id."""
+    folder = folder / "events" if (folder / "events").is_dir() else folder
+    return {f"events/{p.name}": p.read_bytes() for p in sorted(folder.glob("events-*.jsonl"))}
+
+
+def archived_events(archive: Path, data_dir: Path) -> Path:
+    return archive / "events" / key_id(next(iter(device_key(data_dir))))
+
+
 def archived(archive: Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
     for path in archive.glob("[0-9]*/*/*/*/*/*/*/*"):
@@ -90,7 +101,7 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
     original = spool_files(device)
     with PtyWire() as wire, device_serving(device, wire):
         report = pull(archive, wire.b)
-    assert not report.failed and sorted(report.items) == sorted(original)
+    assert not report.failed and sorted(report.items) == sorted([*original, "events/events-000001.jsonl"])
     assert report.clock_offset_ns is not None
     stored = archived(archive)
     assert sorted(stored) == sorted(original)
@@ -110,14 +121,14 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
     assert all(s.detail.startswith("released after upload") for v in verdicts for s in v.segments)
     assert len([e for e in events(device) if e["type"] == "released"]) == 3
     assert [e["type"] for e in events(device)].count("clock_set") == 1
-    # searchable by officer, device and date; a second dock finds nothing pending
+    # searchable by officer, device and date; a second docking takes only the events logged since
     day = day.replace("/", "-")
     for criteria in ({"officer": opened["officer"]["police_number"]}, {"officer": opened["officer"]["name"]},
                      {"device": opened["device"]}, {"date": day}):
         assert {e["session"] for e in search(archive, **criteria)} == {n.split("/")[0] for n in original}
     assert search(archive, device="XX00000") == [] and search(archive, case="K-1") == []
     with PtyWire() as wire, device_serving(device, wire):
-        assert pull(archive, wire.b).items == []
+        assert pull(archive, wire.b).items == ["events/events-000002.jsonl"]
 
 
 def test_with_retention_nothing_is_released_until_it_is_due(sides):
@@ -194,7 +205,7 @@ def test_a_video_changed_after_sealing_is_refused_not_receipted_not_released(sid
     assert list(report.failed) == [name]
     assert name not in archived(archive) and not receipt_path(device, name).exists()
     assert victim.read_bytes() == bytes(data)
-    assert sorted(report.items) == sorted(set(offered) - {name})
+    assert sorted(report.items) == sorted(set(offered) - {name} | {"events/events-000001.jsonl"})
     assert [n for n in spool_files(device) if n.endswith(".mp4")] == [name]     # the others were released
 
 
@@ -249,3 +260,93 @@ def test_bodycam_commands_enrol_and_search(sides, tmp_path):
     found = bodycam("archive-search", "--archive", str(archive), "--device", "BC00001")
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 2
     assert bodycam("archive-search", "--archive", str(archive), "--officer", "999999").returncode == 1
+
+
+def alarms(data_dir: Path, count: int) -> None:
+    log = EventLog(data_dir)
+    for n in range(count):
+        log.append("alarm", {"kind": "battery_low", "message": f"test {n}", "action": "none"})
+
+
+def event_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_the_event_log_arrives_whole_and_chained_and_later_events_go_in_a_later_docking(sides):
+    device, archive = sides
+    alarms(device, 3)
+    EventLog(device).rotate()
+    alarms(device, 2)
+    with PtyWire() as wire, device_serving(device, wire):
+        first = pull(archive, wire.b)
+    taken = ["events/events-000001.jsonl", "events/events-000002.jsonl"]
+    assert not first.failed and first.items[-2:] == taken               # after every evidence item
+    folder = archived_events(archive, device)
+    assert event_files(folder) == {item: event_files(device)[item] for item in taken}
+    assert all(path.stat().st_mode & 0o777 == 0o444 for path in folder.iterdir())
+    assert all(receipt_path(device, item).exists() for item in taken)
+    # the releases after the listing went into a new file, offered at the next docking only
+    newest = device / "events" / "events-000003.jsonl"
+    assert [e["type"] for e in event_lines(newest)] == ["released"] * 3
+    with PtyWire() as wire, device_serving(device, wire):
+        second = pull(archive, wire.b)
+    assert not second.failed and second.items == ["events/events-000003.jsonl"]
+    on_device = event_files(device)                                   # all kept, none changed since offered
+    assert sorted(on_device) == [*taken, "events/events-000003.jsonl", "events/events-000004.jsonl"]
+    assert event_files(folder) == {item: on_device[item] for item in sorted(on_device)[:3]}
+    chain = Verification()
+    for name, data in event_files(folder).items():
+        chain.check(name, data)
+    assert chain.ok and [r["seq"] for r in chain.records] == list(range(len(chain.records)))
+    assert [r["type"] for r in chain.records].count("clock_set") == 2
+
+
+@pytest.mark.parametrize("tamper", ["edit", "remove", "reorder"])
+def test_a_tampered_event_file_is_refused_and_not_receipted(sides, tamper):
+    device, archive = sides
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed       # events-000001 archived: the next file must carry on its chain
+    alarms(device, 2)
+    path = device / "events" / "events-000002.jsonl"
+    lines = path.read_bytes().split(b"\n")[:-1]
+    if tamper == "edit":
+        lines[0] = lines[0].replace(b'"released"', b'"dock_refused"')
+    elif tamper == "remove":
+        del lines[0]                                  # the file alone still chains: only the archive can tell
+    else:
+        lines[0], lines[1] = lines[1], lines[0]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with PtyWire() as wire, device_serving(device, wire):
+        report = pull(archive, wire.b)
+    assert list(report.failed) == ["events/events-000002.jsonl"] and report.items == []
+    assert "breaks the event log's hash chain" in report.failed["events/events-000002.jsonl"]
+    assert list(event_files(archived_events(archive, device))) == ["events/events-000001.jsonl"]
+    assert not receipt_path(device, "events/events-000002.jsonl").exists()
+
+
+def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticated_key(sides):
+    device, archive = sides
+    for _ in range(3):
+        alarms(device, 2)
+        EventLog(device).rotate()
+    source = SpoolSource(device)
+    first, second, third = [item for item in source.items() if item.id.startswith("events/")]
+
+    def take(sink: ArchiveSink, item: Item) -> None:
+        partial = sink.resume(item)
+        with source.open(item) as fh:
+            partial.write(fh.read())
+        partial.commit()
+
+    with pytest.raises(VerifyError, match="no authenticated device"):
+        ArchiveSink(archive).resume(first)
+    sink = ArchiveSink(archive, device_key=next(iter(device_key(device))))
+    take(sink, first)
+    with pytest.raises(VerifyError, match="does not follow events-000001.jsonl"):
+        take(sink, third)
+    take(sink, second)
+    take(sink, third)
+    assert sink.resume(second) is None                # archived once: only receipted again
+    assert event_files(archived_events(archive, device)) == {item.id: event_files(device)[item.id]
+                                                             for item in (first, second, third)}
+    assert not any((archive / PARTIAL_DIR).iterdir())

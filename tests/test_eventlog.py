@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.eventlog import GENESIS, EventLog, log_files, verify
+from firmware.eventlog import GENESIS, EventLog, Verification, log_files, verify
 from firmware.selftest import log_report, open_hardware, run_selftest
 from firmware.watch import Alarm, AlarmSink, Watcher
 from tests.conftest import small_config
@@ -80,6 +80,28 @@ def test_two_writers_share_one_chain(tmp_path):
         alarm(first if n % 2 else second)
     result = verify(tmp_path)
     assert result.ok and [r["seq"] for r in result.records] == list(range(6))
+
+
+def test_rotate_ends_the_newest_file_and_the_chain_goes_on_in_the_next(tmp_path):
+    log = EventLog(tmp_path)
+    assert log.rotate() == []
+    alarm(log)
+    alarm(log)
+    [first] = log.rotate()
+    before = first.read_bytes()
+    assert log.rotate() == [first]  # nothing logged since: no second empty file
+    alarm(EventLog(tmp_path))
+    alarm(log)  # a writer that wrote before the rotation follows it too
+    assert first.read_bytes() == before
+    [_, second] = log_files(tmp_path / "events")
+    assert len(second.read_bytes().splitlines()) == 2
+    result = verify(tmp_path)
+    assert result.ok and [r["seq"] for r in result.records] == [0, 1, 2, 3]
+    # one file checked on its own, against where the chain stood before it
+    end = Verification().check(first.name, before)
+    assert Verification(seq=end.seq, prev=end.prev).check(second.name, second.read_bytes()).ok
+    assert Verification(seq=None, prev=None).check(second.name, second.read_bytes()).ok
+    assert not Verification().check(second.name, second.read_bytes()).ok  # it is not the log's start
 
 
 def test_floats_are_refused_so_lines_stay_canonical(tmp_path):
