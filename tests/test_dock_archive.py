@@ -29,7 +29,9 @@ from sync.ptywire import PtyWire
 from sync.spool_source import SpoolSource, receipt_path, release_due
 from sync.station import pull, serve
 from sync.store import PARTIAL_DIR
-from tests.conftest import record
+from capture.pipeline import Progress
+from firmware.session import open_recorder
+from tests.conftest import record, small_config
 
 DAY_NS = 86_400 * 10**9
 
@@ -43,14 +45,18 @@ def recorded(tmp_path_factory) -> Path:
     return data_dir
 
 
-@pytest.fixture
-def sides(recorded, tmp_path) -> tuple[Path, Path]:
+def enrolled_copy(recorded: Path, tmp_path: Path) -> tuple[Path, Path]:
     """A copy of the device, and a dock archive; each enrolled on the other."""
     device, archive = tmp_path / "device", tmp_path / "archive"
     shutil.copytree(recorded, device)
     dock_init(archive, [(device / "device" / "device.pub").read_text()])
     add_key(enrolled_docks_dir(device), (archive / "dock" / "dock.pub").read_text())
     return device, archive
+
+
+@pytest.fixture
+def sides(recorded, tmp_path) -> tuple[Path, Path]:
+    return enrolled_copy(recorded, tmp_path)
 
 
 def spool_files(data_dir: Path) -> dict[str, bytes]:
@@ -260,6 +266,31 @@ def test_bodycam_commands_enrol_and_search(sides, tmp_path):
     found = bodycam("archive-search", "--archive", str(archive), "--device", "BC00001")
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 2
     assert bodycam("archive-search", "--archive", str(archive), "--officer", "999999").returncode == 1
+
+
+def record_marked(data_dir: Path, seconds: float) -> None:
+    """A real recording in which the officer sets a marker as soon as it runs."""
+    with open_recorder(small_config(data_dir)) as recorder:
+        def mark_once(progress: Progress) -> None:
+            if not progress.markers:
+                recorder.add_marker("party objects")
+        recorder.run(seconds, on_progress=mark_once)
+
+
+def test_a_marked_session_is_offered_and_pulled_before_older_unmarked_ones(recorded, tmp_path):
+    device, archive = enrolled_copy(recorded, tmp_path)
+    record_marked(device, 1)
+    *older, marked = sorted(p.name for p in (device / "spool").iterdir())     # folder names start with the time
+    assert any("marked" in read_record(m).body["flags"] for m in (device / "spool" / marked).glob("*.manifest"))
+    offered = [item for item in SpoolSource(device).items() if not item.id.startswith("events/")]
+    sessions = [item.id.split("/")[0] for item in offered]
+    assert len(older) == 2 and sessions == sorted(sessions, key=[marked, *older].index)
+    assert {item.priority for item in offered if item.id.startswith(marked)} == {1}
+    assert {item.priority for item in offered if not item.id.startswith(marked)} == {0}
+    with PtyWire() as wire, device_serving(device, wire):
+        report = pull(archive, wire.b)
+    assert not report.failed and report.items[:-1] == [item.id for item in offered]
+    assert all(v.ok for v in verify_paths([archive], device_key(device)))
 
 
 def alarms(data_dir: Path, count: int) -> None:
