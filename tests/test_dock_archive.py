@@ -2,7 +2,9 @@
 the device frees a video only for a valid receipt of exactly its sealed hash. No timed asserts."""
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -16,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from capture.evidence import FileSigner, key_id, load_public_key, read_record
+from capture.pipeline import Progress
 from capture.verify import verify_paths
 from firmware.eventlog import EventLog, Verification
+from firmware.session import open_recorder
 from sync import PeerError, VerifyError
 from sync.archive import ArchiveSink, search
 from sync.auth import RECEIPT_DOMAIN, Ed25519Authenticator, receipt_data
@@ -26,11 +30,9 @@ from sync.enroll import add_key, dock_init, enrolled_docks_dir, read_keys
 from sync.link import open_port
 from sync.messages import ErrorCode, Item
 from sync.ptywire import PtyWire
-from sync.spool_source import SpoolSource, receipt_path, release_due
+from sync.spool_source import SpoolSource, receipt_dock, receipt_path, release_due
 from sync.station import pull, serve
 from sync.store import PARTIAL_DIR
-from capture.pipeline import Progress
-from firmware.session import open_recorder
 from tests.conftest import record, small_config
 
 DAY_NS = 86_400 * 10**9
@@ -91,6 +93,20 @@ def device_serving(data_dir: Path, wire: PtyWire, **options):
         stop.set()
         thread.join(timeout=30)
         assert not thread.is_alive()
+
+
+@contextlib.contextmanager
+def device_service(data_dir: Path, port: str):
+    """``bodycam serve`` in a process of its own, killed at the end if it still runs."""
+    process = subprocess.Popen([sys.executable, "-m", "firmware", "serve", "--port", port, "--data-dir", str(data_dir)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("serving")
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
 def device_key(data_dir: Path) -> set[bytes]:
@@ -244,6 +260,41 @@ def test_dock_killed_mid_transfer_resumes_and_archives_each_file_once(sides):
     assert sorted(stored) == sorted(original) and not any(partials.iterdir())
     assert all(len(paths) == 1 and paths[0].read_bytes() == original[name] for name, paths in stored.items())
     assert all(v.ok for v in verify_paths([archive], device_key(device)))
+    assert [e["data"]["item"] for e in events(device) if e["type"] == "released"].count(first_video) == 1
+
+
+def test_device_service_killed_mid_transfer_resumes_and_releases_only_what_was_receipted(sides):
+    device, archive = sides
+    original = spool_files(device)
+    first_video = f"{sorted(original)[0].split('/')[0]}/seg-000001.mp4"
+    with PtyWire() as wire, concurrent.futures.ThreadPoolExecutor(1) as dock, contextlib.ExitStack() as services:
+        first = services.enter_context(device_service(device, wire.a))
+        cut = wire.cut_after(100_000)            # inside the first video; cut until mended
+        pulling = dock.submit(pull, archive, wire.b)
+        assert cut.wait(timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert (device / "spool" / first_video).exists() and not receipt_path(device, first_video).exists()
+        second = services.enter_context(device_service(device, wire.a))
+        wire.mend()
+        report = pulling.result(timeout=60)      # the dock's next session reaches the restarted service
+        again = dock.submit(pull, archive, wire.b).result(timeout=60)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=10) == 0
+    assert not report.failed and report.drops >= 1
+    assert [item for item, _ in report.resumed] == [first_video]
+    assert sorted(set(report.items) - set(original)) == ["events/events-000001.jsonl", "events/events-000002.jsonl"]
+    assert not again.failed and all(item.startswith("events/") for item in again.items)
+    stored = archived(archive)
+    assert sorted(stored) == sorted(original) and not any((archive / PARTIAL_DIR).iterdir())
+    assert all(len(paths) == 1 and paths[0].read_bytes() == original[name] for name, paths in stored.items())
+    assert all(v.ok for v in verify_paths([archive], device_key(device)))
+    # on the device: every file receipted, and whatever is gone has a receipt valid for exactly its bytes
+    assert all(receipt_path(device, name).exists() for name in original)
+    key = next(iter(device_key(device)))
+    gone = [name for name in original if not (device / "spool" / name).exists()]
+    assert sorted(gone) == sorted(name for name in original if name.endswith(".mp4"))
+    assert all(receipt_dock(device, name, hashlib.sha256(original[name]).hexdigest(), key) for name in gone)
     assert [e["data"]["item"] for e in events(device) if e["type"] == "released"].count(first_video) == 1
 
 
