@@ -29,7 +29,8 @@ from hw.camera import Camera, open_camera
 from hw.clock import Rtc, kernel_sync, open_rtc
 from hw.gnss import Gnss, open_gnss
 from hw.microphone import Microphone, open_microphone
-from hw.storage import Storage, unoffloaded_bytes
+from hw.storage import Storage
+from sync.spool_source import not_offloaded
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 EXIT_CODES = {PASS: 0, WARN: 1, FAIL: 2}
@@ -230,7 +231,7 @@ def storage_checks(storage: Storage, config: Config) -> list[Check]:
     status = FAIL if reading.free_bytes <= reserve else WARN if hours < limits["shift_hours"] else PASS
     checks.append(Check("storage.free", status, f"{reading.free_bytes / 1e9:.2f} GB = {hours:.1f} h of recording",
                         f">= {limits['shift_hours']} h at {rate * 8 / 1e6:.2f} Mbit/s", source))
-    sessions, pending = unoffloaded_bytes(storage.path / "spool")
+    sessions, pending = not_offloaded(storage.path)
     checks.append(Check("storage.offload", PASS, f"{sessions} sessions, {pending / 1e6:.1f} MB not yet offloaded",
                         "offload daily", source))
     return checks

@@ -65,13 +65,3 @@ class Storage:
             with contextlib.suppress(OSError):
                 probe.unlink()
         return time.perf_counter() - started
-
-
-def unoffloaded_bytes(spool: Path) -> tuple[int, int]:
-    """(sessions, bytes) on the spool not yet taken by the dock: today every file in it."""
-    sessions = total = 0
-    for session in spool.iterdir() if spool.is_dir() else []:
-        if session.is_dir():
-            sessions += 1
-            total += sum(f.stat().st_size for f in session.iterdir() if f.is_file())
-    return sessions, total

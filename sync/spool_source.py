@@ -98,6 +98,29 @@ def _release(data_dir: Path, item_id: str, device_key: bytes, release_after_days
     return True
 
 
+def not_offloaded(data_dir: Path) -> tuple[int, int]:
+    """(sessions, bytes) on the spool that no stored valid receipt covers: what only the device
+    holds. A file is covered when :func:`receipt_dock` holds for the hash it is offered with;
+    files not sealed yet count. Only sessions with receipts are read, so an undocked spool
+    costs no hashing."""
+    data_dir = Path(data_dir)
+    spool = data_dir / "spool"
+    folders = sorted(p for p in spool.iterdir() if p.is_dir()) if spool.is_dir() else []
+    docked = [folder for folder in folders if (data_dir / RECEIPTS / folder.name).is_dir()]
+    covered: set[str] = set()
+    if docked:
+        source = SpoolSource(data_dir)
+        docks = read_keys(enrolled_docks_dir(data_dir))
+        covered = {item.id for folder in docked for item in source._session(folder)[1]
+                   if receipt_dock(data_dir, item.id, item.sha256.hex(), source.device_key, docks) is not None}
+    sessions = total = 0
+    for folder in folders:
+        pending = [f.stat().st_size for f in folder.iterdir() if f.is_file() and f"{folder.name}/{f.name}" not in covered]
+        sessions += bool(pending)
+        total += sum(pending)
+    return sessions, total
+
+
 class SpoolSource:
     """``sync.store.Source`` over ``<data_dir>/spool``. ``event(kind, data)`` records each
     release (the device's event log)."""

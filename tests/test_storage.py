@@ -1,14 +1,18 @@
 """The spool's filesystem: real small tmpfs mounts for read-only and full, stubs for exact boundaries."""
 from __future__ import annotations
 
-import os
+import json
 
 import pytest
 
 from firmware.selftest import FAIL, PASS, WARN, bytes_per_second, storage_checks
 from hw import HardwareError
-from hw.storage import Storage, StorageReading, unoffloaded_bytes
-from tests.conftest import small_config
+from hw.storage import Storage, StorageReading
+from sync.auth import receipt_data
+from sync.enroll import add_key, dock_init, enrolled_docks_dir
+from sync.messages import Item
+from sync.spool_source import SpoolSource, not_offloaded, receipt_path
+from tests.conftest import record, small_config
 from tests.mounts import remount, tmpfs  # noqa: F401  (fixture)
 
 
@@ -82,12 +86,46 @@ def test_probe_latency_boundary(tmp_path, seconds, expected):
     assert statuses(storage_checks(storage, config))["storage.probe"] == expected
 
 
-def test_unoffloaded_bytes_counts_every_session_on_the_spool(tmp_path):
-    assert unoffloaded_bytes(tmp_path / "spool") == (0, 0)
-    for session, sizes in {"s1": [100, 23], "s2": [7]}.items():
-        (tmp_path / "spool" / session).mkdir(parents=True)
-        for n, size in enumerate(sizes):
-            (tmp_path / "spool" / session / f"seg-{n}.mp4").write_bytes(b"x" * size)
-    assert unoffloaded_bytes(tmp_path / "spool") == (2, 130)
-    os.chmod(tmp_path / "spool" / "s1" / "seg-0.mp4", 0o444)  # as the spool leaves them
-    assert unoffloaded_bytes(tmp_path / "spool") == (2, 130)
+def spool_bytes(data_dir, *names):
+    return sum((data_dir / "spool" / name).stat().st_size for name in names)
+
+
+def test_not_offloaded_counts_what_no_stored_valid_receipt_covers(tmp_path):
+    """A real recording, receipted part by part by a real dock key; videos are kept (retention)."""
+    data_dir = tmp_path / "data"
+    assert not_offloaded(data_dir) == (0, 0)
+    record(data_dir, 3)
+    [session] = [p.name for p in (data_dir / "spool").iterdir()]
+    everything = [f"{session}/{f.name}" for f in (data_dir / "spool" / session).iterdir()]
+    assert not_offloaded(data_dir) == (1, spool_bytes(data_dir, *everything))
+    dock = dock_init(tmp_path / "archive", [(data_dir / "device" / "device.pub").read_text()])
+    add_key(enrolled_docks_dir(data_dir), (tmp_path / "archive" / "dock" / "dock.pub").read_text())
+    source = SpoolSource(data_dir, release_after_days=1)
+    items = [item for item in source.items() if item.id.startswith(session)]
+
+    def receipt(item: Item) -> None:
+        source.received(item, dock.sign(receipt_data(source.device_key, item.id, item.sha256)))
+
+    first = [item for item in items if "seg-000002" not in item.id and "close" not in item.id]
+    for item in first:
+        receipt(item)
+    pending = sorted(set(everything) - {item.id for item in first})
+    assert not_offloaded(data_dir) == (1, spool_bytes(data_dir, *pending))
+    # a receipt for other bytes, or by a dock that is not enrolled, covers nothing
+    video = next(item for item in items if item.id.endswith("seg-000002.mp4"))
+    receipt(Item(video.id, video.size, bytes(32)))
+    assert receipt_path(data_dir, video.id).exists()
+    assert not_offloaded(data_dir) == (1, spool_bytes(data_dir, *pending))
+    stranger = dock_init(tmp_path / "stranger")
+    receipt_path(data_dir, video.id).write_text(json.dumps({
+        "item": video.id, "sha256": video.sha256.hex(), "dock_key": stranger.public_key.hex(),
+        "signature": stranger.sign(receipt_data(source.device_key, video.id, video.sha256)).hex(), "time_ns": 0}))
+    assert not_offloaded(data_dir) == (1, spool_bytes(data_dir, *pending))
+    for item in items:
+        receipt(item)
+    assert not_offloaded(data_dir) == (0, 0)
+    assert spool_bytes(data_dir, *everything) > 0  # nothing was freed: covered by receipts, not gone
+    checks = storage_checks(Storage(data_dir), small_config(data_dir))
+    assert next(c.value for c in checks if c.name == "storage.offload") == "0 sessions, 0.0 MB not yet offloaded"
+    (data_dir / "spool" / session / "seg-000003.mp4").write_bytes(b"x" * 100)  # not sealed yet
+    assert not_offloaded(data_dir) == (1, 100)
