@@ -17,6 +17,7 @@ setup(
         "cryptography>=42",
         "pyserial>=3.5",
         "cobs>=1.2",
+        "crc32c>=2.4",
         "gpiozero>=2.0",
         "smbus2>=0.4",
         "pynmea2>=1.19",

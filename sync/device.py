@@ -1,8 +1,7 @@
 """The device end of the dock link: answers the dock, streams items, takes signed receipts.
 
 The thread that calls :meth:`Device.serve` owns everything here: it takes requests,
-answers them, and in between keeps the current transfer's window full (the link's own
-threads only move bytes). The device only ever answers; it never starts anything, and an
+answers them, and in between keeps the current transfer's window full. The device only ever answers; it never starts anything, and an
 unauthenticated dock gets nothing but HELLO and ERROR.
 """
 from __future__ import annotations
@@ -98,7 +97,8 @@ class Device:
         return self._dispatch(message)
 
     def _send_window(self, out: Outgoing) -> None:
-        """Queue as many DATA frames as the window allows (the link's writer sends them)."""
+        """Send as many DATA frames as the window allows, in one write."""
+        frames = []
         while out.ready():
             offset, length = out.take()
             try:
@@ -109,10 +109,11 @@ class Device:
                     raise OSError("the item is shorter than offered")
             except OSError as exc:
                 self._close_transfer()
-                self.link.send(Error(out.tag, ErrorCode.INTERNAL, f"cannot read the item: {exc}"))
-                return
+                frames.append(Error(out.tag, ErrorCode.INTERNAL, f"cannot read the item: {exc}"))
+                break
             self.stats.data_bytes += length
-            self.link.send(Data(out.tag, offset, data))
+            frames.append(Data(out.tag, offset, data))
+        self.link.send(*frames)
 
     def _dispatch(self, message: Message) -> bool:
         out = self._out

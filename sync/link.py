@@ -12,28 +12,27 @@ All timing uses the monotonic clock.
 from __future__ import annotations
 
 import os
-import queue
 import select
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 
 import serial
 
-from sync import LinkDown, LinkError, MessageError, PortError
+from sync import LinkDown, MessageError, PortError
 from sync.framing import FrameDecoder, encode_frame
 from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, decode
 
-TICK = 0.02                  # how long the reader thread waits before it looks at its stop flag
-READ_MAX = 1 << 16
+READ_MAX = 1 << 16           # bytes taken from the port before they are decoded
+WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
+CLOSE_TIMEOUT = 2.0          # how long close() waits for queued bytes to leave
 
 
 @dataclass(frozen=True)
 class LinkConfig:
     """Tuning shared by both ends; the effective window and chunk are negotiated in HELLO."""
-    window: int = 16         # DATA frames in flight (16 x 8 KiB: 128 KiB)
-    chunk: int = 8192        # data bytes per DATA frame
+    window: int = 8          # DATA frames in flight (8 x 32 KiB: 256 KiB)
+    chunk: int = 32768       # data bytes per DATA frame
     rto: float = 0.5         # resend a request, or nudge a stalled transfer, after this long
     dead_after: float = 5.0  # give up on a peer that has been silent this long
 
@@ -47,7 +46,7 @@ class LinkConfig:
 def open_port(url: str, baudrate: int = 115200) -> serial.SerialBase:
     """Open a serial port by path or pyserial URL (/dev/ttyACM0, /dev/pts/3, ...) for a Link."""
     try:
-        return serial.serial_for_url(url, baudrate=baudrate, write_timeout=5.0)
+        return serial.serial_for_url(url, baudrate=baudrate)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise PortError(f"cannot open {url}: {exc}") from exc
 
@@ -55,43 +54,39 @@ def open_port(url: str, baudrate: int = 115200) -> serial.SerialBase:
 class Link:
     """Framed messages over an open port. Malformed frames and messages are counted and dropped.
 
-    Two threads owned by the link move the bytes: one only reads the port, one only writes
-    it (joining whatever frames are queued into one write). A tty passes at most a few KiB
-    at a time, so an end that decoded, stored or encoded between its reads and writes would
-    leave the line idle meanwhile. The protocol runs in the thread that calls :meth:`send`
-    and :meth:`receive`; :meth:`close` stops both threads (the port belongs to the caller).
-
-    The port must be a POSIX one (it has a file descriptor) with a write timeout
-    (:func:`open_port` sets one): a write that cannot finish in that time means the peer
-    stopped reading.
+    One thread does everything: :meth:`send` queues frames and writes what the port takes
+    at once, :meth:`receive` waits on the port for both directions -- reading, and writing
+    the rest of the queue as the line drains -- until a message comes. Waking other threads
+    for every few KiB a tty passes costs more than the decoding itself on a small CPU.
+    The port must be a POSIX one (pyserial opens it non-blocking and gives its descriptor);
+    the port belongs to the caller, :meth:`close` only sends what is still queued.
     """
 
-    def __init__(self, port: serial.SerialBase) -> None:
-        self.port = port
+    def __init__(self, port: serial.SerialBase, write_timeout: float = WRITE_TIMEOUT) -> None:
+        self.port, self.write_timeout = port, write_timeout
+        self._fd = port.fileno()
         self._decoder = FrameDecoder()
         self._inbox: deque[Message] = deque()
-        self._chunks: queue.SimpleQueue[bytes | OSError] = queue.SimpleQueue()
-        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._failure: LinkError | None = None     # set by the writer, raised by the next send
-        self._stop = threading.Event()
+        self._queued = bytearray()       # frames to write; the first ``_written`` bytes have gone
+        self._written = 0
+        self._moved = time.monotonic()   # when the queue last became non-empty or shrank
         self.malformed = 0
-        self._threads = [threading.Thread(target=target, daemon=True, name=f"link-{name} {port.name}")
-                         for name, target in (("reader", self._read), ("writer", self._write))]
-        for thread in self._threads:
-            thread.start()
 
     @property
     def dropped_frames(self) -> int:
         return self._decoder.dropped
 
     def close(self) -> None:
-        """Write what is queued, then stop both threads; safe to call twice."""
-        self._frames.put(None)
-        self._threads[1].join(timeout=10)
-        self._stop.set()
-        self._threads[0].join(timeout=5)
-        if any(thread.is_alive() for thread in self._threads):
-            raise RuntimeError("a link thread did not stop")
+        """Write what is queued, giving the peer up to CLOSE_TIMEOUT to take it; safe twice."""
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        while self._pending() and time.monotonic() < deadline:
+            try:
+                select.select([], [self._fd], [], max(0.0, deadline - time.monotonic()))
+                self._flush()
+            except (PortError, OSError, ValueError):
+                break
+        self._queued.clear()
+        self._written = 0
 
     def __enter__(self) -> "Link":
         return self
@@ -99,82 +94,84 @@ class Link:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _read(self) -> None:
-        # Straight from the descriptor: pyserial's read() costs as much Python per call as
-        # the decoding does, and this thread must get back to the port at once.
-        fd = self.port.fileno()
-        while not self._stop.is_set():
-            try:
-                if select.select([fd], [], [], TICK)[0]:
-                    self._chunks.put(self._drain(fd))
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError as exc:
-                self._chunks.put(exc)
-                return
-
-    @staticmethod
-    def _drain(fd: int) -> bytes:
-        """What the port has now, up to READ_MAX: a tty hands out 4 KiB per read, and one
-        hand-over of several reads wakes the decoding thread once instead of several times."""
-        parts, size = [], 0
-        while size < READ_MAX:
-            try:
-                data = os.read(fd, READ_MAX - size)
-            except BlockingIOError:
-                break
-            if not data:
-                if not parts:
-                    raise OSError("the port reports end of file (device gone?)")
-                break
-            parts.append(data)
-            size += len(data)
-        return b"".join(parts)
-
-    def _write(self) -> None:
-        while (frames := self._frames.get()) is not None:
-            batch = [frames]
-            while len(batch) < 64 and not self._frames.empty():
-                batch.append(self._frames.get())
-            if batch[-1] is None:
-                batch.pop()
-                self._frames.put(None)
-            try:
-                self.port.write(b"".join(batch))
-            except serial.SerialTimeoutException:
-                self._failure = LinkDown("the peer stopped reading (write timed out)")
-            except (serial.SerialException, OSError) as exc:
-                self._failure = PortError(f"cannot write to the port: {exc}")
-
     def send(self, *messages: Message) -> None:
-        """Queue the messages' frames for the writer; raises what the writer met since last time."""
-        failure, self._failure = self._failure, None
-        if failure is not None:
-            raise failure
+        """Queue the messages' frames and write what the port takes now."""
+        if not self._pending():
+            self._moved = time.monotonic()
         for message in messages:
-            self._frames.put(encode_frame(message.encode()))
+            self._queued += encode_frame(message.encode())
+        self._flush()
 
     def receive(self, timeout: float) -> Message | None:
-        """The next well-formed message, or None after ``timeout`` seconds (0: only what is here)."""
+        """The next well-formed message, or None after ``timeout`` seconds (0: only what is here).
+
+        Raises LinkDown if the peer has taken none of our queued bytes for ``write_timeout``.
+        """
         deadline = time.monotonic() + timeout
         while not self._inbox:
+            remaining = deadline - time.monotonic()
+            if self._pending() and time.monotonic() - self._moved > self.write_timeout:
+                raise LinkDown("the peer stopped reading (nothing written for "
+                               f"{self.write_timeout:g} s)")
             try:
-                chunk = self._chunks.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
+                readable, writable, _ = select.select([self._fd], [self._fd] if self._pending() else [], [],
+                                                      max(0.0, min(remaining, self.write_timeout)))
+            except InterruptedError:
+                continue
+            if writable:
+                self._flush()
+            if readable:
+                self._read()
+            elif remaining <= 0:
                 return None
-            if isinstance(chunk, OSError):
-                self._chunks.put(chunk)          # every later call fails the same way
-                raise PortError(f"cannot read from the port: {chunk}")
-            for payload in self._decoder.feed(chunk):
-                try:
-                    self._inbox.append(decode(payload))
-                except MessageError:
-                    self.malformed += 1
         return self._inbox.popleft()
 
     def discard(self) -> None:
         """Forget messages already read but not yet taken (a new session starts)."""
         self._inbox.clear()
+
+    def _pending(self) -> int:
+        return len(self._queued) - self._written
+
+    def _flush(self) -> None:
+        """Write queued bytes until the port takes no more without blocking."""
+        while self._pending():
+            try:
+                with memoryview(self._queued) as view:
+                    written = os.write(self._fd, view[self._written:])
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                raise PortError(f"cannot write to the port: {exc}") from exc
+            if not written:
+                return
+            self._written += written
+            self._moved = time.monotonic()
+            if self._written * 2 >= len(self._queued):       # keep the queue compact
+                del self._queued[:self._written]
+                self._written = 0
+
+    def _read(self) -> None:
+        """Take what the port has now (a tty hands out 4 KiB per read) and decode it."""
+        parts, size = [], 0
+        while size < READ_MAX:
+            try:
+                data = os.read(self._fd, READ_MAX - size)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                raise PortError(f"cannot read from the port: {exc}") from exc
+            if not data:
+                if not parts:
+                    raise PortError("cannot read from the port: it reports end of file (device gone?)")
+                break
+            parts.append(data)
+            size += len(data)
+        for payload in self._decoder.feed(b"".join(parts)):
+            try:
+                self._inbox.append(decode(payload))
+            except MessageError:
+                self.malformed += 1
 
 
 class Outgoing:

@@ -19,7 +19,7 @@ from sync.framing import MAX_PAYLOAD
 VERSION = 1                  # the newest protocol version this code speaks
 MIN_VERSION = 1              # the oldest one it still speaks
 MAGIC = b"BCDL"              # opens every HELLO: "bodycam dock link"
-MAX_CHUNK = 8192             # most data bytes in one DATA frame
+MAX_CHUNK = 32768            # most data bytes in one DATA frame
 MAX_WINDOW = 1024            # most DATA frames in flight
 MAX_ID = 255                 # most UTF-8 bytes in an item id
 HEADER = struct.Struct(">BI")

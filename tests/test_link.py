@@ -21,12 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from capture.evidence import FileSigner
-from sync import PeerError
+from sync import LinkDown, PeerError
 from sync.auth import RECEIPT_DOMAIN, Ed25519Authenticator
 from sync.device import Device
 from sync.dock import Dock, PullReport
 from sync.framing import FrameDecoder, encode_frame
-from sync.link import Incoming, LinkConfig, Outgoing, open_port
+from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
 from sync.messages import MAGIC, Ack, Data, ErrorCode, Hello, Role, decode
 from sync.ptywire import Faults, PtyWire
 from sync.store import PARTIAL_DIR, DirectorySink, DirectorySource
@@ -237,6 +237,22 @@ def parses(payload: bytes) -> bool:
         return True
     except ValueError:
         return False
+
+
+def test_a_peer_that_stops_reading_brings_the_link_down():
+    """Nobody reads end b: the ptys and the relay fill up, then the link says so instead of
+    blocking; closing it then gives up on the queued bytes (CLOSE_TIMEOUT) and returns."""
+    with PtyWire() as wire:
+        port = open_port(wire.a)
+        try:
+            link = Link(port, write_timeout=0.3)
+            link.send(*(Data(1, offset, bytes(32768)) for offset in range(0, 4 << 20, 32768)))
+            with pytest.raises(LinkDown, match="stopped reading"):
+                while True:
+                    link.receive(1.0)
+            link.close()
+        finally:
+            port.close()
 
 
 def test_sender_keeps_a_window_and_goes_back_on_a_repeated_ack():
