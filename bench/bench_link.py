@@ -11,6 +11,11 @@ this process), each end in its own process, the same bytes (random, like compres
           windowed transfer, SHA-256 check, fsync, signed receipt -- all inside the time.
 Then a run whose cable is cut mid-file (how much is sent twice after the resume), and
 runs over a relay paced to 300 000 bytes/s, a 3 Mbaud UART (8N1).
+
+The three are interleaved round by round, so each round compares them under the same load;
+the summary gives the median of the per-round ratios and the best of each column. Each
+figure comes with how many of the machine's cores were busy (``/proc/stat``) during that
+run: a pty has no line rate, so its "raw ceiling" is however fast the CPUs move bytes.
 """
 from __future__ import annotations
 
@@ -19,10 +24,12 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -37,7 +44,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=50, help="size of the recording (MB)")
     parser.add_argument("--paced-mb", type=float, default=3, help="size for the 3 Mbaud runs (MB)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if not shutil.which("sz") or not shutil.which("rz"):
         print("bench_link: needs sz/rz (Debian package lrzsz): make system-deps", file=sys.stderr)
@@ -50,17 +57,24 @@ def main() -> int:
         window = LinkConfig().window * LinkConfig().chunk
         print(f"dock link: {size / 1e6:.0f} MB of random bytes over one pty link (2 pty pairs + relay), "
               f"MB/s, {args.runs} rounds:")
-        rounds = []
+        rounds, cores = [], _Cores()
+        cores.start()
         with PtyWire() as wire:
             for _ in range(args.runs):     # interleaved, so that each round sees the same machine load
-                rounds.append((_raw(wire, big), _zmodem(wire, big, work), _ours(wire, big, work, keys)[0]))
-                print("  raw {:6.1f}   zmodem {:6.1f}   ours {:6.1f}   ours/raw {:4.0%}   ours/zmodem {:4.2f}x".format(
-                    *(rate / 1e6 for rate in rounds[-1]), rounds[-1][2] / rounds[-1][0], rounds[-1][2] / rounds[-1][1]))
+                runs = [_busy(cores, _raw, wire, big), _busy(cores, _zmodem, wire, big, work),
+                        _busy(cores, lambda *a: _ours(*a)[0], wire, big, work, keys)]
+                rounds.append([rate for rate, _ in runs])
+                raw, zmodem, ours = rounds[-1]
+                print("  " + "   ".join(f"{name} {rate / 1e6:5.1f} ({cores:.1f} cores)"
+                                        for name, (rate, cores) in zip(("raw", "zmodem", "ours"), runs))
+                      + f"   ours/raw {ours / raw:4.0%}   ours/zmodem {ours / zmodem:4.2f}x")
             cut_at = size // 2
             cut = wire.cut_after(cut_at, seconds=2.0)
             with_outage, device = _ours(wire, big, work, keys, "--rto", "0.2", "--dead-after", "1")
         raw, zmodem, ours = (max(column) for column in zip(*rounds))
-        print(f"  best: raw {raw / 1e6:.1f}, zmodem {zmodem / 1e6:.1f}, ours {ours / 1e6:.1f} "
+        print(f"  median of the rounds: ours/raw {statistics.median(r[2] / r[0] for r in rounds):.0%}, "
+              f"ours/zmodem {statistics.median(r[2] / r[1] for r in rounds):.2f}x")
+        print(f"  best of each: raw {raw / 1e6:.1f}, zmodem {zmodem / 1e6:.1f}, ours {ours / 1e6:.1f} "
               f"= {ours / raw:.0%} of raw, {ours / zmodem:.2f}x zmodem")
         resent = device["data_bytes"] - size
         print(f"  cable cut for 2 s at {cut_at / 1e6:.0f} MB ({'cut' if cut.is_set() else 'NOT cut'}): "
@@ -74,6 +88,36 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+class _Cores(threading.Thread):
+    """Samples the machine's busy CPU time (/proc/stat, all but idle and iowait) every 10 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        while True:
+            with open("/proc/stat") as stat:
+                ticks = [int(field) for field in stat.readline().split()[1:]]
+            self.samples.append((time.monotonic(), (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")))
+            time.sleep(0.01)
+
+    def busy(self, began: float, ended: float) -> float:
+        """Cores busy on average between two monotonic times."""
+        inside = [(t, cpu) for t, cpu in self.samples if began <= t <= ended]
+        if len(inside) < 2:
+            return float("nan")
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
+def _busy(cores: _Cores, run, *args) -> tuple[float, float]:
+    """``run``'s rate and the busy cores over the time it measured (it ended just now)."""
+    size = (args[1] / "recording.bin").stat().st_size
+    rate = run(*args)
+    ended = time.monotonic()
+    return rate, cores.busy(ended - size / rate, ended)
 
 
 def _key(path: Path) -> str:

@@ -9,8 +9,10 @@ plain-file versions; the device's spool and the dock's archive plug in the same 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Callable, Protocol
 
 from capture.spool import sha256_file, sync_directory
 from sync import VerifyError
@@ -147,21 +149,24 @@ class FilePartial:
         self.offset = size
         self._buffer = bytearray()
         self._unsynced = 0
+        self._storer: _Storer | None = None      # started by the first full buffer: small items need none
 
     def write(self, data: bytes) -> None:
-        self._buffer += data          # written in 64 KiB pieces: fewer system calls per frame
+        self._buffer += data          # stored in 64 KiB pieces: fewer system calls per frame
         self.offset += len(data)
         if len(self._buffer) >= BUFFER:
-            self._flush()
+            if self._storer is None:
+                self._storer = _Storer(self._store)
+            self._storer.put(bytes(self._buffer))
+            self._buffer.clear()
 
-    def _flush(self) -> None:
-        with memoryview(self._buffer) as view:
+    def _store(self, piece: bytes) -> None:
+        with memoryview(piece) as view:
             done = 0
             while done < len(view):
                 done += os.write(self._fd, view[done:])
-        self._digest.update(self._buffer)
-        self._unsynced += len(self._buffer)
-        self._buffer.clear()
+        self._digest.update(piece)
+        self._unsynced += len(piece)
         if self._unsynced >= self.sync_every:
             os.fdatasync(self._fd)
             self._unsynced = 0
@@ -181,8 +186,47 @@ class FilePartial:
     def close(self) -> None:
         if self._fd >= 0:
             try:
-                self._flush()
+                if self._storer is not None:
+                    self._storer.finish()
+                self._store(bytes(self._buffer))
+                self._buffer.clear()
                 os.fsync(self._fd)
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+
+class _Storer:
+    """Writes, hashes and fsyncs a partial copy's pieces in a thread of its own, so that the
+    link goes on reading the port meanwhile (an fsync on an SD card takes tens of ms, which
+    would stop the line). At most ``depth`` pieces wait; an error is raised to the caller
+    at its next :meth:`put` or at :meth:`finish`."""
+
+    def __init__(self, store: Callable[[bytes], None], depth: int = 16) -> None:
+        self._store = store
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="partial-storer", daemon=True)
+        self._thread.start()
+
+    def put(self, piece: bytes) -> None:
+        self._raise()
+        self._pieces.put(piece)
+
+    def finish(self) -> None:
+        """Wait until every piece is stored; raises what storing met."""
+        self._pieces.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (piece := self._pieces.get()) is not None:
+            if self._error is None:              # after an error, only drain: put() must not block
+                try:
+                    self._store(piece)
+                except BaseException as exc:
+                    self._error = exc

@@ -4,10 +4,12 @@ every wait is bounded and generous, every assert is about what arrived."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from sync.device import Device
 from sync.dock import Dock, PullReport
 from sync.framing import FrameDecoder, encode_frame
 from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
-from sync.messages import MAGIC, Ack, Data, ErrorCode, Hello, Role, decode
+from sync.messages import MAGIC, Ack, Data, ErrorCode, Hello, Item, Role, decode
 from sync.ptywire import Faults, PtyWire
 from sync.store import PARTIAL_DIR, DirectorySink, DirectorySource
 
@@ -253,6 +255,35 @@ def test_a_peer_that_stops_reading_brings_the_link_down():
             link.close()
         finally:
             port.close()
+
+
+def test_a_write_error_of_the_dock_storage_reaches_the_caller_and_keeps_a_sound_prefix(tmp_path):
+    """The partial copy is stored in a thread of its own; when the disk refuses (here: a file
+    size limit, EFBIG) the error is raised to the dock, and what is on disk is a prefix of
+    the item from which the next session resumes."""
+    data = random.Random(1).randbytes(3 << 20)
+    item = Item("big", len(data), hashlib.sha256(data).digest())
+    sink = DirectorySink(tmp_path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, hard))
+    try:
+        partial = sink.resume(item)
+        with pytest.raises(OSError) as refused:
+            try:
+                for start in range(0, len(data), 32768):
+                    partial.write(data[start:start + 32768])
+            finally:
+                partial.close()
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert refused.value.errno == errno.EFBIG
+    again = sink.resume(item)
+    assert 0 < again.offset <= 1 << 20
+    again.write(data[again.offset:])
+    again.commit()
+    assert (tmp_path / "big").read_bytes() == data
 
 
 def test_sender_keeps_a_window_and_goes_back_on_a_repeated_ack():
