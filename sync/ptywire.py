@@ -36,8 +36,9 @@ class Faults:
 class PtyWire:
     """Pseudo-terminal ends ``a`` and ``b`` and the relay between them; ``close()`` stops it."""
 
-    def __init__(self, rate: float | None = None, faults: Faults = Faults()) -> None:
+    def __init__(self, rate: float | None = None, faults: Faults = Faults(), record: bool = False) -> None:
         self.rate, self.faults = rate, faults
+        self.recorded = (bytearray(), bytearray()) if record else None   # what a and b sent: a tap
         self._fds: list[int] = []
         self._masters, paths = [], []
         for _ in range(2):
@@ -120,6 +121,8 @@ class PtyWire:
                     else:
                         trigger = None
             self.forwarded[index] += len(data)
+            if self.recorded is not None:
+                self.recorded[index].extend(data)
             if not self._is_cut():
                 due = self._write(dst, relay.feed(data) if relay else data, due)
             if trigger is not None:

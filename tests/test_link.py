@@ -29,7 +29,7 @@ from sync.device import Device
 from sync.dock import Dock, PullReport
 from sync.framing import FrameDecoder, encode_frame
 from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
-from sync.messages import MAGIC, Ack, Data, ErrorCode, Hello, Item, Role, decode
+from sync.messages import MAGIC, Ack, Bye, Data, Done, ErrorCode, Hello, Item, Offer, Role, decode
 from sync.ptywire import Faults, PtyWire
 from sync.store import PARTIAL_DIR, DirectorySink, DirectorySource
 
@@ -198,6 +198,42 @@ def test_forged_receipt_releases_nothing(tmp_path):
     assert "receipt refused" in report.failed["clip"] and report.items == []
     assert source.receipts == {} and device.stats.receipts == []
     assert any("bad signature" in line for line in device.stats.refused)
+
+
+def test_a_replayed_dock_session_gets_nothing_and_is_logged(tmp_path, caplog):
+    """Everything a genuine, enrolled dock sent in a whole session -- HELLO, AUTH, LIST, GET,
+    ACKs, RECEIPT, BYE -- recorded on the cable and played back to the device later: the
+    device's fresh nonce makes the old AUTH signature fail, so nothing is listed, sent or
+    released, and each refusal is logged."""
+    files(tmp_path / "spool", {"clip": 50_000})
+    with PtyWire(record=True) as wire, device_on(wire.a, DirectorySource(tmp_path / "spool")):
+        assert pull(wire.b, tmp_path / "dock").items == ["clip"]
+        recorded = bytes(wire.recorded[1])
+    source = DirectorySource(tmp_path / "spool")
+    with PtyWire() as wire, device_on(wire.a, source) as device:
+        port = open_port(wire.b)
+        try:
+            port.write(recorded)
+            answers = answers_until_bye(port)
+        finally:
+            port.close()
+    assert isinstance(answers[0], Hello)
+    assert not any(isinstance(answer, (Offer, Data, Done)) for answer in answers)
+    assert device.stats.gets == [] and device.stats.receipts == [] and source.receipts == {}
+    assert "signature fails" in device.stats.refused[0]
+    assert any(line.startswith("RECEIPT: authenticate first") for line in device.stats.refused)
+    logged = [record.getMessage() for record in caplog.records if record.name == "sync.device"]
+    assert len(logged) >= len(device.stats.refused) and "refused AUTH" in logged[0]
+
+
+def answers_until_bye(port, timeout: float = 20.0) -> list:
+    decoder, answers, deadline = FrameDecoder(), [], time.monotonic() + timeout
+    port.timeout = 0.05
+    while time.monotonic() < deadline:
+        answers += [decode(payload) for payload in decoder.feed(port.read(max(1, port.in_waiting)))]
+        if answers and isinstance(answers[-1], Bye):
+            return answers
+    raise AssertionError(f"no BYE after {answers}")
 
 
 @pytest.fixture(scope="module")
