@@ -97,8 +97,8 @@ class Device:
         return self._dispatch(message)
 
     def _send_window(self, out: Outgoing) -> None:
-        """Send as many DATA frames as the window allows, in one write."""
-        frames = []
+        """Send as many DATA frames as the window allows, each as soon as it is encoded: a
+        pty or UART buffers a few KiB only, so the line must not wait for the whole window."""
         while out.ready():
             offset, length = out.take()
             try:
@@ -109,11 +109,10 @@ class Device:
                     raise OSError("the item is shorter than offered")
             except OSError as exc:
                 self._close_transfer()
-                frames.append(Error(out.tag, ErrorCode.INTERNAL, f"cannot read the item: {exc}"))
-                break
+                self.link.send(Error(out.tag, ErrorCode.INTERNAL, f"cannot read the item: {exc}"))
+                return
             self.stats.data_bytes += length
-            frames.append(Data(out.tag, offset, data))
-        self.link.send(*frames)
+            self.link.send(Data(out.tag, offset, data))
 
     def _dispatch(self, message: Message) -> bool:
         out = self._out

@@ -23,7 +23,7 @@ from sync import LinkDown, MessageError, PortError
 from sync.framing import FrameDecoder, encode_frame
 from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, decode
 
-READ_MAX = 1 << 16           # bytes taken from the port before they are decoded
+READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
 WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
 CLOSE_TIMEOUT = 2.0          # how long close() waits for queued bytes to leave
 
