@@ -10,7 +10,7 @@ Anything that does not verify raises ``VerifyError``: no receipt, so the device 
 
 The device's event log comes as ``events/events-NNNNNN.jsonl``. Its lines are not signed and
 name no device, so each file is filed under the key of the device that authenticated the
-pull (told to the sink by :class:`DeviceWitness`), at ``<root>/events/<key id>/``, and only
+pull (the dock tells the sink in :meth:`ArchiveSink.peer`), at ``<root>/events/<key id>/``, and only
 if it carries on the hash chain of that device's event files archived so far.
 """
 from __future__ import annotations
@@ -27,8 +27,7 @@ from capture.index import INDEX_SUFFIX
 from capture.spool import sha256_file, sync_directory
 from firmware.eventlog import FOLDER as EVENTS, Verification, log_files
 from sync import VerifyError
-from sync.auth import Authenticator, auth_data
-from sync.messages import Item, Role
+from sync.messages import Item
 from sync.store import PARTIAL_DIR, FilePartial
 
 INDEX = "index.jsonl"
@@ -40,7 +39,7 @@ EVENT_FILE = re.compile(r"events-(\d{6})\.jsonl")
 class ArchiveSink:
     """``sync.store.Sink`` for the dock. ``trusted_device_keys`` None accepts any validly signed
     device; ``progress(files, bytes)`` hears of every write and every accepted file.
-    ``device_key`` is the device that authenticated the pull (see :class:`DeviceWitness`):
+    ``device_key`` is the device that authenticated the pull (the dock calls :meth:`peer`):
     without it event files are refused."""
 
     def __init__(self, root: Path, trusted_device_keys: set[bytes] | None = None, *,
@@ -70,9 +69,12 @@ class ArchiveSink:
             raise VerifyError(f"{item.id} is archived already with different contents")
         return _Checked(self, item, final, check)
 
+    def peer(self, device_key: bytes) -> None:
+        self.device_key = device_key
+
     def _event_folder(self, item: Item) -> Path:
         if self.device_key is None:
-            raise VerifyError(f"{item.id}: no authenticated device to file it under (no DeviceWitness)")
+            raise VerifyError(f"{item.id}: no authenticated device to file it under")
         if self.trusted is not None and self.device_key not in self.trusted:
             raise VerifyError(f"device key {key_id(self.device_key)} is not enrolled on this dock")
         return self.root / EVENTS / key_id(self.device_key)
@@ -254,24 +256,6 @@ def _chain_after(held: list[Path], number: int) -> Verification:
             return Verification(seq=end.seq, prev=end.prev)
     first = _event_number(held[0].name) if held else number
     return Verification() if first == 1 else Verification(seq=None, prev=None)
-
-
-class DeviceWitness:
-    """The dock's :class:`~sync.auth.Authenticator`, telling ``sink`` which device proved its key
-    in each session's AUTH (``sink.device_key``; None after a failed proof). The Sink protocol
-    names no peer, and an event file needs one to be filed under."""
-
-    def __init__(self, auth: Authenticator, sink: ArchiveSink) -> None:
-        self.auth, self.sink, self.public_key = auth, sink, auth.public_key
-
-    def sign(self, data: bytes) -> bytes:
-        return self.auth.sign(data)
-
-    def verify(self, public_key: bytes, data: bytes, signature: bytes) -> bool:
-        valid = self.auth.verify(public_key, data, signature)
-        if data.startswith(auth_data(Role.DEVICE, b"")):
-            self.sink.device_key = public_key if valid else None
-        return valid
 
 
 def _chain(record: SignedRecord) -> dict[str, Any]:

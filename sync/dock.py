@@ -82,6 +82,7 @@ class Dock:
         answer = self._request(Auth(self._next_tag(), self.auth.sign(auth_data(Role.DOCK, session))), Auth)
         if not self.auth.verify(device.public_key, auth_data(Role.DEVICE, session), answer.signature):
             raise AuthError(f"device key {device.public_key.hex()[:16]} is not enrolled or its signature fails")
+        self.sink.peer(device.public_key)
         report.sessions += 1
         if self.clock is not None:
             try:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from firmware.eventlog import EventLog
 from firmware.selftest import TIME_SET_FILE
-from sync.archive import ArchiveSink, DeviceWitness
+from sync.archive import ArchiveSink
 from sync.device import Device, DeviceStats
 from sync.dock import Dock, PullReport
 from sync.enroll import device_authenticator, dock_authenticator, enrolled_devices_dir, read_keys
@@ -81,9 +81,8 @@ def pull(archive: Path, port_url: str, *, progress: Callable[[int, int], None] |
          config: LinkConfig = LinkConfig(), patience: float = 30.0) -> PullReport:
     """Take everything an enrolled device offers into ``archive``, setting its clock from ours."""
     sink = ArchiveSink(archive, read_keys(enrolled_devices_dir(archive)), progress=progress)
-    auth = DeviceWitness(dock_authenticator(archive), sink)
     port = open_port(port_url)
     try:
-        return Dock(port, sink, auth, config=config, clock=time.time_ns).pull(patience)
+        return Dock(port, sink, dock_authenticator(archive), config=config, clock=time.time_ns).pull(patience)
     finally:
         port.close()

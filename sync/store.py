@@ -58,6 +58,11 @@ class Partial(Protocol):
 class Sink(Protocol):
     """The dock's side."""
 
+    def peer(self, device_key: bytes) -> None:
+        """The device that proved ``device_key`` in this session's AUTH; told before any
+        :meth:`resume`, in every session."""
+        ...
+
     def resume(self, item: Item) -> Partial | None:
         """The partial copy of ``item`` to continue, or None if the item is already stored.
 
@@ -123,6 +128,9 @@ class DirectorySink:
                 or "\\" in item.id or "\x00" in item.id):
             raise VerifyError(f"item id {item.id!r} is not a safe relative path")
         return self.root.joinpath(*parts)
+
+    def peer(self, device_key: bytes) -> None:
+        """Plain files are filed by their ids alone: which device sent them changes nothing."""
 
     def resume(self, item: Item) -> "FilePartial | None":
         final = self.path(item)
