@@ -57,6 +57,7 @@ def summary(report: PullReport) -> list[str]:
     offset = "not set" if report.clock_offset_ns is None else f"{report.clock_offset_ns / 1e9:+.3f} s (device - dock)"
     lines = [f"archived {len(report.items)} files, {report.bytes} bytes in {report.seconds:.1f} s ({rate:.2f} MB/s)",
              f"  device clock  {offset}",
+             f"  event log     {sum(item.startswith('events/') for item in report.items)} file(s), chain checked",
              f"  link          {report.sessions} session(s), {report.drops} dropped, {len(report.resumed)} resumed"]
     lines += [f"  REFUSED {item}: {why}" for item, why in report.failed.items()]
     return lines

@@ -256,6 +256,8 @@ def test_dock_killed_mid_transfer_resumes_and_archives_each_file_once(sides):
         out, _ = second.communicate(timeout=60)
     assert second.returncode == 0, out
     assert 0 < held < len(original[first_video]) and "1 resumed" in out
+    event_files = len(list((archive / "events").rglob("events-*.jsonl")))
+    assert event_files and f"event log     {event_files} file(s), chain checked" in out
     stored = archived(archive)
     assert sorted(stored) == sorted(original) and not any(partials.iterdir())
     assert all(len(paths) == 1 and paths[0].read_bytes() == original[name] for name, paths in stored.items())
