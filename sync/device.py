@@ -120,14 +120,15 @@ class Device:
             if out is not None and message.tag == out.tag:
                 rewinds = out.rewinds
                 out.on_ack(message)
-                self.stats.rewinds += out.rewinds - rewinds
+                if out.rewinds > rewinds:
+                    self._went_back()
                 if out.done:
                     self._close_transfer()
             return False
         if isinstance(message, Get) and message.tag == self._last_get:
             if out is not None:      # the dock heard nothing of this transfer yet: start over
                 out.rewind()
-                self.stats.rewinds += 1
+                self._went_back()
             return False
         handler = self._handlers.get(type(message))
         if handler is None:
@@ -233,9 +234,17 @@ class Device:
         log.warning("refused %s: %s", message.NAME, text)
         return Error(message.tag, code, text)
 
+    def _went_back(self) -> None:
+        """The transfer goes back to the dock's ACK: frames still queued would only arrive
+        behind their own repeats (on a slow line, a window behind), so they go."""
+        self.stats.rewinds += 1
+        self.link.drop_unsent()
+
     def _close_transfer(self) -> None:
         if self._file is not None:
             self._file.close()
+        if self._out is not None:
+            self.link.drop_unsent()          # the dock asked for something else: answer that first
         self._file, self._out = None, None
 
     def _end(self, reason: str | None) -> None:

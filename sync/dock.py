@@ -145,9 +145,9 @@ class Dock:
                     report.bytes += len(message.data)
             elif isinstance(message, Error) and message.tag == get.tag:
                 raise PeerError(message.code, message.text)
-            if incoming.idle > self.config.dead_after:
+            if incoming.idle(self.link.heard) > self.config.dead_after:
                 raise LinkDown(f"no data for {item.id!r} in {self.config.dead_after} s")
-            ack = incoming.ack()
+            ack = incoming.ack(self.link.heard)
             if ack is not None:
                 self.link.send(ack if incoming.heard else get)   # nothing heard: the GET was lost
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import serial
 
 from sync import LinkDown, MessageError, PortError
-from sync.framing import FrameDecoder, encode_frame
+from sync.framing import DELIMITER, FrameDecoder, encode_frame
 from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, decode
 
 READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
@@ -70,6 +70,7 @@ class Link:
         self._queued = bytearray()       # frames to write; the first ``_written`` bytes have gone
         self._written = 0
         self._moved = time.monotonic()   # when the queue last became non-empty or shrank
+        self.heard = time.monotonic()    # when the port last gave us bytes
         self.malformed = 0
 
     @property
@@ -85,8 +86,7 @@ class Link:
                 self._flush()
             except (PortError, OSError, ValueError):
                 break
-        self._queued.clear()
-        self._written = 0
+        self._drop_queue()
 
     def __enter__(self) -> "Link":
         return self
@@ -111,6 +111,7 @@ class Link:
         while not self._inbox:
             remaining = deadline - time.monotonic()
             if self._pending() and time.monotonic() - self._moved > self.write_timeout:
+                self._drop_queue()           # stale now; a frame cut short is resynced at its 0x00
                 raise LinkDown("the peer stopped reading (nothing written for "
                                f"{self.write_timeout:g} s)")
             try:
@@ -122,9 +123,16 @@ class Link:
                 self._flush()
             if readable:
                 self._read()
-            elif remaining <= 0:
+            if not self._inbox and remaining <= 0:
                 return None
         return self._inbox.popleft()
+
+    def drop_unsent(self) -> None:
+        """Forget queued frames that have not started going out (the one on its way is
+        finished): after a go-back they would only repeat what is sent again anyway."""
+        if self._pending():
+            end = self._queued.find(DELIMITER, self._written + 1)
+            self._queued = self._queued[:end + 1] if end >= 0 else self._queued
 
     def discard(self) -> None:
         """Forget messages already read but not yet taken (a new session starts)."""
@@ -132,6 +140,10 @@ class Link:
 
     def _pending(self) -> int:
         return len(self._queued) - self._written
+
+    def _drop_queue(self) -> None:
+        self._queued.clear()
+        self._written = 0
 
     def _flush(self) -> None:
         """Write queued bytes until the port takes no more without blocking."""
@@ -167,6 +179,7 @@ class Link:
                 break
             parts.append(data)
             size += len(data)
+        self.heard = time.monotonic()
         for payload in self._decoder.feed(b"".join(parts)):
             try:
                 self._inbox.append(decode(payload))
@@ -230,10 +243,10 @@ class Incoming:
     def done(self) -> bool:
         return self.expected >= self.size
 
-    @property
-    def idle(self) -> float:
-        """Seconds since the last in-order DATA."""
-        return time.monotonic() - self._progress
+    def idle(self, heard: float) -> float:
+        """Seconds since the last in-order DATA or, on a slow line where one frame takes
+        longer than that, since bytes last came in (``heard``, monotonic)."""
+        return time.monotonic() - max(self._progress, heard)
 
     def accept(self, data: Data) -> bool:
         """True if ``data`` is the next in order: the caller hands it to the sink."""
@@ -247,14 +260,15 @@ class Incoming:
         self._gap = self._gap or data.offset > self.expected    # a frame before it was lost
         return False
 
-    def ack(self) -> Ack | None:
-        """The ACK to send now, if any."""
+    def ack(self, heard: float) -> Ack | None:
+        """The ACK to send now, if any; ``heard`` is when bytes last came in (monotonic): a
+        frame still arriving on a slow line is no stall."""
         now = time.monotonic()
         if self._unacked and (self._unacked >= self._ack_every or self.done):
             pass
         elif self._gap and self._gap_reported != self.expected:
             self._gap_reported = self.expected           # once per gap, not once per frame
-        elif now - max(self._progress, self._nudged) >= self.rto:
+        elif now - max(self._progress, self._nudged, heard) >= self.rto:
             self._nudged = now                           # stalled: repeat, the sender goes back
         else:
             return None

@@ -277,6 +277,18 @@ def parses(payload: bytes) -> bool:
         return False
 
 
+def test_large_frames_on_a_slow_line_are_not_sent_twice(tmp_path):
+    """At 46 kB/s (460,800 baud) one 32 KiB frame takes 0.7 s, longer than the RTO: the dock
+    sees bytes coming and does not send the device back, so nothing is sent twice."""
+    made = files(tmp_path / "spool", {"clip": 200_000})
+    config = LinkConfig(rto=0.5, dead_after=5.0)          # the defaults: 8 frames of 32 KiB
+    with PtyWire(rate=46_080) as wire, device_on(wire.a, DirectorySource(tmp_path / "spool"), config) as device:
+        report = pull(wire.b, tmp_path / "dock", config)
+    assert report.items == ["clip"]
+    assert_arrived_once(made, tmp_path / "dock")
+    assert device.stats.rewinds == 0 and device.stats.data_bytes == 200_000
+
+
 def test_a_peer_that_stops_reading_brings_the_link_down():
     """Nobody reads end b: the ptys and the relay fill up, then the link says so instead of
     blocking; closing it then gives up on the queued bytes (CLOSE_TIMEOUT) and returns."""
@@ -288,6 +300,7 @@ def test_a_peer_that_stops_reading_brings_the_link_down():
             with pytest.raises(LinkDown, match="stopped reading"):
                 while True:
                     link.receive(1.0)
+            assert link.receive(0.2) is None      # the stale queue went with it: no endless LinkDown
             link.close()
         finally:
             port.close()
@@ -340,17 +353,28 @@ def test_sender_keeps_a_window_and_goes_back_on_a_repeated_ack():
 
 def test_receiver_takes_data_in_order_and_reports_a_gap_once():
     incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=60)
-    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.ack() is None     # ACK every 2 frames
-    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack() == Ack(1, 200, 8)
-    assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack() is None   # duplicate
+    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.ack(0.0) is None     # ACK every 2 frames
+    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack(0.0) == Ack(1, 200, 8)
+    assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack(0.0) is None   # duplicate
     assert not incoming.accept(Data(1, 300, b"x" * 100))                          # 200 was lost
-    assert incoming.ack() == Ack(1, 200, 8)
-    assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.ack() is None   # same gap
-    assert incoming.accept(Data(1, 200, b"x" * 800)) and incoming.done and incoming.ack() == Ack(1, 1000, 8)
+    assert incoming.ack(0.0) == Ack(1, 200, 8)
+    assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.ack(0.0) is None   # same gap
+    assert incoming.accept(Data(1, 200, b"x" * 800)) and incoming.done and incoming.ack(0.0) == Ack(1, 1000, 8)
 
 
 def test_receiver_nudges_a_stalled_sender():
     incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=0.05)
     assert incoming.accept(Data(1, 0, b"x" * 100))
     time.sleep(0.1)                                   # longer than the RTO
-    assert incoming.ack() == Ack(1, 100, 8)
+    assert incoming.ack(0.0) == Ack(1, 100, 8)
+
+
+def test_a_frame_still_arriving_on_a_slow_line_is_no_stall():
+    """Bytes came in within the RTO (a 32 KiB frame takes 1 s at 300 kbaud): no nudge, which
+    would send the device back for nothing; once bytes stop too, the nudge comes."""
+    incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=0.05)
+    assert incoming.accept(Data(1, 0, b"x" * 100))
+    time.sleep(0.1)
+    assert incoming.ack(heard=time.monotonic()) is None
+    assert incoming.idle(heard=time.monotonic()) < 0.05 < incoming.idle(heard=0.0)
+    assert incoming.ack(heard=time.monotonic() - 0.1) == Ack(1, 100, 8)
