@@ -16,6 +16,7 @@ if it carries on the hash chain of that device's event files archived so far.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -30,6 +31,7 @@ from sync import VerifyError
 from sync.messages import Item
 from sync.store import PARTIAL_DIR, FilePartial
 
+log = logging.getLogger(__name__)
 INDEX = "index.jsonl"
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
 FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
@@ -144,17 +146,28 @@ class ArchiveSink:
             raise VerifyError(f"{partial.item.id} differs from what its manifest sealed")
 
     def _check_events(self, partial: "_Checked") -> None:
-        """Raise VerifyError unless the event file is the device's next one and carries on the
-        hash chain from the last line archived (from the start for the log's first file)."""
+        """Raise VerifyError unless the event file comes after every one archived of this device
+        and carries on the hash chain: from the last line archived when it is the next file
+        (from the start for the log's first file); after a gap -- the files between went to
+        another dock -- its own lines must chain and its first ``seq`` must come later."""
         number, held = _event_number(partial.name), log_files(partial.final.parent)
-        if held and _event_number(held[-1].name) != number - 1:
-            raise VerifyError(f"{partial.item.id} does not follow {held[-1].name}, the device's last event "
-                              f"file archived: files missing between or out of order")
-        chain = _chain_after(held, number)
+        last = _event_number(held[-1].name) if held else 0
+        if number < last:
+            raise VerifyError(f"{partial.item.id} comes before {held[-1].name}, the device's last event file "
+                              f"archived: out of order")
+        archived = _chain_after(held, number)
+        chain = archived if number == last + 1 else Verification(seq=None, prev=None)
         chain.check(partial.name, partial.path.read_bytes())
         if chain.problems:
             raise VerifyError(f"{partial.item.id} breaks the event log's hash chain (a line changed, removed, "
                               f"inserted or reordered): {chain.problems[0]}")
+        if chain is not archived:
+            first = chain.records[0]["seq"] if chain.records else None
+            if first is not None and archived.seq is not None and first <= archived.seq:
+                raise VerifyError(f"{partial.item.id} starts at event {first}, not after event {archived.seq} "
+                                  f"archived already: events replayed")
+            log.warning("%s: event files %d..%d of this device are not in this archive (taken by another dock)",
+                        partial.item.id, last + 1, number - 1)
 
     def _same_source(self, record: SignedRecord, opened: SignedRecord, kind: str) -> SignedRecord:
         body = record.body

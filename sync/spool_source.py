@@ -28,7 +28,7 @@ from capture.evidence import (MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, Evid
                               read_record)
 from capture.index import INDEX_SUFFIX
 from capture.spool import sha256_file, sync_directory
-from firmware.eventlog import FOLDER as EVENTS, EventLog
+from firmware.eventlog import FOLDER as EVENTS, EventLog, log_files
 from sync.auth import receipt_data
 from sync.enroll import enrolled_docks_dir, read_keys
 from sync.messages import Item
@@ -140,10 +140,20 @@ class SpoolSource:
         offered.sort(key=lambda pair: -pair[0])          # stable: oldest first within a priority
         evidence = [item for _, items in offered for item in items]
         events = [Item(f"{EVENTS}/{path.name}", path.stat().st_size, self._digest(path, None))
-                  for path in EventLog(self.data_dir).rotate()]
+                  for path in self._finished_event_files()]
         docks = read_keys(enrolled_docks_dir(self.data_dir))
         return [item for item in evidence + events
                 if receipt_dock(self.data_dir, item.id, item.sha256.hex(), self.device_key, docks) is None]
+
+    def _finished_event_files(self) -> list[Path]:
+        """The event files that will not change again. Ending the newest one writes to the
+        card: if that fails (full, read-only), the evidence still goes, and so do the
+        event files but the newest."""
+        try:
+            return EventLog(self.data_dir).rotate()
+        except OSError as exc:
+            log.warning("cannot end the newest event file (%s): it stays for a later docking", exc)
+            return log_files(self.data_dir / EVENTS)[:-1]
 
     def _session(self, folder: Path) -> tuple[int, list[Item]]:
         """(priority, items) of one session, in chain order, up to what is sealed."""

@@ -408,7 +408,10 @@ def test_a_tampered_event_file_is_refused_and_not_receipted(sides, tamper):
     assert not receipt_path(device, "events/events-000002.jsonl").exists()
 
 
-def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticated_key(sides):
+def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticated_key(sides, caplog):
+    """In order, under the key the device proved; a file after a gap (those between went to
+    another dock) is taken on its own chain and the gap logged; an older file, or one whose
+    events go back to what is archived, is refused."""
     device, archive = sides
     for _ in range(3):
         alarms(device, 2)
@@ -416,21 +419,43 @@ def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticat
     source = SpoolSource(device)
     first, second, third = [item for item in source.items() if item.id.startswith("events/")]
 
-    def take(sink: ArchiveSink, item: Item) -> None:
+    def take(sink: ArchiveSink, item: Item, data: bytes | None = None) -> None:
         partial = sink.resume(item)
-        with source.open(item) as fh:
-            partial.write(fh.read())
+        if data is None:
+            with source.open(item) as fh:
+                data = fh.read()
+        partial.write(data)
         partial.commit()
 
     with pytest.raises(VerifyError, match="no authenticated device"):
         ArchiveSink(archive).resume(first)
     sink = ArchiveSink(archive, device_key=next(iter(device_key(device))))
     take(sink, first)
-    with pytest.raises(VerifyError, match="does not follow events-000001.jsonl"):
-        take(sink, third)
-    take(sink, second)
+    old = event_files(device)[first.id]
+    with pytest.raises(VerifyError, match="events replayed"):
+        take(sink, Item("events/events-000003.jsonl", len(old), hashlib.sha256(old).digest()), old)
     take(sink, third)
-    assert sink.resume(second) is None                # archived once: only receipted again
+    assert "event files 2..2 of this device are not in this archive" in caplog.text
+    with pytest.raises(VerifyError, match="out of order"):
+        take(sink, second)
+    assert sink.resume(third) is None                 # archived once: only receipted again
     assert event_files(archived_events(archive, device)) == {item.id: event_files(device)[item.id]
-                                                             for item in (first, second, third)}
+                                                             for item in (first, third)}
     assert not any((archive / PARTIAL_DIR).iterdir())
+
+
+def test_when_the_event_log_cannot_be_ended_the_evidence_still_goes(sides, caplog):
+    """Ending the newest event file writes to the card; when that fails (here the writers' lock
+    file cannot be opened, as on a full or read-only card) the listing still offers every
+    evidence file and every event file but the newest, and says why in the log."""
+    device, _ = sides
+    alarms(device, 1)
+    EventLog(device).rotate()
+    alarms(device, 1)
+    lock = device / "events" / ".lock"
+    lock.unlink()
+    lock.mkdir()
+    offered = [item.id for item in SpoolSource(device).items()]
+    assert sorted(i for i in offered if not i.startswith("events/")) == sorted(spool_files(device))
+    assert [i for i in offered if i.startswith("events/")] == list(event_files(device))[:-1]
+    assert "cannot end the newest event file" in caplog.text
