@@ -95,10 +95,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "font": Rule(str, _length(1, 4096), "auto or the path of a font file"),
     },
     "battery": {
-        "main": Rule(str, lambda s: _BATTERY.match(s) is not None,
-                     "auto, simulated:, simulated:PERCENT, sysfs:PATH or max17048:BUS:ADDRESS"),
-        "backup": Rule(str, lambda s: _BATTERY.match(s) is not None,
-                       "auto, simulated:, simulated:PERCENT, sysfs:PATH or max17048:BUS:ADDRESS"),
+        **{key: Rule(str, lambda s: _BATTERY.match(s) is not None,
+                     "auto, simulated:, simulated:PERCENT, sysfs:PATH or max17048:BUS:ADDRESS")
+           for key in ("main", "backup")},
         "full_minutes": Rule(int, _between(10, 10_000), "a whole number of minutes from 10 to 10000"),
         "low_alarm_minutes": Rule(int, _between(1, 120), "a whole number of minutes from 1 to 120"),
         "critical_percent": Rule(int, _between(1, 50), "a whole number from 1 to 50"),

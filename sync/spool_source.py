@@ -98,6 +98,11 @@ def _release(data_dir: Path, item_id: str, device_key: bytes, release_after_days
     return True
 
 
+def _session_folders(spool: Path) -> list[Path]:
+    """The spool's session folders, oldest first (their names begin with the start time)."""
+    return sorted(p for p in spool.iterdir() if p.is_dir()) if spool.is_dir() else []
+
+
 def not_offloaded(data_dir: Path) -> tuple[int, int]:
     """(sessions, bytes) on the spool that no stored valid receipt covers: what only the device
     holds. A file is covered when :func:`receipt_dock` holds for the hash it is offered with;
@@ -105,7 +110,7 @@ def not_offloaded(data_dir: Path) -> tuple[int, int]:
     costs no hashing."""
     data_dir = Path(data_dir)
     spool = data_dir / "spool"
-    folders = sorted(p for p in spool.iterdir() if p.is_dir()) if spool.is_dir() else []
+    folders = _session_folders(spool)
     docked = [folder for folder in folders if (data_dir / RECEIPTS / folder.name).is_dir()]
     covered: set[str] = set()
     if docked:
@@ -135,7 +140,7 @@ class SpoolSource:
         self._hashes: dict[tuple[str, int, int], bytes] = {}
 
     def items(self) -> list[Item]:
-        sessions = sorted(p for p in self.spool.iterdir() if p.is_dir()) if self.spool.is_dir() else []
+        sessions = _session_folders(self.spool)
         offered = [self._session(folder) for folder in sessions]
         offered.sort(key=lambda pair: -pair[0])          # stable: oldest first within a priority
         evidence = [item for _, items in offered for item in items]
