@@ -93,6 +93,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                             "a strftime pattern showing the seconds (%S) and the UTC offset (%z or %:z)"),
         "utc_offset": Rule(str, lambda s: _UTC_OFFSET.match(s) is not None, "local, or +HH:MM / -HH:MM"),
         "font": Rule(str, _length(1, 4096), "auto or the path of a font file"),
+        "unverified_text": Rule(str, _length(1, 32), "1 to 32 characters"),
     },
     "battery": {
         **{key: Rule(str, lambda s: _BATTERY.match(s) is not None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -11,6 +12,7 @@ from capture.pipeline import Pipeline, RecordingSettings
 from capture.sealing import Sealer, recover
 from firmware.config import Config
 from firmware.provision import ensure_provisioned
+from firmware.version import BUILD_DATE
 from hw.camera import open_camera
 from hw.microphone import open_microphone
 from overlay.burn import Overlay, OverlaySettings
@@ -44,8 +46,9 @@ def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus
     keys = config["overlay"]
     if not keys["enabled"]:
         return None
+    build = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc)
     settings = OverlaySettings(keys["position"], keys["size"], keys["time_format"], keys["utc_offset"],
-                               keys["font"], identity)
+                               keys["font"], identity, keys["unverified_text"], int(build.timestamp()))
     return Overlay(config["video"]["width"], config["video"]["height"], settings, status)
 
 

@@ -1,9 +1,9 @@
 """The overlay survives the real encoder: its time and police number read back with OCR from the files.
 
 A 4 s recording at the embedded default's 1920x1080 and bitrate, with the overlay as configured
-by default except the offset (+08:00, so the expected text does not depend on this machine's
-zone) and the corner: top-right, because the synthetic camera paints its own frame counter at
-top-left in the very white of our letters, which is a test pattern, not a scene. Every decoded
+by default (top-left) except the offset (+08:00, so the expected text does not depend on this
+machine's zone), on a clock nobody vouches for, as on a PC or on a device before its first
+docking: the time is drawn all the same, with the unverified mark beside it. Every decoded
 frame is read; the expected time is each frame's capture second from the frame index.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 
 from firmware import config as configuration
 from firmware.session import open_recorder
+from overlay.status import OverlayStatus
 from tests.conftest import index_records, segments, small_config
 from tests.ocr import TIME_CHARACTERS, letters, read_lines
 
@@ -27,8 +28,9 @@ def recording(tmp_path_factory):
     default = configuration.load()
     config = small_config(tmp_path_factory.mktemp("spool"),
                           video={key: default["video"][key] for key in ("width", "height", "bitrate_kbps")},
-                          overlay={"utc_offset": "+08:00", "position": "top-right"})
-    with open_recorder(config, with_microphone=False) as recorder:
+                          overlay={"utc_offset": "+08:00"})
+    unverified = OverlayStatus(clock_trusted=False)
+    with open_recorder(config, with_microphone=False, overlay_status=unverified) as recorder:
         progress = recorder.run(SECONDS)
         boxes = recorder.frame_filter.boxes()
     return progress, boxes, config["video"]["fps"]
@@ -36,6 +38,7 @@ def recording(tmp_path_factory):
 
 def test_time_and_police_number_read_back_from_every_frame(recording):
     progress, boxes, fps = recording
+    assert boxes["time"][:2] < boxes["unverified"][:2] and boxes["time"][1] == boxes["unverified"][1]
     files = segments(progress.folder)
     records = [r for path in files for r in index_records(path)]
     police_number = records[0]["police_number"]
