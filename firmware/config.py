@@ -77,6 +77,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "data_dir": Rule(str, _length(1, 4096), "a directory path"),
         "pre_event_seconds": Rule(int, _between(0, 120), "a whole number of seconds from 0 to 120"),
         "pre_event_audio": Rule(bool, lambda b: True, "true or false"),
+        "capture_nice": Rule(int, _between(-20, 19), "a whole number from -20 to 19"),
     },
     "sources": {
         "camera": Rule(str, lambda s: _SOURCE.match(s) is not None,
