@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from capture.evidence import FileSigner
+from evidence.keys import FileSigner
 from sync import LinkError
 from sync.auth import Ed25519Authenticator
 from sync.device import Device
