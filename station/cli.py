@@ -26,6 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
     commands = parser.add_subparsers(dest="command", required=True)
+    _archive_commands(commands)
+    return parser
+
+
+def _archive_commands(commands: argparse._SubParsersAction) -> None:
+    """The archive's own commands; each other area of the station adds its commands beside these."""
 
     init = commands.add_parser("init", help="create the dock's key once; enrol devices on it")
     init.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
@@ -56,7 +62,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="trusted device public key (PEM file, hex or base64); may be repeated")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(run=_verify)
-    return parser
 
 
 def _init(args: argparse.Namespace) -> int:
