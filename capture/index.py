@@ -14,8 +14,6 @@ from typing import Any, Callable, Iterator
 
 from capture.spool import AppendOnlyFile
 
-INDEX_SUFFIX = ".idx"
-
 
 class IndexWriter:
     """Appends index lines for one segment; ``sync()`` makes them durable.

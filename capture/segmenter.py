@@ -25,9 +25,11 @@ import av
 from capture import CaptureError
 from capture.encoder import Encoders
 from capture.fmp4 import FragmentSink, Part
-from capture.index import INDEX_SUFFIX, IndexWriter
+from capture.index import IndexWriter
 from capture.sealing import SegmentFacts
-from capture.spool import AppendOnlyFile, sync_directory
+from capture.spool import AppendOnlyFile
+from evidence.files import sync_directory
+from evidence.records import INDEX_SUFFIX
 
 # A fragment (moof+mdat) is cut at every keyframe and whenever it spans this long, so that
 # a power cut loses at most about this much plus the time to write and fsync it. Fragments

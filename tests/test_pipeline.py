@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from capture import CaptureError
-from capture.evidence import read_record
-from capture.verify import verify_paths
-from firmware.eventlog import EventLog, log_files
+from evidence.records import read_record
+from evidence.verify import verify_paths
+from evidence.eventlog import log_files
+from firmware.eventlog import EventLog
 from firmware.session import open_recorder
 from tests.conftest import decode_audio, decode_video, index_records, segments, small_config, write_config
 

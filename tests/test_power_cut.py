@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from capture.evidence import read_record
-from capture.verify import verify_paths
+from evidence.records import read_record
+from evidence.verify import verify_paths
 from tests.conftest import decode_video, index_records, write_config
 
 CUTS = 20
