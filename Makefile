@@ -24,6 +24,8 @@ demo: $(STAMP) system-deps
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
 	$(BIN)/python scripts/dock_demo.py --data-dir demo-data --archive demo-archive
 	$(BIN)/bodycam-station verify demo-archive --key demo-data/device/device.pub
+	$(BIN)/bodycam-station search --archive demo-archive --officer 012345    # the catalogue, filled as it docked
+	$(BIN)/bodycam-station pending --archive demo-archive                    # stops waiting for the officer's write-up
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub    # videos released, chain intact
 
 test: $(STAMP) system-deps
