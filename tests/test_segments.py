@@ -137,3 +137,14 @@ def test_segments_are_read_only_and_never_overwritten(recording, tmp_path):
     with pytest.raises(CaptureError, match="append-only"):
         AppendOnlyFile(existing)
     assert existing.stat().st_size == index_records(existing)[-1]["size"]
+
+
+def test_the_mp4_header_names_the_picture_size_the_stream_has(recording):
+    """The header's track and sample entry (what a player lays out from) match the encoded picture."""
+    for path in segments(recording.folder):
+        data = path.read_bytes()[:16384]
+        entry = data.find(b"avc1")
+        header_size = tuple(int.from_bytes(data[entry + 28:entry + 32][i:i + 2], "big") for i in (0, 2))
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert header_size == (stream.codec_context.width, stream.codec_context.height) == (320, 240)
