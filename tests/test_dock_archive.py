@@ -38,6 +38,7 @@ from sync.messages import ErrorCode, Item
 from sync.ptywire import PtyWire
 from sync.store import PARTIAL
 from tests.conftest import record, small_config
+from tests.waiting import wait_for
 
 DAY_NS = 86_400 * 10**9
 
@@ -249,9 +250,7 @@ def test_dock_killed_mid_transfer_resumes_and_archives_each_file_once(sides):
         first = dock()
         assert cut.wait(timeout=60)
         partials = archive / PARTIAL
-        deadline = time.monotonic() + 30
-        while not any(p.stat().st_size for p in partials.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: any(p.stat().st_size for p in partials.iterdir()), "a partial copy with bytes in it")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         held = max(p.stat().st_size for p in partials.iterdir())

@@ -33,6 +33,7 @@ from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
 from sync.messages import MAGIC, Ack, Bye, Data, Done, ErrorCode, Hello, Item, Offer, Role, decode
 from sync.ptywire import Faults, PtyWire
 from sync.store import PARTIAL, DirectorySink, DirectorySource
+from tests.waiting import wait_for
 
 CONFIG = LinkConfig(window=8, chunk=4096, rto=0.1, dead_after=0.4)
 WINDOW = CONFIG.window * CONFIG.chunk
@@ -154,9 +155,7 @@ def test_dock_killed_mid_file_and_restarted_resumes(tmp_path):
         first = dock_process(wire.b)
         assert cut.wait(timeout=60)
         partial = dest / PARTIAL / hashlib.sha256(made["clip"]).hexdigest()
-        deadline = time.monotonic() + 30
-        while not (partial.exists() and partial.stat().st_size > 0) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: partial.exists() and partial.stat().st_size > 0, "a partial copy with bytes in it")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         held = partial.stat().st_size

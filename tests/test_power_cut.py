@@ -11,6 +11,7 @@ import numpy as np
 from evidence.records import read_record
 from evidence.verify import verify_paths
 from tests.conftest import decode_video, index_records, segments, write_config
+from tests.waiting import wait_for
 
 
 def test_sigkill_mid_segment_leaves_a_playable_file(tmp_path):
@@ -60,11 +61,7 @@ def test_sigkill_mid_segment_leaves_a_playable_file(tmp_path):
     assert {s.state for s in after.segments} == {"OK"}
 
 
-def _wait_for_fragments(spool, count, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for index in spool.glob("*/seg-000001.mp4.idx"):
-            if index.read_text().count('"type":"fragment"') >= count:
-                return index
-        time.sleep(0.05)
-    raise AssertionError("the recorder wrote no fragments")
+def _wait_for_fragments(spool, count):
+    return wait_for(lambda: next((index for index in spool.glob("*/seg-000001.mp4.idx")
+                                  if index.read_text().count('"type":"fragment"') >= count), None),
+                    f"{count} fragments of the first segment")
