@@ -23,10 +23,12 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from bodycam_threads import OwnedThread
 from hw import HardwareError
 
 PRESS, HOLD, RELEASE = "press", "hold", "release"
 FACTORIES = ("auto", "mock")
+STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class Panel:
         except Exception as exc:  # a pin that is taken or invalid: release the ones already claimed
             self._opened.close()
             raise HardwareError(f"GPIO: {exc}") from exc
-        self._player = threading.Thread(target=self._play_patterns, name="gpio-patterns", daemon=True)
+        self._player = OwnedThread(self._play_patterns, "gpio-patterns", stopping=self._quit)
         self._player.start()
 
     def _pressed(self, name: str) -> None:
@@ -209,11 +211,8 @@ class Panel:
         """Stop the player, switch the outputs off and release the pins; safe to call twice."""
         if self._quit.is_set():
             return
-        self._quit.set()
         self._patterns.put(None)
-        self._player.join(timeout=5)
-        if self._player.is_alive():
-            raise HardwareError("the GPIO pattern thread did not stop")
+        self._player.stop(STOP_SECONDS)
         for output in self._outputs.values():
             output.off()
         self._opened.close()

@@ -45,9 +45,10 @@ def service_config(data_dir: Path, **sections: dict):
 
 
 @contextlib.contextmanager
-def running(config, hardware: Hardware | None = None):
-    """The service on a thread of its own; shut down (recording sealed) on the way out."""
-    service = Service(config, hardware, echo=lambda line: None, watch_interval=0.2)
+def running(config, hardware: Hardware | None = None, **parts):
+    """The service on a thread of its own; shut down (recording sealed) on the way out.
+    ``parts``: the recorder or offload factory to give it instead of the real ones."""
+    service = Service(config, hardware, echo=lambda line: None, watch_interval=0.2, **parts)
     outcome: dict = {}
 
     def run() -> None:
