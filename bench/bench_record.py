@@ -40,7 +40,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bodycam_threads import OwnedThread  # noqa: E402
+
 WIDTH, HEIGHT, FPS = 1920, 1080, 30
+STOP_SECONDS = 10.0
 TARGET_RATIO = 1.3
 
 
@@ -84,8 +89,7 @@ class ThreadCPU:
         self.start = self._read()
         self.last: dict[int, float] = {}
         self.names: dict[int, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self._thread = OwnedThread(self._run, "bench-sampler")
         self._thread.start()
 
     def _read(self) -> dict[int, float]:
@@ -103,12 +107,11 @@ class ThreadCPU:
         self.last.update(self._read())
 
     def _run(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._thread.stopping.wait(0.5):
             self._sample()
 
     def stop(self, total: float) -> dict[str, float]:
-        self._stop.set()
-        self._thread.join()
+        self._thread.stop(STOP_SECONDS)
         self._sample()
         groups: dict[str, float] = {}
         for tid, seconds in self.last.items():
@@ -119,7 +122,6 @@ class ThreadCPU:
 
 
 def child(seconds: float, data_dir: Path) -> int:
-    sys.path.insert(0, str(REPO))
     from firmware import config as configuration
     from firmware.session import open_recorder
 

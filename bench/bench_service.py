@@ -25,12 +25,12 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bodycam_threads import OwnedThread  # noqa: E402
 from capture.index import INDEX_SUFFIX, read_index  # noqa: E402
 from firmware import config as configuration  # noqa: E402
 from firmware.service import DOCKED, RECORDING, STANDBY, Service  # noqa: E402
@@ -57,7 +57,7 @@ class Running:
         config = configuration.load().with_overrides(
             {**SIMULATED, "recording": {"data_dir": str(data_dir), "pre_event_seconds": pre_event}})
         self.service = Service(config, echo=lambda line: None)
-        self.thread = threading.Thread(target=self.service.run, name="service")
+        self.thread = OwnedThread(self.service.run, "service")
         self.thread.start()
         if not self.service.ready.wait(60) or self.service.state != STANDBY:
             raise RuntimeError(f"the service did not reach standby: {self.service.state} {self.service.fault}")
@@ -87,7 +87,7 @@ class Running:
 
     def close(self) -> None:
         self.service.shutdown("bench")
-        self.thread.join(60)
+        self.thread.join(60)  # raises ZombieThread if the service does not end
 
 
 def acceptance(data_dir: Path, buffer: int, press_at: float, presses: int) -> dict:

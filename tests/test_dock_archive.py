@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from capture.pipeline import Progress
+from bodycam_threads import OwnedThread
 from evidence.eventlog import Verification
 from evidence.keys import FileSigner, add_key, key_id, load_public_key, read_keys
 from evidence.paths import DataDir
@@ -90,14 +91,13 @@ def archived(archive: Path) -> dict[str, list[Path]]:
 @contextlib.contextmanager
 def device_serving(data_dir: Path, wire: PtyWire, **options):
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(data_dir, wire.a), kwargs={"stop": stop, **options})
+    thread = OwnedThread(lambda: serve(data_dir, wire.a, stop=stop, **options), "device", stopping=stop)
     thread.start()
     try:
         yield
     finally:
-        stop.set()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+        thread.stop(30)
+    assert thread.error is None, thread.error
 
 
 @contextlib.contextmanager

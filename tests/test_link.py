@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from bodycam_threads import OwnedThread
 from evidence.keys import FileSigner
 from evidence.receipts import RECEIPT_DOMAIN
 from sync import LinkDown, PeerError
@@ -79,15 +80,15 @@ def device_on(path: str, source: DirectorySource, config: LinkConfig = CONFIG, t
     device = Device(port, source, Ed25519Authenticator(DEVICE_KEY, [k.public_key for k in trusted]), config=config,
                     set_clock=set_clock)
     stop = threading.Event()
-    thread = threading.Thread(target=device.serve, args=(stop,), name="device")
+    thread = OwnedThread(device.serve, "device", args=(stop,), stopping=stop)
     thread.start()
     try:
         yield device
     finally:
-        stop.set()
-        thread.join(timeout=10)
-        port.close()
-        assert not thread.is_alive()
+        try:
+            thread.stop(10)
+        finally:
+            port.close()
 
 
 def pull(path: str, dest: Path, config: LinkConfig = CONFIG, auth=None, **options) -> PullReport:

@@ -10,12 +10,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from bodycam_threads import OwnedThread
 from evidence import eventlog
 from evidence.paths import DataDir
 from evidence.records import read_record
@@ -50,24 +50,16 @@ def running(config, hardware: Hardware | None = None, **parts):
     ``parts``: the recorder or offload factory to give it instead of the real ones."""
     service = Service(config, hardware, echo=lambda line: None, watch_interval=0.2, **parts)
     outcome: dict = {}
-
-    def run() -> None:
-        try:
-            outcome["exit"] = service.run()
-        except BaseException as exc:  # handed to the test below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="service")
+    thread = OwnedThread(lambda: outcome.update(exit=service.run()), "service")
     thread.start()
     assert service.ready.wait(WAIT)
     try:
         yield service
     finally:
         service.shutdown("test")
-        thread.join(WAIT)
-        assert not thread.is_alive(), "the service did not stop"
-    if "error" in outcome:
-        raise outcome["error"]
+        thread.join(WAIT)  # raises ZombieThread if the service does not stop
+    if thread.error is not None:
+        raise thread.error
     service.exit_code = outcome["exit"]
 
 
@@ -96,7 +88,7 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
     notifications.bind(str(tmp_path / "notify"))
     notifications.settimeout(WAIT)
     said: list[bytes] = []  # read as they come, as systemd does: a full socket would refuse the next
-    reader = threading.Thread(target=lambda: said.extend(iter(lambda: notifications.recv(4096), b"STOPPING=1")))
+    reader = OwnedThread(lambda: said.extend(iter(lambda: notifications.recv(4096), b"STOPPING=1")), "notify")
     reader.start()
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
     monkeypatch.setenv("WATCHDOG_USEC", "400000")
