@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Recording benchmark (issue 2): our recorder against the ffmpeg command line.
 
-Records ``--seconds`` (default 60) of 1920x1080 at 30 fps from the synthetic camera and
+Records ``--seconds`` (default 60) of 1920x1080 at 30 fps from the simulated camera and
 microphone with the embedded default configuration (default bitrate, libx264, AAC) into a
 temporary spool, and in the same run does the same encode with the ``ffmpeg`` command line
 (lavfi test sources -> libx264 with our encoder's settings -> fragmented MP4) as the
@@ -16,7 +16,7 @@ all count; the benchmark's own sampler thread is subtracted); ffmpeg's is its wh
 (os.wait4). The ratio of the two CPU figures is the target: <= 1.3, and 0 dropped frames.
 
 ffmpeg's lavfi source waits for its reader, so ffmpeg cannot drop a frame: when it is
-starved of CPU it shows as a real-time factor below 1 instead. Our synthetic camera, like
+starved of CPU it shows as a real-time factor below 1 instead. Our simulated camera, like
 a real one, does not wait: a recorder more than its queue (1 s) behind loses frames.
 The child also reports each frame's wait from capture to the encoder, where frames were
 lost, and the CPU by thread; "other processes' CPU" is what the rest of the machine used
@@ -128,7 +128,7 @@ def child(seconds: float, data_dir: Path) -> int:
     config = configuration.load().with_overrides({
         "video": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
         "recording": {"data_dir": str(data_dir)},
-        "sources": {"camera": "synthetic:", "microphone": "synthetic:"},
+        "sources": {"camera": "simulated:", "microphone": "simulated:"},
     })
     with open_recorder(config) as recorder:
         # Capture-to-encode latency of every frame, and where frames went missing: a wrapper
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             raise SystemExit(f"bench: {tool} is missing; install Debian's ffmpeg (`make system-deps`, as root)")
 
-    print(f"Recording benchmark: synthetic camera {WIDTH}x{HEIGHT} @ {FPS} fps + synthetic microphone, "
+    print(f"Recording benchmark: simulated camera {WIDTH}x{HEIGHT} @ {FPS} fps + simulated microphone, "
           f"{args.seconds:g} s, real time; then the same encode with the ffmpeg CLI.", flush=True)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bodycam-bench-") as tmp:

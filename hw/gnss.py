@@ -203,19 +203,6 @@ def sentences(latitude: float, longitude: float, when: datetime, fix: bool = Tru
 
 
 def open_gnss(url: str, baudrate: int = 9600) -> Gnss | None:
-    """Open the receiver named by ``url``; ``none`` says the device has none (returns None)."""
-    scheme, _, rest = url.partition(":")
-    if url == "none":
-        return None
-    if url == "auto":
-        return open_gnss("/dev/serial0" if Path("/dev/serial0").exists() else "simulated:", baudrate)
-    if scheme == "simulated":
-        if not rest:
-            return SimulatedGnss()
-        try:
-            latitude, longitude = (float(part) for part in rest.split(","))
-        except ValueError as exc:
-            raise HardwareError(f"'{url}': use simulated: or simulated:LAT,LON") from exc
-        return SimulatedGnss(latitude, longitude)
-    return SerialGnss(url, baudrate)
-
+    """Open the receiver named by ``url`` (``hw.sources``); ``none`` says the device has none (returns None)."""
+    from hw.sources import open_source
+    return open_source("gnss", url, baudrate=baudrate)

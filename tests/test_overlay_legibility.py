@@ -2,7 +2,7 @@
 
 A 4 s recording at the embedded default's 1920x1080 and bitrate, with the overlay as configured
 by default except the offset (+08:00, so the expected text does not depend on this machine's
-zone) and the corner: top-right, because the synthetic camera paints its own frame counter at
+zone) and the corner: top-right, because the simulated camera paints its own frame counter at
 top-left in the very white of our letters, which is a test pattern, not a scene. Every decoded
 frame is read; the expected time is each frame's capture second from the frame index.
 """

@@ -12,7 +12,7 @@ from tests.waiting import wait_for
 
 
 class HangingCamera:
-    """The synthetic camera until ``hang`` is set; then its read blocks, as a wedged driver's does."""
+    """The simulated camera until ``hang`` is set; then its read blocks, as a wedged driver's does."""
 
     def __init__(self, camera) -> None:
         self.camera, self.hang, self.hung, self.release = camera, threading.Event(), threading.Event(), threading.Event()

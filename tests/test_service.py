@@ -34,7 +34,7 @@ WAIT = 30.0
 
 
 def service_config(data_dir: Path, **sections: dict):
-    merged = {"gpio": {"pin_factory": "mock", "hold_seconds": 1.0, "power_hold_seconds": 1.0},
+    merged = {"gpio": {"pin_factory": "simulated:", "hold_seconds": 1.0, "power_hold_seconds": 1.0},
               "recording": {"pre_event_seconds": 1},
               "battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
               "gnss": {"port": "none"},
@@ -257,10 +257,10 @@ segment_seconds = 2
 pre_event_seconds = 1
 data_dir = "{data_dir}"
 [sources]
-camera = "synthetic:"
-microphone = "synthetic:"
+camera = "simulated:"
+microphone = "simulated:"
 [gpio]
-pin_factory = "mock"
+pin_factory = "simulated:"
 hold_seconds = 1.0
 power_hold_seconds = 1.0
 [battery]
