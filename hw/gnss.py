@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
-from pathlib import Path
 
 import pynmea2
 
