@@ -4,7 +4,7 @@ A part is chosen by a string in the manner of pyserial's URLs. ``simulated:`` is
 part's simulated twin and ``auto`` the real part found on this machine (else the twin).
 Each entry of :data:`SOURCES` is a pattern the whole string must match, the form a user is
 told, and the opener it leads to. The configuration checks a value with :func:`valid` and
-words its refusal with :func:`forms`; each adapter's ``open_*`` opens through :func:`open_source`.
+words its refusal with :func:`forms`; the ``open_*`` functions below open through :func:`open_source`.
 So a scheme is named in this one place. Openers import their adapter only when called, so
 checking a configuration loads no device library.
 """
