@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from evidence import EvidenceError
 from evidence.eventlog import Verification, log_files
