@@ -16,8 +16,8 @@ import hmac
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -91,7 +91,7 @@ class User:
 
 
 def _export_tables(connection: sa.engine.Connection) -> None:
-    from station.exports import metadata as export_metadata      # the export requests and the copy ledger
+    from station.exports import metadata as export_metadata  # the export requests and the copy ledger
     export_metadata.create_all(connection)
 
 

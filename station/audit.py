@@ -20,9 +20,10 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature

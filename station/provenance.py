@@ -67,7 +67,7 @@ def _usage(*, sign: bool) -> x509.KeyUsage:
 def station_ca(archive: Path, station: str = "dock") -> StationCA:
     """The station's CA and a valid signing certificate: made the first time, the signing
     certificate renewed within ``RENEW_DAYS`` of its end. The CA key never leaves ``dock/``."""
-    folder, now = ArchiveDir(archive), datetime.datetime.now(datetime.timezone.utc)
+    folder, now = ArchiveDir(archive), datetime.datetime.now(datetime.UTC)
     if not folder.ca_key.exists():
         key = Ed25519PrivateKey.generate()
         subject = _name("bodycam station CA", station)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from bodycam_errors import BodycamError
 from station.footage import Segment, Session
@@ -59,7 +59,7 @@ def duration_text(seconds: float) -> str:
 
 
 def video_format(video: Path, init_size: int) -> str:
-    """The recording format from the MP4 header (the sealed init part): container, codecs, picture size."""
+    """The recording format from the MP4 header (the sealed init part): container and codecs."""
     with open(video, "rb") as fh:
         header = fh.read(init_size)
     found: list[str] = []
@@ -79,11 +79,8 @@ def _walk(data: bytes, found: list[str]) -> None:
         elif kind == b"stsd" and len(body) >= 16:
             entry = body[8:]
             codec = entry[4:8]
-            if codec in CODECS and codec.startswith((b"avc", b"hvc", b"hev")) and len(entry) >= 36:
-                width, height = struct.unpack(">HH", entry[32:36])
-                found.append(f"视频 {CODECS[codec]} {width}×{height}")
-            elif codec in CODECS:
-                found.append(f"音频 {CODECS[codec]}")
+            if codec in CODECS:
+                found.append(("视频 " if codec.startswith((b"avc", b"hvc", b"hev")) else "音频 ") + CODECS[codec])
         offset += size
 
 
