@@ -133,9 +133,9 @@ def _record(args: argparse.Namespace) -> int:
         else:
             stop.set()
 
-    with watched(config, stop_for) as watcher, \
-            open_recorder(config, with_microphone=args.mic != "none",
-                          overlay_status=OverlayStatus(clock_trusted=watcher.clock.trusted),
+    overlay = OverlayStatus()  # the clock's verdict and the GNSS position, as in `bodycam run`
+    with watched(config, stop_for, overlay=overlay) as watcher, \
+            open_recorder(config, with_microphone=args.mic != "none", overlay_status=overlay,
                           clock_status=watcher.clock.as_record) as recorder:
         for line in watcher.notes + recorder.notes + recorder.describe():
             print(line)
