@@ -47,6 +47,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit": frozenset({"supervisor", "administrator"}),
     "write-up": frozenset({"custodian", "reviewer", "supervisor"}),
 }
+DOING = {"export-decide": "approve or refuse exports", "export-request": "request exports",
+         "export-make": "make exports", "export-handover": "hand over exports", "mark-confidential":
+         "mark footage confidential", "view-confidential": "see confidential footage", "users": "manage users",
+         "audit": "read the audit trail", "write-up": "file write-ups", "case": "link cases"}
 CONFIDENTIAL_LEVELS = ("secret", "commercial-secret", "private")     # 国家秘密, 商业秘密, 个人隐私 (S7)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1                           # 128 * r * n bytes = 32 MiB
@@ -157,8 +161,9 @@ class Access:
         """Refuse (audited) unless ``user``'s role grants ``permission``."""
         if not user.may(permission):
             roles = " or ".join(sorted(PERMISSIONS[permission]))
-            self.refuse(user, action or permission, f"a {user.role} may not {permission.replace('-', ' ')}: "
-                                                    f"it takes a {roles}.", footage=footage, reason=reason)
+            doing = DOING.get(permission, permission.replace("-", " "))
+            self.refuse(user, action or permission, f"a {user.role} may not {doing}: it takes a {roles}.",
+                        footage=footage, reason=reason)
 
     def refuse(self, user: User | None, action: str, sentence: str, *, footage: Sequence[str] = (),
                reason: str | None = None) -> None:

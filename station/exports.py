@@ -97,6 +97,8 @@ class Exports:
             self.access.refuse(user, "export-request", f"no {scope} {target} is archived.", footage=[target],
                                reason=reason)
         self.access.require_visible(user, "export-request", sessions, reason)
+        if scope == "range" and not in_range(read_session(self.footage.folder(target)), start_ns, end_ns):
+            raise AccessError(f"session {target} has no footage in that time range.")
         taker = self.access.user(recipient)
         if taker is None or not taker.may("export-make"):
             raise AccessError(f"the recipient must be a station user who may make exports, not {recipient!r}.")

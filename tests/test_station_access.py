@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from station import audit, db, package
-from station.access import Access, AccessDenied, User, ensure_schema
+from station.access import Access, AccessDenied, AccessError, User, ensure_schema
 from station.archive import search
 from station.audit import AuditTrail
 from station.exports import Exports
@@ -149,7 +149,9 @@ def test_an_export_needs_another_supervisor_s_approval_and_is_made_once_by_its_r
                                   destination="某区人民法院")
     one_entry(desk, lambda: desk.exports.make(rev, wanted.id, tmp_path / "out", desk.build()),
               action="export-make", outcome="refused")
-    one_entry(desk, lambda: desk.exports.decide(rev, wanted.id, True), action="export-approve", outcome="refused")
+    entry = one_entry(desk, lambda: desk.exports.decide(rev, wanted.id, True), action="export-approve",
+                      outcome="refused")
+    assert entry["detail"]["why"] == "a reviewer may not approve or refuse exports: it takes a supervisor."
     own = desk.exports.request(sup, "session", session, reason="自查", recipient="sup", destination="纪委")
     entry = one_entry(desk, lambda: desk.exports.decide(sup, own.id, True), action="export-approve",
                       outcome="refused", actor="sup")
@@ -209,6 +211,9 @@ def test_a_time_range_exports_whole_segments_only(desk, tmp_path):
     made = approved_package(desk, tmp_path / "out", scope="range", target=session.id,
                             start_ns=second.first_wall, end_ns=second.last_wall)
     assert [p.name for p in (made / "footage" / session.id).glob("seg-*.mp4")] == [second.video.name]
+    with pytest.raises(AccessError, match="no footage in that time range"):
+        desk.exports.request(desk.user("rev"), "range", session.id, reason="移送法院", recipient="rev",
+                             destination="法院", start_ns=second.last_wall + 10**9, end_ns=second.last_wall + 10**10)
     assert (made / "footage" / session.id / second.video.name).read_bytes() == second.video.read_bytes()
 
 
