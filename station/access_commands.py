@@ -14,15 +14,17 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Sequence
 
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from evidence.verify import verify_session
-from station import audit, db
+from station import audit, catalogue, db
 from station.access import ROLES, Access, AccessDenied, AccessError, User, ensure_schema
 from station.audit import AuditTrail
+from station.catalogue import Catalogue, Hook
 from station.exports import Exports
-from station.footage import ArchiveFootage, Footage
+from station.footage import CatalogueFootage, Footage
 
 
 @dataclass
@@ -37,6 +39,19 @@ class Station:
     def exports(self) -> Exports:
         return Exports(self.access, self.footage)
 
+    def catalogue(self, user: User | None) -> Catalogue:
+        """The catalogue, each change an entry of the audit trail (with ``user``'s role)."""
+        return Catalogue(self.access.engine, hook=audit_hook(self.access.audit, user))
+
+
+def audit_hook(trail: AuditTrail, user: User | None) -> Hook:
+    """The catalogue's hook: each hold, case link, purge, write-up … is one audit entry."""
+    def record(action: str, actor: str, details: dict[str, Any]) -> None:
+        trail.record(actor, action.replace(" ", "-"), role=user.role if user else None,
+                     footage=[details["session"]] if details.get("session") else [],
+                     reason=details.get("why") or details.get("reason"), detail=details)
+    return record
+
 
 def open_station(args: argparse.Namespace) -> Station:
     folder = ArchiveDir(args.archive)
@@ -45,7 +60,23 @@ def open_station(args: argparse.Namespace) -> Station:
     engine = db.connect(db.database_url(args.archive, args.catalogue))
     audit.ensure_schema(engine)
     ensure_schema(engine)
-    return Station(args.archive, Access(engine, AuditTrail(engine, FileSigner(folder.key))), ArchiveFootage(args.archive))
+    catalogue.ensure_schema(engine)
+    return Station(args.archive, Access(engine, AuditTrail(engine, FileSigner(folder.key))),
+                   CatalogueFootage(Catalogue(engine), args.archive))
+
+
+def gate(args: argparse.Namespace, permission: str | None, action: str, *, footage: Sequence[str] = (),
+         reason: str | None = None) -> tuple[Station, User | None]:
+    """The station and its authenticated acting user, whose role must grant ``permission`` (None:
+    any user; refusals audited). A station without users yet (before its first administrator)
+    asks no one: the user is None."""
+    station = open_station(args)
+    if not station.access.has_users():
+        return station, None
+    user = acting_user(station, args, action)
+    if permission is not None:
+        station.access.require(user, permission, action=action, footage=footage, reason=reason)
+    return station, user
 
 
 def acting_user(station: Station, args: argparse.Namespace, action: str) -> User:

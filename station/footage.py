@@ -2,8 +2,8 @@
 
 The signed records in the archive are the authority for everything the record form says of a
 session (officer, device, times, segments and their hashes). Where a session's folder is,
-which sessions belong to a case, and where it was recorded come from the station's index:
-:class:`ArchiveFootage` reads the archive's own index; the catalogue can stand in for it.
+which sessions belong to a case, and where it was recorded come from the catalogue
+(:class:`CatalogueFootage`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord, read_record
-from station.archive import search
+from station.catalogue import Catalogue, station_id
 
 
 class Footage(Protocol):
@@ -28,21 +28,26 @@ class Footage(Protocol):
         """Where the session was recorded, as text for the record form, if known."""
 
 
-class ArchiveFootage:
-    """The archive's own index (``index.jsonl``): folders and the case the device recorded under."""
+class CatalogueFootage:
+    """The footage of this station's archive, as the catalogue knows it: purged sessions and
+    those another station sharing the catalogue holds are not here."""
 
-    def __init__(self, archive: Path) -> None:
-        self.archive = Path(archive)
+    def __init__(self, catalogue: Catalogue, archive: Path) -> None:
+        self.catalogue, self.archive, self.station = catalogue, Path(archive), station_id(archive)
 
     def folder(self, session: str) -> Path | None:
-        found = [entry for entry in search(self.archive) if entry["session"] == session]
-        return self.archive / found[0]["path"] if found else None
+        found = self.catalogue.session(session)
+        if found is None or found["station"] != self.station or found["purged_ns"] is not None:
+            return None
+        return self.archive / found["folder"]
 
     def sessions_of_case(self, case: str) -> list[str]:
-        return sorted(entry["session"] for entry in search(self.archive, case=case))
+        return [found["session"] for found in self.catalogue.search(case=case, station=self.station)]
 
     def place(self, session: str) -> str | None:
-        return None
+        found = self.catalogue.session(session) or {}
+        first, last = found.get("place_first"), found.get("place_last")
+        return " – ".join(dict.fromkeys(p for p in (first, last) if p)) or None
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from station import audit, db, package
 from station.access import Access, AccessDenied, AccessError, User, ensure_schema
-from station.archive import search
 from station.audit import AuditTrail
+from station.catalogue import Catalogue
 from station.exports import Exports
-from station.footage import ArchiveFootage, read_session
+from station.footage import CatalogueFootage, read_session
 from station.provenance import station_ca, validate_sidecar
 from station.pull import pull
 from station.recordform import local_time
@@ -61,13 +61,14 @@ class Desk:
         ensure_schema(self.engine)
         self.signer = FileSigner(ArchiveDir(archive).key)
         self.access = Access(self.engine, AuditTrail(self.engine, self.signer, "test"))
-        self.footage = ArchiveFootage(archive)
+        self.catalogue = Catalogue(self.engine)
+        self.footage = CatalogueFootage(self.catalogue, archive)
         self.exports = Exports(self.access, self.footage)
         admin = self.access.add_user(None, "admin", "管理员", "administrator", PASSWORD)
         for name, full, role in (("rev", "李四", "reviewer"), ("rev2", "周七", "reviewer"), ("sup", "王五", "supervisor"),
                                  ("sup2", "赵六", "supervisor"), ("cus", "钱八", "custodian")):
             self.access.add_user(admin, name, full, role, PASSWORD)
-        self.sessions = sorted(entry["session"] for entry in search(archive))
+        self.sessions = sorted(entry["session"] for entry in self.catalogue.search())
 
     def user(self, name: str) -> User:
         return self.access.authenticate(name, PASSWORD, "test")
