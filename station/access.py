@@ -50,7 +50,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 DOING = {"export-decide": "approve or refuse exports", "export-request": "request exports",
          "export-make": "make exports", "export-handover": "hand over exports", "mark-confidential":
          "mark footage confidential", "view-confidential": "see confidential footage", "users": "manage users",
-         "audit": "read the audit trail", "write-up": "file write-ups", "case": "link cases"}
+         "audit": "read the audit trail", "write-up": "file write-ups", "case": "open, link or close cases",
+         "search": "search footage", "catalogue": "rebuild the catalogue", "hold": "place or release legal holds",
+         "purge": "purge footage", "retention": "set retention periods", "devices": "enrol, hand out or take back devices"}
 CONFIDENTIAL_LEVELS = ("secret", "commercial-secret", "private")     # 国家秘密, 商业秘密, 个人隐私 (S7)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1                           # 128 * r * n bytes = 32 MiB

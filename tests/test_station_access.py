@@ -409,3 +409,35 @@ def test_the_commands_take_the_acting_user_refuse_in_one_sentence_and_never_show
     assert doc_verify(lines, ArchiveDir(archive).public_key.read_text()) == []
     everything = b"".join(p.read_bytes() for p in archive.glob("catalogue.sqlite*")) + shown.stdout.encode()
     assert PASSWORD.encode() not in everything  # the password is stored only as its scrypt hash
+
+
+def test_the_catalogue_commands_are_done_by_the_authenticated_user_as_their_role_allows_and_audited(desk):
+    archive, (secret, other) = desk.archive, desk.sessions
+    desk.access.mark_confidential(desk.user("sup"), secret, "secret", "涉及国家秘密")
+    searched = station(archive, "search", user="rev")
+    assert searched.returncode == 0
+    assert [json.loads(line)["session"] for line in searched.stdout.splitlines()] == [other]
+    assert (desk.last()["action"], desk.last()["actor"], desk.last()["footage"]) == ("search", "rev", [other])
+    searched = station(archive, "search", user="sup")
+    assert {json.loads(line)["session"] for line in searched.stdout.splitlines()} == {secret, other}
+    refused = station(archive, "hold", "--session", other, "--reason", "法院保全", user="rev")
+    assert refused.returncode == 1
+    assert refused.stderr == ("bodycam-station: a reviewer may not place or release legal holds: "
+                              "it takes a supervisor.\n")
+    assert (desk.last()["action"], desk.last()["outcome"], desk.last()["footage"]) == ("hold", "refused", [other])
+    by = station(archive, "hold", "--session", other, "--reason", "法院保全", "--by", "someone", user="sup")
+    assert by.returncode == 1 and "--by" in by.stderr and "Traceback" not in by.stderr
+    assert station(archive, "hold", "--session", other, "--reason", "法院保全", user="sup").returncode == 0
+    held = desk.last()
+    assert (held["action"], held["actor"], held["role"], held["footage"], held["reason"]) == \
+        ("hold-placed", "sup", "supervisor", [other], "法院保全")
+    assert desk.catalogue.holds(other)[0]["placed_by"] == "sup"
+    device = desk.catalogue.session(other)["device"]
+    assert station(archive, "assign", device, "012345", user="rev").returncode == 1
+    assert station(archive, "assign", device, "012345", user="cus").returncode == 0
+    assert (desk.last()["action"], desk.last()["actor"]) == ("device-assigned", "cus")
+    nobody = station(archive, "search")
+    assert nobody.returncode == 1 and "--user" in nobody.stderr
+    assert station(archive, "show", secret, user="rev").stderr == \
+        f"bodycam-station: no session {secret} that a reviewer may see.\n"
+    assert audit.verify(desk.engine, {desk.signer.public_key}) == []
