@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
-from station import audit, db, package
+from station import audit, catalogue, db, package
 from station.access import Access, AccessDenied, AccessError, User, ensure_schema
 from station.audit import AuditTrail
 from station.catalogue import Catalogue
@@ -28,9 +29,11 @@ from station.exports import Exports
 from station.footage import CatalogueFootage, read_session
 from station.provenance import station_ca, validate_sidecar
 from station.pull import pull
+from station.rebuild import rebuild
 from station.recordform import local_time
 from sync.ptywire import PtyWire
 from tests.conftest import record
+from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_dock_archive import device_serving, enrolled_copy
 
 PASSWORD = "long enough password"
@@ -52,16 +55,20 @@ def pulled(tmp_path_factory) -> Path:
 
 
 class Desk:
-    """A station with its users: admin, two reviewers, two supervisors, a custodian."""
+    """A station with its users: admin, two reviewers, two supervisors, a custodian. With ``url``
+    (PostgreSQL) its database is there, the catalogue rebuilt into it from the archive."""
 
-    def __init__(self, archive: Path) -> None:
+    def __init__(self, archive: Path, url: str | None = None) -> None:
         self.archive = archive
-        self.engine = db.connect(db.database_url(archive))
+        self.engine = db.connect(db.database_url(archive, url))
         audit.ensure_schema(self.engine)
         ensure_schema(self.engine)
+        catalogue.ensure_schema(self.engine)
         self.signer = FileSigner(ArchiveDir(archive).key)
         self.access = Access(self.engine, AuditTrail(self.engine, self.signer, "test"))
         self.catalogue = Catalogue(self.engine)
+        if url is not None:
+            assert not rebuild(self.catalogue, archive).problems
         self.footage = CatalogueFootage(self.catalogue, archive)
         self.exports = Exports(self.access, self.footage)
         admin = self.access.add_user(None, "admin", "管理员", "administrator", PASSWORD)
@@ -88,6 +95,14 @@ def desk(pulled, tmp_path) -> Desk:
     archive = tmp_path / "archive"
     shutil.copytree(pulled, archive)
     return Desk(archive)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_desk(request, pulled, tmp_path) -> Desk:
+    """A desk on the archive's SQLite file, and one on a real PostgreSQL (tests/postgres.py)."""
+    archive = tmp_path / "archive"
+    shutil.copytree(pulled, archive)
+    return Desk(archive, request.getfixturevalue("postgres_url") if request.param == "postgresql" else None)
 
 
 def view(desk: Desk, user: User, session: str, reason: str | None) -> None:
@@ -317,8 +332,12 @@ def busy_trail(desk: Desk) -> None:
 def tamper(desk: Desk, statement: str, **values) -> None:
     """What someone with the database's own tools could do: lift the guard, change the rows."""
     with desk.engine.begin() as connection:
-        for name in ("audit_trail_no_update", "audit_trail_no_delete", "audit_footage_no_delete"):
-            connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {name}"))
+        if connection.dialect.name == "postgresql":
+            for table in ("audit_trail", "audit_footage"):
+                connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
+        else:
+            for name in ("audit_trail_no_update", "audit_trail_no_delete", "audit_footage_no_delete"):
+                connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {name}"))
         connection.execute(sa.text(statement), values)
 
 
@@ -326,44 +345,72 @@ def station_pem(desk: Desk) -> str:
     return ArchiveDir(desk.archive).public_key.read_text()
 
 
-def test_an_intact_trail_verifies_and_the_database_refuses_edits(desk, tmp_path):
-    busy_trail(desk)
-    assert audit.verify(desk.engine, {desk.signer.public_key}) == []
-    assert doc_verify(exported(desk, tmp_path), station_pem(desk)) == []
+def test_an_intact_trail_verifies_and_the_database_refuses_edits(any_desk, tmp_path):
+    busy_trail(any_desk)
+    assert audit.verify(any_desk.engine, {any_desk.signer.public_key}) == []
+    assert doc_verify(exported(any_desk, tmp_path), station_pem(any_desk)) == []
     for statement in ("UPDATE audit_trail SET body = body WHERE seq = 3", "DELETE FROM audit_trail WHERE seq = 3"):
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"), desk.engine.begin() as connection:
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), any_desk.engine.begin() as connection:
             connection.execute(sa.text(statement))
 
 
-def test_an_edited_entry_is_named(desk, tmp_path):
-    busy_trail(desk)
-    row = desk.engine.connect().execute(sa.text("SELECT body FROM audit_trail WHERE seq = 8")).scalar()
-    tamper(desk, "UPDATE audit_trail SET body = :body WHERE seq = 8", body=row.replace("信访", "例行"))
-    problems = audit.verify(desk.engine, {desk.signer.public_key})
+def test_an_edited_entry_is_named(any_desk, tmp_path):
+    busy_trail(any_desk)
+    with any_desk.engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT body FROM audit_trail WHERE seq = 8")).scalar()
+    tamper(any_desk, "UPDATE audit_trail SET body = :body WHERE seq = 8", body=row.replace("信访", "例行"))
+    problems = audit.verify(any_desk.engine, {any_desk.signer.public_key})
     assert problems[0] == "entry 8: its signature does not hold: edited after it was signed"
-    assert 8 in doc_verify(exported(desk, tmp_path), station_pem(desk))
+    assert 8 in doc_verify(exported(any_desk, tmp_path), station_pem(any_desk))
 
 
-def test_a_deleted_entry_is_named(desk, tmp_path):
-    busy_trail(desk)
-    tamper(desk, "DELETE FROM audit_footage WHERE seq = 8")
-    tamper(desk, "DELETE FROM audit_trail WHERE seq = 8")
-    assert audit.verify(desk.engine, {desk.signer.public_key}) == ["entry 8 is missing: entry 9 comes after entry 7"]
-    assert doc_verify(exported(desk, tmp_path), station_pem(desk)) == [8]
+def test_a_deleted_entry_is_named(any_desk, tmp_path):
+    busy_trail(any_desk)
+    tamper(any_desk, "DELETE FROM audit_footage WHERE seq = 8")
+    tamper(any_desk, "DELETE FROM audit_trail WHERE seq = 8")
+    problems = audit.verify(any_desk.engine, {any_desk.signer.public_key})
+    assert problems == ["entry 8 is missing: entry 9 comes after entry 7"]
+    assert doc_verify(exported(any_desk, tmp_path), station_pem(any_desk)) == [8]
 
 
-def test_reordered_entries_are_named(desk, tmp_path):
-    busy_trail(desk)
-    with desk.engine.connect() as connection:
+def test_reordered_entries_are_named(any_desk, tmp_path):
+    busy_trail(any_desk)
+    with any_desk.engine.connect() as connection:
         rows = {seq: (body, sig) for seq, body, sig in connection.execute(
             sa.text("SELECT seq, body, signature FROM audit_trail WHERE seq IN (8, 9)"))}
     for seq, other in ((8, 9), (9, 8)):
-        tamper(desk, "UPDATE audit_trail SET body = :body, signature = :sig WHERE seq = :seq",
+        tamper(any_desk, "UPDATE audit_trail SET body = :body, signature = :sig WHERE seq = :seq",
                body=rows[other][0], sig=rows[other][1], seq=seq)
-    problems = audit.verify(desk.engine, {desk.signer.public_key})
+    problems = audit.verify(any_desk.engine, {any_desk.signer.public_key})
     assert "entry 8 holds the body of entry 9: reordered or moved" in problems
-    lines = exported(desk, tmp_path)
-    assert [line["entry"]["seq"] for line in lines][7:9] == [9, 8] and 8 in doc_verify(lines, station_pem(desk))
+    lines = exported(any_desk, tmp_path)
+    assert [line["entry"]["seq"] for line in lines][7:9] == [9, 8] and 8 in doc_verify(lines, station_pem(any_desk))
+
+
+
+def test_two_stations_appending_to_one_postgresql_trail_at_once_keep_one_unbroken_chain(pulled, tmp_path, postgres_url):
+    engine = db.connect(postgres_url)
+    audit.ensure_schema(engine)
+    signers = [FileSigner(ArchiveDir(pulled).key), FileSigner.generate(tmp_path / "other-dock.key")]
+    trails = [AuditTrail(engine, signer, f"station {n}") for n, signer in enumerate(signers)]
+    start = threading.Barrier(len(trails))
+
+    def append(trail: AuditTrail) -> None:
+        start.wait()
+        for n in range(25):
+            trail.record("rev", "search", role="reviewer", detail={"n": n})
+
+    workers = [threading.Thread(target=append, args=(trail,)) for trail in trails]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stored = list(audit.entries(engine))
+    assert [entry.seq for entry in stored] == list(range(1, 51))
+    assert sorted(entry.body["source"] for entry in stored) == ["station 0"] * 25 + ["station 1"] * 25
+    assert audit.verify(engine, {signer.public_key for signer in signers}) == []
+    assert audit.verify(engine, {signers[0].public_key})[0].endswith("which is not trusted")
+    engine.dispose()
 
 
 # -- the command line ----------------------------------------------------------------------------------------------
