@@ -209,8 +209,11 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 1 if done.problems else 0
 
 
+CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show"}
+
+
 def _case(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "search" if args.action == "show" else "case", f"case-{args.action}",
+    station, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
                                      footage=[args.session] if args.session else [])
     if args.action == "open":
         if not (args.name and args.party):
@@ -231,7 +234,7 @@ def _case(args: argparse.Namespace) -> int:
 
 
 def _hold(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "hold", "hold", footage=[args.session] if args.session else [],
+    _, user, catalogue = _open(args, "hold", "hold-placed", footage=[args.session] if args.session else [],
                                reason=args.reason)
     number = catalogue.hold(args.reason, actor=_by(args, user), session=args.session, case=args.case)
     print(f"legal hold {number} placed on {'session ' + args.session if args.session else 'case ' + args.case}")
@@ -239,7 +242,7 @@ def _hold(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "hold", "hold-release")
+    _, user, catalogue = _open(args, "hold", "hold-released")
     catalogue.release_hold(args.hold, actor=_by(args, user))
     print(f"legal hold {args.hold} released")
     return 0
@@ -271,14 +274,14 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "devices", "device-assign")
+    _, user, catalogue = _open(args, "devices", "device-assigned")
     entry = ledger.assign(catalogue, args.device, args.officer, actor=_by(args, user), at_ns=parse_time(args.at))
     print(f"device {args.device} out to officer {args.officer} (ledger entry {entry})")
     return 0
 
 
 def _return(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "devices", "device-return")
+    _, user, catalogue = _open(args, "devices", "device-returned")
     entry = ledger.give_back(catalogue, args.device, actor=_by(args, user), at_ns=parse_time(args.at))
     print(f"device {args.device} back from officer {entry['police_number']}")
     return 0

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence.keys import FileSigner
+from evidence.keys import FileSigner, public_pem
 from evidence.paths import ArchiveDir
 from station import audit, catalogue, db, package
 from station.access import Access, AccessDenied, AccessError, User, ensure_schema
@@ -471,7 +471,7 @@ def test_the_catalogue_commands_are_done_by_the_authenticated_user_as_their_role
     assert refused.returncode == 1
     assert refused.stderr == ("bodycam-station: a reviewer may not place or release legal holds: "
                               "it takes a supervisor.\n")
-    assert (desk.last()["action"], desk.last()["outcome"], desk.last()["footage"]) == ("hold", "refused", [other])
+    assert (desk.last()["action"], desk.last()["outcome"], desk.last()["footage"]) == ("hold-placed", "refused", [other])
     by = station(archive, "hold", "--session", other, "--reason", "法院保全", "--by", "someone", user="sup")
     assert by.returncode == 1 and "--by" in by.stderr and "Traceback" not in by.stderr
     assert station(archive, "hold", "--session", other, "--reason", "法院保全", user="sup").returncode == 0
@@ -483,6 +483,11 @@ def test_the_catalogue_commands_are_done_by_the_authenticated_user_as_their_role
     assert station(archive, "assign", device, "012345", user="rev").returncode == 1
     assert station(archive, "assign", device, "012345", user="cus").returncode == 0
     assert (desk.last()["action"], desk.last()["actor"]) == ("device-assigned", "cus")
+    new_device = desk.archive.parent / "new-device.pub"
+    new_device.write_text(public_pem(FileSigner.generate(desk.archive.parent / "new-device.key").public_key))
+    assert station(archive, "enroll", "--device-key", str(new_device), user="rev").returncode == 1
+    assert station(archive, "enroll", "--device-key", str(new_device), user="admin").returncode == 0
+    assert (desk.last()["action"], desk.last()["actor"], desk.last()["outcome"]) == ("enroll", "admin", "done")
     nobody = station(archive, "search")
     assert nobody.returncode == 1 and "--user" in nobody.stderr
     assert station(archive, "show", secret, user="rev").stderr == \
