@@ -11,10 +11,11 @@ import functools
 import getpass
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
