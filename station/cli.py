@@ -11,6 +11,7 @@ from typing import Sequence
 from bodycam_errors import BodycamError
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
+from station.web import cli as web
 from sync.dock import PullReport
 
 
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
     commands = parser.add_subparsers(dest="command", required=True)
     _archive_commands(commands)
+    web.register(commands)
     return parser
 
 

@@ -1,0 +1,77 @@
+"""The page's words in Chinese (the default) and English; one table, looked up by key."""
+from __future__ import annotations
+
+from typing import Callable
+
+LANGUAGES = ("zh", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "title": ("执法记录仪 · 采集工作站", "Body-worn recorder · dock station"),
+    "login": ("登录", "Sign in"),
+    "logout": ("退出", "Sign out"),
+    "user": ("用户名", "User"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误。", "Wrong user name or password."),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "search": ("检索", "Search"),
+    "officer": ("警员（警号或姓名）", "Officer (police number or name)"),
+    "device": ("设备编号", "Device"),
+    "unit": ("单位", "Unit"),
+    "date": ("日期", "Date"),
+    "case": ("案件编号", "Case"),
+    "marker": ("标记", "Marker"),
+    "state": ("校验状态", "Verification state"),
+    "any": ("不限", "any"),
+    "results": ("检索结果", "Results"),
+    "no_results": ("没有符合条件的记录。", "No session matches."),
+    "bad_date": ("日期格式应为 YYYY-MM-DD。", "The date must be written YYYY-MM-DD."),
+    "session": ("录像", "Session"),
+    "started": ("开始", "Started"),
+    "segments": ("分段", "Segments"),
+    "stop_reason": ("停止原因", "Stop reason"),
+    "not_closed": ("未正常结束", "not closed"),
+    "open": ("打开", "Open"),
+    "verification": ("校验", "Verification"),
+    "problems": ("问题", "Problems"),
+    "segment": ("分段", "Segment"),
+    "from_to": ("起止（帧索引采集时间）", "From – to (frame index capture time)"),
+    "detail": ("说明", "Detail"),
+    "markers": ("标记", "Markers"),
+    "reason_needed": ("查看录像须说明理由，理由将记入审计日志。",
+                      "State why you view this footage; the reason goes into the audit trail."),
+    "reason": ("理由", "Reason"),
+    "reason_short": ("请填写理由（至少 4 个字符）。", "Give a reason (at least 4 characters)."),
+    "view": ("查看录像", "View footage"),
+    "viewing_for": ("查看理由", "Viewing for"),
+    "may_not_view": ("您的角色无权查看录像。", "Your role may not view footage."),
+    "capture_time": ("帧索引采集时间", "Capture time (frame index)"),
+    "overlay_time_hint": ("请与画面叠加时间比对", "compare with the time burned into the picture"),
+    "frame": ("帧", "frame"),
+    "playing_segment": ("当前分段", "Playing segment"),
+    "export": ("导出", "Export"),
+    "exports": ("导出申请", "Export requests"),
+    "request_export": ("申请导出", "Request an export"),
+    "requester": ("申请人", "Requested by"),
+    "requested": ("申请时间", "Requested"),
+    "state_requested": ("待审批", "awaiting approval"),
+    "state_approved": ("已批准", "approved"),
+    "state_refused": ("已拒绝", "refused"),
+    "decided_by": ("审批人", "Decided by"),
+    "approve": ("批准", "Approve"),
+    "refuse": ("拒绝", "Refuse"),
+    "no_exports": ("暂无导出申请。", "No export requests."),
+    "audit": ("审计日志", "Audit trail"),
+    "audit_of": ("审计日志：", "Audit trail of "),
+    "when": ("时间", "When"),
+    "who": ("人员", "Who"),
+    "action": ("操作", "Action"),
+    "from": ("来源", "From"),
+    "refused": ("拒绝访问", "Refused"),
+    "not_found": ("没有这个录像。", "No such session."),
+    "back": ("返回", "Back"),
+}
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    column = LANGUAGES.index(lang) if lang in LANGUAGES else 0
+    return lambda key: TEXT[key][column]

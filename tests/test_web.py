@@ -1,0 +1,299 @@
+"""The review page on real footage pulled over the dock link, served by uvicorn, in Debian's
+Chromium (Playwright drives it; no browser is downloaded) and through a plain HTTP client."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from evidence.keys import add_key
+from evidence.paths import DataDir
+from station.enroll import dock_init
+from station.pull import pull
+from station.web.app import Settings, create_app
+from station.web.ports import Services
+from station.web.standins import IndexCatalogue, MemoryAccounts, MemoryAudit, MemoryExports
+from sync.ptywire import PtyWire
+from tests.test_dock_archive import device_serving, record_marked
+from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving
+
+PASSWORD = "correct horse 7"
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00")
+
+
+@pytest.fixture(scope="module")
+def pulled(tmp_path_factory) -> Path:
+    """An archive holding one real session (two segments, a marker) pulled over a pty link."""
+    device, archive = tmp_path_factory.mktemp("device"), tmp_path_factory.mktemp("station") / "archive"
+    record_marked(device, 3)
+    dock_init(archive, [DataDir(device).public_key.read_text()])
+    add_key(DataDir(device).docks, (archive / "dock" / "dock.pub").read_text())
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    return archive
+
+
+@pytest.fixture
+def archive(pulled, tmp_path) -> Path:
+    """A copy of the pulled archive a test may tamper with (its evidence read-only, as pulled)."""
+    copy = tmp_path / "archive"
+    shutil.copytree(pulled, copy)
+    return copy
+
+
+@pytest.fixture
+def station(archive):
+    """The page served on a free loopback port with four accounts; yields (base URL, services, clock)."""
+    accounts = MemoryAccounts()
+    for name, role in (("li", "reviewer"), ("wang", "supervisor"), ("zhao", "custodian"), ("admin", "administrator")):
+        accounts.add(name, role, PASSWORD)
+    clock = MovableClock()
+    services = Services(accounts, MemoryAudit(clock), IndexCatalogue(archive), MemoryExports(clock))
+    app = create_app(archive, services, clock, Settings(utc_offset_min=8 * 60))
+    with serving(app) as base:
+        yield base, services, clock
+
+
+def session_id(archive: Path) -> str:
+    return next(archive.glob("[0-9]*/*/*/*/*/*/*/session-open.json")).parent.name
+
+
+def segment_file(archive: Path, number: int) -> Path:
+    return next(archive.glob(f"[0-9]*/*/*/*/*/*/*/seg-{number:06d}.mp4"))
+
+
+def refusals(services: Services) -> list:
+    return [entry for entry in services.audit.entries if entry.action == "refused"]
+
+
+# -- in Chromium ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/system-deps.sh installs Debian's chromium)")
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+    print(f"screenshot {ARTEFACTS / name}.png")
+
+
+def sign_in(page, base: str, user: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#user", user)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#who")
+
+
+def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive, browser):
+    base, services, _clock = station
+    session = session_id(archive)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{base}/lang/en")                 # English for the artefacts; Chinese is the default
+    screenshot(page, "1-login")
+    sign_in(page, base, "li")
+    page.fill("#q-device", "BC00001")
+    page.fill("#q-marker", "party")
+    page.click("#search")
+    page.wait_for_selector("#results .session-link")
+    assert page.locator("#results .session-link").all_inner_texts() == [session]
+    screenshot(page, "2-search")
+
+    page.click("#results .session-link")
+    assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "OK"]
+    assert page.locator("#stop-reason").inner_text() == "duration reached"
+    assert page.locator("#timeline .marker").count() == 1
+    assert page.locator("#video").count() == 0   # no player before a reason is given
+    page.fill("#reason", "complaint 2026-118: check what the officer said")
+    page.click("#view")
+    page.wait_for_selector("#video")
+    assert page.locator("#granted-reason").inner_text() == "complaint 2026-118: check what the officer said"
+
+    boundary = page.evaluate("JSON.parse(document.getElementById('player-data').textContent).segments[1].start")
+    assert boundary > 1.5
+    page.evaluate("() => { const v = document.getElementById('video'); v.muted = true; v.play(); }")
+    page.wait_for_function(f"document.getElementById('video').currentTime > {boundary + 0.3}", timeout=60_000)
+    assert page.evaluate("document.getElementById('video').error") is None
+    assert page.locator("#player-error").inner_text() == ""
+    assert page.locator("#playing-segment").inner_text() == "seg-000002.mp4"
+    page.evaluate("document.getElementById('video').pause()")
+    page.wait_for_function("/\\+08:00$/.test(document.getElementById('capture-time').textContent)")
+    assert ISO.fullmatch(page.locator("#capture-time").inner_text())
+    screenshot(page, "3-session-playing")
+
+    page.fill("#export-reason", "court order 2026-0042")
+    page.click("#request-export")
+    page.wait_for_selector("#exports")
+    assert page.locator("#export-1 .state").inner_text() == "awaiting approval"
+    assert page.locator("#export-1 .approve").count() == 0      # not by its own requester
+    page.click("#logout")
+
+    sign_in(page, base, "wang")
+    page.goto(f"{base}/exports")
+    page.click("#export-1 .approve")
+    page.wait_for_selector("#export-1.export-approved")
+    screenshot(page, "4-exports")
+
+    video = segment_file(archive, 2)
+    video.chmod(stat.S_IRUSR | stat.S_IWUSR)     # the archive keeps evidence read-only
+    with video.open("r+b") as file:
+        file.seek(video.stat().st_size // 2)
+        byte = file.read(1)
+        file.seek(-1, os.SEEK_CUR)
+        file.write(bytes([byte[0] ^ 0x01]))
+    video.chmod(stat.S_IRUSR)
+    page.goto(f"{base}/sessions/{session}")
+    assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "TAMPERED"]
+    assert page.locator("#timeline .span.state-TAMPERED").count() == 1
+    assert "differs from what was sealed" in page.locator("#seg-2").inner_text()
+    screenshot(page, "5-session-tampered")
+
+    page.click("#audit-link")
+    page.wait_for_selector("#audit")
+    actions = page.locator("#audit .action").all_inner_texts()
+    assert actions == ["view", "export-requested", "export-approved"]
+    trail = page.locator("#audit").inner_text()
+    assert "complaint 2026-118" in trail and "court order 2026-0042" in trail and "li" in trail and "wang" in trail
+    screenshot(page, "6-audit")
+    steps = [(e.actor, e.action, e.detail) for e in services.audit.entries if e.action in ("login", "logout", "search")]
+    assert steps == [("li", "login", "role reviewer"), ("li", "search", "all"),
+                     ("li", "search", "device=BC00001, marker=party"), ("li", "logout", ""),
+                     ("wang", "login", "role supervisor"), ("wang", "search", "all")]
+    assert not errors
+
+
+def test_the_page_is_in_chinese_by_default(station, browser):
+    base, _services, _clock = station
+    page = browser.new_page()
+    sign_in(page, base, "li")
+    assert page.locator("#search").inner_text() == "检索"
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    screenshot(page, "0-search-zh")
+
+
+# -- over plain HTTP --------------------------------------------------------------------------
+
+def test_footage_without_a_session_is_refused_and_logged(station, archive):
+    base, services, _clock = station
+    session = session_id(archive)
+    client = Client(base)
+    answer = client.get(f"/sessions/{session}/media/seg-000001.mp4", {"Range": "bytes=0-99"})
+    assert answer.status == 401 and b"ftyp" not in answer.body
+    assert client.get(f"/sessions/{session}", {"Accept": "text/html"}).status == 303    # to the sign-in page
+    [media, page] = refusals(services)
+    assert media.actor == "" and media.session is None and "media/seg-000001.mp4" in media.detail
+    assert "not signed in" in page.detail and media.source == "127.0.0.1"
+
+
+def test_a_forged_csrf_token_is_refused_and_logged(station, archive):
+    base, services, _clock = station
+    client = Client(base)
+    client.csrf()                                  # the browser has a session, but not this token
+    answer = client.post("/login", {"csrf": "forged", "user": "li", "password": PASSWORD})
+    assert answer.status == 403 and "bodycam_session" not in answer.headers.get("Set-Cookie", "")
+    assert client.post("/login", {"user": "li", "password": PASSWORD}).status == 403      # none at all
+    assert client.sign_in("li", PASSWORD).status == 303
+    session = session_id(archive)
+    assert client.post(f"/sessions/{session}/view", {"csrf": "forged", "reason": "looking around"}).status == 403
+    assert [e.detail.split(": ")[-1] for e in refusals(services)] == ["the form's CSRF token is missing or forged"] * 3
+    assert not [e for e in services.audit.entries if e.action == "view"]
+
+
+def test_a_role_that_may_not_view_gets_no_footage_and_is_logged(station, archive):
+    base, services, _clock = station
+    session = session_id(archive)
+    custodian = Client(base)
+    assert custodian.sign_in("zhao", PASSWORD).status == 303
+    page = custodian.get(f"/sessions/{session}")
+    assert page.status == 200 and 'id="may-not-view"' in page.text and 'id="reason-form"' not in page.text
+    token = custodian.csrf(f"/sessions/{session}")
+    assert custodian.post(f"/sessions/{session}/view", {"csrf": token, "reason": "curious"}).status == 403
+    assert custodian.get(f"/sessions/{session}/media/seg-000001.mp4").status == 403
+    reviewer = Client(base)                        # a reviewer, but no reason given yet
+    assert reviewer.sign_in("li", PASSWORD).status == 303
+    assert reviewer.get(f"/sessions/{session}/media/seg-000001.mp4").status == 403
+    assert [(e.actor, e.session) for e in refusals(services)] == [("zhao", session)] * 2 + [("li", session)]
+
+
+def test_video_is_served_in_byte_ranges_once_a_reason_is_given(station, archive):
+    base, services, _clock = station
+    session, original = session_id(archive), segment_file(archive, 1).read_bytes()
+    client = Client(base)
+    client.sign_in("li", PASSWORD)
+    too_short = client.post(f"/sessions/{session}/view", {"csrf": client.csrf(f"/sessions/{session}"), "reason": "x"})
+    assert too_short.status == 400 and 'id="reason-error"' in too_short.text
+    given = client.post(f"/sessions/{session}/view", {"csrf": client.csrf(f"/sessions/{session}"),
+                                                      "reason": "supervision sample"})
+    assert given.status == 303
+    ranged = client.get(f"/sessions/{session}/media/seg-000001.mp4", {"Range": "bytes=1000-1999"})
+    assert ranged.status == 206 and ranged.body == original[1000:2000]
+    assert ranged.headers["Content-Range"] == f"bytes 1000-1999/{len(original)}"
+    whole = client.get(f"/sessions/{session}/media/seg-000001.mp4")
+    assert whole.status == 200 and whole.body == original and whole.headers["Accept-Ranges"] == "bytes"
+    assert client.get(f"/sessions/{session}/media/seg-000001.mp4",
+                      {"Range": f"bytes={len(original)}-"}).status == 416
+    assert client.get(f"/sessions/{session}/media/..%2Fsession-open.json").status == 404
+    frames = client.get(f"/sessions/{session}/frames/seg-000001.mp4")
+    assert frames.status == 200 and frames.text.startswith('{"frames":[[0,')
+    [view] = [e for e in services.audit.entries if e.action == "view"]
+    assert (view.actor, view.session, view.detail) == ("li", session, "supervision sample")
+
+
+def test_cookies_are_httponly_samesite_and_sessions_expire(station, archive):
+    base, services, clock = station
+    client = Client(base)
+    login = client.get("/login")
+    cookie = login.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    signed = client.sign_in("li", PASSWORD)
+    assert signed.headers["Set-Cookie"].split(";")[0] != cookie.split(";")[0]     # a new id on sign-in
+    assert client.get("/").status == 200
+    clock.ahead_ns += 16 * 60 * 10**9              # idle longer than the 15 min a session lives unused
+    assert client.get("/", {"Accept": "text/html"}).status == 303
+    assert "not signed in" in refusals(services)[-1].detail
+
+
+def routes(found: list) -> list:
+    """Every endpoint of an app, through included routers (which newer FastAPI keeps nested)."""
+    from fastapi.routing import APIRoute
+
+    endpoints = []
+    for route in found:
+        if isinstance(route, APIRoute):
+            endpoints.append(route)
+        elif hasattr(route, "original_router") or hasattr(route, "routes"):
+            endpoints += routes(getattr(route, "original_router", route).routes)
+    return endpoints
+
+
+def test_every_route_but_signing_in_refuses_a_request_without_a_session(station):
+    base, _services, _clock = station
+    app = create_app(Path("/nonexistent"), _services, MovableClock())
+    public = {("/login", "GET"), ("/login", "POST"), ("/lang/{lang}", "GET")}
+    checked = 0
+    for route in routes(app.routes):
+        for method in route.methods:
+            if (route.path, method) in public:
+                continue
+            path = route.path.replace("{session}", "S").replace("{name}", "seg-000001.mp4").replace("{request_id}", "1")
+            client = Client(base)
+            token = client.csrf()
+            answer = client.post(path, {"csrf": token}) if method == "POST" else client.get(path)
+            assert answer.status == 401, (method, route.path, answer.status)
+            checked += 1
+    assert checked >= 8
