@@ -67,7 +67,7 @@ def segment_file(archive: Path, number: int) -> Path:
 
 
 def refusals(services: Services) -> list:
-    return [entry for entry in services.audit.entries if entry.action == "refused"]
+    return [entry for entry in services.audit.all if entry.outcome == "refused"]
 
 
 # -- in Chromium ------------------------------------------------------------------------------
@@ -166,14 +166,16 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.click("#audit-link")
     page.wait_for_selector("#audit")
     actions = page.locator("#audit .action").all_inner_texts()
-    assert actions == ["view", "export-requested", "export-approved"]
-    trail = page.locator("#audit").inner_text()
-    assert "complaint 2026-118" in trail and "court order 2026-0042" in trail and "li" in trail and "wang" in trail
+    assert actions == ["view", "export-request", "export-decide"]
+    rows = page.locator("#audit tr").all_inner_texts()[1:]
+    assert "li (reviewer)" in rows[0] and "complaint 2026-118: check what the officer said" in rows[0]
+    assert "li (reviewer)" in rows[1] and "court order 2026-0042" in rows[1]
+    assert "wang (supervisor)" in rows[2] and "decision=approved" in rows[2]
     screenshot(page, "6-audit")
-    steps = [(e.actor, e.action, e.detail) for e in services.audit.entries if e.action in ("login", "logout", "search")]
-    assert steps == [("li", "login", "role reviewer"), ("li", "search", "all"),
-                     ("li", "search", "device=BC00001, marker=party"), ("li", "logout", ""),
-                     ("wang", "login", "role supervisor"), ("wang", "search", "all")]
+    steps = [(e.actor, e.action, e.detail) for e in services.audit.all if e.action in ("login", "logout", "search")]
+    assert steps == [("li", "login", {}), ("li", "search", {"criteria": {}, "found": 1}),
+                     ("li", "search", {"criteria": {"device": "BC00001", "marker": "party"}, "found": 1}),
+                     ("li", "logout", {}), ("wang", "login", {}), ("wang", "search", {"criteria": {}, "found": 1})]
     assert not errors
 
 
@@ -196,8 +198,8 @@ def test_footage_without_a_session_is_refused_and_logged(station, archive):
     assert answer.status == 401 and b"ftyp" not in answer.body
     assert client.get(f"/sessions/{session}", {"Accept": "text/html"}).status == 303    # to the sign-in page
     [media, page] = refusals(services)
-    assert media.actor == "" and media.session is None and "media/seg-000001.mp4" in media.detail
-    assert "not signed in" in page.detail and media.source == "127.0.0.1"
+    assert media.actor is None and media.footage == () and media.detail["path"].endswith("media/seg-000001.mp4")
+    assert "not signed in" in page.detail["why"] and media.source == "web 127.0.0.1"
 
 
 def test_a_forged_csrf_token_is_refused_and_logged(station, archive):
@@ -210,8 +212,9 @@ def test_a_forged_csrf_token_is_refused_and_logged(station, archive):
     assert client.sign_in("li", PASSWORD).status == 303
     session = session_id(archive)
     assert client.post(f"/sessions/{session}/view", {"csrf": "forged", "reason": "looking around"}).status == 403
-    assert [e.detail.split(": ")[-1] for e in refusals(services)] == ["the form's CSRF token is missing or forged"] * 3
-    assert not [e for e in services.audit.entries if e.action == "view"]
+    assert [(e.action, e.detail["why"]) for e in refusals(services)] == [
+        ("csrf", "the form's CSRF token is missing or forged")] * 3
+    assert not [e for e in services.audit.all if e.action == "view"]
 
 
 def test_a_role_that_may_not_view_gets_no_footage_and_is_logged(station, archive):
@@ -227,7 +230,8 @@ def test_a_role_that_may_not_view_gets_no_footage_and_is_logged(station, archive
     reviewer = Client(base)                        # a reviewer, but no reason given yet
     assert reviewer.sign_in("li", PASSWORD).status == 303
     assert reviewer.get(f"/sessions/{session}/media/seg-000001.mp4").status == 403
-    assert [(e.actor, e.session) for e in refusals(services)] == [("zhao", session)] * 2 + [("li", session)]
+    assert [(e.actor, e.action, e.footage) for e in refusals(services)] == [
+        ("zhao", "view", (session,)), ("zhao", "view", (session,)), ("li", "view", (session,))]
 
 
 def test_video_is_served_in_byte_ranges_once_a_reason_is_given(station, archive):
@@ -250,8 +254,8 @@ def test_video_is_served_in_byte_ranges_once_a_reason_is_given(station, archive)
     assert client.get(f"/sessions/{session}/media/..%2Fsession-open.json").status == 404
     frames = client.get(f"/sessions/{session}/frames/seg-000001.mp4")
     assert frames.status == 200 and frames.text.startswith('{"frames":[[0,')
-    [view] = [e for e in services.audit.entries if e.action == "view"]
-    assert (view.actor, view.session, view.detail) == ("li", session, "supervision sample")
+    [view] = [e for e in services.audit.all if e.action == "view"]
+    assert (view.actor, view.role, view.footage, view.reason) == ("li", "reviewer", (session,), "supervision sample")
 
 
 def test_cookies_are_httponly_samesite_and_sessions_expire(station, archive):
@@ -265,7 +269,7 @@ def test_cookies_are_httponly_samesite_and_sessions_expire(station, archive):
     assert client.get("/").status == 200
     clock.ahead_ns += 16 * 60 * 10**9              # idle longer than the 15 min a session lives unused
     assert client.get("/", {"Accept": "text/html"}).status == 303
-    assert "not signed in" in refusals(services)[-1].detail
+    assert "not signed in" in refusals(services)[-1].detail["why"]
 
 
 def routes(found: list) -> list:

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from station.web import i18n
-from station.web.ports import Account, Services
+from station.web.ports import DONE, REFUSED, Account, Services
 from station.web.security import (
     SAFE_METHODS,
     SCOPE_KEY,
@@ -64,7 +64,7 @@ class Web:
             return
         form = await request.form()
         if not csrf_matches(self.session(request), form.get("csrf")):
-            raise Refused(403, "the form's CSRF token is missing or forged")
+            raise Refused(403, "the form's CSRF token is missing or forged", action="csrf")
 
     def signed_in(self, request: Request) -> Account:
         account = self.session(request).account
@@ -78,8 +78,8 @@ class Web:
         def check(request: Request) -> Account:
             account = self.signed_in(request)
             if not account.may(permission):
-                raise Refused(403, f"the role {account.role} may not {permission}",
-                              request.path_params.get("session"))
+                raise Refused(403, f"a {account.role} may not {permission.replace('-', ' ')}",
+                              request.path_params.get("session"), action=permission)
             return account
 
         return check
@@ -103,10 +103,12 @@ class Web:
         return datetime.fromtimestamp(ns / 1e9, zone).isoformat(timespec="milliseconds")
 
     def note(self, request: Request, actor: Account | None, action: str, *, session: str | None = None,
-             detail: str = "") -> None:
-        """One audit entry for what ``actor`` did through this request."""
-        self.services.audit.record(actor.name if actor else "", action, session=session, detail=detail,
-                                   source=request.client.host if request.client else "")
+             reason: str | None = None, outcome: str = DONE, **detail: Any) -> None:
+        """One audit entry for what ``actor`` did (or was refused) through this request."""
+        client = request.client.host if request.client else "?"
+        self.services.audit.record(actor.name if actor else None, action, role=actor.role if actor else None,
+                                   footage=[session] if session else [], reason=reason, outcome=outcome,
+                                   detail=detail, source=f"web {client}")
 
 
 def create_app(archive: Path, services: Services, clock: Callable[[], int] = time.time_ns,
@@ -130,8 +132,8 @@ def create_app(archive: Path, services: Services, clock: Callable[[], int] = tim
         account = web.session(request).account
         log.warning("refused %s %s from %s: %s", request.method, request.url.path,
                     request.client.host if request.client else "?", exc.why)
-        web.note(request, account, "refused", session=exc.session,
-                 detail=f"{request.method} {request.url.path}: {exc.why}")
+        web.note(request, account, exc.action, session=exc.session, outcome=REFUSED,
+                 path=f"{request.method} {request.url.path}", why=exc.why)
         if exc.status == 401 and request.method in SAFE_METHODS and "text/html" in request.headers.get("accept", ""):
             return RedirectResponse("/login", status_code=303)
         return web.render(request, "refused.html", status=exc.status, why=exc.why)

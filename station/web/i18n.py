@@ -65,6 +65,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "when": ("时间", "When"),
     "who": ("人员", "Who"),
     "action": ("操作", "Action"),
+    "outcome": ("结果", "Outcome"),
     "from": ("来源", "From"),
     "refused": ("拒绝访问", "Refused"),
     "not_found": ("没有这个录像。", "No such session."),

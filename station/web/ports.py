@@ -7,15 +7,18 @@ those areas land; the page and its tests stay the same when they are swapped.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# What a role may do on the page; each route names the one it needs (deny by default).
+# What a role may do on the page (the access area's permission names); each route names the one
+# it needs (deny by default).
 SEARCH = "search"
 VIEW = "view"                      # play footage, after giving a reason
-REQUEST_EXPORT = "request-export"
-APPROVE_EXPORT = "approve-export"
-READ_AUDIT = "read-audit"
+REQUEST_EXPORT = "export-request"
+APPROVE_EXPORT = "export-decide"
+READ_AUDIT = "audit"
+DONE, REFUSED = "done", "refused"  # an audit entry's outcome
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,18 @@ class Account:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    at_ns: int
-    actor: str                     # "" for a request without a signed-in user
+    """Who (``actor`` None before signing in, and ``role``) did or was refused (``outcome``) what
+    (``action``) to which footage (session ids), why (``reason``), when and from where."""
+
+    time_ns: int
+    actor: str | None
+    role: str | None
     action: str
-    session: str | None
-    detail: str
-    source: str                    # the client's address
+    outcome: str
+    footage: tuple[str, ...]
+    reason: str | None
+    source: str
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -75,12 +84,13 @@ class Accounts(Protocol):
 
 
 class Audit(Protocol):
-    def record(self, actor: str, action: str, *, session: str | None = None, detail: str = "",
+    def record(self, actor: str | None, action: str, *, role: str | None = None, footage: Sequence[str] = (),
+               reason: str | None = None, outcome: str = DONE, detail: dict[str, Any] | None = None,
                source: str = "") -> None:
         """Append one entry to the audit trail."""
 
-    def trail(self, session: str) -> list[AuditEntry]:
-        """Every entry about ``session``, oldest first."""
+    def entries(self, session: str) -> list[AuditEntry]:
+        """Every entry naming ``session``, oldest first."""
 
 
 class Catalogue(Protocol):

@@ -29,11 +29,12 @@ SAFE_METHODS = ("GET", "HEAD")
 
 
 class Refused(Exception):
-    """A request the page will not serve: ``status`` 401 (not signed in), 403 (not allowed)."""
+    """A request the page will not serve: ``status`` 401 (not signed in), 403 (not allowed), 400
+    or 404; ``action`` names what was attempted in the audit entry."""
 
-    def __init__(self, status: int, why: str, session: str | None = None) -> None:
+    def __init__(self, status: int, why: str, session: str | None = None, action: str = "request") -> None:
         super().__init__(why)
-        self.status, self.why, self.session = status, why, session
+        self.status, self.why, self.session, self.action = status, why, session, action
 
 
 @dataclass

@@ -11,14 +11,16 @@ import hashlib
 import hmac
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from station.archive import search as search_index
 from station.web import footage
 from station.web.ports import (
     APPROVE_EXPORT,
+    DONE,
     READ_AUDIT,
     REQUEST_EXPORT,
     SEARCH,
@@ -32,9 +34,9 @@ from station.web.ports import (
 
 ROLES = {       # the access issue's roles: custodians pull and catalogue, reviewers view, supervisors approve
     "custodian": frozenset({SEARCH}),
-    "reviewer": frozenset({SEARCH, VIEW, REQUEST_EXPORT, READ_AUDIT}),
+    "reviewer": frozenset({SEARCH, VIEW, REQUEST_EXPORT}),
     "supervisor": frozenset({SEARCH, VIEW, REQUEST_EXPORT, APPROVE_EXPORT, READ_AUDIT}),
-    "administrator": frozenset({SEARCH, READ_AUDIT}),
+    "administrator": frozenset({READ_AUDIT}),
 }
 
 
@@ -61,17 +63,19 @@ def _scrypt(password: str, salt: bytes) -> bytes:
 class MemoryAudit:
     def __init__(self, clock: Callable[[], int]) -> None:
         self.clock = clock
-        self.entries: list[AuditEntry] = []
+        self.all: list[AuditEntry] = []
         self._lock = threading.Lock()
 
-    def record(self, actor: str, action: str, *, session: str | None = None, detail: str = "",
+    def record(self, actor: str | None, action: str, *, role: str | None = None, footage: Sequence[str] = (),
+               reason: str | None = None, outcome: str = DONE, detail: dict[str, Any] | None = None,
                source: str = "") -> None:
         with self._lock:
-            self.entries.append(AuditEntry(self.clock(), actor, action, session, detail, source))
+            self.all.append(AuditEntry(self.clock(), actor, role, action, outcome, tuple(footage), reason, source,
+                                       detail or {}))
 
-    def trail(self, session: str) -> list[AuditEntry]:
+    def entries(self, session: str) -> list[AuditEntry]:
         with self._lock:
-            return [entry for entry in self.entries if entry.session == session]
+            return [entry for entry in self.all if session in entry.footage]
 
 
 class IndexCatalogue:

@@ -14,6 +14,6 @@ def router(web: Web) -> APIRouter:
     @router.get("/sessions/{session}/audit", dependencies=[Depends(web.allowed(READ_AUDIT))])
     def trail(request: Request, session: str) -> Response:
         folder_of(web, session)
-        return web.render(request, "audit.html", session=session, entries=web.services.audit.trail(session))
+        return web.render(request, "audit.html", session=session, entries=web.services.audit.entries(session))
 
     return router

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from station.web.app import Web
 from station.web.i18n import LANGUAGES
-from station.web.ports import Account
+from station.web.ports import REFUSED, Account
 from station.web.security import SCOPE_KEY
 
 
@@ -23,10 +23,10 @@ def public(web: Web) -> APIRouter:
     def login(request: Request, user: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> Response:
         account = web.services.accounts.authenticate(user, password)
         if account is None:
-            web.note(request, None, "login-failed", detail=f"user {user!r}")
+            web.note(request, None, "login", outcome=REFUSED, user=user, why="unknown user or wrong password")
             return web.render(request, "login.html", status=401, failed=True)
         request.scope[SCOPE_KEY] = web.sessions.sign_in(web.session(request), account)
-        web.note(request, account, "login", detail=f"role {account.role}")
+        web.note(request, account, "login")
         return RedirectResponse("/", status_code=303)
 
     @router.get("/lang/{lang}")

@@ -21,9 +21,9 @@ def router(web: Web) -> APIRouter:
         folder_of(web, session)
         reason = " ".join(reason.split())
         if len(reason) < MIN_REASON:
-            raise Refused(400, "an export request needs a reason of at least 4 characters", session)
+            raise Refused(400, "an export request needs a reason of at least 4 characters", session, "export-request")
         made = web.services.exports.request(account.name, session, reason)
-        web.note(request, account, "export-requested", session=session, detail=f"request {made.id}: {reason}")
+        web.note(request, account, "export-request", session=session, reason=reason, export=made.id)
         return RedirectResponse("/exports", status_code=303)
 
     @router.get("/exports", dependencies=[Depends(web.allowed(REQUEST_EXPORT))])
@@ -36,9 +36,9 @@ def router(web: Web) -> APIRouter:
         try:
             decided = web.services.exports.decide(account.name, request_id, decision == "approve")
         except (LookupError, PermissionError, ValueError) as exc:
-            raise Refused(403 if isinstance(exc, PermissionError) else 400, str(exc)) from None
-        web.note(request, account, f"export-{decided.state}", session=decided.session,
-                 detail=f"request {decided.id} by {decided.requester}: {decided.reason}")
+            raise Refused(403 if isinstance(exc, PermissionError) else 400, str(exc), action="export-decide") from None
+        web.note(request, account, "export-decide", session=decided.session, reason=decided.reason,
+                 export=decided.id, decision=decided.state, requester=decided.requester)
         return RedirectResponse("/exports", status_code=303)
 
     return router

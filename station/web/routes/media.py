@@ -23,7 +23,7 @@ def router(web: Web) -> APIRouter:
     def granted(request: Request, session: str, name: str) -> Path:
         """The segment's file, when this sign-in gave a reason to view the session."""
         if session not in web.session(request).grants:
-            raise Refused(403, "no reason was given to view this footage", session)
+            raise Refused(403, "no reason was given to view this footage", session, "view")
         path = folder_of(web, session) / name
         if not SEGMENT.fullmatch(name) or not path.is_file():
             raise Refused(404, f"session {session} has no segment {name!r}", session)

@@ -47,7 +47,7 @@ def router(web: Web) -> APIRouter:
             return web.render(request, "session.html", status=400, footage=shown, reason=None, may_view=True,
                               player=None, reason_error="reason_short")
         web.session(request).grants[session] = reason
-        web.note(request, account, "view", session=session, detail=reason)
+        web.note(request, account, "view", session=session, reason=reason)
         return RedirectResponse(f"/sessions/{session}#player", status_code=303)
 
     return router

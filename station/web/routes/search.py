@@ -27,8 +27,8 @@ def router(web: Web) -> APIRouter:
         if error is None:
             criteria = Criteria(**{name: value or None for name, value in given.items()})
             found = web.services.catalogue.search(criteria)
-            asked = {name: value for name, value in given.items() if value}
-            web.note(request, account, "search", detail=", ".join(f"{k}={v}" for k, v in asked.items()) or "all")
+            web.note(request, account, "search", criteria={name: value for name, value in given.items() if value},
+                     found=len(found))
         return web.render(request, "search.html", given=given, states=STATES, found=found, error=error)
 
     return router
