@@ -44,7 +44,7 @@ def _web(args: argparse.Namespace) -> int:
     settings = Settings(secure_cookies=not _loopback(args.host))
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     uvicorn.run(create_app(args.archive, services, time.time_ns, settings), host=args.host, port=args.port,
-                log_level="warning")
+                log_level="warning", server_header=False)
     return 0
 
 

@@ -63,7 +63,7 @@ def player_data(shown: footage.SessionFootage, web: Web) -> dict:
             "media": f"/sessions/{shown.session}/media/{s.name}",
             "frames": f"/sessions/{shown.session}/frames/{s.name}",
             "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
-        } for s in shown.segments if s.parts],
+        } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
     }
 
 

@@ -85,6 +85,12 @@
     pump();
   });
   video.addEventListener("timeupdate", pump);
+  video.addEventListener("waiting", () => {      // a missing segment leaves a gap: go on after it
+    const t = video.currentTime;
+    if (data.segments.some(s => s.start <= t && t < s.start + s.duration)) return;
+    const after = data.segments.find(s => s.start > t);
+    if (after) video.currentTime = after.start;
+  });
   video.addEventListener("error", () => show(`decode error ${video.error.code}: ${video.error.message}`));
 
   // The capture time of the frame on screen, from the frame index, beside the burned-in overlay.
