@@ -25,16 +25,20 @@ PASSWORD = "correct horse 7"
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00")
 
 
-@pytest.fixture(scope="module")
-def pulled(tmp_path_factory) -> Path:
-    """An archive holding one real session (two segments, a marker) pulled over a pty link."""
+def pulled_archive(tmp_path_factory, seconds: float) -> Path:
+    """An archive holding one real session (2 s segments, a marker) pulled over a pty link."""
     device, archive = tmp_path_factory.mktemp("device"), tmp_path_factory.mktemp("station") / "archive"
-    record_marked(device, 3)
+    record_marked(device, seconds)
     dock_init(archive, [DataDir(device).public_key.read_text()])
     add_key(DataDir(device).docks, (archive / "dock" / "dock.pub").read_text())
     with PtyWire() as wire, device_serving(device, wire):
         assert not pull(archive, wire.b).failed
     return archive
+
+
+@pytest.fixture(scope="module")
+def pulled(tmp_path_factory) -> Path:
+    return pulled_archive(tmp_path_factory, 3)
 
 
 @pytest.fixture
@@ -45,9 +49,8 @@ def archive(pulled, tmp_path) -> Path:
     return copy
 
 
-@pytest.fixture
-def station(archive):
-    """The page served on a free loopback port with four accounts; yields (base URL, services, clock)."""
+def served(archive: Path):
+    """The page for ``archive`` with four accounts; yields (base URL, services, clock)."""
     accounts = MemoryAccounts()
     for name, role in (("li", "reviewer"), ("wang", "supervisor"), ("zhao", "custodian"), ("admin", "administrator")):
         accounts.add(name, role, PASSWORD)
@@ -56,6 +59,11 @@ def station(archive):
     app = create_app(archive, services, clock, Settings(utc_offset_min=8 * 60))
     with serving(app) as base:
         yield base, services, clock
+
+
+@pytest.fixture
+def station(archive):
+    yield from served(archive)
 
 
 def session_id(archive: Path) -> str:
@@ -130,7 +138,7 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.wait_for_function(f"document.getElementById('video').currentTime > {boundary + 0.3}", timeout=60_000)
     assert page.evaluate("document.getElementById('video').error") is None
     assert page.locator("#player-error").inner_text() == ""
-    assert page.locator("#playing-segment").inner_text() == "seg-000002.mp4"
+    page.wait_for_function("document.getElementById('playing-segment').textContent === 'seg-000002.mp4'")
     page.evaluate("document.getElementById('video').pause()")
     page.wait_for_function("/\\+08:00$/.test(document.getElementById('capture-time').textContent)")
     assert ISO.fullmatch(page.locator("#capture-time").inner_text())
@@ -177,6 +185,31 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
                      ("li", "search", {"criteria": {"device": "BC00001", "marker": "party"}, "found": 1}),
                      ("li", "logout", {}), ("wang", "login", {}), ("wang", "search", {"criteria": {}, "found": 1})]
     assert not errors
+
+
+def give_reason_and_play(page, base: str, session: str) -> None:
+    page.goto(f"{base}/sessions/{session}")
+    page.fill("#reason", "supervision sample")
+    page.click("#view")
+    page.wait_for_selector("#video")
+    page.evaluate("() => { const v = document.getElementById('video'); v.muted = true; v.play(); }")
+
+
+def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
+    archive = pulled_archive(tmp_path_factory, 5)              # three segments: 2 s, 2 s, 1 s
+    middle = segment_file(archive, 2)
+    middle.parent.chmod(0o755)
+    middle.unlink()
+    for base, _services, _clock in served(archive):
+        page = browser.new_page()
+        sign_in(page, base, "li")
+        give_reason_and_play(page, base, session_id(archive))
+        assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "MISSING", "OK"]
+        last = page.evaluate("JSON.parse(document.getElementById('player-data').textContent).segments[1].start")
+        assert last > 3.5                                       # the player's second segment is the third
+        page.wait_for_function(f"document.getElementById('video').currentTime > {last + 0.3}", timeout=60_000)
+        assert page.evaluate("document.getElementById('video').error") is None
+        page.wait_for_function("document.getElementById('playing-segment').textContent === 'seg-000003.mp4'")
 
 
 def test_the_page_is_in_chinese_by_default(station, browser):

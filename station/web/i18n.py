@@ -53,6 +53,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "request_export": ("申请导出", "Request an export"),
     "requester": ("申请人", "Requested by"),
     "requested": ("申请时间", "Requested"),
+    "export_state": ("状态", "State"),
     "state_requested": ("待审批", "awaiting approval"),
     "state_approved": ("已批准", "approved"),
     "state_refused": ("已拒绝", "refused"),

@@ -86,10 +86,10 @@
   });
   video.addEventListener("timeupdate", pump);
   video.addEventListener("waiting", () => {      // a missing segment leaves a gap: go on after it
-    const t = video.currentTime;
-    if (data.segments.some(s => s.start <= t && t < s.start + s.duration)) return;
-    const after = data.segments.find(s => s.start > t);
-    if (after) video.currentTime = after.start;
+    const t = video.currentTime, after = data.segments.find(s => s.start > t + 0.001);
+    const current = data.segments.find(s => s.start <= t && t < s.start + s.duration);
+    const end = current ? current.start + current.duration : t;
+    if (after && after.start - end > 0.1 && end - t < 0.5) video.currentTime = after.start;
   });
   video.addEventListener("error", () => show(`decode error ${video.error.code}: ${video.error.message}`));
 
