@@ -11,6 +11,7 @@ from typing import Sequence
 from bodycam_errors import BodycamError
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
+from evidence.verify import add_verify_command
 from station.web import cli as web
 from sync.dock import PullReport
 
@@ -58,12 +59,7 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--case", help="case number")
     search.set_defaults(run=_search)
 
-    verify = commands.add_parser("verify", help="check archived footage against its signed seals")
-    verify.add_argument("paths", type=Path, nargs="+", help="the archive, or folders in it")
-    verify.add_argument("--key", action="append", default=[],
-                        help="trusted device public key (PEM file, hex or base64); may be repeated")
-    verify.add_argument("--json", action="store_true", help="print the report as JSON")
-    verify.set_defaults(run=_verify)
+    add_verify_command(commands, "check archived footage against its signed seals", "the archive, or folders in it")
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -120,10 +116,3 @@ def _search(args: argparse.Namespace) -> int:
     for entry in found:
         print(json.dumps(entry, ensure_ascii=False))
     return 0 if found else 1
-
-
-def _verify(args: argparse.Namespace) -> int:
-    from evidence.verify import run_verify
-
-    return run_verify(args.paths, args.key, args.json)
-
