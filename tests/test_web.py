@@ -19,7 +19,7 @@ from station.web.ports import Services
 from station.web.standins import IndexCatalogue, MemoryAccounts, MemoryAudit, MemoryExports
 from sync.ptywire import PtyWire
 from tests.test_dock_archive import device_serving, record_marked
-from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving
+from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving, wait_for
 
 PASSWORD = "correct horse 7"
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00")
@@ -97,6 +97,12 @@ def screenshot(page, name: str) -> None:
     print(f"screenshot {ARTEFACTS / name}.png")
 
 
+def until(page, expression: str, deadline_s: float = 30.0) -> None:
+    """Wait until ``expression`` is true in the page (polled from here: the page's CSP forbids
+    the string evaluation Playwright's own wait uses)."""
+    wait_for(lambda: page.evaluate(expression), expression, deadline_s)
+
+
 def sign_in(page, base: str, user: str) -> None:
     page.goto(f"{base}/login")
     page.fill("#user", user)
@@ -111,6 +117,7 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
 
     page.goto(f"{base}/lang/en")                 # English for the artefacts; Chinese is the default
     screenshot(page, "1-login")
@@ -135,12 +142,12 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     boundary = page.evaluate("JSON.parse(document.getElementById('player-data').textContent).segments[1].start")
     assert boundary > 1.5
     page.evaluate("() => { const v = document.getElementById('video'); v.muted = true; v.play(); }")
-    page.wait_for_function(f"document.getElementById('video').currentTime > {boundary + 0.3}", timeout=60_000)
+    until(page, f"document.getElementById('video').currentTime > {boundary + 0.3}", 60)
     assert page.evaluate("document.getElementById('video').error") is None
     assert page.locator("#player-error").inner_text() == ""
-    page.wait_for_function("document.getElementById('playing-segment').textContent === 'seg-000002.mp4'")
+    until(page, "document.getElementById('playing-segment').textContent === 'seg-000002.mp4'")
     page.evaluate("document.getElementById('video').pause()")
-    page.wait_for_function("/\\+08:00$/.test(document.getElementById('capture-time').textContent)")
+    until(page, "/\\+08:00$/.test(document.getElementById('capture-time').textContent)")
     assert ISO.fullmatch(page.locator("#capture-time").inner_text())
     screenshot(page, "3-session-playing")
 
@@ -207,9 +214,9 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
         assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "MISSING", "OK"]
         last = page.evaluate("JSON.parse(document.getElementById('player-data').textContent).segments[1].start")
         assert last > 3.5                                       # the player's second segment is the third
-        page.wait_for_function(f"document.getElementById('video').currentTime > {last + 0.3}", timeout=60_000)
+        until(page, f"document.getElementById('video').currentTime > {last + 0.3}", 60)
         assert page.evaluate("document.getElementById('video').error") is None
-        page.wait_for_function("document.getElementById('playing-segment').textContent === 'seg-000003.mp4'")
+        until(page, "document.getElementById('playing-segment').textContent === 'seg-000003.mp4'")
 
 
 def test_the_page_is_in_chinese_by_default(station, browser):
@@ -296,7 +303,8 @@ def test_cookies_are_httponly_samesite_and_sessions_expire(station, archive):
     client = Client(base)
     login = client.get("/login")
     cookie = login.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie and "Secure" not in cookie
+    assert "frame-ancestors 'none'" in login.headers["Content-Security-Policy"]
     signed = client.sign_in("li", PASSWORD)
     assert signed.headers["Set-Cookie"].split(";")[0] != cookie.split(";")[0]     # a new id on sign-in
     assert client.get("/").status == 200

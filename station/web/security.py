@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 COOKIE = "bodycam_session"
 SCOPE_KEY = "bodycam.web_session"
 SAFE_METHODS = ("GET", "HEAD")
+# Scripts and styles only from the page itself (the timeline's positions are style attributes),
+# video only from the Media Source the player makes, and never inside another site's frame.
+HEADERS = [(b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                         b"media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                                         b"form-action 'self'; frame-ancestors 'none'"),
+           (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
 
 
 class Refused(Exception):
@@ -92,7 +98,8 @@ def csrf_matches(session: WebSession, token: str | None) -> bool:
 
 
 class SessionMiddleware:
-    """Puts the request's ``WebSession`` in its scope and sets the cookie when the session changed."""
+    """Puts the request's ``WebSession`` in its scope, sets the cookie when the session changed,
+    and adds the security headers to every answer."""
 
     def __init__(self, app: ASGIApp, sessions: WebSessions, secure: bool) -> None:
         self.app, self.sessions, self.secure = app, sessions, secure
@@ -109,10 +116,11 @@ class SessionMiddleware:
         scope[SCOPE_KEY] = self.sessions.get(given)
 
         async def send_with_cookie(message: Message) -> None:
-            current = scope[SCOPE_KEY]          # sign-in and sign-out replace it
-            if message["type"] == "http.response.start" and current.id != given:
-                headers = list(message.get("headers", []))
-                headers.append((b"set-cookie", self.cookie(current.id).encode("latin-1")))
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + HEADERS
+                current = scope[SCOPE_KEY]          # sign-in and sign-out replace it
+                if current.id != given:
+                    headers.append((b"set-cookie", self.cookie(current.id).encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 
