@@ -114,5 +114,11 @@ class ArchiveDir:
         return self.root / PARTIAL
 
     @property
-    def index(self) -> Path:
-        return self.root / "index.jsonl"
+    def writeups(self) -> Path:
+        """The officers' write-ups, signed by the dock, beside (never inside) the device's records."""
+        return self.root / "writeups"
+
+    @property
+    def purge_log(self) -> Path:
+        """One line per session the retention purge removed: who, what, why, when."""
+        return self.root / "purges.jsonl"

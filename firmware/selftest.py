@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from bodycam_threads import OwnedThread, ZombieThread
 from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from firmware.config import Config
@@ -334,22 +334,17 @@ def gnss_check(gnss: Gnss | None | OSError, wait: float = GNSS_WAIT_SECONDS) -> 
 
 
 def _within(seconds: float, read: Callable[[], Any]) -> Any:
-    """``read()`` on a helper thread, so that a hung device cannot hang the self-test."""
+    """``read()`` on a helper thread, so that a hung device cannot hang the self-test. A read
+    that hangs cannot be interrupted: its thread is left to the device, and the check fails."""
     result: list[Any] = []
-
-    def run() -> None:
-        try:
-            result.append(read())
-        except Exception as exc:  # reported by the caller as the device's failure
-            result.append(exc)
-
-    worker = threading.Thread(target=run, name="selftest-read", daemon=True)
+    worker = OwnedThread(lambda: result.append(read()), "selftest-read")
     worker.start()
-    worker.join(seconds)
-    if not result:
-        raise TimeoutError(f"nothing within {seconds:.0f} s")
-    if isinstance(result[0], Exception):
-        raise result[0]
+    try:
+        worker.join(seconds)
+    except ZombieThread:
+        raise TimeoutError(f"nothing within {seconds:.0f} s") from None
+    if worker.error is not None:
+        raise worker.error  # reported by the caller as the device's failure
     return result[0]
 
 

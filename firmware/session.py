@@ -100,7 +100,7 @@ def open_recorder(config: Config, with_microphone: bool = True, overlay_status: 
     settings = recording_settings(config, sealer.identity)
     video, audio = settings.video, settings.audio
     overlay = make_overlay(config, settings.identity, overlay_status)  # a font problem stops us before any device opens
-    # One epoch for both simulated devices, so the synthetic flash and beep coincide.
+    # One epoch for both simulated devices, so the simulated flash and beep coincide.
     epoch = time.monotonic_ns()
     with contextlib.ExitStack() as devices:
         events = EventWriter(EventLog(config["recording"]["data_dir"]))

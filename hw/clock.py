@@ -64,18 +64,10 @@ class SimulatedRtc(Rtc):
 
 
 def open_rtc(url: str, root: Path = RTC0) -> Rtc:
-    """Open the RTC named by ``url``; ``auto`` takes ``root`` if the kernel has it, else the simulated one."""
-    scheme, _, rest = url.partition(":")
-    if url == "auto":
-        return SysfsRtc(root) if (root / "since_epoch").exists() else SimulatedRtc()
-    if scheme == "sysfs" and rest:
-        return SysfsRtc(rest)
-    if scheme == "simulated":
-        try:
-            return SimulatedRtc(float(rest or 0))
-        except ValueError as exc:
-            raise HardwareError(f"'{url}': the simulated RTC's offset must be a number of seconds") from exc
-    raise HardwareError(f"unknown RTC '{url}' (use auto, simulated: or sysfs:/sys/class/rtc/rtc0)")
+    """Open the RTC named by ``url`` (``hw.sources``); ``auto`` takes ``root`` if the kernel has it, else the
+    simulated one."""
+    from hw.sources import open_source
+    return open_source("rtc", url, root=root)
 
 
 @dataclass(frozen=True)
