@@ -12,11 +12,13 @@ import pytest
 
 from evidence.keys import add_key
 from evidence.paths import DataDir
+from station.catalogue import Catalogue, ensure_schema
+from station.db import connect, database_url
 from station.enroll import dock_init
 from station.pull import pull
 from station.web.app import Settings, create_app
 from station.web.ports import Services
-from station.web.standins import IndexCatalogue, MemoryAccounts, MemoryAudit, MemoryExports
+from station.web.standins import MemoryAccounts, MemoryAudit, MemoryExports
 from sync.ptywire import PtyWire
 from tests.test_dock_archive import device_serving, record_marked
 from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving, wait_for
@@ -55,10 +57,13 @@ def served(archive: Path):
     for name, role in (("li", "reviewer"), ("wang", "supervisor"), ("zhao", "custodian"), ("admin", "administrator")):
         accounts.add(name, role, PASSWORD)
     clock = MovableClock()
-    services = Services(accounts, MemoryAudit(clock), IndexCatalogue(archive), MemoryExports(clock))
+    engine = connect(database_url(archive))
+    ensure_schema(engine)
+    services = Services(accounts, MemoryAudit(clock), Catalogue(engine, clock=clock), MemoryExports(clock))
     app = create_app(archive, services, clock, Settings(utc_offset_min=8 * 60))
     with serving(app) as base:
         yield base, services, clock
+    engine.dispose()
 
 
 @pytest.fixture
@@ -72,6 +77,17 @@ def session_id(archive: Path) -> str:
 
 def segment_file(archive: Path, number: int) -> Path:
     return next(archive.glob(f"[0-9]*/*/*/*/*/*/*/seg-{number:06d}.mp4"))
+
+
+def flip_a_byte(video: Path, offset: int) -> None:
+    """Change one bit of an archived video (the archive keeps evidence read-only: allow it first)."""
+    video.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    with video.open("r+b") as file:
+        file.seek(offset)
+        byte = file.read(1)
+        file.seek(offset)
+        file.write(bytes([byte[0] ^ 0x01]))
+    video.chmod(stat.S_IRUSR)
 
 
 def refusals(services: Services) -> list:
@@ -123,7 +139,7 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     screenshot(page, "1-login")
     sign_in(page, base, "li")
     page.fill("#q-device", "BC00001")
-    page.fill("#q-marker", "party")
+    page.fill("#q-marker", "party objects")
     page.click("#search")
     page.wait_for_selector("#results .session-link")
     assert page.locator("#results .session-link").all_inner_texts() == [session]
@@ -151,6 +167,12 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     assert ISO.fullmatch(page.locator("#capture-time").inner_text())
     screenshot(page, "3-session-playing")
 
+    assert page.locator("#needs-writeup").count() == 1      # stopped for "duration reached", not the end
+    page.select_option("#writeup-reason", "other")
+    page.fill("#writeup-text", "测试录像：按计划录制 3 秒后停止")
+    page.click("#write-up")
+    page.wait_for_selector(".writeup")
+    assert "测试录像" in page.locator(".writeup").inner_text() and page.locator("#needs-writeup").count() == 0
     page.fill("#export-reason", "court order 2026-0042")
     page.click("#request-export")
     page.wait_for_selector("#exports")
@@ -164,14 +186,19 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.wait_for_selector("#export-1.export-approved")
     screenshot(page, "4-exports")
 
+    page.goto(f"{base}/sessions/{session}")
+    page.fill("#case-number", "K-2026-118")
+    page.fill("#case-name", "complaint at the station")
+    page.click("#link-case")
+    page.wait_for_selector("#case-list li")
+    page.fill("#hold-reason", "complaint under investigation")
+    page.click("#place-hold")
+    page.wait_for_selector("#hold-list li")
+    assert [c["number"] for c in services.catalogue.cases(session)] == ["K-2026-118"]
+    assert [h["reason"] for h in services.catalogue.holds(session)] == ["complaint under investigation"]
+
     video = segment_file(archive, 2)
-    video.chmod(stat.S_IRUSR | stat.S_IWUSR)     # the archive keeps evidence read-only
-    with video.open("r+b") as file:
-        file.seek(video.stat().st_size // 2)
-        byte = file.read(1)
-        file.seek(-1, os.SEEK_CUR)
-        file.write(bytes([byte[0] ^ 0x01]))
-    video.chmod(stat.S_IRUSR)
+    flip_a_byte(video, video.stat().st_size // 2)
     page.goto(f"{base}/sessions/{session}")
     assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "TAMPERED"]
     assert page.locator("#timeline .span.state-TAMPERED").count() == 1
@@ -181,15 +208,17 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.click("#audit-link")
     page.wait_for_selector("#audit")
     actions = page.locator("#audit .action").all_inner_texts()
-    assert actions == ["view", "export-request", "export-decide"]
+    assert actions == ["view", "write-up", "export-request", "export-decide", "case-open", "case-link", "hold"]
     rows = page.locator("#audit tr").all_inner_texts()[1:]
     assert "li (reviewer)" in rows[0] and "complaint 2026-118: check what the officer said" in rows[0]
-    assert "li (reviewer)" in rows[1] and "court order 2026-0042" in rows[1]
-    assert "wang (supervisor)" in rows[2] and "decision=approved" in rows[2]
+    assert "li (reviewer)" in rows[1] and "code=other" in rows[1]
+    assert "li (reviewer)" in rows[2] and "court order 2026-0042" in rows[2]
+    assert "wang (supervisor)" in rows[3] and "decision=approved" in rows[3]
+    assert all("wang (supervisor)" in row for row in rows[4:]) and "complaint under investigation" in rows[6]
     screenshot(page, "6-audit")
     steps = [(e.actor, e.action, e.detail) for e in services.audit.all if e.action in ("login", "logout", "search")]
     assert steps == [("li", "login", {}), ("li", "search", {"criteria": {}, "found": 1}),
-                     ("li", "search", {"criteria": {"device": "BC00001", "marker": "party"}, "found": 1}),
+                     ("li", "search", {"criteria": {"device": "BC00001", "marker": "party objects"}, "found": 1}),
                      ("li", "logout", {}), ("wang", "login", {}), ("wang", "search", {"criteria": {}, "found": 1})]
     assert not errors
 
@@ -342,3 +371,19 @@ def test_every_route_but_signing_in_refuses_a_request_without_a_session(station)
             assert answer.status == 401, (method, route.path, answer.status)
             checked += 1
     assert checked >= 8
+
+
+def test_search_by_state_reads_the_footage_and_a_bad_date_gets_one_sentence(station, archive):
+    base, services, _clock = station
+    session = session_id(archive)
+    client = Client(base)
+    client.sign_in("li", PASSWORD)
+    links = re.compile(r'class="session-link" href="/sessions/([^"]+)"')
+    assert links.findall(client.get("/?state=verified").text) == [session]
+    assert links.findall(client.get("/?state=TAMPERED").text) == []
+    video = segment_file(archive, 1)
+    flip_a_byte(video, video.stat().st_size - 100)
+    assert links.findall(client.get("/?state=TAMPERED").text) == [session]
+    assert links.findall(client.get("/?state=OK&officer=999999").text) == []
+    bad = client.get("/?date=31.01.2026")
+    assert bad.status == 200 and "is not a date YYYY-MM-DD" in bad.text and "Traceback" not in bad.text

@@ -114,7 +114,7 @@ class Web:
 def create_app(archive: Path, services: Services, clock: Callable[[], int] = time.time_ns,
                settings: Settings = Settings()) -> FastAPI:
     """The review page for ``archive``, with the station's services and clock."""
-    from station.web.routes import audit, auth, exports, media, review, search
+    from station.web.routes import audit, auth, cases, exports, media, review, search, writeups
 
     web = Web(archive, services, clock, settings)
     app = FastAPI(title="bodycam station", docs_url=None, redoc_url=None, openapi_url=None,
@@ -123,7 +123,7 @@ def create_app(archive: Path, services: Services, clock: Callable[[], int] = tim
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(auth.public(web))
     protected = APIRouter(dependencies=[Depends(web.signed_in)])      # deny by default
-    for area in (auth, search, review, media, exports, audit):
+    for area in (auth, search, review, media, exports, cases, writeups, audit):
         protected.include_router(area.router(web))
     app.include_router(protected)
 

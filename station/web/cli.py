@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import ipaddress
+import os
 import sys
 import time
 from pathlib import Path
 
 from bodycam_errors import BodycamError
+from station.catalogue import open_catalogue, station_id
 from station.web.ports import Services
-from station.web.standins import ROLES, IndexCatalogue, MemoryAccounts, MemoryAudit, MemoryExports
+from station.web.standins import ROLES, MemoryAccounts, MemoryAudit, MemoryExports
 
 
 class WebError(BodycamError, ValueError):
@@ -20,6 +22,8 @@ class WebError(BodycamError, ValueError):
 def register(commands: argparse._SubParsersAction) -> None:
     web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)")
     web.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    web.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
+                     help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: the archive's)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: the loopback only)")
     web.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     web.add_argument("--user", action="append", default=[], metavar="NAME:ROLE",
@@ -32,15 +36,15 @@ def _web(args: argparse.Namespace) -> int:
 
     from station.web.app import Settings, create_app
 
-    if not (args.archive / "index.jsonl").exists():
-        raise WebError(f"{args.archive} holds no archived session (no index.jsonl): pull or init first")
+    station_id(args.archive)                   # one sentence if this is no dock's archive
+    catalogue = open_catalogue(args.archive, args.catalogue)
     accounts = MemoryAccounts()
     for spec in args.user:
         name, _, role = spec.partition(":")
         if role not in ROLES:
             raise WebError(f"--user {spec!r}: give NAME:ROLE with a role among {', '.join(ROLES)}")
         accounts.add(name, role, _password(name))
-    services = Services(accounts, MemoryAudit(time.time_ns), IndexCatalogue(args.archive), MemoryExports(time.time_ns))
+    services = Services(accounts, MemoryAudit(time.time_ns), catalogue, MemoryExports(time.time_ns))
     settings = Settings(secure_cookies=not _loopback(args.host))
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     uvicorn.run(create_app(args.archive, services, time.time_ns, settings), host=args.host, port=args.port,

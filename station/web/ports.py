@@ -1,15 +1,17 @@
 """What the review page needs from the rest of the station, as small interfaces.
 
 The page takes these as arguments (``station.web.app.create_app``) and never reaches into
-the tables behind them: the accounts and the audit trail belong to the access area, the
-catalogue and export requests to theirs. ``station.web.standins`` implements them until
-those areas land; the page and its tests stay the same when they are swapped.
+the tables behind them. The catalogue (cases, holds, write-ups) is the catalogue area's own
+``station.catalogue.Catalogue``; the accounts, the audit trail and export requests belong to
+the access area, and ``station.web.standins`` implements them until that area lands.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from station.catalogue import Catalogue
 
 # What a role may do on the page (the access area's permission names); each route names the one
 # it needs (deny by default).
@@ -18,6 +20,9 @@ VIEW = "view"                      # play footage, after giving a reason
 REQUEST_EXPORT = "export-request"
 APPROVE_EXPORT = "export-decide"
 READ_AUDIT = "audit"
+CASE = "case"                      # link a session to a case
+HOLD = "hold"                      # place or release a legal hold
+WRITE_UP = "write-up"              # the officer's account of a stop
 DONE, REFUSED = "done", "refused"  # an audit entry's outcome
 
 
@@ -58,26 +63,6 @@ class ExportRequest:
     decided_by: str | None = None
 
 
-@dataclass(frozen=True)
-class Criteria:
-    """A search; every field given must match."""
-
-    officer: str | None = None     # police number or name
-    device: str | None = None
-    unit: str | None = None        # unit number or name
-    date: str | None = None        # YYYY-MM-DD, UTC
-    case: str | None = None
-    marker: str | None = None      # a marker's label contains this
-    state: str | None = None       # a segment in this verification state
-
-
-@dataclass(frozen=True)
-class SessionEntry:
-    session: str
-    path: str                      # the session's folder, relative to the archive
-    facts: dict[str, Any] = field(default_factory=dict)   # officer, device, unit, date, case …
-
-
 class Accounts(Protocol):
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account when ``password`` is its password, else None (never says which was wrong)."""
@@ -91,12 +76,6 @@ class Audit(Protocol):
 
     def entries(self, session: str) -> list[AuditEntry]:
         """Every entry naming ``session``, oldest first."""
-
-
-class Catalogue(Protocol):
-    def search(self, criteria: Criteria) -> list[SessionEntry]: ...
-
-    def session(self, session: str) -> SessionEntry | None: ...
 
 
 class Exports(Protocol):
@@ -113,5 +92,5 @@ class Exports(Protocol):
 class Services:
     accounts: Accounts
     audit: Audit
-    catalogue: Catalogue
+    catalogue: Catalogue           # station.catalogue.Catalogue
     exports: Exports

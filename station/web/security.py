@@ -28,9 +28,9 @@ SCOPE_KEY = "bodycam.web_session"
 SAFE_METHODS = ("GET", "HEAD")
 # Scripts and styles only from the page itself (the timeline's positions are style attributes),
 # video only from the Media Source the player makes, and never inside another site's frame.
-HEADERS = [(b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                         b"media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-                                         b"form-action 'self'; frame-ancestors 'none'"),
+HEADERS = [(b"content-security-policy", (b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                          b"media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                                          b"form-action 'self'; frame-ancestors 'none'")),
            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
 
 

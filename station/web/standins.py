@@ -1,10 +1,7 @@
-"""Stand-ins for the station areas the review page uses, until those areas land on main.
-
-The accounts, the audit trail and export requests belong to the access area (issue 17), the
-catalogue to issue 16. These keep their state in memory (the catalogue reads the archive's
-``index.jsonl``), enough to run the page and its browser tests against real footage; they
-go when the real areas are wired in through the same interfaces (``station.web.ports``).
-"""
+"""Stand-ins for the access area (issue 17) until it lands on main: accounts, the audit trail and
+export requests, kept in memory, enough to run the page and its browser tests against real
+footage; they go when the real area is wired in through the same interfaces
+(``station.web.ports``)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,29 +10,27 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Callable
 
-from station.archive import search as search_index
-from station.web import footage
 from station.web.ports import (
     APPROVE_EXPORT,
+    CASE,
     DONE,
+    HOLD,
     READ_AUDIT,
     REQUEST_EXPORT,
     SEARCH,
     VIEW,
+    WRITE_UP,
     Account,
     AuditEntry,
-    Criteria,
     ExportRequest,
-    SessionEntry,
 )
 
 ROLES = {       # the access issue's roles: custodians pull and catalogue, reviewers view, supervisors approve
-    "custodian": frozenset({SEARCH}),
-    "reviewer": frozenset({SEARCH, VIEW, REQUEST_EXPORT}),
-    "supervisor": frozenset({SEARCH, VIEW, REQUEST_EXPORT, APPROVE_EXPORT, READ_AUDIT}),
+    "custodian": frozenset({SEARCH, CASE, WRITE_UP}),
+    "reviewer": frozenset({SEARCH, VIEW, REQUEST_EXPORT, WRITE_UP}),
+    "supervisor": frozenset({SEARCH, VIEW, REQUEST_EXPORT, APPROVE_EXPORT, READ_AUDIT, CASE, HOLD, WRITE_UP}),
     "administrator": frozenset({READ_AUDIT}),
 }
 
@@ -76,39 +71,6 @@ class MemoryAudit:
     def entries(self, session: str) -> list[AuditEntry]:
         with self._lock:
             return [entry for entry in self.all if session in entry.footage]
-
-
-class IndexCatalogue:
-    """The archive's ``index.jsonl``; the marker and state criteria read and verify each session."""
-
-    def __init__(self, archive: Path) -> None:
-        self.archive = Path(archive)
-
-    def search(self, criteria: Criteria) -> list[SessionEntry]:
-        found = []
-        for line in search_index(self.archive, officer=criteria.officer, device=criteria.device,
-                                 date=criteria.date, case=criteria.case):
-            if criteria.unit and criteria.unit not in (line["unit_number"], line["unit"]):
-                continue
-            entry = SessionEntry(line["session"], line["path"], dict(line))
-            if (criteria.marker or criteria.state) and not self._footage_matches(entry, criteria):
-                continue
-            found.append(entry)
-        return sorted(found, key=lambda e: e.session, reverse=True)
-
-    def _footage_matches(self, entry: SessionEntry, criteria: Criteria) -> bool:
-        folder = footage.session_folder(self.archive, entry.path)
-        if folder is None:
-            return False
-        session = footage.load(folder)
-        return ((not criteria.marker or any(criteria.marker in m.label for m in session.markers))
-                and (not criteria.state or any(s.state == criteria.state for s in session.segments)))
-
-    def session(self, session: str) -> SessionEntry | None:
-        for line in search_index(self.archive):
-            if line["session"] == session:
-                return SessionEntry(line["session"], line["path"], dict(line))
-        return None
 
 
 class MemoryExports:

@@ -2,11 +2,13 @@
 player once the user has said why they view the footage (an audit entry)."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from station import writeup
+from station.catalogue import station_id
 from station.web import footage
 from station.web.app import Web
 from station.web.ports import SEARCH, VIEW, Account
@@ -15,10 +17,15 @@ from station.web.security import Refused
 MIN_REASON = 4
 
 
+def folder_in_archive(web: Web, session: str) -> Path | None:
+    """The session's folder in this station's archive, if the catalogue files it there."""
+    relative = web.services.catalogue.folder(station_id(web.archive), session)
+    return footage.session_folder(web.archive, relative) if relative else None
+
+
 def folder_of(web: Web, session: str) -> Path:
-    """The session's archived folder, or Refused (404) when the catalogue does not know it."""
-    entry = web.services.catalogue.session(session)
-    folder = footage.session_folder(web.archive, entry.path) if entry else None
+    """The session's archived folder, or Refused (404) when this archive does not hold it."""
+    folder = folder_in_archive(web, session)
     if folder is None:
         raise Refused(404, f"no session {session!r} in the archive", session)
     return folder
@@ -36,7 +43,8 @@ def router(web: Web) -> APIRouter:
         shown = found(web, session)
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, reason=reason, may_view=account.may(VIEW),
-                          player=player_data(shown, web) if reason else None, reason_error=None)
+                          player=player_data(shown, web) if reason else None, reason_error=None,
+                          **casework(web, session))
 
     @router.post("/sessions/{session}/view")
     def view(request: Request, session: str, account: Annotated[Account, Depends(web.allowed(VIEW))],
@@ -45,12 +53,23 @@ def router(web: Web) -> APIRouter:
         reason = " ".join(reason.split())
         if len(reason) < MIN_REASON:
             return web.render(request, "session.html", status=400, footage=shown, reason=None, may_view=True,
-                              player=None, reason_error="reason_short")
+                              player=None, reason_error="reason_short", **casework(web, session))
         web.session(request).grants[session] = reason
         web.note(request, account, "view", session=session, reason=reason)
         return RedirectResponse(f"/sessions/{session}#player", status_code=303)
 
     return router
+
+
+def casework(web: Web, session: str) -> dict[str, Any]:
+    """The catalogue's side of a session: its cases, legal holds, write-ups, and whether it
+    still needs a write-up (a stop not at the end of enforcement, an interruption)."""
+    catalogue = web.services.catalogue
+    entry = catalogue.session(session) or {}
+    waiting = writeup.pending(catalogue, entry.get("police_number")) if entry else []
+    return {"catalogued": entry, "cases": catalogue.cases(session), "holds": catalogue.holds(session),
+            "writeups": writeup.of(catalogue, session), "needs_writeup": any(p["session"] == session for p in waiting),
+            "writeup_reasons": writeup.REASONS}
 
 
 def player_data(shown: footage.SessionFootage, web: Web) -> dict:

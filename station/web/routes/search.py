@@ -1,17 +1,21 @@
-"""Finding sessions: by officer, device, unit, date, case, marker and verification state."""
+"""Finding sessions in the catalogue: by officer, device, unit, date, case, marker and
+verification state."""
 
-import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from evidence.verify import verify_session
+from station.catalogue import CatalogueError
 from station.web.app import Web
-from station.web.ports import SEARCH, Account, Criteria
+from station.web.ports import SEARCH, Account
+from station.web.routes.review import folder_in_archive
 
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-STATES = ("OK", "RECOVERED", "TAMPERED", "MISSING", "OUT-OF-ORDER", "UNSIGNED", "UNKNOWN-KEY", "FOREIGN")
 FIELDS = ("officer", "device", "unit", "date", "case", "marker", "state")
+CATALOGUED = ("verified", "incomplete")           # the catalogue's word: every file of it archived, or not
+VERIFIED = ("OK", "RECOVERED", "TAMPERED", "MISSING", "OUT-OF-ORDER", "UNSIGNED", "UNKNOWN-KEY", "FOREIGN")
+MOST_VERIFIED = 100                                # the verifier reads every byte: so many sessions at most
 
 
 def router(web: Web) -> APIRouter:
@@ -20,15 +24,30 @@ def router(web: Web) -> APIRouter:
     @router.get("/")
     def search(request: Request, account: Annotated[Account, Depends(web.allowed(SEARCH))]) -> Response:
         given = {name: request.query_params.get(name, "").strip() for name in FIELDS}
-        error = "bad_date" if given["date"] and not DATE.fullmatch(given["date"]) else None
-        if given["state"] not in ("", *STATES):
-            given["state"] = ""
-        found = []
-        if error is None:
-            criteria = Criteria(**{name: value or None for name, value in given.items()})
-            found = web.services.catalogue.search(criteria)
-            web.note(request, account, "search", criteria={name: value for name, value in given.items() if value},
-                     found=len(found))
-        return web.render(request, "search.html", given=given, states=STATES, found=found, error=error)
+        found, error = [], None
+        try:
+            found = web.services.catalogue.search(
+                officer=given["officer"] or None, device=given["device"] or None, unit=given["unit"] or None,
+                date=given["date"] or None, case=given["case"] or None, label=given["marker"] or None)
+            found, error = by_state(web, found[::-1], given["state"])
+        except CatalogueError as exc:
+            error = str(exc)
+        web.note(request, account, "search", criteria={name: value for name, value in given.items() if value},
+                 found=len(found))
+        return web.render(request, "search.html", given=given, catalogued=CATALOGUED, verified=VERIFIED,
+                          found=found, error=error)
 
     return router
+
+
+def by_state(web: Web, found: list[dict[str, Any]], state: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The sessions in ``state``: the catalogue's, or (running the verifier) a segment's."""
+    if state in CATALOGUED:
+        return [s for s in found if s["verification"] == state], None
+    if state not in VERIFIED:
+        return found, None
+    if len(found) > MOST_VERIFIED:
+        return [], (f"{len(found)} sessions match: narrow the search to {MOST_VERIFIED} or fewer to check "
+                    f"their verification state")
+    folders = [(s, folder_in_archive(web, s["session"])) for s in found]
+    return [s for s, folder in folders if folder and any(v.state == state for v in verify_session(folder).segments)], None
