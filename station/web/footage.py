@@ -22,6 +22,7 @@ from evidence.verify import GOOD, verify_session
 
 AUDIO_CODEC = "mp4a.40.2"         # AAC-LC, what the device's encoder writes
 SEGMENT_NUMBER = re.compile(r"seg-(\d+)\.mp4")
+CHUNK_S = 1.0                     # seconds of footage per Range request of the player
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,24 @@ def _parts(manifest: Path, index: list[dict[str, Any]], fps: int, start: float) 
         sealed = read_record(manifest).body.get("parts", [])
     except (EvidenceError, OSError):
         sealed = [line for line in index if line.get("type") in ("init", "fragment", "trailer")]
-    return [Part(p["type"], p["offset"], p["size"], starts.get(p["number"], start) if p["type"] == "fragment" else start)
-            for p in sealed if p.get("type") in ("init", "fragment")]
+    parts = [Part(p["type"], p["offset"], p["size"], starts.get(p["number"], start) if p["type"] == "fragment" else start)
+             for p in sealed if p.get("type") in ("init", "fragment")]
+    return _chunks(parts)
+
+
+def _chunks(parts: list[Part]) -> list[Part]:
+    """Consecutive fragments joined into byte ranges of about ``CHUNK_S`` seconds: the device
+    writes a fragment every 1/15 s, a browser is better served by fewer, larger requests (a
+    media segment of MSE may hold several ``moof``+``mdat`` pairs)."""
+    joined: list[Part] = []
+    for part in parts:
+        last = joined[-1] if joined else None
+        if (last is not None and part.kind == last.kind == "fragment" and part.offset == last.offset + last.size
+                and part.start - last.start < CHUNK_S):
+            joined[-1] = Part("fragment", last.offset, last.size + part.size, last.start)
+        else:
+            joined.append(part)
+    return joined
 
 
 def _sealed_markers(manifest: Path, index: list[dict[str, Any]]) -> list[dict[str, Any]]:
