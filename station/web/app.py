@@ -97,10 +97,12 @@ class Web:
         """A wall time as the overlay writes it: ISO 8601 to the millisecond with the UTC offset."""
         if ns is None:
             return "-"
+        return datetime.fromtimestamp(ns / 1e9, self.zone()).isoformat(timespec="milliseconds")
+
+    def zone(self) -> timezone:
+        """The UTC offset times are shown at: the setting's, else the station's own now."""
         offset = self.settings.utc_offset_min
-        zone = (timezone(timedelta(minutes=offset)) if offset is not None
-                else datetime.now().astimezone().tzinfo)
-        return datetime.fromtimestamp(ns / 1e9, zone).isoformat(timespec="milliseconds")
+        return timezone(timedelta(minutes=offset)) if offset is not None else datetime.now().astimezone().tzinfo
 
     def note(self, request: Request, actor: Account | None, action: str, *, session: str | None = None,
              reason: str | None = None, outcome: str = DONE, **detail: Any) -> None:

@@ -76,7 +76,7 @@ def player_data(shown: footage.SessionFootage, web: Web) -> dict:
     """What the player script needs: the MIME type, and per segment its byte ranges and times."""
     return {
         "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,
-        "offset_min": _offset_minutes(web),
+        "offset_min": int(web.zone().utcoffset(None).total_seconds() // 60),
         "segments": [{
             "name": s.name, "state": s.state, "start": s.start, "duration": s.duration,
             "media": f"/sessions/{shown.session}/media/{s.name}",
@@ -85,10 +85,3 @@ def player_data(shown: footage.SessionFootage, web: Web) -> dict:
         } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
     }
 
-
-def _offset_minutes(web: Web) -> int:
-    from datetime import datetime
-
-    if web.settings.utc_offset_min is not None:
-        return web.settings.utc_offset_min
-    return int(datetime.now().astimezone().utcoffset().total_seconds() // 60)
