@@ -374,7 +374,7 @@ def test_every_route_but_signing_in_refuses_a_request_without_a_session(station)
 
 
 def test_search_by_state_reads_the_footage_and_a_bad_date_gets_one_sentence(station, archive):
-    base, services, _clock = station
+    base, _services, _clock = station
     session = session_id(archive)
     client = Client(base)
     client.sign_in("li", PASSWORD)
