@@ -40,8 +40,7 @@ def child(seconds: float, data_dir: Path, sealed: bool) -> dict:
     from capture.pipeline import Pipeline
     from firmware import config as configuration
     from firmware.session import recording_settings, start_sealing
-    from hw.camera import open_camera
-    from hw.microphone import open_microphone
+    from hw.sources import open_camera, open_microphone
 
     config = configuration.load().with_overrides({
         "recording": {"data_dir": str(data_dir), "segment_seconds": 60},

@@ -25,11 +25,12 @@ from firmware.config import Config
 from firmware.eventlog import EventLog
 from firmware.offload import not_offloaded
 from firmware.version import BUILD_DATE
-from hw.battery import Battery, BatteryReading, open_battery
-from hw.camera import Camera, open_camera
-from hw.clock import Rtc, kernel_sync, open_rtc
-from hw.gnss import Gnss, open_gnss
-from hw.microphone import Microphone, open_microphone
+from hw.battery import Battery, BatteryReading
+from hw.camera import Camera
+from hw.clock import Rtc, kernel_sync
+from hw.gnss import Gnss
+from hw.microphone import Microphone
+from hw.sources import open_battery, open_camera, open_gnss, open_microphone, open_rtc
 from hw.storage import Storage
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"

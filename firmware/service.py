@@ -43,6 +43,7 @@ from firmware.session import open_recorder
 from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher, show_location
 from hw import HardwareError
 from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
+from hw.sources import open_factory
 from overlay.status import OverlayStatus
 
 POWER_ON, SELFTEST, STANDBY, RECORDING, SEALING, DOCKED, FAULT, SHUTDOWN = (
@@ -178,7 +179,7 @@ def open_panel(config: Config, on_event: Callable[[str, str, int], None]) -> Pan
         if pin in used:
             raise ConfigError(f"config {config.source}: 'gpio.{name}' and 'gpio.{used[pin]}' are both GPIO {pin}.")
         used[pin] = name
-    return Panel(inputs, outputs, gpio["pin_factory"], on_event)
+    return Panel(inputs, outputs, open_factory(gpio["pin_factory"]), on_event)
 
 
 class PanelAlarms(AlarmSink):

@@ -17,8 +17,7 @@ from firmware.config import Config
 from firmware.eventlog import EventLog
 from firmware.provision import ensure_provisioned
 from firmware.version import BUILD_DATE
-from hw.camera import open_camera
-from hw.microphone import open_microphone
+from hw.sources import open_camera, open_microphone
 from overlay.burn import Overlay, OverlaySettings
 from overlay.status import OverlayStatus
 

@@ -172,13 +172,6 @@ class SimulatedBattery(Battery):
         return BatteryReading(percent, percent / 100 * self.full_minutes, None, "Discharging")
 
 
-def open_battery(url: str, which: int = 0, full_minutes: float = 600.0, root: Path = POWER_SUPPLY) -> Battery:
-    """Open the battery named by ``url`` (``hw.sources``); ``auto`` takes the kernel's battery number ``which``
-    (0 main, 1 backup)."""
-    from hw.sources import open_source
-    return open_source("battery", url, which=which, full_minutes=full_minutes, root=root)
-
-
 def detect_battery(which: int, root: Path = POWER_SUPPLY) -> str:
     """The source ``auto`` stands for: the kernel's battery number ``which``, else simulated."""
     batteries = []

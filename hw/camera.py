@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-
 @dataclass
 class Frame:
     """One captured picture. ``sequence`` is the source's own counter: a jump is a lost frame."""
@@ -51,17 +50,6 @@ class Camera:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_camera(url: str, width: int, height: int, fps: int, epoch_ns: int | None = None) -> Camera:
-    """Open the camera named by ``url`` (``hw.sources``); ``auto`` takes the first real camera found, else
-    the simulated one.
-
-    ``epoch_ns`` is the shared start of the simulated world, so that a simulated camera's
-    flashes and a simulated microphone's beeps happen at the same instants.
-    """
-    from hw.sources import open_source
-    return open_source("camera", url, width=width, height=height, fps=fps, epoch_ns=epoch_ns)
 
 
 def detect_camera() -> str:

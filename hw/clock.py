@@ -63,13 +63,6 @@ class SimulatedRtc(Rtc):
         return float(int(self._now() + self.offset))
 
 
-def open_rtc(url: str, root: Path = RTC0) -> Rtc:
-    """Open the RTC named by ``url`` (``hw.sources``); ``auto`` takes ``root`` if the kernel has it, else the
-    simulated one."""
-    from hw.sources import open_source
-    return open_source("rtc", url, root=root)
-
-
 @dataclass(frozen=True)
 class KernelSync:
     """The kernel's own word on its clock: synchronised to a reference, and its error bound."""

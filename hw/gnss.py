@@ -199,9 +199,3 @@ def sentences(latitude: float, longitude: float, when: datetime, fix: bool = Tru
         return [checksummed(f"GPRMC,{hms},V,,,,,,,{when:%d%m%y},,,N"), checksummed(f"GPGGA,{hms},,,,,0,00,99.9,,M,,M,,")]
     return [checksummed(f"GPRMC,{hms},A,{lat},{lon},0.0,0.0,{when:%d%m%y},,,A"),
             checksummed(f"GPGGA,{hms},{lat},{lon},1,08,0.9,50.0,M,-8.0,M,,")]
-
-
-def open_gnss(url: str, baudrate: int = 9600) -> Gnss | None:
-    """Open the receiver named by ``url`` (``hw.sources``); ``none`` says the device has none (returns None)."""
-    from hw.sources import open_source
-    return open_source("gnss", url, baudrate=baudrate)

@@ -58,12 +58,6 @@ class Pattern:
 EventHandler = Callable[[str, str, int], None]
 
 
-def open_factory(name: str):
-    """The gpiozero pin factory named ``name`` (``hw.sources``): ``simulated:`` or ``auto``."""
-    from hw.sources import open_source
-    return open_source("pin_factory", name)
-
-
 def simulated_factory():
     """gpiozero's own MockFactory: the simulated twin of the pins."""
     from gpiozero.pins.mock import MockFactory
@@ -88,13 +82,13 @@ def default_factory():
 class Panel:
     """The device's buttons (``inputs``) and on/off outputs (``outputs``: name -> BCM pin)."""
 
-    def __init__(self, inputs: Mapping[str, Input], outputs: Mapping[str, int], factory: Any = "auto",
+    def __init__(self, inputs: Mapping[str, Input], outputs: Mapping[str, int], factory: Any,
                  on_event: EventHandler = lambda name, kind, number: None) -> None:
-        """``factory``: ``"auto"``, ``"simulated:"`` or a gpiozero pin factory to use."""
+        """``factory``: the gpiozero pin factory to use (``hw.sources.open_factory`` names one)."""
         from gpiozero import Button, DigitalOutputDevice
         from gpiozero.pins.mock import MockFactory
 
-        self.factory = open_factory(factory) if isinstance(factory, str) else factory
+        self.factory = factory
         self.simulated = isinstance(self.factory, MockFactory)
         self.description = ("simulated GPIO (gpiozero MockFactory)" if self.simulated
                             else f"GPIO ({type(self.factory).__name__})")

@@ -83,12 +83,6 @@ class PyAVMicrophone(Microphone):
         super().close()
 
 
-def open_microphone(url: str, sample_rate: int, channels: int, epoch_ns: int | None = None) -> Microphone:
-    """Open the microphone named by ``url`` (``hw.sources``); ``auto`` takes ALSA's default device if there is one."""
-    from hw.sources import open_source
-    return open_source("microphone", url, sample_rate=sample_rate, channels=channels, epoch_ns=epoch_ns)
-
-
 def detect_microphone() -> str:
     """The source ``auto`` stands for: ALSA's default capture device when a sound card has one."""
     try:

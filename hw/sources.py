@@ -4,7 +4,7 @@ A part is chosen by a string in the manner of pyserial's URLs. ``simulated:`` is
 part's simulated twin and ``auto`` the real part found on this machine (else the twin).
 Each entry of :data:`SOURCES` is a pattern the whole string must match, the form a user is
 told, and the opener it leads to. The configuration checks a value with :func:`valid` and
-words its refusal with :func:`forms`; each adapter's ``open_*`` opens through :func:`open_source`.
+words its refusal with :func:`forms`; the ``open_*`` functions below open through :func:`open_source`.
 So a scheme is named in this one place. Openers import their adapter only when called, so
 checking a configuration loads no device library.
 """
@@ -13,9 +13,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hw import HardwareError
+from hw.battery import POWER_SUPPLY, Battery
+from hw.clock import RTC0, Rtc
+
+if TYPE_CHECKING:       # the adapters themselves load only when opened: checking a config needs none
+    from hw.camera import Camera
+    from hw.gnss import Gnss
+    from hw.microphone import Microphone
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
 
@@ -106,12 +113,11 @@ def _detect_microphone() -> str:
 
 
 def _detect_battery(which: int = 0, root: Path | None = None) -> str:
-    from hw.battery import POWER_SUPPLY, detect_battery
+    from hw.battery import detect_battery
     return detect_battery(which, root or POWER_SUPPLY)
 
 
 def _detect_rtc(root: Path | None = None) -> str:
-    from hw.clock import RTC0
     return f"sysfs:{root or RTC0}" if ((root or RTC0) / "since_epoch").exists() else "simulated:"
 
 
@@ -188,3 +194,40 @@ def open_source(kind: str, url: str, **options: Any) -> Any:
         raise HardwareError(f"unknown {NAMES[kind]} '{url}' (use {forms(kind)})")
     source, match = found
     return source.opener(match, **options)
+
+
+def open_camera(url: str, width: int, height: int, fps: int, epoch_ns: int | None = None) -> Camera:
+    """Open the camera named by ``url`` (``hw.sources``); ``auto`` takes the first real camera found, else
+    the simulated one.
+
+    ``epoch_ns`` is the shared start of the simulated world, so that a simulated camera's
+    flashes and a simulated microphone's beeps happen at the same instants.
+    """
+    return open_source("camera", url, width=width, height=height, fps=fps, epoch_ns=epoch_ns)
+
+
+def open_rtc(url: str, root: Path = RTC0) -> Rtc:
+    """Open the RTC named by ``url`` (``hw.sources``); ``auto`` takes ``root`` if the kernel has it, else the
+    simulated one."""
+    return open_source("rtc", url, root=root)
+
+
+def open_battery(url: str, which: int = 0, full_minutes: float = 600.0, root: Path = POWER_SUPPLY) -> Battery:
+    """Open the battery named by ``url`` (``hw.sources``); ``auto`` takes the kernel's battery number ``which``
+    (0 main, 1 backup)."""
+    return open_source("battery", url, which=which, full_minutes=full_minutes, root=root)
+
+
+def open_factory(name: str):
+    """The gpiozero pin factory named ``name`` (``hw.sources``): ``simulated:`` or ``auto``."""
+    return open_source("pin_factory", name)
+
+
+def open_gnss(url: str, baudrate: int = 9600) -> Gnss | None:
+    """Open the receiver named by ``url`` (``hw.sources``); ``none`` says the device has none (returns None)."""
+    return open_source("gnss", url, baudrate=baudrate)
+
+
+def open_microphone(url: str, sample_rate: int, channels: int, epoch_ns: int | None = None) -> Microphone:
+    """Open the microphone named by ``url`` (``hw.sources``); ``auto`` takes ALSA's default device if there is one."""
+    return open_source("microphone", url, sample_rate=sample_rate, channels=channels, epoch_ns=epoch_ns)

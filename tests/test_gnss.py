@@ -10,7 +10,8 @@ import pytest
 
 from firmware.selftest import PASS, WARN, gnss_check
 from hw import HardwareError
-from hw.gnss import Gnss, NmeaParser, SerialGnss, SimulatedGnss, checksummed, open_gnss, sentences
+from hw.gnss import Gnss, NmeaParser, SerialGnss, SimulatedGnss, checksummed, sentences
+from hw.sources import open_gnss
 from tests.waiting import wait_for
 
 

@@ -9,13 +9,14 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from firmware import config as configuration
 from firmware.service import PATTERNS, open_panel
 from hw import HardwareError
-from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern, open_factory
+from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
+from hw.sources import open_factory
 
 WAIT = 10  # seconds: bounded waits, never timed asserts
 
 
 def panel(events: queue.Queue, hold: float = 0.3) -> Panel:
-    return Panel({"record": Input(17, hold), "marker": Input(27)}, {"led_video": 6, "vibration": 19}, "simulated:",
+    return Panel({"record": Input(17, hold), "marker": Input(27)}, {"led_video": 6, "vibration": 19}, open_factory("simulated:"),
                  lambda *event: events.put(event))
 
 

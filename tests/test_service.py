@@ -24,7 +24,7 @@ from firmware.control import ControlError, request
 from firmware.selftest import Hardware
 from firmware.service import DOCKED, MANUAL_REASONS, RECORDING, STANDBY, Service, reason_text
 from hw.battery import SimulatedBattery
-from hw.clock import open_rtc
+from hw.sources import open_rtc
 from hw.storage import Storage
 from tests.conftest import index_records, segments, small_config
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)

@@ -15,11 +15,20 @@ from types import SimpleNamespace
 from capture import CaptureError
 from capture.pipeline import Progress
 from firmware.selftest import Hardware
-from firmware.service import (DOCKED, FAULT, RECORDING, STANDBY, ButtonEvent, ChooseReason, Message, Service,
-                              ThreadFailed)
+from firmware.service import (
+    DOCKED,
+    FAULT,
+    RECORDING,
+    STANDBY,
+    ButtonEvent,
+    ChooseReason,
+    Message,
+    Service,
+    ThreadFailed,
+)
 from hw.battery import SimulatedBattery
-from hw.clock import open_rtc
 from hw.gpio import HOLD, PRESS, RELEASE
+from hw.sources import open_rtc
 from hw.storage import Storage
 from tests.test_service import events, running, service_config
 from tests.waiting import wait_for

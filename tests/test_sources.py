@@ -5,10 +5,10 @@ import pytest
 
 from firmware import config as configuration
 from hw import HardwareError
-from hw.battery import SimulatedBattery, open_battery
-from hw.clock import SimulatedRtc, open_rtc
-from hw.gnss import SimulatedGnss, open_gnss
-from hw.sources import SOURCES, forms, valid
+from hw.battery import SimulatedBattery
+from hw.clock import SimulatedRtc
+from hw.gnss import SimulatedGnss
+from hw.sources import SOURCES, forms, open_battery, open_gnss, open_rtc, valid
 
 KEYS = {"camera": ("sources", "camera"), "microphone": ("sources", "microphone"), "battery": ("battery", "main"),
         "rtc": ("clock", "rtc"), "gnss": ("gnss", "port"), "pin_factory": ("gpio", "pin_factory")}
