@@ -17,8 +17,8 @@ DEVICE = [
     "pynmea2>=1.19",
     "Pillow>=10",
 ]
-STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fastapi>=0.115", "jinja2>=3.1", "uvicorn>=0.30",
-           "python-multipart>=0.0.9"]
+STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fpdf2>=2.8", "c2pa-python>=0.38", "fastapi>=0.115",
+           "jinja2>=3.1", "uvicorn>=0.30", "python-multipart>=0.0.9"]
 
 setup(
     name="bodycam",

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from evidence.keys import add_key
-from evidence.paths import DataDir
-from station.catalogue import Catalogue, ensure_schema
+from evidence.keys import FileSigner, add_key
+from evidence.paths import ArchiveDir, DataDir
+from station import access, audit, catalogue
+from station.access import Access
+from station.audit import AuditTrail, entries
+from station.catalogue import Catalogue
 from station.db import connect, database_url
 from station.enroll import dock_init
 from station.pull import pull
 from station.web.app import Settings, create_app
-from station.web.ports import Services
-from station.web.standins import MemoryAccounts, MemoryAudit, MemoryExports
 from sync.ptywire import PtyWire
 from tests.test_dock_archive import device_serving, record_marked
 from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving, wait_for
@@ -52,17 +53,19 @@ def archive(pulled, tmp_path) -> Path:
 
 
 def served(archive: Path):
-    """The page for ``archive`` with four accounts; yields (base URL, services, clock)."""
-    accounts = MemoryAccounts()
-    for name, role in (("li", "reviewer"), ("wang", "supervisor"), ("zhao", "custodian"), ("admin", "administrator")):
-        accounts.add(name, role, PASSWORD)
+    """The page for ``archive`` with the station's users (an administrator, a reviewer, a
+    supervisor, a custodian); yields (base URL, the station's database, the clock)."""
     clock = MovableClock()
     engine = connect(database_url(archive))
-    ensure_schema(engine)
-    services = Services(accounts, MemoryAudit(clock), Catalogue(engine, clock=clock), MemoryExports(clock))
-    app = create_app(archive, services, clock, Settings(utc_offset_min=8 * 60))
+    for area in (catalogue, access, audit):
+        area.ensure_schema(engine)
+    gate = Access(engine, AuditTrail(engine, FileSigner(ArchiveDir(archive).key), source="test"))
+    admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
+    for name, full_name, role in (("li", "李明", "reviewer"), ("wang", "王强", "supervisor"), ("zhao", "赵刚", "custodian")):
+        gate.add_user(admin, name, full_name, role, PASSWORD)
+    app = create_app(archive, engine, clock, Settings(utc_offset_min=8 * 60))
     with serving(app) as base:
-        yield base, services, clock
+        yield base, engine, clock
     engine.dispose()
 
 
@@ -90,8 +93,13 @@ def flip_a_byte(video: Path, offset: int) -> None:
     video.chmod(stat.S_IRUSR)
 
 
-def refusals(services: Services) -> list:
-    return [entry for entry in services.audit.all if entry.outcome == "refused"]
+def trail(engine, session: str | None = None) -> list[dict]:
+    """The audit entries (their bodies) made by the page: the tests' own set-up left out."""
+    return [entry.body for entry in entries(engine, session) if entry.body["source"] != "test"]
+
+
+def refusals(engine) -> list[dict]:
+    return [entry for entry in trail(engine) if entry["outcome"] == "refused"]
 
 
 # -- in Chromium ------------------------------------------------------------------------------
@@ -128,14 +136,16 @@ def sign_in(page, base: str, user: str) -> None:
 
 
 def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive, browser):
-    base, services, _clock = station
+    base, engine, _clock = station
     session = session_id(archive)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
 
-    page.goto(f"{base}/lang/en")                 # English for the artefacts; Chinese is the default
+    page.goto(f"{base}/login")
+    page.click("#lang-en")                       # English for the artefacts; Chinese is the default
+    page.wait_for_selector("text=Sign in")
     screenshot(page, "1-login")
     sign_in(page, base, "li")
     page.fill("#q-device", "BC00001")
@@ -174,10 +184,12 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.wait_for_selector(".writeup")
     assert "测试录像" in page.locator(".writeup").inner_text() and page.locator("#needs-writeup").count() == 0
     page.fill("#export-reason", "court order 2026-0042")
+    page.fill("#export-destination", "district court")
+    page.fill("#export-recipient", "zhao")
     page.click("#request-export")
-    page.wait_for_selector("#exports")
-    assert page.locator("#export-1 .state").inner_text() == "awaiting approval"
-    assert page.locator("#export-1 .approve").count() == 0      # not by its own requester
+    page.wait_for_selector("#export-status")
+    assert page.locator("#export-status .state").inner_text() == "awaiting approval"
+    assert page.locator("a[href='/exports']").count() == 0      # a reviewer does not decide exports
     page.click("#logout")
 
     sign_in(page, base, "wang")
@@ -194,8 +206,8 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.fill("#hold-reason", "complaint under investigation")
     page.click("#place-hold")
     page.wait_for_selector("#hold-list li")
-    assert [c["number"] for c in services.catalogue.cases(session)] == ["K-2026-118"]
-    assert [h["reason"] for h in services.catalogue.holds(session)] == ["complaint under investigation"]
+    assert [c["number"] for c in Catalogue(engine).cases(session)] == ["K-2026-118"]
+    assert [h["reason"] for h in Catalogue(engine).holds(session)] == ["complaint under investigation"]
 
     video = segment_file(archive, 2)
     flip_a_byte(video, video.stat().st_size // 2)
@@ -207,20 +219,20 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
 
     page.click("#audit-link")
     page.wait_for_selector("#audit")
-    actions = page.locator("#audit .action").all_inner_texts()
-    assert actions == ["view", "write-up", "export-request", "export-decide", "case-open", "case-link", "hold"]
-    rows = page.locator("#audit tr").all_inner_texts()[1:]
+    rows = [row for row in page.locator("#audit tr").all_inner_texts()[1:] if "\tsearch\t" not in row]
+    actions = [row.split("\t")[2] for row in rows]
+    assert actions == ["view", "write-up", "export-request", "export-approve", "case-linked", "hold-placed"]
     assert "li (reviewer)" in rows[0] and "complaint 2026-118: check what the officer said" in rows[0]
-    assert "li (reviewer)" in rows[1] and "code=other" in rows[1]
-    assert "li (reviewer)" in rows[2] and "court order 2026-0042" in rows[2]
-    assert "wang (supervisor)" in rows[3] and "decision=approved" in rows[3]
-    assert all("wang (supervisor)" in row for row in rows[4:]) and "complaint under investigation" in rows[6]
+    assert "li (reviewer)" in rows[1] and "reason=other" in rows[1]
+    assert "li (reviewer)" in rows[2] and "court order 2026-0042" in rows[2] and "district court" in rows[2]
+    assert all("wang (supervisor)" in row for row in rows[3:]) and "complaint under investigation" in rows[5]
     screenshot(page, "6-audit")
-    steps = [(e.actor, e.action, e.detail) for e in services.audit.all if e.action in ("login", "logout", "search")]
-    assert steps == [("li", "login", {}), ("li", "search", {"criteria": {}, "found": 1}),
-                     ("li", "search", {"criteria": {"device": "BC00001", "marker": "party objects"}, "found": 1}),
-                     ("li", "logout", {}), ("wang", "login", {}), ("wang", "search", {"criteria": {}, "found": 1})]
-    assert not errors
+    steps = [(e["actor"], e["action"], e["footage"], e["detail"].get("criteria")) for e in trail(engine)
+             if e["action"] in ("login", "logout", "search")]
+    assert steps == [("li", "login", [], None), ("li", "search", [session], {}),
+                     ("li", "search", [session], {"device": "BC00001", "marker": "party objects"}),
+                     ("li", "logout", [], None), ("wang", "login", [], None), ("wang", "search", [session], {})]
+    assert not errors and not refusals(engine)
 
 
 def give_reason_and_play(page, base: str, session: str) -> None:
@@ -236,7 +248,7 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
     middle = segment_file(archive, 2)
     middle.parent.chmod(0o755)
     middle.unlink()
-    for base, _services, _clock in served(archive):
+    for base, _engine, _clock in served(archive):
         page = browser.new_page()
         sign_in(page, base, "li")
         give_reason_and_play(page, base, session_id(archive))
@@ -249,7 +261,7 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
 
 
 def test_the_page_is_in_chinese_by_default(station, browser):
-    base, _services, _clock = station
+    base, _engine, _clock = station
     page = browser.new_page()
     sign_in(page, base, "li")
     assert page.locator("#search").inner_text() == "检索"
@@ -260,34 +272,43 @@ def test_the_page_is_in_chinese_by_default(station, browser):
 # -- over plain HTTP --------------------------------------------------------------------------
 
 def test_footage_without_a_session_is_refused_and_logged(station, archive):
-    base, services, _clock = station
+    base, engine, _clock = station
     session = session_id(archive)
     client = Client(base)
     answer = client.get(f"/sessions/{session}/media/seg-000001.mp4", {"Range": "bytes=0-99"})
     assert answer.status == 401 and b"ftyp" not in answer.body
     assert client.get(f"/sessions/{session}", {"Accept": "text/html"}).status == 303    # to the sign-in page
-    [media, page] = refusals(services)
-    assert media.actor is None and media.footage == () and media.detail["path"].endswith("media/seg-000001.mp4")
-    assert "not signed in" in page.detail["why"] and media.source == "web 127.0.0.1"
+    [media, page] = refusals(engine)
+    assert media["actor"] is None and media["detail"]["path"].endswith("media/seg-000001.mp4")
+    assert "not signed in" in page["detail"]["why"] and media["source"] == "web 127.0.0.1"
 
 
 def test_a_forged_csrf_token_is_refused_and_logged(station, archive):
-    base, services, _clock = station
+    base, engine, _clock = station
     client = Client(base)
     client.csrf()                                  # the browser has a session, but not this token
     answer = client.post("/login", {"csrf": "forged", "user": "li", "password": PASSWORD})
-    assert answer.status == 403 and "bodycam_session" not in answer.headers.get("Set-Cookie", "")
+    assert answer.status == 403 and "bodycam_session" not in (answer.headers.get("Set-Cookie") or "")
     assert client.post("/login", {"user": "li", "password": PASSWORD}).status == 403      # none at all
     assert client.sign_in("li", PASSWORD).status == 303
     session = session_id(archive)
     assert client.post(f"/sessions/{session}/view", {"csrf": "forged", "reason": "looking around"}).status == 403
-    assert [(e.action, e.detail["why"]) for e in refusals(services)] == [
-        ("csrf", "the form's CSRF token is missing or forged")] * 3
-    assert not [e for e in services.audit.all if e.action == "view"]
+    assert [(e["actor"], e["action"], e["detail"]["why"]) for e in refusals(engine)] == [
+        (None, "csrf", "the form's CSRF token is missing or forged")] * 2 + [
+        ("li", "csrf", "the form's CSRF token is missing or forged")]
+    assert not [e for e in trail(engine) if e["action"] == "view"]
+
+
+def test_a_wrong_password_is_refused_and_logged(station):
+    base, engine, _clock = station
+    client = Client(base)
+    answer = client.sign_in("li", "not the password")
+    assert answer.status == 401 and 'id="login-error"' in answer.text
+    assert [(e["actor"], e["action"]) for e in refusals(engine)] == [("li", "login")]
 
 
 def test_a_role_that_may_not_view_gets_no_footage_and_is_logged(station, archive):
-    base, services, _clock = station
+    base, engine, _clock = station
     session = session_id(archive)
     custodian = Client(base)
     assert custodian.sign_in("zhao", PASSWORD).status == 303
@@ -299,12 +320,31 @@ def test_a_role_that_may_not_view_gets_no_footage_and_is_logged(station, archive
     reviewer = Client(base)                        # a reviewer, but no reason given yet
     assert reviewer.sign_in("li", PASSWORD).status == 303
     assert reviewer.get(f"/sessions/{session}/media/seg-000001.mp4").status == 403
-    assert [(e.actor, e.action, e.footage) for e in refusals(services)] == [
-        ("zhao", "view", (session,)), ("zhao", "view", (session,)), ("li", "view", (session,))]
+    assert [(e["actor"], e["action"], e["footage"]) for e in refusals(engine)] == [
+        ("zhao", "view", [session]), ("zhao", "view", [session]), ("li", "view", [session])]
+
+
+def test_a_confidential_session_is_hidden_from_a_reviewer(station, archive):
+    base, engine, _clock = station
+    session = session_id(archive)
+    reviewer = Client(base)
+    reviewer.sign_in("li", PASSWORD)
+    reviewer.post(f"/sessions/{session}/view", {"csrf": reviewer.csrf(), "reason": "before it was marked"})
+    assert reviewer.get(f"/sessions/{session}/media/seg-000001.mp4", {"Range": "bytes=0-9"}).status == 206
+    gate = Access(engine, AuditTrail(engine, FileSigner(ArchiveDir(archive).key), source="test"))
+    gate.mark_confidential(gate.user("wang"), session, "private", "a minor is seen")
+    assert session not in reviewer.get("/").text
+    assert reviewer.get(f"/sessions/{session}").status == 403
+    assert reviewer.get(f"/sessions/{session}/media/seg-000001.mp4", {"Range": "bytes=0-9"}).status == 403
+    supervisor = Client(base)
+    supervisor.sign_in("wang", PASSWORD)
+    shown = supervisor.get(f"/sessions/{session}")
+    assert shown.status == 200 and 'id="confidential">private<' in shown.text
+    assert [(e["actor"], e["action"]) for e in refusals(engine)] == [("li", "view"), ("li", "view")]
 
 
 def test_video_is_served_in_byte_ranges_once_a_reason_is_given(station, archive):
-    base, services, _clock = station
+    base, engine, _clock = station
     session, original = session_id(archive), segment_file(archive, 1).read_bytes()
     client = Client(base)
     client.sign_in("li", PASSWORD)
@@ -323,12 +363,13 @@ def test_video_is_served_in_byte_ranges_once_a_reason_is_given(station, archive)
     assert client.get(f"/sessions/{session}/media/..%2Fsession-open.json").status == 404
     frames = client.get(f"/sessions/{session}/frames/seg-000001.mp4")
     assert frames.status == 200 and frames.text.startswith('{"frames":[[0,')
-    [view] = [e for e in services.audit.all if e.action == "view"]
-    assert (view.actor, view.role, view.footage, view.reason) == ("li", "reviewer", (session,), "supervision sample")
+    [view] = [e for e in trail(engine) if e["action"] == "view"]
+    assert (view["actor"], view["role"], view["footage"], view["reason"]) == (
+        "li", "reviewer", [session], "supervision sample")
 
 
 def test_cookies_are_httponly_samesite_and_sessions_expire(station, archive):
-    base, services, clock = station
+    base, engine, clock = station
     client = Client(base)
     login = client.get("/login")
     cookie = login.headers["Set-Cookie"]
@@ -339,7 +380,7 @@ def test_cookies_are_httponly_samesite_and_sessions_expire(station, archive):
     assert client.get("/").status == 200
     clock.ahead_ns += 16 * 60 * 10**9              # idle longer than the 15 min a session lives unused
     assert client.get("/", {"Accept": "text/html"}).status == 303
-    assert "not signed in" in refusals(services)[-1].detail["why"]
+    assert "not signed in" in refusals(engine)[-1]["detail"]["why"]
 
 
 def routes(found: list) -> list:
@@ -355,26 +396,26 @@ def routes(found: list) -> list:
     return endpoints
 
 
-def test_every_route_but_signing_in_refuses_a_request_without_a_session(station):
-    base, _services, _clock = station
-    app = create_app(Path("/nonexistent"), _services, MovableClock())
+def test_every_route_but_signing_in_refuses_a_request_without_a_session(station, archive):
+    base, engine, _clock = station
+    app = create_app(archive, engine, MovableClock())
     public = {("/login", "GET"), ("/login", "POST"), ("/lang/{lang}", "GET")}
     checked = 0
     for route in routes(app.routes):
         for method in route.methods:
             if (route.path, method) in public:
                 continue
-            path = route.path.replace("{session}", "S").replace("{name}", "seg-000001.mp4").replace("{request_id}", "1")
+            path = re.sub(r"\{(\w+)\}", lambda name: {"name": "seg-000001.mp4"}.get(name.group(1), "1"), route.path)
             client = Client(base)
             token = client.csrf()
             answer = client.post(path, {"csrf": token}) if method == "POST" else client.get(path)
             assert answer.status == 401, (method, route.path, answer.status)
             checked += 1
-    assert checked >= 8
+    assert checked >= 12
 
 
 def test_search_by_state_reads_the_footage_and_a_bad_date_gets_one_sentence(station, archive):
-    base, _services, _clock = station
+    base, _engine, _clock = station
     session = session_id(archive)
     client = Client(base)
     client.sign_in("li", PASSWORD)
@@ -387,3 +428,22 @@ def test_search_by_state_reads_the_footage_and_a_bad_date_gets_one_sentence(stat
     assert links.findall(client.get("/?state=OK&officer=999999").text) == []
     bad = client.get("/?date=31.01.2026")
     assert bad.status == 200 and "is not a date YYYY-MM-DD" in bad.text and "Traceback" not in bad.text
+
+
+def test_an_export_decided_by_its_requester_or_refused_without_a_note_is_refused(station, archive):
+    base, engine, _clock = station
+    session = session_id(archive)
+    supervisor = Client(base)
+    supervisor.sign_in("wang", PASSWORD)
+    asked = supervisor.post(f"/sessions/{session}/exports", {"csrf": supervisor.csrf(), "reason": "court order 7",
+                                                             "destination": "court", "recipient": "zhao"})
+    assert asked.status == 303 and asked.headers["Location"].endswith("?export=1#exports")
+    own = supervisor.post("/exports/1/decision", {"csrf": supervisor.csrf(), "decision": "approve"})
+    assert own.status == 403 and "another supervisor must decide it" in own.text
+    other = Client(base)
+    reviewer = other.sign_in("li", PASSWORD)
+    assert reviewer.status == 303
+    assert other.post("/exports/1/decision", {"csrf": other.csrf(), "decision": "approve"}).status == 403
+    assert [(e["actor"], e["action"]) for e in refusals(engine)] == [("wang", "export-approve"),
+                                                                     ("li", "export-decide")]
+    assert [e["action"] for e in trail(engine, session) if e["outcome"] == "done"] == ["export-request"]

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import ipaddress
 import os
-import sys
 import time
 from pathlib import Path
 
 from bodycam_errors import BodycamError
-from station.catalogue import open_catalogue, station_id
-from station.web.ports import Services
-from station.web.standins import ROLES, MemoryAccounts, MemoryAudit, MemoryExports
+from station import access, audit, catalogue
+from station.access import Access
+from station.catalogue import station_id
+from station.db import connect, database_url
 
 
 class WebError(BodycamError, ValueError):
@@ -26,8 +25,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: the archive's)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: the loopback only)")
     web.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
-    web.add_argument("--user", action="append", default=[], metavar="NAME:ROLE",
-                     help=f"an account for this run, its password asked for; roles: {', '.join(ROLES)}")
     web.set_defaults(run=_web)
 
 
@@ -37,25 +34,17 @@ def _web(args: argparse.Namespace) -> int:
     from station.web.app import Settings, create_app
 
     station_id(args.archive)                   # one sentence if this is no dock's archive
-    catalogue = open_catalogue(args.archive, args.catalogue)
-    accounts = MemoryAccounts()
-    for spec in args.user:
-        name, _, role = spec.partition(":")
-        if role not in ROLES:
-            raise WebError(f"--user {spec!r}: give NAME:ROLE with a role among {', '.join(ROLES)}")
-        accounts.add(name, role, _password(name))
-    services = Services(accounts, MemoryAudit(time.time_ns), catalogue, MemoryExports(time.time_ns))
+    engine = connect(database_url(args.archive, args.catalogue))
+    for area in (catalogue, access, audit):
+        area.ensure_schema(engine)
+    if not Access(engine, None).has_users():
+        raise WebError("the station has no users yet: add an administrator first "
+                       "(bodycam-station user add NAME --role administrator --archive DIR)")
     settings = Settings(secure_cookies=not _loopback(args.host))
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(args.archive, services, time.time_ns, settings), host=args.host, port=args.port,
+    uvicorn.run(create_app(args.archive, engine, time.time_ns, settings), host=args.host, port=args.port,
                 log_level="warning", server_header=False)
     return 0
-
-
-def _password(name: str) -> str:
-    if sys.stdin.isatty():
-        return getpass.getpass(f"password for {name}: ")
-    return sys.stdin.readline().rstrip("\n")
 
 
 def _loopback(host: str) -> bool:

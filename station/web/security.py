@@ -20,7 +20,7 @@ from typing import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from station.web.ports import Account
+from station.access import User
 
 log = logging.getLogger(__name__)
 COOKIE = "bodycam_session"
@@ -49,7 +49,7 @@ class WebSession:
     csrf: str
     began_ns: int
     seen_ns: int
-    account: Account | None = None
+    user: User | None = None
     grants: dict[str, str] = field(default_factory=dict)    # session id -> the reason given to view it
     lang: str = "zh"
 
@@ -72,12 +72,12 @@ class WebSessions:
                 del self._sessions[found.id]
             return self._new(now)
 
-    def sign_in(self, old: WebSession, account: Account) -> WebSession:
-        """A fresh session (new id and token) for ``account``; the anonymous one ends."""
+    def sign_in(self, old: WebSession, user: User) -> WebSession:
+        """A fresh session (new id and token) for ``user``; the anonymous one ends."""
         with self._lock:
             self._sessions.pop(old.id, None)
             fresh = self._new(self.clock())
-            fresh.account, fresh.lang = account, old.lang
+            fresh.user, fresh.lang = user, old.lang
             return fresh
 
     def end(self, session: WebSession) -> WebSession:

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from station.access import AccessDenied, User
 from station.web.app import Web
 from station.web.i18n import LANGUAGES
-from station.web.ports import REFUSED, Account
 from station.web.security import SCOPE_KEY
 
 
@@ -21,12 +21,11 @@ def public(web: Web) -> APIRouter:
 
     @router.post("/login")
     def login(request: Request, user: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> Response:
-        account = web.services.accounts.authenticate(user, password)
-        if account is None:
-            web.note(request, None, "login", outcome=REFUSED, user=user, why="unknown user or wrong password")
+        try:
+            signed = web.desk(request).access.login(user, password)       # an audit entry, done or refused
+        except AccessDenied:
             return web.render(request, "login.html", status=401, failed=True)
-        request.scope[SCOPE_KEY] = web.sessions.sign_in(web.session(request), account)
-        web.note(request, account, "login")
+        request.scope[SCOPE_KEY] = web.sessions.sign_in(web.session(request), signed)
         return RedirectResponse("/", status_code=303)
 
     @router.get("/lang/{lang}")
@@ -43,8 +42,8 @@ def router(web: Web) -> APIRouter:
     router = APIRouter()
 
     @router.post("/logout")
-    def logout(request: Request, account: Annotated[Account, Depends(web.signed_in)]) -> Response:
-        web.note(request, account, "logout")
+    def logout(request: Request, user: Annotated[User, Depends(web.signed_in)]) -> Response:
+        web.desk(request).record("logout")
         request.scope[SCOPE_KEY] = web.sessions.end(web.session(request))
         return RedirectResponse("/login", status_code=303)
 

@@ -10,7 +10,6 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from evidence.records import INDEX_SUFFIX
 from station.web import footage
 from station.web.app import Web
-from station.web.ports import VIEW
 from station.web.routes.review import folder_of
 from station.web.security import Refused
 
@@ -24,17 +23,17 @@ def router(web: Web) -> APIRouter:
         """The segment's file, when this sign-in gave a reason to view the session."""
         if session not in web.session(request).grants:
             raise Refused(403, "no reason was given to view this footage", session, "view")
-        path = folder_of(web, session) / name
+        path = folder_of(web.desk(request), session) / name
         if not SEGMENT.fullmatch(name) or not path.is_file():
             raise Refused(404, f"session {session} has no segment {name!r}", session)
         return path
 
-    @router.get("/sessions/{session}/media/{name}", dependencies=[Depends(web.allowed(VIEW))])
+    @router.get("/sessions/{session}/media/{name}", dependencies=[Depends(web.allowed("view"))])
     def media(request: Request, session: str, name: str) -> Response:
         return FileResponse(granted(request, session, name), media_type="video/mp4",
                             headers={"Cache-Control": "private, no-store"})
 
-    @router.get("/sessions/{session}/frames/{name}", dependencies=[Depends(web.allowed(VIEW))])
+    @router.get("/sessions/{session}/frames/{name}", dependencies=[Depends(web.allowed("view"))])
     def frames(request: Request, session: str, name: str) -> Response:
         index = footage.read_index(granted(request, session, name).with_name(name + INDEX_SUFFIX))
         # microseconds: a JavaScript number holds them exactly, nanoseconds it would round

@@ -1,5 +1,6 @@
-"""The session page: metadata, each segment's verification state, markers, stop reason, and the
-player once the user has said why they view the footage (an audit entry)."""
+"""The session page: metadata, each segment's verification state, markers, stop reason, case
+links, holds and write-ups, and the player once the user has said why they view the footage
+(an audit entry)."""
 
 from pathlib import Path
 from typing import Annotated, Any
@@ -8,68 +9,76 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from station import writeup
-from station.catalogue import station_id
+from station.access import AccessError, User
 from station.web import footage
-from station.web.app import Web
-from station.web.ports import SEARCH, VIEW, Account
+from station.web.app import Desk, Web
 from station.web.security import Refused
 
 MIN_REASON = 4
 
 
-def folder_in_archive(web: Web, session: str) -> Path | None:
-    """The session's folder in this station's archive, if the catalogue files it there."""
-    relative = web.services.catalogue.folder(station_id(web.archive), session)
-    return footage.session_folder(web.archive, relative) if relative else None
-
-
-def folder_of(web: Web, session: str) -> Path:
-    """The session's archived folder, or Refused (404) when this archive does not hold it."""
-    folder = folder_in_archive(web, session)
+def folder_of(desk: Desk, session: str, action: str = "view") -> Path:
+    """The session's folder in this station's archive, if the user may know it exists; else
+    refused (an audit entry): confidential to this role, or not here."""
+    desk.access.require_visible(desk.user, action, [session])
+    relative = desk.footage.folder(session)
+    folder = footage.session_folder(desk.footage.archive, relative.relative_to(desk.footage.archive).as_posix()) \
+        if relative else None
     if folder is None:
-        raise Refused(404, f"no session {session!r} in the archive", session)
+        raise Refused(404, f"no session {session!r} in this station's archive", session, action)
     return folder
-
-
-def found(web: Web, session: str) -> footage.SessionFootage:
-    return footage.load(folder_of(web, session))
 
 
 def router(web: Web) -> APIRouter:
     router = APIRouter()
 
     @router.get("/sessions/{session}")
-    def page(request: Request, session: str, account: Annotated[Account, Depends(web.allowed(SEARCH))]) -> Response:
-        shown = found(web, session)
+    def page(request: Request, session: str, user: Annotated[User, Depends(web.allowed("search"))]) -> Response:
+        desk = web.desk(request)
+        shown = footage.load(folder_of(desk, session))
         reason = web.session(request).grants.get(session)
-        return web.render(request, "session.html", footage=shown, reason=reason, may_view=account.may(VIEW),
+        return web.render(request, "session.html", footage=shown, reason=reason, may_view=user.may("view"),
                           player=player_data(shown, web) if reason else None, reason_error=None,
-                          **casework(web, session))
+                          export_request=own_request(desk, request.query_params.get("export", "")),
+                          **casework(desk, session))
 
     @router.post("/sessions/{session}/view")
-    def view(request: Request, session: str, account: Annotated[Account, Depends(web.allowed(VIEW))],
+    def view(request: Request, session: str, user: Annotated[User, Depends(web.allowed("view"))],
              reason: Annotated[str, Form()] = "") -> Response:
-        shown = found(web, session)
+        desk = web.desk(request)
+        shown = footage.load(folder_of(desk, session))
         reason = " ".join(reason.split())
         if len(reason) < MIN_REASON:
             return web.render(request, "session.html", status=400, footage=shown, reason=None, may_view=True,
-                              player=None, reason_error="reason_short", **casework(web, session))
+                              player=None, reason_error="reason_short", export_request=None,
+                              **casework(desk, session))
         web.session(request).grants[session] = reason
-        web.note(request, account, "view", session=session, reason=reason)
+        desk.record("view", session=session, reason=reason, ok=all(s.good for s in shown.segments))
         return RedirectResponse(f"/sessions/{session}#player", status_code=303)
 
     return router
 
 
-def casework(web: Web, session: str) -> dict[str, Any]:
+def own_request(desk: Desk, number: str) -> Any:
+    """The export request numbered ``number`` when this user made it (shown after asking)."""
+    if not number.isdigit():
+        return None
+    try:
+        found = desk.exports.get(int(number))
+    except AccessError:
+        return None
+    return found if found.requester == desk.user.name else None
+
+
+def casework(desk: Desk, session: str) -> dict[str, Any]:
     """The catalogue's side of a session: its cases, legal holds, write-ups, and whether it
     still needs a write-up (a stop not at the end of enforcement, an interruption)."""
-    catalogue = web.services.catalogue
+    catalogue = desk.catalogue
     entry = catalogue.session(session) or {}
     waiting = writeup.pending(catalogue, entry.get("police_number")) if entry else []
     return {"catalogued": entry, "cases": catalogue.cases(session), "holds": catalogue.holds(session),
             "writeups": writeup.of(catalogue, session), "needs_writeup": any(p["session"] == session for p in waiting),
-            "writeup_reasons": writeup.REASONS}
+            "writeup_reasons": writeup.REASONS, "confidential": desk.access.confidential_level(session)}
 
 
 def player_data(shown: footage.SessionFootage, web: Web) -> dict:
@@ -84,4 +93,3 @@ def player_data(shown: footage.SessionFootage, web: Web) -> dict:
             "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
         } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
     }
-

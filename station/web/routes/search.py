@@ -7,10 +7,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from evidence.verify import verify_session
+from station.access import User
 from station.catalogue import CatalogueError
-from station.web.app import Web
-from station.web.ports import SEARCH, Account
-from station.web.routes.review import folder_in_archive
+from station.web.app import Desk, Web
 
 FIELDS = ("officer", "device", "unit", "date", "case", "marker", "state")
 CATALOGUED = ("verified", "incomplete")           # the catalogue's word: every file of it archived, or not
@@ -22,25 +21,27 @@ def router(web: Web) -> APIRouter:
     router = APIRouter()
 
     @router.get("/")
-    def search(request: Request, account: Annotated[Account, Depends(web.allowed(SEARCH))]) -> Response:
+    def search(request: Request, user: Annotated[User, Depends(web.allowed("search"))]) -> Response:
         given = {name: request.query_params.get(name, "").strip() for name in FIELDS}
-        found, error = [], None
+        desk, found, error = web.desk(request), [], None
         try:
-            found = web.services.catalogue.search(
+            found = desk.catalogue.search(
                 officer=given["officer"] or None, device=given["device"] or None, unit=given["unit"] or None,
-                date=given["date"] or None, case=given["case"] or None, label=given["marker"] or None)
-            found, error = by_state(web, found[::-1], given["state"])
+                date=given["date"] or None, case=given["case"] or None, label=given["marker"] or None,
+                station=desk.footage.station)
+            visible = set(desk.access.visible(user, [s["session"] for s in found]))    # confidential ones hide
+            found, error = by_state(desk, [s for s in found[::-1] if s["session"] in visible], given["state"])
         except CatalogueError as exc:
             error = str(exc)
-        web.note(request, account, "search", criteria={name: value for name, value in given.items() if value},
-                 found=len(found))
+        desk.record("search", footage=[s["session"] for s in found],
+                    criteria={name: value for name, value in given.items() if value})
         return web.render(request, "search.html", given=given, catalogued=CATALOGUED, verified=VERIFIED,
                           found=found, error=error)
 
     return router
 
 
-def by_state(web: Web, found: list[dict[str, Any]], state: str) -> tuple[list[dict[str, Any]], str | None]:
+def by_state(desk: Desk, found: list[dict[str, Any]], state: str) -> tuple[list[dict[str, Any]], str | None]:
     """The sessions in ``state``: the catalogue's, or (running the verifier) a segment's."""
     if state in CATALOGUED:
         return [s for s in found if s["verification"] == state], None
@@ -49,5 +50,5 @@ def by_state(web: Web, found: list[dict[str, Any]], state: str) -> tuple[list[di
     if len(found) > MOST_VERIFIED:
         return [], (f"{len(found)} sessions match: narrow the search to {MOST_VERIFIED} or fewer to check "
                     f"their verification state")
-    folders = [(s, folder_in_archive(web, s["session"])) for s in found]
+    folders = [(s, desk.footage.folder(s["session"])) for s in found]
     return [s for s, folder in folders if folder and any(v.state == state for v in verify_session(folder).segments)], None
