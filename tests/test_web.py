@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evidence.keys import FileSigner, add_key
+from evidence.keys import FileSigner, add_key, load_public_key
 from evidence.paths import ArchiveDir, DataDir
 from station import access, audit, catalogue
 from station.access import Access
@@ -233,6 +233,8 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
                      ("li", "search", [session], {"device": "BC00001", "marker": "party objects"}),
                      ("li", "logout", [], None), ("wang", "login", [], None), ("wang", "search", [session], {})]
     assert not errors and not refusals(engine)
+    dock_key = load_public_key(ArchiveDir(archive).public_key.read_text())
+    assert audit.verify(engine, {dock_key}) == []          # the page's entries are signed and chained
 
 
 def give_reason_and_play(page, base: str, session: str) -> None:
