@@ -79,9 +79,6 @@ class SessionFootage:
     def markers(self) -> list[Marker]:
         return [m for s in self.segments for m in s.markers]
 
-    def segment(self, name: str) -> Segment | None:
-        return next((s for s in self.segments if s.name == name), None)
-
 
 def load(folder: Path) -> SessionFootage:
     """Verify the session in ``folder`` and describe how to play it."""
@@ -191,11 +188,10 @@ def media_type(video: Path, init: Part, audio: bool) -> str:
     return f'video/mp4; codecs="{", ".join(codecs)}"'
 
 
-def session_folder(archive: Path, relative: str) -> Path | None:
-    """The archived folder of a session given its path relative to the archive, refusing any
-    path that leaves the archive or holds no session."""
-    root = archive.resolve()
-    folder = (root / relative).resolve()
-    if root not in folder.parents or not (folder / SESSION_OPEN).exists():
+def session_folder(archive: Path, folder: Path) -> Path | None:
+    """``folder`` when it lies inside the archive and holds a session, else None (a catalogue
+    row that points elsewhere is not followed)."""
+    root, found = archive.resolve(), folder.resolve()
+    if root not in found.parents or not (found / SESSION_OPEN).exists():
         return None
-    return folder
+    return found

@@ -33,7 +33,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "segments": ("分段", "Segments"),
     "stop_reason": ("停止原因", "Stop reason"),
     "not_closed": ("未正常结束", "not closed"),
-    "open": ("打开", "Open"),
     "verification": ("校验", "Verification"),
     "problems": ("问题", "Problems"),
     "segment": ("分段", "Segment"),
@@ -49,7 +48,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "may_not_view": ("您的角色无权查看录像。", "Your role may not view footage."),
     "capture_time": ("帧索引采集时间", "Capture time (frame index)"),
     "overlay_time_hint": ("请与画面叠加时间比对", "compare with the time burned into the picture"),
-    "frame": ("帧", "frame"),
     "playing_segment": ("当前分段", "Playing segment"),
     "export": ("导出", "Export"),
     "exports": ("导出申请", "Export requests"),
@@ -59,6 +57,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "export_state": ("状态", "State"),
     "state_requested": ("待审批", "awaiting approval"),
     "state_approved": ("已批准", "approved"),
+    "state_made": ("已制作", "made"),
     "state_refused": ("已拒绝", "refused"),
     "decided_by": ("审批人", "Decided by"),
     "recipient": ("制作人（工作站用户）", "Made by (station user)"),
@@ -90,7 +89,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "outcome": ("结果", "Outcome"),
     "from": ("来源", "From"),
     "refused": ("拒绝访问", "Refused"),
-    "not_found": ("没有这个录像。", "No such session."),
     "back": ("返回", "Back"),
 }
 

@@ -21,9 +21,8 @@ def folder_of(desk: Desk, session: str, action: str = "view") -> Path:
     """The session's folder in this station's archive, if the user may know it exists; else
     refused (an audit entry): confidential to this role, or not here."""
     desk.access.require_visible(desk.user, action, [session])
-    relative = desk.footage.folder(session)
-    folder = footage.session_folder(desk.footage.archive, relative.relative_to(desk.footage.archive).as_posix()) \
-        if relative else None
+    catalogued = desk.footage.folder(session)
+    folder = footage.session_folder(desk.footage.archive, catalogued) if catalogued else None
     if folder is None:
         raise Refused(404, f"no session {session!r} in this station's archive", session, action)
     return folder
@@ -76,7 +75,7 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
     catalogue = desk.catalogue
     entry = catalogue.session(session) or {}
     waiting = writeup.pending(catalogue, entry.get("police_number")) if entry else []
-    return {"catalogued": entry, "cases": catalogue.cases(session), "holds": catalogue.holds(session),
+    return {"cases": catalogue.cases(session), "holds": catalogue.holds(session),
             "writeups": writeup.of(catalogue, session), "needs_writeup": any(p["session"] == session for p in waiting),
             "writeup_reasons": writeup.REASONS, "confidential": desk.access.confidential_level(session)}
 
