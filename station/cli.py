@@ -13,6 +13,7 @@ from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
 from station import access_commands, audit_commands, catalogue_commands
+from station.web import cli as web
 from sync.dock import PullReport
 
 
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     catalogue_commands.register(commands)
     access_commands.register(commands)
     audit_commands.register(commands)
+    web.register(commands)
     return parser
 
 
