@@ -41,7 +41,8 @@ class DataDir:
 
     @property
     def identity(self) -> Path:
-        return self.device / "identity.json"
+        """The signed identity records, ``identity-NNNNNN.json``: the newest one is who carries the device."""
+        return self.device / "identity"
 
     @property
     def chain(self) -> Path:

@@ -30,6 +30,7 @@ from evidence.paths import EVENTS, RECEIPT_SUFFIX, DataDir
 from evidence.receipts import receipt_dock
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, read_record
 from firmware.eventlog import EventLog
+from firmware.writer import writing
 from sync.auth import Ed25519Authenticator
 from sync.device import Device, DeviceStats
 from sync.link import LinkConfig, open_port
@@ -223,8 +224,15 @@ def clock_setter(data_dir: Path, events: EventLog, policy: ClockPolicy) -> Calla
 def serve(data_dir: Path, port_url: str, *, release_after_days: float = 0, clock: ClockPolicy = ClockPolicy(),
           stop: threading.Event | None = None, sessions: int | None = None,
           config: LinkConfig = LinkConfig()) -> DeviceStats:
-    """Offer the spool to enrolled docks on ``port_url`` until ``stop`` (or ``sessions`` sessions)."""
+    """Offer the spool to enrolled docks on ``port_url`` until ``stop`` (or ``sessions`` sessions),
+    holding the data directory's writer lock (receipts are stored and videos freed)."""
     data_dir = Path(data_dir)
+    with writing(data_dir):
+        return _serve(data_dir, port_url, release_after_days, clock, stop, sessions, config)
+
+
+def _serve(data_dir: Path, port_url: str, release_after_days: float, clock: ClockPolicy,
+           stop: threading.Event | None, sessions: int | None, config: LinkConfig) -> DeviceStats:
     events = EventLog(data_dir)
     for item_id in release_due(data_dir, release_after_days):
         events.append("released", {"item": item_id})

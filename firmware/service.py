@@ -29,6 +29,7 @@ from firmware.config import Config, ConfigError
 from firmware.control import ControlServer
 from firmware.eventlog import EventLog
 from firmware.notify import notify, watchdog_seconds
+from firmware.writer import writing
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
 from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher
@@ -270,6 +271,7 @@ class Service:
                 self._tick()
 
     def _power_on(self) -> None:
+        self._stack.enter_context(writing(Path(self.config["recording"]["data_dir"])))
         self.panel = self._stack.enter_context(open_panel(self.config, self._on_button))
         self._log("state", {"from": None, "to": POWER_ON, "cause": "started", "gpio": self.panel.description})
         self.panel.set("led_power", True)
