@@ -11,6 +11,7 @@ from pathlib import Path
 RECEIPT_SUFFIX = ".receipt"
 EVENTS = "events"          # the event log's folder, on the device and (per device key) in the archive
 PARTIAL = ".partial"       # copies being received, on the dock
+DEVICE_ITEMS = "device"    # item ids of the device's own records: its chain head and identity records
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,12 @@ class ArchiveDir:
     @property
     def index(self) -> Path:
         return self.root / "index.jsonl"
+
+    def chain(self, key: str) -> Path:
+        """A device's identity records and the chain heads it offered, by its key id."""
+        return self.root / "chain" / key
+
+    def refused(self, key: str) -> Path:
+        """What a device offered in a docking refused for release (its chain rewound or
+        forked), archived as received and never receipted."""
+        return self.root / "refused" / key

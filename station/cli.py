@@ -121,7 +121,18 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """The archive's footage against its seals, then the dockings the witness refused."""
     from evidence.verify import run_verify
+    from station.db import CATALOGUE_FILE
+    from station.pull import open_witness
 
-    return run_verify(args.paths, args.key, args.json)
+    status = run_verify(args.paths, args.key, args.json)
+    for archive in [path for path in args.paths if (path / CATALOGUE_FILE).exists()]:
+        for refusal in open_witness(archive).refusals():
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refusal["refused_ns"] // 10**9))
+            print(f"REFUSED docking of device {refusal['device']} (key {refusal['key_id']}) on {when}: "
+                  f"{refusal['reason']}; what it offered is under {ArchiveDir(archive).refused(refusal['key_id'])}",
+                  file=sys.stderr if args.json else sys.stdout)
+            status = 1
+    return status
 
