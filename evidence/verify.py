@@ -168,6 +168,8 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
     sealed = body["file"]
     if sealed["name"] != name:
         return SegmentVerdict(name, "OUT-OF-ORDER", f"renamed: it was sealed as {sealed['name']}", seq)
+    if f"seg-{body['segment']:06d}.mp4" != name:
+        return SegmentVerdict(name, "OUT-OF-ORDER", f"it was sealed as segment {body['segment']}", seq)
     recovered = "recovered" in body.get("flags", [])
     path = folder / name
     if path.exists() and _matches(path, sealed, recovered, file_hashes[name]):
@@ -249,9 +251,13 @@ def _which_part(path: Path, body: dict[str, Any]) -> str:
 def _index_problem(path: Path, sealed: dict[str, Any] | None) -> str:
     if sealed is None:
         return ""
+    if sealed.get("name") != path.name:
+        return f"its manifest seals the frame index {sealed.get('name')}, not {path.name}"
     if not path.exists():
         return "its frame index was deleted"
-    return "" if sha256_file(path).hexdigest() == sealed["sha256"] else "its frame index differs from what was sealed"
+    if path.stat().st_size != sealed["size"] or sha256_file(path).hexdigest() != sealed["sha256"]:
+        return "its frame index differs from what was sealed"
+    return ""
 
 
 def _check_chain(verdict: SessionVerdict, opened: SignedRecord, chain: list[SignedRecord],
@@ -277,8 +283,12 @@ def _check_chain(verdict: SessionVerdict, opened: SignedRecord, chain: list[Sign
         return
     verdict.closed = closed.body["reason"]
     last = by_number.get(closed.body["segments"])
-    if last is not None and closed.body["last_segment"] != last.hash:
+    if last is not None and (closed.body["last_segment"] != last.hash or closed.body["prev"] != last.hash):
         verdict.problems.append("the close record's last segment is not the last segment found")
+    if closed.body["segments"] == 0 and closed.body["prev"] != opened.hash:
+        verdict.problems.append("the close record does not follow the open record")
+    if any(number > closed.body["segments"] for number in by_number):
+        verdict.problems.append(f"segments were sealed after the close record, which names {closed.body['segments']}")
     if closed.public_key != opened.public_key or closed.body["session"] != opened.body["session"]:
         verdict.problems.append("the close record belongs to another key or session")
 
