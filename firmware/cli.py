@@ -12,8 +12,7 @@ from typing import Sequence
 
 from bodycam_errors import BodycamError
 from evidence.paths import DataDir
-from firmware import config as configuration
-from firmware import writer
+from firmware import config as configuration, writer
 from firmware.version import __version__
 
 

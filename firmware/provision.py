@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evidence import EvidenceError
-from evidence.keys import FileSigner, key_id, public_pem
 from evidence.files import atomic_write
+from evidence.keys import FileSigner, key_id, public_pem
 from evidence.paths import DataDir
 from evidence.records import IDENTITY_GLOB, read_record
 from firmware.config import SCHEMA, Config, ConfigError
@@ -65,7 +65,7 @@ def provision(data_dir: Path, values: dict[str, str]) -> tuple[FileSigner, dict[
 
 
 def _sign_identity(data_dir: Path, signer: FileSigner, identity: dict[str, str], reason: str) -> None:
-    from capture.sealing import Sealer, recover    # PyAV: only when an identity is signed
+    from capture.sealing import Sealer, recover  # PyAV: only when an identity is signed
 
     sealer = Sealer(data_dir, signer, identity)
     log_chain_head(data_dir, sealer.chain)

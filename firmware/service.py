@@ -29,10 +29,10 @@ from firmware.config import Config, ConfigError
 from firmware.control import ControlServer
 from firmware.eventlog import EventLog
 from firmware.notify import notify, watchdog_seconds
-from firmware.writer import writing
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
 from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher
+from firmware.writer import writing
 from hw import HardwareError
 from hw.gnss import Gnss
 from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
