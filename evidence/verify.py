@@ -1,14 +1,16 @@
 """Checking footage against its seals, on a device spool or a dock archive.
 
-Every segment gets one state, and every session a summary:
+Exactly the checks of docs/evidence-format.md ("Verifying"), in its order. Every segment
+gets one state, and every session a list of problems:
 
 - ``OK``: the file is exactly what its manifest sealed, the manifest is signed by the
-  session's key and sits where the chain says.
-- ``RECOVERED``: as OK, for a segment sealed after a power cut from its completed fragments.
+  session's key and sits where the chain says; also a video the device freed after a dock
+  receipted exactly its sealed hash ("released after upload").
+- ``RECOVERED``: as OK, for a segment sealed after a power cut from its completed
+  fragments; bytes after the sealed end are named, and are never evidence.
 - ``TAMPERED``: the bytes differ from what was sealed (the fragment is named), the file is
-  truncated or extended, or a record's signature does not hold.
-- ``OK`` also for a video the device freed after the dock receipted exactly its sealed hash
-  (the receipt is kept in ``<data_dir>/receipts``; the manifest and index stay).
+  truncated or extended, its index differs, a recovered file's unsealed tail holds a
+  complete fragment, or a record does not parse strictly or its signature fails.
 - ``MISSING``: the chain names a segment (or the session's close record names a last
   segment) that is not there.
 - ``OUT-OF-ORDER``: a sealed segment sits in the wrong place: renamed, swapped, or not
@@ -18,6 +20,10 @@ Every segment gets one state, and every session a summary:
   the key that opened the session).
 - ``FOREIGN``: validly signed, but for another device or another session: inserted from
   elsewhere.
+
+Across sessions, a key's records (with its identity records) must link by ``seq`` and
+``prev``, no ``seq`` may stand for two records (a fork), and without ``--key`` a serial
+signed by two keys is a problem.
 """
 from __future__ import annotations
 
