@@ -116,8 +116,14 @@ class ArchiveDir:
         return self.root / PARTIAL
 
     @property
-    def index(self) -> Path:
-        return self.root / "index.jsonl"
+    def writeups(self) -> Path:
+        """The officers' write-ups, signed by the dock, beside (never inside) the device's records."""
+        return self.root / "writeups"
+
+    @property
+    def purge_log(self) -> Path:
+        """One line per session the retention purge removed: who, what, why, when."""
+        return self.root / "purges.jsonl"
 
     def chain(self, key: str) -> Path:
         """A device's identity records and the chain heads it offered, by its key id."""

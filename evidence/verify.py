@@ -27,6 +27,7 @@ signed by two keys is a problem.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -408,8 +409,21 @@ def keys_per_serial(verdicts: list[SessionVerdict]) -> dict[str, dict[str, int]]
     return keys
 
 
+def add_verify_command(commands: argparse._SubParsersAction, help_text: str,
+                       paths_help: str) -> argparse.ArgumentParser:
+    """``verify PATH... [--key K]... [--json]``, the same on both command lines; returns the
+    sub-parser, so that a command line can run more checks after the verification."""
+    verify = commands.add_parser("verify", help=help_text)
+    verify.add_argument("paths", type=Path, nargs="+", help=paths_help)
+    verify.add_argument("--key", action="append", default=[],
+                        help="trusted device public key (PEM file, hex or base64); may be repeated")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(run=lambda args: run_verify(args.paths, args.key, args.json))
+    return verify
+
+
 def run_verify(paths: list[Path], keys: list[str], as_json: bool) -> int:
-    """``verify PATH... [--key K]... [--json]`` of both command lines; exit status 0 only if all is good."""
+    """Verify and print the report; exit status 0 only if every session is good."""
     trusted = {load_public_key(key_text(key)) for key in keys} if keys else None
     missing = [str(p) for p in paths if not p.exists()]
     if missing:

@@ -12,6 +12,7 @@ from typing import Sequence
 
 from bodycam_errors import BodycamError
 from evidence.paths import DataDir
+from evidence.verify import add_verify_command
 from firmware import config as configuration, writer
 from firmware.version import __version__
 
@@ -52,12 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     provision.add_argument("--unit-name", help="the unit's name: up to 32 characters")
     provision.set_defaults(run=_provision)
 
-    verify = commands.add_parser("verify", help="check recordings against their signed seals")
-    verify.add_argument("paths", type=Path, nargs="+", help="a spool, a session folder or a dock archive")
-    verify.add_argument("--key", action="append", default=[],
-                        help="trusted device public key (PEM file, hex or base64); may be repeated")
-    verify.add_argument("--json", action="store_true", help="print the report as JSON")
-    verify.set_defaults(run=_verify)
+    add_verify_command(commands, "check recordings against their signed seals",
+                       "a spool, a session folder or a dock archive")
 
     inspect = commands.add_parser("inspect", help="list the sessions and segments on a spool")
     inspect.add_argument("--data-dir", type=Path, help="data directory (default: from the config)")
@@ -138,9 +135,9 @@ def _record(args: argparse.Namespace) -> int:
         else:
             stop.set()
 
-    with watched(config, stop_for) as watcher, \
-            open_recorder(config, with_microphone=args.mic != "none",
-                          overlay_status=OverlayStatus(clock_trusted=watcher.clock.trusted),
+    overlay = OverlayStatus()  # the clock's verdict and the GNSS position, as in `bodycam run`
+    with watched(config, stop_for, overlay=overlay) as watcher, \
+            open_recorder(config, with_microphone=args.mic != "none", overlay_status=overlay,
                           clock_status=watcher.clock.as_record) as recorder:
         for line in watcher.notes + recorder.notes + recorder.describe():
             print(line)
@@ -223,12 +220,6 @@ def _provision(args: argparse.Namespace) -> int:
           f"(public key in {DataDir(_data_dir(args)).public_key})")
     print(f"officer {identity['police_number']} {identity['officer']}, unit {identity['unit_number']} {identity['unit']}")
     return 0
-
-
-def _verify(args: argparse.Namespace) -> int:
-    from evidence.verify import run_verify
-
-    return run_verify(args.paths, args.key, args.json)
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -79,6 +79,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "data_dir": Rule(str, _length(1, 4096), "a directory path"),
         "pre_event_seconds": Rule(int, _between(0, 120), "a whole number of seconds from 0 to 120"),
         "pre_event_audio": Rule(bool, lambda b: True, "true or false"),
+        "capture_nice": Rule(int, _between(-20, 19), "a whole number from -20 to 19"),
     },
     "sources": {
         "camera": Rule(str, lambda s: _SOURCE.match(s) is not None,
@@ -95,6 +96,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                             "a strftime pattern showing the seconds (%S) and the UTC offset (%z or %:z)"),
         "utc_offset": Rule(str, lambda s: _UTC_OFFSET.match(s) is not None, "local, or +HH:MM / -HH:MM"),
         "font": Rule(str, _length(1, 4096), "auto or the path of a font file"),
+        "unverified_text": Rule(str, _length(1, 32), "1 to 32 characters"),
     },
     "battery": {
         **{key: Rule(str, lambda s: _BATTERY.match(s) is not None,

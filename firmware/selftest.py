@@ -67,6 +67,7 @@ class Report:
     checks: list[Check]
     clock: ClockVerdict
     seconds: float
+    unverified_text: str = ""  # what the overlay writes beside the time of an unverified clock
 
     @property
     def status(self) -> str:
@@ -75,6 +76,16 @@ class Report:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
+
+    def clock_line(self) -> str:
+        """The clock's verdict and what the picture shows because of it."""
+        if self.clock.trusted:
+            return f"clock: verified ({self.clock.reason}); the picture shows the time"
+        if any(c.name == "clock.plausible" and c.status != PASS for c in self.checks):
+            return (f"clock: WRONG ({self.clock.reason}); the picture shows CLOCK NOT SET "
+                    "instead of the time until the clock is set")
+        return (f"clock: UNVERIFIED ({self.clock.reason}); the picture shows the time marked "
+                f"'{self.unverified_text}'")
 
     def simulated(self) -> list[str]:
         """The checks that read a simulated adapter."""
@@ -94,7 +105,7 @@ class Report:
             lines.append(f"{c.name:<{widths[0]}}  {c.status:<6}  {value:<{widths[2]}}{c.limit}")
         if self.simulated():
             lines.append("* simulated (no real device found): " + ", ".join(self.simulated()))
-        lines.append(f"clock: {'trusted' if self.clock.trusted else 'UNTRUSTED'} ({self.clock.reason})")
+        lines.append(self.clock_line())
         verdict = {PASS: "fit to record", WARN: "can record; the warnings are carried into the footage",
                    FAIL: "cannot record: " + "; ".join(f"{c.name} {c.value}" for c in self.checks if c.status == FAIL)}
         lines.append(f"result: {self.status}: {verdict[self.status]} ({self.seconds * 1000:.0f} ms)")
@@ -157,7 +168,8 @@ def run_selftest(config: Config, hardware: Hardware, when: str = "power-on") -> 
     if hardware.microphone is not None:
         checks.append(microphone_check(hardware.microphone))
     checks.append(key_check(data_dir))
-    return Report(when, checks, clock_verdict(checks), time.perf_counter() - started)
+    return Report(when, checks, clock_verdict(checks), time.perf_counter() - started,
+                  config["overlay"]["unverified_text"])
 
 
 def log_report(events: EventLog, report: Report) -> str | None:
@@ -244,7 +256,9 @@ def clock_checks(rtc: Rtc | OSError, gnss: Gnss | None | OSError, config: Config
     data_dir = Path(config["recording"]["data_dir"])
     build = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc)
     shown = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    checks = [Check("clock.plausible", PASS if now >= build.timestamp() else WARN, shown,
+    plausible = now >= build.timestamp()
+    checks = [Check("clock.plausible", PASS if plausible else WARN,
+                    shown if plausible else f"{shown}: CLOCK NOT SET on the picture",
                     f"not before the firmware build {BUILD_DATE}")]
     rtc_limit = f"|RTC - system| <= {drift} s"
     if isinstance(rtc, OSError):

@@ -31,10 +31,9 @@ from firmware.eventlog import EventLog
 from firmware.notify import notify, watchdog_seconds
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
-from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher
+from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher, show_location
 from firmware.writer import writing
 from hw import HardwareError
-from hw.gnss import Gnss
 from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
 from overlay.status import OverlayStatus
 
@@ -557,8 +556,4 @@ class Service:
             self._do_shutdown("battery", f"battery at {reading.percent:.0f} %")
 
     def _update_location(self) -> None:
-        gnss = self._hardware.gnss
-        position = gnss.position() if isinstance(gnss, Gnss) else None
-        location = (position.latitude, position.longitude) if position else None
-        if location != self.status.current.location:
-            self.status.update(location=location)
+        show_location(self._hardware.gnss, self.status)

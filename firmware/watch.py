@@ -21,6 +21,8 @@ from firmware.config import Config
 from firmware.eventlog import EventLog
 from firmware.selftest import (FAIL, PASS, ClockVerdict, Hardware, bytes_per_second, log_report, minutes_left,
                                open_hardware, run_selftest)
+from hw.gnss import Gnss
+from overlay.status import OverlayStatus
 
 POLL_SECONDS = 1.0
 
@@ -55,16 +57,26 @@ class ConsoleAlarms(AlarmSink):
         print(f"\a\nALARM {alarm.kind}: {alarm.message}", file=self.stream, flush=True)
 
 
+def show_location(gnss: Gnss | None | OSError, status: OverlayStatus) -> None:
+    """Give the overlay the receiver's position now (None, drawn as NO GPS, without a fix)."""
+    position = gnss.position() if isinstance(gnss, Gnss) else None
+    location = (position.latitude, position.longitude) if position else None
+    if location != status.current.location:
+        status.update(location=location)
+
+
 class Watcher:
     """Polls ``hardware`` every ``interval`` seconds while recording; ``stop(reason)`` asks the recorder to stop.
 
     ``stop_reason`` is the reason given, if any; ``cpu_seconds`` the CPU time the polls took.
+    With ``overlay``, each poll also gives it the GNSS position.
     """
 
     def __init__(self, config: Config, hardware: Hardware, events: EventLog, alarms: AlarmSink,
                  stop: Callable[[str], None], interval: float = POLL_SECONDS,
-                 wall_clock: Callable[[], int] = time.time_ns) -> None:
+                 wall_clock: Callable[[], int] = time.time_ns, overlay: OverlayStatus | None = None) -> None:
         self.config, self.hardware, self.events, self.alarms = config, hardware, events, alarms
+        self.overlay = overlay
         self.interval = interval
         self.stop_reason: str | None = None
         self.cpu_seconds = 0.0
@@ -112,6 +124,8 @@ class Watcher:
         self._battery()
         self._storage()
         self._clock()
+        if self.overlay is not None:
+            show_location(self.hardware.gnss, self.overlay)
         self.polls += 1
         self.cpu_seconds += time.thread_time() - started
 
@@ -191,10 +205,12 @@ class Watcher:
 
 
 @contextlib.contextmanager
-def watched(config: Config, stop: Callable[[str], None], alarms: AlarmSink | None = None) -> Iterator[Watcher]:
+def watched(config: Config, stop: Callable[[str], None], alarms: AlarmSink | None = None,
+            overlay: OverlayStatus | None = None) -> Iterator[Watcher]:
     """Self-test before recording, then a running :class:`Watcher`; raises CannotRecord on a failed check.
 
-    ``watcher.notes`` lists the warnings, to be shown before recording starts.
+    ``watcher.notes`` lists the warnings, to be shown before recording starts. ``overlay`` gets
+    the clock's verdict and, from each poll, the GNSS position.
     """
     events = EventLog(config["recording"]["data_dir"])
     with open_hardware(config, with_devices=False) as hardware:
@@ -203,7 +219,9 @@ def watched(config: Config, stop: Callable[[str], None], alarms: AlarmSink | Non
         if report.exit_code == 2:
             raise CannotRecord("cannot record: " + "; ".join(f"{c.name} {c.value}" for c in report.checks
                                                            if c.status == FAIL))
-        with Watcher(config, hardware, events, alarms or ConsoleAlarms(), stop) as watcher:
+        if overlay is not None:
+            overlay.update(clock_trusted=report.clock.trusted)
+        with Watcher(config, hardware, events, alarms or ConsoleAlarms(), stop, overlay=overlay) as watcher:
             if watcher.stop_reason:        # the first round found the card full (or gone): no session at all
                 raise CannotRecord(f"cannot record: {watcher.stop_reason.partition(': recording stops')[0]}.")
             watcher.clock = report.clock

@@ -7,7 +7,9 @@ to the frame's colour format. Text is opaque where drawn: a white (or coloured) 
 black outline, readable on any background and still sharp after H.264.
 
 The time drawn on a frame is that frame's own capture time (``Frame.wall_ns``, the same as in
-the frame index), never the time it was drawn.
+the frame index), never the time it was drawn. It is always drawn: a clock nobody vouches for
+is marked as such beside the time (``unverified_mark``), and only a time that is certainly
+wrong, before ``not_before`` (the firmware's build date), is replaced by ``CLOCK NOT SET``.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
 PIXEL_FORMATS = ("i420", "bgr")
 ISO_8601 = "%Y-%m-%dT%H:%M:%S%:z"
 _SEPARATOR = "  "
+CLOCK_NOT_SET = "CLOCK NOT SET"
+UNVERIFIED_MARK = "时间未校准 / UNVERIFIED"
 _UTC_OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
 
 
@@ -39,7 +43,9 @@ _UTC_OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
 class OverlaySettings:
     """``size`` is the font size in percent of the picture height; ``utc_offset`` is ``local``
     (the system's time zone) or ``+HH:MM``/``-HH:MM``; ``time_format`` is a strftime pattern
-    in which ``%:z`` is the offset with a colon."""
+    in which ``%:z`` is the offset with a colon. ``unverified_mark`` follows the time while the
+    clock is not vouched for; a capture time before ``not_before`` (seconds since the epoch)
+    is certainly wrong and shows as ``CLOCK NOT SET``."""
 
     position: str = "top-left"
     size: float = 3.0
@@ -47,6 +53,8 @@ class OverlaySettings:
     utc_offset: str = "local"
     font: str = "auto"
     identity: Mapping[str, str] = field(default_factory=dict)
+    unverified_mark: str = UNVERIFIED_MARK
+    not_before: int = 0
 
 
 class _Frame(Protocol):
@@ -71,11 +79,13 @@ class Overlay:
         self.glyphs = GlyphCache(*find_font(settings.font), size=max(8, round(height * settings.size / 100)))
         # Every ASCII glyph rendered now, before recording, so no frame waits for Pillow later.
         self.glyphs.missing("".join(map(chr, range(32, 127))) + "●")
-        for key in ("device", "police_number", "officer", "unit_number", "unit"):
-            missing = self.glyphs.missing(settings.identity.get(key, ""))
+        texts = {key.replace("_", " "): settings.identity.get(key, "")
+                 for key in ("device", "police_number", "officer", "unit_number", "unit")}
+        for name, text in {**texts, "unverified-clock mark": settings.unverified_mark}.items():
+            missing = self.glyphs.missing(text)
             if missing:
                 raise OverlayError(f"the overlay font {self.glyphs.font.getname()[0]} cannot draw "
-                                   f"{missing!r} of the {key.replace('_', ' ')}")
+                                   f"{missing!r} of the {name}")
         self._zone = _utc_offset(settings.utc_offset)
         self._target: _Target = _I420Target() if pixel_format == "i420" else _BGRTarget()
         self._lines: list[_Line] = []
@@ -101,8 +111,9 @@ class Overlay:
     def boxes(self) -> dict[str, tuple[int, int, int, int]]:
         """Where each field was last drawn: name -> (x, y, width, height) in the frame.
 
-        Fields: ``time`` (or ``clock`` when the warning replaces it), ``recording``, ``device``,
-        ``police_number``, ``officer``, ``unit_number``, ``unit``, ``location``, ``case``."""
+        Fields: ``time`` (or ``clock`` when ``CLOCK NOT SET`` replaces it), ``unverified`` (the
+        mark of a clock nobody vouches for), ``recording``, ``device``, ``police_number``,
+        ``officer``, ``unit_number``, ``unit``, ``location``, ``case``."""
         return dict(self._boxes)
 
     def format_time(self, second: int) -> str:
@@ -115,9 +126,13 @@ class Overlay:
 
     def _fields(self, second: int, status: Status) -> list[list[tuple[str, str, Colour]]]:
         who = self.settings.identity
-        clock = (("time", self.format_time(second), WHITE) if status.clock_trusted
-                 else ("clock", status.clock_warning, YELLOW))
-        lines = [[clock] + ([("recording", "● REC", RED)] if status.recording else []),
+        if second < self.settings.not_before:
+            clock = [("clock", CLOCK_NOT_SET, YELLOW)]
+        else:
+            clock = [("time", self.format_time(second), WHITE)]
+            if not status.clock_trusted:
+                clock.append(("unverified", self.settings.unverified_mark, YELLOW))
+        lines = [clock + ([("recording", "● REC", RED)] if status.recording else []),
                  [(key, who[key], WHITE) for key in ("device", "police_number", "officer") if who.get(key)],
                  [(key, who[key], WHITE) for key in ("unit_number", "unit") if who.get(key)],
                  [("location", _location_text(status.location), WHITE)]]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,6 +11,8 @@ from typing import Sequence
 from bodycam_errors import BodycamError
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
+from evidence.verify import add_verify_command
+from station import catalogue_commands
 from sync.dock import PullReport
 
 
@@ -27,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
     commands = parser.add_subparsers(dest="command", required=True)
     _archive_commands(commands)
+    catalogue_commands.register(commands)
     return parser
 
 
@@ -46,22 +49,16 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
     pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it")
     pull.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
     pull.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    pull.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
+                      help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: in the archive)")
     pull.set_defaults(run=_pull)
 
-    search = commands.add_parser("search", help="find archived sessions by officer, device, date, case")
-    search.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    search.add_argument("--officer", help="police number or name")
-    search.add_argument("--device", help="device serial")
-    search.add_argument("--date", help="YYYY-MM-DD (UTC)")
-    search.add_argument("--case", help="case number")
-    search.set_defaults(run=_search)
-
-    verify = commands.add_parser("verify", help="check archived footage against its signed seals")
-    verify.add_argument("paths", type=Path, nargs="+", help="the archive, or folders in it")
-    verify.add_argument("--key", action="append", default=[],
-                        help="trusted device public key (PEM file, hex or base64); may be repeated")
-    verify.add_argument("--json", action="store_true", help="print the report as JSON")
-    verify.set_defaults(run=_verify)
+    add_verify_command(commands, "check archived footage against its signed seals, and name the dockings "
+                                 "refused for a rewound or forked chain",
+                       "the archive, or folders in it").set_defaults(run=_verify)
+    commands.choices["verify"].add_argument(
+        "--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
+        help="database URL of a shared station database, for the refused dockings (default: in the archive)")
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -80,7 +77,9 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
+    from station.catalogue import open_catalogue
     from station.pull import pull
+    from station.witness import open_witness
 
     began, shown = time.monotonic(), [-1]
 
@@ -93,7 +92,8 @@ def _pull(args: argparse.Namespace) -> int:
             shown[0] = files
             print(line, flush=True)
 
-    report = pull(args.archive, args.port, progress=progress)
+    report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue),
+                  witness=open_witness(args.archive, args.catalogue))
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
@@ -111,28 +111,20 @@ def summary(report: PullReport) -> list[str]:
     return lines
 
 
-def _search(args: argparse.Namespace) -> int:
-    from station.archive import search
-
-    found = search(args.archive, officer=args.officer, device=args.device, date=args.date, case=args.case)
-    for entry in found:
-        print(json.dumps(entry, ensure_ascii=False))
-    return 0 if found else 1
-
-
 def _verify(args: argparse.Namespace) -> int:
     """The archive's footage against its seals, then the dockings the witness refused."""
     from evidence.verify import run_verify
     from station.db import CATALOGUE_FILE
-    from station.pull import open_witness
+    from station.witness import open_witness
 
     status = run_verify(args.paths, args.key, args.json)
-    for archive in [path for path in args.paths if (path / CATALOGUE_FILE).exists()]:
-        for refusal in open_witness(archive).refusals():
+    archives = [path for path in args.paths
+                if (path / CATALOGUE_FILE).exists() or (args.catalogue and ArchiveDir(path).dock.is_dir())]
+    for archive in archives:
+        for refusal in open_witness(archive, args.catalogue).refusals():
             when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refusal["refused_ns"] // 10**9))
             print(f"REFUSED docking of device {refusal['device']} (key {refusal['key_id']}) on {when}: "
                   f"{refusal['reason']}; what it offered is under {ArchiveDir(archive).refused(refusal['key_id'])}",
                   file=sys.stderr if args.json else sys.stdout)
             status = 1
     return status
-

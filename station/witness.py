@@ -14,13 +14,14 @@ by ``bodycam-station verify``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from evidence.records import SignedRecord
-from station.db import DatabaseError, Migration, migrate
+from station.db import DatabaseError, Migration, connect, database_url, migrate
 
 AREA = "witness"
 metadata = sa.MetaData()
@@ -53,6 +54,14 @@ MIGRATIONS = [Migration(1, "the chain records taken per device key, and the dock
 
 def ensure_schema(engine: Engine) -> None:
     migrate(engine, AREA, MIGRATIONS)
+
+
+def open_witness(archive: Path, url: str | None = None) -> "Witness":
+    """The witness in the station database at ``url`` (PostgreSQL for a shared one), else the
+    archive's SQLite file; its tables made or upgraded."""
+    engine = connect(database_url(archive, url))
+    ensure_schema(engine)
+    return Witness(engine)
 
 
 class Witness:

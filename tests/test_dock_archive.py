@@ -27,7 +27,8 @@ from evidence.verify import verify_paths
 from firmware.eventlog import EventLog
 from firmware.offload import SpoolSource, release_due, serve
 from firmware.session import open_recorder
-from station.archive import ArchiveSink, search
+from station.archive import ArchiveSink
+from station.catalogue import open_catalogue
 from station.enroll import dock_init
 from station.pull import pull
 from sync import PeerError, VerifyError
@@ -150,11 +151,11 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
     assert len([e for e in events(device) if e["type"] == "released"]) == 3
     assert [e["type"] for e in events(device)].count("clock_set") == 1
     # searchable by officer, device and date; a second docking takes only the events logged since
-    day = day.replace("/", "-")
+    day, catalogue = day.replace("/", "-"), open_catalogue(archive)
     for criteria in ({"officer": opened["officer"]["police_number"]}, {"officer": opened["officer"]["name"]},
                      {"device": opened["device"]}, {"date": day}):
-        assert {e["session"] for e in search(archive, **criteria)} == {n.split("/")[0] for n in original}
-    assert search(archive, device="XX00000") == [] and search(archive, case="K-1") == []
+        assert {e["session"] for e in catalogue.search(**criteria)} == {n.split("/")[0] for n in original}
+    assert catalogue.search(device="XX00000") == [] and catalogue.search(case="K-1") == []
     with PtyWire() as wire, device_serving(device, wire):
         assert pull(archive, wire.b).items == [HEAD, "events/events-000002.jsonl"]
 

@@ -39,7 +39,7 @@ WINDOW = CONFIG.window * CONFIG.chunk
 
 
 class Key:
-    """An Ed25519 key in memory (the device's real one lives in capture.evidence.FileSigner)."""
+    """An Ed25519 key in memory (the device's real one lives in evidence.keys.FileSigner)."""
 
     def __init__(self) -> None:
         self._key = Ed25519PrivateKey.generate()

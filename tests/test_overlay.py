@@ -10,6 +10,7 @@ import pytest
 
 from firmware import config as configuration
 from firmware.session import make_overlay
+from firmware.version import BUILD_DATE
 from overlay import OverlayError
 from overlay.burn import Overlay, OverlaySettings
 from overlay.font import GlyphCache, find_font
@@ -63,16 +64,45 @@ def test_time_is_the_frames_capture_second_in_the_configured_offset():
     assert make(utc_offset="-05:30").format_time(WALL_NS // 10**9) == "2026-11-23T03:21:46-05:30"
 
 
-def test_untrusted_clock_shows_the_warning_instead_of_the_time():
+def test_an_unverified_clock_keeps_the_time_and_marks_it():
     status = OverlayStatus(clock_trusted=False)
-    overlay = make(status=status)
+    overlay = make(status=status, unverified_mark="UNVERIFIED")
     image = drawn(overlay)
-    assert "time" not in overlay.boxes()
-    assert read(overlay, image, "clock") == "CLOCK NOT SET"
+    assert read(overlay, image, "time", TIME_CHARACTERS) == "2026-11-23T16:51:46+08:00"
+    assert read(overlay, image, "unverified") == "UNVERIFIED"
+    assert "clock" not in overlay.boxes()
+    # The time and its mark on one line, the mark after the time.
+    time_box, mark_box = overlay.boxes()["time"], overlay.boxes()["unverified"]
+    assert time_box[1] == mark_box[1] and mark_box[0] > time_box[0] + time_box[2]
     status.update(clock_trusted=True)
     image = drawn(overlay)
-    assert "clock" not in overlay.boxes()
+    assert "unverified" not in overlay.boxes()
     assert read(overlay, image, "time", TIME_CHARACTERS) == "2026-11-23T16:51:46+08:00"
+
+
+def test_the_default_mark_is_chinese_and_english():
+    overlay = make(status=OverlayStatus(clock_trusted=False))
+    assert overlay.settings.unverified_mark == "时间未校准 / UNVERIFIED"
+    assert overlay.glyphs.missing(overlay.settings.unverified_mark) == ""
+    image = drawn(overlay)
+    x, y, width, height = overlay.boxes()["unverified"]
+    assert (np.abs(luma(image)[y:y + height, x:x + width].astype(int) - 110) > 60).mean() > 0.1
+    with pytest.raises(OverlayError, match="unverified-clock mark"):
+        make(unverified_mark="\ue000")
+
+
+def test_only_a_time_before_the_build_date_shows_clock_not_set():
+    build = WALL_NS // 10**9 + 1  # the frame was captured one second before the firmware was built
+    for trusted in (True, False):
+        overlay = make(status=OverlayStatus(clock_trusted=trusted), not_before=build)
+        image = drawn(overlay)
+        assert "time" not in overlay.boxes() and "unverified" not in overlay.boxes()
+        assert read(overlay, image, "clock") == "CLOCK NOT SET"
+        # A frame captured at the build second, trusted or not, shows its time.
+        image = drawn(overlay, build * 10**9)
+        assert "clock" not in overlay.boxes()
+        assert read(overlay, image, "time", TIME_CHARACTERS) == "2026-11-23T16:51:47+08:00"
+        assert ("unverified" in overlay.boxes()) is not trusted
 
 
 def test_location_is_no_gps_without_a_fix_and_the_position_with_one():
@@ -199,6 +229,10 @@ def test_the_configuration_switches_and_shapes_the_overlay(tmp_path):
     assert make_overlay(config.with_overrides({"overlay": {"enabled": False}}), IDENTITY) is None
     overlay = make_overlay(config.with_overrides({"overlay": {"position": "bottom-right", "size": 4}}), IDENTITY)
     assert overlay.settings.position == "bottom-right" and overlay.glyphs.font.size == round(1080 * 0.04)
+    # A time before the firmware's build is the one the overlay refuses to show.
+    assert datetime.fromtimestamp(overlay.settings.not_before, timezone.utc).date().isoformat() == BUILD_DATE
+    marked = make_overlay(config.with_overrides({"overlay": {"unverified_text": "未校准"}}), IDENTITY)
+    assert marked.settings.unverified_mark == "未校准"
 
 
 @pytest.mark.parametrize("text, key, words", [
@@ -209,6 +243,7 @@ def test_the_configuration_switches_and_shapes_the_overlay(tmp_path):
     ('time_format = "%H:%M:%S"', "overlay.time_format", "UTC offset"),
     ('utc_offset = "+8"', "overlay.utc_offset", "+HH:MM"),
     ('enabled = "yes"', "overlay.enabled", "true or false"),
+    ('unverified_text = ""', "overlay.unverified_text", "1 to 32 characters"),
 ])
 def test_bad_overlay_settings_are_refused_naming_the_key(tmp_path, text, key, words):
     path = tmp_path / "bodycam.toml"

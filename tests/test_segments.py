@@ -1,9 +1,11 @@
 """The capture pipeline, proven on the files it leaves: decoded with PyAV, as a player would."""
 from __future__ import annotations
 
+import io
 import os
 import stat
 
+import av
 import numpy as np
 import pytest
 
@@ -113,9 +115,19 @@ def test_index_records_fragments_and_whole_file_hash(recording):
         for part in parts:
             chunk = data[part["offset"]:part["offset"] + part["size"]]
             assert hashlib.sha256(chunk).hexdigest() == part["sha256"]
-        # About one fragment a second.
-        fragments = [p for p in parts if p["type"] == "fragment"]
-        assert len(fragments) == round(end["frames"] / 30)
+        # CMAF chunks: at most 1/15 s of video (two frames at 30 fps) each, and a keyframe starts one.
+        init = data[:parts[0]["size"]]
+        fragments = [data[p["offset"]:p["offset"] + p["size"]] for p in parts if p["type"] == "fragment"]
+        video = [_video_packets(init + fragment) for fragment in fragments]
+        assert all(1 <= len(packets) <= 2 for packets in video) and sum(map(len, video)) == end["frames"]
+        assert all(key == (i == 0) for packets in video for i, key in enumerate(packets) if key)
+        assert sum(packets[0] for packets in video) == end["frames"] // 30
+
+
+def _video_packets(data: bytes) -> list[bool]:
+    """Whether each video packet of a run of whole MP4 parts is a keyframe."""
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        return [p.is_keyframe for p in container.demux(video=0) if p.size]
 
 
 def test_segments_are_read_only_and_never_overwritten(recording, tmp_path):
