@@ -24,6 +24,7 @@ if it carries on the hash chain of that device's event files archived so far.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from pathlib import Path
