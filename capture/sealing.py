@@ -21,6 +21,7 @@ from capture.spool import AppendOnlyFile
 from evidence import EvidenceError
 from evidence.files import atomic_write, sha256_file
 from evidence.keys import Signer
+from evidence.mp4 import fragments
 from evidence.paths import DataDir
 from evidence.records import (FORMAT, GENESIS, IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE,
                               SESSION_OPEN, SignedRecord, identity_name, read_record, sign)
@@ -210,6 +211,8 @@ def facts_after_cut(session: str, segment: Path) -> SegmentFacts:
             break
         parts.append({key: record[key] for key in ("type", "number", "offset", "size", "sha256")})
         covered += record["size"]
+    if parts:
+        covered += _unindexed_fragments(data, covered, parts)
     fps = records[0]["video"]["fps"] if records else 1
     pts = _video_pts(data[:covered], fps) if parts else []
     by_pts = {r["pts"]: r for r in records if "type" not in r}
@@ -223,6 +226,23 @@ def facts_after_cut(session: str, segment: Path) -> SegmentFacts:
         index=file_digest(index_path), frames=len(frames), first=frames[0] if frames else None,
         last=frames[-1] if frames else None, flags=["recovered"] + (["marked"] if markers else []),
         markers=markers)
+
+
+def _unindexed_fragments(data: bytes, covered: int, parts: list[dict[str, Any]]) -> int:
+    """Seal, as they are on the card, the whole fragments after the last one the index names:
+    the cut came after their bytes were durable and before their index lines were. What a
+    player would show is then all sealed, and only a fragment cut short stays outside the
+    seal (a verifier refuses a whole fragment there). Returns the bytes added."""
+    added = 0
+    number = max((part["number"] for part in parts if part["type"] == "fragment"), default=0)
+    for offset, size in fragments(data, covered):
+        if offset != covered + added:
+            break
+        number += 1
+        parts.append({"type": "fragment", "number": number, "offset": offset, "size": size,
+                      "sha256": hashlib.sha256(data[offset:offset + size]).hexdigest()})
+        added += size
+    return added
 
 
 def _video_pts(data: bytes, fps: int) -> list[int]:

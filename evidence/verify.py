@@ -37,6 +37,7 @@ from typing import Any, Iterable
 from evidence import EvidenceError
 from evidence.files import sha256_file
 from evidence.keys import key_id, key_text, load_public_key
+from evidence.mp4 import fragments
 from evidence.receipts import receipt_dock
 from evidence.records import (IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord,
                               read_record)
@@ -205,23 +206,10 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
 
 
 def complete_fragments(path: Path, start: int) -> int:
-    """How many complete fragments (a ``moof`` box followed by a whole ``mdat`` box) the file
-    holds from byte ``start`` on. MP4 boxes begin with a 32-bit size (1: a 64-bit size follows
-    the type) and a 4-letter type; a box that runs past the end of the file is incomplete."""
+    """How many whole fragments the file holds from byte ``start`` on (:mod:`evidence.mp4`)."""
     with open(path, "rb") as fh:
         fh.seek(start)
-        tail = fh.read()
-    count, position, after_moof = 0, 0, False
-    while position + 8 <= len(tail):
-        size, kind = int.from_bytes(tail[position:position + 4], "big"), tail[position + 4:position + 8]
-        if size == 1 and position + 16 <= len(tail):
-            size = int.from_bytes(tail[position + 8:position + 16], "big")
-        if size < 8 or position + size > len(tail):
-            break
-        count += after_moof and kind == b"mdat"
-        after_moof = kind == b"moof"
-        position += size
-    return count
+        return len(fragments(fh.read()))
 
 
 def _released_by(folder: Path, name: str, sha256: str, device_key: bytes) -> str | None:

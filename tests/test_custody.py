@@ -256,6 +256,7 @@ def cut_by_power(data_dir: Path, keep: int, torn: int) -> Path:
     fragments = [n for n, r in enumerate(records) if r.get("type") == "fragment"]
     cut_line = fragments[keep]
     end = records[cut_line]["offset"] + torn
+    assert end < len(video.read_bytes())
     for path in (video, index):
         path.chmod(0o644)
     with open(video, "r+b") as fh:
@@ -285,6 +286,21 @@ def test_a_torn_tail_after_a_recovered_segment_is_named_and_not_evidence(cut):
     segment = next(s for s in verdicts[0].segments if s.name == video.name)
     assert segment.state == "RECOVERED"
     assert segment.detail.startswith("1500 bytes after the sealed end hold no complete fragment")
+
+
+def test_a_whole_fragment_whose_index_line_was_lost_is_sealed_at_recovery(tmp_path):
+    """The cut came after a fragment's bytes were durable and before its index line was."""
+    data_dir = tmp_path / "data"
+    record(data_dir, 3.5, recording={"segment_seconds": 10})
+    folder = sessions(data_dir)[-1]
+    video = sorted(folder.glob("seg-*.mp4"))[-1]
+    lost = [r for r in index_records(video) if r.get("type") == "fragment"][2]
+    cut_by_power(data_dir, keep=2, torn=lost["size"] + 700)
+    record(data_dir, 1)
+    manifest = read_record(video.with_name(video.name + ".manifest")).body
+    assert manifest["parts"][-1] == {key: lost[key] for key in ("type", "number", "offset", "size", "sha256")}
+    segment = next(s for s in all_ok(data_dir)[0].segments if s.name == video.name)
+    assert segment.state == "RECOVERED" and segment.detail.startswith("700 bytes after the sealed end hold no")
 
 
 def test_a_complete_fragment_forged_onto_a_recovered_segment_is_not_ok(cut, tmp_path):
