@@ -105,6 +105,21 @@ def test_a_recorder_started_during_another_is_refused_and_leaves_the_live_sessio
     assert verdict.closed == "duration reached" and {s.state for s in verdict.segments} == {"OK"}
 
 
+def test_a_recorder_started_while_bodycam_serve_offers_the_spool_is_refused(tmp_path):
+    config, data_dir = write_config(tmp_path, segment_seconds=2), tmp_path / "data"
+    assert bodycam("record", "--seconds", "1", "--config", str(config)).returncode == 0
+    with PtyWire() as wire:
+        server = subprocess.Popen([sys.executable, "-m", "firmware", "serve", "--port", wire.a, "--config", str(config)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout.readline().startswith("serving")
+            assert f"pid {server.pid}" in one_sentence(bodycam("record", "--seconds", "1", "--config", str(config)))
+        finally:
+            server.terminate()
+            server.wait(WAIT)
+    assert len(all_ok(data_dir)) == 1
+
+
 def run_config(tmp_path: Path) -> Path:
     return write_config(tmp_path, segment_seconds=2, extra="""
 [gpio]
