@@ -25,7 +25,7 @@ setup(
     description="Software of a law-enforcement body-worn recorder and its dock station",
     python_requires=">=3.11",
     packages=["evidence", "firmware", "capture", "overlay", "sync", "hw", "station"],
-    py_modules=["bodycam_errors"],
+    py_modules=["bodycam_errors", "bodycam_threads"],
     package_data={"firmware": ["default.toml"]},
     install_requires=[
         "cryptography>=42",

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Recording benchmark (issues 2 and 14): our recorder against the ffmpeg command line, and under load.
 
-Records ``--seconds`` (default 60) of 1920x1080 at 30 fps from the synthetic camera and
+Records ``--seconds`` (default 60) of 1920x1080 at 30 fps from the simulated camera and
 microphone with the embedded default configuration (default bitrate, libx264, AAC) into a
 temporary spool, and in the same run does the same encode of the same pictures with the
-``ffmpeg`` command line as the reference: a separate process renders the synthetic
+``ffmpeg`` command line as the reference: a separate process renders the simulated
 camera's frames in real time into a pipe, ffmpeg reads them as raw video (with a lavfi sine
 for the sound) -> libx264 with our encoder's settings -> fragmented MP4. The encoder's cost
 depends on the picture (our scrolling pattern costs x264 more than lavfi's testsrc2), so
@@ -22,7 +22,7 @@ all count; the benchmark's own sampler thread is subtracted); ffmpeg's is its wh
 with every core busy.
 
 The pipe waits for its reader, so ffmpeg cannot drop a frame: when it is starved of CPU it
-shows as a real-time factor below 1 instead. Our synthetic camera, like a real one, does
+shows as a real-time factor below 1 instead. Our simulated camera, like a real one, does
 not wait: a recorder more than its queue (1 s) behind loses frames.
 The child also reports each frame's wait from capture to the encoder, where frames were
 lost, and the CPU by thread; "other processes' CPU" is what the rest of the machine used
@@ -46,7 +46,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bodycam_threads import OwnedThread  # noqa: E402
+
 WIDTH, HEIGHT, FPS = 1920, 1080, 30
+STOP_SECONDS = 10.0
 TARGET_CPU_RATIO = 1.0
 TARGET_RSS_RATIO = 1.3
 
@@ -91,8 +96,7 @@ class ThreadCPU:
         self.start = self._read()
         self.last: dict[int, float] = {}
         self.names: dict[int, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self._thread = OwnedThread(self._run, "bench-sampler")
         self._thread.start()
 
     def _read(self) -> dict[int, float]:
@@ -110,12 +114,11 @@ class ThreadCPU:
         self.last.update(self._read())
 
     def _run(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._thread.stopping.wait(0.5):
             self._sample()
 
     def stop(self, total: float) -> dict[str, float]:
-        self._stop.set()
-        self._thread.join()
+        self._thread.stop(STOP_SECONDS)
         self._sample()
         groups: dict[str, float] = {}
         for tid, seconds in self.last.items():
@@ -126,14 +129,13 @@ class ThreadCPU:
 
 
 def child(seconds: float, data_dir: Path) -> int:
-    sys.path.insert(0, str(REPO))
     from firmware import config as configuration
     from firmware.session import open_recorder
 
     config = configuration.load().with_overrides({
         "video": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
         "recording": {"data_dir": str(data_dir)},
-        "sources": {"camera": "synthetic:", "microphone": "synthetic:"},
+        "sources": {"camera": "simulated:", "microphone": "simulated:"},
     })
     with open_recorder(config) as recorder:
         # Capture-to-encode latency of every frame, and where frames went missing: a wrapper
@@ -214,11 +216,11 @@ def _probe(paths: list[Path]) -> dict[str, float]:
 
 
 def render_frames(seconds: float) -> int:
-    """The synthetic camera's pictures, in real time, as raw I420 on stdout (the reference's input)."""
+    """The simulated camera's pictures, in real time, as raw I420 on stdout (the reference's input)."""
     sys.path.insert(0, str(REPO))
-    from hw.synthetic import SyntheticCamera
+    from hw.simulated import SimulatedCamera
 
-    camera = SyntheticCamera(WIDTH, HEIGHT, FPS)
+    camera = SimulatedCamera(WIDTH, HEIGHT, FPS)
     with open(sys.stdout.fileno(), "wb", closefd=False) as out:
         for _ in range(round(seconds * FPS)):
             out.write(camera.read().image.data)
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"bench: {tool} is missing; install Debian's ffmpeg (`make system-deps`, as root)")
 
     cores = os.cpu_count() or 1
-    print(f"Recording benchmark: synthetic camera {WIDTH}x{HEIGHT} @ {FPS} fps + synthetic microphone, "
+    print(f"Recording benchmark: simulated camera {WIDTH}x{HEIGHT} @ {FPS} fps + simulated microphone, "
           f"{args.seconds:g} s, real time; then the same encode of the same pictures with the ffmpeg CLI"
           + ("" if args.no_load else f"; then ours again with {cores} busy-loop processes") + ".", flush=True)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)

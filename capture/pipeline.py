@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -31,6 +32,7 @@ from typing import Any, Callable
 import av
 import numpy as np
 
+from bodycam_threads import OwnedThread, ZombieThread
 from capture import CaptureError
 from capture.encoder import AudioSettings, Encoders, VideoSettings
 from capture.priority import set_thread_nice, thread_nice
@@ -47,6 +49,8 @@ AUDIO_GAP_SECONDS = 0.1
 PROGRESS_SECONDS = 0.5
 REQUEST_TIMEOUT_SECONDS = 10.0
 DROPPED_REPORT_SECONDS = 1.0
+READER_STOP_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,35 +85,28 @@ class Progress:
 
 
 class _Reader:
-    """A thread that reads one device into a bounded queue until stopped."""
+    """A thread that reads one device into a bounded queue until stopped. A device failure ends
+    it (logged with its traceback); ``error`` hands it to the worker, which reports it."""
 
     def __init__(self, name: str, read: Callable[[], Any], capacity: int, nice: int | None) -> None:
         self.queue: queue.Queue = queue.Queue(capacity)
-        self.error: Exception | None = None
         self._read = read
         self._nice = nice
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self.thread = OwnedThread(self._run, name)
+        self.thread.start()
+
+    @property
+    def error(self) -> Exception | None:
+        return self.thread.error
 
     def _run(self) -> None:
         if self._nice is not None:
             set_thread_nice(self._nice)  # a refusal is reported once, by the pipeline
-        while not self._stop.is_set():
-            try:
-                item = self._read()
-            except Exception as exc:  # any device failure ends this reader; the worker reports it
-                self.error = exc
-                return
+        while not self.thread.stopping.is_set():
+            item = self._read()
             # A full queue drops the frame: the gap in the capture times counts it.
             with contextlib.suppress(queue.Full):
                 self.queue.put_nowait(item)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        if self._thread.is_alive():
-            raise CaptureError(f"the {self._thread.name} thread did not stop")
 
 
 @dataclass
@@ -187,7 +184,7 @@ class Pipeline:
         self.error: str = ""
         self._requests: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._worker: OwnedThread | None = None
         self._session: Segmenter | None = None
         self._end_pts: int | None = None
         self._closing_at: Fraction | None = None
@@ -223,7 +220,7 @@ class Pipeline:
             self._microphone = _Reader("microphone", self.microphone.read,
                                        capacity=4 * self.settings.audio.sample_rate // 1024, nice=nice)
             self._readers.append(self._microphone)
-        self._worker = threading.Thread(target=self._work, name="pipeline", daemon=True)
+        self._worker = OwnedThread(self._work, "pipeline", stopping=self._stop)
         self._worker.start()
 
     def start_recording(self, link: dict[str, Any] | None = None, seconds: float | None = None) -> Progress:
@@ -276,11 +273,21 @@ class Pipeline:
             return
         if self.recording and self._worker.is_alive():
             self.stop_recording("shutdown")
+        # Every thread is asked to stop before any is waited for, and each is waited for even
+        # when one before it hangs: a stuck camera never leaves the microphone reading.
         self._stop.set()
-        self._worker.join(timeout=REQUEST_TIMEOUT_SECONDS)
         for reader in self._readers:
-            reader.stop()
+            reader.thread.stopping.set()
+        hung = []
+        for thread, seconds in [(self._worker, REQUEST_TIMEOUT_SECONDS),
+                                *((reader.thread, READER_STOP_SECONDS) for reader in self._readers)]:
+            try:
+                thread.join(seconds)
+            except ZombieThread as exc:
+                hung.append(str(exc))
         self._worker = None
+        if hung:
+            raise CaptureError("; ".join(hung))
 
     def _ask(self, kind: str, *args: Any, start_worker: bool = False) -> Any:
         if not start_worker and (self._worker is None or not self._worker.is_alive()):
@@ -312,6 +319,7 @@ class Pipeline:
                 if self._microphone is not None:
                     self._drain_audio()
         except Exception as exc:  # a failed spool write or encoder: close what can be closed
+            log.exception("the capture pipeline failed")
             self.error = str(exc)
         finally:
             if self._session is not None:

@@ -88,6 +88,10 @@ class Segment:
             self.container = av.open(self.sink, "w", format="mp4", options=MUXER_OPTIONS)
             self.video = self.container.add_stream_from_template(encoders.video)
             self.video.codec_context.extradata = encoders.video.codec_context.extradata
+            # The template copies the stream's parameters as they were before the encoder was
+            # set up (640x480): the picture size goes into the MP4 header from these.
+            self.video.codec_context.width = encoders.video.codec_context.width
+            self.video.codec_context.height = encoders.video.codec_context.height
             self.audio = None
             if encoders.audio is not None:
                 self.audio = self.container.add_stream_from_template(encoders.audio)

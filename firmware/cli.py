@@ -37,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser("record", help="record audio and video into the spool")
     record.add_argument("--seconds", type=float, help="stop after this much footage (default: until Ctrl-C)")
-    record.add_argument("--source", help="camera: synthetic:, v4l2:/dev/video0, file:PATH, picamera2:")
-    record.add_argument("--mic", help="microphone: synthetic:, alsa:DEVICE, pulse:DEVICE, or none")
+    record.add_argument("--source", help="camera: simulated:, v4l2:/dev/video0, file:PATH, picamera2:")
+    record.add_argument("--mic", help="microphone: simulated:, alsa:DEVICE, pulse:DEVICE, or none")
     record.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
     record.add_argument("--data-dir", type=Path, help="where the spool is (overrides recording.data_dir)")
     record.set_defaults(run=_record)

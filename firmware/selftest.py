@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,17 +18,19 @@ from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from bodycam_threads import OwnedThread, ZombieThread
 from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from firmware.config import Config
 from firmware.eventlog import EventLog
 from firmware.offload import not_offloaded
 from firmware.version import BUILD_DATE
-from hw.battery import Battery, BatteryReading, open_battery
-from hw.camera import Camera, open_camera
-from hw.clock import Rtc, kernel_sync, open_rtc
-from hw.gnss import Gnss, open_gnss
-from hw.microphone import Microphone, open_microphone
+from hw.battery import Battery, BatteryReading
+from hw.camera import Camera
+from hw.clock import Rtc, kernel_sync
+from hw.gnss import Gnss
+from hw.microphone import Microphone
+from hw.sources import open_battery, open_camera, open_gnss, open_microphone, open_rtc
 from hw.storage import Storage
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
@@ -334,22 +335,17 @@ def gnss_check(gnss: Gnss | None | OSError, wait: float = GNSS_WAIT_SECONDS) -> 
 
 
 def _within(seconds: float, read: Callable[[], Any]) -> Any:
-    """``read()`` on a helper thread, so that a hung device cannot hang the self-test."""
+    """``read()`` on a helper thread, so that a hung device cannot hang the self-test. A read
+    that hangs cannot be interrupted: its thread is left to the device, and the check fails."""
     result: list[Any] = []
-
-    def run() -> None:
-        try:
-            result.append(read())
-        except Exception as exc:  # reported by the caller as the device's failure
-            result.append(exc)
-
-    worker = threading.Thread(target=run, name="selftest-read", daemon=True)
+    worker = OwnedThread(lambda: result.append(read()), "selftest-read")
     worker.start()
-    worker.join(seconds)
-    if not result:
-        raise TimeoutError(f"nothing within {seconds:.0f} s")
-    if isinstance(result[0], Exception):
-        raise result[0]
+    try:
+        worker.join(seconds)
+    except ZombieThread:
+        raise TimeoutError(f"nothing within {seconds:.0f} s") from None
+    if worker.error is not None:
+        raise worker.error  # reported by the caller as the device's failure
     return result[0]
 
 

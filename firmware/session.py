@@ -18,8 +18,7 @@ from firmware.eventlog import EventLog
 from firmware.provision import ensure_provisioned, log_chain_head
 from firmware.version import BUILD_DATE
 from firmware.writer import writing
-from hw.camera import open_camera
-from hw.microphone import open_microphone
+from hw.sources import open_camera, open_microphone
 from overlay.burn import Overlay, OverlaySettings
 from overlay.status import OverlayStatus
 
@@ -111,7 +110,7 @@ def _recorder(config: Config, with_microphone: bool, overlay_status: OverlayStat
     settings = recording_settings(config, sealer.identity)
     video, audio = settings.video, settings.audio
     overlay = make_overlay(config, settings.identity, overlay_status)  # a font problem stops us before any device opens
-    # One epoch for both simulated devices, so the synthetic flash and beep coincide.
+    # One epoch for both simulated devices, so the simulated flash and beep coincide.
     epoch = time.monotonic_ns()
     with contextlib.ExitStack() as devices:
         events = EventWriter(EventLog(config["recording"]["data_dir"]))

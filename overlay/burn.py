@@ -4,7 +4,9 @@ What a frame costs is one masked copy per plane of a small pre-rendered picture 
 no arithmetic). That picture changes only when its text does: once a second for the clock,
 and then only the characters that changed are re-assembled from cached glyphs and converted
 to the frame's colour format. Text is opaque where drawn: a white (or coloured) letter inside a
-black outline, readable on any background and still sharp after H.264.
+black outline, readable on any background and still sharp after H.264. Scene that the outlines
+of neighbouring letters enclose (between 1 and 3, inside the 2's curve) is blacked out too: on a
+bright picture such a white speck ringed in black looks exactly like part of a letter.
 
 The time drawn on a frame is that frame's own capture time (``Frame.wall_ns``, the same as in
 the frame index), never the time it was drawn. It is always drawn: a clock nobody vouches for
@@ -181,8 +183,9 @@ class Overlay:
 
 
 class _Line:
-    """One line of text as pictures: ``rgb`` (letters, premultiplied by their coverage) and
-    ``outline`` (coverage of letters plus outline), assembled from cached glyphs."""
+    """One line of text as pictures: ``rgb`` (letters, premultiplied by their coverage),
+    ``outline`` (coverage of letters plus outline), assembled from cached glyphs, and ``mask``
+    (the pixels drawn: letters, outline and the scene the outline encloses)."""
 
     def __init__(self, glyphs: GlyphCache) -> None:
         self.glyphs = glyphs
@@ -193,6 +196,7 @@ class _Line:
         self._pens: list[int] = []
         self.rgb = np.zeros((glyphs.height, 0, 3), np.uint8)
         self.outline = np.zeros((glyphs.height, 0), np.uint8)
+        self.mask = np.zeros((glyphs.height, 0), np.uint8)
 
     def set(self, fields: list[tuple[str, str, Colour]]) -> tuple[int, int] | None:
         """Show ``fields`` (name, text, colour); returns the even column range that changed, or None."""
@@ -222,6 +226,7 @@ class _Line:
             start, end = 0, width
             self.rgb = np.zeros((self.glyphs.height, width, 3), np.uint8)
             self.outline = np.zeros((self.glyphs.height, width), np.uint8)
+            self.mask = np.zeros((self.glyphs.height, width), np.uint8)
         self.content, self._pens, self.width = content, pens, width
         self.fields = {name: (pens[a] - pad // 2, pens[b] + pad // 2) for name, (a, b) in spans.items()}
         if start >= end:  # the same text under other field names
@@ -231,6 +236,12 @@ class _Line:
         for (char, colour), pen, g in zip(content, pens, glyphs):
             if pen - pad < end and pen - pad + g.fill.shape[1] > start:
                 self._blit(char, colour, pen, start, end)
+        # A pocket of enclosed scene can reach past the redrawn glyphs, into a neighbour's columns.
+        mask = _enclosed_filled((self.outline >= 128).astype(np.uint8))
+        changed = np.flatnonzero((mask != self.mask).any(axis=0))
+        self.mask = mask
+        if changed.size:
+            start, end = min(start, changed[0] & ~1), max(end, changed[-1] + 2 & ~1)
         return start, end
 
     def _blit(self, char: str, colour: Colour, pen: int, start: int, end: int) -> None:
@@ -246,7 +257,17 @@ class _Line:
 
     def picture(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """The columns ``start:end``: RGB values and the mask of pixels that are drawn."""
-        return self.rgb[:, start:end], (self.outline[:, start:end] >= 128).astype(np.uint8)
+        return self.rgb[:, start:end], self.mask[:, start:end]
+
+
+def _enclosed_filled(drawn: np.ndarray) -> np.ndarray:
+    """``drawn`` (0/1) plus every pixel it encloses, also through a gap of up to 2 pixels (which
+    H.264 blurs shut), so no scene inside a line's outline can pass for part of a letter."""
+    bridge = np.ones((3, 3), np.uint8)
+    outside = cv2.copyMakeBorder(1 - cv2.dilate(drawn, bridge), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
+    reached = cv2.dilate((outside[1:-1, 1:-1] == 2).astype(np.uint8), bridge)
+    return drawn | (1 - reached)
 
 
 class _Target:

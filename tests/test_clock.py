@@ -13,8 +13,9 @@ from evidence.paths import DataDir
 from firmware.selftest import PASS, WARN, clock_checks, clock_verdict
 from firmware.version import BUILD_DATE
 from hw import HardwareError
-from hw.clock import STA_UNSYNC, KernelSync, SimulatedRtc, SysfsRtc, kernel_sync, open_rtc
+from hw.clock import STA_UNSYNC, KernelSync, SimulatedRtc, SysfsRtc, kernel_sync
 from hw.gnss import Gnss
+from hw.sources import open_rtc
 from tests.conftest import small_config
 
 

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from bodycam_threads import OwnedThread
 from capture.sealing import ChainState, record_paths
 from evidence.keys import FileSigner, add_key, load_public_key
 from evidence.paths import ArchiveDir, DataDir
@@ -26,16 +26,9 @@ from station.pull import pull
 from sync.ptywire import PtyWire
 from tests.conftest import index_records, record, write_config
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)
+from tests.waiting import wait_for
 
 WAIT = 60.0
-
-
-def wait_for(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def bodycam(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -123,7 +116,7 @@ def test_a_recorder_started_while_bodycam_serve_offers_the_spool_is_refused(tmp_
 def run_config(tmp_path: Path) -> Path:
     return write_config(tmp_path, segment_seconds=2, extra="""
 [gpio]
-pin_factory = "mock"
+pin_factory = "simulated:"
 hold_seconds = 1.0
 power_hold_seconds = 1.0
 [battery]
@@ -343,14 +336,13 @@ def enrol(device: Path, archive: Path) -> None:
 @contextlib.contextmanager
 def serving(data_dir: Path, wire: PtyWire):
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(data_dir, wire.a), kwargs={"stop": stop})
+    thread = OwnedThread(lambda: serve(data_dir, wire.a, stop=stop), "device", stopping=stop)
     thread.start()
     try:
         yield
     finally:
-        stop.set()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+        thread.stop(30)
+    assert thread.error is None, thread.error
 
 
 def dock(device: Path, archive: Path):

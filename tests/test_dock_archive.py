@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from capture.pipeline import Progress
+from bodycam_threads import OwnedThread
 from evidence.eventlog import Verification
 from evidence.keys import FileSigner, add_key, key_id, load_public_key, read_keys
 from evidence.paths import DataDir
@@ -39,6 +40,7 @@ from sync.messages import ErrorCode, Item
 from sync.ptywire import PtyWire
 from sync.store import PARTIAL
 from tests.conftest import record, small_config
+from tests.waiting import wait_for
 
 DAY_NS = 86_400 * 10**9
 HEAD = "device/chain-head.json"                       # offered first at every docking
@@ -92,14 +94,13 @@ def archived(archive: Path) -> dict[str, list[Path]]:
 @contextlib.contextmanager
 def device_serving(data_dir: Path, wire: PtyWire, **options):
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(data_dir, wire.a), kwargs={"stop": stop, **options})
+    thread = OwnedThread(lambda: serve(data_dir, wire.a, stop=stop, **options), "device", stopping=stop)
     thread.start()
     try:
         yield
     finally:
-        stop.set()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+        thread.stop(30)
+    assert thread.error is None, thread.error
 
 
 @contextlib.contextmanager
@@ -252,9 +253,7 @@ def test_dock_killed_mid_transfer_resumes_and_archives_each_file_once(sides):
         first = dock()
         assert cut.wait(timeout=60)
         partials = archive / PARTIAL
-        deadline = time.monotonic() + 30
-        while not any(p.stat().st_size for p in partials.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: any(p.stat().st_size for p in partials.iterdir()), "a partial copy with bytes in it")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         held = max(p.stat().st_size for p in partials.iterdir())

@@ -139,6 +139,36 @@ def test_identity_lines_read_back():
     assert read(overlay, image, "unit_number", "0123456789") == "110105000000"
 
 
+def test_no_scene_shows_inside_the_outline_of_the_time():
+    """Where the outlines of neighbouring letters close round a bit of the picture (between 1 and
+    3, inside the 2's curve), a bright scene would show there as a white speck ringed in black:
+    part of a letter, to a reader. Every pixel of the scene round the time must be reachable from
+    the edge of its box without crossing what the overlay drew."""
+    overlay = make("i420")
+    for hour in range(24):
+        wall_ns = WALL_NS + hour * 3600 * 10**9
+        on_black, on_white = (np.full((HEIGHT * 3 // 2, WIDTH), value, np.uint8) for value in (0, 255))
+        for image in (on_black, on_white):
+            overlay.draw(image, wall_ns)
+        x, y, width, height = overlay.boxes()["time"]
+        scene = (on_black[y:y + height, x:x + width] != on_white[y:y + height, x:x + width]).astype(np.uint8)
+        count, _ = cv2.connectedComponents(cv2.copyMakeBorder(scene, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1),
+                                           connectivity=4)
+        assert count == 2, f"{count - 2} bits of scene enclosed in {overlay.format_time(wall_ns // 10**9)}"
+
+
+def test_the_time_reads_back_on_a_white_picture_at_every_hour():
+    overlay = make("i420")
+    images, expected = [], []
+    for hour in range(24):
+        wall_ns = WALL_NS + hour * 3600 * 10**9
+        image = cv2.cvtColor(np.full((HEIGHT, WIDTH, 3), 255, np.uint8), cv2.COLOR_BGR2YUV_I420)
+        overlay.draw(image, wall_ns)
+        images.append(letters(luma(image), overlay.boxes()["time"]))
+        expected.append(datetime.fromtimestamp(wall_ns // 10**9, BEIJING).isoformat())
+    assert read_lines(images, TIME_CHARACTERS) == expected
+
+
 def test_chinese_officer_name_is_drawn_with_real_glyphs():
     overlay = make()
     name = IDENTITY["officer"]

@@ -74,7 +74,7 @@ height = 360
 [recording]
 data_dir = "{tmp_path / 'data'}"
 [sources]
-camera = "synthetic:"
+camera = "simulated:"
 [overlay]
 size = 6.0
 utc_offset = "+08:00"

@@ -21,13 +21,7 @@ from evidence.eventlog import log_files
 from firmware.eventlog import EventLog
 from firmware.session import open_recorder
 from tests.conftest import decode_audio, decode_video, index_records, segments, small_config, write_config
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +31,15 @@ def buffered_session(tmp_path_factory):
     config = small_config(data_dir, recording={"pre_event_seconds": 2, "segment_seconds": 2})
     with open_recorder(config) as pipeline:
         pipeline.start()
-        wait_for(lambda: pipeline.buffer_seconds() >= 2.0)
+        wait_for(lambda: pipeline.buffer_seconds() >= 2.0, "a full buffer")
         buffered = pipeline.buffer_seconds()
         pressed_wall = time.time_ns()
         progress = pipeline.start_recording()
-        time.sleep(1.0)
+        wait_for(lambda: progress.frames >= progress.pre_event_frames + 30, "a second of live frames")
         marker = pipeline.add_marker("party objects")
-        time.sleep(1.5)
+        wait_for(lambda: progress.frames >= progress.pre_event_frames + 75, "1.5 s more of live frames")
         pipeline.stop_recording("end of enforcement")
-        after_stop = pipeline.buffer_seconds()
+        after_stop = wait_for(pipeline.buffer_seconds, "the buffer filling again after the stop")
     return progress, buffered, pressed_wall, marker, after_stop
 
 
@@ -96,7 +90,7 @@ def test_stop_reason_is_sealed_and_the_session_verifies(buffered_session):
     [verdict] = verify_paths([progress.folder])
     assert verdict.ok, verdict.problems
     # After the stop, standby fills the buffer again.
-    assert progress.done.is_set()
+    assert progress.done.is_set() and after_stop > 0
 
 
 def test_audio_covers_the_session_to_its_last_frame(buffered_session):
@@ -114,11 +108,19 @@ def test_audio_covers_the_session_to_its_last_frame(buffered_session):
 def test_docked_pipeline_keeps_no_buffer_and_can_still_record(tmp_path):
     config = small_config(tmp_path, recording={"pre_event_seconds": 2})
     with open_recorder(config) as pipeline:
+        read, captured = pipeline.camera.read, [0]
+
+        def counted():
+            captured[0] += 1
+            return read()
+
+        pipeline.camera.read = counted
         pipeline.start()
-        wait_for(lambda: pipeline.buffer_bytes() > 0)
+        wait_for(lambda: pipeline.buffer_bytes() > 0, "buffering")
         pipeline.set_buffering(False)
         assert pipeline.buffer_bytes() == 0
-        time.sleep(0.5)
+        docked_at = captured[0]
+        wait_for(lambda: captured[0] >= docked_at + 15, "half a second of frames while docked")
         assert pipeline.buffer_bytes() == 0
         with pytest.raises(CaptureError, match="no recording to mark"):
             pipeline.add_marker()
@@ -183,7 +185,7 @@ def test_the_capture_threads_and_the_encoders_threads_take_the_configured_priori
     before = _thread_nices()
     with open_recorder(config) as pipeline:
         pipeline.start()
-        wait_for(lambda: pipeline.buffer_bytes() > 0)
+        wait_for(lambda: pipeline.buffer_bytes() > 0, "buffering")
         during = _thread_nices()
         names = {thread.native_id: thread.name for thread in threading.enumerate()}
     # New threads: ours by name, the encoders' (libx264's) without one; the event writer is not capture.

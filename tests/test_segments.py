@@ -11,7 +11,7 @@ import pytest
 
 from capture import CaptureError
 from capture.spool import AppendOnlyFile
-from hw.synthetic import BEEP_HZ
+from hw.simulated import BEEP_HZ
 from tests.conftest import decode_audio, decode_video, index_records, segments
 
 
@@ -22,7 +22,7 @@ def test_a_seven_second_recording_has_four_segments_and_every_frame(recording):
     assert recording.dropped == 0
     numbers = [n for f in files for (_, _, n, _) in decode_video(f)]
     assert len(numbers) == 210
-    # The synthetic camera writes its frame number into the picture: consecutive means no
+    # The simulated camera writes its frame number into the picture: consecutive means no
     # frame was lost or written twice, across all three boundaries.
     assert np.all(np.diff(numbers) == 1)
 
@@ -73,7 +73,7 @@ def test_flash_and_beep_land_within_one_frame(recording):
     assert len([b for b in beeps if b > 0.05]) == len([f for f in flashes if f > 0.05])
 
 
-def test_beep_is_the_synthetic_tone(recording):
+def test_beep_is_the_simulated_tone(recording):
     path = segments(recording.folder)[1]
     samples = np.concatenate([s for (_, _, s) in decode_audio(path)])
     onset = np.nonzero(np.abs(samples) > 0.1)[0][0]
@@ -137,3 +137,14 @@ def test_segments_are_read_only_and_never_overwritten(recording, tmp_path):
     with pytest.raises(CaptureError, match="append-only"):
         AppendOnlyFile(existing)
     assert existing.stat().st_size == index_records(existing)[-1]["size"]
+
+
+def test_the_mp4_header_names_the_picture_size_the_stream_has(recording):
+    """The header's track and sample entry (what a player lays out from) match the encoded picture."""
+    for path in segments(recording.folder):
+        data = path.read_bytes()[:16384]
+        entry = data.find(b"avc1")
+        header_size = tuple(int.from_bytes(data[entry + 28:entry + 32][i:i + 2], "big") for i in (0, 2))
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert header_size == (stream.codec_context.width, stream.codec_context.height) == (320, 240)

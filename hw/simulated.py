@@ -33,7 +33,7 @@ def _block_size(width: int) -> int:
 
 
 def read_barcode(y_plane: np.ndarray) -> int:
-    """The frame number written into a synthetic frame's luma plane (also after decoding)."""
+    """The frame number written into a simulated frame's luma plane (also after decoding)."""
     height, width = y_plane.shape
     size = _block_size(width)
     top = height - 2 * size
@@ -46,11 +46,11 @@ def read_barcode(y_plane: np.ndarray) -> int:
     return number
 
 
-class SyntheticCamera(Camera):
+class SimulatedCamera(Camera):
     """A moving test pattern with a frame counter, a barcode and a white flash every N seconds."""
 
     simulated = True
-    description = "synthetic camera (no camera found: test pattern)"
+    description = "simulated camera (no camera found: test pattern)"
 
     def __init__(self, width: int, height: int, fps: int, epoch_ns: int | None = None,
                  flash_every: int = FLASH_SECONDS) -> None:
@@ -101,11 +101,11 @@ class SyntheticCamera(Camera):
         return image
 
 
-class SyntheticMicrophone(Microphone):
-    """Quiet noise with a 1 kHz beep starting exactly when the synthetic camera flashes."""
+class SimulatedMicrophone(Microphone):
+    """Quiet noise with a 1 kHz beep starting exactly when the simulated camera flashes."""
 
     simulated = True
-    description = "synthetic microphone (no microphone found: beeps on the flashes)"
+    description = "simulated microphone (no microphone found: beeps on the flashes)"
 
     def __init__(self, sample_rate: int, channels: int, epoch_ns: int | None = None,
                  flash_every: int = FLASH_SECONDS, period: int = 1024) -> None:
