@@ -224,6 +224,9 @@ def test_an_edited_identity_refuses_to_record(tmp_path, edit):
     before = sessions(data_dir)
     assert "refusing to record" in one_sentence(bodycam("record", "--seconds", "1", "--config", str(config)))
     assert sessions(data_dir) == before
+    selftest = bodycam("selftest", "--config", str(config))              # bodycam run: a fault, not a restart loop
+    assert selftest.returncode == 2 and "FAIL" in next(line for line in selftest.stdout.splitlines()
+                                                        if line.startswith("identity "))
 
 
 def test_a_reassignment_is_a_new_signed_record_in_the_chain_and_the_serial_never_changes(tmp_path):
