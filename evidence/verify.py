@@ -329,6 +329,9 @@ def _check_between_sessions(verdicts: list[SessionVerdict],
     for path, record in identities:
         if record is not None and record.body["type"] == "identity":
             by_key.setdefault(record.public_key, []).append(_Link(record, None, path.name))
+        else:               # changed by hand, or not an identity record: who carried the device is in doubt
+            for verdict in verdicts:
+                verdict.problems.append(f"TAMPERED identity record {path.name}: it is not a valid identity record")
     for links in by_key.values():
         links.sort(key=lambda link: (link.record.body["seq"], link.record.body["type"] != "session-close"))
         for before, after in zip(links, links[1:]):

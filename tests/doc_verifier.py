@@ -222,8 +222,7 @@ def identity_records(paths: list[Path]) -> list[tuple[dict, bytes, str]]:
         for root in ([path, path.parent / "device"] if path.name == "spool" else [path]):
             if root.is_dir():
                 found |= {p for p in root.rglob("identity-*.json") if IDENTITY.fullmatch(p.name)}
-    records = [read(p) for p in sorted(found)]
-    return [r for r in records if r is not None and r[0]["type"] == "identity"]
+    return [read(p) for p in sorted(found)]
 
 
 def verify(paths: list[Path], pinned: set[bytes] | None = None):
@@ -237,7 +236,12 @@ def verify(paths: list[Path], pinned: set[bytes] | None = None):
             if record is not None:
                 body, key, digest = record
                 by_key.setdefault(key, []).append((body["seq"], body["type"], digest, body, folder))
-    for body, key, digest in identity_records(paths):
+    for record in identity_records(paths):
+        if record is None or record[0]["type"] != "identity":
+            for _, problems, _, _ in results.values():
+                problems.append("identity record not valid")
+            continue
+        body, key, digest = record
         by_key.setdefault(key, []).append((body["seq"], "identity", digest, body, None))
     for links in by_key.values():
         links.sort(key=lambda link: (link[0], link[1] != "session-close"))

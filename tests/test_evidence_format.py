@@ -193,6 +193,13 @@ def identity_deleted(data_dir, tmp_path):
     (data_dir / "device" / "identity" / "identity-000001.json").unlink()
 
 
+def identity_edited(data_dir, tmp_path):
+    path = data_dir / "device" / "identity" / "identity-000001.json"
+    text = path.read_text()
+    path.chmod(0o644)
+    path.write_text(text.replace('"police_number": "', '"police_number": "9', 1))
+
+
 def key_swapped(data_dir, tmp_path):
     """The last session signed anew, and chained, with another key: only step 7 names it."""
     from evidence.keys import FileSigner
@@ -244,7 +251,7 @@ def released_after_docking(data_dir, tmp_path):
 CASES = [untouched, byte_flipped_in_a_video, byte_flipped_in_a_manifest, video_truncated, middle_segment_deleted,
          video_deleted, last_segment_and_close_deleted, videos_swapped, index_edited, unsigned_file_added,
          extra_member_resigned, member_named_twice, session_copied_to_a_new_folder, first_session_deleted,
-         identity_deleted, key_swapped, forged_tail, torn_tail, released_after_docking]
+         identity_deleted, identity_edited, key_swapped, forged_tail, torn_tail, released_after_docking]
 PASSING = {untouched, identity_deleted, torn_tail, released_after_docking}   # see "The chain"
 
 
