@@ -24,6 +24,7 @@ from firmware.offload import not_offloaded, serve
 from station.enroll import dock_init
 from station.pull import pull
 from sync.ptywire import PtyWire
+from tests import doc_verifier
 from tests.conftest import index_records, record, write_config
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)
 from tests.waiting import wait_for
@@ -57,8 +58,10 @@ def events(data_dir: Path, kind: str) -> list[dict]:
 
 
 def all_ok(data_dir: Path) -> list:
+    """The whole spool verifies, by bodycam verify and by the verifier written from the format document."""
     verdicts = verify_paths([DataDir(data_dir).spool], key_of(data_dir))
     assert verdicts and all(v.ok for v in verdicts), [(v.session, v.problems, v.segments) for v in verdicts]
+    assert doc_verifier.verify([DataDir(data_dir).spool], key_of(data_dir))[1]
     return verdicts
 
 
