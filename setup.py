@@ -17,7 +17,7 @@ DEVICE = [
     "pynmea2>=1.19",
     "Pillow>=10",
 ]
-STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1"]
+STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fpdf2>=2.8", "c2pa-python>=0.38"]
 
 setup(
     name="bodycam",

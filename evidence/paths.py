@@ -103,6 +103,23 @@ class ArchiveDir:
         return self.dock / "dock.pub"
 
     @property
+    def ca_key(self) -> Path:
+        """The station's certificate authority (0600), which certifies its C2PA signing key."""
+        return self.dock / "station-ca.key"
+
+    @property
+    def ca_certificate(self) -> Path:
+        return self.dock / "station-ca.pem"
+
+    @property
+    def c2pa_key(self) -> Path:
+        return self.dock / "c2pa-signer.key"
+
+    @property
+    def c2pa_certificate(self) -> Path:
+        return self.dock / "c2pa-signer.pem"
+
+    @property
     def devices(self) -> Path:
         """Public keys of the devices enrolled on this dock."""
         return self.root / "devices"

@@ -1,6 +1,11 @@
 """``bodycam-station`` commands of the catalogue area: search, show, rebuild, cases, holds,
 retention and purge, the device ledger, write-ups. Each takes ``--archive`` and
-``--catalogue URL`` (env ``BODYCAM_CATALOGUE``; default the archive's SQLite file)."""
+``--catalogue URL`` (env ``BODYCAM_CATALOGUE``; default the archive's SQLite file).
+
+Once the station has users, each command is done by the authenticated ``--user`` (env
+``BODYCAM_USER``), whose role must allow it (``station.access``), and that user is the actor
+the catalogue records; ``--by`` names the actor only on a station without users yet. Every
+change, each search and each session shown is an entry of the audit trail."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from station import ledger, retention, writeup
-from station.catalogue import Catalogue, CatalogueError, day_range, open_catalogue, station_id
+from station.access import User
+from station.access_commands import Station, gate
+from station.catalogue import Catalogue, CatalogueError, day_range, station_id
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -44,7 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     case.add_argument("--party", help="open: the case party")
     case.add_argument("--from", dest="from_", help="link: only from this time (YYYY-MM-DDTHH:MM:SSZ)")
     case.add_argument("--until", help="link: only until this time")
-    _actor(case, required=False)
+    _actor(case)
 
     hold = _command(commands, "hold", _hold, "place a legal hold on a session or a case: no deletion until released")
     target = hold.add_mutually_exclusive_group(required=True)
@@ -60,7 +67,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     periods = _command(commands, "retention", _retention, "show the retention periods, or set one")
     periods.add_argument("--set", nargs=2, metavar=("CLASS", "DAYS"),
                          help=f"{'|'.join(retention.CLASSES)} and a number of days, or 'none' for no end")
-    _actor(periods, required=False)
+    _actor(periods)
 
     purge = _command(commands, "purge", _purge, "remove what has expired and is not held (after the grace period)")
     purge.add_argument("--dry-run", action="store_true", help="only list what would be removed")
@@ -101,22 +108,41 @@ def _command(commands: argparse._SubParsersAction, name: str, run: Any, text: st
     parser.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
                         help="database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
                              "(env BODYCAM_CATALOGUE; default: catalogue.sqlite in the archive)")
-    parser.set_defaults(run=run)
+    parser.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
+                        help="the acting station user (password: BODYCAM_PASSWORD or a prompt)")
+    parser.set_defaults(run=run, by=None)
     return parser
 
 
-def _actor(parser: argparse.ArgumentParser, text: str = "who does it", required: bool = True) -> None:
-    parser.add_argument("--by", required=required, help=text)
+def _actor(parser: argparse.ArgumentParser, text: str = "who does it") -> None:
+    parser.add_argument("--by", help=f"{text}, on a station without users (else the --user is the actor)")
 
 
-def _open(args: argparse.Namespace) -> Catalogue:
-    return open_catalogue(args.archive, args.catalogue)
+def _open(args: argparse.Namespace, permission: str | None, action: str, *, footage: list[str] | None = None,
+          reason: str | None = None) -> tuple[Station, User | None, Catalogue]:
+    """The station, its acting user (None on a station without users) and the catalogue, whose
+    changes go to the audit trail; refused unless the user's role grants ``permission``."""
+    station, user = gate(args, permission, action, footage=footage or [], reason=reason)
+    if user is not None and args.by:
+        raise CatalogueError(f"this station has users: {user.name} (--user) is the actor, not --by {args.by}")
+    return station, user, station.catalogue(user)
 
 
-def _by(args: argparse.Namespace) -> str:
+def _by(args: argparse.Namespace, user: User | None) -> str:
+    if user is not None:
+        return user.name
     if not args.by:
-        raise CatalogueError("say who does it: --by NAME")
+        raise CatalogueError("say who does it: --by NAME (once the station has users: --user NAME)")
     return args.by
+
+
+def _visible(station: Station, user: User | None, sessions: list[str]) -> set[str]:
+    return set(sessions if user is None else station.access.visible(user, sessions))
+
+
+def _record(station: Station, user: User | None, action: str, footage: list[str], detail: dict[str, Any]) -> None:
+    station.access.audit.record(user.name if user else None, action, role=user.role if user else None,
+                                footage=footage, detail=detail)
 
 
 def parse_time(text: str | None) -> int | None:
@@ -135,22 +161,33 @@ def _print(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False))
 
 
+SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case", "marked", "label", "stop", "clock",
+                   "previous", "purged")
+
+
 def _search(args: argparse.Namespace) -> int:
-    catalogue = _open(args)
+    station, user, catalogue = _open(args, "search", "search")
     found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date,
                              since_ns=parse_time(args.since), until_ns=parse_time(args.until), case=args.case,
                              marked=args.marked, label=args.label, stop=args.stop, clock=args.clock,
                              previous=args.previous, purged=args.purged)
+    visible = _visible(station, user, [session["session"] for session in found])
+    found = [session for session in found if session["session"] in visible]
+    criteria = {name: getattr(args, name) for name in SEARCH_CRITERIA if getattr(args, name) not in (None, False)}
+    _record(station, user, "search", [session["session"] for session in found], {"criteria": criteria})
     for session in ledger.check(catalogue, found):
         _print(session)
     return 0 if found else 1
 
 
 def _show(args: argparse.Namespace) -> int:
-    catalogue = _open(args)
+    station, user, catalogue = _open(args, "search", "show", footage=[args.session])
+    if user is not None:
+        station.access.require_visible(user, "show", [args.session])
     session = catalogue.session(args.session)
     if session is None:
         raise CatalogueError(f"no session {args.session!r} in the catalogue")
+    _record(station, user, "show", [args.session], {})
     ledger.check(catalogue, [session])
     session.update(segments=catalogue.segments(args.session), cases=catalogue.cases(args.session),
                    holds=catalogue.holds(args.session), writeups=writeup.of(catalogue, args.session),
@@ -162,59 +199,72 @@ def _show(args: argparse.Namespace) -> int:
 def _rebuild(args: argparse.Namespace) -> int:
     from station.rebuild import rebuild
 
-    done = rebuild(_open(args), args.archive)
+    station, user, catalogue = _open(args, "catalogue", "rebuild")
+    done = rebuild(catalogue, args.archive)
+    _record(station, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
+                                          "problems": len(done.problems)})
     print(f"catalogued {done.sessions} session(s), {done.files} file(s) from {args.archive}")
     for problem in done.problems:
         print(f"  PROBLEM {problem}")
     return 1 if done.problems else 0
 
 
+CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show"}
+
+
 def _case(args: argparse.Namespace) -> int:
-    catalogue = _open(args)
+    station, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
+                                     footage=[args.session] if args.session else [])
     if args.action == "open":
         if not (args.name and args.party):
             raise CatalogueError("a case needs --name and --party")
-        catalogue.open_case(args.number, args.name, args.party, actor=_by(args))
+        catalogue.open_case(args.number, args.name, args.party, actor=_by(args, user))
     elif args.action == "link":
         if not args.session:
             raise CatalogueError("say which session to link: case link NUMBER SESSION")
-        catalogue.link(args.number, args.session, actor=_by(args), from_ns=parse_time(args.from_),
+        catalogue.link(args.number, args.session, actor=_by(args, user), from_ns=parse_time(args.from_),
                        until_ns=parse_time(args.until))
     elif args.action == "close":
-        catalogue.close_case(args.number, actor=_by(args))
-    print(json.dumps(catalogue.case(args.number), ensure_ascii=False, indent=1))
+        catalogue.close_case(args.number, actor=_by(args, user))
+    case = catalogue.case(args.number)
+    visible = _visible(station, user, [link["session"] for link in case["links"]])
+    case["links"] = [link for link in case["links"] if link["session"] in visible]
+    print(json.dumps(case, ensure_ascii=False, indent=1))
     return 0
 
 
 def _hold(args: argparse.Namespace) -> int:
-    number = _open(args).hold(args.reason, actor=args.by, session=args.session, case=args.case)
+    _, user, catalogue = _open(args, "hold", "hold-placed", footage=[args.session] if args.session else [],
+                               reason=args.reason)
+    number = catalogue.hold(args.reason, actor=_by(args, user), session=args.session, case=args.case)
     print(f"legal hold {number} placed on {'session ' + args.session if args.session else 'case ' + args.case}")
     return 0
 
 
 def _release(args: argparse.Namespace) -> int:
-    _open(args).release_hold(args.hold, actor=args.by)
+    _, user, catalogue = _open(args, "hold", "hold-released")
+    catalogue.release_hold(args.hold, actor=_by(args, user))
     print(f"legal hold {args.hold} released")
     return 0
 
 
 def _retention(args: argparse.Namespace) -> int:
-    catalogue = _open(args)
+    _, user, catalogue = _open(args, "retention" if args.set else None, "retention-set" if args.set else "retention")
     if args.set:
         name, days = args.set
         try:
             value = None if days == "none" else int(days)
         except ValueError:
             raise CatalogueError(f"{days!r} is not a number of days or 'none'") from None
-        retention.set_period(catalogue, name, value, actor=_by(args))
+        retention.set_period(catalogue, name, value, actor=_by(args, user))
     for name, days in retention.periods(catalogue).items():
         print(f"{name:<9} {'without end' if days is None else f'{days} days'}")
     return 0
 
 
 def _purge(args: argparse.Namespace) -> int:
-    catalogue = _open(args)
-    found = retention.purge(catalogue, args.archive, station_id(args.archive), actor=args.by, why=args.why,
+    _, user, catalogue = _open(args, "purge", "purge", reason=args.why)
+    found = retention.purge(catalogue, args.archive, station_id(args.archive), actor=_by(args, user), why=args.why,
                             dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for assessment in found:
@@ -224,19 +274,21 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    entry = ledger.assign(_open(args), args.device, args.officer, actor=args.by, at_ns=parse_time(args.at))
+    _, user, catalogue = _open(args, "devices", "device-assigned")
+    entry = ledger.assign(catalogue, args.device, args.officer, actor=_by(args, user), at_ns=parse_time(args.at))
     print(f"device {args.device} out to officer {args.officer} (ledger entry {entry})")
     return 0
 
 
 def _return(args: argparse.Namespace) -> int:
-    entry = ledger.give_back(_open(args), args.device, actor=args.by, at_ns=parse_time(args.at))
+    _, user, catalogue = _open(args, "devices", "device-returned")
+    entry = ledger.give_back(catalogue, args.device, actor=_by(args, user), at_ns=parse_time(args.at))
     print(f"device {args.device} back from officer {entry['police_number']}")
     return 0
 
 
 def _ledger(args: argparse.Namespace) -> int:
-    catalogue = _open(args)
+    _, _, catalogue = _open(args, "devices", "ledger")
     if args.mismatches:
         found = ledger.mismatches(catalogue)
         for session in found:
@@ -249,13 +301,19 @@ def _ledger(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    for session in writeup.pending(_open(args), args.officer):
+    station, user, catalogue = _open(args, "write-up", "pending")
+    found = writeup.pending(catalogue, args.officer)
+    visible = _visible(station, user, [session["session"] for session in found])
+    for session in (session for session in found if session["session"] in visible):
         _print({key: session[key] for key in ("session", "police_number", "officer", "device", "started_ns",
                                               "stop_reason", "interrupted", "previous_session")})
     return 0
 
 
 def _writeup(args: argparse.Namespace) -> int:
-    body = writeup.write_up(_open(args), args.archive, args.session, args.reason, args.text, actor=args.by)
+    station, user, catalogue = _open(args, "write-up", "write-up", footage=[args.session])
+    if user is not None:
+        station.access.require_visible(user, "write-up", [args.session])
+    body = writeup.write_up(catalogue, args.archive, args.session, args.reason, args.text, actor=_by(args, user))
     print(f"write-up of {args.session} signed by dock {body['key_id']}: {args.reason}")
     return 0

@@ -12,7 +12,7 @@ from bodycam_errors import BodycamError
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
-from station import catalogue_commands
+from station import access_commands, audit_commands, catalogue_commands
 from sync.dock import PullReport
 
 
@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _archive_commands(commands)
     catalogue_commands.register(commands)
+    access_commands.register(commands)
+    audit_commands.register(commands)
     return parser
 
 
@@ -41,9 +43,9 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
     init.add_argument("--device-key", action="append", default=[], help="a device's public key (device.pub)")
     init.set_defaults(run=_init)
 
-    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator)")
-    enroll.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator or custodian)")
     enroll.add_argument("--device-key", required=True, help="the device's public key (device.pub)")
+    access_commands.add_station_options(enroll)
     enroll.set_defaults(run=_enroll)
 
     pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it")
@@ -72,7 +74,11 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    print(f"device {add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))} enrolled on {args.archive}")
+    station, user = access_commands.gate(args, "devices", "enroll")
+    device = add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))
+    station.access.audit.record(user.name if user else None, "enroll", role=user.role if user else None,
+                                detail={"device_key": device})
+    print(f"device {device} enrolled on {args.archive}")
     return 0
 
 
