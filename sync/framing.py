@@ -42,11 +42,16 @@ class FrameDecoder:
 
     def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
         self.max_payload = max_payload
-        self._limit = max_encoded(max_payload)
+        self.limit = max_encoded(max_payload)       # the longest body of a valid frame
         self._pending = bytearray()
         self._skipping = False       # inside an over-long run: drop until the next delimiter
         self.frames = 0
         self.dropped = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes held of a frame not yet ended by its delimiter."""
+        return len(self._pending)
 
     def feed(self, data: bytes) -> list[bytes]:
         out: list[bytes] = []
@@ -70,13 +75,13 @@ class FrameDecoder:
         if self._skipping:
             return
         self._pending += piece
-        if len(self._pending) > self._limit:
+        if len(self._pending) > self.limit:
             self._pending.clear()
             self._skipping = True
             self.dropped += 1
 
     def _check(self, body: bytes) -> bytes | None:
-        if len(body) > self._limit:
+        if len(body) > self.limit:
             self.dropped += 1
             return None
         try:
