@@ -22,8 +22,8 @@ demo: $(STAMP) system-deps
 	$(BIN)/bodycam inspect --data-dir demo-data
 	$(BIN)/bodycam snapshot demo-data/spool/*/seg-000002.mp4 --at 1.5 --out demo-data/overlay.png
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
-	$(BIN)/python -m sync.demo --data-dir demo-data --archive demo-archive
-	$(BIN)/bodycam verify demo-archive --key demo-data/device/device.pub
+	$(BIN)/python scripts/dock_demo.py --data-dir demo-data --archive demo-archive
+	$(BIN)/bodycam-station verify demo-archive --key demo-data/device/device.pub
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub    # videos released, chain intact
 
 test: $(STAMP) system-deps

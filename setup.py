@@ -1,31 +1,43 @@
-"""Install the body-worn recorder as one distribution with one console script."""
+"""One distribution, two console scripts: ``bodycam`` on the device, ``bodycam-station`` on the dock PC.
+
+The core (the evidence format and the dock link) needs only ``cryptography`` and the link's
+libraries. The device adds its media and GPIO libraries (``[device]``, and ``[pi]`` on a
+Raspberry Pi); the station installs without them (``[station]``).
+"""
 from setuptools import setup
 
 from firmware.version import __version__
 
+DEVICE = [
+    "opencv-python-headless>=4.8",
+    "av>=14",
+    "numpy>=1.26",
+    "gpiozero>=2.0",
+    "smbus2>=0.4",
+    "pynmea2>=1.19",
+    "Pillow>=10",
+]
+STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1"]
+
 setup(
     name="bodycam",
     version=__version__,
-    description="Software of a law-enforcement body-worn recorder: capture, sealing, dock link",
+    description="Software of a law-enforcement body-worn recorder and its dock station",
     python_requires=">=3.11",
-    packages=["firmware", "capture", "overlay", "sync", "hw"],
+    packages=["evidence", "firmware", "capture", "overlay", "sync", "hw", "station"],
+    py_modules=["bodycam_errors"],
     package_data={"firmware": ["default.toml"]},
     install_requires=[
-        "opencv-python-headless>=4.8",
-        "av>=14",
-        "numpy>=1.26",
         "cryptography>=42",
         "pyserial>=3.5",
         "cobs>=1.2",
         "crc32c>=2.4",
-        "gpiozero>=2.0",
-        "smbus2>=0.4",
-        "pynmea2>=1.19",
-        "Pillow>=10",
     ],
     extras_require={
-        "pi": ["picamera2>=0.3.17", "lgpio>=0.2"],
-        "test": ["pytest>=8", "hypothesis>=6"],
+        "device": DEVICE,
+        "pi": DEVICE + ["picamera2>=0.3.17", "lgpio>=0.2"],
+        "station": STATION,
+        "test": DEVICE + STATION + ["pytest>=8", "hypothesis>=6"],
     },
-    entry_points={"console_scripts": ["bodycam = firmware.cli:main"]},
+    entry_points={"console_scripts": ["bodycam = firmware.cli:main", "bodycam-station = station.cli:main"]},
 )

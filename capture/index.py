@@ -13,8 +13,6 @@ from typing import Any, Iterator
 
 from capture.spool import AppendOnlyFile
 
-INDEX_SUFFIX = ".idx"
-
 
 class IndexWriter:
     """Appends index lines for one segment; ``sync()`` makes them durable."""

@@ -18,10 +18,14 @@ from typing import Any, Callable
 
 import av
 
-from capture.evidence import (FORMAT, GENESIS, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, EvidenceError,
-                              SignedRecord, Signer, read_record, sign)
-from capture.index import INDEX_SUFFIX, read_index
-from capture.spool import AppendOnlyFile, sha256_file, sync_directory
+from capture.index import read_index
+from capture.spool import AppendOnlyFile
+from evidence import EvidenceError
+from evidence.files import sha256_file, sync_directory
+from evidence.keys import Signer
+from evidence.paths import DataDir
+from evidence.records import (FORMAT, GENESIS, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord,
+                              read_record, sign)
 
 PART_KINDS = ("init", "fragment", "trailer")
 
@@ -91,12 +95,13 @@ class Sealer:
 
     def __init__(self, data_dir: Path, signer: Signer, identity: dict[str, str],
                  clock_status: Callable[[], dict[str, Any]] = lambda: {"status": "unchecked"}) -> None:
-        self.spool = data_dir / "spool"
+        folders = DataDir(data_dir)
+        self.spool = folders.spool
         self.signer = signer
         self.identity = identity
         self.clock_status = clock_status
-        (data_dir / "device").mkdir(parents=True, exist_ok=True)
-        self.chain = ChainState(data_dir / "device" / "chain.json")
+        folders.device.mkdir(parents=True, exist_ok=True)
+        self.chain = ChainState(folders.chain)
         self.chain.catch_up(self.spool)
 
     def open_session(self, session: str, link: dict[str, Any] | None = None, pre_event_ms: int = 0) -> SignedRecord:

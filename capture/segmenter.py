@@ -24,9 +24,11 @@ import av
 from capture import CaptureError
 from capture.encoder import Encoders
 from capture.fmp4 import FragmentSink, Part
-from capture.index import INDEX_SUFFIX, IndexWriter
+from capture.index import IndexWriter
 from capture.sealing import SegmentFacts
-from capture.spool import AppendOnlyFile, sync_directory
+from capture.spool import AppendOnlyFile
+from evidence.files import sync_directory
+from evidence.records import INDEX_SUFFIX
 
 # Keep the session timeline in the files: no shift to zero, no edit list.
 MUXER_OPTIONS = {

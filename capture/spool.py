@@ -7,13 +7,14 @@ delete here: space is only released later, by the dock-confirmed upload.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import time
 from pathlib import Path
 
 from capture import CaptureError
+from evidence.files import sync_directory
+from evidence.paths import DataDir
 
 READ_ONLY = 0o444
 
@@ -60,32 +61,9 @@ class AppendOnlyFile:
                 self._fd = -1
 
 
-def sha256_file(path: Path, size: int | None = None) -> "hashlib._Hash":
-    """SHA-256 of a file (of its first ``size`` bytes), read a megabyte at a time; returns the hash object."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        remaining = size
-        while remaining is None or remaining > 0:
-            block = fh.read(1 << 20 if remaining is None else min(1 << 20, remaining))
-            if not block:
-                break
-            digest.update(block)
-            remaining = None if remaining is None else remaining - len(block)
-    return digest
-
-
-def sync_directory(path: Path) -> None:
-    """fsync a directory so that the names created in it survive a power cut."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def new_session_dir(data_dir: Path, serial: str) -> tuple[str, Path]:
     """Create the folder of a new recording session: ``spool/<UTC start>-<serial>-<random>``."""
-    spool = data_dir / "spool"
+    spool = DataDir(data_dir).spool
     try:
         spool.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -7,8 +7,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
+from bodycam_errors import BodycamError
+from evidence.paths import DataDir
+from evidence.verify import add_verify_command
 from firmware import config as configuration
 from firmware.version import __version__
 
@@ -21,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except configuration.ConfigError as exc:
         print(f"bodycam: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # HardwareError and CaptureError: one sentence, no traceback
+    except (BodycamError, OSError) as exc:  # hardware, capture, evidence, link: one sentence, no traceback
         print(f"bodycam: {exc}", file=sys.stderr)
         return 1
 
@@ -49,12 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     provision.add_argument("--unit-name", help="the unit's name: up to 32 characters")
     provision.set_defaults(run=_provision)
 
-    verify = commands.add_parser("verify", help="check recordings against their signed seals")
-    verify.add_argument("paths", type=Path, nargs="+", help="a spool, a session folder or a dock archive")
-    verify.add_argument("--key", action="append", default=[],
-                        help="trusted device public key (PEM file, hex or base64); may be repeated")
-    verify.add_argument("--json", action="store_true", help="print the report as JSON")
-    verify.set_defaults(run=_verify)
+    add_verify_command(commands, "check recordings against their signed seals",
+                       "a spool, a session folder or a dock archive")
 
     inspect = commands.add_parser("inspect", help="list the sessions and segments on a spool")
     inspect.add_argument("--data-dir", type=Path, help="data directory (default: from the config)")
@@ -94,31 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", required=True, help="serial port: /dev/ttyGS0, a pty or any pyserial URL")
     serve.add_argument("--config", type=Path, help="configuration file (TOML): data_dir and [dock]")
     serve.add_argument("--data-dir", type=Path, help="where the spool is (overrides recording.data_dir)")
-    serve.set_defaults(run=_sync_command("serve"))
-
-    dock = commands.add_parser("dock", help="pull, verify and archive everything a device offers, then receipt it")
-    dock.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
-    dock.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    dock.set_defaults(run=_sync_command("dock"))
-
-    dock_init = commands.add_parser("dock-init", help="create the dock's key once; enrol devices on the dock")
-    dock_init.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    dock_init.add_argument("--device-key", action="append", default=[], help="a device's public key (device.pub)")
-    dock_init.set_defaults(run=_sync_command("dock_init"))
+    serve.set_defaults(run=_serve)
 
     enroll = commands.add_parser("enroll", help="enrol a dock on this device (administrator)")
     enroll.add_argument("--dock-key", required=True, help="the dock's public key (dock.pub)")
     enroll.add_argument("--config", type=Path, help="configuration file (TOML): its data_dir")
     enroll.add_argument("--data-dir", type=Path, help="the device's data directory")
-    enroll.set_defaults(run=_sync_command("enroll"))
-
-    search = commands.add_parser("archive-search", help="find archived sessions by officer, device, date, case")
-    search.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    search.add_argument("--officer", help="police number or name")
-    search.add_argument("--device", help="device serial")
-    search.add_argument("--date", help="YYYY-MM-DD (UTC)")
-    search.add_argument("--case", help="case number")
-    search.set_defaults(run=_sync_command("archive_search"))
+    enroll.set_defaults(run=_enroll)
 
     show = commands.add_parser("config", help="print the embedded default configuration")
     show.set_defaults(run=lambda args: print(configuration.default_text(), end="") or 0)
@@ -196,10 +177,10 @@ def _run(args: argparse.Namespace) -> int:
 def _press(args: argparse.Namespace) -> int:
     import json
 
-    from firmware.control import request, socket_path
+    from firmware.control import request
 
     message = {"press": args.button, "reason": args.reason, "label": args.label}
-    reply = request(socket_path(_data_dir(args)), {k: v for k, v in message.items() if v is not None})
+    reply = request(DataDir(_data_dir(args)).control_socket, {k: v for k, v in message.items() if v is not None})
     if "error" in reply:
         print(f"bodycam: {reply['error']}", file=sys.stderr)
         return 1
@@ -232,49 +213,9 @@ def _provision(args: argparse.Namespace) -> int:
     values.update({key: value for key, value in given.items() if value is not None})
     signer, identity = provision.provision(_data_dir(args), values)
     print(f"device {identity['device']} provisioned: key {signer.key_id} "
-          f"(public key in {provision.device_dir(_data_dir(args)) / 'device.pub'})")
+          f"(public key in {DataDir(_data_dir(args)).public_key})")
     print(f"officer {identity['police_number']} {identity['officer']}, unit {identity['unit_number']} {identity['unit']}")
     return 0
-
-
-def _verify(args: argparse.Namespace) -> int:
-    import json
-
-    from capture.evidence import load_public_key
-    from capture.verify import verify_paths
-
-    trusted = None
-    if args.key:
-        trusted = {load_public_key(Path(k).read_text() if Path(k).is_file() else k) for k in args.key}
-    missing = [str(p) for p in args.paths if not p.exists()]
-    if missing:
-        raise configuration.ConfigError(f"verify: no such file or folder: {', '.join(missing)}.")
-    verdicts = verify_paths(args.paths, trusted)
-    ok = bool(verdicts) and all(v.ok for v in verdicts)
-    if args.json:
-        print(json.dumps({"ok": ok, "keys_pinned": trusted is not None,
-                          "sessions": [v.as_json() for v in verdicts]}, ensure_ascii=False, indent=1))
-    else:
-        print("\n".join(_verify_report(verdicts, trusted is not None)))
-    return 0 if ok else 1
-
-
-def _verify_report(verdicts, pinned: bool) -> list[str]:
-    if not verdicts:
-        return ["no recordings found"]
-    lines = []
-    for verdict in verdicts:
-        counts: dict[str, int] = {}
-        for segment in verdict.segments:
-            counts[segment.state] = counts.get(segment.state, 0) + 1
-        tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no segments"
-        lines.append(f"session {verdict.session} ({verdict.device or 'unknown device'}): "
-                     f"{'OK' if verdict.ok else 'NOT OK'}: {tally}; closed: {verdict.closed or '-'}")
-        lines += [f"  {s.name:<16} {s.state:<12} {s.detail}".rstrip() for s in verdict.segments]
-        lines += [f"  ! {problem}" for problem in verdict.problems]
-    if not pinned:
-        lines.append("note: no --key given: each session was checked against the key that opened it")
-    return lines
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -284,13 +225,28 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync_command(name: str) -> Callable[[argparse.Namespace], int]:
-    """The dock-link commands live in sync.commands, imported only when one runs."""
-    def run(args: argparse.Namespace) -> int:
-        from sync import commands
+def _serve(args: argparse.Namespace) -> int:
+    from firmware.offload import ClockPolicy, serve
 
-        return getattr(commands, name)(args)
-    return run
+    config = configuration.load(args.config)
+    data_dir = args.data_dir or Path(config["recording"]["data_dir"])
+    clock = ClockPolicy(config["dock"]["set_system_clock"], int(config["clock"]["max_drift_seconds"] * 10**9))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"serving {data_dir} on {args.port} to {len(list(DataDir(data_dir).docks.glob('*.pub')))} "
+          f"enrolled dock(s)", flush=True)
+    stats = serve(data_dir, args.port, release_after_days=config["dock"]["release_after_days"], clock=clock, stop=stop)
+    print(f"served {stats.sessions} session(s): {len(stats.receipts)} receipts, {len(stats.refused)} refusals")
+    return 0
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from evidence.keys import add_key, key_text
+
+    data_dir = _data_dir(args)
+    print(f"dock {add_key(DataDir(data_dir).docks, key_text(args.dock_key))} enrolled on {data_dir}")
+    return 0
 
 
 def _show_progress(progress) -> None:

@@ -13,8 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from bodycam_errors import BodycamError
 
-class ConfigError(ValueError):
+
+class ConfigError(BodycamError, ValueError):
     """The configuration file cannot be used; the message names the key and the fix."""
 
 

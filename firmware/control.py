@@ -14,17 +14,14 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-SOCKET_NAME = "control.sock"
+from bodycam_errors import BodycamError
+
 ACCEPT_SECONDS = 0.5  # how soon the server thread notices close()
 MAX_REQUEST = 4096
 
 
-class ControlError(OSError):
+class ControlError(BodycamError, OSError):
     """No service answers on the socket, or it answered something unreadable."""
-
-
-def socket_path(data_dir: str | Path) -> Path:
-    return Path(data_dir) / SOCKET_NAME
 
 
 class ControlServer:

@@ -17,17 +17,16 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capture.evidence import canonical  # one canonical JSON for the project: sorted keys, no floats
-from capture.spool import sync_directory
+from evidence.eventlog import GENESIS, MAX_LINE_BYTES, log_files
+from evidence.files import sync_directory
+from evidence.paths import DataDir
+from evidence.records import canonical  # one canonical JSON for the project: sorted keys, no floats
 
-GENESIS = "0" * 64
-FOLDER = "events"
 MAX_FILE_BYTES = 1 << 20  # then a new file, so the dock can take whole files
-MAX_LINE_BYTES = 1 << 16
 
 
 def _boot_id() -> str:
@@ -50,7 +49,7 @@ class EventLog:
     """Appends events under ``<data_dir>/events/``; thread-safe, and safe beside other processes."""
 
     def __init__(self, data_dir: str | Path) -> None:
-        self.folder = Path(data_dir) / FOLDER
+        self.folder = DataDir(Path(data_dir)).events
         self._lock = threading.Lock()
         self._cached: _Tail | None = None
         self._boot = _boot_id()
@@ -116,62 +115,5 @@ class EventLog:
         return _Tail(files[-1] if files else None, 0, -1, GENESIS, complete=fresh or not files)
 
 
-def log_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("events-*.jsonl"))
-
-
 def _number(path: Path | None) -> int:
     return 0 if path is None else int(path.stem.split("-")[1])
-
-
-@dataclass
-class Verification:
-    """The events of a log in order, what breaks its chain, and lines cut short by a power cut.
-
-    ``seq`` and ``prev`` are where the next line must chain to: the last complete line's
-    ``seq`` and SHA-256 (-1 and 64 zeros before the first event; None where not known, for a
-    file checked without the file before it).
-    """
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    torn: list[str] = field(default_factory=list)
-    seq: int | None = -1
-    prev: str | None = GENESIS
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def check(self, name: str, data: bytes) -> Verification:
-        """Go on with the chain through the bytes of one file called ``name``; returns self."""
-        lines = data.split(b"\n")
-        if lines.pop():
-            self.torn.append(f"{name}: the last line is incomplete (power cut while writing)")
-        for number, line in enumerate(lines, 1):
-            where = f"{name} line {number}"
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if not (isinstance(record, dict) and isinstance(record.get("seq"), int)
-                    and isinstance(record.get("prev"), str)):
-                self.problems.append(f"{where}: not an event (a JSON object with 'seq' and 'prev')")
-                record = None
-            else:
-                if self.prev is not None and record["prev"] != self.prev:
-                    self.problems.append(f"{where}: 'prev' is not the SHA-256 of the line before")
-                if self.seq is not None and record["seq"] != self.seq + 1:
-                    self.problems.append(f"{where}: 'seq' is {record['seq']}, expected {self.seq + 1}")
-                self.records.append(record)
-            self.prev = hashlib.sha256(line).hexdigest()
-            self.seq = record["seq"] if record is not None else None if self.seq is None else self.seq + 1
-        return self
-
-
-def verify(data_dir: str | Path) -> Verification:
-    """Read every event of ``<data_dir>/events`` and check the chain: each line's ``prev`` and ``seq``."""
-    result = Verification()
-    for path in log_files(Path(data_dir) / FOLDER):
-        result.check(path.name, path.read_bytes())
-    return result

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import av
 
-from capture.index import INDEX_SUFFIX, read_index
+from capture.index import read_index
+from evidence.paths import DataDir
+from evidence.records import INDEX_SUFFIX
 
 
 def describe_spool(data_dir: Path) -> list[str]:
     """One line per session and per segment: frames, length, first and last frame time, playability."""
-    spool = data_dir / "spool"
+    spool = DataDir(data_dir).spool
     sessions = sorted(p for p in spool.iterdir() if p.is_dir()) if spool.is_dir() else []
     if not sessions:
         return [f"no recordings in {spool}"]

@@ -9,11 +9,11 @@ is provisioned with when nothing else is given; once provisioned, the record is 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from capture.evidence import FileSigner, public_pem
-from capture.spool import sync_directory
+from evidence.files import atomic_write
+from evidence.keys import FileSigner, public_pem
+from evidence.paths import DataDir
 from firmware.config import SCHEMA, Config, ConfigError
 from firmware.version import __version__
 
@@ -31,10 +31,6 @@ class ProvisionError(ConfigError):
     """An identity value is refused, or the device's identity cannot change that way."""
 
 
-def device_dir(data_dir: Path) -> Path:
-    return data_dir / "device"
-
-
 def provision(data_dir: Path, values: dict[str, str]) -> tuple[FileSigner, dict[str, str]]:
     """Create the key if there is none and write the identity record; return both.
 
@@ -46,21 +42,21 @@ def provision(data_dir: Path, values: dict[str, str]) -> tuple[FileSigner, dict[
         rule = SCHEMA[section][key]
         if not isinstance(value, str) or not rule.check(value):
             raise ProvisionError(f"provision: {name.replace('_', ' ')} must be {rule.must}, got {value!r}.")
-    folder = device_dir(data_dir)
-    key_path = folder / "device.key"
+    folder = DataDir(data_dir)
+    key_path = folder.key
     old = load_identity(data_dir)
     if old and old["device"] != values["device"]:
         raise ProvisionError(f"provision: this device's serial is {old['device']}; it cannot become "
                              f"{values['device']}.")
     signer = FileSigner(key_path) if key_path.exists() else FileSigner.generate(key_path)
     identity = {**values, "firmware": __version__, "key_id": signer.key_id, "public_key": signer.public_key.hex()}
-    _write_atomically(folder / "device.pub", public_pem(signer.public_key).encode())
-    _write_atomically(folder / "identity.json", json.dumps(identity, ensure_ascii=False, indent=1).encode())
+    atomic_write(folder.public_key, public_pem(signer.public_key).encode())
+    atomic_write(folder.identity, json.dumps(identity, ensure_ascii=False, indent=1).encode())
     return signer, identity
 
 
 def load_identity(data_dir: Path) -> dict[str, str] | None:
-    path = device_dir(data_dir) / "identity.json"
+    path = DataDir(data_dir).identity
     if not path.exists():
         return None
     try:
@@ -83,15 +79,4 @@ def ensure_provisioned(config: Config) -> tuple[FileSigner, dict[str, str], bool
     if identity is None:
         signer, identity = provision(data_dir, from_config(config))
         return signer, identity, True
-    return FileSigner(device_dir(data_dir) / "device.key"), {**identity, "firmware": __version__}, False
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temporary, path)
-    sync_directory(path.parent)
+    return FileSigner(DataDir(data_dir).key), {**identity, "firmware": __version__}, False

@@ -17,12 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from capture.evidence import FileSigner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from evidence.keys import FileSigner
+from evidence.paths import DataDir
 from firmware.config import Config
 from firmware.eventlog import EventLog
-from firmware.provision import device_dir
+from firmware.offload import not_offloaded
 from firmware.version import BUILD_DATE
 from hw.battery import Battery, BatteryReading, open_battery
 from hw.camera import Camera, open_camera
@@ -30,12 +31,10 @@ from hw.clock import Rtc, kernel_sync, open_rtc
 from hw.gnss import Gnss, open_gnss
 from hw.microphone import Microphone, open_microphone
 from hw.storage import Storage
-from sync.spool_source import not_offloaded
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 EXIT_CODES = {PASS: 0, WARN: 1, FAIL: 2}
 # The dock link touches this file in the data directory right after it sets the clock.
-TIME_SET_FILE = "clock-set"
 # fMP4 boxes, index and event log on top of the encoders' bitrates.
 CONTAINER_OVERHEAD = 1.05
 DEVICE_TIMEOUT_SECONDS = 2.0
@@ -282,7 +281,7 @@ def _time_source(gnss: Gnss | None | OSError, config: Config, data_dir: Path, no
     if gnss_delta is not None:
         return Check("clock.source", PASS, f"GNSS time agrees: {gnss_delta:+.1f} s", limit, gnss.description)
     try:
-        hours = (now - (data_dir / TIME_SET_FILE).stat().st_mtime) / 3600
+        hours = (now - DataDir(data_dir).clock_set.stat().st_mtime) / 3600
     except OSError:
         hours = None
     if hours is not None and 0 <= hours <= max_hours:
@@ -370,7 +369,7 @@ def microphone_check(microphone: Microphone | OSError) -> Check:
 
 def key_check(data_dir: Path) -> Check:
     """The device key (firmware.provision's) is there and its signature verifies."""
-    path, limit = device_dir(data_dir) / "device.key", "a device key that signs"
+    path, limit = DataDir(data_dir).key, "a device key that signs"
     if not path.exists():
         return Check("signing.key", WARN, "not provisioned (the first recording provisions it)", limit, str(path))
     try:

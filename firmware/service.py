@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from capture import CaptureError
-from capture.evidence import MANIFEST_SUFFIX, SESSION_CLOSE, EvidenceError, read_record
+from evidence import EvidenceError
+from evidence.paths import DataDir
+from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, read_record
 from firmware.config import Config, ConfigError
-from firmware.control import ControlServer, socket_path
+from firmware.control import ControlServer
 from firmware.eventlog import EventLog
 from firmware.notify import notify, watchdog_seconds
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
@@ -272,7 +274,7 @@ class Service:
         self._log("state", {"from": None, "to": POWER_ON, "cause": "started", "gpio": self.panel.description})
         self.panel.set("led_power", True)
         self._stack.enter_context(contextlib.closing(
-            ControlServer(socket_path(self.config["recording"]["data_dir"]), self._on_request)))
+            ControlServer(DataDir(self.config["recording"]["data_dir"]).control_socket, self._on_request)))
         self._alarms = PanelAlarms(self.panel, self.echo)
         if self._hardware is None:
             self._hardware = self._stack.enter_context(open_hardware(self.config, with_devices=False))
@@ -307,7 +309,7 @@ class Service:
                 self.echo(note)
             self.pipeline.start()
             self.pipeline.set_buffering(not self.docked)
-            self._last_stop = self._last_stop or last_stop_on_spool(self.pipeline.settings.data_dir / "spool")
+            self._last_stop = self._last_stop or last_stop_on_spool(DataDir(self.pipeline.settings.data_dir).spool)
         except (HardwareError, CaptureError) as exc:
             self.pipeline = None
             self._enter_fault(str(exc))
@@ -490,7 +492,7 @@ class Service:
             self._dock_link = None
 
     def _dock_session(self, port: str) -> None:
-        from sync.station import ClockPolicy, serve
+        from firmware.offload import ClockPolicy, serve
 
         config = self.config
         try:

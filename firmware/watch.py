@@ -16,15 +16,16 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, TextIO
 
+from bodycam_errors import BodycamError
 from firmware.config import Config
 from firmware.eventlog import EventLog
-from firmware.selftest import FAIL, PASS, ClockVerdict, Hardware, bytes_per_second, log_report, minutes_left, open_hardware, \
-    run_selftest
+from firmware.selftest import (FAIL, PASS, ClockVerdict, Hardware, bytes_per_second, log_report, minutes_left,
+                               open_hardware, run_selftest)
 
 POLL_SECONDS = 1.0
 
 
-class CannotRecord(OSError):
+class CannotRecord(BodycamError, OSError):
     """The self-test before recording found what makes recording impossible."""
 
 

@@ -5,7 +5,8 @@ and the rest of the code never asks whether they are real or simulated. A source
 chosen by a string, in the manner of pyserial's URLs: ``synthetic:``, ``v4l2:/dev/video0``,
 ``file:clip.mp4``, ``picamera2:``; ``alsa:default``, ``pulse:default``.
 """
+from bodycam_errors import BodycamError
 
 
-class HardwareError(OSError):
+class HardwareError(BodycamError, OSError):
     """A device is missing, refused to open, or stopped delivering data."""

@@ -4,9 +4,10 @@ The protocol is written down for third parties in ``docs/dock-protocol.md``. Eve
 raised here derives from :class:`LinkError` and also from the builtin that fits, so a
 caller may catch either.
 """
+from bodycam_errors import BodycamError
 
 
-class LinkError(Exception):
+class LinkError(BodycamError):
     """Root of the dock link's errors."""
 
 

@@ -6,7 +6,7 @@
 
 ``serve`` offers every file under DIR; ``pull`` fetches them into DIR. Both print their
 statistics as JSON when they end. The device service and the dock's archive will replace
-the two plain-file ends (``bodycam serve`` / ``bodycam dock``).
+the two plain-file ends (``bodycam serve`` / ``bodycam-station pull``).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from capture.evidence import FileSigner
+from evidence.keys import FileSigner
 from sync import LinkError
 from sync.auth import Ed25519Authenticator
 from sync.device import Device

@@ -2,8 +2,9 @@
 
 The link only needs an :class:`Authenticator`: our public key, a way to sign, and a way to
 decide whether a peer's key is enrolled and its signature holds. Where the keys live and
-how a dock is enrolled on a device is not the link's business (see ``capture.evidence``
-for the device key). The exact signed bytes are in docs/dock-protocol.md, "Authentication".
+how a dock is enrolled on a device is not the link's business (see ``evidence.keys``);
+what a receipt signs is the evidence format's (``evidence.receipts``). The exact signed
+bytes are in docs/dock-protocol.md, "Authentication".
 """
 from __future__ import annotations
 
@@ -16,11 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sync.messages import Role
 
 AUTH_DOMAIN = b"bodycam-dock/1 auth\n"
-RECEIPT_DOMAIN = b"bodycam-dock/1 receipt\n"
 
 
 class Authenticator(Protocol):
-    """One end's keys. ``capture.evidence.FileSigner`` already has ``public_key`` and ``sign``."""
+    """One end's keys. ``evidence.keys.FileSigner`` already has ``public_key`` and ``sign``."""
 
     public_key: bytes                      # raw Ed25519 public key, 32 bytes, sent in HELLO
 
@@ -66,12 +66,3 @@ def transcript(dock_hello: bytes, device_hello: bytes) -> bytes:
 def auth_data(signer: Role, session: bytes) -> bytes:
     """What each end signs in AUTH; the role byte stops one end's signature serving the other."""
     return AUTH_DOMAIN + bytes([signer]) + session
-
-
-def receipt_data(device_key: bytes, item_id: str, sha256: bytes) -> bytes:
-    """What the dock signs in RECEIPT: "I hold item ``item_id`` of this device, with this hash".
-
-    It names no session, so the device can keep it as lasting proof of the hand-over; it is
-    only accepted inside an authenticated session, from an enrolled dock.
-    """
-    return RECEIPT_DOMAIN + device_key + sha256 + item_id.encode("utf-8")

@@ -15,8 +15,9 @@ from typing import BinaryIO, Callable
 
 import serial
 
+from evidence.receipts import receipt_data
 from sync import LinkDown
-from sync.auth import Authenticator, auth_data, receipt_data, transcript
+from sync.auth import Authenticator, auth_data, transcript
 from sync.framing import MAX_PAYLOAD
 from sync.link import Link, LinkConfig, Outgoing
 from sync.messages import (HEADER, MAGIC, MIN_VERSION, VERSION, Ack, Auth, Bye, Clock, Data, Done, Error,

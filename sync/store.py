@@ -14,11 +14,11 @@ import threading
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Protocol
 
-from capture.spool import sha256_file, sync_directory
+from evidence.files import sha256_file, sync_directory
+from evidence.paths import PARTIAL
 from sync import VerifyError
 from sync.messages import Item
 
-PARTIAL_DIR = ".partial"
 BUFFER = 64 << 10            # bytes a partial copy holds in memory before writing them out
 
 
@@ -119,12 +119,12 @@ class DirectorySink:
     def __init__(self, root: Path, sync_every: int = 4 << 20) -> None:
         self.root = Path(root)
         self.sync_every = sync_every
-        self.partials = self.root / PARTIAL_DIR
+        self.partials = self.root / PARTIAL
         self.partials.mkdir(parents=True, exist_ok=True)
 
     def path(self, item: Item) -> Path:
         parts = PurePosixPath(item.id).parts
-        if (not parts or parts[0] in ("/", PARTIAL_DIR) or any(p in ("", ".", "..") for p in parts)
+        if (not parts or parts[0] in ("/", PARTIAL) or any(p in ("", ".", "..") for p in parts)
                 or "\\" in item.id or "\x00" in item.id):
             raise VerifyError(f"item id {item.id!r} is not a safe relative path")
         return self.root.joinpath(*parts)

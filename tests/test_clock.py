@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 import firmware.selftest as selftest
+from evidence.paths import DataDir
 from firmware.selftest import PASS, WARN, clock_checks, clock_verdict
 from firmware.version import BUILD_DATE
 from hw import HardwareError
@@ -109,7 +110,7 @@ def test_dock_time_set_vouches_until_it_is_too_old(tmp_path, unsynced):
     config = small_config(tmp_path, clock={"max_hours_since_set": 24})
     checks = by_name(clock_checks(SimulatedRtc(), None, config))
     assert checks["clock.source"].status == WARN and "never set by the dock" in checks["clock.source"].value
-    stamp = tmp_path / selftest.TIME_SET_FILE
+    stamp = DataDir(tmp_path).clock_set
     stamp.touch()
     os.utime(stamp, (time.time() - 23 * 3600,) * 2)
     verdict = clock_verdict(clock_checks(SimulatedRtc(), None, config))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from capture.evidence import read_record
+from evidence.records import read_record
 from tests.conftest import write_config
 
 

@@ -17,22 +17,26 @@ from pathlib import Path
 
 import pytest
 
-from capture.evidence import FileSigner, key_id, load_public_key, read_record
 from capture.pipeline import Progress
-from capture.verify import verify_paths
-from firmware.eventlog import EventLog, Verification
+from evidence.eventlog import Verification
+from evidence.keys import FileSigner, add_key, key_id, load_public_key, read_keys
+from evidence.paths import DataDir
+from evidence.receipts import RECEIPT_DOMAIN, receipt_data, receipt_dock
+from evidence.records import read_record
+from evidence.verify import verify_paths
+from firmware.eventlog import EventLog
+from firmware.offload import SpoolSource, release_due, serve
 from firmware.session import open_recorder
+from station.archive import ArchiveSink, search
+from station.enroll import dock_init
+from station.pull import pull
 from sync import PeerError, VerifyError
-from sync.archive import ArchiveSink, search
-from sync.auth import RECEIPT_DOMAIN, Ed25519Authenticator, receipt_data
+from sync.auth import Ed25519Authenticator
 from sync.dock import Dock
-from sync.enroll import add_key, dock_init, enrolled_docks_dir, read_keys
 from sync.link import open_port
 from sync.messages import ErrorCode, Item
 from sync.ptywire import PtyWire
-from sync.spool_source import SpoolSource, receipt_dock, receipt_path, release_due
-from sync.station import pull, serve
-from sync.store import PARTIAL_DIR
+from sync.store import PARTIAL
 from tests.conftest import record, small_config
 
 DAY_NS = 86_400 * 10**9
@@ -52,7 +56,7 @@ def enrolled_copy(recorded: Path, tmp_path: Path) -> tuple[Path, Path]:
     device, archive = tmp_path / "device", tmp_path / "archive"
     shutil.copytree(recorded, device)
     dock_init(archive, [(device / "device" / "device.pub").read_text()])
-    add_key(enrolled_docks_dir(device), (archive / "dock" / "dock.pub").read_text())
+    add_key(DataDir(device).docks, (archive / "dock" / "dock.pub").read_text())
     return device, archive
 
 
@@ -136,7 +140,7 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
     assert folder.relative_to(archive).as_posix() == "/".join(
         [day, opened["unit"]["number"], opened["device"], opened["officer"]["police_number"], opened["session"]])
     # on the device: every item receipted, every video (and only videos) freed, the chain still verifies
-    assert all(receipt_path(device, name).exists() for name in original)
+    assert all(DataDir(device).receipt(name).exists() for name in original)
     assert sorted(spool_files(device)) == sorted(n for n in original if not n.endswith(".mp4"))
     verdicts = verify_paths([device / "spool"], device_key(device))
     assert all(v.ok for v in verdicts)
@@ -159,7 +163,7 @@ def test_with_retention_nothing_is_released_until_it_is_due(sides):
         report = pull(archive, wire.b)
     assert not report.failed
     videos = [n for n in spool_files(device) if n.endswith(".mp4")]
-    assert len(videos) == 3 and all(receipt_path(device, n).exists() for n in videos)
+    assert len(videos) == 3 and all(DataDir(device).receipt(n).exists() for n in videos)
     assert release_due(device, 1) == []
     assert sorted(release_due(device, 1, now_ns=time.time_ns() + 2 * DAY_NS)) == sorted(videos)
     assert all(v.ok for v in verify_paths([device / "spool"], device_key(device)))
@@ -204,11 +208,11 @@ def test_forged_receipts_and_receipts_for_another_hash_release_nothing(sides):
     video = next(item for item in source.items() if item.id.endswith(".mp4"))
     other = Item(video.id, video.size, bytes(32))
     source.received(other, dock_signer.sign(receipt_data(source.device_key, other.id, other.sha256)))
-    assert receipt_path(device, video.id).exists() and spool_files(device) == before
+    assert DataDir(device).receipt(video.id).exists() and spool_files(device) == before
     assert release_due(device, 0) == []
     # a receipt file written by hand with a made-up signature frees nothing either
-    receipt = json.loads(receipt_path(device, video.id).read_text())
-    receipt_path(device, video.id).write_text(json.dumps({**receipt, "sha256": video.sha256.hex()}))
+    receipt = json.loads(DataDir(device).receipt(video.id).read_text())
+    DataDir(device).receipt(video.id).write_text(json.dumps({**receipt, "sha256": video.sha256.hex()}))
     assert release_due(device, 0) == [] and spool_files(device) == before
     assert video.id in {item.id for item in SpoolSource(device).items()}     # still offered
 
@@ -225,7 +229,7 @@ def test_a_video_changed_after_sealing_is_refused_not_receipted_not_released(sid
     with PtyWire() as wire, device_serving(device, wire):
         report = pull(archive, wire.b)
     assert list(report.failed) == [name]
-    assert name not in archived(archive) and not receipt_path(device, name).exists()
+    assert name not in archived(archive) and not DataDir(device).receipt(name).exists()
     assert victim.read_bytes() == bytes(data)
     assert sorted(report.items) == sorted(set(offered) - {name} | {"events/events-000001.jsonl"})
     assert [n for n in spool_files(device) if n.endswith(".mp4")] == [name]     # the others were released
@@ -237,14 +241,14 @@ def test_dock_killed_mid_transfer_resumes_and_archives_each_file_once(sides):
     first_video = f"{sorted(original)[0].split('/')[0]}/seg-000001.mp4"
 
     def dock() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "firmware", "dock", "--port", wire.b, "--archive", str(archive)],
+        return subprocess.Popen([sys.executable, "-m", "station", "pull", "--port", wire.b, "--archive", str(archive)],
                                 stdout=subprocess.PIPE, text=True)
 
     with PtyWire() as wire, device_serving(device, wire):
         cut = wire.cut_after(100_000)            # inside the first video; cut until mended
         first = dock()
         assert cut.wait(timeout=60)
-        partials = archive / PARTIAL_DIR
+        partials = archive / PARTIAL
         deadline = time.monotonic() + 30
         while not any(p.stat().st_size for p in partials.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -276,7 +280,7 @@ def test_device_service_killed_mid_transfer_resumes_and_releases_only_what_was_r
         assert cut.wait(timeout=30)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
-        assert (device / "spool" / first_video).exists() and not receipt_path(device, first_video).exists()
+        assert (device / "spool" / first_video).exists() and not DataDir(device).receipt(first_video).exists()
         second = services.enter_context(device_service(device, wire.a))
         wire.mend()
         report = pulling.result(timeout=60)      # the dock's next session reaches the restarted service
@@ -288,11 +292,11 @@ def test_device_service_killed_mid_transfer_resumes_and_releases_only_what_was_r
     assert sorted(set(report.items) - set(original)) == ["events/events-000001.jsonl", "events/events-000002.jsonl"]
     assert not again.failed and all(item.startswith("events/") for item in again.items)
     stored = archived(archive)
-    assert sorted(stored) == sorted(original) and not any((archive / PARTIAL_DIR).iterdir())
+    assert sorted(stored) == sorted(original) and not any((archive / PARTIAL).iterdir())
     assert all(len(paths) == 1 and paths[0].read_bytes() == original[name] for name, paths in stored.items())
     assert all(v.ok for v in verify_paths([archive], device_key(device)))
     # on the device: every file receipted, and whatever is gone has a receipt valid for exactly its bytes
-    assert all(receipt_path(device, name).exists() for name in original)
+    assert all(DataDir(device).receipt(name).exists() for name in original)
     key = next(iter(device_key(device)))
     gone = [name for name in original if not (device / "spool" / name).exists()]
     assert sorted(gone) == sorted(name for name in original if name.endswith(".mp4"))
@@ -300,25 +304,25 @@ def test_device_service_killed_mid_transfer_resumes_and_releases_only_what_was_r
     assert [e["data"]["item"] for e in events(device) if e["type"] == "released"].count(first_video) == 1
 
 
-def test_bodycam_commands_enrol_and_search(sides, tmp_path):
+def test_commands_enrol_and_search(sides, tmp_path):
     device, archive = sides
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
-    def bodycam(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True, env=env)
+    def run(package: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", package, *args], capture_output=True, text=True, env=env)
 
     other = tmp_path / "other-archive"
     device_pub = str(device / "device" / "device.pub")
-    assert bodycam("dock-init", "--archive", str(other), "--device-key", device_pub).returncode == 0
+    assert run("station", "init", "--archive", str(other), "--device-key", device_pub).returncode == 0
     assert (other / "dock" / "dock.key").stat().st_mode & 0o777 == 0o600
     assert read_keys(other / "devices") == device_key(device)
-    assert bodycam("enroll", "--data-dir", str(device), "--dock-key", str(other / "dock" / "dock.pub")).returncode == 0
-    assert len(read_keys(enrolled_docks_dir(device))) == 2
+    assert run("firmware", "enroll", "--data-dir", str(device), "--dock-key", str(other / "dock" / "dock.pub")).returncode == 0
+    assert len(read_keys(DataDir(device).docks)) == 2
     with PtyWire() as wire, device_serving(device, wire):
         assert not pull(archive, wire.b).failed
-    found = bodycam("archive-search", "--archive", str(archive), "--device", "BC00001")
+    found = run("station", "search", "--archive", str(archive), "--device", "BC00001")
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 2
-    assert bodycam("archive-search", "--archive", str(archive), "--officer", "999999").returncode == 1
+    assert run("station", "search", "--archive", str(archive), "--officer", "999999").returncode == 1
 
 
 def record_marked(data_dir: Path, seconds: float) -> None:
@@ -368,7 +372,7 @@ def test_the_event_log_arrives_whole_and_chained_and_later_events_go_in_a_later_
     folder = archived_events(archive, device)
     assert event_files(folder) == {item: event_files(device)[item] for item in taken}
     assert all(path.stat().st_mode & 0o777 == 0o444 for path in folder.iterdir())
-    assert all(receipt_path(device, item).exists() for item in taken)
+    assert all(DataDir(device).receipt(item).exists() for item in taken)
     # the releases after the listing went into a new file, offered at the next docking only
     newest = device / "events" / "events-000003.jsonl"
     assert [e["type"] for e in event_lines(newest)] == ["released"] * 3
@@ -405,7 +409,7 @@ def test_a_tampered_event_file_is_refused_and_not_receipted(sides, tamper):
     assert list(report.failed) == ["events/events-000002.jsonl"] and report.items == []
     assert "breaks the event log's hash chain" in report.failed["events/events-000002.jsonl"]
     assert list(event_files(archived_events(archive, device))) == ["events/events-000001.jsonl"]
-    assert not receipt_path(device, "events/events-000002.jsonl").exists()
+    assert not DataDir(device).receipt("events/events-000002.jsonl").exists()
 
 
 def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticated_key(sides, caplog):
@@ -441,7 +445,7 @@ def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticat
     assert sink.resume(third) is None                 # archived once: only receipted again
     assert event_files(archived_events(archive, device)) == {item.id: event_files(device)[item.id]
                                                              for item in (first, third)}
-    assert not any((archive / PARTIAL_DIR).iterdir())
+    assert not any((archive / PARTIAL).iterdir())
 
 
 def test_when_the_event_log_cannot_be_ended_the_evidence_still_goes(sides, caplog):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware.eventlog import GENESIS, EventLog, Verification, log_files, verify
+from evidence.eventlog import GENESIS, Verification, log_files, verify
+from firmware.eventlog import EventLog
 from firmware.selftest import log_report, open_hardware, run_selftest
 from firmware.watch import Alarm, AlarmSink, Watcher
 from tests.conftest import small_config

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from capture.evidence import FileSigner, parse, sign
-from capture.verify import verify_paths
+from evidence.keys import FileSigner
+from evidence.records import parse, sign
+from evidence.verify import verify_paths
 from firmware.provision import ProvisionError, provision
 from tests.conftest import record
 

@@ -22,23 +22,24 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from capture.evidence import FileSigner
+from evidence.keys import FileSigner
+from evidence.receipts import RECEIPT_DOMAIN
 from sync import LinkDown, PeerError
-from sync.auth import RECEIPT_DOMAIN, Ed25519Authenticator
+from sync.auth import Ed25519Authenticator
 from sync.device import Device
 from sync.dock import Dock, PullReport
 from sync.framing import FrameDecoder, encode_frame
 from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
 from sync.messages import MAGIC, Ack, Bye, Data, Done, ErrorCode, Hello, Item, Nak, Offer, Role, decode
 from sync.ptywire import Faults, PtyWire
-from sync.store import PARTIAL_DIR, DirectorySink, DirectorySource
+from sync.store import PARTIAL, DirectorySink, DirectorySource
 
 CONFIG = LinkConfig(window=8, chunk=4096, rto=0.1, dead_after=0.4)
 WINDOW = CONFIG.window * CONFIG.chunk
 
 
 class Key:
-    """An Ed25519 key in memory (the device's real one lives in capture.evidence.FileSigner)."""
+    """An Ed25519 key in memory (the device's real one lives in evidence.keys.FileSigner)."""
 
     def __init__(self) -> None:
         self._key = Ed25519PrivateKey.generate()
@@ -65,10 +66,10 @@ def files(folder: Path, sizes: dict[str, int], seed: int = 0) -> dict[str, bytes
 def assert_arrived_once(made: dict[str, bytes], dest: Path) -> None:
     """Every file is in ``dest`` once, byte-identical, and nothing else (no partial left)."""
     found = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
-             if p.is_file() and PARTIAL_DIR not in p.parts}
+             if p.is_file() and PARTIAL not in p.parts}
     assert found.keys() == made.keys()
     assert all(found[name] == data for name, data in made.items())
-    assert not any((dest / PARTIAL_DIR).iterdir())
+    assert not any((dest / PARTIAL).iterdir())
 
 
 @contextlib.contextmanager
@@ -188,7 +189,7 @@ def test_dock_killed_mid_file_and_restarted_resumes(tmp_path):
         cut = wire.cut_after(700_000)                     # cut until mended
         first = dock_process(wire.b)
         assert cut.wait(timeout=60)
-        partial = dest / PARTIAL_DIR / hashlib.sha256(made["clip"]).hexdigest()
+        partial = dest / PARTIAL / hashlib.sha256(made["clip"]).hexdigest()
         deadline = time.monotonic() + 30
         while not (partial.exists() and partial.stat().st_size > 0) and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from capture import CaptureError
-from capture.evidence import read_record
-from capture.verify import verify_paths
+from evidence.records import read_record
+from evidence.verify import verify_paths
 from firmware.session import open_recorder
 from tests.conftest import decode_audio, decode_video, index_records, segments, small_config
 

@@ -1,7 +1,6 @@
 """A power cut (SIGKILL) mid-segment loses at most about a second: the rest plays, and is sealed at restart."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -9,8 +8,8 @@ import time
 
 import numpy as np
 
-from capture.evidence import read_record
-from capture.verify import verify_paths
+from evidence.records import read_record
+from evidence.verify import verify_paths
 from tests.conftest import decode_video, index_records, segments, write_config
 
 

@@ -8,16 +8,15 @@ import sys
 import pytest
 
 import firmware.selftest as selftest
-from capture.evidence import FileSigner
-from firmware.eventlog import verify
-from firmware.provision import device_dir
-from firmware.selftest import FAIL, PASS, WARN, battery_check, camera_check, key_check, run_selftest
-from firmware.selftest import open_hardware
-from hw.clock import KernelSync
-from tests.mounts import tmpfs  # noqa: F401  (fixture)
+from evidence.eventlog import verify
+from evidence.keys import FileSigner
+from evidence.paths import DataDir
+from firmware.selftest import FAIL, PASS, WARN, battery_check, camera_check, key_check, open_hardware, run_selftest
 from hw import HardwareError
 from hw.battery import BatteryReading, SimulatedBattery
+from hw.clock import KernelSync
 from tests.conftest import small_config, write_config
+from tests.mounts import tmpfs  # noqa: F401  (fixture)
 
 SIMULATED = {"battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
              "gnss": {"port": "simulated:"}}
@@ -118,17 +117,17 @@ def test_a_gauge_without_draw_is_estimated_from_the_configured_runtime(tmp_path)
 
 def test_signing_key_not_provisioned_then_signs_then_unusable(tmp_path):
     assert key_check(tmp_path).status == WARN
-    signer = FileSigner.generate(device_dir(tmp_path) / "device.key")
+    signer = FileSigner.generate(DataDir(tmp_path).key)
     check = key_check(tmp_path)
     assert check.status == PASS and signer.key_id in check.value
-    (device_dir(tmp_path) / "device.key").chmod(0o644)  # readable by others: refused by the key store
+    (DataDir(tmp_path).key).chmod(0o644)  # readable by others: refused by the key store
     assert key_check(tmp_path).status == WARN
 
 
 def test_untrusted_clock_and_low_storage_warn_but_do_not_refuse(tmpfs, monkeypatch):
     monkeypatch.setattr(selftest, "kernel_sync", lambda: KernelSync(False, 16_000_000, 5))
     config = small_config(tmpfs, storage={"reserve_seconds": 3}, **SIMULATED)
-    FileSigner.generate(device_dir(tmpfs) / "device.key")
+    FileSigner.generate(DataDir(tmpfs).key)
     with open_hardware(config, with_devices=False) as hardware:
         report = run_selftest(config, hardware)
     statuses = {c.name: c.status for c in report.checks}

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from capture.evidence import read_record
-from capture.verify import verify_paths
-from firmware import eventlog
-from firmware.control import ControlError, request, socket_path
+from evidence import eventlog
+from evidence.paths import DataDir
+from evidence.records import read_record
+from evidence.verify import verify_paths
+from firmware.control import ControlError, request
 from firmware.selftest import Hardware
 from firmware.service import DOCKED, MANUAL_REASONS, RECORDING, STANDBY, Service, reason_text
 from hw.battery import SimulatedBattery
@@ -117,13 +118,13 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
         assert service.panel.wait_idle(WAIT)
         assert service.state == RECORDING and service.session == session and red.state
         before = time.time_ns()
-        reply = request(socket_path(data_dir), {"press": "marker", "label": "party objects"})
+        reply = request(DataDir(data_dir).control_socket, {"press": "marker", "label": "party objects"})
         after = time.time_ns()
         assert reply["markers"] == 1
         wait_for(lambda: service.progress.frames >= 100, what="frames")
-        reply = request(socket_path(data_dir), {"press": "record-hold", "reason": "weather"})
+        reply = request(DataDir(data_dir).control_socket, {"press": "record-hold", "reason": "weather"})
         assert reply["state"] == STANDBY and not reply["lights"]["led_video"] and not red.state
-        assert "error" in request(socket_path(data_dir), {"press": "record-hold", "reason": "bored"})
+        assert "error" in request(DataDir(data_dir).control_socket, {"press": "record-hold", "reason": "bored"})
     assert service.exit_code == 0
     folder = data_dir / "spool" / session
     assert closed(folder)["reason"] == "weather"
@@ -183,13 +184,13 @@ def test_docked_keeps_no_buffer_and_still_records_on_a_press(tmp_path):
     data_dir = tmp_path / "data"
     with running(service_config(data_dir)) as service:
         wait_for(lambda: service.pipeline.buffer_bytes() > 0, what="buffering")
-        assert request(socket_path(data_dir), {"press": "dock"})["state"] == DOCKED
+        assert request(DataDir(data_dir).control_socket, {"press": "dock"})["state"] == DOCKED
         assert service.pipeline.buffer_bytes() == 0
         press(service, "record")
         assert service.state == RECORDING and service.progress.pre_event_frames == 0
         press(service, "record", 1.5)
         assert service.state == DOCKED
-        assert request(socket_path(data_dir), {"press": "undock"})["state"] == STANDBY
+        assert request(DataDir(data_dir).control_socket, {"press": "undock"})["state"] == STANDBY
         wait_for(lambda: service.pipeline.buffer_bytes() > 0, what="buffering again")
     assert [e["data"]["docked"] for e in events(data_dir, "dock")] == [True, False]
 
@@ -249,7 +250,7 @@ def _start(config_file: Path, data_dir: Path) -> subprocess.Popen:
     def up() -> bool:
         assert process.poll() is None, process.stdout.read()
         try:
-            return request(socket_path(data_dir), {"press": "status"}, timeout=5)["state"] == STANDBY
+            return request(DataDir(data_dir).control_socket, {"press": "status"}, timeout=5)["state"] == STANDBY
         except ControlError:
             return False
 
@@ -288,14 +289,14 @@ port = "none"
     first = _start(config_file, data_dir)
     try:
         subprocess.run([*cli, "press", "record", "--config", str(config_file)], check=True, capture_output=True)
-        wait_for(lambda: request(socket_path(data_dir), {"press": "status"})["segments"] >= 2, what="a sealed segment")
+        wait_for(lambda: request(DataDir(data_dir).control_socket, {"press": "status"})["segments"] >= 2, what="a sealed segment")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(WAIT)
     second = _start(config_file, data_dir)  # a stale socket is replaced; the cut session is sealed
     try:
         subprocess.run([*cli, "press", "record", "--config", str(config_file)], check=True, capture_output=True)
-        wait_for(lambda: request(socket_path(data_dir), {"press": "status"})["frames"] >= 40, what="frames")
+        wait_for(lambda: request(DataDir(data_dir).control_socket, {"press": "status"})["frames"] >= 40, what="frames")
         subprocess.run([*cli, "press", "record-hold", "--reason", "end_of_enforcement", "--config", str(config_file)],
                        check=True, capture_output=True)
         subprocess.run([*cli, "press", "power-hold", "--config", str(config_file)], check=True, capture_output=True)
@@ -322,10 +323,11 @@ def test_every_stop_reason_of_the_rules_has_a_code():
 
 def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
     """Docked, `bodycam run` serves the dock link on dock.port: the dock archives, receipts, the device frees."""
-    from capture.verify import verify_paths
-    from sync.enroll import add_key, dock_init, enrolled_docks_dir
+    from evidence.keys import add_key
+    from evidence.verify import verify_paths
+    from station.enroll import dock_init
+    from station.pull import pull
     from sync.ptywire import PtyWire
-    from sync.station import pull
 
     data_dir, archive = tmp_path / "data", tmp_path / "archive"
     wire = PtyWire()
@@ -335,8 +337,8 @@ def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
             wait_for(lambda: service.progress.segments >= 1 and service.progress.frames >= 45, what="recording")
             press(service, "record", 1.5)
             dock_init(archive, [(data_dir / "device" / "device.pub").read_text()])
-            add_key(enrolled_docks_dir(data_dir), (archive / "dock" / "dock.pub").read_text())
-            assert request(socket_path(data_dir), {"press": "dock"})["state"] == DOCKED
+            add_key(DataDir(data_dir).docks, (archive / "dock" / "dock.pub").read_text())
+            assert request(DataDir(data_dir).control_socket, {"press": "dock"})["state"] == DOCKED
             report = pull(archive, wire.b)
             assert not report.failed and report.items, report
             session = next(p.name for p in (data_dir / "spool").iterdir())

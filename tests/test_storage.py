@@ -5,13 +5,15 @@ import json
 
 import pytest
 
+from evidence.keys import add_key
+from evidence.paths import DataDir
+from evidence.receipts import receipt_data
+from firmware.offload import SpoolSource, not_offloaded
 from firmware.selftest import FAIL, PASS, WARN, bytes_per_second, storage_checks
 from hw import HardwareError
 from hw.storage import Storage, StorageReading
-from sync.auth import receipt_data
-from sync.enroll import add_key, dock_init, enrolled_docks_dir
+from station.enroll import dock_init
 from sync.messages import Item
-from sync.spool_source import SpoolSource, not_offloaded, receipt_path
 from tests.conftest import record, small_config
 from tests.mounts import remount, tmpfs  # noqa: F401  (fixture)
 
@@ -99,7 +101,7 @@ def test_not_offloaded_counts_what_no_stored_valid_receipt_covers(tmp_path):
     everything = [f"{session}/{f.name}" for f in (data_dir / "spool" / session).iterdir()]
     assert not_offloaded(data_dir) == (1, spool_bytes(data_dir, *everything))
     dock = dock_init(tmp_path / "archive", [(data_dir / "device" / "device.pub").read_text()])
-    add_key(enrolled_docks_dir(data_dir), (tmp_path / "archive" / "dock" / "dock.pub").read_text())
+    add_key(DataDir(data_dir).docks, (tmp_path / "archive" / "dock" / "dock.pub").read_text())
     source = SpoolSource(data_dir, release_after_days=1)
     items = [item for item in source.items() if item.id.startswith(session)]
 
@@ -114,10 +116,10 @@ def test_not_offloaded_counts_what_no_stored_valid_receipt_covers(tmp_path):
     # a receipt for other bytes, or by a dock that is not enrolled, covers nothing
     video = next(item for item in items if item.id.endswith("seg-000002.mp4"))
     receipt(Item(video.id, video.size, bytes(32)))
-    assert receipt_path(data_dir, video.id).exists()
+    assert DataDir(data_dir).receipt(video.id).exists()
     assert not_offloaded(data_dir) == (1, spool_bytes(data_dir, *pending))
     stranger = dock_init(tmp_path / "stranger")
-    receipt_path(data_dir, video.id).write_text(json.dumps({
+    DataDir(data_dir).receipt(video.id).write_text(json.dumps({
         "item": video.id, "sha256": video.sha256.hex(), "dock_key": stranger.public_key.hex(),
         "signature": stranger.sign(receipt_data(source.device_key, video.id, video.sha256)).hex(), "time_ns": 0}))
     assert not_offloaded(data_dir) == (1, spool_bytes(data_dir, *pending))

@@ -5,8 +5,9 @@ import os
 import threading
 import time
 
-from capture.verify import verify_paths
-from firmware.eventlog import EventLog, verify
+from evidence.eventlog import verify
+from evidence.verify import verify_paths
+from firmware.eventlog import EventLog
 from firmware.selftest import Hardware, open_hardware
 from firmware.session import open_recorder
 from firmware.watch import Alarm, AlarmSink, Watcher
@@ -51,7 +52,8 @@ def test_low_battery_alarm_fires_while_at_least_five_minutes_remain_then_critica
             remaining_at_alarm = battery.read().minutes_left
         now[0] += watcher.interval  # one poll interval of recording
     assert remaining_at_alarm is not None and remaining_at_alarm >= 5
-    assert alarms.kinds() == ["battery_low", "battery_critical"]
+    # Battery alarms only: the storage check measures the whole disk, which other processes may be filling.
+    assert [kind for kind in alarms.kinds() if kind.startswith("battery")] == ["battery_low", "battery_critical"]
     assert len(stops) == 1 and "battery at 1 %" in stops[0] and watcher.stop_reason == stops[0]
     for _ in range(3):
         watcher.poll()

@@ -21,15 +21,18 @@ Every segment gets one state, and every session a summary:
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from capture.evidence import (MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, EvidenceError, SignedRecord,
-                              key_id, read_record)
-from capture.index import INDEX_SUFFIX
-from capture.spool import sha256_file
+from evidence import EvidenceError
+from evidence.files import sha256_file
+from evidence.keys import key_id, key_text, load_public_key
+from evidence.receipts import receipt_dock
+from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord, read_record
 
 GOOD = ("OK", "RECOVERED")
 
@@ -186,8 +189,6 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
 
 def _released_by(folder: Path, name: str, sha256: str, device_key: bytes) -> str | None:
     """The dock that receipted exactly this video, when the device freed it (``<data_dir>/receipts``)."""
-    from sync.spool_source import receipt_dock  # only a device spool has receipts beside it
-
     return receipt_dock(folder.parent.parent, f"{folder.name}/{name}", sha256, device_key)
 
 
@@ -265,3 +266,48 @@ def _check_between_sessions(verdicts: list[SessionVerdict]) -> None:
         for before, after in zip(sessions, sessions[1:]):
             if before.close_record is not None and after.open_record.body["prev"] != before.close_record.hash:
                 after.problems.append(f"MISSING records between session {before.session} and this one")
+
+
+def report(verdicts: list[SessionVerdict], pinned: bool) -> list[str]:
+    """The lines ``verify`` prints: a summary per session, then each segment and problem."""
+    if not verdicts:
+        return ["no recordings found"]
+    lines = []
+    for verdict in verdicts:
+        counts: dict[str, int] = {}
+        for segment in verdict.segments:
+            counts[segment.state] = counts.get(segment.state, 0) + 1
+        tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no segments"
+        lines.append(f"session {verdict.session} ({verdict.device or 'unknown device'}): "
+                     f"{'OK' if verdict.ok else 'NOT OK'}: {tally}; closed: {verdict.closed or '-'}")
+        lines += [f"  {s.name:<16} {s.state:<12} {s.detail}".rstrip() for s in verdict.segments]
+        lines += [f"  ! {problem}" for problem in verdict.problems]
+    if not pinned:
+        lines.append("note: no --key given: each session was checked against the key that opened it")
+    return lines
+
+
+def add_verify_command(commands: argparse._SubParsersAction, help_text: str, paths_help: str) -> None:
+    """``verify PATH... [--key K]... [--json]``, the same on both command lines."""
+    verify = commands.add_parser("verify", help=help_text)
+    verify.add_argument("paths", type=Path, nargs="+", help=paths_help)
+    verify.add_argument("--key", action="append", default=[],
+                        help="trusted device public key (PEM file, hex or base64); may be repeated")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(run=lambda args: run_verify(args.paths, args.key, args.json))
+
+
+def run_verify(paths: list[Path], keys: list[str], as_json: bool) -> int:
+    """Verify and print the report; exit status 0 only if every session is good."""
+    trusted = {load_public_key(key_text(key)) for key in keys} if keys else None
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise EvidenceError(f"verify: no such file or folder: {', '.join(missing)}.")
+    verdicts = verify_paths(paths, trusted)
+    ok = bool(verdicts) and all(v.ok for v in verdicts)
+    if as_json:
+        print(json.dumps({"ok": ok, "keys_pinned": trusted is not None,
+                          "sessions": [v.as_json() for v in verdicts]}, ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(report(verdicts, trusted is not None)))
+    return 0 if ok else 1

@@ -23,16 +23,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from capture.evidence import MANIFEST_SUFFIX, SESSION_OPEN, EvidenceError, SignedRecord, key_id, parse
-from capture.index import INDEX_SUFFIX
-from capture.spool import sha256_file, sync_directory
-from firmware.eventlog import FOLDER as EVENTS, Verification, log_files
+from evidence import EvidenceError
+from evidence.eventlog import Verification, log_files
+from evidence.files import sha256_file, sync_directory
+from evidence.keys import key_id
+from evidence.paths import EVENTS, ArchiveDir
+from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
 from sync import VerifyError
 from sync.messages import Item
-from sync.store import PARTIAL_DIR, FilePartial
+from sync.store import FilePartial
 
 log = logging.getLogger(__name__)
-INDEX = "index.jsonl"
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
 FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 EVENT_FILE = re.compile(r"events-(\d{6})\.jsonl")
@@ -48,12 +49,13 @@ class ArchiveSink:
                  progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20,
                  device_key: bytes | None = None) -> None:
         self.root = Path(root)
+        self.folders = ArchiveDir(self.root)
         self.trusted = trusted_device_keys
         self.device_key = device_key
         self.progress = progress or (lambda files, nbytes: None)
         self.sync_every = sync_every
         self.files = self.bytes = 0
-        (self.root / PARTIAL_DIR).mkdir(parents=True, exist_ok=True)
+        self.folders.partial.mkdir(parents=True, exist_ok=True)
         self.index = _read_index(self.root)
 
     def resume(self, item: Item) -> "_Checked | None":
@@ -79,7 +81,7 @@ class ArchiveSink:
             raise VerifyError(f"{item.id}: no authenticated device to file it under")
         if self.trusted is not None and self.device_key not in self.trusted:
             raise VerifyError(f"device key {key_id(self.device_key)} is not enrolled on this dock")
-        return self.root / EVENTS / key_id(self.device_key)
+        return self.folders.events / key_id(self.device_key)
 
     def _folder(self, session: str) -> Path | None:
         for line in self.index:
@@ -133,16 +135,9 @@ class ArchiveSink:
                 raise VerifyError(f"{partial.item.id} does not follow the record before it: records missing between")
             return
         sealed = self._record(folder / (video + MANIFEST_SUFFIX), f"the manifest of {video}").body
-        if kind.group(3) == INDEX_SUFFIX:
-            expected, size = sealed["index"], partial.offset
-            digest = sha256_file(partial.path).hexdigest()
-        else:
-            expected, size = sealed["file"], partial.offset
-            # A recovered file may go on past what was sealed (a fragment the power cut broke).
-            longer = "recovered" in sealed.get("flags", []) and size > expected["size"]
-            digest = sha256_file(partial.path, expected["size"] if longer else None).hexdigest()
-            size = expected["size"] if longer else size
-        if size != expected["size"] or digest != expected["sha256"]:
+        # Exactly what was sealed: a recovered video comes as its sealed prefix (evidence.receipts).
+        expected = sealed["index"] if kind.group(3) == INDEX_SUFFIX else sealed["file"]
+        if partial.offset != expected["size"] or sha256_file(partial.path).hexdigest() != expected["sha256"]:
             raise VerifyError(f"{partial.item.id} differs from what its manifest sealed")
 
     def _check_events(self, partial: "_Checked") -> None:
@@ -205,7 +200,7 @@ class ArchiveSink:
         filled in by the next pull, and never written twice."""
         if any(line["session"] == entry["session"] and line["kind"] == entry["kind"] for line in self.index):
             return
-        fd = os.open(self.root / INDEX, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.folders.index, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:
             size = os.fstat(fd).st_size
             torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"     # a line a crash cut short stays alone
@@ -221,7 +216,7 @@ class _Checked(FilePartial):
 
     def __init__(self, sink: ArchiveSink, item: Item, final: Path | None,
                  check: Callable[["_Checked"], None]) -> None:
-        super().__init__(item, sink.root / PARTIAL_DIR / item.sha256.hex(), final, sink.sync_every)
+        super().__init__(item, sink.folders.partial / item.sha256.hex(), final, sink.sync_every)
         self.sink, self.check = sink, check
         self.session, _, self.name = item.id.partition("/")
 
@@ -288,7 +283,7 @@ def _entry(opened: SignedRecord, path: Path) -> dict[str, Any]:
 def _read_index(root: Path) -> list[dict[str, Any]]:
     entries = []
     try:
-        lines = (Path(root) / INDEX).read_bytes().splitlines()
+        lines = ArchiveDir(root).index.read_bytes().splitlines()
     except FileNotFoundError:
         return []
     for line in lines:

@@ -1,0 +1,116 @@
+"""The ``bodycam-station`` command line: the dock PC's commands."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from bodycam_errors import BodycamError
+from evidence.keys import add_key, key_text
+from evidence.paths import ArchiveDir
+from evidence.verify import add_verify_command
+from sync.dock import PullReport
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (BodycamError, OSError) as exc:     # one sentence, no traceback
+        print(f"bodycam-station: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _archive_commands(commands)
+    return parser
+
+
+def _archive_commands(commands: argparse._SubParsersAction) -> None:
+    """The archive's own commands; each other area of the station adds its commands beside these."""
+
+    init = commands.add_parser("init", help="create the dock's key once; enrol devices on it")
+    init.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    init.add_argument("--device-key", action="append", default=[], help="a device's public key (device.pub)")
+    init.set_defaults(run=_init)
+
+    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator)")
+    enroll.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    enroll.add_argument("--device-key", required=True, help="the device's public key (device.pub)")
+    enroll.set_defaults(run=_enroll)
+
+    pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it")
+    pull.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
+    pull.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    pull.set_defaults(run=_pull)
+
+    search = commands.add_parser("search", help="find archived sessions by officer, device, date, case")
+    search.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    search.add_argument("--officer", help="police number or name")
+    search.add_argument("--device", help="device serial")
+    search.add_argument("--date", help="YYYY-MM-DD (UTC)")
+    search.add_argument("--case", help="case number")
+    search.set_defaults(run=_search)
+
+    add_verify_command(commands, "check archived footage against its signed seals", "the archive, or folders in it")
+
+
+def _init(args: argparse.Namespace) -> int:
+    from station.enroll import dock_init
+
+    signer = dock_init(args.archive, [key_text(k) for k in args.device_key])
+    folder = ArchiveDir(args.archive)
+    print(f"dock key {signer.key_id} (public key in {folder.public_key}); "
+          f"{len(list(folder.devices.glob('*.pub')))} device(s) enrolled")
+    return 0
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    print(f"device {add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))} enrolled on {args.archive}")
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from station.pull import pull
+
+    began, shown = time.monotonic(), [-1]
+
+    def progress(files: int, nbytes: int) -> None:
+        rate = nbytes / max(time.monotonic() - began, 1e-3) / 1e6
+        line = f"files {files}  {nbytes / 1e6:.2f} MB  {rate:.2f} MB/s"
+        if sys.stdout.isatty():
+            print(f"\r{line}", end="", flush=True)
+        elif files != shown[0]:          # not a terminal: a line per file archived
+            shown[0] = files
+            print(line, flush=True)
+
+    report = pull(args.archive, args.port, progress=progress)
+    if sys.stdout.isatty():
+        print()
+    print("\n".join(summary(report)))
+    return 0 if not report.failed else 1
+
+
+def summary(report: PullReport) -> list[str]:
+    rate = report.bytes / max(report.seconds, 1e-3) / 1e6
+    offset = "not set" if report.clock_offset_ns is None else f"{report.clock_offset_ns / 1e9:+.3f} s (device - dock)"
+    lines = [f"archived {len(report.items)} files, {report.bytes} bytes in {report.seconds:.1f} s ({rate:.2f} MB/s)",
+             f"  device clock  {offset}",
+             f"  event log     {sum(item.startswith('events/') for item in report.items)} file(s), chain checked",
+             f"  link          {report.sessions} session(s), {report.drops} dropped, {len(report.resumed)} resumed"]
+    lines += [f"  REFUSED {item}: {why}" for item, why in report.failed.items()]
+    return lines
+
+
+def _search(args: argparse.Namespace) -> int:
+    from station.archive import search
+
+    found = search(args.archive, officer=args.officer, device=args.device, date=args.date, case=args.case)
+    for entry in found:
+        print(json.dumps(entry, ensure_ascii=False))
+    return 0 if found else 1
