@@ -239,7 +239,7 @@ class Incoming:
         self.tag, self.size, self.window, self.rto = tag, size, window, rto
         self.expected = start
         self.heard = False            # any DATA of this transfer seen yet
-        self._ack_every = max(1, window // 4)
+        self._ack_every = max(1, window // 2)
         self._unacked = 0
         self._gap_at: int | None = None       # offset of the last frame past a gap, since a frame was taken
         self._nak = False                     # a NAK is due

@@ -141,7 +141,7 @@ class DocumentDock:
                 return items
 
     def fetch(self, item_id: str, size: int, offset: int = 0) -> bytes:
-        """GET from ``offset``; take DATA in order, ACK every window/4 frames and at the end."""
+        """GET from ``offset``; take DATA in order, ACK every window/2 frames and at the end."""
         self.tag += 1
         get_tag = self.tag
         self.send(GET, get_tag, struct.pack(">QB", offset, len(item_id.encode())) + item_id.encode())
@@ -157,7 +157,7 @@ class DocumentDock:
             if at == offset + len(held):
                 held += data
                 taken += 1
-                if taken % max(1, WINDOW // 4) == 0 or offset + len(held) == size:
+                if taken % max(1, WINDOW // 2) == 0 or offset + len(held) == size:
                     self.send(ACK, get_tag, struct.pack(">QH", offset + len(held), WINDOW))
                 if offset + len(held) == size:
                     return bytes(held)

@@ -393,19 +393,19 @@ def test_sender_keeps_a_window_and_goes_back_only_on_a_nak():
 
 
 def test_receiver_takes_data_in_order_and_naks_a_gap_once_per_go_back():
-    incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=60)
-    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.reply(0.0) is None   # ACK every 2 frames
-    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) == Ack(1, 200, 8)
+    incoming = Incoming(tag=1, start=0, size=1000, window=4, rto=60)
+    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.reply(0.0) is None   # ACK every window/2 frames
+    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) == Ack(1, 200, 4)
     assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) is None   # duplicate
     assert not incoming.accept(Data(1, 300, b"x" * 100))                         # 200 was lost
-    assert incoming.reply(0.0) == Nak(1, 200, 8)
+    assert incoming.reply(0.0) == Nak(1, 200, 4)
     assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.reply(0.0) is None   # same gap
     assert not incoming.accept(Data(1, 300, b"x" * 100))       # the sender went back and lost 200 again
-    assert incoming.reply(0.0) == Nak(1, 200, 8)
+    assert incoming.reply(0.0) == Nak(1, 200, 4)
     assert incoming.accept(Data(1, 200, b"x" * 100)) and incoming.reply(0.0) is None
     assert not incoming.accept(Data(1, 500, b"x" * 100))       # a new gap after progress: NAK at once
-    assert incoming.reply(0.0) == Nak(1, 300, 8)
-    assert incoming.accept(Data(1, 300, b"x" * 700)) and incoming.done and incoming.reply(0.0) == Ack(1, 1000, 8)
+    assert incoming.reply(0.0) == Nak(1, 300, 4)
+    assert incoming.accept(Data(1, 300, b"x" * 700)) and incoming.done and incoming.reply(0.0) == Ack(1, 1000, 4)
 
 
 def test_an_empty_data_takes_nothing():
