@@ -151,9 +151,9 @@ class Dock:
                 raise PeerError(message.code, message.text)
             if incoming.idle(self.link.heard) > self.config.dead_after:
                 raise LinkDown(f"no data for {item.id!r} in {self.config.dead_after} s")
-            reply = incoming.reply(self.link.heard)
-            if reply is not None:
-                self.link.send(reply if incoming.heard else get)   # nothing heard: the GET was lost
+            replies = incoming.reply(self.link.heard)
+            if replies:
+                self.link.send(*(replies if incoming.heard else (get,)))   # nothing heard: the GET was lost
 
     def _request(self, request: Message, expect: type) -> Message:
         """Send ``request`` until its answer comes; raise PeerError on ERROR, LinkDown on silence.

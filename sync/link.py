@@ -33,7 +33,7 @@ class LinkConfig:
     """Tuning shared by both ends; the effective window and chunk are negotiated in HELLO."""
     window: int = 8          # DATA frames in flight (8 x 32 KiB: 256 KiB)
     chunk: int = 32768       # data bytes per DATA frame
-    rto: float = 0.5         # resend a request, or nudge a stalled transfer, after this long
+    rto: float = 0.2         # resend a request, or nudge a stalled transfer, after this long
     dead_after: float = 5.0  # give up on a peer that has been silent this long
 
     def __post_init__(self) -> None:
@@ -273,18 +273,20 @@ class Incoming:
             self._gap_at = data.offset
         return False
 
-    def reply(self, heard: float) -> Ack | Nak | None:
-        """The ACK or NAK to send now, if any; ``heard`` is when bytes last came in
-        (monotonic): a frame still arriving on a slow line is no stall."""
+    def reply(self, heard: float) -> tuple[Ack | Nak, ...]:
+        """The ACK or NAKs to send now, if any; ``heard`` is when bytes last came in
+        (monotonic): a frame still arriving on a slow line is no stall. A gap's NAK goes
+        twice: one lost to noise would cost the RTO, and the second costs the device
+        nothing, as it handles all that has come in before it sends again."""
         now = time.monotonic()
+        nak = Nak(self.tag, self.expected, self.window)
         if self._nak:
-            self._nak = False
-        elif self._unacked and (self._unacked >= self._ack_every or self.done):
+            self._nak, self._unacked = False, 0
+            return nak, nak
+        if self._unacked and (self._unacked >= self._ack_every or self.done):
             self._unacked = 0
-            return Ack(self.tag, self.expected, self.window)
-        elif now - max(self._progress, self._nudged, heard) >= self.rto:
-            self._nudged = now                           # stalled: the sender goes back
-        else:
-            return None
-        self._unacked = 0
-        return Nak(self.tag, self.expected, self.window)
+            return (Ack(self.tag, self.expected, self.window),)
+        if now - max(self._progress, self._nudged, heard) >= self.rto:
+            self._nudged, self._unacked = now, 0         # stalled: the sender goes back
+            return (nak,)
+        return ()

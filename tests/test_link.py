@@ -318,7 +318,7 @@ def test_large_frames_on_a_slow_line_are_not_sent_twice(tmp_path):
     """At 46 kB/s (460,800 baud) one 32 KiB frame takes 0.7 s, longer than the RTO: the dock
     sees bytes coming and does not send the device back, so nothing is sent twice."""
     made = files(tmp_path / "spool", {"clip": 200_000})
-    config = LinkConfig(rto=0.5, dead_after=5.0)          # the defaults: 8 frames of 32 KiB
+    config = LinkConfig()                                 # the defaults: 8 frames of 32 KiB, RTO 0.2 s
     with PtyWire(rate=46_080) as wire, device_on(wire.a, DirectorySource(tmp_path / "spool"), config) as device:
         report = pull(wire.b, tmp_path / "dock", config)
     assert report.items == ["clip"]
@@ -394,30 +394,30 @@ def test_sender_keeps_a_window_and_goes_back_only_on_a_nak():
 
 def test_receiver_takes_data_in_order_and_naks_a_gap_once_per_go_back():
     incoming = Incoming(tag=1, start=0, size=1000, window=4, rto=60)
-    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.reply(0.0) is None   # ACK every window/2 frames
-    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) == Ack(1, 200, 4)
-    assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) is None   # duplicate
+    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.reply(0.0) == ()   # ACK every window/2 frames
+    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) == (Ack(1, 200, 4),)
+    assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) == ()   # duplicate
     assert not incoming.accept(Data(1, 300, b"x" * 100))                         # 200 was lost
-    assert incoming.reply(0.0) == Nak(1, 200, 4)
-    assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.reply(0.0) is None   # same gap
+    assert incoming.reply(0.0) == (Nak(1, 200, 4),) * 2
+    assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.reply(0.0) == ()   # same gap
     assert not incoming.accept(Data(1, 300, b"x" * 100))       # the sender went back and lost 200 again
-    assert incoming.reply(0.0) == Nak(1, 200, 4)
-    assert incoming.accept(Data(1, 200, b"x" * 100)) and incoming.reply(0.0) is None
+    assert incoming.reply(0.0) == (Nak(1, 200, 4),) * 2
+    assert incoming.accept(Data(1, 200, b"x" * 100)) and incoming.reply(0.0) == ()
     assert not incoming.accept(Data(1, 500, b"x" * 100))       # a new gap after progress: NAK at once
-    assert incoming.reply(0.0) == Nak(1, 300, 4)
-    assert incoming.accept(Data(1, 300, b"x" * 700)) and incoming.done and incoming.reply(0.0) == Ack(1, 1000, 4)
+    assert incoming.reply(0.0) == (Nak(1, 300, 4),) * 2
+    assert incoming.accept(Data(1, 300, b"x" * 700)) and incoming.done and incoming.reply(0.0) == (Ack(1, 1000, 4),)
 
 
 def test_an_empty_data_takes_nothing():
     incoming = Incoming(tag=1, start=100, size=1000, window=8, rto=60)
-    assert not incoming.accept(Data(1, 100, b"")) and incoming.expected == 100 and incoming.reply(0.0) is None
+    assert not incoming.accept(Data(1, 100, b"")) and incoming.expected == 100 and incoming.reply(0.0) == ()
 
 
 def test_receiver_nudges_a_stalled_sender():
     incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=0.05)
     assert incoming.accept(Data(1, 0, b"x" * 100))
     time.sleep(0.1)                                   # longer than the RTO
-    assert incoming.reply(0.0) == Nak(1, 100, 8)
+    assert incoming.reply(0.0) == (Nak(1, 100, 8),)
 
 
 def test_a_frame_still_arriving_on_a_slow_line_is_no_stall():
@@ -426,6 +426,6 @@ def test_a_frame_still_arriving_on_a_slow_line_is_no_stall():
     incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=0.05)
     assert incoming.accept(Data(1, 0, b"x" * 100))
     time.sleep(0.1)
-    assert incoming.reply(heard=time.monotonic()) is None
+    assert incoming.reply(heard=time.monotonic()) == ()
     assert incoming.idle(heard=time.monotonic()) < 0.05 < incoming.idle(heard=0.0)
-    assert incoming.reply(heard=time.monotonic() - 0.1) == Nak(1, 100, 8)
+    assert incoming.reply(heard=time.monotonic() - 0.1) == (Nak(1, 100, 8),)
