@@ -343,6 +343,35 @@ def test_a_peer_that_stops_reading_brings_the_link_down():
             port.close()
 
 
+def test_bytes_that_never_become_a_frame_stop_counting_as_a_frame_arriving():
+    """A stream of bytes without a delimiter keeps a dock from calling the line silent only
+    for one largest frame's worth; after that it is noise, and the timers run (the document's
+    bound on "bytes still arriving"). A valid frame counts again."""
+    with PtyWire() as wire:
+        port, peer = open_port(wire.a), open_port(wire.b)
+        try:
+            link = Link(port)
+
+            def noise(nbytes: int) -> None:          # a little at a time: the ptys buffer only a few KiB
+                for _ in range(0, nbytes, 4096):
+                    peer.write(b"\x01" * 4096)
+                    assert link.receive(0.01) is None
+
+            noise(40_960)                                 # longer than any frame's body
+            deadline = time.monotonic() + 10
+            while link.dropped_frames == 0 and time.monotonic() < deadline:
+                link.receive(0.05)
+            assert link.dropped_frames == 1
+            before = time.monotonic()
+            noise(40_960)
+            assert link.receive(0.3) is None and link.heard < before
+            peer.write(encode_frame(Bye(7).encode()))
+            assert link.receive(10) == Bye(7) and link.heard >= before
+        finally:
+            port.close()
+            peer.close()
+
+
 def test_a_write_error_of_the_dock_storage_reaches_the_caller_and_keeps_a_sound_prefix(tmp_path):
     """The partial copy is stored in a thread of its own; when the disk refuses (here: a file
     size limit, EFBIG) the error is raised to the dock, and what is on disk is a prefix of
