@@ -24,6 +24,8 @@ demo: $(STAMP) system-deps
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
 	$(BIN)/python scripts/dock_demo.py --data-dir demo-data --archive demo-archive
 	$(BIN)/bodycam-station verify demo-archive --key demo-data/device/device.pub
+	$(BIN)/bodycam-station search --archive demo-archive --officer 012345    # the catalogue, filled as it docked
+	$(BIN)/bodycam-station pending --archive demo-archive                    # stops waiting for the officer's write-up
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub    # videos released, chain intact
 
 test: $(STAMP) system-deps
@@ -36,6 +38,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_selftest.py
 	$(BIN)/python bench/bench_service.py
 	$(BIN)/python bench/bench_link.py
+	$(BIN)/python bench/bench_catalogue.py
 
 clean:
 	rm -rf $(VENV) demo-data demo-archive *.egg-info

@@ -17,7 +17,7 @@ DEVICE = [
     "pynmea2>=1.19",
     "Pillow>=10",
 ]
-STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1"]
+STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fpdf2>=2.8", "c2pa-python>=0.38"]
 
 setup(
     name="bodycam",
@@ -25,7 +25,7 @@ setup(
     description="Software of a law-enforcement body-worn recorder and its dock station",
     python_requires=">=3.11",
     packages=["evidence", "firmware", "capture", "overlay", "sync", "hw", "station"],
-    py_modules=["bodycam_errors"],
+    py_modules=["bodycam_errors", "bodycam_threads"],
     package_data={"firmware": ["default.toml"]},
     install_requires=[
         "cryptography>=42",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sealing benchmark (issue 3): how long sealing a segment takes, and what sealing costs.
 
-Records 1920x1080 at 30 fps from the synthetic devices in 60 s segments, each recording
+Records 1920x1080 at 30 fps from the simulated devices in 60 s segments, each recording
 in its own child process:
 
 - one sealed recording of ``--seconds`` (default 65), for the seal latency: from the
@@ -40,12 +40,11 @@ def child(seconds: float, data_dir: Path, sealed: bool) -> dict:
     from capture.pipeline import Pipeline
     from firmware import config as configuration
     from firmware.session import recording_settings, start_sealing
-    from hw.camera import open_camera
-    from hw.microphone import open_microphone
+    from hw.sources import open_camera, open_microphone
 
     config = configuration.load().with_overrides({
         "recording": {"data_dir": str(data_dir), "segment_seconds": 60},
-        "sources": {"camera": "synthetic:", "microphone": "synthetic:"},
+        "sources": {"camera": "simulated:", "microphone": "simulated:"},
     })
     sealer, _ = start_sealing(config)
     latencies: list[float] = []
@@ -67,8 +66,8 @@ def child(seconds: float, data_dir: Path, sealed: bool) -> dict:
     settings = recording_settings(config, sealer.identity)
     epoch = time.monotonic_ns()
     video, audio = settings.video, settings.audio
-    with open_camera("synthetic:", video.width, video.height, video.fps, epoch) as camera, \
-            open_microphone("synthetic:", audio.sample_rate, audio.channels, epoch) as microphone:
+    with open_camera("simulated:", video.width, video.height, video.fps, epoch) as camera, \
+            open_microphone("simulated:", audio.sample_rate, audio.channels, epoch) as microphone:
         pipeline = Pipeline(camera, microphone, settings, sealer if sealed else None)
         before = resource.getrusage(resource.RUSAGE_SELF)
         progress = pipeline.run(seconds)

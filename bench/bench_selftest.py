@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Self-check benchmark (issue 5): power-on self-test duration and the CPU cost of watching while recording.
 
-1. The power-on self-test with simulated hardware (batteries, RTC, GNSS, synthetic camera
+1. The power-on self-test with simulated hardware (batteries, RTC, GNSS, simulated camera
    and microphone at 1920x1080) on a temporary data directory: opening the adapters (the
    camera's included) is timed apart from the checks; the checks are run ``--runs`` times
    (target: <= 1 s). Reading one camera frame is part of the checks.
 2. The watcher polling battery, storage and clock once a second while the real recorder
-   records ``--seconds`` of 1920x1080 from the synthetic devices: the watcher thread's own
+   records ``--seconds`` of 1920x1080 from the simulated devices: the watcher thread's own
    CPU time (``time.thread_time`` around each poll) over the recording's wall time, as a
    share of one core (target: <= 1 %).
 
@@ -33,7 +33,7 @@ from firmware.watch import Alarm, AlarmSink, Watcher  # noqa: E402
 
 SIMULATED = {"battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
              "gnss": {"port": "simulated:"},
-             "sources": {"camera": "synthetic:", "microphone": "synthetic:"}}
+             "sources": {"camera": "simulated:", "microphone": "simulated:"}}
 TARGET_SELFTEST_SECONDS = 1.0
 TARGET_WATCH_CORE_SHARE = 0.01
 

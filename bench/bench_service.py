@@ -2,7 +2,7 @@
 """Device service benchmark (issue 7): from the button to the first live frame, and the pre-event buffer.
 
 The real service (``firmware.service.Service``) runs at the configured 1920x1080, 30 fps, with
-the overlay, from the synthetic camera and microphone, on gpiozero's MockFactory pins:
+the overlay, from the simulated camera and microphone, on gpiozero's MockFactory pins:
 
 1. The acceptance case: a ``--buffer`` s pre-event buffer (default 30), record pressed ``--press-at``
    s (default 40) after the camera started. Reported: when the recording's first frame was captured
@@ -25,20 +25,20 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bodycam_threads import OwnedThread  # noqa: E402
 from capture.index import INDEX_SUFFIX, read_index  # noqa: E402
 from firmware import config as configuration  # noqa: E402
 from firmware.service import DOCKED, RECORDING, STANDBY, Service  # noqa: E402
 
 TARGET_LATENCY_SECONDS = 0.100
 SIMULATED = {"battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
-             "gnss": {"port": "simulated:"}, "sources": {"camera": "synthetic:", "microphone": "synthetic:"},
-             "gpio": {"pin_factory": "mock", "hold_seconds": 1.0}}
+             "gnss": {"port": "simulated:"}, "sources": {"camera": "simulated:", "microphone": "simulated:"},
+             "gpio": {"pin_factory": "simulated:", "hold_seconds": 1.0}}
 
 
 def wait_for(condition, timeout: float, what: str, poll: float = 0.05):
@@ -57,7 +57,7 @@ class Running:
         config = configuration.load().with_overrides(
             {**SIMULATED, "recording": {"data_dir": str(data_dir), "pre_event_seconds": pre_event}})
         self.service = Service(config, echo=lambda line: None)
-        self.thread = threading.Thread(target=self.service.run, name="service")
+        self.thread = OwnedThread(self.service.run, "service")
         self.thread.start()
         if not self.service.ready.wait(60) or self.service.state != STANDBY:
             raise RuntimeError(f"the service did not reach standby: {self.service.state} {self.service.fault}")
@@ -87,7 +87,7 @@ class Running:
 
     def close(self) -> None:
         self.service.shutdown("bench")
-        self.thread.join(60)
+        self.thread.join(60)  # raises ZombieThread if the service does not end
 
 
 def acceptance(data_dir: Path, buffer: int, press_at: float, presses: int) -> dict:
@@ -158,7 +158,7 @@ def main() -> int:
     config = configuration.load()
     video = config["video"]
     print(f"bodycam service benchmark: {video['width']}x{video['height']} at {video['fps']} fps, "
-          f"{video['bitrate_kbps']} kbit/s, synthetic camera and microphone, MockFactory pins; "
+          f"{video['bitrate_kbps']} kbit/s, simulated camera and microphone, MockFactory pins; "
           f"{platform.machine()}, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as temporary:
         result = acceptance(Path(temporary) / "a", args.buffer, args.press_at, args.presses)

@@ -8,30 +8,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from capture.spool import AppendOnlyFile
 
 
 class IndexWriter:
-    """Appends index lines for one segment; ``sync()`` makes them durable."""
+    """Appends index lines for one segment; ``sync()`` makes them durable.
+
+    The recording thread adds lines while the fsync thread syncs: a lock keeps each line whole
+    and in order."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = AppendOnlyFile(path)
         self._pending: list[str] = []
         self._hash = hashlib.sha256()
+        self._lock = threading.Lock()
 
     def add(self, record: dict[str, Any]) -> None:
-        self._pending.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        with self._lock:
+            self._pending.append(line)
 
-    def sync(self) -> None:
-        if self._pending:
-            data = ("\n".join(self._pending) + "\n").encode("utf-8")
+    def sync(self, first: Callable[[], None] = lambda: None) -> None:
+        """Write the lines added so far and fsync them. ``first`` runs once they are taken and
+        before they are written: the segment's own fsync, so that no line names a byte that
+        is not yet durable. One thread at a time syncs (the fsync thread, then the closing one)."""
+        with self._lock:
+            lines, self._pending = self._pending, []
+        first()
+        if lines:
+            data = ("\n".join(lines) + "\n").encode("utf-8")
             self._file.write(data)
             self._hash.update(data)
-            self._pending.clear()
         self._file.sync()
 
     def close(self) -> None:

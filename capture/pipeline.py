@@ -8,14 +8,19 @@ because they come from the same encoder. Stopping closes the session at a frame 
 the footage after it goes back to filling the buffer.
 
 Threads: the camera and the microphone each have a reader thread that only moves
-captured data into a bounded queue (a full queue drops the newest frame and counts it,
-as a real sensor does when nobody reads it). One worker thread does all the rest:
-timestamps, overlay, encoding, the buffer, segmenting and sealing, so none of those need
-a lock. Other threads (buttons, the command line) only post requests to it.
+captured data into a bounded queue (a full queue drops the newest frame, as a real sensor
+does when nobody reads it). One worker thread does all the rest: timestamps, overlay,
+encoding, the buffer, segmenting and sealing, so none of those need a lock; the segments'
+fsyncs run on a thread of their own. Other threads (buttons, the command line) only post
+requests to it. These threads, and the encoders', run at ``RecordingSettings.nice`` where
+the process may set it. A frame missing from the timeline while recording (the camera or its
+queue lost it) is counted and reported through ``on_event``, at most once a second.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
+import logging
 import queue
 import threading
 import time
@@ -27,8 +32,10 @@ from typing import Any, Callable
 import av
 import numpy as np
 
+from bodycam_threads import OwnedThread, ZombieThread
 from capture import CaptureError
 from capture.encoder import AudioSettings, Encoders, VideoSettings
+from capture.priority import set_thread_nice, thread_nice
 from capture.sealing import Sealer
 from capture.segmenter import FrameStamp, Segment, Segmenter
 from capture.spool import new_session_dir
@@ -41,6 +48,9 @@ CAMERA_TIMEOUT_SECONDS = 2.0
 AUDIO_GAP_SECONDS = 0.1
 PROGRESS_SECONDS = 0.5
 REQUEST_TIMEOUT_SECONDS = 10.0
+DROPPED_REPORT_SECONDS = 1.0
+READER_STOP_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class RecordingSettings:
     identity: dict[str, Any] = field(default_factory=dict)
     pre_event_seconds: float = 0.0
     pre_event_audio: bool = False
+    nice: int | None = None  # the capture threads' nice value; None: as the process
 
 
 @dataclass
@@ -74,34 +85,28 @@ class Progress:
 
 
 class _Reader:
-    """A thread that reads one device into a bounded queue until stopped."""
+    """A thread that reads one device into a bounded queue until stopped. A device failure ends
+    it (logged with its traceback); ``error`` hands it to the worker, which reports it."""
 
-    def __init__(self, name: str, read: Callable[[], Any], capacity: int) -> None:
+    def __init__(self, name: str, read: Callable[[], Any], capacity: int, nice: int | None) -> None:
         self.queue: queue.Queue = queue.Queue(capacity)
-        self.overflows = 0
-        self.error: Exception | None = None
         self._read = read
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._nice = nice
+        self.thread = OwnedThread(self._run, name)
+        self.thread.start()
+
+    @property
+    def error(self) -> Exception | None:
+        return self.thread.error
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                item = self._read()
-            except Exception as exc:  # any device failure ends this reader; the worker reports it
-                self.error = exc
-                return
-            try:
+        if self._nice is not None:
+            set_thread_nice(self._nice)  # a refusal is reported once, by the pipeline
+        while not self.thread.stopping.is_set():
+            item = self._read()
+            # A full queue drops the frame: the gap in the capture times counts it.
+            with contextlib.suppress(queue.Full):
                 self.queue.put_nowait(item)
-            except queue.Full:
-                self.overflows += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        if self._thread.is_alive():
-            raise CaptureError(f"the {self._thread.name} thread did not stop")
 
 
 @dataclass
@@ -156,22 +161,30 @@ class Pipeline:
 
     ``frame_filter`` is called on every frame before it is encoded (the overlay draws there).
     ``sealer`` signs each session's records and segment manifests; without one the segments
-    are written but not sealed (the benchmark compares the two).
+    are written but not sealed (the benchmark compares the two). ``on_event(kind, data)`` is
+    told what the log should keep: ``frames_dropped`` and ``priority_refused``; it is called
+    on the recording thread and must not wait.
     """
 
     def __init__(self, camera: Camera, microphone: Microphone | None, settings: RecordingSettings,
-                 sealer: Sealer | None, frame_filter: Callable[[Frame], None] | None = None) -> None:
+                 sealer: Sealer | None, frame_filter: Callable[[Frame], None] | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] = lambda kind, data: None) -> None:
         self.camera, self.microphone, self.settings = camera, microphone, settings
         self.sealer = sealer
         self.frame_filter = frame_filter
-        self.encoders = Encoders(settings.video, settings.audio if microphone else None)
+        self.on_event = on_event
+        with thread_nice(settings.nice) if settings.nice is not None else contextlib.nullcontext() as refused:
+            # The encoders' own threads start here and keep the capture threads' nice value.
+            self.encoders = Encoders(settings.video, settings.audio if microphone else None)
+        if refused:
+            on_event("priority_refused", {"nice": settings.nice, "message": refused})
         self.buffer = PreEventBuffer(settings.pre_event_seconds, settings.pre_event_audio)
         self.buffering = True
         self.progress: Progress | None = None
         self.error: str = ""
         self._requests: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._worker: OwnedThread | None = None
         self._session: Segmenter | None = None
         self._end_pts: int | None = None
         self._closing_at: Fraction | None = None
@@ -180,8 +193,8 @@ class Pipeline:
         self._last_pts = -1
         self._last_stamp: tuple[int, FrameStamp] | None = None
         self._force_key = True
-        self._lost_frames = 0
-        self._dropped_before = 0
+        self._dropped: list[list[int]] = []  # [first, last] session pts not yet reported
+        self._dropped_reported = 0.0
         self._stamps: dict[int, FrameStamp] = {}
         self._audio_next: int | None = None
         self._audio_buffer = np.zeros((settings.audio.channels if settings.audio else 1, 0), np.float32)
@@ -199,14 +212,15 @@ class Pipeline:
     def start(self) -> None:
         """Start capturing and encoding (standby: the pre-event buffer fills)."""
         fps = self.settings.video.fps
-        self._camera = _Reader("camera", self.camera.read, capacity=fps)
+        nice = self.settings.nice
+        self._camera = _Reader("camera", self.camera.read, capacity=fps, nice=nice)
         self._readers = [self._camera]
         self._microphone = None
         if self.microphone is not None:
             self._microphone = _Reader("microphone", self.microphone.read,
-                                       capacity=4 * self.settings.audio.sample_rate // 1024)
+                                       capacity=4 * self.settings.audio.sample_rate // 1024, nice=nice)
             self._readers.append(self._microphone)
-        self._worker = threading.Thread(target=self._work, name="pipeline", daemon=True)
+        self._worker = OwnedThread(self._work, "pipeline", stopping=self._stop)
         self._worker.start()
 
     def start_recording(self, link: dict[str, Any] | None = None, seconds: float | None = None) -> Progress:
@@ -259,11 +273,21 @@ class Pipeline:
             return
         if self.recording and self._worker.is_alive():
             self.stop_recording("shutdown")
+        # Every thread is asked to stop before any is waited for, and each is waited for even
+        # when one before it hangs: a stuck camera never leaves the microphone reading.
         self._stop.set()
-        self._worker.join(timeout=REQUEST_TIMEOUT_SECONDS)
         for reader in self._readers:
-            reader.stop()
+            reader.thread.stopping.set()
+        hung = []
+        for thread, seconds in [(self._worker, REQUEST_TIMEOUT_SECONDS),
+                                *((reader.thread, READER_STOP_SECONDS) for reader in self._readers)]:
+            try:
+                thread.join(seconds)
+            except ZombieThread as exc:
+                hung.append(str(exc))
         self._worker = None
+        if hung:
+            raise CaptureError("; ".join(hung))
 
     def _ask(self, kind: str, *args: Any, start_worker: bool = False) -> Any:
         if not start_worker and (self._worker is None or not self._worker.is_alive()):
@@ -283,6 +307,8 @@ class Pipeline:
     # --- the worker thread ----------------------------------------------------------------------
 
     def _work(self) -> None:
+        if self.settings.nice is not None:
+            set_thread_nice(self.settings.nice)
         try:
             while not self._stop.is_set():
                 self._serve_requests()
@@ -293,6 +319,7 @@ class Pipeline:
                 if self._microphone is not None:
                     self._drain_audio()
         except Exception as exc:  # a failed spool write or encoder: close what can be closed
+            log.exception("the capture pipeline failed")
             self.error = str(exc)
         finally:
             if self._session is not None:
@@ -323,7 +350,6 @@ class Pipeline:
         origin = buffered[0].time if buffered else None
         session_id, folder = new_session_dir(self.settings.data_dir, self.settings.identity.get("device", "device"))
         self.progress = Progress(session_id, folder)
-        self._dropped_before = self._lost_frames + self._camera.overflows
         pre_event_ms = 0
         if origin is not None:
             pre_event_ms = int(((self._last_pts + 1) * self.encoders.video_time_base - origin) * 1000)
@@ -373,6 +399,7 @@ class Pipeline:
     def _close_session(self, reason: str) -> None:
         session, progress = self._session, self.progress
         end = self._closing_at
+        self._report_dropped()
         self._session, self._closing_at, self._end_pts = None, None, None
         try:
             session.close(reason, end)
@@ -421,8 +448,8 @@ class Pipeline:
         elif self._closing_at is not None and pts * self.encoders.video_time_base - self._closing_at > 2:
             self._close_session(self._closing_reason)  # the microphone stalled: close without its last sound
         previous = self._last_pts
-        if previous >= 0:
-            self._lost_frames += pts - previous - 1
+        if previous >= 0 and pts > previous + 1:
+            self._frames_lost(previous + 1, pts - 1)
         self._last_pts = pts
         stamp = FrameStamp(frame.monotonic_ns, frame.wall_ns)
         self._last_stamp = (pts, stamp)
@@ -439,8 +466,24 @@ class Pipeline:
             self._route(_Buffered(packet.pts * self.encoders.video_time_base, packet, self._stamps.pop(packet.pts)))
         if self._session is not None:
             self.progress.frames = self._session.received
-            self.progress.dropped = self._lost_frames + self._camera.overflows - self._dropped_before
             self.progress.segments = self._session.segments
+            if self._dropped and time.monotonic() - self._dropped_reported >= DROPPED_REPORT_SECONDS:
+                self._report_dropped()
+
+    def _frames_lost(self, first: int, last: int) -> None:
+        """Frames ``first`` to ``last`` (encoders' timeline) never arrived: counted, and reported while recording."""
+        if self._session is None or self._closing_at is not None or not self._session.received:
+            return  # not recording, or before the session's first frame
+        origin = self._session.video_origin
+        self.progress.dropped += last - first + 1
+        self._dropped.append([first - origin, last - origin])
+
+    def _report_dropped(self) -> None:
+        if self._dropped and self.progress is not None:
+            self.on_event("frames_dropped", {"session": self.progress.session_id, "pts": self._dropped,
+                                             "count": sum(b - a + 1 for a, b in self._dropped),
+                                             "fps": self.settings.video.fps})
+        self._dropped, self._dropped_reported = [], time.monotonic()
 
     def _route(self, item: _Buffered) -> None:
         """A packet goes to the open session if it belongs to it, else to the pre-event buffer."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -30,9 +31,14 @@ from capture.spool import AppendOnlyFile
 from evidence.files import sync_directory
 from evidence.records import INDEX_SUFFIX
 
+# A fragment (moof+mdat) is cut at every keyframe and whenever it spans this long, so that
+# a power cut loses at most about this much plus the time to write and fsync it. Fragments
+# between keyframes are CMAF chunks: they begin with a predicted frame.
+FRAGMENT_SECONDS = Fraction(1, 15)
 # Keep the session timeline in the files: no shift to zero, no edit list.
 MUXER_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_discont",
+    "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000)),
     "use_editlist": "0",
     "avoid_negative_ts": "disabled",
 }
@@ -82,6 +88,10 @@ class Segment:
             self.container = av.open(self.sink, "w", format="mp4", options=MUXER_OPTIONS)
             self.video = self.container.add_stream_from_template(encoders.video)
             self.video.codec_context.extradata = encoders.video.codec_context.extradata
+            # The template copies the stream's parameters as they were before the encoder was
+            # set up (640x480): the picture size goes into the MP4 header from these.
+            self.video.codec_context.width = encoders.video.codec_context.width
+            self.video.codec_context.height = encoders.video.codec_context.height
             self.audio = None
             if encoders.audio is not None:
                 self.audio = self.container.add_stream_from_template(encoders.audio)
@@ -92,8 +102,7 @@ class Segment:
 
     def sync(self) -> None:
         """Make the fragments written so far durable, then the index lines that name them."""
-        self.file.sync()
-        self.index.sync()
+        self.index.sync(first=self.file.sync)
 
     def write(self, item: _Queued, frame_number: int) -> None:
         """Mux one packet whose pts is already on the session's timeline."""
@@ -130,6 +139,68 @@ class Segment:
                             ["marked"] if self.markers else [], self.markers)
 
 
+class SyncThread:
+    """fsyncs segments off the recording thread: the fragments written so far, then the index.
+
+    At most one fsync is in flight. Requests made while it runs are served together by the
+    next one, so a slow card gets fewer, larger fsyncs instead of stalling the frames; the
+    rate of fsyncs is bounded by the card's own fsync time. A failed fsync is raised to the
+    recording thread at its next request or drain.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._wanted: Segment | None = None
+        self._busy = False
+        self._closed = False
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name="fsync", daemon=True)
+        self._thread.start()
+
+    def request(self, segment: Segment) -> None:
+        """Make what ``segment`` has written so far durable, soon."""
+        with self._changed:
+            self._raise_error()
+            self._wanted = segment
+            self._changed.notify_all()
+
+    def drain(self) -> None:
+        """Wait until every request made so far is durable."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._wanted is None and not self._busy)
+            self._raise_error()
+
+    def close(self) -> None:
+        """Drain, then end the thread; safe to call twice."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._wanted is not None or self._closed)
+                segment, self._wanted = self._wanted, None
+                if segment is None:
+                    return
+                self._busy = True
+            try:
+                segment.sync()
+            except Exception as exc:  # the recording thread raises it: a card that cannot sync is a fault
+                self._error = exc
+            finally:
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
+
+
 class Segmenter:
     """Writes one session's segments; fed by the pipeline's thread, never by two threads at once.
 
@@ -160,6 +231,7 @@ class Segmenter:
         self.frames = 0
         self.received = 0
         self._markers: list[dict[str, Any]] = []
+        self._syncer = SyncThread()
 
     def _set_origin(self, origin: Fraction) -> None:
         self._video_origin = int(origin / self.encoders.video_time_base)
@@ -198,10 +270,13 @@ class Segmenter:
             # Sound captured after the last frame (the camera's queue ran late) is not part of it.
             end -= self._video_origin * self.encoders.video_time_base
             self._audio = collections.deque(item for item in self._audio if item.time < end)
-        self._release(final=True)
-        if self.segment is not None:
-            self._attach_markers(None)
-            self._close_segment(reason)
+        try:
+            self._release(final=True)
+            if self.segment is not None:
+                self._attach_markers(None)
+                self._close_segment(reason)
+        finally:
+            self._syncer.close()
 
     def _release(self, final: bool = False) -> None:
         while self._video or self._audio:
@@ -248,6 +323,7 @@ class Segmenter:
                                self._part_written)
 
     def _close_segment(self, reason: str) -> None:
+        self._syncer.drain()  # the segment's own close syncs the rest, on this thread
         segment, self.segment = self.segment, None
         segment.close(reason)
         self.on_segment_closed(segment)
@@ -257,14 +333,13 @@ class Segmenter:
                   "sha256": part.sha256}
         segment.parts.append(record)
         segment.index.add(record)
-        if not self.deferring:
-            segment.sync()
+        if not self.deferring and segment is self.segment:
+            self._syncer.request(segment)
 
     @contextlib.contextmanager
     def deferred_sync(self) -> Iterator[None]:
         """Write a burst (the pre-event buffer) without an fsync per fragment: the fsync of the
-        next live fragment, at most a second later, makes the whole burst durable, and the
-        first live frame does not wait for it."""
+        next live fragment, a fraction of a second later, makes the whole burst durable."""
         self.deferring = True
         try:
             yield

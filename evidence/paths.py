@@ -101,6 +101,23 @@ class ArchiveDir:
         return self.dock / "dock.pub"
 
     @property
+    def ca_key(self) -> Path:
+        """The station's certificate authority (0600), which certifies its C2PA signing key."""
+        return self.dock / "station-ca.key"
+
+    @property
+    def ca_certificate(self) -> Path:
+        return self.dock / "station-ca.pem"
+
+    @property
+    def c2pa_key(self) -> Path:
+        return self.dock / "c2pa-signer.key"
+
+    @property
+    def c2pa_certificate(self) -> Path:
+        return self.dock / "c2pa-signer.pem"
+
+    @property
     def devices(self) -> Path:
         """Public keys of the devices enrolled on this dock."""
         return self.root / "devices"
@@ -114,5 +131,11 @@ class ArchiveDir:
         return self.root / PARTIAL
 
     @property
-    def index(self) -> Path:
-        return self.root / "index.jsonl"
+    def writeups(self) -> Path:
+        """The officers' write-ups, signed by the dock, beside (never inside) the device's records."""
+        return self.root / "writeups"
+
+    @property
+    def purge_log(self) -> Path:
+        """One line per session the retention purge removed: who, what, why, when."""
+        return self.root / "purges.jsonl"

@@ -36,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser("record", help="record audio and video into the spool")
     record.add_argument("--seconds", type=float, help="stop after this much footage (default: until Ctrl-C)")
-    record.add_argument("--source", help="camera: synthetic:, v4l2:/dev/video0, file:PATH, picamera2:")
-    record.add_argument("--mic", help="microphone: synthetic:, alsa:DEVICE, pulse:DEVICE, or none")
+    record.add_argument("--source", help="camera: simulated:, v4l2:/dev/video0, file:PATH, picamera2:")
+    record.add_argument("--mic", help="microphone: simulated:, alsa:DEVICE, pulse:DEVICE, or none")
     record.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
     record.add_argument("--data-dir", type=Path, help="where the spool is (overrides recording.data_dir)")
     record.set_defaults(run=_record)
@@ -133,9 +133,9 @@ def _record(args: argparse.Namespace) -> int:
         else:
             stop.set()
 
-    with watched(config, stop_for) as watcher, \
-            open_recorder(config, with_microphone=args.mic != "none",
-                          overlay_status=OverlayStatus(clock_trusted=watcher.clock.trusted),
+    overlay = OverlayStatus()  # the clock's verdict and the GNSS position, as in `bodycam run`
+    with watched(config, stop_for, overlay=overlay) as watcher, \
+            open_recorder(config, with_microphone=args.mic != "none", overlay_status=overlay,
                           clock_status=watcher.clock.as_record) as recorder:
         for line in watcher.notes + recorder.notes + recorder.describe():
             print(line)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bodycam_errors import BodycamError
+from hw import sources
 
 
 class ConfigError(BodycamError, ValueError):
@@ -37,12 +38,12 @@ def _between(low: float, high: float) -> Callable[[float], bool]:
     return lambda n: low <= n <= high
 
 
-_SOURCE = re.compile(r"^(auto|synthetic:.*|v4l2:.+|file:.+|picamera2:.*)$")
-_MIC = re.compile(r"^(auto|synthetic:.*|alsa:.+|pulse:.+)$")
 _UTC_OFFSET = re.compile(r"^(local|[+-](0\d|1[0-4]):[0-5]\d)$")
-_BATTERY = re.compile(r"^(auto|simulated:(\d+(\.\d+)?)?|sysfs:.+|max17048:\d+(:(0x)?[0-9A-Fa-f]+)?)$")
-_RTC = re.compile(r"^(auto|simulated:(-?\d+(\.\d+)?)?|sysfs:.+)$")
-_GNSS = re.compile(r"^(auto|none|simulated:(-?\d+(\.\d+)?,-?\d+(\.\d+)?)?|/.+|[a-z0-9+]+://.+)$")
+
+
+def _source(kind: str) -> Rule:
+    """A key naming a part: checked against the one table of source strings, ``hw.sources``."""
+    return Rule(str, lambda s: sources.valid(kind, s), sources.forms(kind))
 
 SCHEMA: dict[str, dict[str, Rule]] = {
     "device": {
@@ -79,12 +80,11 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "data_dir": Rule(str, _length(1, 4096), "a directory path"),
         "pre_event_seconds": Rule(int, _between(0, 120), "a whole number of seconds from 0 to 120"),
         "pre_event_audio": Rule(bool, lambda b: True, "true or false"),
+        "capture_nice": Rule(int, _between(-20, 19), "a whole number from -20 to 19"),
     },
     "sources": {
-        "camera": Rule(str, lambda s: _SOURCE.match(s) is not None,
-                       "auto, synthetic:, v4l2:DEVICE, file:PATH or picamera2:"),
-        "microphone": Rule(str, lambda s: _MIC.match(s) is not None,
-                           "auto, synthetic:, alsa:DEVICE or pulse:DEVICE"),
+        "camera": _source("camera"),
+        "microphone": _source("microphone"),
     },
     "overlay": {
         "enabled": Rule(bool, lambda b: True, "true or false"),
@@ -95,11 +95,11 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                             "a strftime pattern showing the seconds (%S) and the UTC offset (%z or %:z)"),
         "utc_offset": Rule(str, lambda s: _UTC_OFFSET.match(s) is not None, "local, or +HH:MM / -HH:MM"),
         "font": Rule(str, _length(1, 4096), "auto or the path of a font file"),
+        "unverified_text": Rule(str, _length(1, 32), "1 to 32 characters"),
     },
     "battery": {
-        **{key: Rule(str, lambda s: _BATTERY.match(s) is not None,
-                     "auto, simulated:, simulated:PERCENT, sysfs:PATH or max17048:BUS:ADDRESS")
-           for key in ("main", "backup")},
+        "main": _source("battery"),
+        "backup": _source("battery"),
         "full_minutes": Rule(int, _between(10, 10_000), "a whole number of minutes from 10 to 10000"),
         "low_alarm_minutes": Rule(int, _between(1, 120), "a whole number of minutes from 1 to 120"),
         "critical_percent": Rule(int, _between(1, 50), "a whole number from 1 to 50"),
@@ -113,18 +113,17 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "card_mount": Rule(str, lambda s: s == "" or s.startswith("/"), "\"\" or an absolute path"),
     },
     "clock": {
-        "rtc": Rule(str, lambda s: _RTC.match(s) is not None, "auto, simulated:, simulated:SECONDS or sysfs:PATH"),
+        "rtc": _source("rtc"),
         "max_drift_seconds": Rule(int, _between(1, 3600), "a whole number of seconds from 1 to 3600"),
         "max_hours_since_set": Rule(int, _between(1, 8760), "a whole number of hours from 1 to 8760"),
     },
     "gnss": {
-        "port": Rule(str, lambda s: _GNSS.match(s) is not None,
-                     "auto, none, simulated:, simulated:LAT,LON, a device path or a pyserial URL"),
+        "port": _source("gnss"),
         "baudrate": Rule(int, lambda n: n in (4800, 9600, 19200, 38400, 57600, 115200),
                          "one of 4800, 9600, 19200, 38400, 57600, 115200"),
     },
     "gpio": {
-        "pin_factory": Rule(str, lambda s: s in ("auto", "mock"), "auto or mock"),
+        "pin_factory": _source("pin_factory"),
         "record": Rule(int, _between(0, 27), "a BCM GPIO number from 0 to 27"),
         **{key: Rule(int, _between(-1, 27), "a BCM GPIO number from 0 to 27, or -1 (not fitted)")
            for key in ("marker", "power", "dock", "led_power", "led_video", "led_audio", "vibration", "buzzer")},

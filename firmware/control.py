@@ -7,27 +7,58 @@ file left by a killed service is replaced.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import socket
-import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from bodycam_errors import BodycamError
+from bodycam_threads import OwnedThread
 
+log = logging.getLogger(__name__)
 ACCEPT_SECONDS = 0.5  # how soon the server thread notices close()
 MAX_REQUEST = 4096
+STOP_SECONDS = 60.0
 
 
 class ControlError(BodycamError, OSError):
     """No service answers on the socket, or it answered something unreadable."""
 
 
-class ControlServer:
-    """Answers requests on ``path`` with ``handle(request) -> reply`` from a thread it owns, one at a time."""
+@dataclass(frozen=True)
+class Request:
+    """One request: ``press`` names a button press of ``bodycam press`` or ``status``; a hold of
+    record may carry the stop ``reason``, a marker its ``label``."""
 
-    def __init__(self, path: Path, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    press: str
+    reason: str | None = None
+    label: str | None = None
+
+    @classmethod
+    def from_json(cls, message: Any) -> "Request":
+        """The request in a decoded JSON line; ValueError (one sentence) for anything else."""
+        if not isinstance(message, dict) or set(message) - {"press", "reason", "label"}:
+            raise ValueError("a request is a JSON object with 'press' and optionally 'reason' and 'label'")
+        if not isinstance(message.get("press"), str):
+            raise ValueError("'press' must be a string")
+        if any(not isinstance(message.get(key), (str, type(None))) for key in ("reason", "label")):
+            raise ValueError("'reason' and 'label' must be strings")
+        return cls(message["press"], message.get("reason"), message.get("label"))
+
+
+class ControlServer:
+    """Answers requests on ``path`` with ``handle(request) -> reply`` from a thread it owns, one at a time.
+
+    A request the handler fails on is answered with the failure; should the thread itself
+    end on an error, ``on_error(exc)`` tells the owner.
+    """
+
+    def __init__(self, path: Path, handle: Callable[[Request], dict[str, Any]],
+                 on_error: Callable[[Exception], None] | None = None) -> None:
         self.path, self._handle = path, handle
         if path.exists() or path.is_symlink():
             try:
@@ -46,12 +77,11 @@ class ControlServer:
         except OSError:
             self._socket.close()
             raise
-        self._quit = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
+        self._thread = OwnedThread(self._serve, "control", on_error=on_error)
         self._thread.start()
 
     def _serve(self) -> None:
-        while not self._quit.is_set():
+        while not self._thread.stopping.is_set():
             try:
                 connection, _ = self._socket.accept()
             except TimeoutError:
@@ -61,28 +91,27 @@ class ControlServer:
             with connection:
                 try:
                     connection.settimeout(30)
-                    message = json.loads(_read_line(connection))
-                    reply = self._handle(message) if isinstance(message, dict) else {"error": "not a JSON object"}
+                    reply = self._handle(Request.from_json(json.loads(_read_line(connection))))
                 except (ValueError, OSError) as exc:
                     reply = {"error": str(exc)}
+                except Exception as exc:  # the service failed on this request: say so, serve the next
+                    log.exception("the control request failed")
+                    reply = {"error": f"the service failed on this request: {exc!r}"}
                 try:
                     connection.sendall(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
                 except OSError:
                     pass  # the client went away; nothing more to tell it
 
     def close(self) -> None:
-        """Stop answering and remove the socket; safe to call twice."""
-        if self._quit.is_set():
+        """Stop answering and remove the socket; safe to call twice. Raises ZombieThread if the thread hangs."""
+        if self._thread.stopping.is_set():
             return
-        self._quit.set()
-        self._thread.join(timeout=60)  # a request in hand (a held button) finishes first
-        if self._thread.is_alive():
-            raise ControlError("the control thread did not stop")
-        self._socket.close()
         try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+            self._thread.stop(STOP_SECONDS)  # a request in hand (a held button) finishes first
+        finally:
+            self._socket.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
 
 def _read_line(connection: socket.socket) -> bytes:

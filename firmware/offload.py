@@ -194,14 +194,22 @@ class SpoolSource:
 
 
 class _EventLogHandler(logging.Handler):
-    """Every refusal the device end logs also goes into the device's event log."""
+    """Every warning logged while serving, by any module, on the serving thread, also goes into
+    the device's event log: a refusal of the device end as ``dock_refused``, the rest as
+    ``offload_warning``."""
 
     def __init__(self, events: EventLog) -> None:
         super().__init__(logging.WARNING)
         self.events = events
+        serving = threading.get_ident()
+        self.addFilter(lambda record: record.thread == serving)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.events.append("dock_refused", {"message": record.getMessage(), "module": record.name})
+        kind = "dock_refused" if record.name == "sync.device" else "offload_warning"
+        try:
+            self.events.append(kind, {"message": record.getMessage(), "module": record.name})
+        except (OSError, ValueError):
+            self.handleError(record)  # a full card: the warning still reaches the system log
 
 
 def clock_setter(data_dir: Path, events: EventLog, policy: ClockPolicy) -> Callable[[int], int]:
@@ -230,14 +238,13 @@ def serve(data_dir: Path, port_url: str, *, release_after_days: float = 0, clock
         events.append("released", {"item": item_id})
     source = SpoolSource(data_dir, release_after_days, event=events.append)
     handler = _EventLogHandler(events)
-    loggers = [logging.getLogger(name) for name in ("sync", __name__)]   # the link's and ours
-    for logger in loggers:
-        logger.addHandler(handler)
-    port = open_port(port_url)
+    logging.getLogger().addHandler(handler)     # every module's: the link's, ours, the evidence's
     try:
-        return Device(port, source, device_authenticator(data_dir), config=config,
-                      set_clock=clock_setter(data_dir, events, clock)).serve(stop, sessions)
+        port = open_port(port_url)
+        try:
+            return Device(port, source, device_authenticator(data_dir), config=config,
+                          set_clock=clock_setter(data_dir, events, clock)).serve(stop, sessions)
+        finally:
+            port.close()
     finally:
-        port.close()
-        for logger in loggers:
-            logger.removeHandler(handler)
+        logging.getLogger().removeHandler(handler)

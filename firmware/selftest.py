@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,17 +18,19 @@ from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from bodycam_threads import OwnedThread, ZombieThread
 from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from firmware.config import Config
 from firmware.eventlog import EventLog
 from firmware.offload import not_offloaded
 from firmware.version import BUILD_DATE
-from hw.battery import Battery, BatteryReading, open_battery
-from hw.camera import Camera, open_camera
-from hw.clock import Rtc, kernel_sync, open_rtc
-from hw.gnss import Gnss, open_gnss
-from hw.microphone import Microphone, open_microphone
+from hw.battery import Battery, BatteryReading
+from hw.camera import Camera
+from hw.clock import Rtc, kernel_sync
+from hw.gnss import Gnss
+from hw.microphone import Microphone
+from hw.sources import open_battery, open_camera, open_gnss, open_microphone, open_rtc
 from hw.storage import Storage
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
@@ -67,6 +68,7 @@ class Report:
     checks: list[Check]
     clock: ClockVerdict
     seconds: float
+    unverified_text: str = ""  # what the overlay writes beside the time of an unverified clock
 
     @property
     def status(self) -> str:
@@ -75,6 +77,16 @@ class Report:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
+
+    def clock_line(self) -> str:
+        """The clock's verdict and what the picture shows because of it."""
+        if self.clock.trusted:
+            return f"clock: verified ({self.clock.reason}); the picture shows the time"
+        if any(c.name == "clock.plausible" and c.status != PASS for c in self.checks):
+            return (f"clock: WRONG ({self.clock.reason}); the picture shows CLOCK NOT SET "
+                    "instead of the time until the clock is set")
+        return (f"clock: UNVERIFIED ({self.clock.reason}); the picture shows the time marked "
+                f"'{self.unverified_text}'")
 
     def simulated(self) -> list[str]:
         """The checks that read a simulated adapter."""
@@ -94,7 +106,7 @@ class Report:
             lines.append(f"{c.name:<{widths[0]}}  {c.status:<6}  {value:<{widths[2]}}{c.limit}")
         if self.simulated():
             lines.append("* simulated (no real device found): " + ", ".join(self.simulated()))
-        lines.append(f"clock: {'trusted' if self.clock.trusted else 'UNTRUSTED'} ({self.clock.reason})")
+        lines.append(self.clock_line())
         verdict = {PASS: "fit to record", WARN: "can record; the warnings are carried into the footage",
                    FAIL: "cannot record: " + "; ".join(f"{c.name} {c.value}" for c in self.checks if c.status == FAIL)}
         lines.append(f"result: {self.status}: {verdict[self.status]} ({self.seconds * 1000:.0f} ms)")
@@ -157,7 +169,8 @@ def run_selftest(config: Config, hardware: Hardware, when: str = "power-on") -> 
     if hardware.microphone is not None:
         checks.append(microphone_check(hardware.microphone))
     checks.append(key_check(data_dir))
-    return Report(when, checks, clock_verdict(checks), time.perf_counter() - started)
+    return Report(when, checks, clock_verdict(checks), time.perf_counter() - started,
+                  config["overlay"]["unverified_text"])
 
 
 def log_report(events: EventLog, report: Report) -> str | None:
@@ -244,7 +257,9 @@ def clock_checks(rtc: Rtc | OSError, gnss: Gnss | None | OSError, config: Config
     data_dir = Path(config["recording"]["data_dir"])
     build = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc)
     shown = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    checks = [Check("clock.plausible", PASS if now >= build.timestamp() else WARN, shown,
+    plausible = now >= build.timestamp()
+    checks = [Check("clock.plausible", PASS if plausible else WARN,
+                    shown if plausible else f"{shown}: CLOCK NOT SET on the picture",
                     f"not before the firmware build {BUILD_DATE}")]
     rtc_limit = f"|RTC - system| <= {drift} s"
     if isinstance(rtc, OSError):
@@ -320,22 +335,17 @@ def gnss_check(gnss: Gnss | None | OSError, wait: float = GNSS_WAIT_SECONDS) -> 
 
 
 def _within(seconds: float, read: Callable[[], Any]) -> Any:
-    """``read()`` on a helper thread, so that a hung device cannot hang the self-test."""
+    """``read()`` on a helper thread, so that a hung device cannot hang the self-test. A read
+    that hangs cannot be interrupted: its thread is left to the device, and the check fails."""
     result: list[Any] = []
-
-    def run() -> None:
-        try:
-            result.append(read())
-        except Exception as exc:  # reported by the caller as the device's failure
-            result.append(exc)
-
-    worker = threading.Thread(target=run, name="selftest-read", daemon=True)
+    worker = OwnedThread(lambda: result.append(read()), "selftest-read")
     worker.start()
-    worker.join(seconds)
-    if not result:
-        raise TimeoutError(f"nothing within {seconds:.0f} s")
-    if isinstance(result[0], Exception):
-        raise result[0]
+    try:
+        worker.join(seconds)
+    except ZombieThread:
+        raise TimeoutError(f"nothing within {seconds:.0f} s") from None
+    if worker.error is not None:
+        raise worker.error  # reported by the caller as the device's failure
     return result[0]
 
 

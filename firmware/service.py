@@ -8,6 +8,14 @@ start, stop, marker and interruption is an event in the device's hash-chained ev
 Threads: the thread calling :meth:`Service.run` owns the state and makes every call into
 the pipeline. The buttons (gpiozero's threads), the watcher, the control socket and signal
 handlers only post messages to its inbox, so events are handled one at a time, in order.
+A message is one of the typed classes below (:data:`Message`); the service has one handler
+for each. The offload runs on a thread the service owns: one at a time, and an undock
+waits for it to end.
+
+Parts: the recorder (``recorder``, by default :func:`firmware.session.open_recorder`) and the
+offload (``offload``, by default :func:`dock_offload`) are factories given to the service,
+as gpiozero is given its pin factory, so that the state machine runs in tests without
+encoders or a serial port.
 """
 from __future__ import annotations
 
@@ -19,22 +27,23 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, Union
 
+from bodycam_threads import OwnedThread, ZombieThread
 from capture import CaptureError
 from evidence import EvidenceError
 from evidence.paths import DataDir
 from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, read_record
 from firmware.config import Config, ConfigError
-from firmware.control import ControlServer
+from firmware.control import ControlServer, Request
 from firmware.eventlog import EventLog
 from firmware.notify import notify, watchdog_seconds
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
-from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher
+from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher, show_location
 from hw import HardwareError
-from hw.gnss import Gnss
 from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
+from hw.sources import open_factory
 from overlay.status import OverlayStatus
 
 POWER_ON, SELFTEST, STANDBY, RECORDING, SEALING, DOCKED, FAULT, SHUTDOWN = (
@@ -84,6 +93,71 @@ HOLD_MARGIN_SECONDS = 0.5
 TICK_SECONDS = 0.2
 BATTERY_CHECK_SECONDS = 5.0
 SETTLE_SECONDS = 30.0
+DOCK_STOP_SECONDS = 10.0  # an undock waits this long for the offload to end
+
+
+@dataclass(frozen=True)
+class ButtonEvent:
+    """A button was pressed, held or released (from gpiozero's threads)."""
+    name: str
+    kind: str  # PRESS, HOLD or RELEASE
+    number: int  # which press of this button, counting from 1
+
+
+@dataclass(frozen=True)
+class ChooseReason:
+    """The stop reason chosen on the device for the next hold of record."""
+    code: str
+
+
+@dataclass(frozen=True)
+class ChooseLabel:
+    """The label of the next marker."""
+    text: str
+
+
+@dataclass(frozen=True)
+class AutoStop:
+    """The watcher asks to stop the recording (battery, storage)."""
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Seal any recording and end ``run``."""
+    cause: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ThreadFailed:
+    """A thread of the service's parts ended on an error (it was logged with its traceback)."""
+    thread: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Settle:
+    """Set ``done`` once every message before this one has been handled."""
+    done: threading.Event
+
+
+Message = Union[ButtonEvent, ChooseReason, ChooseLabel, AutoStop, Shutdown, ThreadFailed, Settle]
+
+# recorder(config, overlay_status=, clock_status=) -> a context manager yielding the pipeline.
+RecorderFactory = Callable[..., ContextManager[Any]]
+# offload(config, port, stop): offer the spool to the dock on ``port`` until ``stop`` is set.
+OffloadFactory = Callable[[Config, str, threading.Event], None]
+
+
+def dock_offload(config: Config, port: str, stop: threading.Event) -> None:
+    """The real offload: ``firmware.offload.serve`` on ``port`` with the configured policies."""
+    from firmware.offload import ClockPolicy, serve
+
+    serve(Path(config["recording"]["data_dir"]), port, release_after_days=config["dock"]["release_after_days"],
+          clock=ClockPolicy(config["dock"]["set_system_clock"], config["clock"]["max_drift_seconds"] * 10**9),
+          stop=stop)
 
 
 def reason_text(code: str, detail: str = "") -> str:
@@ -105,7 +179,7 @@ def open_panel(config: Config, on_event: Callable[[str, str, int], None]) -> Pan
         if pin in used:
             raise ConfigError(f"config {config.source}: 'gpio.{name}' and 'gpio.{used[pin]}' are both GPIO {pin}.")
         used[pin] = name
-    return Panel(inputs, outputs, gpio["pin_factory"], on_event)
+    return Panel(inputs, outputs, open_factory(gpio["pin_factory"]), on_event)
 
 
 class PanelAlarms(AlarmSink):
@@ -146,11 +220,14 @@ def last_stop_on_spool(spool: Path) -> _Stop | None:
 
 
 class Service:
-    """One device's service. ``hardware`` (battery, storage, clock, GNSS) is opened from the config unless given."""
+    """One device's service. ``hardware`` (battery, storage, clock, GNSS) is opened from the config unless given;
+    ``recorder`` and ``offload`` are the factories of its recorder and its dock offload."""
 
     def __init__(self, config: Config, hardware: Hardware | None = None, echo: Callable[[str], None] = print,
-                 watch_interval: float = POLL_SECONDS) -> None:
+                 watch_interval: float = POLL_SECONDS, recorder: RecorderFactory = open_recorder,
+                 offload: OffloadFactory = dock_offload) -> None:
         self.config, self.echo, self.watch_interval = config, echo, watch_interval
+        self._recorder, self._offload = recorder, offload
         self.events = EventLog(config["recording"]["data_dir"])
         self.status = OverlayStatus(recording=False)
         self.clock = ClockVerdict(False, "not checked yet")
@@ -165,7 +242,7 @@ class Service:
         self.docked = False
         self.fault = ""
         self._hardware = hardware
-        self._inbox: queue.Queue[tuple] = queue.Queue()
+        self._inbox: queue.Queue[Message] = queue.Queue()
         self._stack = contextlib.ExitStack()
         self._watcher: Watcher | None = None
         self._alarms: PanelAlarms | None = None
@@ -175,23 +252,27 @@ class Service:
         self._last_stop: _Stop | None = None
         self._reminded = self._battery_checked = self._pinged = 0.0
         self._exit: int | None = None
-        self._dock_stop = threading.Event()
-        self._dock_link: threading.Thread | None = None
+        self._dock_link: OwnedThread | None = None
+        self.dock_stop_seconds = DOCK_STOP_SECONDS
         self._poweroff = False
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ButtonEvent: self._on_button_event, ChooseReason: self._on_reason, ChooseLabel: self._on_label,
+            AutoStop: self._on_auto_stop, Shutdown: self._on_shutdown, ThreadFailed: self._on_thread_failed,
+            Settle: self._on_settle}
 
     # --- any thread ---------------------------------------------------------------------------
 
-    def post(self, *message: Any) -> None:
+    def post(self, message: Message) -> None:
         self._inbox.put(message)
 
     def shutdown(self, cause: str = "shutdown", detail: str = "") -> None:
         """Ask the service to stop (a recording is sealed first); ``run`` then returns."""
-        self.post("shutdown", cause, detail)
+        self.post(Shutdown(cause, detail))
 
     def settle(self, timeout: float = SETTLE_SECONDS) -> bool:
         """Wait until everything posted so far has been handled; False on timeout or once the service ended."""
         done = threading.Event()
-        self.post("sync", done)
+        self.post(Settle(done))
         deadline = time.monotonic() + timeout
         while not done.wait(0.05):
             if self.finished.is_set() or time.monotonic() > deadline:
@@ -210,22 +291,21 @@ class Service:
                 "gpio": panel.description if panel else ""}
 
     def _on_button(self, name: str, kind: str, number: int) -> None:
-        self.post("button", name, kind, number)  # on a gpiozero thread: hand on, nothing more
+        self.post(ButtonEvent(name, kind, number))  # on a gpiozero thread: hand on, nothing more
 
-    def _on_request(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _on_request(self, request: Request) -> dict[str, Any]:
         """A `bodycam press` request, on the control thread: drive the simulated pins as a finger would."""
-        what = message.get("press")
+        what = request.press
         if what == "status":
             return self.describe()
         if what not in PRESSES or self.panel is None:
             return {"error": f"cannot press '{what}' (use one of {', '.join(PRESSES)})"}
-        reason = message.get("reason")
-        if reason is not None:
-            if reason not in MANUAL_REASONS:
-                return {"error": f"unknown stop reason '{reason}' (use one of {', '.join(MANUAL_REASONS)})"}
-            self.post("reason", reason)  # what a device with a reason menu would have set before the hold
-        if message.get("label"):
-            self.post("label", str(message["label"])[:64])
+        if request.reason is not None:
+            if request.reason not in MANUAL_REASONS:
+                return {"error": f"unknown stop reason '{request.reason}' (use one of {', '.join(MANUAL_REASONS)})"}
+            self.post(ChooseReason(request.reason))  # what a device with a reason menu would have set before the hold
+        if request.label:
+            self.post(ChooseLabel(request.label[:64]))
         button, how = PRESSES[what]
         try:
             if isinstance(how, bool):
@@ -263,9 +343,9 @@ class Service:
             except queue.Empty:
                 message = None
             if message is not None:
-                getattr(self, f"_do_{message[0]}")(*message[1:])
+                self._handlers[type(message)](message)
             if self._exit is None and self.stop_requested:
-                self._do_shutdown("signal", self.stop_requested)
+                self._shut_down("signal", self.stop_requested)
             if self._exit is None:
                 self._tick()
 
@@ -274,7 +354,8 @@ class Service:
         self._log("state", {"from": None, "to": POWER_ON, "cause": "started", "gpio": self.panel.description})
         self.panel.set("led_power", True)
         self._stack.enter_context(contextlib.closing(
-            ControlServer(DataDir(self.config["recording"]["data_dir"]).control_socket, self._on_request)))
+            ControlServer(DataDir(self.config["recording"]["data_dir"]).control_socket, self._on_request,
+                          on_error=self._reporter("control"))))
         self._alarms = PanelAlarms(self.panel, self.echo)
         if self._hardware is None:
             self._hardware = self._stack.enter_context(open_hardware(self.config, with_devices=False))
@@ -293,7 +374,7 @@ class Service:
         self.clock = report.clock
         failed = [c for c in report.checks if c.status == FAIL]
         if any(c.name == "battery.main" for c in failed):
-            self._do_shutdown("battery", "the battery is below the shutdown level at power-on")
+            self._shut_down("battery", "the battery is below the shutdown level at power-on")
         elif failed:
             self._enter_fault("; ".join(f"{c.name} {c.value}" for c in failed))
         else:
@@ -303,7 +384,7 @@ class Service:
 
     def _open_pipeline(self) -> bool:
         try:
-            self.pipeline = self._stack.enter_context(open_recorder(
+            self.pipeline = self._stack.enter_context(self._recorder(
                 self.config, overlay_status=self.status, clock_status=lambda: self.clock.as_record()))
             for note in self.pipeline.notes + self.pipeline.describe():
                 self.echo(note)
@@ -336,16 +417,25 @@ class Service:
         except (OSError, ValueError) as exc:  # a full card must not stop the service: show it, go on
             self.echo(f"the event log cannot be written: {exc}")
 
-    def _do_sync(self, done: threading.Event) -> None:
-        done.set()
+    def _reporter(self, thread: str) -> Callable[[Exception], None]:
+        """What a part's thread calls with the error it ended on (on that thread): a message to us."""
+        return lambda exc: self.post(ThreadFailed(thread, repr(exc)))
 
-    def _do_reason(self, code: str) -> None:
-        self._reason = code
+    def _on_thread_failed(self, message: ThreadFailed) -> None:
+        self._log("thread_failed", {"thread": message.thread, "error": message.error})
+        self.echo(f"the {message.thread} thread failed: {message.error}")
 
-    def _do_label(self, label: str) -> None:
-        self._label = label
+    def _on_settle(self, message: Settle) -> None:
+        message.done.set()
 
-    def _do_button(self, name: str, kind: str, number: int) -> None:
+    def _on_reason(self, message: ChooseReason) -> None:
+        self._reason = message.code
+
+    def _on_label(self, message: ChooseLabel) -> None:
+        self._label = message.text
+
+    def _on_button_event(self, message: ButtonEvent) -> None:
+        name, kind, number = message.name, message.kind, message.number
         if name == "record" and kind == PRESS:
             if self.state in (STANDBY, DOCKED):
                 self._start_recording(number)
@@ -363,7 +453,7 @@ class Service:
         elif name == "marker" and kind == RELEASE:
             self._label = ""  # a label is for the marker of this press only
         elif name == "power" and kind == HOLD:
-            self._do_shutdown("power", "the power button was held")
+            self._shut_down("power", "the power button was held")
         elif name == "dock" and kind in (PRESS, RELEASE):
             self._set_docked(kind == PRESS)
 
@@ -412,11 +502,11 @@ class Service:
     def _watcher_stop(self, message: str) -> None:
         # On the watcher's thread, right after it signalled the alarm that asks for the stop.
         alarm = self._alarms.last
-        self.post("auto_stop", STOP_CODE_OF_ALARM.get(alarm.kind if alarm else "", "fault"), message)
+        self.post(AutoStop(STOP_CODE_OF_ALARM.get(alarm.kind if alarm else "", "fault"), message))
 
-    def _do_auto_stop(self, code: str, detail: str) -> None:
+    def _on_auto_stop(self, message: AutoStop) -> None:
         if self.state == RECORDING:
-            self._stop_recording(code, detail=detail)
+            self._stop_recording(message.code, detail=message.detail)
 
     def _mark(self) -> None:
         try:
@@ -480,29 +570,36 @@ class Service:
             self._enter(DOCKED if docked else STANDBY, "docked" if docked else "undocked")
 
     def _serve_dock(self, docked: bool) -> None:
-        """While docked, offer the sealed recordings to the dock on ``dock.port``, on a thread of its own."""
-        port = self.config["dock"]["port"]
-        if docked and port and self._dock_link is None:
-            self._dock_stop.clear()
-            self._dock_link = threading.Thread(target=self._dock_session, args=(port,), name="dock-link", daemon=True)
+        """While docked, offer the sealed recordings to the dock on ``dock.port``, on a thread of its own.
+
+        One offload at a time: an undock stops the offload and waits for it. One that does not
+        end in time is logged and kept: no new offload starts on the port until it has ended
+        (:meth:`_tick` looks again), so two can never meet on one port."""
+        port, link = self.config["dock"]["port"], self._dock_link
+        if link is not None and not link.is_alive():
+            link.join()  # ended: stopped late, or on its own (a dead port; its thread logged why)
+            self._dock_link = link = None
+        if docked and port and link is None:
+            stop = threading.Event()
+            self._dock_link = OwnedThread(self._offload, "dock-link", args=(self.config, port, stop),
+                                          on_error=self._dock_failed(port), stopping=stop)
             self._dock_link.start()
-        elif not docked and self._dock_link is not None:
-            self._dock_stop.set()
-            self._dock_link.join(timeout=10)
+        elif not docked and link is not None and not link.stopping.is_set():
+            try:
+                link.stop(self.dock_stop_seconds)
+            except ZombieThread as exc:
+                self._log("dock_link_stuck", {"port": port, "message": str(exc)})
+                return
             self._dock_link = None
 
-    def _dock_session(self, port: str) -> None:
-        from firmware.offload import ClockPolicy, serve
+    def _dock_failed(self, port: str) -> Callable[[Exception], None]:
+        # On the offload's thread: a dead port ends the offload, never the service; the log says why.
+        return lambda exc: self._log("dock_link_failed", {"port": port, "message": str(exc)})
 
-        config = self.config
-        try:
-            serve(Path(config["recording"]["data_dir"]), port, release_after_days=config["dock"]["release_after_days"],
-                  clock=ClockPolicy(config["dock"]["set_system_clock"], config["clock"]["max_drift_seconds"] * 10**9),
-                  stop=self._dock_stop)
-        except Exception as exc:  # a dead port ends the offload, never the service; the log says why
-            self._log("dock_link_failed", {"port": port, "message": str(exc)})
+    def _on_shutdown(self, message: Shutdown) -> None:
+        self._shut_down(message.cause, message.detail)
 
-    def _do_shutdown(self, cause: str, detail: str) -> None:
+    def _shut_down(self, cause: str, detail: str) -> None:
         if self._exit is not None:
             return
         if self.state == RECORDING:
@@ -528,6 +625,8 @@ class Service:
                 self.panel.play(PATTERNS["reminder"])
         elif self.pipeline is not None and self.pipeline.error and self.state != FAULT:
             self._fail(self.pipeline.error)
+        if self._dock_link is not None and self._dock_link.stopping.is_set() and not self._dock_link.is_alive():
+            self._serve_dock(self.docked)  # a stuck offload ended at last: the dock may be served again
         if now - self._battery_checked >= BATTERY_CHECK_SECONDS:
             self._battery_checked = now
             self._check_battery()
@@ -552,11 +651,7 @@ class Service:
             return  # the self-test and the watcher report an unreadable battery
         if reading.status not in ("Charging", "Full") and reading.percent <= self.config["battery"]["shutdown_percent"]:
             self._alarms.signal(Alarm("battery_critical", f"battery at {reading.percent:.0f} %: shutting down"))
-            self._do_shutdown("battery", f"battery at {reading.percent:.0f} %")
+            self._shut_down("battery", f"battery at {reading.percent:.0f} %")
 
     def _update_location(self) -> None:
-        gnss = self._hardware.gnss
-        position = gnss.position() if isinstance(gnss, Gnss) else None
-        location = (position.latitude, position.longitude) if position else None
-        if location != self.status.current.location:
-            self.status.update(location=location)
+        show_location(self._hardware.gnss, self.status)

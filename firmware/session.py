@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import contextlib
+import queue
+import sys
+import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from capture.encoder import AudioSettings, VideoSettings
 from capture.pipeline import Pipeline, RecordingSettings
 from capture.sealing import Sealer, recover
 from firmware.config import Config
+from firmware.eventlog import EventLog
 from firmware.provision import ensure_provisioned
-from hw.camera import open_camera
-from hw.microphone import open_microphone
+from firmware.version import BUILD_DATE
+from hw.sources import open_camera, open_microphone
 from overlay.burn import Overlay, OverlaySettings
 from overlay.status import OverlayStatus
 
@@ -28,6 +33,7 @@ def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSet
                                                  "firmware")},
         pre_event_seconds=config["recording"]["pre_event_seconds"],
         pre_event_audio=config["recording"]["pre_event_audio"],
+        nice=config["recording"]["capture_nice"],
     )
 
 
@@ -44,9 +50,35 @@ def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus
     keys = config["overlay"]
     if not keys["enabled"]:
         return None
+    build = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc)
     settings = OverlaySettings(keys["position"], keys["size"], keys["time_format"], keys["utc_offset"],
-                               keys["font"], identity)
+                               keys["font"], identity, keys["unverified_text"], int(build.timestamp()))
     return Overlay(config["video"]["width"], config["video"]["height"], settings, status)
+
+
+class EventWriter:
+    """Writes the pipeline's events to the event log on a thread of its own, in order: the
+    recording thread never waits for the log's fsync. Events still queued at close are written."""
+
+    def __init__(self, events: EventLog) -> None:
+        self.events = events
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="events", daemon=True)
+        self._thread.start()
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        self._queue.put((kind, data))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                self.events.append(*item)
+            except (OSError, ValueError) as exc:  # the recording goes on; the failure is said
+                print(f"bodycam: the event log could not keep a {item[0]} event: {exc}", file=sys.stderr)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
 
 
 @contextlib.contextmanager
@@ -59,6 +91,7 @@ def open_recorder(config: Config, with_microphone: bool = True, overlay_status: 
     that every signed record carries; without it the records say the clock was unchecked.
 
     Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so).
+    Dropped frames and a refused capture priority go to the event log.
     """
     sealer, notes = start_sealing(config)
     if clock_status is not None:
@@ -66,9 +99,11 @@ def open_recorder(config: Config, with_microphone: bool = True, overlay_status: 
     settings = recording_settings(config, sealer.identity)
     video, audio = settings.video, settings.audio
     overlay = make_overlay(config, settings.identity, overlay_status)  # a font problem stops us before any device opens
-    # One epoch for both simulated devices, so the synthetic flash and beep coincide.
+    # One epoch for both simulated devices, so the simulated flash and beep coincide.
     epoch = time.monotonic_ns()
     with contextlib.ExitStack() as devices:
+        events = EventWriter(EventLog(config["recording"]["data_dir"]))
+        devices.callback(events.close)
         camera = devices.enter_context(open_camera(config["sources"]["camera"], video.width, video.height,
                                                    video.fps, epoch_ns=epoch))
         microphone = None
@@ -76,6 +111,6 @@ def open_recorder(config: Config, with_microphone: bool = True, overlay_status: 
             microphone = devices.enter_context(open_microphone(config["sources"]["microphone"], audio.sample_rate,
                                                                audio.channels, epoch_ns=epoch))
         pipeline = devices.enter_context(contextlib.closing(
-            Pipeline(camera, microphone, settings, sealer, frame_filter=overlay)))
+            Pipeline(camera, microphone, settings, sealer, frame_filter=overlay, on_event=events)))
         pipeline.notes = notes
         yield pipeline

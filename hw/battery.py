@@ -172,27 +172,6 @@ class SimulatedBattery(Battery):
         return BatteryReading(percent, percent / 100 * self.full_minutes, None, "Discharging")
 
 
-def open_battery(url: str, which: int = 0, full_minutes: float = 600.0, root: Path = POWER_SUPPLY) -> Battery:
-    """Open the battery named by ``url``; ``auto`` takes the kernel's battery number ``which`` (0 main, 1 backup)."""
-    scheme, _, rest = url.partition(":")
-    if url == "auto":
-        return open_battery(detect_battery(which, root), which, full_minutes, root)
-    if scheme == "simulated":
-        try:
-            return SimulatedBattery(float(rest or 100), full_minutes)
-        except ValueError as exc:
-            raise HardwareError(f"'{url}': the simulated battery's charge must be a number") from exc
-    if scheme == "sysfs" and rest:
-        return SysfsBattery(rest)
-    if scheme == "max17048":
-        bus, _, address = rest.partition(":")
-        try:
-            return MAX17048Battery(int(bus), int(address or "0x36", 0))
-        except ValueError as exc:
-            raise HardwareError(f"'{url}': use max17048:BUS or max17048:BUS:ADDRESS, e.g. max17048:1:0x36") from exc
-    raise HardwareError(f"unknown battery '{url}' (use auto, simulated:, sysfs:PATH or max17048:BUS:ADDRESS)")
-
-
 def detect_battery(which: int, root: Path = POWER_SUPPLY) -> str:
     """The source ``auto`` stands for: the kernel's battery number ``which``, else simulated."""
     batteries = []

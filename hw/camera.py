@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw import HardwareError
-
 
 @dataclass
 class Frame:
@@ -54,35 +52,14 @@ class Camera:
         self.close()
 
 
-def open_camera(url: str, width: int, height: int, fps: int, epoch_ns: int | None = None) -> Camera:
-    """Open the camera named by ``url``; ``auto`` takes the first real camera found, else synthetic.
-
-    ``epoch_ns`` is the shared start of the simulated world, so that a synthetic camera's
-    flashes and a synthetic microphone's beeps happen at the same instants.
-    """
-    scheme, _, rest = url.partition(":")
-    if url == "auto":
-        return open_camera(detect_camera(), width, height, fps, epoch_ns)
-    if scheme == "synthetic":
-        from hw.synthetic import SyntheticCamera
-        return SyntheticCamera(width, height, fps, epoch_ns=epoch_ns)
-    if scheme in ("v4l2", "file"):
-        from hw.opencv_camera import OpenCVCamera
-        return OpenCVCamera(rest, width, height, fps, is_file=scheme == "file")
-    if scheme == "picamera2":
-        from hw.picamera2_camera import Picamera2Camera
-        return Picamera2Camera(width, height, fps, camera_num=int(rest or 0))
-    raise HardwareError(f"unknown camera source '{url}' (use synthetic:, v4l2:DEV, file:PATH or picamera2:)")
-
-
 def detect_camera() -> str:
-    """The source ``auto`` stands for: a Pi camera, else a V4L2 capture device, else synthetic."""
+    """The source ``auto`` stands for: a Pi camera, else a V4L2 capture device, else simulated."""
     if glob.glob("/dev/media*") and _picamera2_available():
         return "picamera2:"
     for dev in sorted(glob.glob("/dev/video*")):
         if _is_capture_device(dev):
             return f"v4l2:{dev}"
-    return "synthetic:"
+    return "simulated:"
 
 
 def _picamera2_available() -> bool:

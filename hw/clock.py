@@ -63,21 +63,6 @@ class SimulatedRtc(Rtc):
         return float(int(self._now() + self.offset))
 
 
-def open_rtc(url: str, root: Path = RTC0) -> Rtc:
-    """Open the RTC named by ``url``; ``auto`` takes ``root`` if the kernel has it, else the simulated one."""
-    scheme, _, rest = url.partition(":")
-    if url == "auto":
-        return SysfsRtc(root) if (root / "since_epoch").exists() else SimulatedRtc()
-    if scheme == "sysfs" and rest:
-        return SysfsRtc(rest)
-    if scheme == "simulated":
-        try:
-            return SimulatedRtc(float(rest or 0))
-        except ValueError as exc:
-            raise HardwareError(f"'{url}': the simulated RTC's offset must be a number of seconds") from exc
-    raise HardwareError(f"unknown RTC '{url}' (use auto, simulated: or sysfs:/sys/class/rtc/rtc0)")
-
-
 @dataclass(frozen=True)
 class KernelSync:
     """The kernel's own word on its clock: synchronised to a reference, and its error bound."""

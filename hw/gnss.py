@@ -9,19 +9,19 @@ nothing a receiver sends can stop the reader.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
-from pathlib import Path
 
 import pynmea2
 
+from bodycam_threads import OwnedThread
 from hw import HardwareError
 
 # A fix older than this is no fix: receivers send RMC and GGA once a second.
 STALE_SECONDS = 5.0
+STOP_SECONDS = 2.0
 DEFAULT_POSITION = (39.9042, 116.4074)
 # What pynmea2 raises on a sentence that is garbled or has impossible fields.
 _MALFORMED = (ValueError, TypeError, AttributeError, IndexError, KeyError)
@@ -144,14 +144,13 @@ class SerialGnss(Gnss):
             self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.2)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise HardwareError(f"cannot open the GNSS port {url}: {exc}") from exc
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gnss", daemon=True)
+        self._thread = OwnedThread(self._run, "gnss")
         self._thread.start()
 
     def _run(self) -> None:
         import serial
 
-        while not self._stop.is_set():
+        while not self._thread.stopping.is_set():
             try:
                 line = self._port.readline()
             except (serial.SerialException, OSError) as exc:  # port gone: state() goes stale
@@ -162,11 +161,10 @@ class SerialGnss(Gnss):
 
     def close(self) -> None:
         if not self.closed:
-            self._stop.set()
-            self._thread.join(timeout=2)
-            self._port.close()
-            if self._thread.is_alive():
-                raise HardwareError("the GNSS reader thread did not stop")
+            try:
+                self._thread.stop(STOP_SECONDS)
+            finally:
+                self._port.close()
         super().close()
 
 
@@ -201,22 +199,3 @@ def sentences(latitude: float, longitude: float, when: datetime, fix: bool = Tru
         return [checksummed(f"GPRMC,{hms},V,,,,,,,{when:%d%m%y},,,N"), checksummed(f"GPGGA,{hms},,,,,0,00,99.9,,M,,M,,")]
     return [checksummed(f"GPRMC,{hms},A,{lat},{lon},0.0,0.0,{when:%d%m%y},,,A"),
             checksummed(f"GPGGA,{hms},{lat},{lon},1,08,0.9,50.0,M,-8.0,M,,")]
-
-
-def open_gnss(url: str, baudrate: int = 9600) -> Gnss | None:
-    """Open the receiver named by ``url``; ``none`` says the device has none (returns None)."""
-    scheme, _, rest = url.partition(":")
-    if url == "none":
-        return None
-    if url == "auto":
-        return open_gnss("/dev/serial0" if Path("/dev/serial0").exists() else "simulated:", baudrate)
-    if scheme == "simulated":
-        if not rest:
-            return SimulatedGnss()
-        try:
-            latitude, longitude = (float(part) for part in rest.split(","))
-        except ValueError as exc:
-            raise HardwareError(f"'{url}': use simulated: or simulated:LAT,LON") from exc
-        return SimulatedGnss(latitude, longitude)
-    return SerialGnss(url, baudrate)
-

@@ -1,8 +1,8 @@
 """Buttons, lights and a vibration motor (or buzzer) on GPIO pins, through gpiozero.
 
-The pin factory is chosen by a string, like the other adapters: ``mock`` is gpiozero's own
-``MockFactory`` (the simulated twin: tests and ``bodycam press`` drive its input pins) and
-``auto`` takes gpiozero's default (lgpio on a Pi), else the mock. Each :class:`Panel` gets
+The pin factory is chosen by a string, like the other adapters: ``simulated:`` is gpiozero's
+own ``MockFactory`` (the simulated twin: tests and ``bodycam press`` drive its input pins) and
+``auto`` takes gpiozero's default (lgpio on a Pi), else the simulated one. Each :class:`Panel` gets
 its own factory instance, so two panels (two tests) never share pins.
 
 Wiring: a button connects its pin to ground (the internal pull-up holds it high); a light
@@ -23,10 +23,11 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from bodycam_threads import OwnedThread
 from hw import HardwareError
 
 PRESS, HOLD, RELEASE = "press", "hold", "release"
-FACTORIES = ("auto", "mock")
+STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,14 @@ class Pattern:
 EventHandler = Callable[[str, str, int], None]
 
 
-def open_factory(name: str):
-    """The gpiozero pin factory named ``name``: ``mock``, or ``auto`` (the default factory, else the mock)."""
+def simulated_factory():
+    """gpiozero's own MockFactory: the simulated twin of the pins."""
     from gpiozero.pins.mock import MockFactory
+    return MockFactory()
 
-    if name == "mock":
-        return MockFactory()
-    if name != "auto":
-        raise HardwareError(f"unknown GPIO pin factory '{name}' (use auto or mock)")
+
+def default_factory():
+    """gpiozero's default factory (lgpio on a Pi), else the simulated one."""
     from gpiozero import Device
     from gpiozero.exc import BadPinFactory
 
@@ -75,19 +76,19 @@ def open_factory(name: str):
             # it the process-wide Device.pin_factory as Device.ensure_pin_factory() would.
             return Device._default_pin_factory()
         except BadPinFactory:
-            return MockFactory()  # no GPIO on this machine: the simulated panel
+            return simulated_factory()  # no GPIO on this machine: the simulated panel
 
 
 class Panel:
     """The device's buttons (``inputs``) and on/off outputs (``outputs``: name -> BCM pin)."""
 
-    def __init__(self, inputs: Mapping[str, Input], outputs: Mapping[str, int], factory: Any = "auto",
+    def __init__(self, inputs: Mapping[str, Input], outputs: Mapping[str, int], factory: Any,
                  on_event: EventHandler = lambda name, kind, number: None) -> None:
-        """``factory``: ``"auto"``, ``"mock"`` or a gpiozero pin factory to use."""
+        """``factory``: the gpiozero pin factory to use (``hw.sources.open_factory`` names one)."""
         from gpiozero import Button, DigitalOutputDevice
         from gpiozero.pins.mock import MockFactory
 
-        self.factory = open_factory(factory) if isinstance(factory, str) else factory
+        self.factory = factory
         self.simulated = isinstance(self.factory, MockFactory)
         self.description = ("simulated GPIO (gpiozero MockFactory)" if self.simulated
                             else f"GPIO ({type(self.factory).__name__})")
@@ -119,7 +120,7 @@ class Panel:
         except Exception as exc:  # a pin that is taken or invalid: release the ones already claimed
             self._opened.close()
             raise HardwareError(f"GPIO: {exc}") from exc
-        self._player = threading.Thread(target=self._play_patterns, name="gpio-patterns", daemon=True)
+        self._player = OwnedThread(self._play_patterns, "gpio-patterns", stopping=self._quit)
         self._player.start()
 
     def _pressed(self, name: str) -> None:
@@ -209,11 +210,8 @@ class Panel:
         """Stop the player, switch the outputs off and release the pins; safe to call twice."""
         if self._quit.is_set():
             return
-        self._quit.set()
         self._patterns.put(None)
-        self._player.join(timeout=5)
-        if self._player.is_alive():
-            raise HardwareError("the GPIO pattern thread did not stop")
+        self._player.stop(STOP_SECONDS)
         for output in self._outputs.values():
             output.off()
         self._opened.close()

@@ -83,19 +83,6 @@ class PyAVMicrophone(Microphone):
         super().close()
 
 
-def open_microphone(url: str, sample_rate: int, channels: int, epoch_ns: int | None = None) -> Microphone:
-    """Open the microphone named by ``url``; ``auto`` takes ALSA's default device if there is one."""
-    scheme, _, rest = url.partition(":")
-    if url == "auto":
-        return open_microphone(detect_microphone(), sample_rate, channels, epoch_ns)
-    if scheme == "synthetic":
-        from hw.synthetic import SyntheticMicrophone
-        return SyntheticMicrophone(sample_rate, channels, epoch_ns=epoch_ns)
-    if scheme in ("alsa", "pulse"):
-        return PyAVMicrophone(scheme, rest, sample_rate, channels)
-    raise HardwareError(f"unknown microphone source '{url}' (use synthetic:, alsa:DEVICE or pulse:DEVICE)")
-
-
 def detect_microphone() -> str:
     """The source ``auto`` stands for: ALSA's default capture device when a sound card has one."""
     try:
@@ -104,4 +91,4 @@ def detect_microphone() -> str:
                 return "alsa:default"
     except OSError:
         pass
-    return "synthetic:"
+    return "simulated:"

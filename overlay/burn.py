@@ -4,10 +4,14 @@ What a frame costs is one masked copy per plane of a small pre-rendered picture 
 no arithmetic). That picture changes only when its text does: once a second for the clock,
 and then only the characters that changed are re-assembled from cached glyphs and converted
 to the frame's colour format. Text is opaque where drawn: a white (or coloured) letter inside a
-black outline, readable on any background and still sharp after H.264.
+black outline, readable on any background and still sharp after H.264. Scene that the outlines
+of neighbouring letters enclose (between 1 and 3, inside the 2's curve) is blacked out too: on a
+bright picture such a white speck ringed in black looks exactly like part of a letter.
 
 The time drawn on a frame is that frame's own capture time (``Frame.wall_ns``, the same as in
-the frame index), never the time it was drawn.
+the frame index), never the time it was drawn. It is always drawn: a clock nobody vouches for
+is marked as such beside the time (``unverified_mark``), and only a time that is certainly
+wrong, before ``not_before`` (the firmware's build date), is replaced by ``CLOCK NOT SET``.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
 PIXEL_FORMATS = ("i420", "bgr")
 ISO_8601 = "%Y-%m-%dT%H:%M:%S%:z"
 _SEPARATOR = "  "
+CLOCK_NOT_SET = "CLOCK NOT SET"
+UNVERIFIED_MARK = "时间未校准 / UNVERIFIED"
 _UTC_OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
 
 
@@ -39,7 +45,9 @@ _UTC_OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
 class OverlaySettings:
     """``size`` is the font size in percent of the picture height; ``utc_offset`` is ``local``
     (the system's time zone) or ``+HH:MM``/``-HH:MM``; ``time_format`` is a strftime pattern
-    in which ``%:z`` is the offset with a colon."""
+    in which ``%:z`` is the offset with a colon. ``unverified_mark`` follows the time while the
+    clock is not vouched for; a capture time before ``not_before`` (seconds since the epoch)
+    is certainly wrong and shows as ``CLOCK NOT SET``."""
 
     position: str = "top-left"
     size: float = 3.0
@@ -47,6 +55,8 @@ class OverlaySettings:
     utc_offset: str = "local"
     font: str = "auto"
     identity: Mapping[str, str] = field(default_factory=dict)
+    unverified_mark: str = UNVERIFIED_MARK
+    not_before: int = 0
 
 
 class _Frame(Protocol):
@@ -71,11 +81,13 @@ class Overlay:
         self.glyphs = GlyphCache(*find_font(settings.font), size=max(8, round(height * settings.size / 100)))
         # Every ASCII glyph rendered now, before recording, so no frame waits for Pillow later.
         self.glyphs.missing("".join(map(chr, range(32, 127))) + "●")
-        for key in ("device", "police_number", "officer", "unit_number", "unit"):
-            missing = self.glyphs.missing(settings.identity.get(key, ""))
+        texts = {key.replace("_", " "): settings.identity.get(key, "")
+                 for key in ("device", "police_number", "officer", "unit_number", "unit")}
+        for name, text in {**texts, "unverified-clock mark": settings.unverified_mark}.items():
+            missing = self.glyphs.missing(text)
             if missing:
                 raise OverlayError(f"the overlay font {self.glyphs.font.getname()[0]} cannot draw "
-                                   f"{missing!r} of the {key.replace('_', ' ')}")
+                                   f"{missing!r} of the {name}")
         self._zone = _utc_offset(settings.utc_offset)
         self._target: _Target = _I420Target() if pixel_format == "i420" else _BGRTarget()
         self._lines: list[_Line] = []
@@ -101,8 +113,9 @@ class Overlay:
     def boxes(self) -> dict[str, tuple[int, int, int, int]]:
         """Where each field was last drawn: name -> (x, y, width, height) in the frame.
 
-        Fields: ``time`` (or ``clock`` when the warning replaces it), ``recording``, ``device``,
-        ``police_number``, ``officer``, ``unit_number``, ``unit``, ``location``, ``case``."""
+        Fields: ``time`` (or ``clock`` when ``CLOCK NOT SET`` replaces it), ``unverified`` (the
+        mark of a clock nobody vouches for), ``recording``, ``device``, ``police_number``,
+        ``officer``, ``unit_number``, ``unit``, ``location``, ``case``."""
         return dict(self._boxes)
 
     def format_time(self, second: int) -> str:
@@ -115,9 +128,13 @@ class Overlay:
 
     def _fields(self, second: int, status: Status) -> list[list[tuple[str, str, Colour]]]:
         who = self.settings.identity
-        clock = (("time", self.format_time(second), WHITE) if status.clock_trusted
-                 else ("clock", status.clock_warning, YELLOW))
-        lines = [[clock] + ([("recording", "● REC", RED)] if status.recording else []),
+        if second < self.settings.not_before:
+            clock = [("clock", CLOCK_NOT_SET, YELLOW)]
+        else:
+            clock = [("time", self.format_time(second), WHITE)]
+            if not status.clock_trusted:
+                clock.append(("unverified", self.settings.unverified_mark, YELLOW))
+        lines = [clock + ([("recording", "● REC", RED)] if status.recording else []),
                  [(key, who[key], WHITE) for key in ("device", "police_number", "officer") if who.get(key)],
                  [(key, who[key], WHITE) for key in ("unit_number", "unit") if who.get(key)],
                  [("location", _location_text(status.location), WHITE)]]
@@ -166,8 +183,9 @@ class Overlay:
 
 
 class _Line:
-    """One line of text as pictures: ``rgb`` (letters, premultiplied by their coverage) and
-    ``outline`` (coverage of letters plus outline), assembled from cached glyphs."""
+    """One line of text as pictures: ``rgb`` (letters, premultiplied by their coverage),
+    ``outline`` (coverage of letters plus outline), assembled from cached glyphs, and ``mask``
+    (the pixels drawn: letters, outline and the scene the outline encloses)."""
 
     def __init__(self, glyphs: GlyphCache) -> None:
         self.glyphs = glyphs
@@ -178,6 +196,7 @@ class _Line:
         self._pens: list[int] = []
         self.rgb = np.zeros((glyphs.height, 0, 3), np.uint8)
         self.outline = np.zeros((glyphs.height, 0), np.uint8)
+        self.mask = np.zeros((glyphs.height, 0), np.uint8)
 
     def set(self, fields: list[tuple[str, str, Colour]]) -> tuple[int, int] | None:
         """Show ``fields`` (name, text, colour); returns the even column range that changed, or None."""
@@ -207,6 +226,7 @@ class _Line:
             start, end = 0, width
             self.rgb = np.zeros((self.glyphs.height, width, 3), np.uint8)
             self.outline = np.zeros((self.glyphs.height, width), np.uint8)
+            self.mask = np.zeros((self.glyphs.height, width), np.uint8)
         self.content, self._pens, self.width = content, pens, width
         self.fields = {name: (pens[a] - pad // 2, pens[b] + pad // 2) for name, (a, b) in spans.items()}
         if start >= end:  # the same text under other field names
@@ -216,6 +236,12 @@ class _Line:
         for (char, colour), pen, g in zip(content, pens, glyphs):
             if pen - pad < end and pen - pad + g.fill.shape[1] > start:
                 self._blit(char, colour, pen, start, end)
+        # A pocket of enclosed scene can reach past the redrawn glyphs, into a neighbour's columns.
+        mask = _enclosed_filled((self.outline >= 128).astype(np.uint8))
+        changed = np.flatnonzero((mask != self.mask).any(axis=0))
+        self.mask = mask
+        if changed.size:
+            start, end = min(start, changed[0] & ~1), max(end, changed[-1] + 2 & ~1)
         return start, end
 
     def _blit(self, char: str, colour: Colour, pen: int, start: int, end: int) -> None:
@@ -231,7 +257,17 @@ class _Line:
 
     def picture(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """The columns ``start:end``: RGB values and the mask of pixels that are drawn."""
-        return self.rgb[:, start:end], (self.outline[:, start:end] >= 128).astype(np.uint8)
+        return self.rgb[:, start:end], self.mask[:, start:end]
+
+
+def _enclosed_filled(drawn: np.ndarray) -> np.ndarray:
+    """``drawn`` (0/1) plus every pixel it encloses, also through a gap of up to 2 pixels (which
+    H.264 blurs shut), so no scene inside a line's outline can pass for part of a letter."""
+    bridge = np.ones((3, 3), np.uint8)
+    outside = cv2.copyMakeBorder(1 - cv2.dilate(drawn, bridge), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
+    reached = cv2.dilate((outside[1:-1, 1:-1] == 2).astype(np.uint8), bridge)
+    return drawn | (1 - reached)
 
 
 class _Target:

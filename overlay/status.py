@@ -17,8 +17,7 @@ class Status:
     """``location`` is (latitude, longitude) in degrees, or None without a GNSS fix."""
 
     location: tuple[float, float] | None = None
-    clock_trusted: bool = True
-    clock_warning: str = "CLOCK NOT SET"
+    clock_trusted: bool = True  # False: nobody vouches for the clock; the overlay marks its time
     case_number: str | None = None
     recording: bool = True
 
@@ -28,8 +27,6 @@ class Status:
             if not (math.isfinite(latitude) and math.isfinite(longitude)
                     and -90 <= latitude <= 90 and -180 <= longitude <= 180):
                 raise ValueError(f"overlay: location must be (latitude, longitude) in degrees, got {self.location!r}")
-        if not 1 <= len(self.clock_warning) <= 32:
-            raise ValueError("overlay: clock_warning must be 1 to 32 characters")
         if self.case_number is not None and not 1 <= len(self.case_number) <= 32:
             raise ValueError("overlay: case_number must be 1 to 32 characters, or None")
 

@@ -6,7 +6,8 @@ only then is it linked read-only into
 ``<root>/YYYY/MM/DD/<unit number>/<device serial>/<police number>/<session>/<file>`` (the
 date of the session-open record's ``started_wall``, UTC) and may the dock receipt it.
 Anything that does not verify raises ``VerifyError``: no receipt, so the device keeps it.
-``<root>/index.jsonl`` gets one line per archived session record, for :func:`search`.
+Each accepted item is filed in the catalogue (``station.catalogue``) before it is linked, and
+the catalogue's chain of archived records is what a new record is checked against.
 
 The device's event log comes as ``events/events-NNNNNN.jsonl``. Its lines are not signed and
 name no device, so each file is filed under the key of the device that authenticated the
@@ -15,13 +16,11 @@ if it carries on the hash chain of that device's event files archived so far.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from evidence import EvidenceError
 from evidence.eventlog import Verification, log_files
@@ -29,6 +28,7 @@ from evidence.files import sha256_file, sync_directory
 from evidence.keys import key_id
 from evidence.paths import EVENTS, ArchiveDir
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
+from station.catalogue import Catalogue, CatalogueError, open_catalogue, station_id
 from sync import VerifyError
 from sync.messages import Item
 from sync.store import FilePartial
@@ -43,11 +43,11 @@ class ArchiveSink:
     """``sync.store.Sink`` for the dock. ``trusted_device_keys`` None accepts any validly signed
     device; ``progress(files, bytes)`` hears of every write and every accepted file.
     ``device_key`` is the device that authenticated the pull (the dock calls :meth:`peer`):
-    without it event files are refused."""
+    without it event files are refused. ``catalogue`` defaults to the archive's own SQLite file."""
 
     def __init__(self, root: Path, trusted_device_keys: set[bytes] | None = None, *,
                  progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20,
-                 device_key: bytes | None = None) -> None:
+                 device_key: bytes | None = None, catalogue: Catalogue | None = None) -> None:
         self.root = Path(root)
         self.folders = ArchiveDir(self.root)
         self.trusted = trusted_device_keys
@@ -56,7 +56,8 @@ class ArchiveSink:
         self.sync_every = sync_every
         self.files = self.bytes = 0
         self.folders.partial.mkdir(parents=True, exist_ok=True)
-        self.index = _read_index(self.root)
+        self.station = station_id(self.root)
+        self.catalogue = open_catalogue(self.root) if catalogue is None else catalogue
 
     def resume(self, item: Item) -> "_Checked | None":
         session, name = _split(item.id)
@@ -75,6 +76,7 @@ class ArchiveSink:
 
     def peer(self, device_key: bytes) -> None:
         self.device_key = device_key
+        self.catalogue.docked(self.station, key_id(device_key))
 
     def _event_folder(self, item: Item) -> Path:
         if self.device_key is None:
@@ -84,10 +86,18 @@ class ArchiveSink:
         return self.folders.events / key_id(self.device_key)
 
     def _folder(self, session: str) -> Path | None:
-        for line in self.index:
-            if line["session"] == session:
-                return self.root / line["path"]
-        return None
+        folder = self.catalogue.folder(self.station, session)
+        return None if folder is None else self.root / folder
+
+    def _file(self, partial: "_Checked", record: SignedRecord | None) -> None:
+        """File the accepted item in the catalogue, before it is linked: a crash between the two
+        leaves an entry whose file the next pull brings (filing it again changes nothing)."""
+        folder = partial.final.parent
+        try:
+            self.catalogue.take(self.station, folder.relative_to(self.root).as_posix(), partial.name, record,
+                                partial.path.stat().st_mtime_ns)
+        except CatalogueError as exc:
+            raise VerifyError(f"{partial.item.id}: {exc}") from exc
 
     def _record(self, path: Path, what: str) -> SignedRecord:
         try:
@@ -108,7 +118,7 @@ class ArchiveSink:
                 raise VerifyError(f"device key {key_id(opened.public_key)} is not enrolled on this dock")
             self._check_chain(opened)
             partial.final = self._place(opened) / name
-            self._add_to_index(_entry(opened, partial.final.parent.relative_to(self.root)))
+            self._file(partial, opened)
             return
         folder = partial.final.parent
         opened = self._record(folder / SESSION_OPEN, f"the open record of {partial.session}")
@@ -120,9 +130,7 @@ class ArchiveSink:
                 raise VerifyError(f"{partial.item.id}: closes after {closed.body['segments']} segments, "
                                   f"{len(manifests)} archived: records missing between")
             self._check_chain(closed)
-            entry = next(line for line in self.index if line["session"] == partial.session)
-            self._add_to_index({**entry, **_chain(closed), "kind": "close", "segments": closed.body["segments"],
-                                "reason": closed.body["reason"]})
+            self._file(partial, closed)
             return
         number, video = int(kind.group(2)), f"seg-{kind.group(2)}.mp4"
         if kind.group(3) == MANIFEST_SUFFIX:
@@ -133,12 +141,14 @@ class ArchiveSink:
                 raise VerifyError(f"{partial.item.id} seals {manifest.body['file']['name']}: renamed")
             if manifest.body["prev"] != before.hash:
                 raise VerifyError(f"{partial.item.id} does not follow the record before it: records missing between")
+            self._file(partial, manifest)
             return
         sealed = self._record(folder / (video + MANIFEST_SUFFIX), f"the manifest of {video}").body
         # Exactly what was sealed: a recovered video comes as its sealed prefix (evidence.receipts).
         expected = sealed["index"] if kind.group(3) == INDEX_SUFFIX else sealed["file"]
         if partial.offset != expected["size"] or sha256_file(partial.path).hexdigest() != expected["sha256"]:
             raise VerifyError(f"{partial.item.id} differs from what its manifest sealed")
+        self._file(partial, None)
 
     def _check_events(self, partial: "_Checked") -> None:
         """Raise VerifyError unless the event file comes after every one archived of this device
@@ -177,9 +187,7 @@ class ArchiveSink:
         archived neighbours (the close before an open, the open after a close) link up.
         A gap stays possible (marked sessions come first); ``bodycam verify`` shows one that stays."""
         body = record.body
-        for line in self.index:
-            if line["key_id"] != body["key_id"]:
-                continue
+        for line in self.catalogue.neighbours(body["key_id"], body["seq"]):
             if line["seq"] == body["seq"] and line["hash"] != record.hash:
                 raise VerifyError(f"record {body['seq']} of device {body['device']} is archived already "
                                   f"as another record (a replay or a fork)")
@@ -194,21 +202,6 @@ class ArchiveSink:
         if not all(isinstance(part, str) and SAFE.fullmatch(part) for part in parts):
             raise VerifyError(f"the open record of {body['session']!r} names an unsafe folder: {parts}")
         return self.root.joinpath(time.strftime("%Y/%m/%d", time.gmtime(body["started_wall"] // 10**9)), *parts)
-
-    def _add_to_index(self, entry: dict[str, Any]) -> None:
-        """Appended before the file is linked: an index line whose file a crash kept out is
-        filled in by the next pull, and never written twice."""
-        if any(line["session"] == entry["session"] and line["kind"] == entry["kind"] for line in self.index):
-            return
-        fd = os.open(self.folders.index, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"     # a line a crash cut short stays alone
-            os.write(fd, b"\n" * torn + json.dumps(entry, ensure_ascii=False).encode() + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self.index.append(entry)
 
 
 class _Checked(FilePartial):
@@ -264,44 +257,3 @@ def _chain_after(held: list[Path], number: int) -> Verification:
             return Verification(seq=end.seq, prev=end.prev)
     first = _event_number(held[0].name) if held else number
     return Verification() if first == 1 else Verification(seq=None, prev=None)
-
-
-def _chain(record: SignedRecord) -> dict[str, Any]:
-    return {"key_id": record.body["key_id"], "seq": record.body["seq"], "hash": record.hash,
-            "prev": record.body["prev"]}
-
-
-def _entry(opened: SignedRecord, path: Path) -> dict[str, Any]:
-    body = opened.body
-    return {"kind": "open", "session": body["session"], "device": body["device"],
-            "police_number": body["officer"]["police_number"], "officer": body["officer"]["name"],
-            "unit_number": body["unit"]["number"], "unit": body["unit"]["name"],
-            "date": time.strftime("%Y-%m-%d", time.gmtime(body["started_wall"] // 10**9)),
-            "case": body.get("case"), "path": path.as_posix(), "segments": None, "reason": None, **_chain(opened)}
-
-
-def _read_index(root: Path) -> list[dict[str, Any]]:
-    entries = []
-    try:
-        lines = ArchiveDir(root).index.read_bytes().splitlines()
-    except FileNotFoundError:
-        return []
-    for line in lines:
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            pass                 # a line a crash cut short: its record is indexed again when it comes
-    return entries
-
-
-def search(root: Path, officer: str | None = None, device: str | None = None, date: str | None = None,
-           case: str | None = None) -> list[dict[str, Any]]:
-    """Archived sessions matching every criterion given: ``officer`` is a police number or a
-    name, ``date`` YYYY-MM-DD (UTC). One entry per session, its latest index line."""
-    sessions: dict[str, dict[str, Any]] = {}
-    for entry in _read_index(Path(root)):
-        sessions[entry["session"]] = entry
-    return [entry for entry in sessions.values()
-            if (officer is None or officer in (entry["police_number"], entry["officer"]))
-            and (device is None or entry["device"] == device) and (date is None or entry["date"] == date)
-            and (case is None or entry["case"] == case)]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +12,7 @@ from bodycam_errors import BodycamError
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
+from station import access_commands, audit_commands, catalogue_commands
 from sync.dock import PullReport
 
 
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
     commands = parser.add_subparsers(dest="command", required=True)
     _archive_commands(commands)
+    catalogue_commands.register(commands)
+    access_commands.register(commands)
+    audit_commands.register(commands)
     return parser
 
 
@@ -39,23 +43,17 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
     init.add_argument("--device-key", action="append", default=[], help="a device's public key (device.pub)")
     init.set_defaults(run=_init)
 
-    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator)")
-    enroll.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator or custodian)")
     enroll.add_argument("--device-key", required=True, help="the device's public key (device.pub)")
+    access_commands.add_station_options(enroll)
     enroll.set_defaults(run=_enroll)
 
     pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it")
     pull.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
     pull.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    pull.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
+                      help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: in the archive)")
     pull.set_defaults(run=_pull)
-
-    search = commands.add_parser("search", help="find archived sessions by officer, device, date, case")
-    search.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    search.add_argument("--officer", help="police number or name")
-    search.add_argument("--device", help="device serial")
-    search.add_argument("--date", help="YYYY-MM-DD (UTC)")
-    search.add_argument("--case", help="case number")
-    search.set_defaults(run=_search)
 
     add_verify_command(commands, "check archived footage against its signed seals", "the archive, or folders in it")
 
@@ -71,11 +69,16 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    print(f"device {add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))} enrolled on {args.archive}")
+    station, user = access_commands.gate(args, "devices", "enroll")
+    device = add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))
+    station.access.audit.record(user.name if user else None, "enroll", role=user.role if user else None,
+                                detail={"device_key": device})
+    print(f"device {device} enrolled on {args.archive}")
     return 0
 
 
 def _pull(args: argparse.Namespace) -> int:
+    from station.catalogue import open_catalogue
     from station.pull import pull
 
     began, shown = time.monotonic(), [-1]
@@ -89,7 +92,7 @@ def _pull(args: argparse.Namespace) -> int:
             shown[0] = files
             print(line, flush=True)
 
-    report = pull(args.archive, args.port, progress=progress)
+    report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue))
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
@@ -105,12 +108,3 @@ def summary(report: PullReport) -> list[str]:
              f"  link          {report.sessions} session(s), {report.drops} dropped, {len(report.resumed)} resumed"]
     lines += [f"  REFUSED {item}: {why}" for item, why in report.failed.items()]
     return lines
-
-
-def _search(args: argparse.Namespace) -> int:
-    from station.archive import search
-
-    found = search(args.archive, officer=args.officer, device=args.device, date=args.date, case=args.case)
-    for entry in found:
-        print(json.dumps(entry, ensure_ascii=False))
-    return 0 if found else 1

@@ -16,6 +16,9 @@ import time
 import tty
 from dataclasses import dataclass
 
+from bodycam_threads import OwnedThread
+
+STOP_SECONDS = 2.0
 WAIT = 0.05                   # how long a relay thread blocks before looking at its flags
 
 
@@ -56,8 +59,7 @@ class PtyWire:
         self._cut_until: float | None = 0.0    # None: cut until mended
         self._trigger: tuple[int, float | None, threading.Event] | None = None
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._pump, args=(i,), daemon=True, name=f"ptywire-{i}")
-                         for i in (0, 1)]
+        self._threads = [OwnedThread(self._pump, f"ptywire-{i}", args=(i,), stopping=self._stop) for i in (0, 1)]
         for thread in self._threads:
             thread.start()
 
@@ -81,9 +83,7 @@ class PtyWire:
     def close(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=2)
-            if thread.is_alive():
-                raise RuntimeError(f"{thread.name} did not stop")
+            thread.join(STOP_SECONDS)  # a relay that hangs raises ZombieThread: its fds stay open
         for fd in self._fds:
             os.close(fd)
         self._fds = []

@@ -8,17 +8,19 @@ plain-file versions; the device's spool and the dock's archive plug in the same 
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
-import threading
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Protocol
 
+from bodycam_threads import OwnedThread
 from evidence.files import sha256_file, sync_directory
 from evidence.paths import PARTIAL
 from sync import VerifyError
 from sync.messages import Item
 
+log = logging.getLogger(__name__)
 BUFFER = 1 << 20             # bytes a partial copy holds in memory before writing them out (a hand-over
                              # to the storing thread per MiB: per 64 KiB they cost 10 % of the dock's CPU)
 
@@ -215,7 +217,7 @@ class _Storer:
         self._store = store
         self._pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="partial-storer", daemon=True)
+        self._thread = OwnedThread(self._run, "partial-storer")
         self._thread.start()
 
     def put(self, piece: bytes) -> None:
@@ -238,4 +240,5 @@ class _Storer:
                 try:
                     self._store(piece)
                 except BaseException as exc:
+                    log.exception("storing a piece of a partial copy failed")
                     self._error = exc

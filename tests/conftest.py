@@ -11,11 +11,11 @@ import pytest
 
 from firmware import config as configuration
 from firmware.session import open_recorder
-from hw.synthetic import read_barcode
+from hw.simulated import read_barcode
 
 SMALL = {"video": {"width": 320, "height": 240, "fps": 30, "bitrate_kbps": 600},
          "recording": {"segment_seconds": 2},
-         "sources": {"camera": "synthetic:", "microphone": "synthetic:"}}
+         "sources": {"camera": "simulated:", "microphone": "simulated:"}}
 
 
 def small_config(data_dir: Path, **sections: dict) -> configuration.Config:
@@ -26,7 +26,7 @@ def small_config(data_dir: Path, **sections: dict) -> configuration.Config:
     return configuration.load().with_overrides(overrides)
 
 
-def write_config(tmp_path: Path, extra: str = "", camera: str = "synthetic:", segment_seconds: int = 60) -> Path:
+def write_config(tmp_path: Path, extra: str = "", camera: str = "simulated:", segment_seconds: int = 60) -> Path:
     """A small config file for tests that run the ``bodycam`` command; ``extra`` is more TOML tables."""
     path = tmp_path / "device.toml"
     path.write_text(f"""
@@ -38,7 +38,7 @@ segment_seconds = {segment_seconds}
 data_dir = "{tmp_path / 'data'}"
 [sources]
 camera = "{camera}"
-microphone = "synthetic:"
+microphone = "simulated:"
 {extra}
 """)
     return path

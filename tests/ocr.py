@@ -36,7 +36,9 @@ def letters(luma: np.ndarray, box: tuple[int, int, int, int], margin: int = 6) -
         shape = cv2.drawContours(np.zeros_like(bright[window]), [contour - (x0, y0)], -1, 1, cv2.FILLED)
         ring = (cv2.dilate(shape, np.ones((7, 7), np.uint8)) - cv2.dilate(shape, np.ones((3, 3), np.uint8))) > 0
         inside = (shape & bright[window]) > 0
-        if ring.any() and dark[window][ring].mean() > 0.9 and big[window][inside].mean() > 200:
+        # All round: not the bright scene round the text, cut off by the crop, touching a bit of dark.
+        ringed = ring.sum() >= cv2.arcLength(contour, True)
+        if ringed and dark[window][ring].mean() > 0.9 and big[window][inside].mean() > 200:
             text[window][inside] = 1
     out = cv2.resize(np.where(text > 0, 0, 255).astype(np.uint8), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     return cv2.copyMakeBorder(out, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)

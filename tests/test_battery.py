@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from hw import HardwareError
-from hw.battery import (CRATE, SOC, VCELL, VERSION, MAX17048Battery, SimulatedBattery, SysfsBattery, detect_battery,
-                        open_battery)
+from hw.battery import CRATE, SOC, VCELL, VERSION, MAX17048Battery, SimulatedBattery, SysfsBattery, detect_battery
+from hw.sources import open_battery
 
 
 def supply(root, name, **files):

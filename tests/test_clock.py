@@ -13,8 +13,9 @@ from evidence.paths import DataDir
 from firmware.selftest import PASS, WARN, clock_checks, clock_verdict
 from firmware.version import BUILD_DATE
 from hw import HardwareError
-from hw.clock import STA_UNSYNC, KernelSync, SimulatedRtc, SysfsRtc, kernel_sync, open_rtc
+from hw.clock import STA_UNSYNC, KernelSync, SimulatedRtc, SysfsRtc, kernel_sync
 from hw.gnss import Gnss
+from hw.sources import open_rtc
 from tests.conftest import small_config
 
 
@@ -84,6 +85,22 @@ def test_a_clock_before_the_build_date_is_untrusted(tmp_path, synced):
     assert by_name(checks)["clock.plausible"].status == WARN
     verdict = clock_verdict(checks)
     assert not verdict.trusted and "clock.plausible" in verdict.reason and BUILD_DATE in checks[0].limit
+
+
+def test_the_self_test_says_what_the_picture_shows_of_the_clock(tmp_path, synced, monkeypatch):
+    config = small_config(tmp_path)
+    build = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc).timestamp()
+
+    def line(now):
+        checks = clock_checks(SimulatedRtc(now=lambda: now), None, config, now=now)
+        return selftest.Report("power-on", checks, clock_verdict(checks), 0.0, "时间未校准 / UNVERIFIED").clock_line()
+
+    assert line(build + 60).startswith("clock: verified") and "shows the time" in line(build + 60)
+    assert "CLOCK NOT SET" in line(build - 1) and line(build - 1).startswith("clock: WRONG")
+    monkeypatch.setattr(selftest, "kernel_sync", lambda: KernelSync(False, 16_000_000, 5))
+    unverified = line(build + 60)
+    assert unverified.startswith("clock: UNVERIFIED") and "'时间未校准 / UNVERIFIED'" in unverified
+    assert "CLOCK NOT SET" not in unverified
 
 
 def test_an_rtc_that_disagrees_is_untrusted_and_one_within_the_drift_passes(tmp_path, synced):

@@ -41,7 +41,7 @@ def test_file_overrides_default_and_keeps_chinese_names(tmp_path):
     ('[officer]\npolice_number = "12345a"\n', "officer.police_number", "exactly 6 digits"),
     ('[officer]\nname = "' + "名" * 33 + '"\n', "officer.name", "1 to 32 characters"),
     ('[unit]\nnumber = "123"\n', "unit.number", "exactly 12 digits"),
-    ('[sources]\ncamera = "usb0"\n', "sources.camera", "synthetic:"),
+    ('[sources]\ncamera = "usb0"\n', "sources.camera", "simulated:"),
     ("video = 3\n", "video", "must be a [video] table"),
 ])
 def test_bad_values_are_refused_naming_the_key(tmp_path, text, key, words):

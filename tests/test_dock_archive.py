@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from capture.pipeline import Progress
+from bodycam_threads import OwnedThread
 from evidence.eventlog import Verification
 from evidence.keys import FileSigner, add_key, key_id, load_public_key, read_keys
 from evidence.paths import DataDir
@@ -27,7 +28,8 @@ from evidence.verify import verify_paths
 from firmware.eventlog import EventLog
 from firmware.offload import SpoolSource, release_due, serve
 from firmware.session import open_recorder
-from station.archive import ArchiveSink, search
+from station.archive import ArchiveSink
+from station.catalogue import open_catalogue
 from station.enroll import dock_init
 from station.pull import pull
 from sync import PeerError, VerifyError
@@ -38,6 +40,7 @@ from sync.messages import ErrorCode, Item
 from sync.ptywire import PtyWire
 from sync.store import PARTIAL
 from tests.conftest import record, small_config
+from tests.waiting import wait_for
 
 DAY_NS = 86_400 * 10**9
 
@@ -89,14 +92,13 @@ def archived(archive: Path) -> dict[str, list[Path]]:
 @contextlib.contextmanager
 def device_serving(data_dir: Path, wire: PtyWire, **options):
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(data_dir, wire.a), kwargs={"stop": stop, **options})
+    thread = OwnedThread(lambda: serve(data_dir, wire.a, stop=stop, **options), "device", stopping=stop)
     thread.start()
     try:
         yield
     finally:
-        stop.set()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+        thread.stop(30)
+    assert thread.error is None, thread.error
 
 
 @contextlib.contextmanager
@@ -148,11 +150,11 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
     assert len([e for e in events(device) if e["type"] == "released"]) == 3
     assert [e["type"] for e in events(device)].count("clock_set") == 1
     # searchable by officer, device and date; a second docking takes only the events logged since
-    day = day.replace("/", "-")
+    day, catalogue = day.replace("/", "-"), open_catalogue(archive)
     for criteria in ({"officer": opened["officer"]["police_number"]}, {"officer": opened["officer"]["name"]},
                      {"device": opened["device"]}, {"date": day}):
-        assert {e["session"] for e in search(archive, **criteria)} == {n.split("/")[0] for n in original}
-    assert search(archive, device="XX00000") == [] and search(archive, case="K-1") == []
+        assert {e["session"] for e in catalogue.search(**criteria)} == {n.split("/")[0] for n in original}
+    assert catalogue.search(device="XX00000") == [] and catalogue.search(case="K-1") == []
     with PtyWire() as wire, device_serving(device, wire):
         assert pull(archive, wire.b).items == ["events/events-000002.jsonl"]
 
@@ -249,9 +251,7 @@ def test_dock_killed_mid_transfer_resumes_and_archives_each_file_once(sides):
         first = dock()
         assert cut.wait(timeout=60)
         partials = archive / PARTIAL
-        deadline = time.monotonic() + 30
-        while not any(p.stat().st_size for p in partials.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: any(p.stat().st_size for p in partials.iterdir()), "a partial copy with bytes in it")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         held = max(p.stat().st_size for p in partials.iterdir())

@@ -10,7 +10,9 @@ import pytest
 
 from firmware.selftest import PASS, WARN, gnss_check
 from hw import HardwareError
-from hw.gnss import Gnss, NmeaParser, SerialGnss, SimulatedGnss, checksummed, open_gnss, sentences
+from hw.gnss import Gnss, NmeaParser, SerialGnss, SimulatedGnss, checksummed, sentences
+from hw.sources import open_gnss
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -26,19 +28,11 @@ def receiver():
         os.close(slave)
 
 
-def wait_for(predicate, seconds=10.0):
-    """Bounded wait for the reader thread (the assert is on what it read, never on how fast)."""
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "the reader did not get there"
-        time.sleep(0.01)
-
-
 def test_fix_position_and_utc_from_rmc_and_gga_over_a_pty(receiver):
     gnss, send = receiver
     when = datetime(2026, 5, 1, 8, 30, 15, 250000, tzinfo=timezone.utc)
     send(*sentences(22.5431, -114.0579, when))
-    wait_for(lambda: gnss.state().sentences == 2)
+    wait_for(lambda: gnss.state().sentences == 2, "2 sentences read")
     position = gnss.position()
     assert gnss.fix and not gnss.simulated
     assert position.latitude == pytest.approx(22.5431, abs=1e-6)
@@ -51,7 +45,7 @@ def test_fix_position_and_utc_from_rmc_and_gga_over_a_pty(receiver):
 def test_no_fix_gives_no_position(receiver):
     gnss, send = receiver
     send(*sentences(22.5, 114.0, datetime.now(timezone.utc), fix=False))
-    wait_for(lambda: gnss.state().sentences == 2)
+    wait_for(lambda: gnss.state().sentences == 2, "2 sentences read")
     assert not gnss.fix and gnss.position() is None
     check = gnss_check(gnss, wait=0)
     assert check.status == WARN and "no fix (2 sentences, 0 malformed)" in check.value
@@ -61,10 +55,10 @@ def test_losing_the_fix_drops_the_position(receiver):
     gnss, send = receiver
     now = datetime.now(timezone.utc)
     send(*sentences(22.5, 114.0, now))
-    wait_for(lambda: gnss.state().sentences == 2)
+    wait_for(lambda: gnss.state().sentences == 2, "2 sentences read")
     assert gnss.fix
     send(*sentences(22.5, 114.0, now, fix=False))
-    wait_for(lambda: gnss.state().sentences == 4)
+    wait_for(lambda: gnss.state().sentences == 4, "4 sentences read")
     assert not gnss.fix and gnss.position() is None
 
 
@@ -86,7 +80,7 @@ def test_malformed_nmea_is_counted_and_never_stops_the_reader(receiver):
     gnss, send = receiver
     send(*MALFORMED)
     send(*sentences(48.1173, 11.5167, datetime.now(timezone.utc)))
-    wait_for(lambda: gnss.state().sentences == 2)
+    wait_for(lambda: gnss.state().sentences == 2, "2 sentences read")
     state = gnss.state()
     assert state.malformed >= 9 and gnss.error is None
     assert gnss.fix and gnss.position().latitude == pytest.approx(48.1173, abs=1e-6)

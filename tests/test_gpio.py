@@ -9,13 +9,14 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from firmware import config as configuration
 from firmware.service import PATTERNS, open_panel
 from hw import HardwareError
-from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern, open_factory
+from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
+from hw.sources import open_factory
 
 WAIT = 10  # seconds: bounded waits, never timed asserts
 
 
 def panel(events: queue.Queue, hold: float = 0.3) -> Panel:
-    return Panel({"record": Input(17, hold), "marker": Input(27)}, {"led_video": 6, "vibration": 19}, "mock",
+    return Panel({"record": Input(17, hold), "marker": Input(27)}, {"led_video": 6, "vibration": 19}, open_factory("simulated:"),
                  lambda *event: events.put(event))
 
 
@@ -75,12 +76,12 @@ def test_a_pin_taken_twice_is_refused_and_nothing_stays_claimed():
 
 
 def test_the_config_pin_map_is_checked_before_any_pin_is_claimed(tmp_path):
-    config = configuration.load().with_overrides({"gpio": {"pin_factory": "mock", "marker": 17}})
+    config = configuration.load().with_overrides({"gpio": {"pin_factory": "simulated:", "marker": 17}})
     with pytest.raises(configuration.ConfigError, match="'gpio.marker' and 'gpio.record' are both GPIO 17"):
         open_panel(config, lambda *event: None)
     with pytest.raises(configuration.ConfigError, match="gpio.hold_seconds"):
         configuration.load().with_overrides({"gpio": {"hold_seconds": 0.2}})  # a bump must not stop a recording
-    config = configuration.load().with_overrides({"gpio": {"pin_factory": "mock", "buzzer": -1, "dock": -1}})
+    config = configuration.load().with_overrides({"gpio": {"pin_factory": "simulated:", "buzzer": -1, "dock": -1}})
     with open_panel(config, lambda *event: None) as device:
         assert not device.is_pressed("dock") and device.description.startswith("simulated")
 

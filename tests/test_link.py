@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from bodycam_threads import OwnedThread
 from evidence.keys import FileSigner
 from evidence.receipts import RECEIPT_DOMAIN
 from sync import LinkDown, PeerError
@@ -33,6 +34,7 @@ from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
 from sync.messages import MAGIC, Ack, Bye, Data, Done, ErrorCode, Hello, Item, Nak, Offer, Role, decode
 from sync.ptywire import Faults, PtyWire
 from sync.store import PARTIAL, DirectorySink, DirectorySource
+from tests.waiting import wait_for
 
 CONFIG = LinkConfig(window=8, chunk=4096, rto=0.1, dead_after=0.4)
 WINDOW = CONFIG.window * CONFIG.chunk
@@ -78,15 +80,15 @@ def device_on(path: str, source: DirectorySource, config: LinkConfig = CONFIG, t
     device = Device(port, source, Ed25519Authenticator(DEVICE_KEY, [k.public_key for k in trusted]), config=config,
                     set_clock=set_clock)
     stop = threading.Event()
-    thread = threading.Thread(target=device.serve, args=(stop,), name="device")
+    thread = OwnedThread(device.serve, "device", args=(stop,), stopping=stop)
     thread.start()
     try:
         yield device
     finally:
-        stop.set()
-        thread.join(timeout=10)
-        port.close()
-        assert not thread.is_alive()
+        try:
+            thread.stop(10)
+        finally:
+            port.close()
 
 
 def pull(path: str, dest: Path, config: LinkConfig = CONFIG, auth=None, **options) -> PullReport:
@@ -190,9 +192,7 @@ def test_dock_killed_mid_file_and_restarted_resumes(tmp_path):
         first = dock_process(wire.b)
         assert cut.wait(timeout=60)
         partial = dest / PARTIAL / hashlib.sha256(made["clip"]).hexdigest()
-        deadline = time.monotonic() + 30
-        while not (partial.exists() and partial.stat().st_size > 0) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: partial.exists() and partial.stat().st_size > 0, "a partial copy with bytes in it")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         held = partial.stat().st_size

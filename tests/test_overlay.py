@@ -10,6 +10,7 @@ import pytest
 
 from firmware import config as configuration
 from firmware.session import make_overlay
+from firmware.version import BUILD_DATE
 from overlay import OverlayError
 from overlay.burn import Overlay, OverlaySettings
 from overlay.font import GlyphCache, find_font
@@ -63,16 +64,45 @@ def test_time_is_the_frames_capture_second_in_the_configured_offset():
     assert make(utc_offset="-05:30").format_time(WALL_NS // 10**9) == "2026-11-23T03:21:46-05:30"
 
 
-def test_untrusted_clock_shows_the_warning_instead_of_the_time():
+def test_an_unverified_clock_keeps_the_time_and_marks_it():
     status = OverlayStatus(clock_trusted=False)
-    overlay = make(status=status)
+    overlay = make(status=status, unverified_mark="UNVERIFIED")
     image = drawn(overlay)
-    assert "time" not in overlay.boxes()
-    assert read(overlay, image, "clock") == "CLOCK NOT SET"
+    assert read(overlay, image, "time", TIME_CHARACTERS) == "2026-11-23T16:51:46+08:00"
+    assert read(overlay, image, "unverified") == "UNVERIFIED"
+    assert "clock" not in overlay.boxes()
+    # The time and its mark on one line, the mark after the time.
+    time_box, mark_box = overlay.boxes()["time"], overlay.boxes()["unverified"]
+    assert time_box[1] == mark_box[1] and mark_box[0] > time_box[0] + time_box[2]
     status.update(clock_trusted=True)
     image = drawn(overlay)
-    assert "clock" not in overlay.boxes()
+    assert "unverified" not in overlay.boxes()
     assert read(overlay, image, "time", TIME_CHARACTERS) == "2026-11-23T16:51:46+08:00"
+
+
+def test_the_default_mark_is_chinese_and_english():
+    overlay = make(status=OverlayStatus(clock_trusted=False))
+    assert overlay.settings.unverified_mark == "时间未校准 / UNVERIFIED"
+    assert overlay.glyphs.missing(overlay.settings.unverified_mark) == ""
+    image = drawn(overlay)
+    x, y, width, height = overlay.boxes()["unverified"]
+    assert (np.abs(luma(image)[y:y + height, x:x + width].astype(int) - 110) > 60).mean() > 0.1
+    with pytest.raises(OverlayError, match="unverified-clock mark"):
+        make(unverified_mark="\ue000")
+
+
+def test_only_a_time_before_the_build_date_shows_clock_not_set():
+    build = WALL_NS // 10**9 + 1  # the frame was captured one second before the firmware was built
+    for trusted in (True, False):
+        overlay = make(status=OverlayStatus(clock_trusted=trusted), not_before=build)
+        image = drawn(overlay)
+        assert "time" not in overlay.boxes() and "unverified" not in overlay.boxes()
+        assert read(overlay, image, "clock") == "CLOCK NOT SET"
+        # A frame captured at the build second, trusted or not, shows its time.
+        image = drawn(overlay, build * 10**9)
+        assert "clock" not in overlay.boxes()
+        assert read(overlay, image, "time", TIME_CHARACTERS) == "2026-11-23T16:51:47+08:00"
+        assert ("unverified" in overlay.boxes()) is not trusted
 
 
 def test_location_is_no_gps_without_a_fix_and_the_position_with_one():
@@ -107,6 +137,36 @@ def test_identity_lines_read_back():
     assert read(overlay, image, "device") == "BC00042"
     assert read(overlay, image, "police_number", "0123456789") == "012345"
     assert read(overlay, image, "unit_number", "0123456789") == "110105000000"
+
+
+def test_no_scene_shows_inside_the_outline_of_the_time():
+    """Where the outlines of neighbouring letters close round a bit of the picture (between 1 and
+    3, inside the 2's curve), a bright scene would show there as a white speck ringed in black:
+    part of a letter, to a reader. Every pixel of the scene round the time must be reachable from
+    the edge of its box without crossing what the overlay drew."""
+    overlay = make("i420")
+    for hour in range(24):
+        wall_ns = WALL_NS + hour * 3600 * 10**9
+        on_black, on_white = (np.full((HEIGHT * 3 // 2, WIDTH), value, np.uint8) for value in (0, 255))
+        for image in (on_black, on_white):
+            overlay.draw(image, wall_ns)
+        x, y, width, height = overlay.boxes()["time"]
+        scene = (on_black[y:y + height, x:x + width] != on_white[y:y + height, x:x + width]).astype(np.uint8)
+        count, _ = cv2.connectedComponents(cv2.copyMakeBorder(scene, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1),
+                                           connectivity=4)
+        assert count == 2, f"{count - 2} bits of scene enclosed in {overlay.format_time(wall_ns // 10**9)}"
+
+
+def test_the_time_reads_back_on_a_white_picture_at_every_hour():
+    overlay = make("i420")
+    images, expected = [], []
+    for hour in range(24):
+        wall_ns = WALL_NS + hour * 3600 * 10**9
+        image = cv2.cvtColor(np.full((HEIGHT, WIDTH, 3), 255, np.uint8), cv2.COLOR_BGR2YUV_I420)
+        overlay.draw(image, wall_ns)
+        images.append(letters(luma(image), overlay.boxes()["time"]))
+        expected.append(datetime.fromtimestamp(wall_ns // 10**9, BEIJING).isoformat())
+    assert read_lines(images, TIME_CHARACTERS) == expected
 
 
 def test_chinese_officer_name_is_drawn_with_real_glyphs():
@@ -199,6 +259,10 @@ def test_the_configuration_switches_and_shapes_the_overlay(tmp_path):
     assert make_overlay(config.with_overrides({"overlay": {"enabled": False}}), IDENTITY) is None
     overlay = make_overlay(config.with_overrides({"overlay": {"position": "bottom-right", "size": 4}}), IDENTITY)
     assert overlay.settings.position == "bottom-right" and overlay.glyphs.font.size == round(1080 * 0.04)
+    # A time before the firmware's build is the one the overlay refuses to show.
+    assert datetime.fromtimestamp(overlay.settings.not_before, timezone.utc).date().isoformat() == BUILD_DATE
+    marked = make_overlay(config.with_overrides({"overlay": {"unverified_text": "未校准"}}), IDENTITY)
+    assert marked.settings.unverified_mark == "未校准"
 
 
 @pytest.mark.parametrize("text, key, words", [
@@ -209,6 +273,7 @@ def test_the_configuration_switches_and_shapes_the_overlay(tmp_path):
     ('time_format = "%H:%M:%S"', "overlay.time_format", "UTC offset"),
     ('utc_offset = "+8"', "overlay.utc_offset", "+HH:MM"),
     ('enabled = "yes"', "overlay.enabled", "true or false"),
+    ('unverified_text = ""', "overlay.unverified_text", "1 to 32 characters"),
 ])
 def test_bad_overlay_settings_are_refused_naming_the_key(tmp_path, text, key, words):
     path = tmp_path / "bodycam.toml"

@@ -1,13 +1,15 @@
-"""The overlay survives the real encoder: its time and police number read back with OCR from the files.
+"""The overlay survives the real encoder: its time, police number and place read back with OCR from the files.
 
 A 4 s recording at the embedded default's 1920x1080 and bitrate, with the overlay as configured
-by default except the offset (+08:00, so the expected text does not depend on this machine's
-zone) and the corner: top-right, because the synthetic camera paints its own frame counter at
-top-left in the very white of our letters, which is a test pattern, not a scene. Every decoded
+by default (top-left) except the offset (+08:00, so the expected text does not depend on this
+machine's zone), on a clock nobody vouches for, as on a PC or on a device before its first
+docking: the time is drawn all the same, with the unverified mark beside it. Every decoded
 frame is read; the expected time is each frame's capture second from the frame index.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import av
@@ -15,7 +17,8 @@ import numpy as np
 import pytest
 
 from firmware import config as configuration
-from firmware.session import open_recorder
+from firmware.session import make_overlay, open_recorder
+from overlay.status import OverlayStatus
 from tests.conftest import index_records, segments, small_config
 from tests.ocr import TIME_CHARACTERS, letters, read_lines
 
@@ -27,8 +30,9 @@ def recording(tmp_path_factory):
     default = configuration.load()
     config = small_config(tmp_path_factory.mktemp("spool"),
                           video={key: default["video"][key] for key in ("width", "height", "bitrate_kbps")},
-                          overlay={"utc_offset": "+08:00", "position": "top-right"})
-    with open_recorder(config, with_microphone=False) as recorder:
+                          overlay={"utc_offset": "+08:00"})
+    unverified = OverlayStatus(clock_trusted=False)
+    with open_recorder(config, with_microphone=False, overlay_status=unverified) as recorder:
         progress = recorder.run(SECONDS)
         boxes = recorder.frame_filter.boxes()
     return progress, boxes, config["video"]["fps"]
@@ -36,6 +40,7 @@ def recording(tmp_path_factory):
 
 def test_time_and_police_number_read_back_from_every_frame(recording):
     progress, boxes, fps = recording
+    assert boxes["time"][:2] < boxes["unverified"][:2] and boxes["time"][1] == boxes["unverified"][1]
     files = segments(progress.folder)
     records = [r for path in files for r in index_records(path)]
     police_number = records[0]["police_number"]
@@ -58,3 +63,36 @@ def test_time_and_police_number_read_back_from_every_frame(recording):
     assert sum(right) >= 0.99 * len(right), f"{len(wrong)} of {len(right)} frames misread, e.g. {wrong[:3]}"
     # The clock ticked during the recording, and each frame showed its own second.
     assert len(set(expected)) >= SECONDS
+
+
+def test_bodycam_record_burns_the_gnss_position(tmp_path):
+    path = tmp_path / "device.toml"
+    path.write_text(f"""
+[video]
+width = 640
+height = 360
+[recording]
+data_dir = "{tmp_path / 'data'}"
+[sources]
+camera = "simulated:"
+[overlay]
+size = 6.0
+utc_offset = "+08:00"
+[gnss]
+port = "simulated:39.9042,116.4074"
+""")
+    subprocess.run([sys.executable, "-m", "firmware", "record", "--seconds", "2", "--mic", "none", "--config", str(path)],
+                   check=True, capture_output=True, timeout=120)
+    [segment] = segments(next((tmp_path / "data" / "spool").iterdir()))
+    header = index_records(segment)[0]
+    # Where the recorder drew the place: the same overlay, drawn here with that place.
+    overlay = make_overlay(configuration.load(path), header, OverlayStatus(location=(39.9042, 116.4074)))
+    overlay.draw(np.zeros((360 * 3 // 2, 640), np.uint8), header["start_pts"])
+    with av.open(str(segment)) as container:
+        frames = [frame for frame in container.decode(video=0)]
+    places = []
+    for frame in (frames[0], frames[-1]):
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
+        places.append(letters(luma, overlay.boxes()["location"]))
+    assert read_lines(places, "0123456789.NSEW ") == ["39.90420N 116.40740E"] * 2

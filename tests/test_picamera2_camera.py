@@ -11,8 +11,8 @@ import pytest
 
 import hw.picamera2_camera as adapter
 from hw import HardwareError
-from hw.camera import open_camera
 from hw.picamera2_camera import Picamera2Camera, compact_i420, to_monotonic
+from hw.sources import open_camera
 from tests.fakes import picamera2 as fake
 
 # The real API, read from github.com/raspberrypi/picamera2 at commit

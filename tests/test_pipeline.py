@@ -1,7 +1,15 @@
 """The pipeline between recordings: pre-event buffer, record on request, markers, stop reasons."""
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,15 +17,11 @@ import pytest
 from capture import CaptureError
 from evidence.records import read_record
 from evidence.verify import verify_paths
+from evidence.eventlog import log_files
+from firmware.eventlog import EventLog
 from firmware.session import open_recorder
-from tests.conftest import decode_audio, decode_video, index_records, segments, small_config
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.conftest import decode_audio, decode_video, index_records, segments, small_config, write_config
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +31,15 @@ def buffered_session(tmp_path_factory):
     config = small_config(data_dir, recording={"pre_event_seconds": 2, "segment_seconds": 2})
     with open_recorder(config) as pipeline:
         pipeline.start()
-        wait_for(lambda: pipeline.buffer_seconds() >= 2.0)
+        wait_for(lambda: pipeline.buffer_seconds() >= 2.0, "a full buffer")
         buffered = pipeline.buffer_seconds()
         pressed_wall = time.time_ns()
         progress = pipeline.start_recording()
-        time.sleep(1.0)
+        wait_for(lambda: progress.frames >= progress.pre_event_frames + 30, "a second of live frames")
         marker = pipeline.add_marker("party objects")
-        time.sleep(1.5)
+        wait_for(lambda: progress.frames >= progress.pre_event_frames + 75, "1.5 s more of live frames")
         pipeline.stop_recording("end of enforcement")
-        after_stop = pipeline.buffer_seconds()
+        after_stop = wait_for(pipeline.buffer_seconds, "the buffer filling again after the stop")
     return progress, buffered, pressed_wall, marker, after_stop
 
 
@@ -86,7 +90,7 @@ def test_stop_reason_is_sealed_and_the_session_verifies(buffered_session):
     [verdict] = verify_paths([progress.folder])
     assert verdict.ok, verdict.problems
     # After the stop, standby fills the buffer again.
-    assert progress.done.is_set()
+    assert progress.done.is_set() and after_stop > 0
 
 
 def test_audio_covers_the_session_to_its_last_frame(buffered_session):
@@ -104,11 +108,19 @@ def test_audio_covers_the_session_to_its_last_frame(buffered_session):
 def test_docked_pipeline_keeps_no_buffer_and_can_still_record(tmp_path):
     config = small_config(tmp_path, recording={"pre_event_seconds": 2})
     with open_recorder(config) as pipeline:
+        read, captured = pipeline.camera.read, [0]
+
+        def counted():
+            captured[0] += 1
+            return read()
+
+        pipeline.camera.read = counted
         pipeline.start()
-        wait_for(lambda: pipeline.buffer_bytes() > 0)
+        wait_for(lambda: pipeline.buffer_bytes() > 0, "buffering")
         pipeline.set_buffering(False)
         assert pipeline.buffer_bytes() == 0
-        time.sleep(0.5)
+        docked_at = captured[0]
+        wait_for(lambda: captured[0] >= docked_at + 15, "half a second of frames while docked")
         assert pipeline.buffer_bytes() == 0
         with pytest.raises(CaptureError, match="no recording to mark"):
             pipeline.add_marker()
@@ -139,3 +151,70 @@ def test_a_late_pipeline_keeps_sound_and_duration_true_to_the_pictures(tmp_path)
     audio = [piece for f in files for piece in decode_audio(f)]
     audio_end = (audio[-1][0] + len(audio[-1][2])) / 48000
     assert abs(audio_end - video_end) <= 2 * 1024 / 48000
+
+
+def logged(data_dir, kind):
+    folder = EventLog(data_dir).folder
+    return [event["data"] for path in log_files(folder) for event in map(json.loads, path.read_text().splitlines())
+            if event["type"] == kind]
+
+
+def test_frames_lost_while_recording_are_counted_and_logged_by_their_place(tmp_path):
+    config = small_config(tmp_path, recording={"pre_event_seconds": 0, "segment_seconds": 60})
+    stalls = {"frames": 0}
+
+    def stalling(frame):
+        stalls["frames"] += 1
+        if stalls["frames"] == 20:
+            time.sleep(1.5)  # longer than the camera's 1 s queue: the frames after it are lost
+
+    with open_recorder(config) as pipeline:
+        pipeline.frame_filter = stalling
+        progress = pipeline.run(3)
+    pts = [r["pts"] for f in segments(progress.folder) for r in index_records(f) if "type" not in r]
+    gaps = [[a + 1, b - 1] for a, b in zip(pts, pts[1:]) if b > a + 1]
+    assert progress.dropped == sum(b - a + 1 for a, b in gaps) > 0
+    events = logged(tmp_path, "frames_dropped")
+    assert [gap for event in events for gap in event["pts"]] == gaps
+    assert {event["session"] for event in events} == {progress.session_id}
+    assert sum(event["count"] for event in events) == progress.dropped
+
+
+def test_the_capture_threads_and_the_encoders_threads_take_the_configured_priority(tmp_path):
+    config = small_config(tmp_path, recording={"capture_nice": 7})  # up from 0: allowed without privilege
+    before = _thread_nices()
+    with open_recorder(config) as pipeline:
+        pipeline.start()
+        wait_for(lambda: pipeline.buffer_bytes() > 0, "buffering")
+        during = _thread_nices()
+        names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    # New threads: ours by name, the encoders' (libx264's) without one; the event writer is not capture.
+    new = [(names.get(tid, "native"), nice) for tid, nice in during.items() if tid not in before]
+    new = [(name, nice) for name, nice in new if name != "events"]
+    assert {name for name, _ in new} == {"pipeline", "camera", "microphone", "native"}
+    assert {nice for _, nice in new} == {7}, new
+    assert during[threading.get_native_id()] == before[threading.get_native_id()]
+
+
+def _thread_nices() -> dict[int, int]:
+    """Each thread of this process and its nice value (/proc/self/task/*/stat, field 19)."""
+    nices = {}
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            nices[int(task.name)] = int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+    return nices
+
+
+def test_a_priority_the_process_may_not_take_is_refused_with_an_event(tmp_path):
+    config = write_config(tmp_path)  # the default capture_nice, -10: below the process's own
+    command = [sys.executable, "-m", "firmware", "record", "--seconds", "1", "--config", str(config)]
+    if os.geteuid() == 0:  # root may take any priority: the recorder runs without CAP_SYS_NICE
+        assert shutil.which("setpriv"), "setpriv (util-linux) is needed to run the recorder without CAP_SYS_NICE"
+        command = ["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice", *command]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    [event] = logged(tmp_path / "data", "priority_refused")
+    assert event["nice"] == -10 and "cannot give the capture threads nice -10" in event["message"]
+    [session] = (tmp_path / "data" / "spool").iterdir()
+    assert segments(session)

@@ -1,15 +1,17 @@
 """The capture pipeline, proven on the files it leaves: decoded with PyAV, as a player would."""
 from __future__ import annotations
 
+import io
 import os
 import stat
 
+import av
 import numpy as np
 import pytest
 
 from capture import CaptureError
 from capture.spool import AppendOnlyFile
-from hw.synthetic import BEEP_HZ
+from hw.simulated import BEEP_HZ
 from tests.conftest import decode_audio, decode_video, index_records, segments
 
 
@@ -20,7 +22,7 @@ def test_a_seven_second_recording_has_four_segments_and_every_frame(recording):
     assert recording.dropped == 0
     numbers = [n for f in files for (_, _, n, _) in decode_video(f)]
     assert len(numbers) == 210
-    # The synthetic camera writes its frame number into the picture: consecutive means no
+    # The simulated camera writes its frame number into the picture: consecutive means no
     # frame was lost or written twice, across all three boundaries.
     assert np.all(np.diff(numbers) == 1)
 
@@ -71,7 +73,7 @@ def test_flash_and_beep_land_within_one_frame(recording):
     assert len([b for b in beeps if b > 0.05]) == len([f for f in flashes if f > 0.05])
 
 
-def test_beep_is_the_synthetic_tone(recording):
+def test_beep_is_the_simulated_tone(recording):
     path = segments(recording.folder)[1]
     samples = np.concatenate([s for (_, _, s) in decode_audio(path)])
     onset = np.nonzero(np.abs(samples) > 0.1)[0][0]
@@ -113,9 +115,19 @@ def test_index_records_fragments_and_whole_file_hash(recording):
         for part in parts:
             chunk = data[part["offset"]:part["offset"] + part["size"]]
             assert hashlib.sha256(chunk).hexdigest() == part["sha256"]
-        # About one fragment a second.
-        fragments = [p for p in parts if p["type"] == "fragment"]
-        assert len(fragments) == round(end["frames"] / 30)
+        # CMAF chunks: at most 1/15 s of video (two frames at 30 fps) each, and a keyframe starts one.
+        init = data[:parts[0]["size"]]
+        fragments = [data[p["offset"]:p["offset"] + p["size"]] for p in parts if p["type"] == "fragment"]
+        video = [_video_packets(init + fragment) for fragment in fragments]
+        assert all(1 <= len(packets) <= 2 for packets in video) and sum(map(len, video)) == end["frames"]
+        assert all(key == (i == 0) for packets in video for i, key in enumerate(packets) if key)
+        assert sum(packets[0] for packets in video) == end["frames"] // 30
+
+
+def _video_packets(data: bytes) -> list[bool]:
+    """Whether each video packet of a run of whole MP4 parts is a keyframe."""
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        return [p.is_keyframe for p in container.demux(video=0) if p.size]
 
 
 def test_segments_are_read_only_and_never_overwritten(recording, tmp_path):
@@ -125,3 +137,14 @@ def test_segments_are_read_only_and_never_overwritten(recording, tmp_path):
     with pytest.raises(CaptureError, match="append-only"):
         AppendOnlyFile(existing)
     assert existing.stat().st_size == index_records(existing)[-1]["size"]
+
+
+def test_the_mp4_header_names_the_picture_size_the_stream_has(recording):
+    """The header's track and sample entry (what a player lays out from) match the encoded picture."""
+    for path in segments(recording.folder):
+        data = path.read_bytes()[:16384]
+        entry = data.find(b"avc1")
+        header_size = tuple(int.from_bytes(data[entry + 28:entry + 32][i:i + 2], "big") for i in (0, 2))
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert header_size == (stream.codec_context.width, stream.codec_context.height) == (320, 240)

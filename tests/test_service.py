@@ -10,12 +10,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from bodycam_threads import OwnedThread
 from evidence import eventlog
 from evidence.paths import DataDir
 from evidence.records import read_record
@@ -24,24 +24,17 @@ from firmware.control import ControlError, request
 from firmware.selftest import Hardware
 from firmware.service import DOCKED, MANUAL_REASONS, RECORDING, STANDBY, Service, reason_text
 from hw.battery import SimulatedBattery
-from hw.clock import open_rtc
+from hw.sources import open_rtc
 from hw.storage import Storage
 from tests.conftest import index_records, segments, small_config
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)
+from tests.waiting import wait_for
 
 WAIT = 30.0
 
 
-def wait_for(condition, timeout: float = WAIT, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
 def service_config(data_dir: Path, **sections: dict):
-    merged = {"gpio": {"pin_factory": "mock", "hold_seconds": 1.0, "power_hold_seconds": 1.0},
+    merged = {"gpio": {"pin_factory": "simulated:", "hold_seconds": 1.0, "power_hold_seconds": 1.0},
               "recording": {"pre_event_seconds": 1},
               "battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
               "gnss": {"port": "none"},
@@ -52,28 +45,21 @@ def service_config(data_dir: Path, **sections: dict):
 
 
 @contextlib.contextmanager
-def running(config, hardware: Hardware | None = None):
-    """The service on a thread of its own; shut down (recording sealed) on the way out."""
-    service = Service(config, hardware, echo=lambda line: None, watch_interval=0.2)
+def running(config, hardware: Hardware | None = None, **parts):
+    """The service on a thread of its own; shut down (recording sealed) on the way out.
+    ``parts``: the recorder or offload factory to give it instead of the real ones."""
+    service = Service(config, hardware, echo=lambda line: None, watch_interval=0.2, **parts)
     outcome: dict = {}
-
-    def run() -> None:
-        try:
-            outcome["exit"] = service.run()
-        except BaseException as exc:  # handed to the test below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="service")
+    thread = OwnedThread(lambda: outcome.update(exit=service.run()), "service")
     thread.start()
     assert service.ready.wait(WAIT)
     try:
         yield service
     finally:
         service.shutdown("test")
-        thread.join(WAIT)
-        assert not thread.is_alive(), "the service did not stop"
-    if "error" in outcome:
-        raise outcome["error"]
+        thread.join(WAIT)  # raises ZombieThread if the service does not stop
+    if thread.error is not None:
+        raise thread.error
     service.exit_code = outcome["exit"]
 
 
@@ -102,7 +88,7 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
     notifications.bind(str(tmp_path / "notify"))
     notifications.settimeout(WAIT)
     said: list[bytes] = []  # read as they come, as systemd does: a full socket would refuse the next
-    reader = threading.Thread(target=lambda: said.extend(iter(lambda: notifications.recv(4096), b"STOPPING=1")))
+    reader = OwnedThread(lambda: said.extend(iter(lambda: notifications.recv(4096), b"STOPPING=1")), "notify")
     reader.start()
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
     monkeypatch.setenv("WATCHDOG_USEC", "400000")
@@ -113,7 +99,7 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
         press(service, "record")
         assert service.state == RECORDING and red.state and service.panel.is_on("led_audio")
         session = service.session
-        wait_for(lambda: service.progress.frames >= 45, what="frames")
+        wait_for(lambda: service.progress.frames >= 45, "frames")
         press(service, "record")  # a short press while recording: a bump (the red light flickers: still on)
         assert service.panel.wait_idle(WAIT)
         assert service.state == RECORDING and service.session == session and red.state
@@ -121,7 +107,7 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
         reply = request(DataDir(data_dir).control_socket, {"press": "marker", "label": "party objects"})
         after = time.time_ns()
         assert reply["markers"] == 1
-        wait_for(lambda: service.progress.frames >= 100, what="frames")
+        wait_for(lambda: service.progress.frames >= 100, "frames")
         reply = request(DataDir(data_dir).control_socket, {"press": "record-hold", "reason": "weather"})
         assert reply["state"] == STANDBY and not reply["lights"]["led_video"] and not red.state
         assert "error" in request(DataDir(data_dir).control_socket, {"press": "record-hold", "reason": "bored"})
@@ -151,12 +137,12 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
 def test_pre_event_footage_starts_the_recording_and_resuming_is_linked_with_a_prompt(tmp_path):
     data_dir = tmp_path / "data"
     with running(service_config(data_dir, recording={"pre_event_seconds": 3})) as service:
-        wait_for(lambda: service.pipeline.buffer_seconds() >= 3.0, what="a full buffer")
+        wait_for(lambda: service.pipeline.buffer_seconds() >= 3.0, "a full buffer")
         buffered, pressed = service.pipeline.buffer_seconds(), time.time_ns()
         press(service, "record", 1.5)  # pressed and held from standby: starts, and its own hold does not stop
         first = service.session
         assert service.state == RECORDING
-        wait_for(lambda: service.progress.frames >= service.progress.pre_event_frames + 20, what="live frames")
+        wait_for(lambda: service.progress.frames >= service.progress.pre_event_frames + 20, "live frames")
         press(service, "record", 1.5)  # hold: stop, no reason chosen on the device
         assert service.state == STANDBY
         vibration = service.panel.pin("vibration")
@@ -166,7 +152,7 @@ def test_pre_event_footage_starts_the_recording_and_resuming_is_linked_with_a_pr
         second = service.session
         assert service.panel.wait_idle(WAIT)
         pulses = sum(1 for s in vibration.states[1:] if s.state)
-        wait_for(lambda: service.progress.frames >= 40, what="frames")
+        wait_for(lambda: service.progress.frames >= 40, "frames")
     frames = frames_of(data_dir / "spool" / first)
     assert [r["n"] for r in frames] == list(range(len(frames))) and frames[0]["pts"] == 0  # gapless
     assert (pressed - frames[0]["wall"]) / 1e9 == pytest.approx(buffered, abs=0.3)
@@ -183,7 +169,7 @@ def test_pre_event_footage_starts_the_recording_and_resuming_is_linked_with_a_pr
 def test_docked_keeps_no_buffer_and_still_records_on_a_press(tmp_path):
     data_dir = tmp_path / "data"
     with running(service_config(data_dir)) as service:
-        wait_for(lambda: service.pipeline.buffer_bytes() > 0, what="buffering")
+        wait_for(lambda: service.pipeline.buffer_bytes() > 0, "buffering")
         assert request(DataDir(data_dir).control_socket, {"press": "dock"})["state"] == DOCKED
         assert service.pipeline.buffer_bytes() == 0
         press(service, "record")
@@ -191,7 +177,7 @@ def test_docked_keeps_no_buffer_and_still_records_on_a_press(tmp_path):
         press(service, "record", 1.5)
         assert service.state == DOCKED
         assert request(DataDir(data_dir).control_socket, {"press": "undock"})["state"] == STANDBY
-        wait_for(lambda: service.pipeline.buffer_bytes() > 0, what="buffering again")
+        wait_for(lambda: service.pipeline.buffer_bytes() > 0, "buffering again")
     assert [e["data"]["docked"] for e in events(data_dir, "dock")] == [True, False]
 
 
@@ -209,12 +195,12 @@ def test_low_battery_alarm_then_a_sealed_stop_then_shutdown(tmp_path):
         assert service.panel.wait_idle(WAIT)
         green.clear_states()
         now[0] = 93 * 36  # 7 %: 4.2 min of recording left, under the 5 min alarm
-        wait_for(lambda: events(data_dir, "alarm"), what="the low-battery alarm")
+        wait_for(lambda: events(data_dir, "alarm"), "the low-battery alarm")
         assert service.panel.wait_idle(WAIT)
         assert sum(1 for s in green.states[1:] if not s.state) == 3  # the low-battery pattern: three blinks
         assert service.state == RECORDING
         now[0] = 98 * 36  # 2 %: under the critical 3 %
-        wait_for(service.finished.is_set, what="the shutdown")
+        wait_for(service.finished.is_set, "the shutdown")
     assert [e["data"]["kind"] for e in events(data_dir, "alarm")][:2] == ["battery_low", "battery_critical"]
     [stopped] = events(data_dir, "recording_stopped")
     assert stopped["data"]["code"] == "battery" and stopped["data"]["automatic"]
@@ -234,7 +220,7 @@ def test_storage_full_stops_and_seals_cleanly(tmpfs):  # noqa: F811
             ballast.write(b"\0" * max(0, free - 750_000))
         press(service, "record")
         session = service.session
-        wait_for(lambda: service.state == STANDBY, what="the automatic stop")
+        wait_for(lambda: service.state == STANDBY, "the automatic stop")
     [stopped] = events(data_dir, "recording_stopped")
     assert stopped["data"]["code"] == "storage" and stopped["data"]["automatic"]
     assert "storage_full" in [e["data"]["kind"] for e in events(data_dir, "alarm")]
@@ -254,7 +240,7 @@ def _start(config_file: Path, data_dir: Path) -> subprocess.Popen:
         except ControlError:
             return False
 
-    wait_for(up, what="bodycam run in standby")
+    wait_for(up, "bodycam run in standby")
     return process
 
 
@@ -271,10 +257,10 @@ segment_seconds = 2
 pre_event_seconds = 1
 data_dir = "{data_dir}"
 [sources]
-camera = "synthetic:"
-microphone = "synthetic:"
+camera = "simulated:"
+microphone = "simulated:"
 [gpio]
-pin_factory = "mock"
+pin_factory = "simulated:"
 hold_seconds = 1.0
 power_hold_seconds = 1.0
 [battery]
@@ -289,14 +275,14 @@ port = "none"
     first = _start(config_file, data_dir)
     try:
         subprocess.run([*cli, "press", "record", "--config", str(config_file)], check=True, capture_output=True)
-        wait_for(lambda: request(DataDir(data_dir).control_socket, {"press": "status"})["segments"] >= 2, what="a sealed segment")
+        wait_for(lambda: request(DataDir(data_dir).control_socket, {"press": "status"})["segments"] >= 2, "a sealed segment")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(WAIT)
     second = _start(config_file, data_dir)  # a stale socket is replaced; the cut session is sealed
     try:
         subprocess.run([*cli, "press", "record", "--config", str(config_file)], check=True, capture_output=True)
-        wait_for(lambda: request(DataDir(data_dir).control_socket, {"press": "status"})["frames"] >= 40, what="frames")
+        wait_for(lambda: request(DataDir(data_dir).control_socket, {"press": "status"})["frames"] >= 40, "frames")
         subprocess.run([*cli, "press", "record-hold", "--reason", "end_of_enforcement", "--config", str(config_file)],
                        check=True, capture_output=True)
         subprocess.run([*cli, "press", "power-hold", "--config", str(config_file)], check=True, capture_output=True)
@@ -334,7 +320,7 @@ def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
     try:
         with running(service_config(data_dir, dock={"port": wire.a})) as service:
             press(service, "record")
-            wait_for(lambda: service.progress.segments >= 1 and service.progress.frames >= 45, what="recording")
+            wait_for(lambda: service.progress.segments >= 1 and service.progress.frames >= 45, "recording")
             press(service, "record", 1.5)
             dock_init(archive, [(data_dir / "device" / "device.pub").read_text()])
             add_key(DataDir(data_dir).docks, (archive / "dock" / "dock.pub").read_text())

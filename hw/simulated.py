@@ -33,7 +33,7 @@ def _block_size(width: int) -> int:
 
 
 def read_barcode(y_plane: np.ndarray) -> int:
-    """The frame number written into a synthetic frame's luma plane (also after decoding)."""
+    """The frame number written into a simulated frame's luma plane (also after decoding)."""
     height, width = y_plane.shape
     size = _block_size(width)
     top = height - 2 * size
@@ -46,11 +46,11 @@ def read_barcode(y_plane: np.ndarray) -> int:
     return number
 
 
-class SyntheticCamera(Camera):
+class SimulatedCamera(Camera):
     """A moving test pattern with a frame counter, a barcode and a white flash every N seconds."""
 
     simulated = True
-    description = "synthetic camera (no camera found: test pattern)"
+    description = "simulated camera (no camera found: test pattern)"
 
     def __init__(self, width: int, height: int, fps: int, epoch_ns: int | None = None,
                  flash_every: int = FLASH_SECONDS) -> None:
@@ -101,11 +101,11 @@ class SyntheticCamera(Camera):
         return image
 
 
-class SyntheticMicrophone(Microphone):
-    """Quiet noise with a 1 kHz beep starting exactly when the synthetic camera flashes."""
+class SimulatedMicrophone(Microphone):
+    """Quiet noise with a 1 kHz beep starting exactly when the simulated camera flashes."""
 
     simulated = True
-    description = "synthetic microphone (no microphone found: beeps on the flashes)"
+    description = "simulated microphone (no microphone found: beeps on the flashes)"
 
     def __init__(self, sample_rate: int, channels: int, epoch_ns: int | None = None,
                  flash_every: int = FLASH_SECONDS, period: int = 1024) -> None:
@@ -138,10 +138,14 @@ class SyntheticMicrophone(Microphone):
 
 def _moving_pattern(width: int, height: int) -> np.ndarray:
     """Twice the frame width of diagonal stripes and circles; a window slides across it."""
-    x = np.arange(2 * width)[np.newaxis, :]
-    y = np.arange(height)[:, np.newaxis]
-    stripes = 128 + 60 * np.sin((x + y) / 23.0) + 30 * np.sin(x / 7.0) * np.cos(y / 11.0)
-    pattern = np.clip(stripes, _BLACK, _WHITE).astype(np.uint8)
+    x = np.arange(2 * width, dtype=np.float32)[np.newaxis, :]
+    pattern = np.empty((height, 2 * width), np.uint8)
+    # A band of rows at a time in single precision: the full picture in doubles would be
+    # several times the recorder's working memory, for a moment, at start.
+    for top in range(0, height, 64):
+        y = np.arange(top, min(top + 64, height), dtype=np.float32)[:, np.newaxis]
+        stripes = 128 + 60 * np.sin((x + y) / 23) + 30 * np.sin(x / 7) * np.cos(y / 11)
+        pattern[top:top + 64] = np.clip(stripes, _BLACK, _WHITE)
     for cx in range(0, 2 * width, max(64, width // 6)):
         cv2.circle(pattern, (cx, height // 2), max(8, height // 8), _WHITE, -1)
     return pattern
