@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 
 from hw.camera import Camera, Frame, i420_planes
@@ -26,6 +25,9 @@ _BLACK, _WHITE = 16, 235
 # A sensor keeps a few buffers (picamera2's video default is 6); a reader later than this
 # loses frames, as on a real camera.
 _SENSOR_BUFFERS = 6
+# The frame number as seven-segment digits: which of the segments (a top, b top right, c bottom
+# right, d bottom, e bottom left, f top left, g middle) each digit lights.
+_DIGIT_SEGMENTS = ("abcdef", "bc", "abdeg", "abcdg", "bcfg", "acdfg", "acdefg", "abc", "abcdefg", "abcdfg")
 
 
 def _block_size(width: int) -> int:
@@ -59,9 +61,8 @@ class SimulatedCamera(Camera):
         self.flash_every = flash_every
         self._next: int | None = None
         self._background = _moving_pattern(width, height)
-        self._chroma = _colour_bars(width, height)
-        self._flash = np.full((height * 3 // 2, width), 128, np.uint8)
-        i420_planes(self._flash, width, height)[0][:] = _WHITE
+        self._chroma = _colour_bars(width)
+        self._digits = [_digit(segments, _block_size(width)) for segments in _DIGIT_SEGMENTS]
 
     def frame_time(self, number: int) -> int:
         """The monotonic capture time of frame ``number``."""
@@ -85,20 +86,28 @@ class SimulatedCamera(Camera):
 
     def _draw(self, number: int) -> np.ndarray:
         width, height = self.width, self.height
+        image = np.empty((height * 3 // 2, width), np.uint8)
+        y, u, v = i420_planes(image, width, height)
         if self.is_flash(number):
-            image = self._flash.copy()
+            y[:], u[:], v[:] = _WHITE, 128, 128
         else:
-            image = np.empty((height * 3 // 2, width), np.uint8)
             shift = (number * 8) % width
-            y, u, v = i420_planes(image, width, height)
             y[:] = self._background[:, shift:shift + width]
             u[:], v[:] = self._chroma
-            size = _block_size(width)
-            # Bottom right, above the barcode: the overlay's corners at the top stay clear.
-            cv2.putText(y, f"{number:07d}", (width - 13 * size, height - 3 * size), cv2.FONT_HERSHEY_SIMPLEX,
-                        size / 12, _WHITE, max(1, size // 6))
+            self._write_number(y, number)
         _write_barcode(image, width, height, number)
         return image
+
+
+    def _write_number(self, y: np.ndarray, number: int) -> None:
+        """The frame number in white digits, bottom right above the barcode (the overlay's corners at the top stay clear)."""
+        size = _block_size(self.width)
+        digit_height, digit_width = self._digits[0].shape
+        top, left = self.height - 3 * size - digit_height, self.width - 13 * size
+        for place, char in enumerate(f"{number:07d}"):
+            x = left + place * (digit_width + size // 2)
+            cell = y[top:top + digit_height, x:x + digit_width]
+            np.maximum(cell, self._digits[int(char)], out=cell)
 
 
 class SimulatedMicrophone(Microphone):
@@ -146,17 +155,35 @@ def _moving_pattern(width: int, height: int) -> np.ndarray:
         y = np.arange(top, min(top + 64, height), dtype=np.float32)[:, np.newaxis]
         stripes = 128 + 60 * np.sin((x + y) / 23) + 30 * np.sin(x / 7) * np.cos(y / 11)
         pattern[top:top + 64] = np.clip(stripes, _BLACK, _WHITE)
+    radius = max(8, height // 8)
+    rows = np.arange(height)[:, np.newaxis] - height // 2
     for cx in range(0, 2 * width, max(64, width // 6)):
-        cv2.circle(pattern, (cx, height // 2), max(8, height // 8), _WHITE, -1)
+        left = max(0, cx - radius)
+        cols = np.arange(left, min(2 * width, cx + radius + 1))[np.newaxis, :] - cx
+        pattern[:, left:left + cols.shape[1]][rows ** 2 + cols ** 2 <= radius ** 2] = _WHITE
     return pattern
 
 
-def _colour_bars(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The U and V planes of eight vertical colour bars."""
+def _colour_bars(width: int) -> tuple[np.ndarray, np.ndarray]:
+    """One row of the U and of the V plane of eight vertical colour bars (every row is the same)."""
     u_values = np.array([128, 16, 166, 54, 202, 90, 240, 128], np.uint8)
     v_values = np.array([128, 146, 16, 34, 222, 240, 110, 128], np.uint8)
     bars = np.arange(width // 2) * 8 // (width // 2)
-    return (np.tile(u_values[bars], (height // 2, 1)), np.tile(v_values[bars], (height // 2, 1)))
+    return u_values[bars], v_values[bars]
+
+
+def _digit(segments: str, size: int) -> np.ndarray:
+    """A seven-segment digit ``size`` wide and twice as tall: white where lit, black elsewhere."""
+    height, stroke = 2 * size, max(2, size // 5)
+    middle = (height - stroke) // 2
+    bars = {"a": (0, stroke, 0, size), "d": (height - stroke, height, 0, size), "g": (middle, middle + stroke, 0, size),
+            "f": (0, middle + stroke, 0, stroke), "b": (0, middle + stroke, size - stroke, size),
+            "e": (middle, height, 0, stroke), "c": (middle, height, size - stroke, size)}
+    digit = np.zeros((height, size), np.uint8)
+    for segment in segments:
+        top, bottom, left, right = bars[segment]
+        digit[top:bottom, left:right] = _WHITE
+    return digit
 
 
 def _write_barcode(image: np.ndarray, width: int, height: int, number: int) -> None:

@@ -1,7 +1,7 @@
 """The overlay: time, device, officer, unit, place and case burned into every frame.
 
-What a frame costs is one masked copy per plane of a small pre-rendered picture (``cv2.copyTo``,
-no arithmetic). That picture changes only when its text does: once a second for the clock,
+What a frame costs is one masked copy per plane of a small pre-rendered picture (two byte-wise
+passes, AND then OR, over the overlay's rectangle). That picture changes only when its text does: once a second for the clock,
 and then only the characters that changed are re-assembled from cached glyphs and converted
 to the frame's colour format. Text is opaque where drawn: a white (or coloured) letter inside a
 black outline, readable on any background and still sharp after H.264. Scene that the outlines
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Mapping, Protocol
 
-import cv2
 import numpy as np
 
 from overlay import OverlayError
@@ -196,7 +195,7 @@ class _Line:
         self._pens: list[int] = []
         self.rgb = np.zeros((glyphs.height, 0, 3), np.uint8)
         self.outline = np.zeros((glyphs.height, 0), np.uint8)
-        self.mask = np.zeros((glyphs.height, 0), np.uint8)
+        self.mask = np.zeros((glyphs.height, 0), bool)
 
     def set(self, fields: list[tuple[str, str, Colour]]) -> tuple[int, int] | None:
         """Show ``fields`` (name, text, colour); returns the even column range that changed, or None."""
@@ -226,7 +225,7 @@ class _Line:
             start, end = 0, width
             self.rgb = np.zeros((self.glyphs.height, width, 3), np.uint8)
             self.outline = np.zeros((self.glyphs.height, width), np.uint8)
-            self.mask = np.zeros((self.glyphs.height, width), np.uint8)
+            self.mask = np.zeros((self.glyphs.height, width), bool)
         self.content, self._pens, self.width = content, pens, width
         self.fields = {name: (pens[a] - pad // 2, pens[b] + pad // 2) for name, (a, b) in spans.items()}
         if start >= end:  # the same text under other field names
@@ -237,7 +236,7 @@ class _Line:
             if pen - pad < end and pen - pad + g.fill.shape[1] > start:
                 self._blit(char, colour, pen, start, end)
         # A pocket of enclosed scene can reach past the redrawn glyphs, into a neighbour's columns.
-        mask = _enclosed_filled((self.outline >= 128).astype(np.uint8))
+        mask = _enclosed_filled(self.outline >= 128)
         changed = np.flatnonzero((mask != self.mask).any(axis=0))
         self.mask = mask
         if changed.size:
@@ -261,13 +260,57 @@ class _Line:
 
 
 def _enclosed_filled(drawn: np.ndarray) -> np.ndarray:
-    """``drawn`` (0/1) plus every pixel it encloses, also through a gap of up to 2 pixels (which
+    """``drawn`` (bool) plus every pixel it encloses, also through a gap of up to 2 pixels (which
     H.264 blurs shut), so no scene inside a line's outline can pass for part of a letter."""
-    bridge = np.ones((3, 3), np.uint8)
-    outside = cv2.copyMakeBorder(1 - cv2.dilate(drawn, bridge), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
-    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
-    reached = cv2.dilate((outside[1:-1, 1:-1] == 2).astype(np.uint8), bridge)
-    return drawn | (1 - reached)
+    free = ~_dilated(drawn)
+    # Scene is outside when it connects (4-neighbours) to the picture's edge.
+    reached = np.zeros_like(free)
+    for edge in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
+        reached[edge] = free[edge]
+    while True:
+        grown = _spread_along_rows(free, _spread_along_rows(free.T, reached.T).T)
+        if np.array_equal(grown, reached):
+            return drawn | ~_dilated(reached)
+        reached = grown
+
+
+def _spread_along_rows(free: np.ndarray, reached: np.ndarray) -> np.ndarray:
+    """Every run of ``free`` pixels along a row that holds a ``reached`` pixel, whole."""
+    starts = free.copy()
+    starts[:, 1:] &= ~free[:, :-1]
+    runs = np.cumsum(starts, axis=None).reshape(free.shape) * free
+    return np.isin(runs, runs[reached & free]) & free
+
+
+def _dilated(mask: np.ndarray) -> np.ndarray:
+    """``mask`` grown by one pixel in all eight directions (3x3), inside its own bounds."""
+    wide = mask.copy()
+    wide[:, 1:] |= mask[:, :-1]
+    wide[:, :-1] |= mask[:, 1:]
+    out = wide.copy()
+    out[1:] |= wide[:-1]
+    out[:-1] |= wide[1:]
+    return out
+
+
+class _Stencil:
+    """One plane of the overlay's picture as two arrays: ``keep`` (0 where drawn, 255 elsewhere)
+    and ``ink`` (the drawn value, 0 elsewhere). Pasting is ``frame & keep | ink``, two passes of
+    plain byte arithmetic over the overlay's rectangle, whatever the text's shape."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.keep = np.full(shape, 255, np.uint8)
+        self.ink = np.zeros(shape, np.uint8)
+
+    def put(self, rows: slice, cols: slice, values: np.ndarray, mask: np.ndarray) -> None:
+        if values.ndim > mask.ndim:
+            mask = mask[..., np.newaxis]
+        self.keep[rows, cols] = np.where(mask, 0, 255)
+        self.ink[rows, cols] = np.where(mask, values, 0)
+
+    def paste(self, region: np.ndarray, rows: slice, cols: slice) -> None:
+        np.bitwise_and(region, self.keep[rows, cols], out=region)
+        np.bitwise_or(region, self.ink[rows, cols], out=region)
 
 
 class _Target:
@@ -277,7 +320,7 @@ class _Target:
         raise NotImplementedError
 
     def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
-        """Write RGB pixels and their mask at (top, left) of the picture (all even)."""
+        """Write RGB pixels and their mask (True where drawn) at (top, left) of the picture (all even)."""
         raise NotImplementedError
 
     def paste(self, image: np.ndarray, width: int, height: int,
@@ -287,50 +330,57 @@ class _Target:
 
 class _BGRTarget(_Target):
     def allocate(self, height: int, width: int) -> None:
-        self.bgr = np.zeros((height, width, 3), np.uint8)
-        self.mask = np.zeros((height, width), np.uint8)
+        self.bgr = _Stencil((height, width, 3))
 
     def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
         h, w = mask.shape
-        self.bgr[top:top + h, left:left + w] = rgb[:, :, ::-1]
-        self.mask[top:top + h, left:left + w] = mask
+        self.bgr.put(slice(top, top + h), slice(left, left + w), rgb[:, :, ::-1], mask)
 
     def paste(self, image: np.ndarray, width: int, height: int,
               rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
         if image.shape != (height, width, 3):
             raise ValueError(f"overlay: expected a BGR frame of {width}x{height}, got shape {image.shape}")
-        cv2.copyTo(self.bgr[src_rows, src_cols], self.mask[src_rows, src_cols], image[rows, cols])
+        self.bgr.paste(image[rows, cols], src_rows, src_cols)
 
 
 class _I420Target(_Target):
     def allocate(self, height: int, width: int) -> None:
-        self.y = np.zeros((height, width), np.uint8)
-        self.u = np.zeros((height // 2, width // 2), np.uint8)
-        self.v = np.zeros((height // 2, width // 2), np.uint8)
-        self.mask = np.zeros((height, width), np.uint8)
-        # A chroma sample is replaced where any of its four luma pixels is drawn.
-        self.chroma_mask = np.zeros((height // 2, width // 2), np.uint8)
+        self.y = _Stencil((height, width))
+        self.u = _Stencil((height // 2, width // 2))
+        self.v = _Stencil((height // 2, width // 2))
 
     def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
         h, w = mask.shape
-        yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).reshape(-1)
-        self.y[top:top + h, left:left + w] = yuv[:h * w].reshape(h, w)
         rows, cols = slice(top // 2, (top + h) // 2), slice(left // 2, (left + w) // 2)
-        self.u[rows, cols] = yuv[h * w:h * w * 5 // 4].reshape(h // 2, w // 2)
-        self.v[rows, cols] = yuv[h * w * 5 // 4:].reshape(h // 2, w // 2)
-        self.mask[top:top + h, left:left + w] = mask
-        self.chroma_mask[rows, cols] = mask[0::2, 0::2] | mask[1::2, 0::2] | mask[0::2, 1::2] | mask[1::2, 1::2]
+        y, u, v = _rgb_to_i420(rgb)
+        self.y.put(slice(top, top + h), slice(left, left + w), y, mask)
+        # A chroma sample is replaced where any of its four luma pixels is drawn.
+        chroma_mask = mask[0::2, 0::2] | mask[1::2, 0::2] | mask[0::2, 1::2] | mask[1::2, 1::2]
+        self.u.put(rows, cols, u, chroma_mask)
+        self.v.put(rows, cols, v, chroma_mask)
 
     def paste(self, image: np.ndarray, width: int, height: int,
               rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
         if image.shape != (height * 3 // 2, width) or not image.flags.c_contiguous:
             raise ValueError(f"overlay: expected a contiguous I420 frame of {width}x{height}, got shape {image.shape}")
-        cv2.copyTo(self.y[src_rows, src_cols], self.mask[src_rows, src_cols], image[rows, cols])
+        self.y.paste(image[rows, cols], src_rows, src_cols)
         flat, luma = image.reshape(-1), width * height
         half = [slice(s.start // 2, s.stop // 2) for s in (rows, cols, src_rows, src_cols)]
-        for plane, offset in ((self.u, luma), (self.v, luma * 5 // 4)):
+        for stencil, offset in ((self.u, luma), (self.v, luma * 5 // 4)):
             frame_plane = flat[offset:offset + luma // 4].reshape(height // 2, width // 2)
-            cv2.copyTo(plane[half[2], half[3]], self.chroma_mask[half[2], half[3]], frame_plane[half[0], half[1]])
+            stencil.paste(frame_plane[half[0], half[1]], half[2], half[3])
+
+
+def _rgb_to_i420(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y, U and V planes of an RGB picture of even size: BT.601 video range in 20-bit fixed point,
+    each chroma sample from the top-left pixel of its 2x2 block (bit for bit what OpenCV's
+    RGB2YUV_I420 gives, which the overlay used before; here without loading OpenCV)."""
+    r, g, b = (rgb[:, :, channel].astype(np.int32) for channel in range(3))
+    y = (269484 * r + 528482 * g + 102760 * b + (16 << 20) + (1 << 19)) >> 20
+    r, g, b = r[0::2, 0::2], g[0::2, 0::2], b[0::2, 0::2]
+    u = (-155188 * r - 305135 * g + 460324 * b + (128 << 20) + (1 << 19)) >> 20
+    v = (460324 * r - 385875 * g - 74448 * b + (128 << 20) + (1 << 19)) >> 20
+    return y.astype(np.uint8), u.astype(np.uint8), v.astype(np.uint8)
 
 
 def _utc_offset(text: str) -> timezone | None:
