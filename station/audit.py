@@ -53,6 +53,8 @@ _FOOTAGE_INDEX = sa.Table(
     sa.Column("session", sa.String(128), primary_key=True),
 )
 
+APPEND_LOCK = 0x626F647963616D   # PostgreSQL advisory lock key of the trail ("bodycam")
+
 
 class AuditError(BodycamError, ValueError):
     """The audit trail cannot be read or written."""
@@ -124,7 +126,7 @@ class AuditTrail:
                reason: str | None = None, outcome: str = DONE, detail: dict[str, Any] | None = None) -> Entry:
         """Append one entry: ``actor`` (a station user, None before anyone logged in) did or was
         refused ``action`` on ``footage`` (session ids, or ``session/file``) for ``reason``."""
-        for attempt in range(20):             # another station may take the same seq: take the next
+        for attempt in range(20):             # a writer that does not lock may take the same seq: take the next
             try:
                 with self.engine.begin() as connection:
                     return self._append(connection, actor, action, role, list(footage), reason, outcome,
@@ -136,6 +138,8 @@ class AuditTrail:
 
     def _append(self, connection: Connection, actor: str | None, action: str, role: str | None,
                 footage: list[str], reason: str | None, outcome: str, detail: dict[str, Any]) -> Entry:
+        if connection.dialect.name == "postgresql":     # stations sharing one trail append in turn
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
         last = connection.execute(sa.select(trail.c.seq, trail.c.body).order_by(trail.c.seq.desc()).limit(1)).first()
         body = {"format": FORMAT, "seq": last.seq + 1 if last else 1,
                 "prev": hashlib.sha256(last.body.encode()).hexdigest() if last else GENESIS,
