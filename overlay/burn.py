@@ -1,7 +1,8 @@
 """The overlay: time, device, officer, unit, place and case burned into every frame.
 
-What a frame costs is one masked copy per plane of a small pre-rendered picture (two byte-wise
-passes, AND then OR, over the overlay's rectangle). That picture changes only when its text does: once a second for the clock,
+What a frame costs is one masked copy of a small pre-rendered picture: the 8-byte words of the
+frame that it draws on, found once per change, overwritten or AND-ed and OR-ed in a few NumPy
+passes. That picture changes only when its text does: once a second for the clock,
 and then only the characters that changed are re-assembled from cached glyphs and converted
 to the frame's colour format. Text is opaque where drawn: a white (or coloured) letter inside a
 black outline, readable on any background and still sharp after H.264. Scene that the outlines
@@ -295,8 +296,7 @@ def _dilated(mask: np.ndarray) -> np.ndarray:
 
 class _Stencil:
     """One plane of the overlay's picture as two arrays: ``keep`` (0 where drawn, 255 elsewhere)
-    and ``ink`` (the drawn value, 0 elsewhere). Pasting is ``frame & keep | ink``, two passes of
-    plain byte arithmetic over the overlay's rectangle, whatever the text's shape."""
+    and ``ink`` (the drawn value, 0 elsewhere)."""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.keep = np.full(shape, 255, np.uint8)
@@ -308,13 +308,58 @@ class _Stencil:
         self.keep[rows, cols] = np.where(mask, 0, 255)
         self.ink[rows, cols] = np.where(mask, values, 0)
 
-    def paste(self, region: np.ndarray, rows: slice, cols: slice) -> None:
-        np.bitwise_and(region, self.keep[rows, cols], out=region)
-        np.bitwise_or(region, self.ink[rows, cols], out=region)
+
+class _Paste:
+    """The drawn bytes of the overlay's planes as 8-byte words of the whole frame, found once
+    each time the picture changes. A frame then costs a few passes over only those words
+    (about 8,000 for the default overlay on 1080p I420): words wholly drawn are overwritten,
+    the others AND-ed with what to keep and OR-ed with the ink. Per-row slicing would cost one
+    loop per row and plane, and that, not the bytes, is what a frame's paste spent its time on.
+
+    ``planes`` are (keep, ink, offset, stride): 2-D byte arrays and where in the frame's bytes
+    their first row starts and how far apart rows are, listed in the order they lie in the frame."""
+
+    def __init__(self, frame_bytes: int, planes: list[tuple[np.ndarray, np.ndarray, int, int]]) -> None:
+        at, ink = [], []
+        for keep, values, offset, stride in planes:
+            rows, cols = np.nonzero(keep == 0)
+            at.append(offset + rows * stride + cols)
+            ink.append(values[rows, cols])
+        offsets, values = np.concatenate(at), np.concatenate(ink)
+        # A frame whose size is not a multiple of 8 ends in a few bytes that no word covers.
+        in_words = offsets < frame_bytes // 8 * 8
+        self.tail_at, self.tail_ink = offsets[~in_words], values[~in_words]
+        offsets, values = offsets[in_words], values[in_words]
+        word = offsets // 8
+        first = np.ones(word.size, bool)
+        first[1:] = word[1:] != word[:-1]
+        byte = (np.cumsum(first) - 1) * 8 + offsets % 8
+        keep_words = np.full(int(first.sum()) * 8, 255, np.uint8)
+        keep_words[byte] = 0
+        ink_words = np.zeros(keep_words.size, np.uint8)
+        ink_words[byte] = values
+        keep_words, ink_words, word = keep_words.view(np.uint64), ink_words.view(np.uint64), word[first]
+        whole = keep_words == 0
+        self.whole_at, self.whole_ink = word[whole], ink_words[whole]
+        self.part_at, self.part_keep, self.part_ink = word[~whole], keep_words[~whole], ink_words[~whole]
+        self._part = np.empty(self.part_at.size, np.uint64)
+
+    def __call__(self, image: np.ndarray) -> None:
+        flat = image.reshape(-1)
+        words = flat[:flat.size // 8 * 8].view(np.uint64)
+        words[self.whole_at] = self.whole_ink
+        np.take(words, self.part_at, out=self._part, mode="clip")
+        np.bitwise_and(self._part, self.part_keep, out=self._part)
+        np.bitwise_or(self._part, self.part_ink, out=self._part)
+        words[self.part_at] = self._part
+        if self.tail_at.size:
+            flat[self.tail_at] = self.tail_ink
 
 
 class _Target:
     """The overlay's picture in a frame's own format, with its mask; pasted onto every frame."""
+
+    _paste: _Paste | None = None
 
     def allocate(self, height: int, width: int) -> None:
         raise NotImplementedError
@@ -325,22 +370,39 @@ class _Target:
 
     def paste(self, image: np.ndarray, width: int, height: int,
               rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
+        """Paste the picture's part ``src_rows, src_cols`` onto ``rows, cols`` of a frame."""
+        self._check(image, width, height)
+        if self._paste is None:
+            self._paste = _Paste(image.size, self._planes(width, height, rows, cols, src_rows, src_cols))
+        self._paste(image)
+
+    def _check(self, image: np.ndarray, width: int, height: int) -> None:
+        raise NotImplementedError
+
+    def _planes(self, width: int, height: int, rows: slice, cols: slice, src_rows: slice,
+                src_cols: slice) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
         raise NotImplementedError
 
 
 class _BGRTarget(_Target):
     def allocate(self, height: int, width: int) -> None:
         self.bgr = _Stencil((height, width, 3))
+        self._paste = None
 
     def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
         h, w = mask.shape
         self.bgr.put(slice(top, top + h), slice(left, left + w), rgb[:, :, ::-1], mask)
+        self._paste = None
 
-    def paste(self, image: np.ndarray, width: int, height: int,
-              rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
-        if image.shape != (height, width, 3):
-            raise ValueError(f"overlay: expected a BGR frame of {width}x{height}, got shape {image.shape}")
-        self.bgr.paste(image[rows, cols], src_rows, src_cols)
+    def _check(self, image: np.ndarray, width: int, height: int) -> None:
+        if image.shape != (height, width, 3) or not image.flags.c_contiguous:
+            raise ValueError(f"overlay: expected a contiguous BGR frame of {width}x{height}, got shape {image.shape}")
+
+    def _planes(self, width: int, height: int, rows: slice, cols: slice, src_rows: slice,
+                src_cols: slice) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+        keep, ink = self.bgr.keep[src_rows, src_cols], self.bgr.ink[src_rows, src_cols]
+        h, w = keep.shape[:2]
+        return [(keep.reshape(h, w * 3), ink.reshape(h, w * 3), (rows.start * width + cols.start) * 3, width * 3)]
 
 
 class _I420Target(_Target):
@@ -348,6 +410,7 @@ class _I420Target(_Target):
         self.y = _Stencil((height, width))
         self.u = _Stencil((height // 2, width // 2))
         self.v = _Stencil((height // 2, width // 2))
+        self._paste = None
 
     def put(self, top: int, left: int, rgb: np.ndarray, mask: np.ndarray) -> None:
         h, w = mask.shape
@@ -358,17 +421,22 @@ class _I420Target(_Target):
         chroma_mask = mask[0::2, 0::2] | mask[1::2, 0::2] | mask[0::2, 1::2] | mask[1::2, 1::2]
         self.u.put(rows, cols, u, chroma_mask)
         self.v.put(rows, cols, v, chroma_mask)
+        self._paste = None
 
-    def paste(self, image: np.ndarray, width: int, height: int,
-              rows: slice, cols: slice, src_rows: slice, src_cols: slice) -> None:
+    def _check(self, image: np.ndarray, width: int, height: int) -> None:
         if image.shape != (height * 3 // 2, width) or not image.flags.c_contiguous:
             raise ValueError(f"overlay: expected a contiguous I420 frame of {width}x{height}, got shape {image.shape}")
-        self.y.paste(image[rows, cols], src_rows, src_cols)
-        flat, luma = image.reshape(-1), width * height
+
+    def _planes(self, width: int, height: int, rows: slice, cols: slice, src_rows: slice,
+                src_cols: slice) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+        luma = width * height
+        planes = [(self.y.keep[src_rows, src_cols], self.y.ink[src_rows, src_cols],
+                   rows.start * width + cols.start, width)]
         half = [slice(s.start // 2, s.stop // 2) for s in (rows, cols, src_rows, src_cols)]
         for stencil, offset in ((self.u, luma), (self.v, luma * 5 // 4)):
-            frame_plane = flat[offset:offset + luma // 4].reshape(height // 2, width // 2)
-            stencil.paste(frame_plane[half[0], half[1]], half[2], half[3])
+            planes.append((stencil.keep[half[2], half[3]], stencil.ink[half[2], half[3]],
+                           offset + half[0].start * (width // 2) + half[1].start, width // 2))
+        return planes
 
 
 def _rgb_to_i420(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
