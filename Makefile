@@ -39,6 +39,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_service.py
 	$(BIN)/python bench/bench_link.py
 	$(BIN)/python bench/bench_catalogue.py
+	$(BIN)/python bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) demo-data demo-archive *.egg-info

@@ -17,7 +17,8 @@ DEVICE = [
     "pynmea2>=1.19",
     "Pillow>=10",
 ]
-STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fpdf2>=2.8", "c2pa-python>=0.38"]
+STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fpdf2>=2.8", "c2pa-python>=0.38", "fastapi>=0.115",
+           "jinja2>=3.1", "uvicorn>=0.30", "python-multipart>=0.0.9"]
 
 setup(
     name="bodycam",
@@ -37,7 +38,7 @@ setup(
         "device": DEVICE,
         "pi": DEVICE + ["picamera2>=0.3.17", "lgpio>=0.2"],
         "station": STATION,
-        "test": DEVICE + STATION + ["pytest>=8", "hypothesis>=6"],
+        "test": DEVICE + STATION + ["pytest>=8", "hypothesis>=6", "playwright>=1.45"],
     },
     entry_points={"console_scripts": ["bodycam = firmware.cli:main", "bodycam-station = station.cli:main"]},
 )

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +19,12 @@ import av
 from capture.index import read_index
 from capture.spool import AppendOnlyFile
 from evidence import EvidenceError
-from evidence.files import sha256_file, sync_directory
+from evidence.files import atomic_write, sha256_file
 from evidence.keys import Signer
+from evidence.mp4 import fragments
 from evidence.paths import DataDir
-from evidence.records import (FORMAT, GENESIS, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord,
-                              read_record, sign)
+from evidence.records import (FORMAT, GENESIS, IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE,
+                              SESSION_OPEN, SignedRecord, identity_name, read_record, sign)
 
 PART_KINDS = ("init", "fragment", "trailer")
 
@@ -49,45 +48,67 @@ class SegmentFacts:
 
 
 class ChainState:
-    """The head of the device's chain (last sequence number and record hash) in ``device/chain.json``.
+    """The head of the device's chain -- the newest record's ``seq`` and hash -- kept in
+    ``device/chain.json`` as a signed ``chain-head`` record (docs/evidence-format.md).
 
-    The record is written before the head moves, so after a power cut the head may lag one
-    record behind; :meth:`catch_up` finds that record on the spool, so a number is never
-    used twice and the chain never forks.
+    At start the head is checked against the newest record of this key on the device (the
+    spool's records and the identity records). A head that is missing, damaged, signed by
+    another key, ahead of or behind those records is rebuilt from them, and :attr:`found`
+    says what was wrong; so a number is never used twice and no gap is ever forged. (The
+    record is written before the head moves, so a power cut may leave it one record behind.)
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, signer: Signer, device: str, records: list[Path]) -> None:
+        self.path, self.signer, self.device = path, signer, device
         self.seq, self.head = 0, GENESIS
-        if path.exists():
-            state = json.loads(path.read_text())
-            self.seq, self.head = state["seq"], state["head"]
-
-    def catch_up(self, spool: Path) -> None:
-        for record_path in _record_paths(spool):
+        self.newest: SignedRecord | None = None      # the newest record of this key on the device
+        for record_path in records:
             try:
                 record = read_record(record_path)
             except EvidenceError:
-                continue
-            if record.body["seq"] > self.seq:
-                self.advance(record.body["seq"], record.hash)
+                continue         # the verifier names it; it is no link of ours to follow
+            if record.public_key == signer.public_key and (self.newest is None
+                                                           or record.body["seq"] > self.newest.body["seq"]):
+                self.newest = record
+        self.found = self._check_stored()
+        if self.newest is not None:
+            self.seq, self.head = self.newest.body["seq"], self.newest.hash
+        if self.found:
+            self.advance(self.seq, self.head)
+
+    def _check_stored(self) -> str:
+        """What is wrong with the stored head ("" if it names the newest record)."""
+        newest = (self.newest.body["seq"], self.newest.hash) if self.newest else (0, GENESIS)
+        if not self.path.exists():
+            return "" if self.newest is None else f"the chain head {self.path} is missing"
+        try:
+            stored = read_record(self.path)
+        except EvidenceError as exc:
+            return f"the chain head {self.path} is damaged ({exc})"
+        body = stored.body
+        if body["type"] != "chain-head" or stored.public_key != self.signer.public_key:
+            return f"the chain head {self.path} is not this device's signed head"
+        if (body["seq"], body["head"]) == newest:
+            return ""
+        where = "ahead of" if body["seq"] > newest[0] else "behind" if body["seq"] < newest[0] else "at odds with"
+        return (f"the chain head {self.path} (record {body['seq']}) was {where} the newest record on the "
+                f"device (record {newest[0]})")
 
     def advance(self, seq: int, head: str) -> None:
         self.seq, self.head = seq, head
-        temporary = self.path.with_suffix(".tmp")
-        with open(temporary, "w") as fh:
-            json.dump({"seq": seq, "head": head}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temporary, self.path)
-        sync_directory(self.path.parent)
+        record = sign({"format": FORMAT, "type": "chain-head", "device": self.device, "key_id": self.signer.key_id,
+                       "seq": seq, "head": head, "written_wall": time.time_ns()}, self.signer)
+        atomic_write(self.path, record.to_bytes())
 
 
-def _record_paths(spool: Path) -> list[Path]:
-    if not spool.is_dir():
-        return []
-    return [p for folder in spool.iterdir() if folder.is_dir()
-            for p in folder.iterdir() if p.name.endswith(MANIFEST_SUFFIX) or p.name in (SESSION_OPEN, SESSION_CLOSE)]
+def record_paths(data_dir: Path) -> list[Path]:
+    """Every chain record on the device: the identity records, then each session's records."""
+    folders = DataDir(data_dir)
+    found = sorted(folders.identity.glob(IDENTITY_GLOB)) if folders.identity.is_dir() else []
+    if folders.spool.is_dir():
+        found += [p for folder in folders.spool.iterdir() if folder.is_dir() for p in folder.iterdir()
+                  if p.name.endswith(MANIFEST_SUFFIX) or p.name in (SESSION_OPEN, SESSION_CLOSE)]
+    return found
 
 
 class Sealer:
@@ -100,9 +121,17 @@ class Sealer:
         self.signer = signer
         self.identity = identity
         self.clock_status = clock_status
+        self.identities = folders.identity
         folders.device.mkdir(parents=True, exist_ok=True)
-        self.chain = ChainState(folders.chain)
-        self.chain.catch_up(self.spool)
+        self.chain = ChainState(folders.chain, signer, identity["device"], record_paths(folders.root))
+
+    def record_identity(self, identity: dict[str, str], reason: str) -> SignedRecord:
+        """Sign who carries the device into the chain: at provisioning, and at each re-assignment."""
+        self.identity = identity
+        number = len(list(self.identities.glob(IDENTITY_GLOB))) + 1
+        self.identities.mkdir(parents=True, exist_ok=True)
+        return self._append(self.identities / identity_name(number), {
+            "type": "identity", **self._who(identity), "reason": reason, "signed_wall": time.time_ns()})
 
     def open_session(self, session: str, link: dict[str, Any] | None = None, pre_event_ms: int = 0) -> SignedRecord:
         """``link`` ties a session that resumes an interrupted one to it: previous session and gap."""
@@ -182,6 +211,8 @@ def facts_after_cut(session: str, segment: Path) -> SegmentFacts:
             break
         parts.append({key: record[key] for key in ("type", "number", "offset", "size", "sha256")})
         covered += record["size"]
+    if parts:
+        covered += _unindexed_fragments(data, covered, parts)
     fps = records[0]["video"]["fps"] if records else 1
     pts = _video_pts(data[:covered], fps) if parts else []
     by_pts = {r["pts"]: r for r in records if "type" not in r}
@@ -195,6 +226,23 @@ def facts_after_cut(session: str, segment: Path) -> SegmentFacts:
         index=file_digest(index_path), frames=len(frames), first=frames[0] if frames else None,
         last=frames[-1] if frames else None, flags=["recovered"] + (["marked"] if markers else []),
         markers=markers)
+
+
+def _unindexed_fragments(data: bytes, covered: int, parts: list[dict[str, Any]]) -> int:
+    """Seal, as they are on the card, the whole fragments after the last one the index names:
+    the cut came after their bytes were durable and before their index lines were. What a
+    player would show is then all sealed, and only a fragment cut short stays outside the
+    seal (a verifier refuses a whole fragment there). Returns the bytes added."""
+    added = 0
+    number = max((part["number"] for part in parts if part["type"] == "fragment"), default=0)
+    for offset, size in fragments(data, covered):
+        if offset != covered + added:
+            break
+        number += 1
+        parts.append({"type": "fragment", "number": number, "offset": offset, "size": size,
+                      "sha256": hashlib.sha256(data[offset:offset + size]).hexdigest()})
+        added += size
+    return added
 
 
 def _video_pts(data: bytes, fps: int) -> list[int]:

@@ -11,6 +11,7 @@ from pathlib import Path
 RECEIPT_SUFFIX = ".receipt"
 EVENTS = "events"          # the event log's folder, on the device and (per device key) in the archive
 PARTIAL = ".partial"       # copies being received, on the dock
+DEVICE_ITEMS = "device"    # item ids of the device's own records: its chain head and identity records
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class DataDir:
 
     @property
     def identity(self) -> Path:
-        return self.device / "identity.json"
+        """The signed identity records, ``identity-NNNNNN.json``: the newest one is who carries the device."""
+        return self.device / "identity"
 
     @property
     def chain(self) -> Path:
@@ -139,3 +141,12 @@ class ArchiveDir:
     def purge_log(self) -> Path:
         """One line per session the retention purge removed: who, what, why, when."""
         return self.root / "purges.jsonl"
+
+    def chain(self, key: str) -> Path:
+        """A device's identity records and the chain heads it offered, by its key id."""
+        return self.root / "chain" / key
+
+    def refused(self, key: str) -> Path:
+        """What a device offered in a docking refused for release (its chain rewound or
+        forked), archived as received and never receipted."""
+        return self.root / "refused" / key

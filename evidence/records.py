@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,25 @@ MANIFEST_SUFFIX = ".manifest"
 SESSION_OPEN = "session-open.json"
 SESSION_CLOSE = "session-close.json"
 INDEX_SUFFIX = ".idx"
+CHAIN_HEAD = "chain-head.json"          # the device's signed head, offered first to a dock
+IDENTITY_GLOB = "identity-[0-9][0-9][0-9][0-9][0-9][0-9].json"
+
+# The members of each record type's body (docs/evidence-format.md): no more, no fewer.
+CHAINED = {"format", "type", "device", "key_id", "seq", "prev"}
+MEMBERS = {
+    "session-open": CHAINED | {"session", "started_wall", "officer", "unit", "firmware", "clock", "link",
+                               "pre_event_ms"},
+    "segment": CHAINED | {"session", "segment", "file", "parts", "index", "frames", "flags", "markers",
+                          "sealed_wall", "officer", "unit", "firmware", "clock"},
+    "session-close": CHAINED | {"session", "segments", "last_segment", "reason", "flags", "ended_wall"},
+    "identity": CHAINED | {"officer", "unit", "firmware", "reason", "signed_wall"},
+    "chain-head": {"format", "type", "device", "key_id", "seq", "head", "written_wall"},
+}
+
+
+def identity_name(number: int) -> str:
+    """The file of the device's ``number``-th identity record (1: provisioning)."""
+    return f"identity-{number:06d}.json"
 
 
 def canonical(body: dict[str, Any]) -> bytes:
@@ -77,24 +97,59 @@ def sign(body: dict[str, Any], signer: Signer) -> SignedRecord:
     return SignedRecord(body, signer.sign(DOMAIN + canonical(body)), signer.public_key)
 
 
+STORED_MEMBERS = {"record", "public_key", "signature"}
+HEX = re.compile(r"[0-9a-f]*")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON objects whose member names repeat are refused: a reader could take either value."""
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise EvidenceError(f"the member {next(n for n in names if names.count(n) > 1)!r} appears twice")
+    return members
+
+
+def _hex(text: Any, size: int, what: str) -> bytes:
+    if not isinstance(text, str) or len(text) != 2 * size or not HEX.fullmatch(text):
+        raise EvidenceError(f"not a signed record: {what} must be {2 * size} lowercase hex digits")
+    return bytes.fromhex(text)
+
+
 def parse(data: bytes) -> SignedRecord:
     """Read a stored record and check its signature against the key it names.
 
-    Raises ``EvidenceError`` if the text is not a record or the signature does not hold;
-    whether the key is *trusted* is for the caller to decide.
+    Parsing is strict (docs/evidence-format.md): exactly the three stored members, no member
+    name twice in any object, no floating-point number. Raises ``EvidenceError`` if the text
+    is not such a record or the signature does not hold; whether the key is *trusted* is for
+    the caller to decide.
     """
     try:
-        stored = json.loads(data.decode("utf-8"))
-        body, public_key = stored["record"], bytes.fromhex(stored["public_key"])
-        signature = bytes.fromhex(stored["signature"])
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        stored = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_members)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise EvidenceError(f"not a signed record: {exc}") from exc
+    if not isinstance(stored, dict) or set(stored) != STORED_MEMBERS:
+        raise EvidenceError(f"not a signed record: its members must be exactly {sorted(STORED_MEMBERS)}")
+    body = stored["record"]
+    public_key = _hex(stored["public_key"], 32, "public_key")
+    signature = _hex(stored["signature"], 64, "signature")
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise EvidenceError(f"not a {FORMAT} record")
+    expected = MEMBERS.get(body["type"]) if isinstance(body.get("type"), str) else None
+    if expected is None:
+        raise EvidenceError(f"{body.get('type')!r} is not a record type of {FORMAT}")
+    if set(body) != expected:
+        extra, missing = sorted(set(body) - expected), sorted(expected - set(body))
+        raise EvidenceError(f"a {body['type']} record with " + "; ".join(
+            f"{what} {', '.join(names)}" for what, names in (("extra members", extra), ("missing members", missing))
+            if names))
+    if not isinstance(body["seq"], int) or isinstance(body["seq"], bool) or body["seq"] < 1:
+        raise EvidenceError("a record's seq must be a positive integer")
+    message = DOMAIN + canonical(body)
     if body.get("key_id") != key_id(public_key):
         raise EvidenceError("the record's key_id does not name the key that signed it")
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, DOMAIN + canonical(body))
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
         raise EvidenceError("the signature does not match the record") from exc
     return SignedRecord(body, signature, public_key)

@@ -1,14 +1,16 @@
 """Checking footage against its seals, on a device spool or a dock archive.
 
-Every segment gets one state, and every session a summary:
+Exactly the checks of docs/evidence-format.md ("Verifying"), in its order. Every segment
+gets one state, and every session a list of problems:
 
 - ``OK``: the file is exactly what its manifest sealed, the manifest is signed by the
-  session's key and sits where the chain says.
-- ``RECOVERED``: as OK, for a segment sealed after a power cut from its completed fragments.
+  session's key and sits where the chain says; also a video the device freed after a dock
+  receipted exactly its sealed hash ("released after upload").
+- ``RECOVERED``: as OK, for a segment sealed after a power cut from its completed
+  fragments; bytes after the sealed end are named, and are never evidence.
 - ``TAMPERED``: the bytes differ from what was sealed (the fragment is named), the file is
-  truncated or extended, or a record's signature does not hold.
-- ``OK`` also for a video the device freed after the dock receipted exactly its sealed hash
-  (the receipt is kept in ``<data_dir>/receipts``; the manifest and index stay).
+  truncated or extended, its index differs, a recovered file's unsealed tail holds a
+  complete fragment, or a record does not parse strictly or its signature fails.
 - ``MISSING``: the chain names a segment (or the session's close record names a last
   segment) that is not there.
 - ``OUT-OF-ORDER``: a sealed segment sits in the wrong place: renamed, swapped, or not
@@ -18,6 +20,10 @@ Every segment gets one state, and every session a summary:
   the key that opened the session).
 - ``FOREIGN``: validly signed, but for another device or another session: inserted from
   elsewhere.
+
+Across sessions, a key's records (with its identity records) must link by ``seq`` and
+``prev``, no ``seq`` may stand for two records (a fork), and without ``--key`` a serial
+signed by two keys is a problem.
 """
 from __future__ import annotations
 
@@ -31,8 +37,10 @@ from typing import Any, Iterable
 from evidence import EvidenceError
 from evidence.files import sha256_file
 from evidence.keys import key_id, key_text, load_public_key
+from evidence.mp4 import fragments
 from evidence.receipts import receipt_dock
-from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord, read_record
+from evidence.records import (IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord,
+                              read_record)
 
 GOOD = ("OK", "RECOVERED")
 
@@ -80,8 +88,11 @@ def find_sessions(paths: Iterable[Path]) -> list[Path]:
 
 def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None) -> list[SessionVerdict]:
     """Verify every session found below ``paths``; ``trusted`` pins the acceptable public keys."""
+    paths = list(paths)
     verdicts = [verify_session(folder, trusted) for folder in find_sessions(paths)]
-    _check_between_sessions(verdicts)
+    _check_between_sessions(verdicts, identity_records(paths))
+    if trusted is None:
+        _check_keys_per_serial(verdicts)
     return verdicts
 
 
@@ -165,16 +176,23 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
     sealed = body["file"]
     if sealed["name"] != name:
         return SegmentVerdict(name, "OUT-OF-ORDER", f"renamed: it was sealed as {sealed['name']}", seq)
+    if f"seg-{body['segment']:06d}.mp4" != name:
+        return SegmentVerdict(name, "OUT-OF-ORDER", f"it was sealed as segment {body['segment']}", seq)
     recovered = "recovered" in body.get("flags", [])
     path = folder / name
     if path.exists() and _matches(path, sealed, recovered, file_hashes[name]):
         problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index"))
         if problem:
             return SegmentVerdict(name, "TAMPERED", problem, seq)
-        state = "RECOVERED" if recovered else "OK"
         extra = path.stat().st_size - sealed["size"]
-        detail = f"{extra} bytes after the sealed end were cut by the power loss" if recovered and extra else ""
-        return SegmentVerdict(name, state, detail, seq)
+        if not extra:
+            return SegmentVerdict(name, "RECOVERED" if recovered else "OK", "", seq)
+        fragments = complete_fragments(path, sealed["size"])
+        if fragments:
+            return SegmentVerdict(name, "TAMPERED", f"{extra} bytes after the sealed end hold {fragments} complete "
+                                                   f"fragment(s) that no seal covers (a player shows them)", seq)
+        return SegmentVerdict(name, "RECOVERED", f"{extra} bytes after the sealed end hold no complete fragment: "
+                                                 f"cut by the power loss, not evidence", seq)
     elsewhere = [other for other, digest in file_hashes.items() if digest == sealed["sha256"] and other != name]
     if elsewhere:
         claimed.add(elsewhere[0])
@@ -185,6 +203,13 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
             return SegmentVerdict(name, "OK", f"released after upload (receipt from dock {dock})", seq)
         return SegmentVerdict(name, "MISSING", "the video file was deleted; its manifest remains", seq)
     return SegmentVerdict(name, "TAMPERED", _which_part(path, body), seq)
+
+
+def complete_fragments(path: Path, start: int) -> int:
+    """How many whole fragments the file holds from byte ``start`` on (:mod:`evidence.mp4`)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        return len(fragments(fh.read()))
 
 
 def _released_by(folder: Path, name: str, sha256: str, device_key: bytes) -> str | None:
@@ -221,9 +246,13 @@ def _which_part(path: Path, body: dict[str, Any]) -> str:
 def _index_problem(path: Path, sealed: dict[str, Any] | None) -> str:
     if sealed is None:
         return ""
+    if sealed.get("name") != path.name:
+        return f"its manifest seals the frame index {sealed.get('name')}, not {path.name}"
     if not path.exists():
         return "its frame index was deleted"
-    return "" if sha256_file(path).hexdigest() == sealed["sha256"] else "its frame index differs from what was sealed"
+    if path.stat().st_size != sealed["size"] or sha256_file(path).hexdigest() != sealed["sha256"]:
+        return "its frame index differs from what was sealed"
+    return ""
 
 
 def _check_chain(verdict: SessionVerdict, opened: SignedRecord, chain: list[SignedRecord],
@@ -249,23 +278,94 @@ def _check_chain(verdict: SessionVerdict, opened: SignedRecord, chain: list[Sign
         return
     verdict.closed = closed.body["reason"]
     last = by_number.get(closed.body["segments"])
-    if last is not None and closed.body["last_segment"] != last.hash:
+    if last is not None and (closed.body["last_segment"] != last.hash or closed.body["prev"] != last.hash):
         verdict.problems.append("the close record's last segment is not the last segment found")
+    if closed.body["segments"] == 0 and closed.body["prev"] != opened.hash:
+        verdict.problems.append("the close record does not follow the open record")
+    if any(number > closed.body["segments"] for number in by_number):
+        verdict.problems.append(f"segments were sealed after the close record, which names {closed.body['segments']}")
     if closed.public_key != opened.public_key or closed.body["session"] != opened.body["session"]:
         verdict.problems.append("the close record belongs to another key or session")
 
 
-def _check_between_sessions(verdicts: list[SessionVerdict]) -> None:
-    """A session's open record must follow the same device's previous session's close record."""
-    by_key: dict[bytes, list[SessionVerdict]] = {}
+@dataclass(frozen=True)
+class _Link:
+    """A record that links one session (or identity record) to the device's records before it."""
+
+    record: SignedRecord
+    verdict: SessionVerdict | None      # the session it belongs to; None for an identity record
+    name: str
+
+
+def identity_records(paths: Iterable[Path]) -> list[tuple[Path, SignedRecord | None]]:
+    """The device identity records below ``paths`` (for a spool: in ``../device/identity``), each
+    with its record, or None when it does not parse or its signature fails."""
+    found: set[Path] = set()
+    for path in paths:
+        path = Path(path)
+        roots = [path, path.parent / "device"] if path.name == "spool" else [path]
+        for root in roots:
+            if root.is_dir():
+                found.update(root.rglob(IDENTITY_GLOB))
+    records = []
+    for path in sorted(found):
+        try:
+            records.append((path, read_record(path)))
+        except EvidenceError:
+            records.append((path, None))
+    return records
+
+
+def _check_between_sessions(verdicts: list[SessionVerdict],
+                            identities: list[tuple[Path, SignedRecord | None]]) -> None:
+    """Across one key's records ordered by ``seq``: each session's open record (and each identity
+    record) must follow the record before it -- the previous session's close record or an
+    identity record -- and no ``seq`` may stand for two different records (a fork)."""
+    by_key: dict[bytes, list[_Link]] = {}
     for verdict in verdicts:
-        if verdict.open_record is not None:
-            by_key.setdefault(verdict.open_record.public_key, []).append(verdict)
-    for sessions in by_key.values():
-        sessions.sort(key=lambda v: v.open_record.body["seq"])
-        for before, after in zip(sessions, sessions[1:]):
-            if before.close_record is not None and after.open_record.body["prev"] != before.close_record.hash:
-                after.problems.append(f"MISSING records between session {before.session} and this one")
+        for record in (verdict.open_record, verdict.close_record):
+            if record is not None:
+                by_key.setdefault(record.public_key, []).append(_Link(record, verdict, record.body["type"]))
+    for path, record in identities:
+        if record is not None and record.body["type"] == "identity":
+            by_key.setdefault(record.public_key, []).append(_Link(record, None, path.name))
+        else:               # changed by hand, or not an identity record: who carried the device is in doubt
+            for verdict in verdicts:
+                verdict.problems.append(f"TAMPERED identity record {path.name}: it is not a valid identity record")
+    for links in by_key.values():
+        links.sort(key=lambda link: (link.record.body["seq"], link.record.body["type"] != "session-close"))
+        for before, after in zip(links, links[1:]):
+            seq = after.record.body["seq"]
+            if before.record.body["seq"] == seq:
+                if before.record.hash != after.record.hash:
+                    for link in (before, after):
+                        _problem(link, f"FORK: record {seq} of device {link.record.body['device']} was signed "
+                                       f"twice with different contents")
+                continue
+            if after.record.body["type"] in ("session-open", "identity") and \
+                    before.record.body["type"] in ("session-close", "identity") and \
+                    after.record.body["prev"] != before.record.hash:
+                _problem(after, f"MISSING records between {_name(before)} and this one")
+
+
+def _name(link: _Link) -> str:
+    return f"session {link.verdict.session}" if link.verdict else f"identity record {link.name}"
+
+
+def _problem(link: _Link, text: str) -> None:
+    if link.verdict is not None and text not in link.verdict.problems:
+        link.verdict.problems.append(text)
+
+
+def _check_keys_per_serial(verdicts: list[SessionVerdict]) -> None:
+    """A serial has one key: with no key pinned, every session of a serial signed by two keys
+    has a problem (a key rotation is not part of the format)."""
+    keys = keys_per_serial(verdicts)
+    for verdict in verdicts:
+        if verdict.open_record is not None and len(keys[verdict.device]) > 1:
+            verdict.problems.append(f"device {verdict.device} is signed by {len(keys[verdict.device])} keys "
+                                    f"({', '.join(sorted(keys[verdict.device]))}): a device has one key; this "
+                                    f"session's is {verdict.open_record.body['key_id']}")
 
 
 def report(verdicts: list[SessionVerdict], pinned: bool) -> list[str]:
@@ -283,18 +383,34 @@ def report(verdicts: list[SessionVerdict], pinned: bool) -> list[str]:
         lines += [f"  {s.name:<16} {s.state:<12} {s.detail}".rstrip() for s in verdict.segments]
         lines += [f"  ! {problem}" for problem in verdict.problems]
     if not pinned:
-        lines.append("note: no --key given: each session was checked against the key that opened it")
+        lines.append("note: no --key given: each session was checked against the key that opened it; keys seen:")
+        for device, keys in sorted(keys_per_serial(verdicts).items()):
+            lines.append(f"  device {device}: " + ", ".join(f"key {key} ({n} session{'s' * (n != 1)})"
+                                                            for key, n in sorted(keys.items())))
     return lines
 
 
-def add_verify_command(commands: argparse._SubParsersAction, help_text: str, paths_help: str) -> None:
-    """``verify PATH... [--key K]... [--json]``, the same on both command lines."""
+def keys_per_serial(verdicts: list[SessionVerdict]) -> dict[str, dict[str, int]]:
+    """Device serial -> key id -> how many sessions that key opened."""
+    keys: dict[str, dict[str, int]] = {}
+    for verdict in verdicts:
+        if verdict.open_record is not None:
+            seen = keys.setdefault(verdict.device, {})
+            seen[verdict.open_record.body["key_id"]] = seen.get(verdict.open_record.body["key_id"], 0) + 1
+    return keys
+
+
+def add_verify_command(commands: argparse._SubParsersAction, help_text: str,
+                       paths_help: str) -> argparse.ArgumentParser:
+    """``verify PATH... [--key K]... [--json]``, the same on both command lines; returns the
+    sub-parser, so that a command line can run more checks after the verification."""
     verify = commands.add_parser("verify", help=help_text)
     verify.add_argument("paths", type=Path, nargs="+", help=paths_help)
     verify.add_argument("--key", action="append", default=[],
                         help="trusted device public key (PEM file, hex or base64); may be repeated")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(run=lambda args: run_verify(args.paths, args.key, args.json))
+    return verify
 
 
 def run_verify(paths: list[Path], keys: list[str], as_json: bool) -> int:
@@ -306,7 +422,7 @@ def run_verify(paths: list[Path], keys: list[str], as_json: bool) -> int:
     verdicts = verify_paths(paths, trusted)
     ok = bool(verdicts) and all(v.ok for v in verdicts)
     if as_json:
-        print(json.dumps({"ok": ok, "keys_pinned": trusted is not None,
+        print(json.dumps({"ok": ok, "keys_pinned": trusted is not None, "keys": keys_per_serial(verdicts),
                           "sessions": [v.as_json() for v in verdicts]}, ensure_ascii=False, indent=1))
     else:
         print("\n".join(report(verdicts, trusted is not None)))

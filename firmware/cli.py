@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -12,7 +13,7 @@ from typing import Sequence
 from bodycam_errors import BodycamError
 from evidence.paths import DataDir
 from evidence.verify import add_verify_command
-from firmware import config as configuration
+from firmware import config as configuration, writer
 from firmware.version import __version__
 
 
@@ -111,7 +112,7 @@ def _record(args: argparse.Namespace) -> int:
     from firmware.watch import watched
     from overlay.status import OverlayStatus
 
-    if args.seconds is not None and args.seconds <= 0:
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise configuration.ConfigError("--seconds must be a positive number of seconds.")
     config = configuration.load(args.config)
     overrides: dict = {}
@@ -122,6 +123,7 @@ def _record(args: argparse.Namespace) -> int:
     if args.data_dir:
         overrides.setdefault("recording", {})["data_dir"] = str(args.data_dir)
     config = config.with_overrides(overrides)
+    writer.acquire(Path(config["recording"]["data_dir"]))     # for the process's life: before anything is written
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -167,6 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     config = configuration.load(args.config)
     if args.data_dir:
         config = config.with_overrides({"recording": {"data_dir": str(args.data_dir)}})
+    writer.acquire(Path(config["recording"]["data_dir"]))
     service = Service(config, echo=lambda line: print(line, flush=True))
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Only an assignment here: the service thread notices it on its next tick.
@@ -205,7 +208,8 @@ def _provision(args: argparse.Namespace) -> int:
 
     config = configuration.load(args.config)
     values = provision.from_config(config)
-    old = provision.load_identity(_data_dir(args))
+    writer.acquire(_data_dir(args))
+    old = provision.load_identity(_data_dir(args)) if provision.has_identity(_data_dir(args)) else None
     if old:
         values.update({key: old[key] for key in provision.FIELDS})
     given = {"device": args.serial, "police_number": args.police_number, "officer": args.name,
@@ -230,6 +234,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = configuration.load(args.config)
     data_dir = args.data_dir or Path(config["recording"]["data_dir"])
+    writer.acquire(data_dir)
     clock = ClockPolicy(config["dock"]["set_system_clock"], int(config["clock"]["max_drift_seconds"] * 10**9))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,6 +1,8 @@
 """The device's end of the dock link: the spool as what it offers, receipts, release, the clock.
 
-Items are ``<session>/<file>``: per session folder (sessions holding a ``marked`` segment
+First, always, ``device/chain-head.json``: the signed chain head, so that the dock checks the
+device's chain against what it saw before it takes anything; then the identity records,
+``device/identity-NNNNNN.json``. Then items ``<session>/<file>``: per session folder (sessions holding a ``marked`` segment
 first, then oldest first) the open record, then per sealed segment its manifest, index and
 video, then the close record. What is not sealed yet is not offered. A video is offered as
 exactly the bytes its manifest sealed (``evidence.receipts.extent``). Then the event log,
@@ -15,6 +17,8 @@ stay too (they are small, and the device's own record of what happened).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import threading
 import time
@@ -26,10 +30,12 @@ from evidence import EvidenceError, receipts
 from evidence.eventlog import log_files
 from evidence.files import sync_directory
 from evidence.keys import FileSigner, load_public_key, read_keys
-from evidence.paths import EVENTS, RECEIPT_SUFFIX, DataDir
+from evidence.paths import DEVICE_ITEMS, EVENTS, RECEIPT_SUFFIX, DataDir
 from evidence.receipts import receipt_dock
-from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, read_record
+from evidence.records import (CHAIN_HEAD, IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN,
+                              read_record)
 from firmware.eventlog import EventLog
+from firmware.writer import writing
 from sync.auth import Ed25519Authenticator
 from sync.device import Device, DeviceStats
 from sync.link import LinkConfig, open_port
@@ -38,6 +44,7 @@ from sync.messages import Item
 log = logging.getLogger(__name__)
 DAY_NS = 86_400 * 10**9
 MARKED = 1                      # OFFER priority of a session holding a marked segment
+HEAD_ITEM = f"{DEVICE_ITEMS}/{CHAIN_HEAD}"
 
 
 @dataclass(frozen=True)
@@ -127,15 +134,30 @@ class SpoolSource:
         self.device_key = device_public_key(self.data_dir.root)
         self.event = event or (lambda kind, data: None)
         self._hashes: dict[tuple[str, int, int], tuple[int, str]] = {}
+        self._head_bytes = b""
 
     def items(self) -> list[Item]:
+        """The signed chain head first, always (the dock checks it against what it saw before
+        it takes anything), then what no enrolled dock has receipted: the identity records,
+        the sessions, the event files."""
+        head = self._head()
         offered = [self._session(folder) for folder in _session_folders(self.data_dir.spool)]
         offered.sort(key=lambda pair: -pair[0])          # stable: oldest first within a priority
+        identities = [self._item(f"{DEVICE_ITEMS}/{path.name}", path, None)
+                      for path in sorted(self.data_dir.identity.glob(IDENTITY_GLOB))]
         evidence = [item for _, items in offered for item in items]
         events = [self._item(f"{EVENTS}/{path.name}", path, None) for path in self._finished_event_files()]
         docks = read_keys(self.data_dir.docks)
-        return [item for item in evidence + events
-                if receipt_dock(self.data_dir.root, item.id, item.sha256.hex(), self.device_key, docks) is None]
+        return head + [item for item in identities + evidence + events
+                       if receipt_dock(self.data_dir.root, item.id, item.sha256.hex(), self.device_key, docks) is None]
+
+    def _head(self) -> list[Item]:
+        """The chain head as it is now: kept in memory, as a recording may move it meanwhile."""
+        try:
+            self._head_bytes = self.data_dir.chain.read_bytes()
+        except FileNotFoundError:
+            return []
+        return [Item(HEAD_ITEM, len(self._head_bytes), hashlib.sha256(self._head_bytes).digest())]
 
     def _finished_event_files(self) -> list[Path]:
         """The event files that will not change again. Ending the newest one writes to the
@@ -175,9 +197,15 @@ class SpoolSource:
         return Item(item_id, size, bytes.fromhex(sha256), priority)
 
     def open(self, item: Item) -> BinaryIO:
+        if item.id == HEAD_ITEM:
+            return io.BytesIO(self._head_bytes)
         folder = self.data_dir.root if item.id.startswith(f"{EVENTS}/") else self.data_dir.spool
+        if item.id.startswith(f"{DEVICE_ITEMS}/"):
+            folder, item_id = self.data_dir.identity, item.id.partition("/")[2]
+        else:
+            item_id = item.id
         try:
-            return open(folder / item.id, "rb")
+            return open(folder / item_id, "rb")
         except FileNotFoundError as exc:
             raise KeyError(item.id) from exc
 
@@ -231,8 +259,15 @@ def clock_setter(data_dir: Path, events: EventLog, policy: ClockPolicy) -> Calla
 def serve(data_dir: Path, port_url: str, *, release_after_days: float = 0, clock: ClockPolicy = ClockPolicy(),
           stop: threading.Event | None = None, sessions: int | None = None,
           config: LinkConfig = LinkConfig()) -> DeviceStats:
-    """Offer the spool to enrolled docks on ``port_url`` until ``stop`` (or ``sessions`` sessions)."""
+    """Offer the spool to enrolled docks on ``port_url`` until ``stop`` (or ``sessions`` sessions),
+    holding the data directory's writer lock (receipts are stored and videos freed)."""
     data_dir = Path(data_dir)
+    with writing(data_dir):
+        return _serve(data_dir, port_url, release_after_days, clock, stop, sessions, config)
+
+
+def _serve(data_dir: Path, port_url: str, release_after_days: float, clock: ClockPolicy,
+           stop: threading.Event | None, sessions: int | None, config: LinkConfig) -> DeviceStats:
     events = EventLog(data_dir)
     for item_id in release_due(data_dir, release_after_days):
         events.append("released", {"item": item_id})

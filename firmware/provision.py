@@ -1,21 +1,32 @@
 """The device's identity and key: created by ``bodycam provision``, read by everything that records.
 
 ``<data_dir>/device/device.key`` is the Ed25519 private key (mode 0600, never printed,
-never replaced); ``device.pub`` its public half, for verifiers; ``identity.json`` the
-identity record: product serial, police number, officer name, unit number and unit name.
-The configuration's ``[device]``, ``[officer]`` and ``[unit]`` keys are the values a device
-is provisioned with when nothing else is given; once provisioned, the record is what counts.
+never replaced); ``device.pub`` its public half, for verifiers. Who carries the device is a
+signed ``identity`` record in the device's chain, ``device/identity/identity-NNNNNN.json``
+(docs/evidence-format.md): the first is written at provisioning, a new one at each
+re-assignment to another officer or unit; none is ever edited, and the product serial
+never changes. At every start the records are checked against their signatures, the
+device's key and the configuration's rules; anything else refuses to record. The
+configuration's ``[device]``, ``[officer]`` and ``[unit]`` keys are the values a device is
+provisioned with when nothing else is given; once provisioned, the records are what count.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from evidence import EvidenceError
 from evidence.files import atomic_write
-from evidence.keys import FileSigner, public_pem
+from evidence.keys import FileSigner, key_id, public_pem
 from evidence.paths import DataDir
+from evidence.records import IDENTITY_GLOB, read_record
 from firmware.config import SCHEMA, Config, ConfigError
+from firmware.eventlog import EventLog
 from firmware.version import __version__
+from firmware.writer import writing
+
+if TYPE_CHECKING:
+    from capture.sealing import ChainState
 
 # identity record key -> (config section, config key): one rule for each, in firmware.config.
 FIELDS = {
@@ -32,37 +43,103 @@ class ProvisionError(ConfigError):
 
 
 def provision(data_dir: Path, values: dict[str, str]) -> tuple[FileSigner, dict[str, str]]:
-    """Create the key if there is none and write the identity record; return both.
+    """Create the key if there is none and sign the identity into the chain; return both.
 
-    ``values`` uses the identity record's keys (see FIELDS). The product serial of a
-    provisioned device never changes: a different one is refused.
+    ``values`` uses the identity's keys (see FIELDS). A provisioned device given another
+    officer or unit gets a new identity record (a re-assignment); the same values add
+    nothing; a different product serial is refused.
     """
+    _check_rules(values)
+    folder = DataDir(data_dir)
+    with writing(data_dir):
+        old = load_identity(data_dir) if has_identity(data_dir) else None
+        signer = FileSigner(folder.key) if folder.key.exists() else FileSigner.generate(folder.key)
+        if old and old["device"] != values["device"]:
+            raise ProvisionError(f"provision: this device's serial is {old['device']}; it cannot become "
+                                 f"{values['device']}.")
+        identity = {**values, "firmware": __version__, "key_id": signer.key_id, "public_key": signer.public_key.hex()}
+        atomic_write(folder.public_key, public_pem(signer.public_key).encode())
+        if old is None or any(old[name] != values[name] for name in FIELDS):
+            _sign_identity(data_dir, signer, identity, "re-assignment" if old else "provisioned")
+    return signer, identity
+
+
+def _sign_identity(data_dir: Path, signer: FileSigner, identity: dict[str, str], reason: str) -> None:
+    from capture.sealing import Sealer, recover  # PyAV: only when an identity is signed
+
+    sealer = Sealer(data_dir, signer, identity)
+    log_chain_head(data_dir, sealer.chain)
+    if sealer.chain.newest is not None and sealer.chain.newest.body["device"] != identity["device"]:
+        raise ProvisionError(f"provision: this device recorded as {sealer.chain.newest.body['device']}; "
+                             f"its serial cannot become {identity['device']}.")
+    recover(sealer)              # a session a power cut left open is closed before the identity changes
+    sealer.record_identity(identity, reason)
+
+
+def log_chain_head(data_dir: Path, chain: "ChainState") -> list[str]:
+    """Log what was wrong with the chain head found at start, if anything; returns it as a note."""
+    if not chain.found:
+        return []
+    note = f"{chain.found}: rebuilt from the records on the device, record {chain.seq} is the head"
+    EventLog(data_dir).append("chain_head_rebuilt", {"found": chain.found, "seq": chain.seq, "head": chain.head})
+    return [note]
+
+
+def _check_rules(values: dict[str, str]) -> None:
     for name, value in values.items():
         section, key = FIELDS[name]
         rule = SCHEMA[section][key]
         if not isinstance(value, str) or not rule.check(value):
             raise ProvisionError(f"provision: {name.replace('_', ' ')} must be {rule.must}, got {value!r}.")
-    folder = DataDir(data_dir)
-    key_path = folder.key
-    old = load_identity(data_dir)
-    if old and old["device"] != values["device"]:
-        raise ProvisionError(f"provision: this device's serial is {old['device']}; it cannot become "
-                             f"{values['device']}.")
-    signer = FileSigner(key_path) if key_path.exists() else FileSigner.generate(key_path)
-    identity = {**values, "firmware": __version__, "key_id": signer.key_id, "public_key": signer.public_key.hex()}
-    atomic_write(folder.public_key, public_pem(signer.public_key).encode())
-    atomic_write(folder.identity, json.dumps(identity, ensure_ascii=False, indent=1).encode())
-    return signer, identity
+
+
+def _identity_paths(data_dir: Path) -> list[Path]:
+    folder = DataDir(data_dir).identity
+    return sorted(folder.glob(IDENTITY_GLOB)) if folder.is_dir() else []
+
+
+def has_identity(data_dir: Path) -> bool:
+    """Whether the device holds a signed identity record (valid or not)."""
+    return bool(_identity_paths(data_dir))
 
 
 def load_identity(data_dir: Path) -> dict[str, str] | None:
-    path = DataDir(data_dir).identity
-    if not path.exists():
+    """The identity of the newest signed identity record, checked against the signatures, the
+    device's key and the rules; None if the device was never provisioned. Raises
+    ProvisionError (one sentence) for anything edited, missing or signed by another key."""
+    folder = DataDir(data_dir)
+    paths = _identity_paths(data_dir)
+    if not paths:
+        if folder.key.exists():
+            raise ProvisionError(f"the device has a key but no signed identity record in {folder.identity}; "
+                                 f"run 'bodycam provision' to sign one.")
         return None
+    device_key = FileSigner(folder.key).public_key
+    serial = None
+    for path in paths:
+        try:
+            record = read_record(path)
+        except EvidenceError as exc:
+            raise ProvisionError(f"the identity record {path} was changed or damaged ({exc}); refusing to record.") \
+                from exc
+        body = record.body
+        if record.public_key != device_key or body["type"] != "identity":
+            raise ProvisionError(f"the identity record {path} is not signed by this device's key "
+                                 f"{key_id(device_key)}; refusing to record.")
+        if serial is not None and body["device"] != serial:
+            raise ProvisionError(f"the identity record {path} names serial {body['device']}, but this device is "
+                                 f"{serial}; the serial never changes: refusing to record.")
+        serial = body["device"]
+    identity = {"device": body["device"], "police_number": body["officer"]["police_number"],
+                "officer": body["officer"]["name"], "unit_number": body["unit"]["number"], "unit": body["unit"]["name"]}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ProvisionError(f"the identity record {path} cannot be read ({exc}); run 'bodycam provision'.") from exc
+        _check_rules(identity)
+    except ProvisionError as exc:
+        raise ProvisionError(f"the identity record {paths[-1]} breaks the rules ({exc}); refusing to record.") \
+            from exc
+    if folder.public_key.exists() and folder.public_key.read_text() != public_pem(device_key):
+        raise ProvisionError(f"{folder.public_key} does not hold this device's public key; refusing to record.")
+    return {**identity, "firmware": __version__, "key_id": key_id(device_key), "public_key": device_key.hex()}
 
 
 def from_config(config: Config) -> dict[str, str]:
@@ -79,4 +156,4 @@ def ensure_provisioned(config: Config) -> tuple[FileSigner, dict[str, str], bool
     if identity is None:
         signer, identity = provision(data_dir, from_config(config))
         return signer, identity, True
-    return FileSigner(DataDir(data_dir).key), {**identity, "firmware": __version__}, False
+    return FileSigner(DataDir(data_dir).key), identity, False

@@ -18,12 +18,14 @@ from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from bodycam_errors import BodycamError
 from bodycam_threads import OwnedThread, ZombieThread
 from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from firmware.config import Config
 from firmware.eventlog import EventLog
 from firmware.offload import not_offloaded
+from firmware.provision import has_identity, load_identity
 from firmware.version import BUILD_DATE
 from hw.battery import Battery, BatteryReading
 from hw.camera import Camera
@@ -169,6 +171,7 @@ def run_selftest(config: Config, hardware: Hardware, when: str = "power-on") -> 
     if hardware.microphone is not None:
         checks.append(microphone_check(hardware.microphone))
     checks.append(key_check(data_dir))
+    checks.append(identity_check(data_dir))
     return Report(when, checks, clock_verdict(checks), time.perf_counter() - started,
                   config["overlay"]["unverified_text"])
 
@@ -375,6 +378,20 @@ def microphone_check(microphone: Microphone | OSError) -> Check:
     level = f"peak {20 * math.log10(peak):.0f} dBFS" if peak > 0 else "silent"
     return Check("microphone", PASS if chunk.samples.size else WARN, f"{chunk.samples.shape[1]} samples, {level}",
                  limit, microphone.description, microphone.simulated)
+
+
+def identity_check(data_dir: Path) -> Check:
+    """The signed identity records hold against the device key and the rules; else the device
+    cannot record (firmware.provision)."""
+    path, limit = DataDir(data_dir).identity, "signed by the device key, within the rules"
+    if not has_identity(data_dir):
+        return Check("identity", WARN, "not provisioned (the first recording provisions it)", limit, str(path))
+    try:
+        identity = load_identity(data_dir)
+    except (BodycamError, OSError) as exc:
+        return Check("identity", FAIL, str(exc), limit, str(path))
+    return Check("identity", PASS, f"device {identity['device']}, officer {identity['police_number']}, unit "
+                                   f"{identity['unit_number']}", limit, str(path))
 
 
 def key_check(data_dir: Path) -> Check:

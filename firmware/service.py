@@ -41,6 +41,7 @@ from firmware.notify import notify, watchdog_seconds
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
 from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher, show_location
+from firmware.writer import writing
 from hw import HardwareError
 from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
 from hw.sources import open_factory
@@ -350,6 +351,7 @@ class Service:
                 self._tick()
 
     def _power_on(self) -> None:
+        self._stack.enter_context(writing(Path(self.config["recording"]["data_dir"])))
         self.panel = self._stack.enter_context(open_panel(self.config, self._on_button))
         self._log("state", {"from": None, "to": POWER_ON, "cause": "started", "gpio": self.panel.description})
         self.panel.set("led_power", True)

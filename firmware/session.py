@@ -15,8 +15,9 @@ from capture.pipeline import Pipeline, RecordingSettings
 from capture.sealing import Sealer, recover
 from firmware.config import Config
 from firmware.eventlog import EventLog
-from firmware.provision import ensure_provisioned
+from firmware.provision import ensure_provisioned, log_chain_head
 from firmware.version import BUILD_DATE
+from firmware.writer import writing
 from hw.sources import open_camera, open_microphone
 from overlay.burn import Overlay, OverlaySettings
 from overlay.status import OverlayStatus
@@ -40,9 +41,10 @@ def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSet
 def start_sealing(config: Config) -> tuple[Sealer, list[str]]:
     """The device's sealer, after sealing whatever a power cut left open; and what was done, said plainly."""
     signer, identity, provisioned = ensure_provisioned(config)
-    sealer = Sealer(Path(config["recording"]["data_dir"]), signer, identity)
+    data_dir = Path(config["recording"]["data_dir"])
+    sealer = Sealer(data_dir, signer, identity)
     notes = [f"provisioned device {identity['device']} with a new key {signer.key_id}"] if provisioned else []
-    return sealer, notes + recover(sealer)
+    return sealer, notes + log_chain_head(data_dir, sealer.chain) + recover(sealer)
 
 
 def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus | None = None) -> Overlay | None:
@@ -90,9 +92,18 @@ def open_recorder(config: Config, with_microphone: bool = True, overlay_status: 
     those keeps updating it while recording. ``clock_status`` is the clock check's verdict
     that every signed record carries; without it the records say the clock was unchecked.
 
-    Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so).
+    Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so), under
+    the data directory's writer lock, held until the recorder closes (``firmware.writer``).
     Dropped frames and a refused capture priority go to the event log.
     """
+    with writing(Path(config["recording"]["data_dir"])), _recorder(config, with_microphone, overlay_status,
+                                                                    clock_status) as pipeline:
+        yield pipeline
+
+
+@contextlib.contextmanager
+def _recorder(config: Config, with_microphone: bool, overlay_status: OverlayStatus | None,
+              clock_status: Callable[[], dict[str, str]] | None) -> Iterator[Pipeline]:
     sealer, notes = start_sealing(config)
     if clock_status is not None:
         sealer.clock_status = clock_status

@@ -252,6 +252,8 @@ def watched(config: Config, stop: Callable[[str], None], alarms: AlarmSink | Non
         if overlay is not None:
             overlay.update(clock_trusted=report.clock.trusted)
         with Watcher(config, hardware, events, alarms or ConsoleAlarms(), stop, overlay=overlay) as watcher:
+            if watcher.stop_reason:        # the first round found the card full (or gone): no session at all
+                raise CannotRecord(f"cannot record: {watcher.stop_reason.partition(': recording stops')[0]}.")
             watcher.clock = report.clock
             watcher.notes = [f"{c.status} {c.name}: {c.value}" for c in report.checks if c.status != PASS]
             watcher.notes += [problem] if problem else []

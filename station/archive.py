@@ -9,6 +9,13 @@ Anything that does not verify raises ``VerifyError``: no receipt, so the device 
 Each accepted item is filed in the catalogue (``station.catalogue``) before it is linked, and
 the catalogue's chain of archived records is what a new record is checked against.
 
+The device's own records come first: ``device/chain-head.json``, its signed chain head, is
+the first item of every docking, and ``device/identity-NNNNNN.json`` its identity records
+(filed at ``<root>/chain/<key id>/``). With a :class:`station.witness.Witness` the head and
+every record are checked against what this station took of the device before; a docking that
+rewinds or forks the chain is refused for release: the rest of what the device offers is
+archived as received under ``<root>/refused/<key id>/`` and nothing is receipted.
+
 The device's event log comes as ``events/events-NNNNNN.jsonl``. Its lines are not signed and
 name no device, so each file is filed under the key of the device that authenticated the
 pull (the dock tells the sink in :meth:`ArchiveSink.peer`), at ``<root>/events/<key id>/``, and only
@@ -17,26 +24,32 @@ if it carries on the hash chain of that device's event files archived so far.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from evidence import EvidenceError
 from evidence.eventlog import Verification, log_files
 from evidence.files import sha256_file, sync_directory
 from evidence.keys import key_id
-from evidence.paths import EVENTS, ArchiveDir
-from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
+from evidence.paths import DEVICE_ITEMS, EVENTS, ArchiveDir
+from evidence.records import CHAIN_HEAD, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
 from station.catalogue import Catalogue, CatalogueError, open_catalogue, station_id
 from sync import VerifyError
 from sync.messages import Item
 from sync.store import FilePartial
 
+if TYPE_CHECKING:
+    from station.witness import Witness
+
 log = logging.getLogger(__name__)
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
 FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 EVENT_FILE = re.compile(r"events-(\d{6})\.jsonl")
+DEVICE_FILE = re.compile(rf"{re.escape(CHAIN_HEAD)}|identity-\d{{6}}\.json")
+HEAD_ITEM = f"{DEVICE_ITEMS}/{CHAIN_HEAD}"
 
 
 class ArchiveSink:
@@ -47,8 +60,12 @@ class ArchiveSink:
 
     def __init__(self, root: Path, trusted_device_keys: set[bytes] | None = None, *,
                  progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20,
-                 device_key: bytes | None = None, catalogue: Catalogue | None = None) -> None:
+                 device_key: bytes | None = None, catalogue: Catalogue | None = None,
+                 witness: "Witness | None" = None) -> None:
         self.root = Path(root)
+        self.witness = witness
+        self.refused = ""               # why this docking is refused for release ("" while it is not)
+        self.head_checked = False
         self.folders = ArchiveDir(self.root)
         self.trusted = trusted_device_keys
         self.device_key = device_key
@@ -61,6 +78,12 @@ class ArchiveSink:
 
     def resume(self, item: Item) -> "_Checked | None":
         session, name = _split(item.id)
+        if not self.refused and self.witness is not None and not self.head_checked and item.id != HEAD_ITEM:
+            self._refuse("the device offered no signed chain head before its other items")
+        if self.refused:
+            return self._refused_copy(item)
+        if session == DEVICE_ITEMS:
+            return self._device_item(item, name)
         if session == EVENTS:
             final, check = self._event_folder(item) / name, self._check_events
         else:
@@ -75,8 +98,89 @@ class ArchiveSink:
         return _Checked(self, item, final, check)
 
     def peer(self, device_key: bytes) -> None:
+        """A session lost to the link is opened again in the same pull: what was decided of the
+        device's head holds for the whole pull."""
+        if device_key != self.device_key:
+            self.refused, self.head_checked = "", False
         self.device_key = device_key
         self.catalogue.docked(self.station, key_id(device_key))
+
+    def _device_item(self, item: Item, name: str) -> "_Checked | None":
+        if self.device_key is None:
+            raise VerifyError(f"{item.id}: no authenticated device to file it under")
+        folder = self.folders.chain(key_id(self.device_key))
+        if name == CHAIN_HEAD:
+            final = folder / f"head-{item.sha256.hex()[:16]}.json"
+            if final.exists() and sha256_file(final).digest() == item.sha256:
+                self._check_head(final)             # the same head as last time: checked again all the same
+                return None
+            return _Checked(self, item, final, lambda partial: self._check_head(partial.path))
+        final = folder / name
+        if final.exists():
+            if sha256_file(final).digest() == item.sha256:
+                return None
+            raise VerifyError(f"{item.id} is archived already with different contents")
+        return _Checked(self, item, final, self._check_identity)
+
+    def _check_head(self, path: Path) -> None:
+        head = self._record(path, HEAD_ITEM)
+        if head.body["type"] != "chain-head" or head.public_key != self.device_key:
+            raise VerifyError(f"{HEAD_ITEM} is not a chain head signed by the device that docked")
+        problem = self.witness.check_head(head) if self.witness is not None else ""
+        if problem:
+            self._refuse(problem)
+            raise VerifyError(f"{HEAD_ITEM}: {problem}")
+        self.head_checked = True
+
+    def _check_identity(self, partial: "_Checked") -> None:
+        record = self._record(partial.path, partial.item.id)
+        if record.body["type"] != "identity" or record.public_key != self.device_key:
+            raise VerifyError(f"{partial.item.id} is not an identity record signed by the device that docked")
+        self._witnessed(record, partial)
+
+    def _witnessed(self, record: SignedRecord, partial: "_Checked") -> None:
+        """Check ``record`` against what the station took of its device: refuse the docking if it
+        does not fit; else the station remembers it once the item is archived."""
+        if self.witness is None:
+            return
+        problem = self.witness.check_record(record)
+        if problem:
+            self._refuse(problem)
+            self._keep_refused(partial)
+        partial.record = record
+
+    def _refuse(self, reason: str) -> None:
+        self.refused = reason
+        device = key_id(self.device_key) if self.device_key else "unknown"
+        log.warning("docking of device key %s refused for release: %s; what it offers is archived under "
+                    "refused/ and not receipted", device, reason)
+        if self.witness is not None:
+            self.witness.refuse(device, self._serial(), reason)
+
+    def _serial(self) -> str:
+        heads = sorted(self.folders.chain(key_id(self.device_key)).glob("head-*.json")) if self.device_key else []
+        for path in heads:
+            try:
+                return parse(path.read_bytes()).body["device"]
+            except EvidenceError:
+                continue
+        return "unknown"
+
+    def _refused_copy(self, item: Item) -> "_Checked":
+        final = self.folders.refused(key_id(self.device_key) if self.device_key else "unknown") / item.id
+        if final.exists() and sha256_file(final).digest() == item.sha256:
+            raise VerifyError(f"{item.id} is archived under refused/ and not receipted: {self.refused}")
+        return _Checked(self, item, final, self._keep_refused)
+
+    def _keep_refused(self, partial: "_Checked") -> None:
+        """Archive the item as received, apart, and raise: no receipt, so the device frees nothing."""
+        final = self.folders.refused(key_id(self.device_key) if self.device_key else "unknown") / partial.item.id
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(partial.path, 0o444)
+            os.link(partial.path, final)
+            sync_directory(final.parent)
+        raise VerifyError(f"{partial.item.id} is archived under refused/ and not receipted: {self.refused}")
 
     def _event_folder(self, item: Item) -> Path:
         if self.device_key is None:
@@ -116,6 +220,7 @@ class ArchiveSink:
                 raise VerifyError(f"{partial.item.id} is not the open record of session {partial.session}")
             if self.trusted is not None and opened.public_key not in self.trusted:
                 raise VerifyError(f"device key {key_id(opened.public_key)} is not enrolled on this dock")
+            self._witnessed(opened, partial)
             self._check_chain(opened)
             partial.final = self._place(opened) / name
             self._file(partial, opened)
@@ -129,12 +234,14 @@ class ArchiveSink:
             if closed.body["prev"] != (last or opened).hash or closed.body["segments"] != len(manifests):
                 raise VerifyError(f"{partial.item.id}: closes after {closed.body['segments']} segments, "
                                   f"{len(manifests)} archived: records missing between")
+            self._witnessed(closed, partial)
             self._check_chain(closed)
             self._file(partial, closed)
             return
         number, video = int(kind.group(2)), f"seg-{kind.group(2)}.mp4"
         if kind.group(3) == MANIFEST_SUFFIX:
             manifest = self._same_source(self._record(partial.path, name), opened, "segment")
+            self._witnessed(manifest, partial)
             before = (opened if number == 1
                       else self._record(folder / f"seg-{number - 1:06d}.mp4{MANIFEST_SUFFIX}", f"segment {number - 1}"))
             if manifest.body["segment"] != number or manifest.body["file"]["name"] != video:
@@ -212,6 +319,7 @@ class _Checked(FilePartial):
         super().__init__(item, sink.folders.partial / item.sha256.hex(), final, sink.sync_every)
         self.sink, self.check = sink, check
         self.session, _, self.name = item.id.partition("/")
+        self.record: SignedRecord | None = None      # the chain record it holds, for the witness
 
     def write(self, data: bytes) -> None:
         super().write(data)
@@ -228,6 +336,8 @@ class _Checked(FilePartial):
             self.path.unlink()
             raise exc if isinstance(exc, VerifyError) else VerifyError(f"{self.item.id}: {exc!r}") from exc
         super().commit()
+        if self.record is not None and self.sink.witness is not None:
+            self.sink.witness.saw(self.record, self.item.id)
         if self.name == SESSION_OPEN or self.session == EVENTS:   # folders made for it must survive a power cut
             for folder in self.final.parent.parents:
                 sync_directory(folder)
@@ -239,8 +349,10 @@ class _Checked(FilePartial):
 
 def _split(item_id: str) -> tuple[str, str]:
     session, _, name = item_id.partition("/")
-    if not SAFE.fullmatch(session) or not (EVENT_FILE if session == EVENTS else FILE).fullmatch(name):
-        raise VerifyError(f"item id {item_id!r} is not <session>/<evidence file> or {EVENTS}/events-NNNNNN.jsonl")
+    pattern = {EVENTS: EVENT_FILE, DEVICE_ITEMS: DEVICE_FILE}.get(session, FILE)
+    if not SAFE.fullmatch(session) or not pattern.fullmatch(name):
+        raise VerifyError(f"item id {item_id!r} is not <session>/<evidence file>, {DEVICE_ITEMS}/<chain head or "
+                          f"identity record> or {EVENTS}/events-NNNNNN.jsonl")
     return session, name
 
 

@@ -13,6 +13,7 @@ from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
 from station import access_commands, audit_commands, catalogue_commands
+from station.web import cli as web
 from sync.dock import PullReport
 
 
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     catalogue_commands.register(commands)
     access_commands.register(commands)
     audit_commands.register(commands)
+    web.register(commands)
     return parser
 
 
@@ -55,7 +57,12 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
                       help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: in the archive)")
     pull.set_defaults(run=_pull)
 
-    add_verify_command(commands, "check archived footage against its signed seals", "the archive, or folders in it")
+    add_verify_command(commands, "check archived footage against its signed seals, and name the dockings "
+                                 "refused for a rewound or forked chain",
+                       "the archive, or folders in it").set_defaults(run=_verify)
+    commands.choices["verify"].add_argument(
+        "--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
+        help="database URL of a shared station database, for the refused dockings (default: in the archive)")
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -80,6 +87,7 @@ def _enroll(args: argparse.Namespace) -> int:
 def _pull(args: argparse.Namespace) -> int:
     from station.catalogue import open_catalogue
     from station.pull import pull
+    from station.witness import open_witness
 
     began, shown = time.monotonic(), [-1]
 
@@ -92,7 +100,8 @@ def _pull(args: argparse.Namespace) -> int:
             shown[0] = files
             print(line, flush=True)
 
-    report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue))
+    report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue),
+                  witness=open_witness(args.archive, args.catalogue))
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
@@ -108,3 +117,22 @@ def summary(report: PullReport) -> list[str]:
              f"  link          {report.sessions} session(s), {report.drops} dropped, {len(report.resumed)} resumed"]
     lines += [f"  REFUSED {item}: {why}" for item, why in report.failed.items()]
     return lines
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """The archive's footage against its seals, then the dockings the witness refused."""
+    from evidence.verify import run_verify
+    from station.db import CATALOGUE_FILE
+    from station.witness import open_witness
+
+    status = run_verify(args.paths, args.key, args.json)
+    archives = [path for path in args.paths
+                if (path / CATALOGUE_FILE).exists() or (args.catalogue and ArchiveDir(path).dock.is_dir())]
+    for archive in archives:
+        for refusal in open_witness(archive, args.catalogue).refusals():
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refusal["refused_ns"] // 10**9))
+            print(f"REFUSED docking of device {refusal['device']} (key {refusal['key_id']}) on {when}: "
+                  f"{refusal['reason']}; what it offered is under {ArchiveDir(archive).refused(refusal['key_id'])}",
+                  file=sys.stderr if args.json else sys.stdout)
+            status = 1
+    return status

@@ -21,7 +21,7 @@ from sync.auth import Authenticator, auth_data, transcript
 from sync.framing import MAX_PAYLOAD
 from sync.link import Link, LinkConfig, Outgoing
 from sync.messages import (HEADER, MAGIC, MIN_VERSION, VERSION, Ack, Auth, Bye, Clock, Data, Done, Error,
-                           ErrorCode, Get, Hello, Item, ListItems, Message, Offer, Receipt, Role, SetClock)
+                           ErrorCode, Get, Hello, Item, ListItems, Message, Nak, Offer, Receipt, Role, SetClock)
 from sync.store import Source
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class DeviceStats:
     rewinds: int = 0                                             # go-backs asked for by the dock
     receipts: list[str] = field(default_factory=list)            # items released by a valid receipt
     refused: list[str] = field(default_factory=list)             # refusals, also logged
+    cpu_seconds: float = 0.0                                     # this process's CPU (user + sys) in serve()
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Device:
 
     def serve(self, stop: threading.Event | None = None, sessions: int | None = None) -> DeviceStats:
         """Answer the dock until ``stop`` is set, or until ``sessions`` sessions ended in BYE."""
-        ended = 0
+        ended, cpu = 0, time.process_time()
         self.link = Link(self.port)
         try:
             while not (stop is not None and stop.is_set()) and (sessions is None or ended < sessions):
@@ -82,20 +83,23 @@ class Device:
         finally:
             self._end(None)
             self.link.close()
+            self.stats.cpu_seconds = time.process_time() - cpu
         return self.stats
 
     def _step(self) -> bool:
+        """Handle every message that has come in (an ACK or NAK changes what to send), then
+        fill the window; wait for the dock only when there is nothing to send."""
         out = self._out
         streaming = out is not None and out.ready()
+        message = self.link.receive(0 if streaming else POLL)
+        if message is not None:
+            self._heard = time.monotonic()
+            return self._dispatch(message)
         if streaming:
             self._send_window(out)
-        message = self.link.receive(0 if streaming else POLL)
-        if message is None:
-            if self._session is not None and time.monotonic() - self._heard > self.config.dead_after:
-                self._end("the dock went silent")
-            return False
-        self._heard = time.monotonic()
-        return self._dispatch(message)
+        elif self._session is not None and time.monotonic() - self._heard > self.config.dead_after:
+            self._end("the dock went silent")
+        return False
 
     def _send_window(self, out: Outgoing) -> None:
         """Send as many DATA frames as the window allows, each as soon as it is encoded: a
@@ -117,7 +121,7 @@ class Device:
 
     def _dispatch(self, message: Message) -> bool:
         out = self._out
-        if isinstance(message, Ack):
+        if isinstance(message, (Ack, Nak)):
             if out is not None and message.tag == out.tag:
                 rewinds = out.rewinds
                 out.on_ack(message)
@@ -197,6 +201,9 @@ class Device:
             return Error(message.tag, ErrorCode.NOT_FOUND, f"no item {message.id!r} on offer")
         if message.offset > item.size:
             return Error(message.tag, ErrorCode.RANGE, f"offset {message.offset} is past the end ({item.size})")
+        if message.offset == item.size:      # nothing left to send: say so at once
+            self.stats.gets.append((item.id, message.offset))
+            return Data(message.tag, item.size, b"")
         try:
             self._file = self.source.open(item)
         except KeyError:

@@ -34,6 +34,7 @@ class PullReport:
     drops: int = 0                                                # sessions lost to the link
     clock_offset_ns: int | None = None                            # device clock minus dock clock
     seconds: float = 0.0
+    cpu_seconds: float = 0.0                                      # this process's CPU (user + sys) in pull()
 
 
 class Dock:
@@ -54,6 +55,7 @@ class Dock:
         completes; gives up (LinkDown) after ``patience`` seconds without progress."""
         report = PullReport()
         began = progress_at = time.monotonic()
+        cpu = time.process_time()
         progress = (0, 0)
         with Link(self.port) as self.link:
             while True:
@@ -68,6 +70,7 @@ class Dock:
                     if now - progress_at > patience:
                         raise
         report.seconds = time.monotonic() - began
+        report.cpu_seconds = time.process_time() - cpu
         return report
 
     def _session(self, report: PullReport) -> None:
@@ -148,16 +151,22 @@ class Dock:
                 raise PeerError(message.code, message.text)
             if incoming.idle(self.link.heard) > self.config.dead_after:
                 raise LinkDown(f"no data for {item.id!r} in {self.config.dead_after} s")
-            ack = incoming.ack(self.link.heard)
-            if ack is not None:
-                self.link.send(ack if incoming.heard else get)   # nothing heard: the GET was lost
+            replies = incoming.reply(self.link.heard)
+            if replies:
+                self.link.send(*(replies if incoming.heard else (get,)))   # nothing heard: the GET was lost
 
     def _request(self, request: Message, expect: type) -> Message:
-        """Send ``request`` until its answer comes; raise PeerError on ERROR, LinkDown on silence."""
+        """Send ``request`` until its answer comes; raise PeerError on ERROR, LinkDown on silence.
+
+        The same bytes go again after one RTO without an answer, then after twice as long each
+        time (a device busy with a long answer is not flooded with repeats); bytes that may
+        still become a frame postpone that. ``dead_after`` counts from the first sending.
+        """
         first = last = time.monotonic()
+        wait = self.config.rto
         self.link.send(request)
         while True:
-            answer = self.link.receive(max(0.0, last + self.config.rto - time.monotonic()))
+            answer = self.link.receive(max(0.0, max(last, self.link.heard) + wait - time.monotonic()))
             if answer is not None and answer.tag == request.tag:
                 if isinstance(answer, expect):
                     return answer
@@ -166,9 +175,9 @@ class Dock:
             now = time.monotonic()
             if now - first > self.config.dead_after:
                 raise LinkDown(f"no answer to {request.NAME} in {self.config.dead_after} s")
-            if now - last >= self.config.rto:
+            if now - max(last, self.link.heard) >= wait:
                 self.link.send(request)
-                last = now
+                last, wait = now, wait * 2
 
     def _next_tag(self) -> int:
         self._tag = (self._tag + 1) % 2**32

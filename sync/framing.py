@@ -42,41 +42,52 @@ class FrameDecoder:
 
     def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
         self.max_payload = max_payload
-        self._limit = max_encoded(max_payload)
+        self.limit = max_encoded(max_payload)       # the longest body of a valid frame
         self._pending = bytearray()
         self._skipping = False       # inside an over-long run: drop until the next delimiter
         self.frames = 0
         self.dropped = 0
 
+    @property
+    def pending(self) -> int:
+        """Bytes held of a frame not yet ended by its delimiter."""
+        return len(self._pending)
+
     def feed(self, data: bytes) -> list[bytes]:
         out: list[bytes] = []
-        pieces = data.split(DELIMITER)
-        for piece in pieces[:-1]:     # each of these is followed by a delimiter
-            if self._pending:
-                self._take(piece)
-                body, self._pending = bytes(self._pending), bytearray()
-            else:
-                body = piece
-            if self._skipping:
-                self._skipping = False
-            elif body:
-                payload = self._check(body)
-                if payload is not None:
-                    out.append(payload)
-        self._take(pieces[-1])
+        start = 0
+        with memoryview(data) as view:      # slices of a view: a frame's bytes are copied once
+            while (end := data.find(DELIMITER, start)) >= 0:
+                self._end_run(view[start:end], out)
+                start = end + 1
+            self._take(view[start:])
         return out
 
-    def _take(self, piece: bytes) -> None:
+    def _end_run(self, piece: memoryview, out: list[bytes]) -> None:
+        """A delimiter ends the run of bytes before it: check it as a frame's body."""
+        if self._pending:
+            self._take(piece)
+            body, self._pending = self._pending, bytearray()
+        else:
+            body = piece.tobytes()
+        if self._skipping:
+            self._skipping = False
+        elif body:
+            payload = self._check(body)
+            if payload is not None:
+                out.append(payload)
+
+    def _take(self, piece: memoryview) -> None:
         if self._skipping:
             return
         self._pending += piece
-        if len(self._pending) > self._limit:
+        if len(self._pending) > self.limit:
             self._pending.clear()
             self._skipping = True
             self.dropped += 1
 
-    def _check(self, body: bytes) -> bytes | None:
-        if len(body) > self._limit:
+    def _check(self, body: bytes | bytearray) -> bytes | None:
+        if len(body) > self.limit:
             self.dropped += 1
             return None
         try:

@@ -2,12 +2,12 @@
 
 :class:`Link` moves framed messages over the port. :class:`Outgoing` and :class:`Incoming`
 are the two halves of one file transfer: the sender keeps up to a window of DATA frames
-beyond the receiver's last cumulative ACK; the receiver takes DATA strictly in order,
-ACKs every few frames, and repeats its ACK once at a gap and whenever the stream stalls.
-A repeated ACK -- one that acknowledges nothing new -- sends the sender back to the
-acknowledged offset (go-back-N). Only the receiver runs a retransmission timer, so a
-sender never floods a dead line, and after an outage at most one window is sent again.
-All timing uses the monotonic clock.
+beyond the receiver's last cumulative ACK; the receiver takes DATA strictly in order and
+ACKs every few frames. At a gap it sends a NAK, which both acknowledges and sends the
+sender back to the first byte missing (go-back-N): a lost frame costs a round trip. Only
+the receiver runs a retransmission timer, for what no later frame reveals (a lost last
+frame, a lost NAK), so a sender never floods a dead line, and after an outage at most one
+window is sent again. All timing uses the monotonic clock.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import serial
 
 from sync import LinkDown, MessageError, PortError
 from sync.framing import DELIMITER, FrameDecoder, encode_frame
-from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, decode
+from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, Nak, decode
 
 READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
 WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
@@ -33,7 +33,7 @@ class LinkConfig:
     """Tuning shared by both ends; the effective window and chunk are negotiated in HELLO."""
     window: int = 8          # DATA frames in flight (8 x 32 KiB: 256 KiB)
     chunk: int = 32768       # data bytes per DATA frame
-    rto: float = 0.5         # resend a request, or nudge a stalled transfer, after this long
+    rto: float = 0.2         # resend a request, or nudge a stalled transfer, after this long
     dead_after: float = 5.0  # give up on a peer that has been silent this long
 
     def __post_init__(self) -> None:
@@ -70,7 +70,8 @@ class Link:
         self._queued = bytearray()       # frames to write; the first ``_written`` bytes have gone
         self._written = 0
         self._moved = time.monotonic()   # when the queue last became non-empty or shrank
-        self.heard = time.monotonic()    # when the port last gave us bytes
+        self.heard = time.monotonic()    # when the port last gave bytes that may still become a frame
+        self._unframed = 0               # bytes read since the last valid frame
         self.malformed = 0
 
     @property
@@ -179,8 +180,11 @@ class Link:
                 break
             parts.append(data)
             size += len(data)
-        self.heard = time.monotonic()
-        for payload in self._decoder.feed(b"".join(parts)):
+        payloads = self._decoder.feed(b"".join(parts))
+        self._unframed = self._decoder.pending if payloads else self._unframed + size
+        if self._unframed <= self._decoder.limit:      # more than one frame's bytes without one: noise
+            self.heard = time.monotonic()
+        for payload in payloads:
             try:
                 self._inbox.append(decode(payload))
             except MessageError:
@@ -210,15 +214,17 @@ class Outgoing:
         self.next += length
         return offset, length
 
-    def on_ack(self, ack: Ack) -> None:
+    def on_ack(self, ack: Ack | Nak) -> None:
+        """An ACK moves the window forward; a NAK also sends the transfer back to its offset.
+        Either is ignored if it is older than what is acknowledged or names bytes that do not
+        exist; one past what was sent (from before a go-back) skips ahead."""
         if not self.acked <= ack.offset <= self.size:
-            return                                   # a late ACK, or one for bytes that do not exist
+            return
         self.window = min(self._limit, ack.window)
-        if ack.offset > self.acked:
-            self.acked = ack.offset
-            self.next = max(self.next, ack.offset)   # an ACK from before a rewind may skip ahead
-        elif ack.offset == self.acked and self.next > self.acked:
+        self.acked = ack.offset
+        if isinstance(ack, Nak) and self.next > ack.offset:
             self.rewind()
+        self.next = max(self.next, ack.offset)
 
     def rewind(self) -> None:
         """Go back to the acknowledged offset: the receiver saw a gap or the stream stalled."""
@@ -227,16 +233,16 @@ class Outgoing:
 
 
 class Incoming:
-    """The receiving half of one transfer: takes DATA in order and says when to ACK."""
+    """The receiving half of one transfer: takes DATA in order and says when to ACK or NAK."""
 
     def __init__(self, tag: int, start: int, size: int, window: int, rto: float) -> None:
         self.tag, self.size, self.window, self.rto = tag, size, window, rto
         self.expected = start
         self.heard = False            # any DATA of this transfer seen yet
-        self._ack_every = max(1, window // 4)
+        self._ack_every = max(1, window // 2)
         self._unacked = 0
-        self._gap = False
-        self._gap_reported: int | None = None
+        self._gap_at: int | None = None       # offset of the last frame past a gap, since a frame was taken
+        self._nak = False                     # a NAK is due
         self._progress = self._nudged = time.monotonic()
 
     @property
@@ -249,28 +255,38 @@ class Incoming:
         return time.monotonic() - max(self._progress, heard)
 
     def accept(self, data: Data) -> bool:
-        """True if ``data`` is the next in order: the caller hands it to the sink."""
+        """True if ``data`` is the next in order: the caller hands it to the sink.
+
+        A frame past a gap (one before it was lost) calls for a NAK if it is the first since
+        a frame was taken, or if its offset is not above the last such frame's: the sender
+        has gone back since, and the frame it was sent back for was lost again."""
         self.heard = True
-        if data.offset == self.expected and data.offset + len(data.data) <= self.size:
-            self.expected += len(data.data)
+        end = data.offset + len(data.data)
+        if data.offset == self.expected and self.expected < end <= self.size:
+            self.expected = end
             self._unacked += 1
-            self._gap = False
+            self._gap_at, self._nak = None, False
             self._progress = time.monotonic()
             return True
-        self._gap = self._gap or data.offset > self.expected    # a frame before it was lost
+        if data.offset > self.expected:
+            self._nak = self._nak or self._gap_at is None or data.offset <= self._gap_at
+            self._gap_at = data.offset
         return False
 
-    def ack(self, heard: float) -> Ack | None:
-        """The ACK to send now, if any; ``heard`` is when bytes last came in (monotonic): a
-        frame still arriving on a slow line is no stall."""
+    def reply(self, heard: float) -> tuple[Ack | Nak, ...]:
+        """The ACK or NAKs to send now, if any; ``heard`` is when bytes last came in
+        (monotonic): a frame still arriving on a slow line is no stall. A gap's NAK goes
+        twice: one lost to noise would cost the RTO, and the second costs the device
+        nothing, as it handles all that has come in before it sends again."""
         now = time.monotonic()
+        nak = Nak(self.tag, self.expected, self.window)
+        if self._nak:
+            self._nak, self._unacked = False, 0
+            return nak, nak
         if self._unacked and (self._unacked >= self._ack_every or self.done):
-            pass
-        elif self._gap and self._gap_reported != self.expected:
-            self._gap_reported = self.expected           # once per gap, not once per frame
-        elif now - max(self._progress, self._nudged, heard) >= self.rto:
-            self._nudged = now                           # stalled: repeat, the sender goes back
-        else:
-            return None
-        self._unacked = 0
-        return Ack(self.tag, self.expected, self.window)
+            self._unacked = 0
+            return (Ack(self.tag, self.expected, self.window),)
+        if now - max(self._progress, self._nudged, heard) >= self.rto:
+            self._nudged, self._unacked = now, 0         # stalled: the sender goes back
+            return (nak,)
+        return ()

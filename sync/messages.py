@@ -269,18 +269,28 @@ class Get(Message):
 @_message(0x06, "DATA")
 class Data(Message):
     offset: U64
-    data: Rest
+    data: Rest           # empty only at the item's end: the answer to a GET with offset = size
 
     def __post_init__(self) -> None:
         Message.__post_init__(self)
-        if not 1 <= len(self.data) <= MAX_CHUNK:
-            raise MessageError(f"DATA carries 1..{MAX_CHUNK} bytes, not {len(self.data)}")
+        if len(self.data) > MAX_CHUNK:
+            raise MessageError(f"DATA carries at most {MAX_CHUNK} bytes, not {len(self.data)}")
 
 
 @_message(0x07, "ACK")
 class Ack(Message):
     offset: U64          # every byte before this one has been received in order
     window: U16          # DATA frames the receiver accepts beyond ``offset``
+
+    def __post_init__(self) -> None:
+        Message.__post_init__(self)
+        _check_window(self.window)
+
+
+@_message(0x0C, "NAK")
+class Nak(Message):
+    offset: U64          # every byte before this one has been received in order: send again from here
+    window: U16
 
     def __post_init__(self) -> None:
         Message.__post_init__(self)

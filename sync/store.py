@@ -21,7 +21,8 @@ from sync import VerifyError
 from sync.messages import Item
 
 log = logging.getLogger(__name__)
-BUFFER = 64 << 10            # bytes a partial copy holds in memory before writing them out
+BUFFER = 1 << 20             # bytes a partial copy holds in memory before writing them out (a hand-over
+                             # to the storing thread per MiB: per 64 KiB they cost 10 % of the dock's CPU)
 
 
 class Source(Protocol):
@@ -162,7 +163,7 @@ class FilePartial:
         self._storer: _Storer | None = None      # started by the first full buffer: small items need none
 
     def write(self, data: bytes) -> None:
-        self._buffer += data          # stored in 64 KiB pieces: fewer system calls per frame
+        self._buffer += data          # stored in pieces of BUFFER bytes: fewer system calls and hand-overs
         self.offset += len(data)
         if len(self._buffer) >= BUFFER:
             if self._storer is None:

@@ -43,6 +43,8 @@ from tests.conftest import record, small_config
 from tests.waiting import wait_for
 
 DAY_NS = 86_400 * 10**9
+HEAD = "device/chain-head.json"                       # offered first at every docking
+OWN = [HEAD, "device/identity-000001.json"]           # the device's own records, offered before its sessions
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +131,7 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
     original = spool_files(device)
     with PtyWire() as wire, device_serving(device, wire):
         report = pull(archive, wire.b)
-    assert not report.failed and sorted(report.items) == sorted([*original, "events/events-000001.jsonl"])
+    assert not report.failed and sorted(report.items) == sorted([*original, *OWN, "events/events-000001.jsonl"])
     assert report.clock_offset_ns is not None
     stored = archived(archive)
     assert sorted(stored) == sorted(original)
@@ -156,7 +158,7 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
         assert {e["session"] for e in catalogue.search(**criteria)} == {n.split("/")[0] for n in original}
     assert catalogue.search(device="XX00000") == [] and catalogue.search(case="K-1") == []
     with PtyWire() as wire, device_serving(device, wire):
-        assert pull(archive, wire.b).items == ["events/events-000002.jsonl"]
+        assert pull(archive, wire.b).items == [HEAD, "events/events-000002.jsonl"]
 
 
 def test_with_retention_nothing_is_released_until_it_is_due(sides):
@@ -233,7 +235,7 @@ def test_a_video_changed_after_sealing_is_refused_not_receipted_not_released(sid
     assert list(report.failed) == [name]
     assert name not in archived(archive) and not DataDir(device).receipt(name).exists()
     assert victim.read_bytes() == bytes(data)
-    assert sorted(report.items) == sorted(set(offered) - {name} | {"events/events-000001.jsonl"})
+    assert sorted(report.items) == sorted(set(offered) - {name} | {*OWN, "events/events-000001.jsonl"})
     assert [n for n in spool_files(device) if n.endswith(".mp4")] == [name]     # the others were released
 
 
@@ -289,8 +291,8 @@ def test_device_service_killed_mid_transfer_resumes_and_releases_only_what_was_r
         assert second.wait(timeout=10) == 0
     assert not report.failed and report.drops >= 1
     assert [item for item, _ in report.resumed] == [first_video]
-    assert sorted(set(report.items) - set(original)) == ["events/events-000001.jsonl", "events/events-000002.jsonl"]
-    assert not again.failed and all(item.startswith("events/") for item in again.items)
+    assert sorted(set(report.items) - set(original)) == [*OWN, "events/events-000001.jsonl", "events/events-000002.jsonl"]
+    assert not again.failed and all(item.startswith("events/") for item in again.items if item != HEAD)
     stored = archived(archive)
     assert sorted(stored) == sorted(original) and not any((archive / PARTIAL).iterdir())
     assert all(len(paths) == 1 and paths[0].read_bytes() == original[name] for name, paths in stored.items())
@@ -339,14 +341,14 @@ def test_a_marked_session_is_offered_and_pulled_before_older_unmarked_ones(recor
     record_marked(device, 1)
     *older, marked = sorted(p.name for p in (device / "spool").iterdir())     # folder names start with the time
     assert any("marked" in read_record(m).body["flags"] for m in (device / "spool" / marked).glob("*.manifest"))
-    offered = [item for item in SpoolSource(device).items() if not item.id.startswith("events/")]
+    offered = [item for item in SpoolSource(device).items() if not item.id.startswith(("events/", "device/"))]
     sessions = [item.id.split("/")[0] for item in offered]
     assert len(older) == 2 and sessions == sorted(sessions, key=[marked, *older].index)
     assert {item.priority for item in offered if item.id.startswith(marked)} == {1}
     assert {item.priority for item in offered if not item.id.startswith(marked)} == {0}
     with PtyWire() as wire, device_serving(device, wire):
         report = pull(archive, wire.b)
-    assert not report.failed and report.items[:-1] == [item.id for item in offered]
+    assert not report.failed and report.items[:-1] == [*OWN, *(item.id for item in offered)]
     assert all(v.ok for v in verify_paths([archive], device_key(device)))
 
 
@@ -378,7 +380,7 @@ def test_the_event_log_arrives_whole_and_chained_and_later_events_go_in_a_later_
     assert [e["type"] for e in event_lines(newest)] == ["released"] * 3
     with PtyWire() as wire, device_serving(device, wire):
         second = pull(archive, wire.b)
-    assert not second.failed and second.items == ["events/events-000003.jsonl"]
+    assert not second.failed and second.items == [HEAD, "events/events-000003.jsonl"]
     on_device = event_files(device)                                   # all kept, none changed since offered
     assert sorted(on_device) == [*taken, "events/events-000003.jsonl", "events/events-000004.jsonl"]
     assert event_files(folder) == {item: on_device[item] for item in sorted(on_device)[:3]}
@@ -406,7 +408,7 @@ def test_a_tampered_event_file_is_refused_and_not_receipted(sides, tamper):
     path.write_bytes(b"\n".join(lines) + b"\n")
     with PtyWire() as wire, device_serving(device, wire):
         report = pull(archive, wire.b)
-    assert list(report.failed) == ["events/events-000002.jsonl"] and report.items == []
+    assert list(report.failed) == ["events/events-000002.jsonl"] and report.items == [HEAD]
     assert "breaks the event log's hash chain" in report.failed["events/events-000002.jsonl"]
     assert list(event_files(archived_events(archive, device))) == ["events/events-000001.jsonl"]
     assert not DataDir(device).receipt("events/events-000002.jsonl").exists()
@@ -460,6 +462,6 @@ def test_when_the_event_log_cannot_be_ended_the_evidence_still_goes(sides, caplo
     lock.unlink()
     lock.mkdir()
     offered = [item.id for item in SpoolSource(device).items()]
-    assert sorted(i for i in offered if not i.startswith("events/")) == sorted(spool_files(device))
+    assert sorted(i for i in offered if not i.startswith(("events/", "device/"))) == sorted(spool_files(device))
     assert [i for i in offered if i.startswith("events/")] == list(event_files(device))[:-1]
     assert "cannot end the newest event file" in caplog.text

@@ -31,7 +31,7 @@ from sync.device import Device
 from sync.dock import Dock, PullReport
 from sync.framing import FrameDecoder, encode_frame
 from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
-from sync.messages import MAGIC, Ack, Bye, Data, Done, ErrorCode, Hello, Item, Offer, Role, decode
+from sync.messages import MAGIC, Ack, Bye, Data, Done, ErrorCode, Hello, Item, Nak, Offer, Role, decode
 from sync.ptywire import Faults, PtyWire
 from sync.store import PARTIAL, DirectorySink, DirectorySource
 from tests.waiting import wait_for
@@ -124,6 +124,42 @@ def test_drops_corruption_duplicates_and_delays(tmp_path):
     assert sorted(device.stats.receipts) == sorted(made) and sorted(report.items) == sorted(made)
     assert all(count > 0 for name, count in wire.counts.items() if name != "cut")
     assert device.stats.rewinds > 0
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.001])
+def test_corrupted_frames_cost_a_go_back_each_not_a_session(tmp_path, rate):
+    """A relay changes one byte in 1 % (0.1 %) of the frames, both directions: the pull
+    completes byte-identical in one session, and each corrupted frame costs at most one
+    window sent again (a NAK's go-back; bench/bench_link.py times it against a clean pull)."""
+    made = files(tmp_path / "spool", {"clip": 3_000_000, "small": 5000}, seed=4)
+    with PtyWire(faults=Faults(corrupt=rate, seed=3)) as wire, \
+            device_on(wire.a, DirectorySource(tmp_path / "spool")) as device:
+        report = pull(wire.b, tmp_path / "dock")
+    assert_arrived_once(made, tmp_path / "dock")
+    assert sorted(report.items) == sorted(made) and report.drops == 0
+    corrupted = wire.counts["corrupt"]
+    assert corrupted > 0 and device.stats.rewinds <= corrupted
+    assert device.stats.data_bytes - sum(map(len, made.values())) <= corrupted * WINDOW
+
+
+def test_get_at_the_end_and_an_empty_item_complete_at_once(tmp_path):
+    """An empty item and one the dock already holds whole need no DATA: the reference dock
+    sends no GET for them, and a GET at offset = size is answered by one empty DATA (see
+    tests/test_dock_protocol_document.py for a dock that asks)."""
+    made = files(tmp_path / "spool", {"empty": 0, "held": 7000}, seed=5)
+    held = Item("held", 7000, hashlib.sha256(made["held"]).digest())
+    partial = DirectorySink(tmp_path / "dock").resume(held)
+    partial.write(made["held"])
+    partial.close()
+    slow = LinkConfig(rto=5.0, dead_after=20.0)           # a wait for any answer would show as a retry
+    with PtyWire(record=True) as wire, device_on(wire.a, DirectorySource(tmp_path / "spool"), slow) as device:
+        report = pull(wire.b, tmp_path / "dock", slow)
+        sent = FrameDecoder().feed(bytes(wire.recorded[1]))
+    assert_arrived_once(made, tmp_path / "dock")
+    assert sorted(report.items) == sorted(made) and sorted(device.stats.receipts) == sorted(made)
+    requests = [decode(payload) for payload in sent]
+    assert len(requests) == len({message.tag for message in requests})      # nothing was sent twice
+    assert device.stats.gets == [] and report.resumed == []
 
 
 def test_cable_cut_mid_file_resumes_from_what_the_dock_holds(tmp_path):
@@ -282,7 +318,7 @@ def test_large_frames_on_a_slow_line_are_not_sent_twice(tmp_path):
     """At 46 kB/s (460,800 baud) one 32 KiB frame takes 0.7 s, longer than the RTO: the dock
     sees bytes coming and does not send the device back, so nothing is sent twice."""
     made = files(tmp_path / "spool", {"clip": 200_000})
-    config = LinkConfig(rto=0.5, dead_after=5.0)          # the defaults: 8 frames of 32 KiB
+    config = LinkConfig()                                 # the defaults: 8 frames of 32 KiB, RTO 0.2 s
     with PtyWire(rate=46_080) as wire, device_on(wire.a, DirectorySource(tmp_path / "spool"), config) as device:
         report = pull(wire.b, tmp_path / "dock", config)
     assert report.items == ["clip"]
@@ -305,6 +341,35 @@ def test_a_peer_that_stops_reading_brings_the_link_down():
             link.close()
         finally:
             port.close()
+
+
+def test_bytes_that_never_become_a_frame_stop_counting_as_a_frame_arriving():
+    """A stream of bytes without a delimiter keeps a dock from calling the line silent only
+    for one largest frame's worth; after that it is noise, and the timers run (the document's
+    bound on "bytes still arriving"). A valid frame counts again."""
+    with PtyWire() as wire:
+        port, peer = open_port(wire.a), open_port(wire.b)
+        try:
+            link = Link(port)
+
+            def noise(nbytes: int) -> None:          # a little at a time: the ptys buffer only a few KiB
+                for _ in range(0, nbytes, 4096):
+                    peer.write(b"\x01" * 4096)
+                    assert link.receive(0.01) is None
+
+            noise(40_960)                                 # longer than any frame's body
+            deadline = time.monotonic() + 10
+            while link.dropped_frames == 0 and time.monotonic() < deadline:
+                link.receive(0.05)
+            assert link.dropped_frames == 1
+            before = time.monotonic()
+            noise(40_960)
+            assert link.receive(0.3) is None and link.heard < before
+            peer.write(encode_frame(Bye(7).encode()))
+            assert link.receive(10) == Bye(7) and link.heard >= before
+        finally:
+            port.close()
+            peer.close()
 
 
 def test_a_write_error_of_the_dock_storage_reaches_the_caller_and_keeps_a_sound_prefix(tmp_path):
@@ -336,7 +401,7 @@ def test_a_write_error_of_the_dock_storage_reaches_the_caller_and_keeps_a_sound_
     assert (tmp_path / "big").read_bytes() == data
 
 
-def test_sender_keeps_a_window_and_goes_back_on_a_repeated_ack():
+def test_sender_keeps_a_window_and_goes_back_only_on_a_nak():
     out = Outgoing(tag=1, start=0, size=10 * 100, chunk=100, window=4)
     sent = [out.take() for _ in range(4)]
     assert sent == [(0, 100), (100, 100), (200, 100), (300, 100)] and not out.ready()
@@ -344,30 +409,44 @@ def test_sender_keeps_a_window_and_goes_back_on_a_repeated_ack():
     assert out.ready() and out.take() == (400, 100)
     out.on_ack(Ack(1, 100, 4))                        # late: ignored
     assert (out.acked, out.next) == (200, 500)
-    out.on_ack(Ack(1, 200, 4))                        # nothing new while bytes are in flight: go back
-    assert (out.next, out.rewinds) == (200, 1)
-    out.on_ack(Ack(1, 400, 2))                        # from before the go-back: skip ahead, smaller window
-    assert (out.acked, out.next, out.window) == (400, 400, 2)
+    out.on_ack(Ack(1, 200, 4))                        # a repeated ACK (a duplicate on the line): no go-back
+    assert (out.next, out.rewinds) == (500, 0)
+    out.on_ack(Nak(1, 300, 4))                        # acknowledges 300 and sends the sender back to it
+    assert (out.acked, out.next, out.rewinds) == (300, 300, 1)
+    out.on_ack(Nak(1, 300, 4))                        # the same NAK again with nothing sent since: nothing lost
+    assert (out.acked, out.next, out.rewinds) == (300, 300, 1)
+    out.on_ack(Ack(1, 500, 2))                        # from before the go-back: skip ahead, smaller window
+    assert (out.acked, out.next, out.window) == (500, 500, 2)
     out.on_ack(Ack(1, 5000, 4))                       # past the end: ignored
-    assert out.acked == 400
+    assert out.acked == 500
 
 
-def test_receiver_takes_data_in_order_and_reports_a_gap_once():
-    incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=60)
-    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.ack(0.0) is None     # ACK every 2 frames
-    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack(0.0) == Ack(1, 200, 8)
-    assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.ack(0.0) is None   # duplicate
-    assert not incoming.accept(Data(1, 300, b"x" * 100))                          # 200 was lost
-    assert incoming.ack(0.0) == Ack(1, 200, 8)
-    assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.ack(0.0) is None   # same gap
-    assert incoming.accept(Data(1, 200, b"x" * 800)) and incoming.done and incoming.ack(0.0) == Ack(1, 1000, 8)
+def test_receiver_takes_data_in_order_and_naks_a_gap_once_per_go_back():
+    incoming = Incoming(tag=1, start=0, size=1000, window=4, rto=60)
+    assert incoming.accept(Data(1, 0, b"x" * 100)) and incoming.reply(0.0) == ()   # ACK every window/2 frames
+    assert incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) == (Ack(1, 200, 4),)
+    assert not incoming.accept(Data(1, 100, b"x" * 100)) and incoming.reply(0.0) == ()   # duplicate
+    assert not incoming.accept(Data(1, 300, b"x" * 100))                         # 200 was lost
+    assert incoming.reply(0.0) == (Nak(1, 200, 4),) * 2
+    assert not incoming.accept(Data(1, 400, b"x" * 100)) and incoming.reply(0.0) == ()   # same gap
+    assert not incoming.accept(Data(1, 300, b"x" * 100))       # the sender went back and lost 200 again
+    assert incoming.reply(0.0) == (Nak(1, 200, 4),) * 2
+    assert incoming.accept(Data(1, 200, b"x" * 100)) and incoming.reply(0.0) == ()
+    assert not incoming.accept(Data(1, 500, b"x" * 100))       # a new gap after progress: NAK at once
+    assert incoming.reply(0.0) == (Nak(1, 300, 4),) * 2
+    assert incoming.accept(Data(1, 300, b"x" * 700)) and incoming.done and incoming.reply(0.0) == (Ack(1, 1000, 4),)
+
+
+def test_an_empty_data_takes_nothing():
+    incoming = Incoming(tag=1, start=100, size=1000, window=8, rto=60)
+    assert not incoming.accept(Data(1, 100, b"")) and incoming.expected == 100 and incoming.reply(0.0) == ()
 
 
 def test_receiver_nudges_a_stalled_sender():
     incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=0.05)
     assert incoming.accept(Data(1, 0, b"x" * 100))
     time.sleep(0.1)                                   # longer than the RTO
-    assert incoming.ack(0.0) == Ack(1, 100, 8)
+    assert incoming.reply(0.0) == (Nak(1, 100, 8),)
 
 
 def test_a_frame_still_arriving_on_a_slow_line_is_no_stall():
@@ -376,6 +455,6 @@ def test_a_frame_still_arriving_on_a_slow_line_is_no_stall():
     incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=0.05)
     assert incoming.accept(Data(1, 0, b"x" * 100))
     time.sleep(0.1)
-    assert incoming.ack(heard=time.monotonic()) is None
+    assert incoming.reply(heard=time.monotonic()) == ()
     assert incoming.idle(heard=time.monotonic()) < 0.05 < incoming.idle(heard=0.0)
-    assert incoming.ack(heard=time.monotonic() - 0.1) == Ack(1, 100, 8)
+    assert incoming.reply(heard=time.monotonic() - 0.1) == (Nak(1, 100, 8),)

@@ -25,7 +25,8 @@ SPECIAL = {  # fields whose limits are tighter than their type's
     ("HELLO", "magic"): st.just(m.MAGIC), ("HELLO", "version_min"): st.integers(1, 3),
     ("HELLO", "version_max"): st.integers(3, 255), ("HELLO", "role"): st.sampled_from(list(m.Role)),
     ("HELLO", "window"): st.integers(1, m.MAX_WINDOW), ("HELLO", "chunk"): st.integers(1, m.MAX_CHUNK),
-    ("ACK", "window"): st.integers(1, m.MAX_WINDOW), ("OFFER", "start"): st.just(0)}
+    ("ACK", "window"): st.integers(1, m.MAX_WINDOW), ("NAK", "window"): st.integers(1, m.MAX_WINDOW),
+    ("OFFER", "start"): st.just(0), ("DATA", "data"): st.binary(max_size=m.MAX_CHUNK)}
 
 
 def message_of(cls: type[m.Message]) -> st.SearchStrategy:
@@ -81,7 +82,7 @@ def test_cut_or_padded_messages_are_refused(message, data):
     (m.Get(1, 0, "a").encode()[:-2] + b"\x01\xff", "not UTF-8"),
     (struct.pack(">BIQB", m.Get.CODE, 1, 0, 0), "bad id length"),
     (struct.pack(">BIQH", m.Ack.CODE, 1, 0, 0), "window"),
-    (struct.pack(">BIQ", m.Data.CODE, 1, 0), "DATA carries"),
+    (struct.pack(">BIQH", m.Nak.CODE, 1, 0, m.MAX_WINDOW + 1), "window"),
     (struct.pack(">BIQ", m.Data.CODE, 1, 0) + bytes(m.MAX_CHUNK + 1), "DATA carries"),
     (struct.pack(">BIIIH", m.Offer.CODE, 1, 0, 0, 1), "cut short"),
     (struct.pack(">BIII", m.ListItems.CODE, 1, 0, 0), "stray bytes"),

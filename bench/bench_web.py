@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Review page benchmark (issue 18): what a reviewer waits for.
+
+A real recording (``--seconds`` of 1280x720 at 30 fps from the simulated camera, 10 s
+segments) is pulled over a pty link into an archive, the page is served by uvicorn on the
+loopback, and a signed-in reviewer who gave a reason
+
+- opens the session page ``--runs`` times: each opening runs the verifier over every byte
+  of the session (median ms, and MB verified per second);
+- fetches every fragment of every segment as the player does, one Range request each
+  (median and p95 ms per request, and MB/s over all of them).
+
+    python bench/bench_web.py [--seconds 20] [--runs 5]
+"""
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import uvicorn  # noqa: E402
+
+from evidence.keys import FileSigner, add_key  # noqa: E402
+from evidence.paths import ArchiveDir, DataDir  # noqa: E402
+from firmware import config as configuration  # noqa: E402
+from firmware.offload import serve  # noqa: E402
+from firmware.session import open_recorder  # noqa: E402
+from station import access, audit, catalogue  # noqa: E402
+from station.access import Access  # noqa: E402
+from station.audit import AuditTrail  # noqa: E402
+from station.db import connect, database_url  # noqa: E402
+from station.enroll import dock_init  # noqa: E402
+from station.pull import pull  # noqa: E402
+from station.web import footage  # noqa: E402
+from station.web.app import create_app  # noqa: E402
+from sync.ptywire import PtyWire  # noqa: E402
+
+PASSWORD = "bench password 1"
+
+
+def recorded_archive(root: Path, seconds: float) -> Path:
+    device, archive = root / "device", root / "archive"
+    settings = {"video": {"width": 1280, "height": 720, "fps": 30}, "recording": {"segment_seconds": 10,
+                "data_dir": str(device)}, "sources": {"camera": "simulated:", "microphone": "simulated:"}}
+    with open_recorder(configuration.load().with_overrides(settings)) as recorder:
+        recorder.run(seconds)
+    dock_init(archive, [DataDir(device).public_key.read_text()])
+    add_key(DataDir(device).docks, (archive / "dock" / "dock.pub").read_text())
+    stop = threading.Event()
+    with PtyWire() as wire:
+        server = threading.Thread(target=serve, args=(device, wire.a), kwargs={"stop": stop})
+        server.start()
+        try:
+            assert not pull(archive, wire.b).failed
+        finally:
+            stop.set()
+            server.join(timeout=60)
+    return archive
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        archive = recorded_archive(Path(temp), args.seconds)
+        engine = connect(database_url(archive))
+        for area in (catalogue, access, audit):
+            area.ensure_schema(engine)
+        gate = Access(engine, AuditTrail(engine, FileSigner(ArchiveDir(archive).key), source="bench"))
+        admin = gate.add_user(None, "admin", "admin", "administrator", PASSWORD)
+        gate.add_user(admin, "reviewer", "reviewer", "reviewer", PASSWORD)
+        server = uvicorn.Server(uvicorn.Config(create_app(archive, engine), host="127.0.0.1", port=0,
+                                               log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        try:
+            measure(base, archive, args.runs)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+    return 0
+
+
+def measure(base: str, archive: Path, runs: int) -> None:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def token(path: str) -> str:
+        return re.search(r'name="csrf" value="([^"]+)"', opener.open(base + path).read().decode()).group(1)
+
+    def post(path: str, form: dict[str, str]) -> None:
+        opener.open(base + path, urllib.parse.urlencode({"csrf": token(path if path == "/login" else "/"), **form})
+                    .encode()).read()
+
+    post("/login", {"user": "reviewer", "password": PASSWORD})
+    folder = next(archive.glob("[0-9]*/*/*/*/*/*/*/session-open.json")).parent
+    session = footage.load(folder)
+    post(f"/sessions/{session.session}/view", {"reason": "benchmark"})
+    total = sum((folder / s.name).stat().st_size for s in session.segments)
+    pages = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        opener.open(f"{base}/sessions/{session.session}").read()
+        pages.append(time.perf_counter() - began)
+    page = statistics.median(pages)
+    print(f"session of {len(session.segments)} segments, {session.duration:.1f} s, {total / 1e6:.1f} MB: "
+          f"page (verifies every byte) median {page * 1000:.0f} ms over {runs} runs, {total / 1e6 / page:.0f} MB/s")
+    times, fetched = [], 0
+    began_all = time.perf_counter()
+    for segment in session.segments:
+        for part in segment.parts:
+            request = urllib.request.Request(f"{base}/sessions/{session.session}/media/{segment.name}", headers={
+                "Range": f"bytes={part.offset}-{part.offset + part.size - 1}"})
+            began = time.perf_counter()
+            body = opener.open(request).read()
+            times.append(time.perf_counter() - began)
+            fetched += len(body)
+    elapsed = time.perf_counter() - began_all
+    times.sort()
+    print(f"{len(times)} Range requests (init parts and ~1 s fragments), {fetched / 1e6:.1f} MB: "
+          f"median {statistics.median(times) * 1000:.1f} ms, p95 {times[int(0.95 * (len(times) - 1))] * 1000:.1f} ms, "
+          f"{fetched / 1e6 / elapsed:.0f} MB/s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

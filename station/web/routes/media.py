@@ -1,0 +1,43 @@
+"""The footage itself: byte ranges of the untouched originals, and each frame's capture time.
+Served only to a role that may view, in a session that stated a reason for this footage."""
+
+import re
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from evidence.records import INDEX_SUFFIX
+from station.web import footage
+from station.web.app import Web
+from station.web.routes.review import folder_of
+from station.web.security import Refused
+
+SEGMENT = re.compile(r"seg-\d{6}\.mp4")
+
+
+def router(web: Web) -> APIRouter:
+    router = APIRouter()
+
+    def granted(request: Request, session: str, name: str) -> Path:
+        """The segment's file, when this sign-in gave a reason to view the session."""
+        if session not in web.session(request).grants:
+            raise Refused(403, "no reason was given to view this footage", session, "view")
+        path = folder_of(web.desk(request), session) / name
+        if not SEGMENT.fullmatch(name) or not path.is_file():
+            raise Refused(404, f"session {session} has no segment {name!r}", session)
+        return path
+
+    @router.get("/sessions/{session}/media/{name}", dependencies=[Depends(web.allowed("view"))])
+    def media(request: Request, session: str, name: str) -> Response:
+        return FileResponse(granted(request, session, name), media_type="video/mp4",
+                            headers={"Cache-Control": "private, no-store"})
+
+    @router.get("/sessions/{session}/frames/{name}", dependencies=[Depends(web.allowed("view"))])
+    def frames(request: Request, session: str, name: str) -> Response:
+        index = footage.read_index(granted(request, session, name).with_name(name + INDEX_SUFFIX))
+        # microseconds: a JavaScript number holds them exactly, nanoseconds it would round
+        return JSONResponse({"frames": [[pts, wall // 1000] for pts, wall in footage.frame_times(index)]},
+                            headers={"Cache-Control": "private, no-store"})
+
+    return router

@@ -1,0 +1,94 @@
+"""The session page: metadata, each segment's verification state, markers, stop reason, case
+links, holds and write-ups, and the player once the user has said why they view the footage
+(an audit entry)."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from station import writeup
+from station.access import AccessError, User
+from station.web import footage
+from station.web.app import Desk, Web
+from station.web.security import Refused
+
+MIN_REASON = 4
+
+
+def folder_of(desk: Desk, session: str, action: str = "view") -> Path:
+    """The session's folder in this station's archive, if the user may know it exists; else
+    refused (an audit entry): confidential to this role, or not here."""
+    desk.access.require_visible(desk.user, action, [session])
+    catalogued = desk.footage.folder(session)
+    folder = footage.session_folder(desk.footage.archive, catalogued) if catalogued else None
+    if folder is None:
+        raise Refused(404, f"no session {session!r} in this station's archive", session, action)
+    return folder
+
+
+def router(web: Web) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/sessions/{session}")
+    def page(request: Request, session: str, user: Annotated[User, Depends(web.allowed("search"))]) -> Response:
+        desk = web.desk(request)
+        shown = footage.load(folder_of(desk, session))
+        reason = web.session(request).grants.get(session)
+        return web.render(request, "session.html", footage=shown, reason=reason, may_view=user.may("view"),
+                          player=player_data(shown, web) if reason else None, reason_error=None,
+                          export_request=own_request(desk, request.query_params.get("export", "")),
+                          **casework(desk, session))
+
+    @router.post("/sessions/{session}/view")
+    def view(request: Request, session: str, user: Annotated[User, Depends(web.allowed("view"))],
+             reason: Annotated[str, Form()] = "") -> Response:
+        desk = web.desk(request)
+        shown = footage.load(folder_of(desk, session))
+        reason = " ".join(reason.split())
+        if len(reason) < MIN_REASON:
+            return web.render(request, "session.html", status=400, footage=shown, reason=None, may_view=True,
+                              player=None, reason_error="reason_short", export_request=None,
+                              **casework(desk, session))
+        web.session(request).grants[session] = reason
+        desk.record("view", session=session, reason=reason, ok=all(s.good for s in shown.segments))
+        return RedirectResponse(f"/sessions/{session}#player", status_code=303)
+
+    return router
+
+
+def own_request(desk: Desk, number: str) -> Any:
+    """The export request numbered ``number`` when this user made it (shown after asking)."""
+    if not number.isdigit():
+        return None
+    try:
+        found = desk.exports.get(int(number))
+    except AccessError:
+        return None
+    return found if found.requester == desk.user.name else None
+
+
+def casework(desk: Desk, session: str) -> dict[str, Any]:
+    """The catalogue's side of a session: its cases, legal holds, write-ups, and whether it
+    still needs a write-up (a stop not at the end of enforcement, an interruption)."""
+    catalogue = desk.catalogue
+    entry = catalogue.session(session) or {}
+    waiting = writeup.pending(catalogue, entry.get("police_number")) if entry else []
+    return {"cases": catalogue.cases(session), "holds": catalogue.holds(session),
+            "writeups": writeup.of(catalogue, session), "needs_writeup": any(p["session"] == session for p in waiting),
+            "writeup_reasons": writeup.REASONS, "confidential": desk.access.confidential_level(session)}
+
+
+def player_data(shown: footage.SessionFootage, web: Web) -> dict:
+    """What the player script needs: the MIME type, and per segment its byte ranges and times."""
+    return {
+        "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,
+        "offset_min": int(web.zone().utcoffset(None).total_seconds() // 60),
+        "segments": [{
+            "name": s.name, "state": s.state, "start": s.start, "duration": s.duration,
+            "media": f"/sessions/{shown.session}/media/{s.name}",
+            "frames": f"/sessions/{shown.session}/frames/{s.name}",
+            "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
+        } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
+    }

@@ -1,0 +1,130 @@
+"""Sign-in sessions, CSRF tokens and the checks every request goes through.
+
+Every browser gets a server-side session on its first request, named by a random id in a
+cookie that is ``HttpOnly`` and ``SameSite=Strict`` (and ``Secure`` unless the page is served
+on the loopback only); signing in replaces the id (no fixation). A session ends after
+``idle_s`` without a request or ``max_s`` after it began, whichever comes first. Each session
+has a CSRF token that every form carries and every POST must return (compared in constant
+time). Playing a session's footage needs a grant, given when the user states a reason.
+Everything refused raises ``Refused``, which the app logs to the audit trail and answers.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from station.access import User
+
+log = logging.getLogger(__name__)
+COOKIE = "bodycam_session"
+SCOPE_KEY = "bodycam.web_session"
+SAFE_METHODS = ("GET", "HEAD")
+# Scripts and styles only from the page itself (the timeline's positions are style attributes),
+# video only from the Media Source the player makes, and never inside another site's frame.
+HEADERS = [(b"content-security-policy", (b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                          b"media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                                          b"form-action 'self'; frame-ancestors 'none'")),
+           (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+
+
+class Refused(Exception):
+    """A request the page will not serve: ``status`` 401 (not signed in), 403 (not allowed), 400
+    or 404; ``action`` names what was attempted in the audit entry."""
+
+    def __init__(self, status: int, why: str, session: str | None = None, action: str = "request") -> None:
+        super().__init__(why)
+        self.status, self.why, self.session, self.action = status, why, session, action
+
+
+@dataclass
+class WebSession:
+    id: str
+    csrf: str
+    began_ns: int
+    seen_ns: int
+    user: User | None = None
+    grants: dict[str, str] = field(default_factory=dict)    # session id -> the reason given to view it
+    lang: str = "zh"
+
+
+class WebSessions:
+    def __init__(self, clock: Callable[[], int], idle_s: int = 15 * 60, max_s: int = 8 * 3600) -> None:
+        self.clock, self.idle_ns, self.max_ns = clock, idle_s * 10**9, max_s * 10**9
+        self._sessions: dict[str, WebSession] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session_id: str | None) -> WebSession:
+        """The live session named by ``session_id``, or a new anonymous one."""
+        now = self.clock()
+        with self._lock:
+            found = self._sessions.get(session_id or "")
+            if found is not None and now - found.seen_ns <= self.idle_ns and now - found.began_ns <= self.max_ns:
+                found.seen_ns = now
+                return found
+            if found is not None:
+                del self._sessions[found.id]
+            return self._new(now)
+
+    def sign_in(self, old: WebSession, user: User) -> WebSession:
+        """A fresh session (new id and token) for ``user``; the anonymous one ends."""
+        with self._lock:
+            self._sessions.pop(old.id, None)
+            fresh = self._new(self.clock())
+            fresh.user, fresh.lang = user, old.lang
+            return fresh
+
+    def end(self, session: WebSession) -> WebSession:
+        with self._lock:
+            self._sessions.pop(session.id, None)
+            fresh = self._new(self.clock())
+            fresh.lang = session.lang
+            return fresh
+
+    def _new(self, now: int) -> WebSession:
+        session = WebSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now)
+        self._sessions[session.id] = session
+        return session
+
+
+def csrf_matches(session: WebSession, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(session.csrf.encode(), token.encode())
+
+
+class SessionMiddleware:
+    """Puts the request's ``WebSession`` in its scope, sets the cookie when the session changed,
+    and adds the security headers to every answer."""
+
+    def __init__(self, app: ASGIApp, sessions: WebSessions, secure: bool) -> None:
+        self.app, self.sessions, self.secure = app, sessions, secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie = SimpleCookie()
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie.load(value.decode("latin-1"))
+        given = cookie[COOKIE].value if COOKIE in cookie else None
+        scope[SCOPE_KEY] = self.sessions.get(given)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + HEADERS
+                current = scope[SCOPE_KEY]          # sign-in and sign-out replace it
+                if current.id != given:
+                    headers.append((b"set-cookie", self.cookie(current.id).encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def cookie(self, value: str) -> str:
+        return f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if self.secure else "")

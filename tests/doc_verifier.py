@@ -1,0 +1,270 @@
+"""A verifier written from docs/evidence-format.md alone, as a third party would: JSON, SHA-256
+and an Ed25519 library, nothing of the project. Step numbers are the document's.
+
+``verify(paths, pinned)`` returns {session folder: (segment states by file name, problems)}
+and whether verification passes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+DOMAIN = b"bodycam-evidence/1\n"
+RECEIPT = b"bodycam-dock/1 receipt\n"
+CHAINED = {"format", "type", "device", "key_id", "seq", "prev"}
+TYPES = {
+    "identity": CHAINED | {"officer", "unit", "firmware", "reason", "signed_wall"},
+    "session-open": CHAINED | {"session", "started_wall", "officer", "unit", "firmware", "clock", "link",
+                               "pre_event_ms"},
+    "segment": CHAINED | {"session", "segment", "file", "parts", "index", "frames", "flags", "markers",
+                          "sealed_wall", "officer", "unit", "firmware", "clock"},
+    "session-close": CHAINED | {"session", "segments", "last_segment", "reason", "flags", "ended_wall"},
+    "chain-head": {"format", "type", "device", "key_id", "seq", "head", "written_wall"},
+}
+HEX = re.compile(r"[0-9a-f]+")
+SEGMENT = re.compile(r"seg-(\d{6})\.mp4")
+IDENTITY = re.compile(r"identity-\d{6}\.json")
+
+
+class NotARecord(Exception):
+    pass
+
+
+def _pairs(pairs):
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise NotARecord("a member named twice")
+    return dict(pairs)
+
+
+def _no_float(_text):
+    raise NotARecord("a floating-point number")
+
+
+def canonical(body) -> bytes:
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def read(path: Path):
+    """(body, public key, hash) of a valid record, or None ("A stored record")."""
+    try:
+        stored = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_pairs, parse_float=_no_float)
+        if not isinstance(stored, dict) or set(stored) != {"record", "public_key", "signature"}:
+            return None
+        body, key, signature = stored["record"], stored["public_key"], stored["signature"]
+        if not (isinstance(key, str) and len(key) == 64 and HEX.fullmatch(key)
+                and isinstance(signature, str) and len(signature) == 128 and HEX.fullmatch(signature)):
+            return None
+        if not isinstance(body, dict) or body.get("format") != "bodycam-evidence/1":
+            return None
+        if not isinstance(body.get("type"), str) or set(body) != TYPES.get(body["type"], set()):
+            return None
+        if type(body["seq"]) is not int or body["seq"] < 1:
+            return None
+        public = bytes.fromhex(key)
+        if body["key_id"] != hashlib.sha256(public).hexdigest()[:16]:
+            return None
+        Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(signature), DOMAIN + canonical(body))
+    except (OSError, UnicodeDecodeError, ValueError, NotARecord, InvalidSignature):
+        return None
+    return body, public, hashlib.sha256(canonical(body)).hexdigest()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def complete_fragment_after(data: bytes) -> bool:
+    """Step 3.5: a whole moof box directly followed by a whole mdat box."""
+    position, previous = 0, None
+    while position + 8 <= len(data):
+        size, kind = int.from_bytes(data[position:position + 4], "big"), data[position + 4:position + 8]
+        if size == 1 and position + 16 <= len(data):
+            size = int.from_bytes(data[position + 8:position + 16], "big")
+        if size < 8 or position + size > len(data):
+            return False
+        if kind == b"mdat" and previous == b"moof":
+            return True
+        previous, position = kind, position + size
+    return False
+
+
+def pem_key(text: str) -> bytes:
+    key = serialization.load_pem_public_key(text.encode())
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def released(folder: Path, name: str, sealed_sha256: str, device_key: bytes) -> bool:
+    """"Receipts and the released state": on a device, ``<data dir>/receipts/<session>/<file>.receipt``."""
+    data_dir = folder.parent.parent
+    item = f"{folder.name}/{name}"
+    try:
+        receipt = json.loads((data_dir / "receipts" / folder.name / (name + ".receipt")).read_text())
+        docks = {pem_key(p.read_text()) for p in (data_dir / "device" / "docks").glob("*.pub")}
+        dock = bytes.fromhex(receipt["dock_key"])
+        if receipt["item"] != item or receipt["sha256"] != sealed_sha256 or dock not in docks:
+            return False
+        Ed25519PublicKey.from_public_bytes(dock).verify(
+            bytes.fromhex(receipt["signature"]),
+            RECEIPT + device_key + bytes.fromhex(sealed_sha256) + item.encode("utf-8"))
+        return True
+    except (OSError, ValueError, KeyError, TypeError, InvalidSignature):
+        return False
+
+
+def session(folder: Path, pinned: set[bytes] | None):
+    """Steps 1 to 5 for one folder: (states, problems, open, close)."""
+    states: dict[str, str] = {}
+    problems: list[str] = []
+    videos = {p.name: p.read_bytes() for p in folder.glob("seg-*.mp4")}
+    opened = read(folder / "session-open.json")
+    if opened is None or opened[0]["type"] != "session-open":
+        return {name: "UNSIGNED" for name in videos}, ["open record"], None, None
+    open_body, open_key, open_hash = opened
+    if pinned is not None and open_key not in pinned:
+        problems.append("open key not pinned")
+    if open_body["session"] != folder.name:
+        problems.append("session is not the folder")
+    closed = read(folder / "session-close.json")
+    if closed is not None and closed[0]["type"] != "session-close":
+        closed = None
+    if closed is None:
+        problems.append("close record")
+    claimed: set[str] = set()
+    chain: dict[int, tuple[dict, str]] = {}
+    for manifest in sorted(folder.glob("seg-*.mp4.manifest")):
+        name = manifest.name[:-len(".manifest")]
+        if name in videos:
+            claimed.add(name)
+        record = read(manifest)
+        states[name] = segment_state(folder, name, record, opened, pinned, videos, claimed)
+        if record and record[0]["type"] == "segment" and record[1] == open_key \
+                and record[0]["session"] == open_body["session"]:
+            chain[record[0]["segment"]] = (record[0], record[2])
+    for name in videos:
+        if name not in claimed:
+            states[name] = "UNSIGNED"
+    # step 5
+    count = max([*chain, closed[0]["segments"] if closed else 0], default=0)
+    previous = open_hash
+    for number in range(1, count + 1):
+        name = f"seg-{number:06d}.mp4"
+        if number not in chain:
+            if name not in states:
+                states[name] = "MISSING"
+            previous = None
+            continue
+        body, digest = chain[number]
+        if previous is not None and body["prev"] != previous and states.get(body["file"]["name"]) in ("OK", "RECOVERED"):
+            states[body["file"]["name"]] = "OUT-OF-ORDER"
+        previous = digest
+    if closed is not None:
+        close_body, close_key = closed[0], closed[1]
+        n = close_body["segments"]
+        if n in chain and (close_body["last_segment"] != chain[n][1] or close_body["prev"] != chain[n][1]):
+            problems.append("close does not name the last segment")
+        if n == 0 and close_body["prev"] != open_hash:
+            problems.append("close does not follow the open record")
+        if any(number > n for number in chain):
+            problems.append("segments after the close")
+        if close_key != open_key or close_body["session"] != open_body["session"]:
+            problems.append("close of another key or session")
+    return states, problems, opened, closed
+
+
+def segment_state(folder, name, record, opened, pinned, videos, claimed) -> str:
+    """Step 3: the first rule that applies."""
+    if record is None or record[0]["type"] != "segment":
+        return "TAMPERED"
+    body, key, _ = record
+    open_body, open_key, _ = opened
+    if key != open_key:
+        return "FOREIGN" if body["device"] != open_body["device"] else "UNKNOWN-KEY"
+    if pinned is not None and key not in pinned:
+        return "UNKNOWN-KEY"
+    if body["session"] != open_body["session"]:
+        return "FOREIGN"
+    match = SEGMENT.fullmatch(name)
+    if body["file"]["name"] != name or not match or body["segment"] != int(match.group(1)):
+        return "OUT-OF-ORDER"
+    sealed, recovered = body["file"], "recovered" in body["flags"]
+    data = videos.get(name)
+    if data is not None and (
+            (len(data) == sealed["size"] and sha256(data) == sealed["sha256"])
+            or (recovered and len(data) > sealed["size"] and sha256(data[:sealed["size"]]) == sealed["sha256"])):
+        index = folder / (name + ".idx")
+        if body["index"]["name"] != name + ".idx" or not index.exists():
+            return "TAMPERED"
+        index_data = index.read_bytes()
+        if len(index_data) != body["index"]["size"] or sha256(index_data) != body["index"]["sha256"]:
+            return "TAMPERED"
+        if len(data) > sealed["size"] and complete_fragment_after(data[sealed["size"]:]):
+            return "TAMPERED"
+        return "RECOVERED" if recovered else "OK"
+    for other, other_data in videos.items():
+        if other != name and sha256(other_data) == sealed["sha256"]:
+            claimed.add(other)
+            return "OUT-OF-ORDER"
+    if data is None:
+        return "OK" if released(folder, name, sealed["sha256"], key) else "MISSING"
+    return "TAMPERED"
+
+
+def identity_records(paths: list[Path]) -> list[tuple[dict, bytes, str]]:
+    found = set()
+    for path in paths:
+        for root in ([path, path.parent / "device"] if path.name == "spool" else [path]):
+            if root.is_dir():
+                found |= {p for p in root.rglob("identity-*.json") if IDENTITY.fullmatch(p.name)}
+    return [read(p) for p in sorted(found)]
+
+
+def verify(paths: list[Path], pinned: set[bytes] | None = None):
+    folders = sorted({p.parent for path in paths for p in ([path] if path.is_file() else path.rglob("*"))
+                      if p.name == "session-open.json" or SEGMENT.fullmatch(p.name) or p.name.endswith(".manifest")})
+    results = {folder: session(folder, pinned) for folder in folders}
+    # step 6
+    by_key: dict[bytes, list[tuple[int, str, str, dict, Path | None]]] = {}
+    for folder, (_, _, opened, closed) in results.items():
+        for record in (opened, closed):
+            if record is not None:
+                body, key, digest = record
+                by_key.setdefault(key, []).append((body["seq"], body["type"], digest, body, folder))
+    for record in identity_records(paths):
+        if record is None or record[0]["type"] != "identity":
+            for _, problems, _, _ in results.values():
+                problems.append("identity record not valid")
+            continue
+        body, key, digest = record
+        by_key.setdefault(key, []).append((body["seq"], "identity", digest, body, None))
+    for links in by_key.values():
+        links.sort(key=lambda link: (link[0], link[1] != "session-close"))
+        for before, after in zip(links, links[1:]):
+            if before[0] == after[0]:
+                if before[2] != after[2]:
+                    for link in (before, after):
+                        if link[4] is not None:
+                            results[link[4]][1].append("fork")
+                continue
+            if after[1] in ("session-open", "identity") and before[1] in ("session-close", "identity") \
+                    and after[3]["prev"] != before[2] and after[4] is not None:
+                results[after[4]][1].append("missing records between")
+    # step 7
+    if pinned is None:
+        keys: dict[str, set[bytes]] = {}
+        for _, _, opened, _ in results.values():
+            if opened is not None:
+                keys.setdefault(opened[0]["device"], set()).add(opened[1])
+        for _, problems, opened, _ in results.values():
+            if opened is not None and len(keys[opened[0]["device"]]) > 1:
+                problems.append("serial signed by two keys")
+    verdicts = {folder: (states, problems) for folder, (states, problems, _, _) in results.items()}
+    passes = bool(verdicts) and all(not problems and all(s in ("OK", "RECOVERED") for s in states.values())
+                                    for states, problems in verdicts.values())
+    return verdicts, passes
