@@ -12,7 +12,7 @@ from firmware import config as configuration
 from firmware.session import make_overlay
 from firmware.version import BUILD_DATE
 from overlay import OverlayError
-from overlay.burn import Overlay, OverlaySettings
+from overlay.burn import Overlay, OverlaySettings, _enclosed_filled
 from overlay.font import GlyphCache, find_font
 from overlay.status import OverlayStatus
 from tests.ocr import TIME_CHARACTERS, letters, read_lines
@@ -156,6 +156,43 @@ def test_no_scene_shows_inside_the_outline_of_the_time():
                                            connectivity=4)
         assert count == 2, f"{count - 2} bits of scene enclosed in {overlay.format_time(wall_ns // 10**9)}"
 
+
+
+def test_the_enclosed_scene_is_what_a_flood_fill_from_the_edge_leaves():
+    """The fill (NumPy, so recording loads no OpenCV) against OpenCV's flood fill, on the clock's
+    line at every hour and on random blobs."""
+    def reference(drawn: np.ndarray) -> np.ndarray:
+        bridge = np.ones((3, 3), np.uint8)
+        outside = cv2.copyMakeBorder(1 - cv2.dilate(drawn.astype(np.uint8), bridge), 1, 1, 1, 1,
+                                     cv2.BORDER_CONSTANT, value=1)
+        cv2.floodFill(outside, None, (0, 0), 2, flags=4)
+        return drawn | (cv2.dilate((outside[1:-1, 1:-1] == 2).astype(np.uint8), bridge) == 0)
+
+    overlay = make("i420")
+    outlines = []
+    for hour in range(24):
+        overlay.draw(grey("i420"), WALL_NS + hour * 3600 * 10**9)
+        outlines.append(overlay._lines[0].outline >= 128)
+    rng = np.random.default_rng(14)
+    outlines += [rng.random((h, w)) < density for h, w, density in ((48, 542, 0.2), (7, 5, 0.3), (1, 9, 0.1))]
+    for drawn in outlines:
+        assert np.array_equal(_enclosed_filled(drawn), reference(drawn))
+    assert overlay._lines[0].mask.sum() > (overlay._lines[0].outline >= 128).sum()  # something was enclosed
+
+
+@pytest.mark.parametrize("width, height", [(1920, 1080), (1000, 562), (854, 480), (70, 42)])
+@pytest.mark.parametrize("pixel_format", ["i420", "bgr"])
+def test_the_overlay_draws_the_same_bytes_on_any_picture_and_leaves_the_rest(pixel_format, width, height):
+    """Frames of any size (rows that start at odd bytes, an overlay clipped by the frame's corner)."""
+    overlay = make(pixel_format, width=width, height=height, position="bottom-right", size=10.0)
+    shape = (height * 3 // 2, width) if pixel_format == "i420" else (height, width, 3)
+    black, white = np.zeros(shape, np.uint8), np.full(shape, 255, np.uint8)
+    scene = np.random.default_rng(width).integers(0, 256, shape, np.uint8)
+    for image in (black, white, scene):
+        overlay.draw(image, WALL_NS)
+    drawn = black == white
+    assert drawn.any() and np.all(drawn | (black == 0) & (white == 255))
+    assert np.array_equal(scene, np.where(drawn, black, np.random.default_rng(width).integers(0, 256, shape, np.uint8)))
 
 def test_the_time_reads_back_on_a_white_picture_at_every_hour():
     overlay = make("i420")
