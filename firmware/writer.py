@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -40,13 +41,24 @@ def acquire(data_dir: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            holder = _holder(fd)
             os.close(fd)
             raise DataDirBusy(f"{path.parent} is being written by another bodycam process (pid {holder}); "
                               f"only one may record or serve it at a time.") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        pid = f"{os.getpid()}\n".encode("ascii")
+        os.pwrite(fd, pid, 0)          # then cut what a longer old pid left: never an empty file
+        os.ftruncate(fd, len(pid))
         _held[path] = [fd, 1]
+
+
+def _holder(fd: int, patience: float = 1.0) -> str:
+    """The pid in the lock file; the holder writes it just after it locks, so wait a moment for it."""
+    deadline = time.monotonic() + patience
+    while True:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if text.isdigit() or time.monotonic() > deadline:
+            return text or "unknown"
+        time.sleep(0.01)
 
 
 def release(data_dir: Path) -> None:

@@ -115,8 +115,9 @@ def test_everything_arrives_once_and_is_receipted(tmp_path):
 
 
 def test_drops_corruption_duplicates_and_delays(tmp_path):
-    made = files(tmp_path / "spool", {"x": 150_000, "y": 90_001, "z": 1}, seed=1)
-    faults = Faults(drop=0.03, corrupt=0.03, duplicate=0.03, delay=0.03, seed=7)
+    # Enough frames that each kind of fault surely happens (a kind missing by chance fails the test).
+    made = files(tmp_path / "spool", {"x": 600_000, "y": 300_001, "z": 1}, seed=1)
+    faults = Faults(drop=0.04, corrupt=0.04, duplicate=0.04, delay=0.04, seed=7)
     source = DirectorySource(tmp_path / "spool")
     with PtyWire(faults=faults) as wire, device_on(wire.a, source) as device:
         report = pull(wire.b, tmp_path / "dock")

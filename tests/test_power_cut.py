@@ -78,8 +78,10 @@ def test_twenty_power_cuts_each_lose_at_most_a_quarter_second(tmp_path):
     verdicts = verify_paths([spool])
     assert len(verdicts) == CUTS + 1
     assert all(v.ok for v in verdicts), [v.problems for v in verdicts if not v.ok]
-    assert [s.state for v in verdicts[:-1] for s in v.segments] == ["RECOVERED"] * CUTS
-    assert {s.state for s in verdicts[-1].segments} == {"OK"}
+    cut_sessions = {segment.parent for segment, _ in cuts}    # the restart's may sort among them (same second)
+    assert [s.state for v in verdicts if v.folder in cut_sessions for s in v.segments] == ["RECOVERED"] * CUTS
+    [restarted] = [v for v in verdicts if v.folder not in cut_sessions]
+    assert {s.state for s in restarted.segments} == {"OK"}
 
 
 def _wait_for_first_fragment(spool: Path, seen: set[Path]) -> tuple[Path, int]:
