@@ -239,9 +239,11 @@ def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"serving {data_dir} on {args.port} to {len(list(DataDir(data_dir).docks.glob('*.pub')))} "
-          f"enrolled dock(s)", flush=True)
-    stats = serve(data_dir, args.port, release_after_days=config["dock"]["release_after_days"], clock=clock, stop=stop)
+    docks = len(list(DataDir(data_dir).docks.glob('*.pub')))
+    print(f"serving {data_dir} on {args.port} at {config['dock']['baudrate']} baud to {docks} enrolled dock(s)",
+          flush=True)
+    stats = serve(data_dir, args.port, release_after_days=config["dock"]["release_after_days"], clock=clock, stop=stop,
+                  baudrate=config["dock"]["baudrate"])
     print(f"served {stats.sessions} session(s): {len(stats.receipts)} receipts, {len(stats.refused)} refusals")
     return 0
 

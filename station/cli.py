@@ -15,6 +15,7 @@ from evidence.verify import add_verify_command
 from station import access_commands, audit_commands, catalogue_commands
 from station.web import cli as web
 from sync.dock import PullReport
+from sync.link import BAUDRATES, DEFAULT_BAUDRATE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +56,9 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
     pull.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
     pull.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
                       help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: in the archive)")
+    pull.add_argument("--baud", type=int, default=DEFAULT_BAUDRATE, choices=BAUDRATES, metavar="RATE",
+                      help=f"line rate of a UART link, as set on the device (default {DEFAULT_BAUDRATE}; "
+                           "a USB CDC-ACM port ignores it)")
     pull.set_defaults(run=_pull)
 
     add_verify_command(commands, "check archived footage against its signed seals, and name the dockings "
@@ -101,7 +105,7 @@ def _pull(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue),
-                  witness=open_witness(args.archive, args.catalogue))
+                  witness=open_witness(args.archive, args.catalogue), baudrate=args.baud)
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
