@@ -12,7 +12,7 @@ from bodycam_errors import BodycamError
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
-from station import access_commands, audit_commands, catalogue_commands
+from station import access_commands, audit_commands, catalogue_commands, witness_commands
 from station.web import cli as web
 from sync.dock import PullReport
 from sync.link import BAUDRATES, DEFAULT_BAUDRATE
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     catalogue_commands.register(commands)
     access_commands.register(commands)
     audit_commands.register(commands)
+    witness_commands.register(commands)
     web.register(commands)
     return parser
 
@@ -105,7 +106,7 @@ def _pull(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue),
-                  witness=open_witness(args.archive, args.catalogue), baudrate=args.baud)
+                  witness=open_witness(args.archive, args.catalogue, audited=True), baudrate=args.baud)
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
@@ -124,7 +125,8 @@ def summary(report: PullReport) -> list[str]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    """The archive's footage against its seals, then the dockings the witness refused."""
+    """The archive's footage against its seals, then the dockings the witness refused: an open
+    one fails the check, one a supervisor acknowledged is named but does not."""
     from evidence.verify import run_verify
     from station.db import CATALOGUE_FILE
     from station.witness import open_witness
@@ -134,9 +136,6 @@ def _verify(args: argparse.Namespace) -> int:
                 if (path / CATALOGUE_FILE).exists() or (args.catalogue and ArchiveDir(path).dock.is_dir())]
     for archive in archives:
         for refusal in open_witness(archive, args.catalogue).refusals():
-            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refusal["refused_ns"] // 10**9))
-            print(f"REFUSED docking of device {refusal['device']} (key {refusal['key_id']}) on {when}: "
-                  f"{refusal['reason']}; what it offered is under {ArchiveDir(archive).refused(refusal['key_id'])}",
-                  file=sys.stderr if args.json else sys.stdout)
-            status = 1
+            print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
+            status = status or int(refusal["acknowledged_by"] is None)
     return status

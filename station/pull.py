@@ -21,9 +21,9 @@ def pull(archive: Path, port_url: str, *, progress: Callable[[int, int], None] |
     """Take everything an enrolled device offers on ``port_url`` (at ``baudrate`` on a UART) into
     ``archive``, setting its clock from ours, file it in ``catalogue`` (by default the archive's
     own SQLite catalogue) and check the device's chain against ``witness`` (by default the
-    archive's own database)."""
+    archive's own database, each refusal signed into its audit trail)."""
     sink = ArchiveSink(archive, read_keys(ArchiveDir(archive).devices), progress=progress, catalogue=catalogue,
-                       witness=open_witness(archive) if witness is None else witness)
+                       witness=open_witness(archive, audited=True) if witness is None else witness)
     port = open_port(port_url, baudrate)
     try:
         return Dock(port, sink, dock_authenticator(archive), config=config, clock=time.time_ns).pull(patience)
