@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from bodycam_errors import BodycamError
+from bodycam_errors import BodycamError, console_logging
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
@@ -18,17 +19,24 @@ from sync.dock import PullReport
 from sync.link import BAUDRATES, DEFAULT_BAUDRATE
 
 
+log = logging.getLogger(__name__)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    console_logging("bodycam-station", args.verbose)
     try:
         return args.run(args)
     except (BodycamError, OSError) as exc:     # one sentence, no traceback
+        log.info("the command failed", exc_info=True)       # the traceback, when debugging
         print(f"bodycam-station: {exc}", file=sys.stderr)
         return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
     _archive_commands(commands)
     catalogue_commands.register(commands)

@@ -354,6 +354,19 @@ def test_a_rate_that_is_not_standard_is_refused_in_one_sentence(sides, capsys):
     assert "--baud: invalid choice: 250000" in capsys.readouterr().err
 
 
+def test_a_port_that_cannot_be_opened_is_one_sentence_and_its_traceback_only_when_debugging(sides):
+    _, archive = sides
+    command = [sys.executable, "-m", "station", "pull", "--port", "/dev/ttyNOSUCH", "--archive", str(archive)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    [sentence] = done.stderr.splitlines()
+    assert sentence.startswith("bodycam-station: cannot open /dev/ttyNOSUCH: ") and "No such file" in sentence
+    debugging = subprocess.run([sys.executable, "-m", "station", "-v", *command[3:]], capture_output=True, text=True,
+                               timeout=60)
+    assert debugging.returncode == 1 and "Traceback (most recent call last)" in debugging.stderr
+    assert debugging.stderr.splitlines()[-1] == sentence
+
+
 def record_marked(data_dir: Path, seconds: float) -> None:
     """A real recording in which the officer sets a marker as soon as it runs."""
     with open_recorder(small_config(data_dir)) as recorder:
