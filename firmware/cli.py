@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import signal
 import sys
@@ -10,22 +11,27 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from bodycam_errors import BodycamError
+from bodycam_errors import BodycamError, console_logging
 from evidence.paths import DataDir
 from evidence.verify import add_verify_command
 from firmware import config as configuration, writer
 from firmware.version import __version__
 
 
+log = logging.getLogger(__name__)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    console_logging("bodycam", args.verbose)
     try:
         return args.run(args)
     except configuration.ConfigError as exc:
         print(f"bodycam: {exc}", file=sys.stderr)
         return 2
     except (BodycamError, OSError) as exc:  # hardware, capture, evidence, link: one sentence, no traceback
+        log.info("the command failed", exc_info=True)       # the traceback, when debugging
         print(f"bodycam: {exc}", file=sys.stderr)
         return 1
 
@@ -33,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bodycam", description="Body-worn recorder.")
     parser.add_argument("--version", action="version", version=f"bodycam {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     record = commands.add_parser("record", help="record audio and video into the spool")
@@ -239,9 +247,11 @@ def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"serving {data_dir} on {args.port} to {len(list(DataDir(data_dir).docks.glob('*.pub')))} "
-          f"enrolled dock(s)", flush=True)
-    stats = serve(data_dir, args.port, release_after_days=config["dock"]["release_after_days"], clock=clock, stop=stop)
+    docks = len(list(DataDir(data_dir).docks.glob('*.pub')))
+    print(f"serving {data_dir} on {args.port} at {config['dock']['baudrate']} baud to {docks} enrolled dock(s)",
+          flush=True)
+    stats = serve(data_dir, args.port, release_after_days=config["dock"]["release_after_days"], clock=clock, stop=stop,
+                  baudrate=config["dock"]["baudrate"])
     print(f"served {stats.sessions} session(s): {len(stats.receipts)} receipts, {len(stats.refused)} refusals")
     return 0
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from bodycam_errors import BodycamError
 from hw import sources
+from sync.link import BAUDRATES
 
 
 class ConfigError(BodycamError, ValueError):
@@ -140,6 +141,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                      "\"\" (none) or the serial port to the dock: a device path or a pyserial URL"),
         "release_after_days": Rule(int, _between(0, 3650), "a whole number of days from 0 (at once) to 3650"),
         "set_system_clock": Rule(bool, lambda b: True, "true or false"),
+        "baudrate": Rule(int, lambda n: n in BAUDRATES,
+                         f"a standard line rate: one of {', '.join(map(str, BAUDRATES))}"),
     },
 }
 

@@ -38,7 +38,7 @@ from firmware.eventlog import EventLog
 from firmware.writer import writing
 from sync.auth import Ed25519Authenticator
 from sync.device import Device, DeviceStats
-from sync.link import LinkConfig, open_port
+from sync.link import DEFAULT_BAUDRATE, LinkConfig, open_port
 from sync.messages import Item
 
 log = logging.getLogger(__name__)
@@ -258,15 +258,16 @@ def clock_setter(data_dir: Path, events: EventLog, policy: ClockPolicy) -> Calla
 
 def serve(data_dir: Path, port_url: str, *, release_after_days: float = 0, clock: ClockPolicy = ClockPolicy(),
           stop: threading.Event | None = None, sessions: int | None = None,
-          config: LinkConfig = LinkConfig()) -> DeviceStats:
-    """Offer the spool to enrolled docks on ``port_url`` until ``stop`` (or ``sessions`` sessions),
-    holding the data directory's writer lock (receipts are stored and videos freed)."""
+          config: LinkConfig = LinkConfig(), baudrate: int = DEFAULT_BAUDRATE) -> DeviceStats:
+    """Offer the spool to enrolled docks on ``port_url`` (at ``baudrate`` on a UART) until ``stop``
+    (or ``sessions`` sessions), holding the data directory's writer lock (receipts are stored
+    and videos freed)."""
     data_dir = Path(data_dir)
     with writing(data_dir):
-        return _serve(data_dir, port_url, release_after_days, clock, stop, sessions, config)
+        return _serve(data_dir, port_url, baudrate, release_after_days, clock, stop, sessions, config)
 
 
-def _serve(data_dir: Path, port_url: str, release_after_days: float, clock: ClockPolicy,
+def _serve(data_dir: Path, port_url: str, baudrate: int, release_after_days: float, clock: ClockPolicy,
            stop: threading.Event | None, sessions: int | None, config: LinkConfig) -> DeviceStats:
     events = EventLog(data_dir)
     for item_id in release_due(data_dir, release_after_days):
@@ -275,7 +276,7 @@ def _serve(data_dir: Path, port_url: str, release_after_days: float, clock: Cloc
     handler = _EventLogHandler(events)
     logging.getLogger().addHandler(handler)     # every module's: the link's, ours, the evidence's
     try:
-        port = open_port(port_url)
+        port = open_port(port_url, baudrate)
         try:
             return Device(port, source, device_authenticator(data_dir), config=config,
                           set_clock=clock_setter(data_dir, events, clock)).serve(stop, sessions)

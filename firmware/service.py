@@ -158,7 +158,7 @@ def dock_offload(config: Config, port: str, stop: threading.Event) -> None:
 
     serve(Path(config["recording"]["data_dir"]), port, release_after_days=config["dock"]["release_after_days"],
           clock=ClockPolicy(config["dock"]["set_system_clock"], config["clock"]["max_drift_seconds"] * 10**9),
-          stop=stop)
+          stop=stop, baudrate=config["dock"]["baudrate"])
 
 
 def reason_text(code: str, detail: str = "") -> str:

@@ -1,13 +1,20 @@
 """A USB/V4L2 camera or a video file, read through OpenCV's ``VideoCapture``."""
 from __future__ import annotations
 
+import os
 import time
 
 import cv2
 
+from bodycam_errors import debugging
 from hw import HardwareError
 from hw.camera import Camera, Frame
 from hw.timebase import sleep_until, wall_at
+
+if not debugging():
+    # FFmpeg inside OpenCV prints its own lines ("partial file") straight to stderr; what a read
+    # that fails means reaches the user as our one sentence. OpenCV reads this at its first capture.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class OpenCVCamera(Camera):

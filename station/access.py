@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bodycam_errors import BodycamError
-from station.audit import REFUSED, AuditTrail
+from station.audit import REFUSED, STATION, AuditTrail
 from station.db import Migration, migrate
 
 ROLES = ("custodian", "reviewer", "supervisor", "administrator")
@@ -46,13 +46,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users": frozenset({"administrator"}),
     "audit": frozenset({"supervisor", "administrator"}),
     "write-up": frozenset({"custodian", "reviewer", "supervisor"}),
+    "witness-ack": frozenset({"supervisor"}),
 }
 DOING = {"export-decide": "approve or refuse exports", "export-request": "request exports",
          "export-make": "make exports", "export-handover": "hand over exports", "mark-confidential":
          "mark footage confidential", "view-confidential": "see confidential footage", "users": "manage users",
          "audit": "read the audit trail", "write-up": "file write-ups", "case": "open, link or close cases",
          "search": "search footage", "catalogue": "rebuild the catalogue", "hold": "place or release legal holds",
-         "purge": "purge footage", "retention": "set retention periods", "devices": "enrol, hand out or take back devices"}
+         "purge": "purge footage", "retention": "set retention periods", "devices": "enrol, hand out or take back devices",
+         "witness-ack": "acknowledge refused dockings"}
 CONFIDENTIAL_LEVELS = ("secret", "commercial-secret", "private")     # 国家秘密, 商业秘密, 个人隐私 (S7)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1                           # 128 * r * n bytes = 32 MiB
@@ -195,6 +197,8 @@ class Access:
             self.require(actor, "users", action="user-add")
         if not NAME.fullmatch(name):
             raise AccessError(f"a user name is letters, digits, '.', '_' or '-' (up to 64), not {name!r}.")
+        if name == STATION:
+            raise AccessError(f"{STATION!r} is the station's own name in the audit trail: choose another user name.")
         if role not in ROLES:
             raise AccessError(f"a role is one of {', '.join(ROLES)}, not {role!r}.")
         if len(password) < MIN_PASSWORD:

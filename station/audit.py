@@ -38,6 +38,7 @@ from station.db import Migration, migrate
 FORMAT = "bodycam-audit/1"
 DOMAIN = b"bodycam-audit/1\n"
 DONE, REFUSED = "done", "refused"
+STATION = "station"      # the actor of what the station does by itself (no user may take the name)
 
 metadata = sa.MetaData()
 trail = sa.Table(

@@ -2,37 +2,47 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from bodycam_errors import BodycamError
+from bodycam_errors import BodycamError, console_logging
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
-from station import access_commands, audit_commands, catalogue_commands
+from station import access_commands, audit_commands, catalogue_commands, witness_commands
 from station.web import cli as web
 from sync.dock import PullReport
+from sync.link import BAUDRATES, DEFAULT_BAUDRATE
+
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    console_logging("bodycam-station", args.verbose)
     try:
         return args.run(args)
     except (BodycamError, OSError) as exc:     # one sentence, no traceback
+        log.info("the command failed", exc_info=True)       # the traceback, when debugging
         print(f"bodycam-station: {exc}", file=sys.stderr)
         return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
     _archive_commands(commands)
     catalogue_commands.register(commands)
     access_commands.register(commands)
     audit_commands.register(commands)
+    witness_commands.register(commands)
     web.register(commands)
     return parser
 
@@ -55,6 +65,9 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
     pull.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
     pull.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
                       help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: in the archive)")
+    pull.add_argument("--baud", type=int, default=DEFAULT_BAUDRATE, choices=BAUDRATES, metavar="RATE",
+                      help=f"line rate of a UART link, as set on the device (default {DEFAULT_BAUDRATE}; "
+                           "a USB CDC-ACM port ignores it)")
     pull.set_defaults(run=_pull)
 
     add_verify_command(commands, "check archived footage against its signed seals, and name the dockings "
@@ -101,7 +114,7 @@ def _pull(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue),
-                  witness=open_witness(args.archive, args.catalogue))
+                  witness=open_witness(args.archive, args.catalogue, audited=True), baudrate=args.baud)
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
@@ -120,7 +133,8 @@ def summary(report: PullReport) -> list[str]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    """The archive's footage against its seals, then the dockings the witness refused."""
+    """The archive's footage against its seals, then the dockings the witness refused: an open
+    one fails the check, one a supervisor acknowledged is named but does not."""
     from evidence.verify import run_verify
     from station.db import CATALOGUE_FILE
     from station.witness import open_witness
@@ -130,9 +144,6 @@ def _verify(args: argparse.Namespace) -> int:
                 if (path / CATALOGUE_FILE).exists() or (args.catalogue and ArchiveDir(path).dock.is_dir())]
     for archive in archives:
         for refusal in open_witness(archive, args.catalogue).refusals():
-            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refusal["refused_ns"] // 10**9))
-            print(f"REFUSED docking of device {refusal['device']} (key {refusal['key_id']}) on {when}: "
-                  f"{refusal['reason']}; what it offered is under {ArchiveDir(archive).refused(refusal['key_id'])}",
-                  file=sys.stderr if args.json else sys.stdout)
-            status = 1
+            print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
+            status = status or int(refusal["acknowledged_by"] is None)
     return status

@@ -9,7 +9,10 @@ rewound), a record whose ``seq`` the station knows with another hash, or one tha
 link to its known neighbour (the chain forked, or skips what was seen) refuses the docking for
 release: what the device offers is archived as received under ``refused/``, nothing is
 receipted (so nothing is freed on the device), and the refusal is kept here, logged, and shown
-by ``bodycam-station verify``.
+by ``bodycam-station verify``. A witness opened for a pull also signs each refusal into the
+audit trail (actor ``station``, action ``docking-refused``). A supervisor who has looked into
+one acknowledges it (``bodycam-station witness ack``, itself an audit entry); ``verify`` then
+names it as acknowledged, no longer as open.
 """
 from __future__ import annotations
 
@@ -20,7 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from evidence.keys import FileSigner
+from evidence.paths import ArchiveDir
 from evidence.records import SignedRecord
+from station import audit
 from station.db import DatabaseError, Migration, connect, database_url, migrate
 
 AREA = "witness"
@@ -43,32 +49,49 @@ refusals = sa.Table(
     sa.Column("refused_ns", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
 )
+acknowledgements = sa.Table(
+    "witness_acknowledgements", metadata,
+    sa.Column("refusal", sa.Integer, sa.ForeignKey("witness_refusals.id"), primary_key=True, autoincrement=False),
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("acknowledged_ns", sa.BigInteger, nullable=False),
+    sa.Column("audit_seq", sa.BigInteger, nullable=False),     # the signed entry that records it
+)
 
 
 def _create(connection: Connection) -> None:
     metadata.create_all(connection, tables=[records, refusals])
 
 
-MIGRATIONS = [Migration(1, "the chain records taken per device key, and the dockings refused", _create)]
+MIGRATIONS = [
+    Migration(1, "the chain records taken per device key, and the dockings refused", _create),
+    Migration(2, "the refusals a supervisor acknowledged",
+              lambda connection: metadata.create_all(connection, tables=[acknowledgements])),
+]
 
 
 def ensure_schema(engine: Engine) -> None:
     migrate(engine, AREA, MIGRATIONS)
 
 
-def open_witness(archive: Path, url: str | None = None) -> "Witness":
+def open_witness(archive: Path, url: str | None = None, *, audited: bool = False) -> "Witness":
     """The witness in the station database at ``url`` (PostgreSQL for a shared one), else the
-    archive's SQLite file; its tables made or upgraded."""
+    archive's SQLite file; its tables made or upgraded. ``audited``: each refusal is also an
+    entry of that database's audit trail, signed with the archive's dock key."""
     engine = connect(database_url(archive, url))
     ensure_schema(engine)
-    return Witness(engine)
+    if not audited:
+        return Witness(engine)
+    audit.ensure_schema(engine)
+    return Witness(engine, audit.AuditTrail(engine, FileSigner(ArchiveDir(archive).key)))
 
 
 class Witness:
-    """What this station saw of each device's chain, and the checks against it."""
+    """What this station saw of each device's chain, and the checks against it; with ``trail``
+    each refusal is signed into the audit trail too."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, trail: audit.AuditTrail | None = None) -> None:
+        self.engine, self.trail = engine, trail
 
     def last(self, key: str) -> tuple[int, str] | None:
         """(seq, hash) of the newest record of ``key`` the station took."""
@@ -115,13 +138,35 @@ class Witness:
         self._write(records.insert().values(key_id=body["key_id"], seq=body["seq"], hash=record.hash, prev=body["prev"],
                                             device=body["device"], item=item, taken_ns=time.time_ns()))
 
-    def refuse(self, key: str, device: str, reason: str) -> None:
-        self._write(refusals.insert().values(key_id=key, device=device, refused_ns=time.time_ns(), reason=reason))
+    def refuse(self, key: str, device: str, reason: str) -> int:
+        """Keep a refused docking of device ``key``; returns its number (the REFUSAL-ID)."""
+        number = self._write(refusals.insert().values(key_id=key, device=device, refused_ns=time.time_ns(),
+                                                      reason=reason)).inserted_primary_key[0]
+        if self.trail is not None:
+            self.trail.record(audit.STATION, "docking-refused", reason=reason,
+                              detail={"refusal": number, "key_id": key, "device": device})
+        return number
 
-    def refusals(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(sa.select(refusals).order_by(refusals.c.id))
-            return [dict(row._mapping) for row in rows]
+    def refusals(self, number: int | None = None) -> list[dict[str, Any]]:
+        """Every refused docking (or the one numbered ``number``), oldest first; the keys
+        ``acknowledged_by``, ``acknowledged_ns`` and ``acknowledgement`` (the reason) are None
+        while it is open."""
+        query = sa.select(refusals, acknowledgements.c.user.label("acknowledged_by"),
+                          acknowledgements.c.acknowledged_ns, acknowledgements.c.reason.label("acknowledgement")) \
+            .select_from(refusals.outerjoin(acknowledgements, acknowledgements.c.refusal == refusals.c.id)) \
+            .order_by(refusals.c.id)
+        if number is not None:
+            query = query.where(refusals.c.id == number)
+        try:
+            with self.engine.connect() as connection:
+                return [dict(row._mapping) for row in connection.execute(query)]
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the witness tables: {exc}") from exc
+
+    def acknowledge(self, number: int, user: str, reason: str, audit_seq: int) -> None:
+        """Mark refusal ``number`` acknowledged by ``user``, as audit entry ``audit_seq`` records."""
+        self._write(acknowledgements.insert().values(refusal=number, user=user, reason=reason,
+                                                     acknowledged_ns=time.time_ns(), audit_seq=audit_seq))
 
     def _known(self, key: str, seq: int) -> Any:
         return self._one(sa.select(records).where(records.c.key_id == key, records.c.seq == seq))
@@ -133,9 +178,9 @@ class Witness:
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the witness tables: {exc}") from exc
 
-    def _write(self, statement: sa.Insert) -> None:
+    def _write(self, statement: sa.Insert) -> sa.CursorResult:
         try:
             with self.engine.begin() as connection:
-                connection.execute(statement)
+                return connection.execute(statement)
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot write the witness tables: {exc}") from exc

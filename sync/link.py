@@ -26,6 +26,11 @@ from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, Nak, decode
 READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
 WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
 CLOSE_TIMEOUT = 2.0          # how long close() waits for queued bytes to leave
+DEFAULT_BAUDRATE = 115200
+# The rates a UART dock link may be set to: those with a termios constant of their own on
+# Linux (a Pi's PL011 takes up to 4,000,000). A CDC-ACM gadget ignores the rate.
+BAUDRATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600,
+             1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,9 @@ class LinkConfig:
             raise ValueError("need 0 < rto < dead_after")
 
 
-def open_port(url: str, baudrate: int = 115200) -> serial.SerialBase:
-    """Open a serial port by path or pyserial URL (/dev/ttyACM0, /dev/pts/3, ...) for a Link."""
+def open_port(url: str, baudrate: int = DEFAULT_BAUDRATE) -> serial.SerialBase:
+    """Open a serial port by path or pyserial URL (/dev/ttyACM0, /dev/pts/3, ...) for a Link,
+    at ``baudrate`` (a UART's line rate; a USB CDC-ACM port ignores it)."""
     try:
         return serial.serial_for_url(url, baudrate=baudrate)
     except (serial.SerialException, OSError, ValueError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import select
+import termios
 import threading
 import time
 import tty
@@ -79,6 +80,14 @@ class PtyWire:
         with self._lock:
             self._trigger = (self.forwarded[0] + nbytes, seconds, done)
         return done
+
+    def line_rate(self, end: str) -> int:
+        """The line rate the kernel holds for end ``a`` or ``b``, as a termios constant
+        (``termios.B115200``): what the last program to open that end set it to."""
+        attributes = termios.tcgetattr(self._fds[1 if end == "a" else 3])
+        if attributes[4] != attributes[5]:
+            raise ValueError(f"end {end} has input rate {attributes[4]} and output rate {attributes[5]}")
+        return attributes[5]
 
     def close(self) -> None:
         self._stop.set()

@@ -43,6 +43,8 @@ def test_file_overrides_default_and_keeps_chinese_names(tmp_path):
     ('[unit]\nnumber = "123"\n', "unit.number", "exactly 12 digits"),
     ('[sources]\ncamera = "usb0"\n', "sources.camera", "simulated:"),
     ("video = 3\n", "video", "must be a [video] table"),
+    ("[dock]\nbaudrate = 250000\n", "dock.baudrate", "a standard line rate"),
+    ("[dock]\nbaudrate = 4800\n", "dock.baudrate", "a standard line rate"),
 ])
 def test_bad_values_are_refused_naming_the_key(tmp_path, text, key, words):
     with pytest.raises(configuration.ConfigError) as refused:

@@ -16,11 +16,12 @@ import pytest
 
 from bodycam_threads import OwnedThread
 from capture.sealing import ChainState, record_paths
-from evidence.keys import FileSigner, add_key, load_public_key
+from evidence.keys import FileSigner, add_key, key_id, load_public_key
 from evidence.paths import ArchiveDir, DataDir
 from evidence.records import FORMAT, parse, read_record, sign
 from evidence.verify import verify_paths
 from firmware.offload import not_offloaded, serve
+from station import audit, db
 from station.enroll import dock_init
 from station.pull import pull
 from sync.ptywire import PtyWire
@@ -30,6 +31,7 @@ from tests.mounts import tmpfs  # noqa: F401  (a fixture)
 from tests.waiting import wait_for
 
 WAIT = 60.0
+PASSWORD = "long enough password"
 
 
 def bodycam(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -375,8 +377,10 @@ def test_a_recovered_segment_with_a_torn_tail_is_docked_as_its_sealed_prefix_and
 
 # --- the dock as witness ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("after", ["rewound", "forked"])
-def test_a_rollback_of_the_newest_sessions_is_refused_at_the_next_docking_and_named(tmp_path, after):
+def rolled_back(tmp_path: Path, after: str) -> tuple[Path, Path, list[Path]]:
+    """A device docked with three sessions, then rolled back to its first one and recording
+    again: one session (its chain "rewound" behind what the dock took) or three ("forked").
+    Returns the device, the archive and the sessions recorded after the rollback."""
     device, archive = tmp_path / "device", tmp_path / "archive"
     record(device, 1)
     head_after_first = DataDir(device).chain.read_bytes()
@@ -392,7 +396,12 @@ def test_a_rollback_of_the_newest_sessions_is_refused_at_the_next_docking_and_na
     for _ in range(1 if after == "rewound" else 3):
         record(device, 1)
     assert all(v.ok for v in verify_paths([DataDir(device).spool], key_of(device)))    # the device alone cannot tell
-    new = sessions(device)[1:]
+    return device, archive, sessions(device)[1:]
+
+
+@pytest.mark.parametrize("after", ["rewound", "forked"])
+def test_a_rollback_of_the_newest_sessions_is_refused_at_the_next_docking_and_named(tmp_path, after):
+    device, archive, new = rolled_back(tmp_path, after)
     report = dock(device, archive)
     assert report.failed and set(report.items) <= {"device/chain-head.json"}
     assert any(after in why for why in report.failed.values()), report.failed
@@ -406,6 +415,55 @@ def test_a_rollback_of_the_newest_sessions_is_refused_at_the_next_docking_and_na
     # and the next docking is refused again: the witness remembers
     again = dock(device, archive)
     assert again.failed and not any((DataDir(device).receipts / folder.name).exists() for folder in new)
+
+
+def station_command(*args: str, user: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BODYCAM_PASSWORD": PASSWORD, "BODYCAM_NEW_PASSWORD": PASSWORD}
+    return subprocess.run([sys.executable, "-m", "station", *args, *(["--user", user] if user else [])],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_a_refused_docking_is_signed_into_the_audit_trail_until_a_supervisor_acknowledges_it(tmp_path):
+    device, archive, _ = rolled_back(tmp_path, "rewound")
+    assert dock(device, archive).failed
+    engine = db.connect(db.database_url(archive, None))
+    [refused] = [entry.body for entry in audit.entries(engine) if entry.body["action"] == "docking-refused"]
+    device_key = next(iter(key_of(device)))
+    assert (refused["actor"], refused["role"], refused["outcome"]) == ("station", None, "done")
+    assert refused["detail"] == {"refusal": 1, "key_id": key_id(device_key), "device": "BC00001"}
+    assert "rewound its chain" in refused["reason"]
+    where = ("--archive", str(archive))
+    assert station_command("user", "add", "admin", "--role", "administrator", *where).returncode == 0
+    for name, role in (("sup", "supervisor"), ("rev", "reviewer")):
+        assert station_command("user", "add", name, "--role", role, *where, user="admin").returncode == 0
+    assert "the station's own name" in one_sentence(
+        station_command("user", "add", "station", "--role", "reviewer", *where, user="admin"))
+
+    still_open = station_command("verify", str(archive))
+    assert still_open.returncode == 1 and "REFUSED docking 1 of device BC00001" in still_open.stdout
+    assert "open (bodycam-station witness ack 1" in still_open.stdout
+    ack = ("witness", "ack", "1", *where)
+    assert "a reviewer may not acknowledge refused dockings" in one_sentence(
+        station_command(*ack, "--reason", "looked", user="rev"))
+    assert "needs a reason" in one_sentence(station_command(*ack, user="sup"))
+    assert "no refused docking 7" in one_sentence(
+        station_command("witness", "ack", "7", *where, "--reason", "looked", user="sup"))
+    reason = "the card was restored from a backup at the workshop; ticket 4711"
+    done = station_command(*ack, "--reason", reason, user="sup")
+    assert done.returncode == 0 and "acknowledged by sup" in done.stdout, done.stderr
+    assert "acknowledged already by sup" in one_sentence(station_command(*ack, "--reason", "again", user="sup"))
+
+    settled = station_command("verify", str(archive))
+    assert "REFUSED" not in settled.stdout
+    assert settled.returncode == 1 and "FORK: record 5" in settled.stdout   # what was offered still shows its fork
+    assert "acknowledged refused docking 1 of device BC00001" in settled.stdout and reason in settled.stdout
+    trail = [entry.body for entry in audit.entries(engine)]
+    acknowledged = [(e["actor"], e["outcome"], e["reason"]) for e in trail if e["action"] == "docking-acknowledged"]
+    assert acknowledged == [("rev", "refused", "looked"), ("sup", "refused", None), ("sup", "refused", "looked"),
+                            ("sup", "done", reason), ("sup", "refused", "again")]
+    assert next(e for e in trail if e["outcome"] == "done" and e["action"] == "docking-acknowledged")["detail"] == \
+        {"refusal": 1, "key_id": key_id(device_key), "device": "BC00001"}
+    assert audit.verify(engine, {load_public_key(ArchiveDir(archive).public_key.read_text())}) == []
 
 
 # --- unpinned verification -------------------------------------------------------------------

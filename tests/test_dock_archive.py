@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from firmware.offload import SpoolSource, release_due, serve
 from firmware.session import open_recorder
 from station.archive import ArchiveSink
 from station.catalogue import open_catalogue
+from station.cli import main as station_main
 from station.enroll import dock_init
 from station.pull import pull
 from sync import PeerError, VerifyError
@@ -104,10 +106,10 @@ def device_serving(data_dir: Path, wire: PtyWire, **options):
 
 
 @contextlib.contextmanager
-def device_service(data_dir: Path, port: str):
+def device_service(data_dir: Path, port: str, *options: str):
     """``bodycam serve`` in a process of its own, killed at the end if it still runs."""
-    process = subprocess.Popen([sys.executable, "-m", "firmware", "serve", "--port", port, "--data-dir", str(data_dir)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "firmware", "serve", "--port", port, "--data-dir", str(data_dir),
+                                *options], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().startswith("serving")
         yield process
@@ -325,6 +327,44 @@ def test_commands_enrol_and_search(sides, tmp_path):
     found = run("station", "search", "--archive", str(archive), "--device", "BC00001")
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 2
     assert run("station", "search", "--archive", str(archive), "--officer", "999999").returncode == 1
+
+
+def test_both_commands_open_the_line_at_the_configured_rate(sides, tmp_path):
+    """dock.baudrate on the device and --baud on the station reach the ttys (a pty holds the rate
+    like a UART); neither is the pty's own 38400 nor the 115200 default."""
+    device, archive = sides
+    config = tmp_path / "device.toml"
+    config.write_text("[dock]\nbaudrate = 57600\n")
+    with PtyWire() as wire:
+        assert wire.line_rate("a") == wire.line_rate("b") == termios.B38400
+        with device_service(device, wire.a, "--config", str(config)) as service:
+            assert station_main(["pull", "--port", wire.b, "--archive", str(archive), "--baud", "460800"]) == 0
+            service.send_signal(signal.SIGTERM)
+            assert service.wait(timeout=10) == 0
+        assert wire.line_rate("a") == termios.B57600
+        assert wire.line_rate("b") == termios.B460800
+    assert DataDir(device).receipt(HEAD).exists()
+
+
+def test_a_rate_that_is_not_standard_is_refused_in_one_sentence(sides, capsys):
+    _, archive = sides
+    with pytest.raises(SystemExit) as refused:
+        station_main(["pull", "--port", "/dev/null", "--archive", str(archive), "--baud", "250000"])
+    assert refused.value.code == 2
+    assert "--baud: invalid choice: 250000" in capsys.readouterr().err
+
+
+def test_a_port_that_cannot_be_opened_is_one_sentence_and_its_traceback_only_when_debugging(sides):
+    _, archive = sides
+    command = [sys.executable, "-m", "station", "pull", "--port", "/dev/ttyNOSUCH", "--archive", str(archive)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    [sentence] = done.stderr.splitlines()
+    assert sentence.startswith("bodycam-station: cannot open /dev/ttyNOSUCH: ") and "No such file" in sentence
+    debugging = subprocess.run([sys.executable, "-m", "station", "-v", *command[3:]], capture_output=True, text=True,
+                               timeout=60)
+    assert debugging.returncode == 1 and "Traceback (most recent call last)" in debugging.stderr
+    assert debugging.stderr.splitlines()[-1] == sentence
 
 
 def record_marked(data_dir: Path, seconds: float) -> None:

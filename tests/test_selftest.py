@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 import firmware.selftest as selftest
@@ -22,8 +26,23 @@ SIMULATED = {"battery": {"main": "simulated:", "backup": "simulated:"}, "clock":
              "gnss": {"port": "simulated:"}}
 
 
-def bodycam(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True, timeout=60)
+def bodycam(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def cut_clip(path: Path) -> Path:
+    """An MP4 whose header (written first) promises 20 frames, cut where their data begins: it
+    opens as a camera and fails at the first read, as a camera whose cable comes loose."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as clip:
+        stream = clip.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for n in range(20):
+            clip.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((120, 160, 3), n * 10, np.uint8), "rgb24")))
+        clip.mux(stream.encode())
+    data = path.read_bytes()
+    path.write_bytes(data[:data.index(b"mdat") + 4])
+    return path
 
 
 def test_selftest_on_a_pc_prints_every_check_and_names_the_simulated_adapters(tmp_path):
@@ -40,6 +59,20 @@ def test_selftest_on_a_pc_prints_every_check_and_names_the_simulated_adapters(tm
     assert done.returncode == 1 and "result: WARN: can record" in table
     [event] = verify(tmp_path / "data").records
     assert event["type"] == "selftest" and event["data"]["result"] == "WARN" and event["data"]["exit_code"] == 1
+
+
+def test_a_read_that_fails_on_its_thread_is_one_sentence_and_its_traceback_only_when_debugging(tmp_path):
+    clip = cut_clip(tmp_path / "cut.mp4")
+    config = write_config(tmp_path, camera=f"file:{clip}")
+    done = bodycam("selftest", "--config", config)
+    assert done.returncode == 2 and f"no frame: video file {clip} stopped delivering frames" in done.stdout
+    assert done.stderr.splitlines() == [
+        f"bodycam: the selftest-read thread failed: video file {clip} stopped delivering frames"], done.stderr
+    for debugging in (bodycam("-v", "selftest", "--config", config),
+                      bodycam("selftest", "--config", config, env={"BODYCAM_DEBUG": "1"})):
+        assert debugging.returncode == 2
+        assert "Traceback (most recent call last)" in debugging.stderr
+        assert "hw.HardwareError: video file" in debugging.stderr
 
 
 def test_selftest_json_has_each_check_with_value_and_limit(tmp_path):

@@ -308,7 +308,10 @@ def test_every_stop_reason_of_the_rules_has_a_code():
 
 
 def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
-    """Docked, `bodycam run` serves the dock link on dock.port: the dock archives, receipts, the device frees."""
+    """Docked, `bodycam run` serves the dock link on dock.port at dock.baudrate: the dock archives,
+    receipts, the device frees."""
+    import termios
+
     from evidence.keys import add_key
     from evidence.verify import verify_paths
     from station.enroll import dock_init
@@ -318,15 +321,16 @@ def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
     data_dir, archive = tmp_path / "data", tmp_path / "archive"
     wire = PtyWire()
     try:
-        with running(service_config(data_dir, dock={"port": wire.a})) as service:
+        with running(service_config(data_dir, dock={"port": wire.a, "baudrate": 230400})) as service:
             press(service, "record")
             wait_for(lambda: service.progress.segments >= 1 and service.progress.frames >= 45, "recording")
             press(service, "record", 1.5)
             dock_init(archive, [(data_dir / "device" / "device.pub").read_text()])
             add_key(DataDir(data_dir).docks, (archive / "dock" / "dock.pub").read_text())
             assert request(DataDir(data_dir).control_socket, {"press": "dock"})["state"] == DOCKED
-            report = pull(archive, wire.b)
+            report = pull(archive, wire.b, baudrate=230400)
             assert not report.failed and report.items, report
+            assert wire.line_rate("a") == termios.B230400 == wire.line_rate("b")
             session = next(p.name for p in (data_dir / "spool").iterdir())
         archived = {p.name for p in archive.rglob(f"{session}/*")}
         assert {"session-open.json", "session-close.json", "seg-000001.mp4", "seg-000001.mp4.manifest"} <= archived

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +48,27 @@ def test_stop_hands_the_target_the_event_it_sets():
     thread.start()
     thread.stop(10)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_on_the_console_a_failed_thread_is_one_line_its_traceback_only_when_debugging(debug):
+    """Both kinds of thread: an owned one, and a plain one (the segmenter's fsync) through the hook."""
+    script = textwrap.dedent("""
+        import threading
+        from bodycam_errors import console_logging
+        from bodycam_threads import OwnedThread
+        console_logging("bodycam")
+        def broken():
+            raise ValueError("the sensor said 'lots'")
+        for thread in (OwnedThread(broken, "sensor"), threading.Thread(target=broken, name="fsync")):
+            thread.start()
+            thread.join(10)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "BODYCAM_DEBUG": debug}, cwd=Path(__file__).resolve().parents[1])
+    lines = done.stderr.splitlines()
+    if debug == "0":
+        assert lines == ["bodycam: the sensor thread failed: the sensor said 'lots'",
+                         "bodycam: the fsync thread failed: the sensor said 'lots'"]
+    else:
+        assert lines.count("Traceback (most recent call last):") == 2 and "bodycam: the fsync thread failed" in lines

@@ -55,3 +55,13 @@ def test_a_chain_that_continues_passes_one_that_rewinds_or_forks_is_named(witnes
     assert "does not follow record 5" in witness.check_record(forked[3])
     witness.refuse(signer.key_id, "BC00001", "rewound")
     assert [(r["key_id"], r["reason"]) for r in witness.refusals()] == [(signer.key_id, "rewound")]
+
+
+def test_refusals_are_numbered_and_an_acknowledgement_closes_only_its_own(witness):
+    first, second = witness.refuse("k1", "BC00001", "rewound"), witness.refuse("k1", "BC00001", "forked")
+    assert first != second
+    witness.acknowledge(second, "sup", "restored from a backup", audit_seq=42)
+    rows = {row["id"]: row for row in witness.refusals()}
+    assert rows[first]["acknowledged_by"] is None and rows[first]["acknowledgement"] is None
+    assert (rows[second]["acknowledged_by"], rows[second]["acknowledgement"]) == ("sup", "restored from a backup")
+    assert [row["id"] for row in witness.refusals(second)] == [second] and witness.refusals(second + 7) == []

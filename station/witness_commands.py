@@ -1,0 +1,65 @@
+"""``bodycam-station witness ack``: a supervisor acknowledges a docking the witness refused.
+
+The refusal stays: what the device offered stays under ``refused/`` and nothing of it is
+receipted. Acknowledging only says, in the signed audit trail, that a supervisor looked into
+it and why it may rest; ``bodycam-station verify`` then names it as acknowledged, not open.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from evidence.paths import ArchiveDir
+from station.access_commands import acting_user, add_station_options, open_station
+from station.witness import open_witness
+
+ACTION = "docking-acknowledged"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("witness", help="dockings refused for a rewound or forked chain (supervisor)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    ack = verbs.add_parser("ack", help="acknowledge a refused docking, saying why it may rest (supervisor)")
+    ack.add_argument("refusal", type=int, metavar="REFUSAL-ID", help="its number, as bodycam-station verify names it")
+    ack.add_argument("--reason", help="what was found and why it may rest (required)")
+    add_station_options(ack)
+    ack.set_defaults(run=_ack)
+
+
+def _ack(args: argparse.Namespace) -> int:
+    station = open_station(args)
+    user = acting_user(station, args, ACTION)
+    gate = station.access
+    gate.require(user, "witness-ack", action=ACTION, reason=args.reason)
+    reason = gate.require_reason(user, ACTION, args.reason, [])
+    witness = open_witness(args.archive, args.catalogue)
+    found = witness.refusals(args.refusal)
+    if not found:
+        gate.refuse(user, ACTION, f"there is no refused docking {args.refusal}.", reason=reason)
+    refusal = found[0]
+    if refusal["acknowledged_by"] is not None:
+        gate.refuse(user, ACTION, f"refused docking {args.refusal} was acknowledged already by "
+                                  f"{refusal['acknowledged_by']} on {_when(refusal['acknowledged_ns'])}.", reason=reason)
+    entry = gate.audit.record(user.name, ACTION, role=user.role, reason=reason,
+                              detail={"refusal": args.refusal, "key_id": refusal["key_id"], "device": refusal["device"]})
+    witness.acknowledge(args.refusal, user.name, reason, entry.seq)
+    print(f"refused docking {args.refusal} of device {refusal['device']} acknowledged by {user.name} "
+          f"(audit entry {entry.seq})")
+    return 0
+
+
+def describe(refusal: dict[str, Any], archive: Path) -> str:
+    """One line for ``verify``: the refused docking, and whether it is open or acknowledged."""
+    what = (f"docking {refusal['id']} of device {refusal['device']} (key {refusal['key_id']}) on "
+            f"{_when(refusal['refused_ns'])}: {refusal['reason']}; what it offered is under "
+            f"{ArchiveDir(archive).refused(refusal['key_id'])}")
+    if refusal["acknowledged_by"] is None:
+        return f"REFUSED {what}; open (bodycam-station witness ack {refusal['id']} --reason TEXT, a supervisor)"
+    return (f"acknowledged refused {what}; acknowledged by {refusal['acknowledged_by']} on "
+            f"{_when(refusal['acknowledged_ns'])}: {refusal['acknowledgement']}")
+
+
+def _when(time_ns: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(time_ns // 10**9))
