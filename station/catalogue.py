@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from bodycam_errors import BodycamError
 from evidence.keys import key_id, load_public_key
 from evidence.paths import ArchiveDir
-from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord
+from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord, place_text
 from station.db import Migration, connect, database_url, migrate
 
 AREA = "catalogue"
@@ -82,8 +82,8 @@ sessions = sa.Table(
     sa.Column("stop_code", sa.String(32)),
     sa.Column("interrupted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("marked", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("place_first", sa.Text),                         # "lat,lon" once the device seals its fixes
-    sa.Column("place_last", sa.Text),
+    sa.Column("place_first", sa.Text),                         # "lat,lon" (degrees) of its first sealed fix
+    sa.Column("place_last", sa.Text),                          # and of its last
     sa.Column("purged_ns", sa.BigInteger),
     sa.Index("sessions_officer", "police_number", "started_ns"),
     sa.Index("sessions_officer_name", "officer", "started_ns"),
@@ -103,6 +103,8 @@ segments = sa.Table(
     sa.Column("last_ns", sa.BigInteger),
     sa.Column("flags", sa.Text, nullable=False),               # space-separated: recovered, marked
     sa.Column("clock", sa.String(16), nullable=False),
+    sa.Column("place_first", sa.Text),                         # "lat,lon" of its first and last sealed fix
+    sa.Column("place_last", sa.Text),
     sa.Column("index_archived", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("video_archived", sa.Boolean, nullable=False, server_default=sa.false()),
 )
@@ -222,8 +224,17 @@ def _create_v1(connection: Connection) -> None:
     connection.execute(retention.insert(), DEFAULT_RETENTION)
 
 
+def _segment_places(connection: Connection) -> None:
+    """Databases made before version 2 lack the segments' place columns (a new one has them from version 1)."""
+    present = {column["name"] for column in sa.inspect(connection).get_columns("segments")}
+    for name in ("place_first", "place_last"):
+        if name not in present:
+            connection.execute(sa.text(f"ALTER TABLE segments ADD COLUMN {name} TEXT"))
+
+
 # Version 1 creates the tables as defined above; a later change is a new migration with its own DDL.
-MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, write-ups, dockings", _create_v1)]
+MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, write-ups, dockings", _create_v1),
+              Migration(2, "each segment's first and last sealed GNSS fix", _segment_places)]
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -304,7 +315,8 @@ class Catalogue:
             started_ns=body["started_wall"], ended_ns=None, archived_ns=archived_ns, clock=clock["status"],
             clock_reason=clock.get("reason"), previous_session=link.get("previous_session"),
             gap_ms=link.get("gap_ms"), pre_event_ms=body.get("pre_event_ms", 0), segments_sealed=None,
-            manifests=0, indexes=0, videos=0, stop_reason=None, stop_code=None, interrupted=False, marked=False)
+            manifests=0, indexes=0, videos=0, stop_reason=None, stop_code=None, interrupted=False, marked=False,
+            place_first=None, place_last=None)
         if held is None:
             connection.execute(sessions.insert().values(session=body["session"], **values))
         else:                      # filed again by a rebuild, which forgot what followed it
@@ -315,13 +327,14 @@ class Catalogue:
         body, session = record.body, record.body["session"]
         if self._chain(connection, record, body["file"]["name"] + ".manifest"):
             return
-        frames, flags = body["frames"], body.get("flags", [])
+        frames, flags, place = body["frames"], body.get("flags", []), body.get("place") or {}
         marked = "marked" in flags or bool(body.get("markers"))
         connection.execute(segments.insert().values(
             session=session, number=body["segment"], name=body["file"]["name"], size=body["file"]["size"],
             sha256=body["file"]["sha256"], frames=frames["count"],
             first_ns=(frames["first"] or {}).get("wall"), last_ns=(frames["last"] or {}).get("wall"),
-            flags=" ".join(flags), clock=body["clock"]["status"]))
+            flags=" ".join(flags), clock=body["clock"]["status"],
+            place_first=place_text(place.get("first")), place_last=place_text(place.get("last"))))
         if body.get("markers"):
             connection.execute(markers.insert(), [
                 {"session": session, "segment": body["segment"], "n": m["n"], "pts": m["pts"],
@@ -331,9 +344,25 @@ class Catalogue:
         changes = {"manifests": sessions.c.manifests + 1, "clock": _worse(row.clock, body["clock"]["status"])}
         if marked:
             changes["marked"] = True
+        if place_text(place.get("first")):
+            changes.update(self._session_place(connection, session, body["segment"]))
         if row.segments_sealed is None and frames["last"]:        # until the close record says when it ended
             changes["ended_ns"] = max(row.ended_ns or 0, frames["last"]["wall"])
         connection.execute(sessions.update().where(sessions.c.session == session).values(**changes))
+
+    def _session_place(self, connection: Connection, session: str, number: int) -> dict[str, str]:
+        """The session's first and last fix once segment ``number`` is filed: the first fix of its
+        earliest segment with one, the last of its latest (manifests may arrive in any order)."""
+        placed = sa.select(segments.c.number, segments.c.place_first, segments.c.place_last).where(
+            segments.c.session == session, segments.c.place_first.is_not(None))
+        earliest = connection.execute(placed.order_by(segments.c.number).limit(1)).first()
+        latest = connection.execute(placed.order_by(segments.c.number.desc()).limit(1)).first()
+        changes = {}
+        if earliest is not None and earliest.number == number:
+            changes["place_first"] = earliest.place_first
+        if latest is not None and latest.number == number:
+            changes["place_last"] = latest.place_last
+        return changes
 
     def _take_close(self, connection: Connection, record: SignedRecord) -> None:
         body = record.body
