@@ -26,9 +26,10 @@ told to the ``hook`` (``hook(action, actor, details)``) so that an audit trail c
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -287,16 +288,41 @@ class Catalogue:
     def take(self, station: str, folder: str, name: str, record: SignedRecord | None,
              archived_ns: int = 0) -> None:
         """File an accepted item of the session in ``folder`` (relative to ``station``'s archive):
-        a signed record, or (``record`` None) a segment's video or index. Filing twice is harmless."""
+        a signed record, or (``record`` None) a segment's video or index. Filing twice is harmless.
+
+        A record's row is durable when this returns. A video's or index's is not made durable on
+        its own: its segment row, which names exactly the bytes the file must be, was committed
+        durably with the manifest before the file could be checked and linked, and the next
+        record's commit (the close record at the latest) makes the mark durable with it. A power
+        cut in between loses only the mark, so the session reads ``incomplete`` until the file is
+        filed again (the next pull, or ``rebuild``, which checks every file), never the reverse."""
+        if record is None:
+            with self._without_flush() as connection:
+                self._take_file(connection, Path(folder).name, name)
+            return
         with self.engine.begin() as connection:
             if name == SESSION_OPEN:
                 self._take_open(connection, station, folder, record, archived_ns)
             elif name == SESSION_CLOSE:
                 self._take_close(connection, record)
-            elif record is not None:
-                self._take_segment(connection, record)
             else:
-                self._take_file(connection, Path(folder).name, name)
+                self._take_segment(connection, record)
+
+    @contextlib.contextmanager
+    def _without_flush(self) -> Iterator[Connection]:
+        """A transaction whose commit does not wait for the disk: its log entry becomes durable
+        with the next durable commit (SQLite in WAL mode: ``synchronous=NORMAL``; PostgreSQL:
+        ``synchronous_commit=off``; in both, the log is written in order)."""
+        with self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            connection.exec_driver_sql("PRAGMA synchronous = NORMAL" if sqlite else "SET LOCAL synchronous_commit = off")
+            try:
+                yield connection
+                connection.commit()
+            finally:
+                if sqlite:
+                    connection.rollback()
+                    connection.exec_driver_sql("PRAGMA synchronous = FULL")
 
     def _take_open(self, connection: Connection, station: str, folder: str, record: SignedRecord,
                    archived_ns: int) -> None:
