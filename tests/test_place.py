@@ -18,7 +18,8 @@ from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from evidence.records import parse, read_record, sign
 from evidence.verify import verify_paths
-from station.catalogue import open_catalogue
+from station.catalogue import Catalogue, ensure_schema, open_catalogue
+from station.db import connect, database_url
 from station.pull import pull
 from station.rebuild import rebuild
 from sync.ptywire import PtyWire
@@ -131,3 +132,18 @@ def test_after_a_power_cut_the_place_is_sealed_from_the_frame_index(recorded):
     for body in manifests(recorded):
         facts = facts_after_cut(session.name, session / body["file"]["name"])
         assert facts.place == body["place"]
+
+
+def test_filing_a_video_leaves_the_catalogue_s_connection_durable(recorded, tmp_path):
+    """A video's mark is committed without its own flush; the records filed after it are durable."""
+    engine = connect(database_url(tmp_path))
+    ensure_schema(engine)
+    catalogue = Catalogue(engine)
+    [session] = DataDir(recorded).spool.iterdir()
+    catalogue.take("0" * 16, session.name, "session-open.json", read_record(session / "session-open.json"))
+    catalogue.take("0" * 16, session.name, "seg-000001.mp4.manifest", read_record(session / "seg-000001.mp4.manifest"))
+    catalogue.take("0" * 16, session.name, "seg-000001.mp4", None)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2     # FULL
+    [segment, *_] = catalogue.segments(session.name)
+    assert segment["video_archived"] and catalogue.session(session.name)["videos"] == 1
