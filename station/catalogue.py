@@ -354,13 +354,14 @@ class Catalogue:
         if self._chain(connection, record, body["file"]["name"] + ".manifest"):
             return
         frames, flags, place = body["frames"], body.get("flags", []), body.get("place") or {}
+        place_first, place_last = place_text(place.get("first")), place_text(place.get("last"))
         marked = "marked" in flags or bool(body.get("markers"))
         connection.execute(segments.insert().values(
             session=session, number=body["segment"], name=body["file"]["name"], size=body["file"]["size"],
             sha256=body["file"]["sha256"], frames=frames["count"],
             first_ns=(frames["first"] or {}).get("wall"), last_ns=(frames["last"] or {}).get("wall"),
             flags=" ".join(flags), clock=body["clock"]["status"],
-            place_first=place_text(place.get("first")), place_last=place_text(place.get("last"))))
+            place_first=place_first, place_last=place_last))
         if body.get("markers"):
             connection.execute(markers.insert(), [
                 {"session": session, "segment": body["segment"], "n": m["n"], "pts": m["pts"],
@@ -370,25 +371,22 @@ class Catalogue:
         changes = {"manifests": sessions.c.manifests + 1, "clock": _worse(row.clock, body["clock"]["status"])}
         if marked:
             changes["marked"] = True
-        if place_text(place.get("first")):
-            changes.update(self._session_place(connection, session, body["segment"]))
+        if place_first:
+            changes.update(self._session_place(connection, session, body["segment"], place_first, place_last))
         if row.segments_sealed is None and frames["last"]:        # until the close record says when it ended
             changes["ended_ns"] = max(row.ended_ns or 0, frames["last"]["wall"])
         connection.execute(sessions.update().where(sessions.c.session == session).values(**changes))
 
-    def _session_place(self, connection: Connection, session: str, number: int) -> dict[str, str]:
-        """The session's first and last fix once segment ``number`` is filed: the first fix of its
-        earliest segment with one, the last of its latest (manifests may arrive in any order)."""
-        placed = sa.select(segments.c.number, segments.c.place_first, segments.c.place_last).where(
-            segments.c.session == session, segments.c.place_first.is_not(None))
-        earliest = connection.execute(placed.order_by(segments.c.number).limit(1)).first()
-        latest = connection.execute(placed.order_by(segments.c.number.desc()).limit(1)).first()
-        changes = {}
-        if earliest is not None and earliest.number == number:
-            changes["place_first"] = earliest.place_first
-        if latest is not None and latest.number == number:
-            changes["place_last"] = latest.place_last
-        return changes
+    def _session_place(self, connection: Connection, session: str, number: int, first: str,
+                       last: str) -> dict[str, str]:
+        """The session's first and last fix once segment ``number`` (fixes ``first``, ``last``) is
+        filed: the first fix of its earliest segment with one, the last of its latest (manifests
+        may arrive in any order)."""
+        earliest, latest = connection.execute(
+            sa.select(sa.func.min(segments.c.number), sa.func.max(segments.c.number)).where(
+                segments.c.session == session, segments.c.place_first.is_not(None))).one()
+        return {**({"place_first": first} if earliest == number else {}),
+                **({"place_last": last} if latest == number else {})}
 
     def _take_close(self, connection: Connection, record: SignedRecord) -> None:
         body = record.body
