@@ -6,8 +6,9 @@
   Then ``--queries`` (default 500) searches by officer and day (``Catalogue.search(officer=,
   date=)``), each for a random officer and day: p50, p95, max in ms, and the sessions found.
 - Filing a pulled session as the archive sink does (``Catalogue.take``): open record, 3
-  segment manifests with their indexes and videos, close record, real Ed25519-signed
-  records, into that same large catalogue: ms per session (11 items), p50 and p95.
+  segment manifests (each with its GNSS place) with their indexes and videos, close record,
+  real Ed25519-signed records, into that same large catalogue: ms per session (11 items),
+  p50 and p95.
 
 Target: search by officer and date p95 <= 50 ms; cataloguing a pulled session <= 5 ms.
 
@@ -77,13 +78,14 @@ def pulled_session(signer: FileSigner, number: int, seq: int, prev: str) -> list
                    "link": None, "pre_event_ms": 0}, signer)
     items.append(("session-open.json", opened))
     last = opened
+    fix = {"lat": 39904200, "lon": 116407400, "utc": wall}
     for segment in range(1, 4):
         frame = {"n": segment * 60, "pts": segment * 60, "mono": 0, "wall": wall + segment * 2 * 10**9}
         manifest = sign({**common, **who, "type": "segment", "seq": seq + segment, "prev": last.hash,
                          "segment": segment, "file": {"name": f"seg-{segment:06d}.mp4", "size": 1, "sha256": "0" * 64},
                          "parts": [], "index": {"name": "i", "size": 1, "sha256": "0" * 64},
                          "frames": {"count": 60, "first": frame, "last": frame}, "flags": [], "markers": [],
-                         "sealed_wall": wall}, signer)
+                         "place": {"first": fix, "last": fix}, "sealed_wall": wall}, signer)
         items += [(f"seg-{segment:06d}.mp4.manifest", manifest), (f"seg-{segment:06d}.mp4.idx", None),
                   (f"seg-{segment:06d}.mp4", None)]
         last = manifest

@@ -163,13 +163,17 @@ class Pipeline:
     ``sealer`` signs each session's records and segment manifests; without one the segments
     are written but not sealed (the benchmark compares the two). ``on_event(kind, data)`` is
     told what the log should keep: ``frames_dropped`` and ``priority_refused``; it is called
-    on the recording thread and must not wait.
+    on the recording thread and must not wait. ``place()`` is the GNSS fix at the moment
+    (``capture.segmenter.FrameStamp``), read once per frame: each manifest seals the first and
+    last fix of its segment.
     """
 
     def __init__(self, camera: Camera, microphone: Microphone | None, settings: RecordingSettings,
                  sealer: Sealer | None, frame_filter: Callable[[Frame], None] | None = None,
-                 on_event: Callable[[str, dict[str, Any]], None] = lambda kind, data: None) -> None:
+                 on_event: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
+                 place: Callable[[], dict[str, int] | None] = lambda: None) -> None:
         self.camera, self.microphone, self.settings = camera, microphone, settings
+        self.place = place
         self.sealer = sealer
         self.frame_filter = frame_filter
         self.on_event = on_event
@@ -451,7 +455,7 @@ class Pipeline:
         if previous >= 0 and pts > previous + 1:
             self._frames_lost(previous + 1, pts - 1)
         self._last_pts = pts
-        stamp = FrameStamp(frame.monotonic_ns, frame.wall_ns)
+        stamp = FrameStamp(frame.monotonic_ns, frame.wall_ns, self.place())
         self._last_stamp = (pts, stamp)
         if self._session is None and not self.buffering:
             self._force_key = True  # docked: nothing is encoded; the next recording starts on a keyframe

@@ -45,6 +45,7 @@ class SegmentFacts:
     last: dict[str, int] | None
     flags: list[str] = field(default_factory=list)
     markers: list[dict[str, Any]] = field(default_factory=list)
+    place: dict[str, dict[str, int] | None] = field(default_factory=lambda: {"first": None, "last": None})
 
 
 class ChainState:
@@ -148,7 +149,7 @@ class Sealer:
             "file": {"name": facts.name, "size": facts.size, "sha256": facts.sha256},
             "parts": facts.parts, "index": facts.index,
             "frames": {"count": facts.frames, "first": facts.first, "last": facts.last},
-            "flags": facts.flags, "markers": facts.markers, "sealed_wall": time.time_ns(),
+            "flags": facts.flags, "markers": facts.markers, "place": facts.place, "sealed_wall": time.time_ns(),
             # Who recorded is who opened the session, also when sealing after a power cut.
             **{key: opened[key] for key in ("officer", "unit", "firmware")},
             "clock": self.clock_status(),
@@ -220,12 +221,15 @@ def facts_after_cut(session: str, segment: Path) -> SegmentFacts:
     last_pts = frames[-1]["pts"] if frames else -1
     markers = [{k: v for k, v in r.items() if k != "type"} for r in records
                if r.get("type") == "marker" and r["pts"] <= last_pts]
+    last_n = frames[-1]["n"] if frames else -1
+    places = [{key: r[key] for key in ("lat", "lon", "utc")} for r in records
+              if r.get("type") == "place" and r["n"] <= last_n]
     return SegmentFacts(
         session=session, number=records[0]["segment"] if records else int(segment.stem.split("-")[1]),
         name=segment.name, size=covered, sha256=hashlib.sha256(data[:covered]).hexdigest(), parts=parts,
         index=file_digest(index_path), frames=len(frames), first=frames[0] if frames else None,
         last=frames[-1] if frames else None, flags=["recovered"] + (["marked"] if markers else []),
-        markers=markers)
+        markers=markers, place={"first": places[0] if places else None, "last": places[-1] if places else None})
 
 
 def _unindexed_fragments(data: bytes, covered: int, parts: list[dict[str, Any]]) -> int:

@@ -48,10 +48,15 @@ MAX_WAIT_SECONDS = Fraction(2)
 
 @dataclass(frozen=True)
 class FrameStamp:
-    """When a video frame was captured: what the index records of it besides its packet."""
+    """When (and where) a video frame was captured: what the index records of it besides its packet.
+
+    ``place`` is the GNSS fix in effect at capture (``lat``, ``lon`` in microdegrees, ``utc``
+    the receiver's time of the fix in ns), or None without one; the same dict object while the
+    fix does not change."""
 
     monotonic_ns: int
     wall_ns: int
+    place: dict[str, int] | None = None
 
 
 def _shift(packet: av.Packet, origin: int) -> None:
@@ -80,6 +85,8 @@ class Segment:
         self.first: dict[str, int] | None = None
         self.last: dict[str, int] | None = None
         self.markers: list[dict[str, Any]] = []
+        self.first_place: dict[str, int] | None = None
+        self.last_place: dict[str, int] | None = None
         self.index = IndexWriter(folder / (self.name + INDEX_SUFFIX))
         self.index.add({"type": "segment", "segment": number, "file": self.name, **header})
         self.file = AppendOnlyFile(self.path)
@@ -115,10 +122,19 @@ class Segment:
             self.first = self.first or frame
             self.last = frame
             self.index.add({**frame, "key": packet.is_keyframe})
+            self._note_place(item.stamp.place, frame_number)
         try:
             self.container.mux(packet)
         except av.FFmpegError as exc:
             raise CaptureError(f"cannot write to segment {self.path}: {exc}") from exc
+
+    def _note_place(self, place: dict[str, int] | None, frame_number: int) -> None:
+        """Keep the segment's first and last fix; the index names each new one (recovery seals from it)."""
+        if place is None or place is self.last_place:
+            return
+        self.first_place = self.first_place or place
+        self.last_place = place
+        self.index.add({"type": "place", "n": frame_number, **place})
 
     def close(self, reason: str) -> None:
         try:
@@ -136,7 +152,8 @@ class Segment:
         """What the manifest says of this closed segment; all of it was gathered while writing."""
         return SegmentFacts(self.session, self.number, self.name, self.sink.size, self.sink.whole.hexdigest(),
                             self.parts, self.index.digest(), self.frames, self.first, self.last,
-                            ["marked"] if self.markers else [], self.markers)
+                            ["marked"] if self.markers else [], self.markers,
+                            {"first": self.first_place, "last": self.last_place})
 
 
 class SyncThread:

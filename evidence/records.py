@@ -37,17 +37,28 @@ INDEX_SUFFIX = ".idx"
 CHAIN_HEAD = "chain-head.json"          # the device's signed head, offered first to a dock
 IDENTITY_GLOB = "identity-[0-9][0-9][0-9][0-9][0-9][0-9].json"
 
-# The members of each record type's body (docs/evidence-format.md): no more, no fewer.
+# The members of each record type's body (docs/evidence-format.md): no more, no fewer, except
+# that a member in OPTIONAL may be absent (records sealed before it was added).
 CHAINED = {"format", "type", "device", "key_id", "seq", "prev"}
 MEMBERS = {
     "session-open": CHAINED | {"session", "started_wall", "officer", "unit", "firmware", "clock", "link",
                                "pre_event_ms"},
     "segment": CHAINED | {"session", "segment", "file", "parts", "index", "frames", "flags", "markers",
-                          "sealed_wall", "officer", "unit", "firmware", "clock"},
+                          "place", "sealed_wall", "officer", "unit", "firmware", "clock"},
     "session-close": CHAINED | {"session", "segments", "last_segment", "reason", "flags", "ended_wall"},
     "identity": CHAINED | {"officer", "unit", "firmware", "reason", "signed_wall"},
     "chain-head": {"format", "type", "device", "key_id", "seq", "head", "written_wall"},
 }
+OPTIONAL = {"segment": {"place"}}
+
+
+def place_text(fix: Any) -> str | None:
+    """A sealed GNSS fix (a segment manifest's ``place.first`` or ``place.last``) as
+    ``"lat,lon"`` in degrees with six decimals, exactly as sealed; None when it is not a fix."""
+    if not isinstance(fix, dict) or not all(type(fix.get(key)) is int for key in ("lat", "lon")):
+        return None
+    return ",".join(f"{'-' if value < 0 else ''}{abs(value) // 10**6}.{abs(value) % 10**6:06d}"
+                    for value in (fix["lat"], fix["lon"]))
 
 
 def identity_name(number: int) -> str:
@@ -138,8 +149,9 @@ def parse(data: bytes) -> SignedRecord:
     expected = MEMBERS.get(body["type"]) if isinstance(body.get("type"), str) else None
     if expected is None:
         raise EvidenceError(f"{body.get('type')!r} is not a record type of {FORMAT}")
-    if set(body) != expected:
-        extra, missing = sorted(set(body) - expected), sorted(expected - set(body))
+    required = expected - OPTIONAL.get(body["type"], set())
+    if not required <= set(body) <= expected:
+        extra, missing = sorted(set(body) - expected), sorted(required - set(body))
         raise EvidenceError(f"a {body['type']} record with " + "; ".join(
             f"{what} {', '.join(names)}" for what, names in (("extra members", extra), ("missing members", missing))
             if names))

@@ -20,7 +20,7 @@ from firmware.version import BUILD_DATE
 from firmware.writer import writing
 from hw.sources import open_camera, open_microphone
 from overlay.burn import Overlay, OverlaySettings
-from overlay.status import OverlayStatus
+from overlay.status import OverlayStatus, Status
 
 
 def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSettings:
@@ -58,6 +58,26 @@ def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus
     return Overlay(config["video"]["width"], config["video"]["height"], settings, status)
 
 
+class SealedPlace:
+    """The GNSS fix the overlay shows, as the segment manifests seal it: ``lat`` and ``lon`` in
+    microdegrees (integers: records hold no floats), ``utc`` the receiver's time of the fix in ns.
+    Called once per frame; the same dict comes back while the overlay's status is unchanged."""
+
+    def __init__(self, status: OverlayStatus) -> None:
+        self.status = status
+        self._seen: Status | None = None
+        self._place: dict[str, int] | None = None
+
+    def __call__(self) -> dict[str, int] | None:
+        current = self.status.current
+        if current is not self._seen:
+            self._seen = current
+            located = current.location is not None and current.location_utc_ns is not None
+            self._place = {"lat": round(current.location[0] * 1e6), "lon": round(current.location[1] * 1e6),
+                           "utc": current.location_utc_ns} if located else None
+        return self._place
+
+
 class EventWriter:
     """Writes the pipeline's events to the event log on a thread of its own, in order: the
     recording thread never waits for the log's fsync. Events still queued at close are written."""
@@ -89,7 +109,8 @@ def open_recorder(config: Config, with_microphone: bool = True, overlay_status: 
     """Open the configured camera and microphone and a pipeline over them; close all on exit.
 
     The overlay shows what ``overlay_status`` says (place, clock trust, case); whoever learns
-    those keeps updating it while recording. ``clock_status`` is the clock check's verdict
+    those keeps updating it while recording. Its GNSS fixes are also sealed into each segment's
+    manifest (the first and last of the segment), so what is burnt in is what is signed. ``clock_status`` is the clock check's verdict
     that every signed record carries; without it the records say the clock was unchecked.
 
     Segments left unsealed by a power cut are sealed first (``recorder.notes`` says so), under
@@ -122,6 +143,7 @@ def _recorder(config: Config, with_microphone: bool, overlay_status: OverlayStat
             microphone = devices.enter_context(open_microphone(config["sources"]["microphone"], audio.sample_rate,
                                                                audio.channels, epoch_ns=epoch))
         pipeline = devices.enter_context(contextlib.closing(
-            Pipeline(camera, microphone, settings, sealer, frame_filter=overlay, on_event=events)))
+            Pipeline(camera, microphone, settings, sealer, frame_filter=overlay, on_event=events,
+                     place=SealedPlace(overlay_status) if overlay_status is not None else lambda: None)))
         pipeline.notes = notes
         yield pipeline

@@ -66,11 +66,14 @@ class ConsoleAlarms(AlarmSink):
 
 
 def show_location(gnss: Gnss | None | OSError, status: OverlayStatus) -> None:
-    """Give the overlay the receiver's position now (None, drawn as NO GPS, without a fix)."""
+    """Give the overlay the receiver's position now (None, drawn as NO GPS, without a fix) and
+    the receiver's time of that fix, which the recorder seals with the segment (``firmware.session``)."""
     position = gnss.position() if isinstance(gnss, Gnss) else None
     location = (position.latitude, position.longitude) if position else None
-    if location != status.current.location:
-        status.update(location=location)
+    utc = gnss.state().utc if position else None
+    utc_ns = int(utc.timestamp()) * 10**9 + utc.microsecond * 1000 if utc else None
+    if (location, utc_ns) != (status.current.location, status.current.location_utc_ns):
+        status.update(location=location, location_utc_ns=utc_ns)
 
 
 class Watcher:

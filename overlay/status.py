@@ -14,9 +14,11 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class Status:
-    """``location`` is (latitude, longitude) in degrees, or None without a GNSS fix."""
+    """``location`` is (latitude, longitude) in degrees, or None without a GNSS fix;
+    ``location_utc_ns`` the receiver's time of that fix (ns since 1970 UTC), when it said one."""
 
     location: tuple[float, float] | None = None
+    location_utc_ns: int | None = None
     clock_trusted: bool = True  # False: nobody vouches for the clock; the overlay marks its time
     case_number: str | None = None
     recording: bool = True

@@ -26,9 +26,10 @@ told to the ``hook`` (``hook(action, actor, details)``) so that an audit trail c
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -36,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from bodycam_errors import BodycamError
 from evidence.keys import key_id, load_public_key
 from evidence.paths import ArchiveDir
-from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord
+from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord, place_text
 from station.db import Migration, connect, database_url, migrate
 
 AREA = "catalogue"
@@ -82,8 +83,8 @@ sessions = sa.Table(
     sa.Column("stop_code", sa.String(32)),
     sa.Column("interrupted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("marked", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("place_first", sa.Text),                         # "lat,lon" once the device seals its fixes
-    sa.Column("place_last", sa.Text),
+    sa.Column("place_first", sa.Text),                         # "lat,lon" (degrees) of its first sealed fix
+    sa.Column("place_last", sa.Text),                          # and of its last
     sa.Column("purged_ns", sa.BigInteger),
     sa.Index("sessions_officer", "police_number", "started_ns"),
     sa.Index("sessions_officer_name", "officer", "started_ns"),
@@ -103,6 +104,8 @@ segments = sa.Table(
     sa.Column("last_ns", sa.BigInteger),
     sa.Column("flags", sa.Text, nullable=False),               # space-separated: recovered, marked
     sa.Column("clock", sa.String(16), nullable=False),
+    sa.Column("place_first", sa.Text),                         # "lat,lon" of its first and last sealed fix
+    sa.Column("place_last", sa.Text),
     sa.Column("index_archived", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("video_archived", sa.Boolean, nullable=False, server_default=sa.false()),
 )
@@ -222,8 +225,17 @@ def _create_v1(connection: Connection) -> None:
     connection.execute(retention.insert(), DEFAULT_RETENTION)
 
 
+def _segment_places(connection: Connection) -> None:
+    """Databases made before version 2 lack the segments' place columns (a new one has them from version 1)."""
+    present = {column["name"] for column in sa.inspect(connection).get_columns("segments")}
+    for name in ("place_first", "place_last"):
+        if name not in present:
+            connection.execute(sa.text(f"ALTER TABLE segments ADD COLUMN {name} TEXT"))
+
+
 # Version 1 creates the tables as defined above; a later change is a new migration with its own DDL.
-MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, write-ups, dockings", _create_v1)]
+MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, write-ups, dockings", _create_v1),
+              Migration(2, "each segment's first and last sealed GNSS fix", _segment_places)]
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -276,16 +288,41 @@ class Catalogue:
     def take(self, station: str, folder: str, name: str, record: SignedRecord | None,
              archived_ns: int = 0) -> None:
         """File an accepted item of the session in ``folder`` (relative to ``station``'s archive):
-        a signed record, or (``record`` None) a segment's video or index. Filing twice is harmless."""
+        a signed record, or (``record`` None) a segment's video or index. Filing twice is harmless.
+
+        A record's row is durable when this returns. A video's or index's is not made durable on
+        its own: its segment row, which names exactly the bytes the file must be, was committed
+        durably with the manifest before the file could be checked and linked, and the next
+        record's commit (the close record at the latest) makes the mark durable with it. A power
+        cut in between loses only the mark, so the session reads ``incomplete`` until the file is
+        filed again (the next pull, or ``rebuild``, which checks every file), never the reverse."""
+        if record is None:
+            with self._without_flush() as connection:
+                self._take_file(connection, Path(folder).name, name)
+            return
         with self.engine.begin() as connection:
             if name == SESSION_OPEN:
                 self._take_open(connection, station, folder, record, archived_ns)
             elif name == SESSION_CLOSE:
                 self._take_close(connection, record)
-            elif record is not None:
-                self._take_segment(connection, record)
             else:
-                self._take_file(connection, Path(folder).name, name)
+                self._take_segment(connection, record)
+
+    @contextlib.contextmanager
+    def _without_flush(self) -> Iterator[Connection]:
+        """A transaction whose commit does not wait for the disk: its log entry becomes durable
+        with the next durable commit (SQLite in WAL mode: ``synchronous=NORMAL``; PostgreSQL:
+        ``synchronous_commit=off``; in both, the log is written in order)."""
+        with self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            connection.exec_driver_sql("PRAGMA synchronous = NORMAL" if sqlite else "SET LOCAL synchronous_commit = off")
+            try:
+                yield connection
+                connection.commit()
+            finally:
+                if sqlite:
+                    connection.rollback()
+                    connection.exec_driver_sql("PRAGMA synchronous = FULL")
 
     def _take_open(self, connection: Connection, station: str, folder: str, record: SignedRecord,
                    archived_ns: int) -> None:
@@ -304,7 +341,8 @@ class Catalogue:
             started_ns=body["started_wall"], ended_ns=None, archived_ns=archived_ns, clock=clock["status"],
             clock_reason=clock.get("reason"), previous_session=link.get("previous_session"),
             gap_ms=link.get("gap_ms"), pre_event_ms=body.get("pre_event_ms", 0), segments_sealed=None,
-            manifests=0, indexes=0, videos=0, stop_reason=None, stop_code=None, interrupted=False, marked=False)
+            manifests=0, indexes=0, videos=0, stop_reason=None, stop_code=None, interrupted=False, marked=False,
+            place_first=None, place_last=None)
         if held is None:
             connection.execute(sessions.insert().values(session=body["session"], **values))
         else:                      # filed again by a rebuild, which forgot what followed it
@@ -315,13 +353,15 @@ class Catalogue:
         body, session = record.body, record.body["session"]
         if self._chain(connection, record, body["file"]["name"] + ".manifest"):
             return
-        frames, flags = body["frames"], body.get("flags", [])
+        frames, flags, place = body["frames"], body.get("flags", []), body.get("place") or {}
+        place_first, place_last = place_text(place.get("first")), place_text(place.get("last"))
         marked = "marked" in flags or bool(body.get("markers"))
         connection.execute(segments.insert().values(
             session=session, number=body["segment"], name=body["file"]["name"], size=body["file"]["size"],
             sha256=body["file"]["sha256"], frames=frames["count"],
             first_ns=(frames["first"] or {}).get("wall"), last_ns=(frames["last"] or {}).get("wall"),
-            flags=" ".join(flags), clock=body["clock"]["status"]))
+            flags=" ".join(flags), clock=body["clock"]["status"],
+            place_first=place_first, place_last=place_last))
         if body.get("markers"):
             connection.execute(markers.insert(), [
                 {"session": session, "segment": body["segment"], "n": m["n"], "pts": m["pts"],
@@ -331,9 +371,22 @@ class Catalogue:
         changes = {"manifests": sessions.c.manifests + 1, "clock": _worse(row.clock, body["clock"]["status"])}
         if marked:
             changes["marked"] = True
+        if place_first:
+            changes.update(self._session_place(connection, session, body["segment"], place_first, place_last))
         if row.segments_sealed is None and frames["last"]:        # until the close record says when it ended
             changes["ended_ns"] = max(row.ended_ns or 0, frames["last"]["wall"])
         connection.execute(sessions.update().where(sessions.c.session == session).values(**changes))
+
+    def _session_place(self, connection: Connection, session: str, number: int, first: str,
+                       last: str) -> dict[str, str]:
+        """The session's first and last fix once segment ``number`` (fixes ``first``, ``last``) is
+        filed: the first fix of its earliest segment with one, the last of its latest (manifests
+        may arrive in any order)."""
+        earliest, latest = connection.execute(
+            sa.select(sa.func.min(segments.c.number), sa.func.max(segments.c.number)).where(
+                segments.c.session == session, segments.c.place_first.is_not(None))).one()
+        return {**({"place_first": first} if earliest == number else {}),
+                **({"place_last": last} if latest == number else {})}
 
     def _take_close(self, connection: Connection, record: SignedRecord) -> None:
         body = record.body

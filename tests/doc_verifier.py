@@ -23,10 +23,11 @@ TYPES = {
     "session-open": CHAINED | {"session", "started_wall", "officer", "unit", "firmware", "clock", "link",
                                "pre_event_ms"},
     "segment": CHAINED | {"session", "segment", "file", "parts", "index", "frames", "flags", "markers",
-                          "sealed_wall", "officer", "unit", "firmware", "clock"},
+                          "place", "sealed_wall", "officer", "unit", "firmware", "clock"},
     "session-close": CHAINED | {"session", "segments", "last_segment", "reason", "flags", "ended_wall"},
     "chain-head": {"format", "type", "device", "key_id", "seq", "head", "written_wall"},
 }
+OPTIONAL = {"segment": {"place"}}      # "optional" in the member tables
 HEX = re.compile(r"[0-9a-f]+")
 SEGMENT = re.compile(r"seg-(\d{6})\.mp4")
 IDENTITY = re.compile(r"identity-\d{6}\.json")
@@ -63,7 +64,10 @@ def read(path: Path):
             return None
         if not isinstance(body, dict) or body.get("format") != "bodycam-evidence/1":
             return None
-        if not isinstance(body.get("type"), str) or set(body) != TYPES.get(body["type"], set()):
+        if not isinstance(body.get("type"), str) or body["type"] not in TYPES:
+            return None
+        listed = TYPES[body["type"]]
+        if not listed - OPTIONAL.get(body["type"], set()) <= set(body) <= listed:
             return None
         if type(body["seq"]) is not int or body["seq"] < 1:
             return None

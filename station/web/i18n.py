@@ -33,6 +33,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "segments": ("分段", "Segments"),
     "stop_reason": ("停止原因", "Stop reason"),
     "not_closed": ("未正常结束", "not closed"),
+    "place": ("摄录地点", "Place (first – last GNSS fix)"),
+    "no_place": ("设备未记录定位", "no GNSS fix sealed"),
     "verification": ("校验", "Verification"),
     "problems": ("问题", "Problems"),
     "segment": ("分段", "Segment"),

@@ -1,4 +1,4 @@
-"""The session page: metadata, each segment's verification state, markers, stop reason, case
+"""The session page: metadata (where it was recorded too), each segment's verification state, markers, stop reason, case
 links, holds and write-ups, and the player once the user has said why they view the footage
 (an audit entry)."""
 
@@ -77,7 +77,8 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
     waiting = writeup.pending(catalogue, entry.get("police_number")) if entry else []
     return {"cases": catalogue.cases(session), "holds": catalogue.holds(session),
             "writeups": writeup.of(catalogue, session), "needs_writeup": any(p["session"] == session for p in waiting),
-            "writeup_reasons": writeup.REASONS, "confidential": desk.access.confidential_level(session)}
+            "writeup_reasons": writeup.REASONS, "confidential": desk.access.confidential_level(session),
+            "place": desk.footage.place(session)}
 
 
 def player_data(shown: footage.SessionFootage, web: Web) -> dict:
