@@ -26,7 +26,7 @@ from sync.ptywire import PtyWire
 from tests import doc_verifier
 from tests.conftest import write_config
 from tests.test_dock_archive import device_serving, enrolled_copy
-from tests.test_station_access import PASSWORD, Desk, pdf_text
+from tests.test_station_access import Desk, pdf_text
 from tests.test_web import PASSWORD as WEB_PASSWORD, served
 from tests.web import Client
 
