@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bodycam_errors import BodycamError
 from evidence.keys import Signer, key_id
-from evidence.records import GENESIS, canonical
+from evidence.records import GENESIS, canonical, record_hash
 from station.db import Migration, migrate
 
 FORMAT = "bodycam-audit/1"
@@ -107,7 +107,7 @@ class Entry:
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(canonical(self.body)).hexdigest()
+        return record_hash(self.body)
 
     def as_json(self) -> dict[str, Any]:
         """The exported form, one line of an audit file (docs/audit-format.md)."""
