@@ -219,6 +219,41 @@ DEFAULT_RETENTION = [
     {"class": "grace", "days": 30, "what": "after expiry, before a purge may remove it"},
 ]
 
+# Filing runs for every item of every pull: its statements are built once and each call binds only
+# their values, so SQLAlchemy compiles each once (building them per call cost half of the filing).
+_THIS_SESSION = sessions.c.session == sa.bindparam("which")
+_FILED = sa.select(records.c.hash).where(records.c.key_id == sa.bindparam("key_id"),
+                                         records.c.seq == sa.bindparam("seq"))
+_FILE_RECORD = records.insert()
+_HOLDER = sa.select(sessions.c.station).where(sessions.c.session == sa.bindparam("session"))
+_OPEN_SESSION = sessions.insert()
+_REOPEN_SESSION = sessions.update().where(_THIS_SESSION)
+_FILE_SEGMENT = segments.insert()
+_FILE_MARKERS = markers.insert()
+_SESSION_SO_FAR = sa.select(sessions.c.clock, sessions.c.ended_ns, sessions.c.segments_sealed).where(
+    sessions.c.session == sa.bindparam("session"))
+
+
+def _placed(fix: sa.Column, order: sa.ColumnElement) -> sa.ScalarSelect:
+    """The fix of the session's first segment in ``order`` that has one (manifests may arrive in any order)."""
+    return (sa.select(fix).where(segments.c.session == sessions.c.session, fix.is_not(None))
+            .order_by(order).limit(1).scalar_subquery())
+
+
+_SEGMENT_FILED = sessions.update().where(_THIS_SESSION).values(
+    manifests=sessions.c.manifests + 1, clock=sa.bindparam("worst_clock"), ended_ns=sa.bindparam("ended_by"),
+    marked=sa.or_(sessions.c.marked, sa.bindparam("has_marks", type_=sa.Boolean)),
+    place_first=_placed(segments.c.place_first, segments.c.number),
+    place_last=_placed(segments.c.place_last, segments.c.number.desc()))
+_SESSION_CLOSED = sessions.update().where(_THIS_SESSION)
+_FILE_ARCHIVED = {      # a segment's index or video marked archived, and the session's count of them
+    kind: (segments.update().where(segments.c.session == sa.bindparam("which"),
+                                   segments.c.number == sa.bindparam("segment_number"), flag == sa.false())
+           .values({flag: True}),
+           sessions.update().where(_THIS_SESSION).values({count: count + 1}))
+    for kind, flag, count in (("index", segments.c.index_archived, sessions.c.indexes),
+                              ("video", segments.c.video_archived, sessions.c.videos))}
+
 
 def _create_v1(connection: Connection) -> None:
     metadata.create_all(connection)
@@ -300,13 +335,20 @@ class Catalogue:
             with self._without_flush() as connection:
                 self._take_file(connection, Path(folder).name, name)
             return
+        body = record.body
         with self.engine.begin() as connection:
+            held = self._holder(connection, station, body["session"]) if name == SESSION_OPEN else None
+            if connection.execute(_FILED, {"key_id": body["key_id"], "seq": body["seq"]}).first():
+                return
             if name == SESSION_OPEN:
-                self._take_open(connection, station, folder, record, archived_ns)
+                self._take_open(connection, station, folder, record, archived_ns, held)
             elif name == SESSION_CLOSE:
                 self._take_close(connection, record)
             else:
                 self._take_segment(connection, record)
+                name = body["file"]["name"] + ".manifest"
+            connection.execute(_FILE_RECORD, {"key_id": body["key_id"], "seq": body["seq"], "hash": record.hash,
+                                              "prev": body["prev"], "session": body["session"], "name": name})
 
     @contextlib.contextmanager
     def _without_flush(self) -> Iterator[Connection]:
@@ -324,18 +366,20 @@ class Catalogue:
                     connection.rollback()
                     connection.exec_driver_sql("PRAGMA synchronous = FULL")
 
-    def _take_open(self, connection: Connection, station: str, folder: str, record: SignedRecord,
-                   archived_ns: int) -> None:
-        body = record.body
-        held = connection.scalar(sa.select(sessions.c.station).where(sessions.c.session == body["session"]))
+    @staticmethod
+    def _holder(connection: Connection, station: str, session: str) -> str | None:
+        """The station that holds ``session`` already, if any; refused if it is not ``station``."""
+        held = connection.scalar(_HOLDER, {"session": session})
         if held is not None and held != station:
-            raise CatalogueError(f"session {body['session']} is archived by station {held}")
-        if connection.scalar(sa.select(records.c.hash).where(records.c.key_id == body["key_id"],
-                                                            records.c.seq == body["seq"])) is not None:
-            return
+            raise CatalogueError(f"session {session} is archived by station {held}")
+        return held
+
+    def _take_open(self, connection: Connection, station: str, folder: str, record: SignedRecord,
+                   archived_ns: int, held: str | None) -> None:
+        body = record.body
         link, clock = body.get("link") or {}, body["clock"]
         values = dict(
-            station=station, folder=folder, device=body["device"], key_id=body["key_id"],
+            session=body["session"], station=station, folder=folder, device=body["device"], key_id=body["key_id"],
             police_number=body["officer"]["police_number"], officer=body["officer"]["name"],
             unit_number=body["unit"]["number"], unit=body["unit"]["name"], firmware=body["firmware"],
             started_ns=body["started_wall"], ended_ns=None, archived_ns=archived_ns, clock=clock["status"],
@@ -344,76 +388,43 @@ class Catalogue:
             manifests=0, indexes=0, videos=0, stop_reason=None, stop_code=None, interrupted=False, marked=False,
             place_first=None, place_last=None)
         if held is None:
-            connection.execute(sessions.insert().values(session=body["session"], **values))
+            connection.execute(_OPEN_SESSION, values)
         else:                      # filed again by a rebuild, which forgot what followed it
-            connection.execute(sessions.update().where(sessions.c.session == body["session"]).values(**values))
-        self._chain(connection, record, SESSION_OPEN)
+            connection.execute(_REOPEN_SESSION, {"which": body["session"], **values})
 
     def _take_segment(self, connection: Connection, record: SignedRecord) -> None:
         body, session = record.body, record.body["session"]
-        if self._chain(connection, record, body["file"]["name"] + ".manifest"):
-            return
         frames, flags, place = body["frames"], body.get("flags", []), body.get("place") or {}
-        place_first, place_last = place_text(place.get("first")), place_text(place.get("last"))
-        marked = "marked" in flags or bool(body.get("markers"))
-        connection.execute(segments.insert().values(
-            session=session, number=body["segment"], name=body["file"]["name"], size=body["file"]["size"],
-            sha256=body["file"]["sha256"], frames=frames["count"],
-            first_ns=(frames["first"] or {}).get("wall"), last_ns=(frames["last"] or {}).get("wall"),
-            flags=" ".join(flags), clock=body["clock"]["status"],
-            place_first=place_first, place_last=place_last))
+        connection.execute(_FILE_SEGMENT, {
+            "session": session, "number": body["segment"], "name": body["file"]["name"],
+            "size": body["file"]["size"], "sha256": body["file"]["sha256"], "frames": frames["count"],
+            "first_ns": (frames["first"] or {}).get("wall"), "last_ns": (frames["last"] or {}).get("wall"),
+            "flags": " ".join(flags), "clock": body["clock"]["status"],
+            "place_first": place_text(place.get("first")), "place_last": place_text(place.get("last"))})
         if body.get("markers"):
-            connection.execute(markers.insert(), [
+            connection.execute(_FILE_MARKERS, [
                 {"session": session, "segment": body["segment"], "n": m["n"], "pts": m["pts"],
                  "wall_ns": m["wall"], "label": m.get("label", "")} for m in body["markers"]])
-        row = connection.execute(sa.select(sessions.c.clock, sessions.c.ended_ns, sessions.c.segments_sealed)
-                                 .where(sessions.c.session == session)).one()
-        changes = {"manifests": sessions.c.manifests + 1, "clock": _worse(row.clock, body["clock"]["status"])}
-        if marked:
-            changes["marked"] = True
-        if place_first:
-            changes.update(self._session_place(connection, session, body["segment"], place_first, place_last))
+        row = connection.execute(_SESSION_SO_FAR, {"session": session}).one()
+        ended = row.ended_ns
         if row.segments_sealed is None and frames["last"]:        # until the close record says when it ended
-            changes["ended_ns"] = max(row.ended_ns or 0, frames["last"]["wall"])
-        connection.execute(sessions.update().where(sessions.c.session == session).values(**changes))
-
-    def _session_place(self, connection: Connection, session: str, number: int, first: str,
-                       last: str) -> dict[str, str]:
-        """The session's first and last fix once segment ``number`` (fixes ``first``, ``last``) is
-        filed: the first fix of its earliest segment with one, the last of its latest (manifests
-        may arrive in any order)."""
-        earliest, latest = connection.execute(
-            sa.select(sa.func.min(segments.c.number), sa.func.max(segments.c.number)).where(
-                segments.c.session == session, segments.c.place_first.is_not(None))).one()
-        return {**({"place_first": first} if earliest == number else {}),
-                **({"place_last": last} if latest == number else {})}
+            ended = max(ended or 0, frames["last"]["wall"])
+        connection.execute(_SEGMENT_FILED, {
+            "which": session, "worst_clock": _worse(row.clock, body["clock"]["status"]), "ended_by": ended,
+            "has_marks": "marked" in flags or bool(body.get("markers"))})
 
     def _take_close(self, connection: Connection, record: SignedRecord) -> None:
         body = record.body
-        if self._chain(connection, record, SESSION_CLOSE):
-            return
-        connection.execute(sessions.update().where(sessions.c.session == body["session"]).values(
-            segments_sealed=body["segments"], stop_reason=body["reason"], stop_code=_code(body["reason"]),
-            interrupted="interrupted" in body.get("flags", []), ended_ns=body["ended_wall"]))
+        connection.execute(_SESSION_CLOSED, {
+            "which": body["session"], "segments_sealed": body["segments"], "stop_reason": body["reason"],
+            "stop_code": _code(body["reason"]), "interrupted": "interrupted" in body.get("flags", []),
+            "ended_ns": body["ended_wall"]})
 
     def _take_file(self, connection: Connection, session: str, name: str) -> None:
-        number, is_index = int(name[4:10]), name.endswith(".idx")
-        column = segments.c.index_archived if is_index else segments.c.video_archived
-        done = connection.execute(sa.update(segments).where(
-            segments.c.session == session, segments.c.number == number, column == sa.false()).values({column: True}))
-        if done.rowcount:
-            counter = sessions.c.indexes if is_index else sessions.c.videos
-            connection.execute(sessions.update().where(sessions.c.session == session).values({counter: counter + 1}))
-
-    def _chain(self, connection: Connection, record: SignedRecord, name: str) -> bool:
-        """Note the record in the chain; True if it was noted before."""
-        body = record.body
-        if connection.execute(sa.select(records.c.hash).where(records.c.key_id == body["key_id"],
-                                                             records.c.seq == body["seq"])).first():
-            return True
-        connection.execute(records.insert().values(key_id=body["key_id"], seq=body["seq"], hash=record.hash,
-                                                   prev=body["prev"], session=body["session"], name=name))
-        return False
+        number, kind = int(name[4:10]), "index" if name.endswith(".idx") else "video"
+        marked, counted = _FILE_ARCHIVED[kind]
+        if connection.execute(marked, {"which": session, "segment_number": number}).rowcount:
+            connection.execute(counted, {"which": session})
 
     def folder(self, station: str, session: str) -> str | None:
         """Where ``station``'s archive holds ``session``, relative to it; None if it does not."""

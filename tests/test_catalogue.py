@@ -225,6 +225,11 @@ def test_two_stations_share_one_postgresql_catalogue(recorded, tmp_path_factory,
     station_a.open_case("K-9", "mass incident", "crowd", actor="custodian a")
     station_a.link("K-9", from_b[0]["session"], actor="custodian a")
     assert station_b.search(case="K-9") == from_b
+    # a session one station holds is refused to another, though its record is in the shared chain
+    [held, *_] = station_a.search(station=station_id(archive_a))
+    opened = read_record(archive_a / held["folder"] / "session-open.json")
+    with pytest.raises(CatalogueError, match=f"archived by station {station_id(archive_a)}"):
+        station_b.take(station_id(archive_b), held["folder"], "session-open.json", opened)
     # a rebuild of one station's archive leaves the other station's sessions alone
     shutil.rmtree(archive_a / "dock")
     with pytest.raises(CatalogueError, match="has no dock key"):

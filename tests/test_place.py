@@ -147,3 +147,28 @@ def test_filing_a_video_leaves_the_catalogue_s_connection_durable(recorded, tmp_
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2     # FULL
     [segment, *_] = catalogue.segments(session.name)
     assert segment["video_archived"] and catalogue.session(session.name)["videos"] == 1
+
+
+def test_manifests_filed_in_any_order_give_the_session_its_earliest_and_latest_fix(recorded, tmp_path):
+    """The session's place is the first fix of its earliest segment with one and the last fix of
+    its latest, whatever order the manifests are filed in; a segment without a fix changes neither."""
+    engine = connect(database_url(tmp_path))
+    ensure_schema(engine)
+    catalogue = Catalogue(engine)
+    [session] = DataDir(recorded).spool.iterdir()
+    opened = read_record(session / "session-open.json")
+    catalogue.take("0" * 16, session.name, "session-open.json", opened)
+    signer, template = FileSigner.generate(tmp_path / "key"), manifests(recorded)[0]
+    fixes = {1: ({"lat": 1_000_000, "lon": 2_000_000}, {"lat": 3_000_000, "lon": 4_000_000}), 2: None,
+             3: ({"lat": 5_000_000, "lon": 6_000_000}, {"lat": -7_000_000, "lon": 8_000_000})}
+    seen = []
+    for number in (3, 2, 1):
+        body = {**template, "segment": number, "seq": opened.body["seq"] + number,
+                "file": {**template["file"], "name": f"seg-{number:06d}.mp4"}}
+        body.pop("place")
+        if fixes[number]:
+            body["place"] = {"first": {**fixes[number][0], "utc": 0}, "last": {**fixes[number][1], "utc": 0}}
+        catalogue.take("0" * 16, session.name, f"seg-{number:06d}.mp4.manifest", sign(body, signer))
+        found = catalogue.session(session.name)
+        seen.append((found["place_first"], found["place_last"]))
+    assert seen == [("5.000000,6.000000", "-7.000000,8.000000")] * 2 + [("1.000000,2.000000", "-7.000000,8.000000")]
