@@ -26,6 +26,22 @@ def small_config(data_dir: Path, **sections: dict) -> configuration.Config:
     return configuration.load().with_overrides(overrides)
 
 
+# The device's other parts, all simulated, for tests that run the whole device (buttons held 1 s).
+SIMULATED_PARTS = """
+[gpio]
+pin_factory = "simulated:"
+hold_seconds = 1.0
+power_hold_seconds = 1.0
+[battery]
+main = "simulated:"
+backup = "simulated:"
+[clock]
+rtc = "simulated:"
+[gnss]
+port = "none"
+"""
+
+
 def write_config(tmp_path: Path, extra: str = "", camera: str = "simulated:", segment_seconds: int = 60) -> Path:
     """A small config file for tests that run the ``bodycam`` command; ``extra`` is more TOML tables."""
     path = tmp_path / "device.toml"

@@ -2,32 +2,30 @@
 identity and chain head, recovered tails, the dock as witness, unpinned keys, bad command lines."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from bodycam_threads import OwnedThread
 from capture.sealing import ChainState, record_paths
 from evidence.keys import FileSigner, add_key, key_id, load_public_key
 from evidence.paths import ArchiveDir, DataDir
 from evidence.records import FORMAT, parse, read_record, sign
 from evidence.verify import verify_paths
-from firmware.offload import not_offloaded, serve
+from firmware.offload import not_offloaded
 from station import audit, db
 from station.enroll import dock_init
 from station.pull import pull
 from sync.ptywire import PtyWire
 from tests import doc_verifier
-from tests.conftest import index_records, record, write_config
+from tests.conftest import SIMULATED_PARTS, index_records, record, write_config
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)
+from tests.test_dock_archive import device_serving
 from tests.waiting import wait_for
 
 WAIT = 60.0
@@ -119,19 +117,7 @@ def test_a_recorder_started_while_bodycam_serve_offers_the_spool_is_refused(tmp_
 
 
 def run_config(tmp_path: Path) -> Path:
-    return write_config(tmp_path, segment_seconds=2, extra="""
-[gpio]
-pin_factory = "simulated:"
-hold_seconds = 1.0
-power_hold_seconds = 1.0
-[battery]
-main = "simulated:"
-backup = "simulated:"
-[clock]
-rtc = "simulated:"
-[gnss]
-port = "none"
-""")
+    return write_config(tmp_path, segment_seconds=2, extra=SIMULATED_PARTS)
 
 
 def test_a_recorder_started_during_bodycam_run_is_refused(tmp_path):
@@ -341,20 +327,8 @@ def enrol(device: Path, archive: Path) -> None:
     add_key(DataDir(device).docks, (archive / "dock" / "dock.pub").read_text())
 
 
-@contextlib.contextmanager
-def serving(data_dir: Path, wire: PtyWire):
-    stop = threading.Event()
-    thread = OwnedThread(lambda: serve(data_dir, wire.a, stop=stop), "device", stopping=stop)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.stop(30)
-    assert thread.error is None, thread.error
-
-
 def dock(device: Path, archive: Path):
-    with PtyWire() as wire, serving(device, wire):
+    with PtyWire() as wire, device_serving(device, wire):
         return pull(archive, wire.b)
 
 

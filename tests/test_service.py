@@ -26,7 +26,7 @@ from firmware.service import DOCKED, MANUAL_REASONS, RECORDING, STANDBY, Service
 from hw.battery import SimulatedBattery
 from hw.sources import open_rtc
 from hw.storage import Storage
-from tests.conftest import index_records, segments, small_config
+from tests.conftest import SIMULATED_PARTS, index_records, segments, small_config
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)
 from tests.waiting import wait_for
 
@@ -259,18 +259,7 @@ data_dir = "{data_dir}"
 [sources]
 camera = "simulated:"
 microphone = "simulated:"
-[gpio]
-pin_factory = "simulated:"
-hold_seconds = 1.0
-power_hold_seconds = 1.0
-[battery]
-main = "simulated:"
-backup = "simulated:"
-[clock]
-rtc = "simulated:"
-[gnss]
-port = "none"
-""")
+{SIMULATED_PARTS}""")
     cli = [sys.executable, "-m", "firmware"]
     first = _start(config_file, data_dir)
     try:
