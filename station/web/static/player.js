@@ -11,6 +11,11 @@
   data.segments.forEach((segment, number) => segment.parts.forEach(part => parts.push({...part, number})));
   const source = new MediaSource();
   let buffer = null, next = 0, initOf = -1, busy = false;
+  // Leaving the page (signing out, a form sent) stops every download first: a range request
+  // still on its way after the session ended would be refused and audited as an intrusion.
+  const leaving = new AbortController();
+  document.addEventListener("submit", () => leaving.abort(), true);
+  window.addEventListener("pagehide", () => leaving.abort());
 
   video.src = URL.createObjectURL(source);
   source.addEventListener("sourceopen", () => {
@@ -42,7 +47,8 @@
   async function bytes(segment, part) {
     const last = part.offset + part.size - 1;
     const answer = await fetch(segment.media, {headers: {Range: `bytes=${part.offset}-${last}`},
-                                               credentials: "same-origin", cache: "no-store"});
+                                               credentials: "same-origin", cache: "no-store",
+                                               signal: leaving.signal});
     if (answer.status !== 206) throw new Error(`${segment.name}: HTTP ${answer.status}`);
     return answer.arrayBuffer();
   }
@@ -64,7 +70,7 @@
       }
       if (next >= parts.length && source.readyState === "open" && !buffer.updating) source.endOfStream();
     } catch (error) {
-      show(error.message);
+      if (!leaving.signal.aborted) show(error.message);
     } finally {
       busy = false;
     }
@@ -97,7 +103,8 @@
   const frameTables = new Map();
   function table(segment) {
     if (!frameTables.has(segment.name))
-      frameTables.set(segment.name, fetch(segment.frames, {credentials: "same-origin", cache: "no-store"})
+      frameTables.set(segment.name, fetch(segment.frames, {credentials: "same-origin", cache: "no-store",
+                                                     signal: leaving.signal})
         .then(answer => answer.json()).then(body => new Map(body.frames)));
     return frameTables.get(segment.name);
   }
