@@ -6,7 +6,8 @@ manager; each adapter says only what it owns, in :meth:`Adapter._close`.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Self
+from collections.abc import Iterator
+from typing import Self
 
 from hw import AdapterClosed
 
@@ -14,7 +15,7 @@ from hw import AdapterClosed
 class Adapter:
     """Base class of every hardware adapter and of every simulated twin.
 
-    A subclass must set ``description`` (the part as the user is told of it) and may set
+    A subclass must set ``description`` (the part as the self-test names it) and may set
     ``simulated`` (the readings are made up, so that the user can be told). It may override:
 
     * :meth:`_close`: release what the adapter owns. :meth:`close` calls it once, however
