@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hw import HardwareError
+from hw.base import Adapter
 
 POWER_SUPPLY = Path("/sys/class/power_supply")
 
@@ -27,39 +28,25 @@ class BatteryReading:
     status: str  # the power_supply words: Discharging, Charging, Full, Not charging, Unknown
 
 
-class Battery:
+class Battery(Adapter):
     """Base class of the battery adapters.
 
     A subclass must set ``description`` and override :meth:`read`; it may override
-    :meth:`close`. ``simulated`` says whether the readings are made up.
+    ``_close`` and set ``simulated`` (:class:`~hw.base.Adapter`).
     """
 
-    simulated = False
     description = "battery"
 
-    def __init__(self) -> None:
-        self.closed = False
-
     def read(self) -> BatteryReading:
-        """The present charge; raises HardwareError when the battery is missing or unreadable."""
+        """The present charge; raises HardwareError when the battery is missing or unreadable
+        (AdapterClosed once closed)."""
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the device; safe to call twice."""
-        self.closed = True
-
-    def __enter__(self) -> "Battery":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class SysfsBattery(Battery):
     """A battery the kernel knows: ``/sys/class/power_supply/NAME`` (any root, so tests use a fake tree)."""
 
     def __init__(self, root: str | Path) -> None:
-        super().__init__()
         self.root = Path(root)
         self.description = f"battery {self.root}"
 
@@ -79,6 +66,7 @@ class SysfsBattery(Battery):
             raise HardwareError(f"{self.root / name} holds {text!r}, not a number") from exc
 
     def read(self) -> BatteryReading:
+        self._check_open()
         capacity = self._number("capacity")
         if capacity is None or self._value("present") == "0":
             raise HardwareError(f"no battery at {self.root}")
@@ -112,7 +100,6 @@ class MAX17048Battery(Battery):
     """A MAX17048 fuel gauge on an I2C bus: ``bus`` is a bus number or an smbus2.SMBus-like object."""
 
     def __init__(self, bus: int | Any, address: int = MAX17048_ADDRESS) -> None:
-        super().__init__()
         self.address = address
         self._owns_bus = isinstance(bus, int)
         self.description = f"MAX17048 fuel gauge at 0x{address:02x} on I2C bus {bus if self._owns_bus else '(given)'}"
@@ -123,13 +110,10 @@ class MAX17048Battery(Battery):
             except OSError as exc:
                 raise HardwareError(f"cannot open I2C bus {bus}: {exc.strerror or exc}") from exc
         self._bus = bus
-        try:
+        with self._closing_on_failure():
             version = self._register(VERSION)
             if version & 0xFFF0 != 0x0010:
                 raise HardwareError(f"no MAX17048 at 0x{address:02x}: VERSION reads 0x{version:04x}")
-        except HardwareError:
-            self.close()
-            raise
 
     def _register(self, register: int) -> int:
         try:
@@ -140,6 +124,7 @@ class MAX17048Battery(Battery):
         return ((word & 0xFF) << 8) | (word >> 8)
 
     def read(self) -> BatteryReading:
+        self._check_open()
         percent = min(100.0, self._register(SOC) / 256)
         voltage = self._register(VCELL) * VCELL_VOLTS_PER_BIT
         crate = self._register(CRATE)
@@ -148,10 +133,9 @@ class MAX17048Battery(Battery):
             return BatteryReading(percent, percent / -crate * 60, voltage, "Discharging")
         return BatteryReading(percent, None, voltage, "Charging" if crate > 0 else "Unknown")
 
-    def close(self) -> None:
-        if not self.closed and self._owns_bus:
+    def _close(self) -> None:
+        if self._owns_bus:
             self._bus.close()
-        super().close()
 
 
 class SimulatedBattery(Battery):
@@ -161,12 +145,12 @@ class SimulatedBattery(Battery):
 
     def __init__(self, percent: float = 100.0, full_minutes: float = 600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__()
         self.start_percent, self.full_minutes, self._clock = percent, full_minutes, clock
         self._started = clock()
         self.description = f"simulated battery (no gauge found: {full_minutes:.0f} min when full)"
 
     def read(self) -> BatteryReading:
+        self._check_open()
         used = (self._clock() - self._started) / 60 / self.full_minutes * 100
         percent = max(0.0, self.start_percent - used)
         return BatteryReading(percent, percent / 100 * self.full_minutes, None, "Discharging")

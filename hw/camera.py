@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.base import Adapter
+
 
 @dataclass
 class Frame:
@@ -22,34 +24,22 @@ class Frame:
     sequence: int
 
 
-class Camera:
+class Camera(Adapter):
     """Base class of the camera adapters.
 
-    A subclass must set ``width``, ``height``, ``fps`` and ``description`` and override
-    :meth:`read`; it may override :meth:`close`. ``simulated`` says whether the pictures
-    are made up, so that the user can be told.
+    A subclass must set ``width``, ``height``, ``fps`` (this constructor does) and
+    ``description``, and override :meth:`read`; it may override ``_close`` and set
+    ``simulated`` (:class:`~hw.base.Adapter`).
     """
 
-    simulated = False
     description = "camera"
 
     def __init__(self, width: int, height: int, fps: int) -> None:
         self.width, self.height, self.fps = width, height, fps
-        self.closed = False
 
     def read(self) -> Frame:
-        """Block until the next frame is captured and return it."""
+        """Block until the next frame is captured and return it; AdapterClosed once closed."""
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the device; safe to call twice."""
-        self.closed = True
-
-    def __enter__(self) -> "Camera":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def detect_camera() -> str:

@@ -15,24 +15,26 @@ from pathlib import Path
 from typing import Callable
 
 from hw import HardwareError
+from hw.base import Adapter
 
 RTC0 = Path("/sys/class/rtc/rtc0")
 STA_UNSYNC = 0x0040
 TIME_ERROR = 5
 
 
-class Rtc:
-    """Base class of the RTC adapters. A subclass must set ``description`` and override :meth:`read`."""
+class Rtc(Adapter):
+    """Base class of the RTC adapters.
 
-    simulated = False
+    A subclass must set ``description`` and override :meth:`read`; it may override ``_close``
+    and set ``simulated`` (:class:`~hw.base.Adapter`).
+    """
+
     description = "RTC"
 
     def read(self) -> float:
-        """The RTC's time in seconds since the epoch (UTC); raises HardwareError when it cannot be read."""
+        """The RTC's time in seconds since the epoch (UTC); raises HardwareError when it cannot be read
+        (AdapterClosed once closed)."""
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Nothing to release; present so that every adapter closes alike."""
 
 
 class SysfsRtc(Rtc):
@@ -43,6 +45,7 @@ class SysfsRtc(Rtc):
         self.description = f"RTC {self.root}"
 
     def read(self) -> float:
+        self._check_open()
         try:
             return float((self.root / "since_epoch").read_text(encoding="ascii").strip())
         except (OSError, ValueError) as exc:
@@ -60,6 +63,7 @@ class SimulatedRtc(Rtc):
         self.description = "simulated RTC (no RTC found: follows system time)"
 
     def read(self) -> float:
+        self._check_open()
         return float(int(self._now() + self.offset))
 
 

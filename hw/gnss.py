@@ -18,6 +18,7 @@ import pynmea2
 
 from bodycam_threads import OwnedThread
 from hw import HardwareError
+from hw.base import Adapter
 
 # A fix older than this is no fix: receivers send RMC and GGA once a second.
 STALE_SECONDS = 5.0
@@ -94,20 +95,23 @@ class NmeaParser:
         return None
 
 
-class Gnss:
-    """Base class of the GNSS adapters: subclasses keep ``self._parser`` fed and may override :meth:`close`.
+class Gnss(Adapter):
+    """Base class of the GNSS adapters.
 
-    Readers use :meth:`state`, :attr:`fix` and :meth:`position` (the overlay shows the latter).
+    A subclass must set ``description`` and keep ``self._parser`` fed (or override :meth:`state`,
+    calling ``_check_open`` first); it may override ``_close`` and set ``simulated``
+    (:class:`~hw.base.Adapter`). Readers use :meth:`state`, :attr:`fix` and :meth:`position`
+    (the overlay shows the latter).
     """
 
-    simulated = False
     description = "GNSS"
 
     def __init__(self) -> None:
         self._parser = NmeaParser()
-        self.closed = False
 
     def state(self) -> GnssState:
+        """What the receiver last said; AdapterClosed once closed."""
+        self._check_open()
         return self._parser.state
 
     @property
@@ -119,16 +123,6 @@ class Gnss:
 
     def position(self) -> Position | None:
         return self.state().position if self.fix else None
-
-    def close(self) -> None:
-        """Release the receiver; safe to call twice."""
-        self.closed = True
-
-    def __enter__(self) -> "Gnss":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class SerialGnss(Gnss):
@@ -145,7 +139,8 @@ class SerialGnss(Gnss):
         except (serial.SerialException, OSError, ValueError) as exc:
             raise HardwareError(f"cannot open the GNSS port {url}: {exc}") from exc
         self._thread = OwnedThread(self._run, "gnss")
-        self._thread.start()
+        with self._closing_on_failure():  # a reader that cannot start leaves no port open
+            self._thread.start()
 
     def _run(self) -> None:
         import serial
@@ -159,13 +154,11 @@ class SerialGnss(Gnss):
             if line:
                 self._parser.feed(line)
 
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._thread.stop(STOP_SECONDS)
-            finally:
-                self._port.close()
-        super().close()
+    def _close(self) -> None:
+        try:
+            self._thread.stop(STOP_SECONDS)
+        finally:
+            self._port.close()
 
 
 class SimulatedGnss(Gnss):
@@ -180,6 +173,7 @@ class SimulatedGnss(Gnss):
         self.description = f"simulated GNSS (no receiver found: {f'fixed at {Position(latitude, longitude)}' if fix else 'no fix'})"
 
     def state(self) -> GnssState:
+        self._check_open()
         for line in sentences(self.latitude, self.longitude, datetime.now(timezone.utc), self.has_fix):
             self._parser.feed(line)
         return self._parser.state

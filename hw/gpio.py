@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 from bodycam_threads import OwnedThread
 from hw import HardwareError
+from hw.base import Adapter
 
 PRESS, HOLD, RELEASE = "press", "hold", "release"
 STOP_SECONDS = 5.0
@@ -79,8 +80,11 @@ def default_factory():
             return simulated_factory()  # no GPIO on this machine: the simulated panel
 
 
-class Panel:
-    """The device's buttons (``inputs``) and on/off outputs (``outputs``: name -> BCM pin)."""
+class Panel(Adapter):
+    """The device's buttons (``inputs``) and on/off outputs (``outputs``: name -> BCM pin).
+
+    Its simulated twin is the same class on gpiozero's ``MockFactory`` (``simulated`` says which).
+    """
 
     def __init__(self, inputs: Mapping[str, Input], outputs: Mapping[str, int], factory: Any,
                  on_event: EventHandler = lambda name, kind, number: None) -> None:
@@ -121,7 +125,8 @@ class Panel:
             self._opened.close()
             raise HardwareError(f"GPIO: {exc}") from exc
         self._player = OwnedThread(self._play_patterns, "gpio-patterns", stopping=self._quit)
-        self._player.start()
+        with self._closing_on_failure():  # a player that cannot start leaves no pin claimed
+            self._player.start()
 
     def _pressed(self, name: str) -> None:
         self._presses[name] += 1
@@ -191,8 +196,7 @@ class Panel:
 
     def drive(self, name: str, pressed: bool) -> None:
         """Press (drive the pin low) or release a button of the simulated panel."""
-        if self._quit.is_set():
-            raise HardwareError("the GPIO panel is closed")
+        self._check_open()
         if not self.simulated:
             raise HardwareError(f"the {name} button is a real button here: press it")
         if name not in self._buttons:
@@ -206,19 +210,11 @@ class Panel:
         self._quit.wait(seconds)
         self.drive(name, False)
 
-    def close(self) -> None:
-        """Stop the player, switch the outputs off and release the pins; safe to call twice."""
-        if self._quit.is_set():
-            return
+    def _close(self) -> None:
+        """Stop the player, switch the outputs off and release the pins."""
         self._patterns.put(None)
         self._player.stop(STOP_SECONDS)
         for output in self._outputs.values():
             output.off()
         self._opened.close()
         self._idle.set()
-
-    def __enter__(self) -> "Panel":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

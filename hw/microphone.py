@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw import HardwareError
+from hw.base import Adapter
 from hw.timebase import wall_at
 
 
@@ -19,33 +20,21 @@ class AudioChunk:
     wall_ns: int
 
 
-class Microphone:
+class Microphone(Adapter):
     """Base class of the microphone adapters.
 
     A subclass must set ``description`` and override :meth:`read`; it may override
-    :meth:`close`.
+    ``_close`` and set ``simulated`` (:class:`~hw.base.Adapter`).
     """
 
-    simulated = False
     description = "microphone"
 
     def __init__(self, sample_rate: int, channels: int) -> None:
         self.sample_rate, self.channels = sample_rate, channels
-        self.closed = False
 
     def read(self) -> AudioChunk:
-        """Block until the next block of samples has been captured and return it."""
+        """Block until the next block of samples has been captured and return it; AdapterClosed once closed."""
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the device; safe to call twice."""
-        self.closed = True
-
-    def __enter__(self) -> "Microphone":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class PyAVMicrophone(Microphone):
@@ -61,11 +50,13 @@ class PyAVMicrophone(Microphone):
             self._container = av.open(device, format=backend, options=options)
         except (av.FFmpegError, OSError) as exc:
             raise HardwareError(f"cannot open {self.description}: {exc}") from exc
-        self._frames = self._container.decode(audio=0)
-        self._resampler = av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo",
-                                            rate=sample_rate)
+        with self._closing_on_failure():
+            self._frames = self._container.decode(audio=0)
+            self._resampler = av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo",
+                                                rate=sample_rate)
 
     def read(self) -> AudioChunk:
+        self._check_open()
         try:
             frame = next(self._frames)
         except (StopIteration, OSError) as exc:
@@ -77,10 +68,8 @@ class PyAVMicrophone(Microphone):
         samples = np.concatenate([f.to_ndarray() for f in self._resampler.resample(frame)], axis=1)
         return AudioChunk(samples.astype(np.float32), captured, wall_at(captured))
 
-    def close(self) -> None:
-        if not self.closed:
-            self._container.close()
-        super().close()
+    def _close(self) -> None:
+        self._container.close()
 
 
 def detect_microphone() -> str:

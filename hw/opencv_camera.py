@@ -30,17 +30,18 @@ class OpenCVCamera(Camera):
         self._is_file = is_file
         backend = cv2.CAP_ANY if is_file else cv2.CAP_V4L2
         self._capture = cv2.VideoCapture(target, backend)
-        if not self._capture.isOpened():
-            self._capture.release()
-            raise HardwareError(f"cannot open {self.description}")
-        if not is_file:
-            self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-            self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
-            self._capture.set(cv2.CAP_PROP_FPS, fps)
+        with self._closing_on_failure():
+            if not self._capture.isOpened():
+                raise HardwareError(f"cannot open {self.description}")
+            if not is_file:
+                self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+                self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+                self._capture.set(cv2.CAP_PROP_FPS, fps)
         self._sequence = 0
         self._start_ns = time.monotonic_ns()
 
     def read(self) -> Frame:
+        self._check_open()
         if self._is_file:
             sleep_until(self._start_ns + self._sequence * 1_000_000_000 // self.fps)
         ok, bgr = self._capture.read()
@@ -56,7 +57,5 @@ class OpenCVCamera(Camera):
         self._sequence += 1
         return frame
 
-    def close(self) -> None:
-        if not self.closed:
-            self._capture.release()
-        super().close()
+    def _close(self) -> None:
+        self._capture.release()

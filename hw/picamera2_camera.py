@@ -19,7 +19,6 @@ Facts taken from the sources (picamera2 0.3.36, libcamera v0.7.1+rpt20260429):
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -45,26 +44,24 @@ class Picamera2Camera(Camera):
             raise HardwareError(f"cannot open {self.description}: the picamera2 package cannot be imported "
                                 f"({exc}); on Raspberry Pi OS install it with 'apt install python3-picamera2'") from exc
         try:
-            self._picam2 = Picamera2(camera_num)
-            config = self._picam2.create_video_configuration(
-                main={"size": (width, height), "format": "YUV420"}, controls={"FrameRate": fps})
-            self._picam2.configure(config)
-            # libcamera may adjust a size it cannot deliver; the pipeline needs the asked one.
-            size = tuple(self._picam2.stream_configuration("main")["size"])
-            if size != (width, height):
-                raise HardwareError(f"{self.description} cannot deliver {width}x{height} "
-                                    f"(it offers {size[0]}x{size[1]})")
-            self._picam2.start()
+            with self._closing_on_failure():
+                self._picam2 = Picamera2(camera_num)
+                config = self._picam2.create_video_configuration(
+                    main={"size": (width, height), "format": "YUV420"}, controls={"FrameRate": fps})
+                self._picam2.configure(config)
+                # libcamera may adjust a size it cannot deliver; the pipeline needs the asked one.
+                size = tuple(self._picam2.stream_configuration("main")["size"])
+                if size != (width, height):
+                    raise HardwareError(f"{self.description} cannot deliver {width}x{height} "
+                                        f"(it offers {size[0]}x{size[1]})")
+                self._picam2.start()
+        except HardwareError:
+            raise
         except Exception as exc:
-            with contextlib.suppress(Exception):  # the cause of the failure matters more than this
-                self.close()
-            if isinstance(exc, HardwareError):
-                raise
             raise HardwareError(f"cannot open {self.description}: {exc!r}") from exc
 
     def read(self) -> Frame:
-        if self.closed:
-            raise HardwareError(f"{self.description} is closed")
+        self._check_open()
         try:
             request = self._picam2.capture_request()
         except Exception as exc:
@@ -89,14 +86,12 @@ class Picamera2Camera(Camera):
             self._sequence += max(1, round((captured - self._last_ns) / period))
         self._last_ns = captured
 
-    def close(self) -> None:
-        picam2, self._picam2 = self._picam2, None  # forget it first: a second close does nothing
-        super().close()
-        if picam2 is not None:
+    def _close(self) -> None:
+        if self._picam2 is not None:  # None: Picamera2() itself failed
             try:
-                picam2.stop()
+                self._picam2.stop()
             finally:
-                picam2.close()
+                self._picam2.close()
 
 
 def compact_i420(array: np.ndarray, width: int, height: int) -> np.ndarray:

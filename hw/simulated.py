@@ -72,6 +72,7 @@ class SimulatedCamera(Camera):
         return number % (self.flash_every * self.fps) == 0
 
     def read(self) -> Frame:
+        self._check_open()
         behind = (time.monotonic_ns() - self.epoch_ns) * self.fps // 1_000_000_000
         if self._next is None:
             # Streaming starts with the first read: the next frame slot is frame one.
@@ -129,6 +130,7 @@ class SimulatedMicrophone(Microphone):
         return self.epoch_ns + index * 1_000_000_000 // self.sample_rate
 
     def read(self) -> AudioChunk:
+        self._check_open()
         start = self._next_sample
         end = start + self.period
         # A period is delivered once its last sample has been captured.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw import HardwareError
+from hw.base import Adapter
 
 PROBE_BYTES = 4096
 
@@ -24,10 +25,11 @@ class StorageReading:
     free_bytes: int  # what an unprivileged writer may still use
 
 
-class Storage:
-    """The filesystem holding ``path``; ``card_mount`` (when given) must have a filesystem mounted on it."""
+class Storage(Adapter):
+    """The filesystem holding ``path``; ``card_mount`` (when given) must have a filesystem mounted on it.
 
-    simulated = False
+    It owns nothing to release: closing only makes :meth:`read` and :meth:`probe` refuse.
+    """
 
     def __init__(self, path: str | Path, card_mount: str | Path | None = None) -> None:
         self.path = Path(path)
@@ -35,6 +37,7 @@ class Storage:
         self.description = f"filesystem of {self.path}" + (f" (card at {self.card_mount})" if self.card_mount else "")
 
     def read(self) -> StorageReading:
+        self._check_open()
         present = self.card_mount is None or os.path.ismount(self.card_mount)
         # The data directory may not exist yet: recording creates it on the same filesystem.
         where = self.path
@@ -49,6 +52,7 @@ class Storage:
 
     def probe(self) -> float:
         """Write and fsync a small file in ``path`` and remove it; returns the seconds it took."""
+        self._check_open()
         probe = self.path / f".probe-{os.getpid()}"
         started = time.perf_counter()
         try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hw import HardwareError
+from hw import AdapterClosed, HardwareError
 from hw.battery import CRATE, SOC, VCELL, VERSION, MAX17048Battery, SimulatedBattery, SysfsBattery, detect_battery
 from hw.sources import open_battery
 
@@ -106,6 +106,26 @@ def test_max17048_wrong_chip_or_bus_error_is_a_hardware_error():
         MAX17048Battery(gauge(50, 3.8, -1, version=0x0003))  # a MAX17043
     with pytest.raises(HardwareError, match="I2C read failed"):
         MAX17048Battery(gauge(50, 3.8, -1), address=0x37)
+
+
+def test_max17048_closes_the_bus_it_opened_once_and_never_a_bus_it_was_given(monkeypatch):
+    opened: list[FakeSMBus] = []
+
+    def open_bus(number: int) -> FakeSMBus:
+        opened.append(gauge(50, 3.8, -1, version=0x0003 if number == 2 else 0x0012))
+        return opened[-1]
+
+    monkeypatch.setattr("smbus2.SMBus", open_bus)
+    given = gauge(50, 3.8, -1)
+    with MAX17048Battery(given) as borrowing, MAX17048Battery(1) as owning:
+        assert owning.read().percent == 50
+    assert borrowing.closed and owning.closed
+    assert not given.closed and opened[0].closed
+    with pytest.raises(AdapterClosed, match="MAX17048 fuel gauge at 0x36 on I2C bus 1 is closed"):
+        owning.read()
+    with pytest.raises(HardwareError, match="VERSION reads 0x0003"):
+        MAX17048Battery(2)  # the bus it opened for a wrong chip is closed again
+    assert opened[1].closed
 
 
 def test_max17048_on_a_missing_bus_and_bad_urls_are_refused():

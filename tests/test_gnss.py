@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from firmware.selftest import PASS, WARN, gnss_check
-from hw import HardwareError
+from hw import AdapterClosed, HardwareError
 from hw.gnss import Gnss, NmeaParser, SerialGnss, SimulatedGnss, checksummed, sentences
 from hw.sources import open_gnss
 from tests.waiting import wait_for
@@ -125,4 +125,6 @@ def test_close_is_safe_twice(receiver):
     gnss, _ = receiver
     gnss.close()
     gnss.close()
-    assert gnss.closed
+    assert gnss.closed and not gnss._port.is_open and not gnss._thread.is_alive()
+    with pytest.raises(AdapterClosed, match="is closed"):
+        gnss.position()
