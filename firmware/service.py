@@ -8,9 +8,10 @@ start, stop, marker and interruption is an event in the device's hash-chained ev
 Threads: the thread calling :meth:`Service.run` owns the state and makes every call into
 the pipeline. The buttons (gpiozero's threads), the watcher, the control socket and signal
 handlers only post messages to its inbox, so events are handled one at a time, in order.
-A message is one of the typed classes below (:data:`Message`); the service has one handler
-for each. The offload runs on a thread the service owns: one at a time, and an undock
-waits for it to end.
+A message is one of the typed classes of ``firmware.messages`` (:data:`Message`); the service
+has one handler for each. The offload runs on a thread the service owns: one at a time, and
+an undock waits for it to end. What the panel shows and offers (signal patterns, presses,
+stop reasons) is in ``firmware.panel``.
 
 Parts: the recorder (``recorder``, by default :func:`firmware.session.open_recorder`) and the
 offload (``offload``, by default :func:`dock_offload`) are factories given to the service,
@@ -27,124 +28,40 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Union
+from typing import Any, Callable, ContextManager
 
 from bodycam_threads import OwnedThread, ZombieThread
 from capture import CaptureError
 from evidence import EvidenceError
 from evidence.paths import DataDir
 from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, read_record
-from firmware.config import Config, ConfigError
+from firmware.config import Config
 from firmware.control import ControlServer, Request
 from firmware.eventlog import EventLog
+from firmware.messages import AutoStop, ButtonEvent, ChooseLabel, ChooseReason, Message, Settle, Shutdown, ThreadFailed
 from firmware.notify import notify, watchdog_seconds
+from firmware.panel import (HOLD_MARGIN_SECONDS, MANUAL_REASONS, OUTPUTS, PATTERNS, PRESSES, UNSPECIFIED, PanelAlarms,
+                            open_panel, reason_text)
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
-from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher, show_location
+from firmware.watch import POLL_SECONDS, Alarm, Watcher, show_location
 from firmware.writer import writing
 from hw import HardwareError
-from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
-from hw.sources import open_factory
+from hw.gpio import HOLD, PRESS, RELEASE, Panel
 from overlay.status import OverlayStatus
 
 POWER_ON, SELFTEST, STANDBY, RECORDING, SEALING, DOCKED, FAULT, SHUTDOWN = (
     "power-on", "self-test", "standby", "recording", "sealing", "docked", "fault", "shutdown")
 
-# Why a recording may be stopped by the officer (R4), and the end of the enforcement itself.
-MANUAL_REASONS = {
-    "end_of_enforcement": "the enforcement ended (执法结束)",
-    "witness_request": "a witness or victim asked (当事人、证人要求)",
-    "covert_measures": "covert investigation measures (秘密侦查措施)",
-    "public_transport": "on public transport (公共交通工具)",
-    "secrets_privacy": "state or commercial secrets, or privacy (国家秘密、商业秘密、个人隐私)",
-    "weather": "weather (天气原因)",
-    "other": "another reason, to be written up (其他原因)",
-}
-UNSPECIFIED = "unspecified"  # stopped without choosing a reason on the device: the dock asks for it
 # Stops nobody chose: their cause is recorded after the code, as "battery: battery at 4 %...".
 AUTOMATIC_REASONS = {"battery": "the battery ran down", "storage": "the storage is full or failed",
                      "fault": "a device fault", "shutdown": "the system shut the service down"}
 STOP_CODE_OF_ALARM = {"battery_critical": "battery", "storage_full": "storage", "storage_failed": "storage"}
 
-# The officer's signals. Outputs a device does not have (pin -1) are skipped.
-HAPTIC = ("vibration", "buzzer")
-PATTERNS = {
-    "start": Pattern.repeat(HAPTIC, 1, 0.4, 0.1),
-    "stop": Pattern.repeat(HAPTIC, 2, 0.4, 0.2),
-    "marker": Pattern.repeat(HAPTIC, 1, 0.1, 0.1),
-    "still_recording": Pattern.repeat(("led_video",), 2, 0.1, 0.1),  # a short press of record while recording
-    "reminder": Pattern.repeat(HAPTIC, 1, 0.15, 0.1),
-    "state_reason": Pattern.repeat(HAPTIC, 3, 0.6, 0.3),  # resumed after an interruption: say why aloud
-    "selftest": Pattern.repeat(("led_power",), 3, 0.1, 0.1),
-    "fault": Pattern.repeat(HAPTIC + ("led_power",), 6, 0.1, 0.1),
-    "shutdown": Pattern.repeat(HAPTIC + ("led_power", "led_video", "led_audio"), 1, 1.0, 0.0),
-    "battery_low": Pattern.repeat(HAPTIC + ("led_power",), 3, 0.2, 0.2),
-    "battery_critical": Pattern.repeat(HAPTIC + ("led_power",), 5, 0.2, 0.2),
-    "storage_low": Pattern.repeat(HAPTIC + ("led_video",), 2, 0.8, 0.4),
-    "storage_full": Pattern.repeat(HAPTIC + ("led_video",), 4, 0.8, 0.4),
-    "storage_failed": Pattern.repeat(HAPTIC + ("led_video",), 4, 0.8, 0.4),
-    "clock_jump": Pattern.repeat(HAPTIC + ("led_audio",), 1, 1.2, 0.3),
-    "sensor_failed": Pattern.repeat(HAPTIC + ("led_power",), 6, 0.1, 0.1),
-}
-OUTPUTS = ("led_power", "led_video", "led_audio", "vibration", "buzzer")
-# What `bodycam press` does: which button, for how long (None: the configured hold plus a margin).
-PRESSES = {"record": ("record", 0.1), "record-hold": ("record", None), "marker": ("marker", 0.1),
-           "power-hold": ("power", None), "dock": ("dock", True), "undock": ("dock", False)}
-HOLD_MARGIN_SECONDS = 0.5
 TICK_SECONDS = 0.2
 BATTERY_CHECK_SECONDS = 5.0
 SETTLE_SECONDS = 30.0
 DOCK_STOP_SECONDS = 10.0  # an undock waits this long for the offload to end
-
-
-@dataclass(frozen=True)
-class ButtonEvent:
-    """A button was pressed, held or released (from gpiozero's threads)."""
-    name: str
-    kind: str  # PRESS, HOLD or RELEASE
-    number: int  # which press of this button, counting from 1
-
-
-@dataclass(frozen=True)
-class ChooseReason:
-    """The stop reason chosen on the device for the next hold of record."""
-    code: str
-
-
-@dataclass(frozen=True)
-class ChooseLabel:
-    """The label of the next marker."""
-    text: str
-
-
-@dataclass(frozen=True)
-class AutoStop:
-    """The watcher asks to stop the recording (battery, storage)."""
-    code: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Shutdown:
-    """Seal any recording and end ``run``."""
-    cause: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class ThreadFailed:
-    """A thread of the service's parts ended on an error (it was logged with its traceback)."""
-    thread: str
-    error: str
-
-
-@dataclass(frozen=True)
-class Settle:
-    """Set ``done`` once every message before this one has been handled."""
-    done: threading.Event
-
-
-Message = Union[ButtonEvent, ChooseReason, ChooseLabel, AutoStop, Shutdown, ThreadFailed, Settle]
 
 # recorder(config, overlay_status=, clock_status=) -> a context manager yielding the pipeline.
 RecorderFactory = Callable[..., ContextManager[Any]]
@@ -159,41 +76,6 @@ def dock_offload(config: Config, port: str, stop: threading.Event) -> None:
     serve(Path(config["recording"]["data_dir"]), port, release_after_days=config["dock"]["release_after_days"],
           clock=ClockPolicy(config["dock"]["set_system_clock"], config["clock"]["max_drift_seconds"] * 10**9),
           stop=stop, baudrate=config["dock"]["baudrate"])
-
-
-def reason_text(code: str, detail: str = "") -> str:
-    """The reason written into the sealed session-close record: the code, then the cause if any."""
-    if code == UNSPECIFIED and not detail:
-        detail = "to be filled in at the dock"
-    return f"{code}: {detail}" if detail else code
-
-
-def open_panel(config: Config, on_event: Callable[[str, str, int], None]) -> Panel:
-    """The configured buttons and outputs; a pin used twice is refused as a configuration error."""
-    gpio = config["gpio"]
-    inputs = {"record": Input(gpio["record"], gpio["hold_seconds"]), "marker": Input(gpio["marker"]),
-              "power": Input(gpio["power"], gpio["power_hold_seconds"]), "dock": Input(gpio["dock"])}
-    inputs = {name: spec for name, spec in inputs.items() if spec.pin >= 0}
-    outputs = {name: gpio[name] for name in OUTPUTS if gpio[name] >= 0}
-    used: dict[int, str] = {}
-    for name, pin in [*((n, s.pin) for n, s in inputs.items()), *outputs.items()]:
-        if pin in used:
-            raise ConfigError(f"config {config.source}: 'gpio.{name}' and 'gpio.{used[pin]}' are both GPIO {pin}.")
-        used[pin] = name
-    return Panel(inputs, outputs, open_factory(gpio["pin_factory"]), on_event)
-
-
-class PanelAlarms(AlarmSink):
-    """The watcher's alarms as light and vibration patterns, and a line on the run screen."""
-
-    def __init__(self, panel: Panel, echo: Callable[[str], None]) -> None:
-        self.panel, self.echo = panel, echo
-        self.last: Alarm | None = None
-
-    def signal(self, alarm: Alarm) -> None:
-        self.last = alarm
-        self.panel.play(PATTERNS.get(alarm.kind, PATTERNS["sensor_failed"]))
-        self.echo(f"ALARM {alarm.kind}: {alarm.message}")
 
 
 @dataclass

@@ -22,7 +22,8 @@ from evidence.records import read_record
 from evidence.verify import verify_paths
 from firmware.control import ControlError, request
 from firmware.selftest import Hardware
-from firmware.service import DOCKED, MANUAL_REASONS, RECORDING, STANDBY, Service, reason_text
+from firmware.panel import MANUAL_REASONS, reason_text
+from firmware.service import DOCKED, RECORDING, STANDBY, Service
 from hw.battery import SimulatedBattery
 from hw.sources import open_rtc
 from hw.storage import Storage

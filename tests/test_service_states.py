@@ -15,17 +15,8 @@ from types import SimpleNamespace
 from capture import CaptureError
 from capture.pipeline import Progress
 from firmware.selftest import Hardware
-from firmware.service import (
-    DOCKED,
-    FAULT,
-    RECORDING,
-    STANDBY,
-    ButtonEvent,
-    ChooseReason,
-    Message,
-    Service,
-    ThreadFailed,
-)
+from firmware.messages import ButtonEvent, ChooseReason, Message, ThreadFailed
+from firmware.service import DOCKED, FAULT, RECORDING, STANDBY, Service
 from hw.battery import SimulatedBattery
 from hw.gpio import HOLD, PRESS, RELEASE
 from hw.sources import open_rtc
