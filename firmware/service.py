@@ -33,11 +33,9 @@ from typing import Any, Callable, ContextManager
 from bodycam_threads import OwnedThread, ZombieThread
 from capture import CaptureError
 from evidence import EvidenceError
-from evidence.paths import DataDir
 from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, read_record
-from firmware.config import Config
+from firmware.context import DeviceContext
 from firmware.control import ControlServer, Request
-from firmware.eventlog import EventLog
 from firmware.messages import AutoStop, ButtonEvent, ChooseLabel, ChooseReason, Message, Settle, Shutdown, ThreadFailed
 from firmware.notify import notify, watchdog_seconds
 from firmware.panel import (HOLD_MARGIN_SECONDS, MANUAL_REASONS, OUTPUTS, PATTERNS, PRESSES, UNSPECIFIED, PanelAlarms,
@@ -63,19 +61,17 @@ BATTERY_CHECK_SECONDS = 5.0
 SETTLE_SECONDS = 30.0
 DOCK_STOP_SECONDS = 10.0  # an undock waits this long for the offload to end
 
-# recorder(config, overlay_status=, clock_status=) -> a context manager yielding the pipeline.
+# recorder(context, overlay_status=, clock_status=) -> a context manager yielding the pipeline.
 RecorderFactory = Callable[..., ContextManager[Any]]
-# offload(config, port, stop): offer the spool to the dock on ``port`` until ``stop`` is set.
-OffloadFactory = Callable[[Config, str, threading.Event], None]
+# offload(context, port, stop): offer the spool to the dock on ``port`` until ``stop`` is set.
+OffloadFactory = Callable[[DeviceContext, str, threading.Event], None]
 
 
-def dock_offload(config: Config, port: str, stop: threading.Event) -> None:
+def dock_offload(context: DeviceContext, port: str, stop: threading.Event) -> None:
     """The real offload: ``firmware.offload.serve`` on ``port`` with the configured policies."""
-    from firmware.offload import ClockPolicy, serve
+    from firmware.offload import serve
 
-    serve(Path(config["recording"]["data_dir"]), port, release_after_days=config["dock"]["release_after_days"],
-          clock=ClockPolicy(config["dock"]["set_system_clock"], config["clock"]["max_drift_seconds"] * 10**9),
-          stop=stop, baudrate=config["dock"]["baudrate"])
+    serve(context, port, stop=stop)
 
 
 @dataclass
@@ -106,12 +102,13 @@ class Service:
     """One device's service. ``hardware`` (battery, storage, clock, GNSS) is opened from the config unless given;
     ``recorder`` and ``offload`` are the factories of its recorder and its dock offload."""
 
-    def __init__(self, config: Config, hardware: Hardware | None = None, echo: Callable[[str], None] = print,
+    def __init__(self, context: DeviceContext, hardware: Hardware | None = None, echo: Callable[[str], None] = print,
                  watch_interval: float = POLL_SECONDS, recorder: RecorderFactory = open_recorder,
                  offload: OffloadFactory = dock_offload) -> None:
-        self.config, self.echo, self.watch_interval = config, echo, watch_interval
+        self.context, self.config = context, context.config
+        self.echo, self.watch_interval = echo, watch_interval
         self._recorder, self._offload = recorder, offload
-        self.events = EventLog(config["recording"]["data_dir"])
+        self.events = context.events
         self.status = OverlayStatus(recording=False)
         self.clock = ClockVerdict(False, "not checked yet")
         self.state = POWER_ON
@@ -233,23 +230,23 @@ class Service:
                 self._tick()
 
     def _power_on(self) -> None:
-        self._stack.enter_context(writing(Path(self.config["recording"]["data_dir"])))
+        self._stack.enter_context(writing(self.context.data_dir))
         self.panel = self._stack.enter_context(open_panel(self.config, self._on_button))
         self._log("state", {"from": None, "to": POWER_ON, "cause": "started", "gpio": self.panel.description})
         self.panel.set("led_power", True)
         self._stack.enter_context(contextlib.closing(
-            ControlServer(DataDir(self.config["recording"]["data_dir"]).control_socket, self._on_request,
+            ControlServer(self.context.data_dir.control_socket, self._on_request,
                           on_error=self._reporter("control"))))
         self._alarms = PanelAlarms(self.panel, self.echo)
         if self._hardware is None:
-            self._hardware = self._stack.enter_context(open_hardware(self.config, with_devices=False))
+            self._hardware = self._stack.enter_context(open_hardware(self.context, with_devices=False))
         self._stack.callback(self._close_watcher)
         self._stack.callback(self._serve_dock, False)
         self.docked = self.panel.is_pressed("dock")
         self._serve_dock(self.docked)
         self._enter(SELFTEST, "power-on")
         self.panel.play(PATTERNS["selftest"])
-        report = run_selftest(self.config, self._hardware, when="power-on")
+        report = run_selftest(self.context, self._hardware, when="power-on")
         problem = log_report(self.events, report)
         for line in [f"{c.status} {c.name}: {c.value}" for c in report.checks if c.status != "PASS"] + [problem]:
             if line:
@@ -269,12 +266,12 @@ class Service:
     def _open_pipeline(self) -> bool:
         try:
             self.pipeline = self._stack.enter_context(self._recorder(
-                self.config, overlay_status=self.status, clock_status=lambda: self.clock.as_record()))
+                self.context, overlay_status=self.status, clock_status=lambda: self.clock.as_record()))
             for note in self.pipeline.notes + self.pipeline.describe():
                 self.echo(note)
             self.pipeline.start()
             self.pipeline.set_buffering(not self.docked)
-            self._last_stop = self._last_stop or last_stop_on_spool(DataDir(self.pipeline.settings.data_dir).spool)
+            self._last_stop = self._last_stop or last_stop_on_spool(self.context.data_dir.spool)
         except (HardwareError, CaptureError) as exc:
             self.pipeline = None
             self._enter_fault(str(exc))
@@ -343,7 +340,7 @@ class Service:
 
     def _retry(self, press: int) -> None:
         """Record pressed while the device could not record: check again, and record if it now can."""
-        report = run_selftest(self.config, self._hardware, when="before recording")
+        report = run_selftest(self.context, self._hardware, when="before recording")
         log_report(self.events, report)
         failed = [c for c in report.checks if c.status == FAIL]
         if failed:
@@ -380,7 +377,7 @@ class Service:
                                        "prompt": "state the reason for the interruption aloud"})
             self.echo(f"resumed {link['gap_ms'] / 1000:.1f} s after session {stop.session} stopped "
                       f"({stop.code}): state the reason aloud")
-        self._watcher = Watcher(self.config, self._hardware, self.events, self._alarms, self._watcher_stop,
+        self._watcher = Watcher(self.context, self._hardware, self._alarms, self._watcher_stop,
                                 interval=self.watch_interval).start()
 
     def _watcher_stop(self, message: str) -> None:
@@ -459,13 +456,13 @@ class Service:
         One offload at a time: an undock stops the offload and waits for it. One that does not
         end in time is logged and kept: no new offload starts on the port until it has ended
         (:meth:`_tick` looks again), so two can never meet on one port."""
-        port, link = self.config["dock"]["port"], self._dock_link
+        port, link = self.context.dock.port, self._dock_link
         if link is not None and not link.is_alive():
             link.join()  # ended: stopped late, or on its own (a dead port; its thread logged why)
             self._dock_link = link = None
         if docked and port and link is None:
             stop = threading.Event()
-            self._dock_link = OwnedThread(self._offload, "dock-link", args=(self.config, port, stop),
+            self._dock_link = OwnedThread(self._offload, "dock-link", args=(self.context, port, stop),
                                           on_error=self._dock_failed(port), stopping=stop)
             self._dock_link.start()
         elif not docked and link is not None and not link.stopping.is_set():
