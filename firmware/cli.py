@@ -42,18 +42,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
+    # The options every command on the device's data shares (argparse parent parsers).
+    configured = argparse.ArgumentParser(add_help=False)
+    configured.add_argument("--config", type=Path, help="configuration file (TOML) laid over the embedded default")
+    on_data = argparse.ArgumentParser(add_help=False, parents=[configured])
+    on_data.add_argument("--data-dir", type=Path, help="the device's data directory (overrides device.data_dir)")
 
-    record = commands.add_parser("record", help="record audio and video into the spool")
+    record = commands.add_parser("record", parents=[on_data], help="record audio and video into the spool")
     record.add_argument("--seconds", type=float, help="stop after this much footage (default: until Ctrl-C)")
     record.add_argument("--source", help="camera: simulated:, v4l2:/dev/video0, file:PATH, picamera2:")
     record.add_argument("--mic", help="microphone: simulated:, alsa:DEVICE, pulse:DEVICE, or none")
-    record.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
-    record.add_argument("--data-dir", type=Path, help="where the spool is (overrides device.data_dir)")
     record.set_defaults(run=_record)
 
-    provision = commands.add_parser("provision", help="create the device key and write its identity record")
-    provision.add_argument("--config", type=Path, help="configuration file: data_dir and default identity")
-    provision.add_argument("--data-dir", type=Path, help="where the device keeps its key and spool")
+    provision = commands.add_parser("provision", parents=[on_data],
+                                    help="create the device key and write its identity record")
     provision.add_argument("--serial", help="product serial: 7 letters or digits")
     provision.add_argument("--police-number", help="the officer's police number: 6 digits")
     provision.add_argument("--name", help="the officer's name: up to 32 characters")
@@ -64,32 +66,26 @@ def _parser() -> argparse.ArgumentParser:
     add_verify_command(commands, "check recordings against their signed seals",
                        "a spool, a session folder or a dock archive")
 
-    inspect = commands.add_parser("inspect", help="list the sessions and segments on a spool")
-    inspect.add_argument("--data-dir", type=Path, help="data directory (default: from the config)")
-    inspect.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
+    inspect = commands.add_parser("inspect", parents=[on_data], help="list the sessions and segments on a spool")
     inspect.set_defaults(run=_inspect)
 
-    selftest = commands.add_parser("selftest", help="check battery, storage, clock, GNSS, camera, microphone, key")
+    selftest = commands.add_parser("selftest", parents=[configured],
+                                   help="check battery, storage, clock, GNSS, camera, microphone, key")
     selftest.add_argument("--json", action="store_true", help="print the report as JSON")
-    selftest.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
     selftest.set_defaults(run=_selftest)
 
-    run = commands.add_parser("run", help="the device service: self-test, standby, record on the button")
-    run.add_argument("--config", type=Path, help="configuration file (TOML) laid over the default")
-    run.add_argument("--data-dir", type=Path, help="where the spool is (overrides device.data_dir)")
+    run = commands.add_parser("run", parents=[on_data],
+                              help="the device service: self-test, standby, record on the button")
     run.set_defaults(run=_run)
 
-    press = commands.add_parser("press", help="press a button of a running `bodycam run` (simulated GPIO)")
+    press = commands.add_parser("press", parents=[on_data],
+                                help="press a button of a running `bodycam run` (simulated GPIO)")
     press.add_argument("button", choices=["record", "record-hold", "marker", "power-hold", "dock", "undock"])
     press.add_argument("--reason", help="with record-hold: the stop reason, e.g. end_of_enforcement, weather")
     press.add_argument("--label", help="with marker: a short label for the marker")
-    press.add_argument("--config", type=Path, help="configuration file (TOML): its data_dir")
-    press.add_argument("--data-dir", type=Path, help="the data directory of the running service")
     press.set_defaults(run=_press)
 
-    status = commands.add_parser("status", help="the state of a running `bodycam run`, as JSON")
-    status.add_argument("--config", type=Path, help="configuration file (TOML): its data_dir")
-    status.add_argument("--data-dir", type=Path, help="the data directory of the running service")
+    status = commands.add_parser("status", parents=[on_data], help="the state of a running `bodycam run`, as JSON")
     status.set_defaults(run=_press, button="status", reason=None, label=None)
 
     snapshot = commands.add_parser("snapshot", help="save one decoded frame of a segment as a PNG picture")
@@ -98,19 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--out", type=Path, help="the PNG to write (default: beside the segment's folder)")
     snapshot.set_defaults(run=_snapshot)
 
-    serve = commands.add_parser("serve", help="offer the sealed recordings to an enrolled dock on a serial port")
+    serve = commands.add_parser("serve", parents=[on_data],
+                                help="offer the sealed recordings to an enrolled dock on a serial port")
     serve.add_argument("--port", required=True, help="serial port: /dev/ttyGS0, a pty or any pyserial URL")
-    serve.add_argument("--config", type=Path, help="configuration file (TOML): data_dir and [dock]")
-    serve.add_argument("--data-dir", type=Path, help="where the spool is (overrides device.data_dir)")
     serve.set_defaults(run=_serve)
 
-    enroll = commands.add_parser("enroll", help="enrol a dock on this device (administrator)")
+    enroll = commands.add_parser("enroll", parents=[on_data], help="enrol a dock on this device (administrator)")
     enroll.add_argument("--dock-key", required=True, help="the dock's public key (dock.pub)")
-    enroll.add_argument("--config", type=Path, help="configuration file (TOML): its data_dir")
-    enroll.add_argument("--data-dir", type=Path, help="the device's data directory")
     enroll.set_defaults(run=_enroll)
 
-    show = commands.add_parser("config", help="print the embedded default configuration")
+    show = commands.add_parser("config", help="print the embedded default configuration, every key explained")
     show.set_defaults(run=lambda args: print(configuration.default_text(), end="") or 0)
     return parser
 
