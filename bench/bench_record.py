@@ -141,15 +141,15 @@ class ThreadCPU:
 
 
 def child(seconds: float, data_dir: Path) -> int:
-    from firmware import config as configuration
+    from firmware.context import load_context
     from firmware.session import open_recorder
 
-    config = configuration.load().with_overrides({
+    context = load_context(data_dir=data_dir, overrides={
         "video": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
-        "recording": {"data_dir": str(data_dir)},
         "sources": {"camera": "simulated:", "microphone": "simulated:"},
     })
-    with open_recorder(config) as recorder:
+    config = context.config
+    with open_recorder(context) as recorder:
         # Capture-to-encode latency of every frame, and where frames went missing: a wrapper
         # around the recorder's frame hook, which runs on the encoding thread just before
         # the frame is encoded (an overlay hook already there still runs).

@@ -38,15 +38,15 @@ REPO = Path(__file__).resolve().parent.parent
 def child(seconds: float, data_dir: Path, sealed: bool) -> dict:
     sys.path.insert(0, str(REPO))
     from capture.pipeline import Pipeline
-    from firmware import config as configuration
+    from firmware.context import load_context
     from firmware.session import recording_settings, start_sealing
     from hw.sources import open_camera, open_microphone
 
-    config = configuration.load().with_overrides({
-        "recording": {"data_dir": str(data_dir), "segment_seconds": 60},
+    context = load_context(data_dir=data_dir, overrides={
+        "recording": {"segment_seconds": 60},
         "sources": {"camera": "simulated:", "microphone": "simulated:"},
     })
-    sealer, _ = start_sealing(config)
+    sealer, _ = start_sealing(context)
     latencies: list[float] = []
     sealing_cpu = [0.0]
 
@@ -63,7 +63,7 @@ def child(seconds: float, data_dir: Path, sealed: bool) -> dict:
     sealer.seal_segment = timed(sealer.seal_segment, keep_latency=True)
     sealer.open_session = timed(sealer.open_session)
     sealer.close_session = timed(sealer.close_session)
-    settings = recording_settings(config, sealer.identity)
+    settings = recording_settings(context, sealer.identity)
     epoch = time.monotonic_ns()
     video, audio = settings.video, settings.audio
     with open_camera("simulated:", video.width, video.height, video.fps, epoch) as camera, \

@@ -25,8 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware import config as configuration  # noqa: E402
-from firmware.eventlog import EventLog  # noqa: E402
+from firmware.context import load_context  # noqa: E402
 from firmware.selftest import open_hardware, run_selftest  # noqa: E402
 from firmware.session import open_recorder  # noqa: E402
 from firmware.watch import Alarm, AlarmSink, Watcher  # noqa: E402
@@ -47,28 +46,28 @@ class Collected(AlarmSink):
 
 
 def selftest_figures(data_dir: Path, runs: int) -> dict:
-    config = configuration.load().with_overrides({**SIMULATED, "recording": {"data_dir": str(data_dir)}})
+    context = load_context(data_dir=data_dir, overrides=SIMULATED)
     started = time.perf_counter()
-    with open_hardware(config) as hardware:
+    with open_hardware(context) as hardware:
         opened = time.perf_counter() - started
         durations = []
         for _ in range(runs):
             began = time.perf_counter()
-            report = run_selftest(config, hardware)
+            report = run_selftest(context, hardware)
             durations.append(time.perf_counter() - began)
     return {"open_seconds": opened, "runs": runs, "median_seconds": statistics.median(durations),
             "max_seconds": max(durations), "result": report.status}
 
 
 def watch_figures(data_dir: Path, seconds: float) -> dict:
-    config = configuration.load().with_overrides({**SIMULATED, "recording": {"data_dir": str(data_dir)}})
+    context = load_context(data_dir=data_dir, overrides=SIMULATED)
     alarms = Collected()
-    with open_hardware(config, with_devices=False) as hardware, open_recorder(config) as recorder:
-        with Watcher(config, hardware, EventLog(data_dir), alarms, recorder.stop_recording) as watcher:
+    with open_hardware(context, with_devices=False) as hardware, open_recorder(context) as recorder:
+        with Watcher(context, hardware, alarms, recorder.stop_recording) as watcher:
             started = time.perf_counter()
             progress = recorder.run(seconds)
             wall = time.perf_counter() - started
-    return {"recorded_seconds": progress.frames / config["video"]["fps"], "wall_seconds": wall,
+    return {"recorded_seconds": progress.frames / context.config["video"]["fps"], "wall_seconds": wall,
             "polls": watcher.polls, "cpu_seconds": watcher.cpu_seconds, "core_share": watcher.cpu_seconds / wall,
             "cpu_ms_per_poll": watcher.cpu_seconds / watcher.polls * 1000, "alarms": [a.kind for a in alarms.alarms]}
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bodycam_threads import OwnedThread  # noqa: E402
 from capture.index import INDEX_SUFFIX, read_index  # noqa: E402
 from firmware import config as configuration  # noqa: E402
+from firmware.context import load_context  # noqa: E402
 from firmware.service import DOCKED, RECORDING, STANDBY, Service  # noqa: E402
 
 TARGET_LATENCY_SECONDS = 0.100
@@ -54,9 +55,9 @@ class Running:
     """A service on its own thread."""
 
     def __init__(self, data_dir: Path, pre_event: int) -> None:
-        config = configuration.load().with_overrides(
-            {**SIMULATED, "recording": {"data_dir": str(data_dir), "pre_event_seconds": pre_event}})
-        self.service = Service(config, echo=lambda line: None)
+        context = load_context(data_dir=data_dir,
+                               overrides={**SIMULATED, "recording": {"pre_event_seconds": pre_event}})
+        self.service = Service(context, echo=lambda line: None)
         self.thread = OwnedThread(self.service.run, "service")
         self.thread.start()
         if not self.service.ready.wait(60) or self.service.state != STANDBY:

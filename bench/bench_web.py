@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 import uvicorn  # noqa: E402
 
 from evidence.keys import FileSigner, add_key  # noqa: E402
-from evidence.paths import ArchiveDir, DataDir  # noqa: E402
-from firmware import config as configuration  # noqa: E402
+from evidence.paths import ArchiveDir  # noqa: E402
+from firmware.context import load_context  # noqa: E402
 from firmware.offload import serve  # noqa: E402
 from firmware.session import open_recorder  # noqa: E402
 from station import access, audit, catalogue  # noqa: E402
@@ -51,15 +51,16 @@ PASSWORD = "bench password 1"
 
 def recorded_archive(root: Path, seconds: float) -> Path:
     device, archive = root / "device", root / "archive"
-    settings = {"video": {"width": 1280, "height": 720, "fps": 30}, "recording": {"segment_seconds": 10,
-                "data_dir": str(device)}, "sources": {"camera": "simulated:", "microphone": "simulated:"}}
-    with open_recorder(configuration.load().with_overrides(settings)) as recorder:
+    settings = {"video": {"width": 1280, "height": 720, "fps": 30}, "recording": {"segment_seconds": 10},
+                "sources": {"camera": "simulated:", "microphone": "simulated:"}}
+    context = load_context(data_dir=device, overrides=settings)
+    with open_recorder(context) as recorder:
         recorder.run(seconds)
-    dock_init(archive, [DataDir(device).public_key.read_text()])
-    add_key(DataDir(device).docks, (archive / "dock" / "dock.pub").read_text())
+    dock_init(archive, [context.data_dir.public_key.read_text()])
+    add_key(context.data_dir.docks, (archive / "dock" / "dock.pub").read_text())
     stop = threading.Event()
     with PtyWire() as wire:
-        server = threading.Thread(target=serve, args=(device, wire.a), kwargs={"stop": stop})
+        server = threading.Thread(target=serve, args=(context, wire.a), kwargs={"stop": stop})
         server.start()
         try:
             assert not pull(archive, wire.b).failed

@@ -58,7 +58,7 @@ class RecordingSettings:
     video: VideoSettings
     audio: AudioSettings | None
     segment_seconds: int
-    data_dir: Path
+    spool: Path     # where session folders are made (the data directory's spool/)
     identity: dict[str, Any] = field(default_factory=dict)
     pre_event_seconds: float = 0.0
     pre_event_audio: bool = False
@@ -209,7 +209,7 @@ class Pipeline:
         """What is being recorded from, said plainly (a simulated device is named as such)."""
         return [f"camera      {self.camera.description}",
                 f"microphone  {self.microphone.description if self.microphone else 'none (video only)'}",
-                f"spool       {self.settings.data_dir / 'spool'}"]
+                f"spool       {self.settings.spool}"]
 
     # --- asked from any thread ---------------------------------------------------------------
 
@@ -352,7 +352,7 @@ class Pipeline:
             raise CaptureError(f"cannot record: {self.error}")
         buffered = self.buffer.take()
         origin = buffered[0].time if buffered else None
-        session_id, folder = new_session_dir(self.settings.data_dir, self.settings.identity.get("device", "device"))
+        session_id, folder = new_session_dir(self.settings.spool, self.settings.identity.get("device", "device"))
         self.progress = Progress(session_id, folder)
         pre_event_ms = 0
         if origin is not None:

@@ -102,9 +102,8 @@ class ChainState:
         atomic_write(self.path, record.to_bytes())
 
 
-def record_paths(data_dir: Path) -> list[Path]:
+def record_paths(folders: DataDir) -> list[Path]:
     """Every chain record on the device: the identity records, then each session's records."""
-    folders = DataDir(data_dir)
     found = sorted(folders.identity.glob(IDENTITY_GLOB)) if folders.identity.is_dir() else []
     if folders.spool.is_dir():
         found += [p for folder in folders.spool.iterdir() if folder.is_dir() for p in folder.iterdir()
@@ -115,16 +114,15 @@ def record_paths(data_dir: Path) -> list[Path]:
 class Sealer:
     """Signs the records of the device's chain. Used by one thread at a time."""
 
-    def __init__(self, data_dir: Path, signer: Signer, identity: dict[str, str],
+    def __init__(self, folders: DataDir, signer: Signer, identity: dict[str, str],
                  clock_status: Callable[[], dict[str, Any]] = lambda: {"status": "unchecked"}) -> None:
-        folders = DataDir(data_dir)
         self.spool = folders.spool
         self.signer = signer
         self.identity = identity
         self.clock_status = clock_status
         self.identities = folders.identity
         folders.device.mkdir(parents=True, exist_ok=True)
-        self.chain = ChainState(folders.chain, signer, identity["device"], record_paths(folders.root))
+        self.chain = ChainState(folders.chain, signer, identity["device"], record_paths(folders))
 
     def record_identity(self, identity: dict[str, str], reason: str) -> SignedRecord:
         """Sign who carries the device into the chain: at provisioning, and at each re-assignment."""

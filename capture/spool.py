@@ -14,7 +14,6 @@ from pathlib import Path
 
 from capture import CaptureError
 from evidence.files import sync_directory
-from evidence.paths import DataDir
 
 READ_ONLY = 0o444
 
@@ -61,9 +60,8 @@ class AppendOnlyFile:
                 self._fd = -1
 
 
-def new_session_dir(data_dir: Path, serial: str) -> tuple[str, Path]:
-    """Create the folder of a new recording session: ``spool/<UTC start>-<serial>-<random>``."""
-    spool = DataDir(data_dir).spool
+def new_session_dir(spool: Path, serial: str) -> tuple[str, Path]:
+    """Create the folder of a new recording session in ``spool``: ``<UTC start>-<serial>-<random>``."""
     try:
         spool.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -6,6 +6,7 @@ fall back to a default in the field.
 """
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ from typing import Any, Callable
 from bodycam_errors import BodycamError
 from hw import sources
 from sync.link import BAUDRATES
+
+
+log = logging.getLogger(__name__)
+# Keys that moved: (old section, old key) -> (new section, new key). A file with the old one is still read.
+MOVED = {("recording", "data_dir"): ("device", "data_dir")}
 
 
 class ConfigError(BodycamError, ValueError):
@@ -50,6 +56,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "device": {
         "serial": Rule(str, lambda s: re.fullmatch(r"[0-9A-Za-z]{7}", s) is not None,
                        "exactly 7 letters or digits"),
+        "data_dir": Rule(str, _length(1, 4096), "a directory path"),
     },
     "officer": {
         "police_number": Rule(str, lambda s: re.fullmatch(r"\d{6}", s) is not None,
@@ -78,7 +85,6 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     },
     "recording": {
         "segment_seconds": Rule(int, _between(2, 3600), "a whole number of seconds from 2 to 3600"),
-        "data_dir": Rule(str, _length(1, 4096), "a directory path"),
         "pre_event_seconds": Rule(int, _between(0, 120), "a whole number of seconds from 0 to 120"),
         "pre_event_audio": Rule(bool, lambda b: True, "true or false"),
         "capture_nice": Rule(int, _between(-20, 19), "a whole number from -20 to 19"),
@@ -188,7 +194,7 @@ def load(path: str | Path | None = None) -> Config:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}.") from exc
-        for section, keys in _parse(text, source).items():
+        for section, keys in _moved(_parse(text, source), source).items():
             if not isinstance(keys, dict):
                 raise ConfigError(f"config {source}: '{section}' must be a [{section}] table.")
             values.setdefault(section, {}).update(keys)
@@ -200,6 +206,25 @@ def _parse(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {source}: not valid TOML ({exc}).") from exc
+
+
+def _moved(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """The file's keys with each moved key under its new name; one warning per old key, and
+    an error when the old and the new are both given (which one holds would be a guess)."""
+    for (section, key), (new_section, new_key) in MOVED.items():
+        old = values.get(section)
+        if not isinstance(old, dict) or key not in old:
+            continue
+        new = values.setdefault(new_section, {})
+        if not isinstance(new, dict):
+            continue        # refused by the check of tables, naming the section
+        if new_key in new:
+            raise ConfigError(f"config {source}: '{section}.{key}' and '{new_section}.{new_key}' are both set; "
+                              f"keep only '{new_section}.{new_key}'.")
+        log.warning("config %s: '%s.%s' is now '%s.%s'; it is read this time, please move it.",
+                    source, section, key, new_section, new_key)
+        new[new_key] = old.pop(key)
+    return values
 
 
 def _checked(values: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:

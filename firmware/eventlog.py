@@ -7,6 +7,10 @@ without forking the chain. A line cut short by a power cut is left as it is and 
 line goes into a new file, chained to the last complete line, so nothing is rewritten.
 :meth:`EventLog.rotate` ends the newest file when a dock asks what to take: every file but
 the new, empty one is then complete and never changes again.
+
+``EventLog`` is the only writer of the log. A thread that must never wait for the card (the
+recording's) appends through an :class:`EventQueue`; warnings logged by other modules reach
+the log through an :class:`EventHandler`. Both only call :meth:`EventLog.append`.
 """
 from __future__ import annotations
 
@@ -14,12 +18,15 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from evidence.eventlog import GENESIS, MAX_LINE_BYTES, log_files
 from evidence.files import sync_directory
@@ -48,8 +55,8 @@ class _Tail:
 class EventLog:
     """Appends events under ``<data_dir>/events/``; thread-safe, and safe beside other processes."""
 
-    def __init__(self, data_dir: str | Path) -> None:
-        self.folder = DataDir(Path(data_dir)).events
+    def __init__(self, data_dir: DataDir) -> None:
+        self.folder = data_dir.events
         self._lock = threading.Lock()
         self._cached: _Tail | None = None
         self._boot = _boot_id()
@@ -117,3 +124,44 @@ class EventLog:
 
 def _number(path: Path | None) -> int:
     return 0 if path is None else int(path.stem.split("-")[1])
+
+
+class EventQueue:
+    """Appends to ``events`` on a thread of its own, in order: the caller (the recording
+    thread) never waits for the log's fsync. Events still queued at close are written."""
+
+    def __init__(self, events: EventLog) -> None:
+        self.events = events
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="events", daemon=True)
+        self._thread.start()
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        self._queue.put((kind, data))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                self.events.append(*item)
+            except (OSError, ValueError) as exc:  # the recording goes on; the failure is said
+                print(f"bodycam: the event log could not keep a {item[0]} event: {exc}", file=sys.stderr)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
+class EventHandler(logging.Handler):
+    """A ``logging`` handler that appends each record it is given to ``events`` as an event of
+    ``kind_of(record)``: ``{"message", "module"}``. Its level and filters say which records."""
+
+    def __init__(self, events: EventLog, kind_of: Callable[[logging.LogRecord], str],
+                 level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self.events, self.kind_of = events, kind_of
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.events.append(self.kind_of(record), {"message": record.getMessage(), "module": record.name})
+        except (OSError, ValueError):
+            self.handleError(record)  # a full card: the warning still reaches the system log

@@ -11,9 +11,9 @@ from evidence.paths import DataDir
 from evidence.records import INDEX_SUFFIX
 
 
-def describe_spool(data_dir: Path) -> list[str]:
+def describe_spool(data_dir: DataDir) -> list[str]:
     """One line per session and per segment: frames, length, first and last frame time, playability."""
-    spool = DataDir(data_dir).spool
+    spool = data_dir.spool
     sessions = sorted(p for p in spool.iterdir() if p.is_dir()) if spool.is_dir() else []
     if not sessions:
         return [f"no recordings in {spool}"]

@@ -22,7 +22,6 @@ import io
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
@@ -34,11 +33,12 @@ from evidence.paths import DEVICE_ITEMS, EVENTS, RECEIPT_SUFFIX, DataDir
 from evidence.receipts import receipt_dock
 from evidence.records import (CHAIN_HEAD, IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN,
                               read_record)
-from firmware.eventlog import EventLog
+from firmware.context import DeviceContext
+from firmware.eventlog import EventHandler, EventLog
 from firmware.writer import writing
 from sync.auth import Ed25519Authenticator
 from sync.device import Device, DeviceStats
-from sync.link import DEFAULT_BAUDRATE, LinkConfig, open_port
+from sync.link import LinkConfig, open_port
 from sync.messages import Item
 
 log = logging.getLogger(__name__)
@@ -47,34 +47,27 @@ MARKED = 1                      # OFFER priority of a session holding a marked s
 HEAD_ITEM = f"{DEVICE_ITEMS}/{CHAIN_HEAD}"
 
 
-@dataclass(frozen=True)
-class ClockPolicy:
-    set_system_clock: bool = False     # only then does the dock's time change the system clock
-    max_drift_ns: int = 2 * 10**9      # a clock this close to the dock's counts as set by it
+def device_public_key(data_dir: DataDir) -> bytes:
+    return load_public_key(data_dir.public_key.read_text())
 
 
-def device_public_key(data_dir: Path) -> bytes:
-    return load_public_key(DataDir(data_dir).public_key.read_text())
-
-
-def device_authenticator(data_dir: Path) -> Ed25519Authenticator:
+def device_authenticator(data_dir: DataDir) -> Ed25519Authenticator:
     """The device's end: its own key, trusting only the enrolled docks."""
-    folder = DataDir(data_dir)
-    return Ed25519Authenticator(FileSigner(folder.key), read_keys(folder.docks))
+    return Ed25519Authenticator(FileSigner(data_dir.key), read_keys(data_dir.docks))
 
 
-def release_due(data_dir: Path, release_after_days: float, now_ns: int | None = None) -> list[str]:
+def release_due(data_dir: DataDir, release_after_days: float, now_ns: int | None = None) -> list[str]:
     """Free every receipted video whose retention has run out (at service start); returns their ids."""
-    folder = DataDir(data_dir).receipts
+    folder = data_dir.receipts
     device_key = device_public_key(data_dir)
     return [item_id for path in sorted(folder.glob(f"*/*.mp4{RECEIPT_SUFFIX}"))
-            if _release(Path(data_dir), item_id := path.relative_to(folder).as_posix()[:-len(RECEIPT_SUFFIX)],
+            if _release(data_dir, item_id := path.relative_to(folder).as_posix()[:-len(RECEIPT_SUFFIX)],
                         device_key, release_after_days, now_ns)]
 
 
-def _release(data_dir: Path, item_id: str, device_key: bytes, release_after_days: float,
+def _release(data_dir: DataDir, item_id: str, device_key: bytes, release_after_days: float,
              now_ns: int | None) -> bool:
-    video = DataDir(data_dir).spool / item_id
+    video = data_dir.spool / item_id
     if not item_id.endswith(".mp4") or not video.exists():
         return False
     try:
@@ -82,11 +75,11 @@ def _release(data_dir: Path, item_id: str, device_key: bytes, release_after_days
         sealed = manifest["file"]
     except (EvidenceError, KeyError, TypeError):
         return False
-    received = receipts.received_ns(data_dir, item_id)
+    received = receipts.received_ns(data_dir.root, item_id)
     if received is None or (now_ns or time.time_ns()) - received < release_after_days * DAY_NS:
         return False
     if sealed.get("name") != video.name or receipts.extent(video, manifest)[1] != sealed["sha256"] \
-            or receipt_dock(data_dir, item_id, sealed["sha256"], device_key) is None:
+            or receipt_dock(data_dir.root, item_id, sealed["sha256"], device_key) is None:
         return False            # not offered as sealed (changed in size), or no receipt of exactly it
     if not receipts.holds(video, sealed):
         return False            # changed since it was sealed: the dock holds other bytes than these
@@ -101,20 +94,20 @@ def _session_folders(spool: Path) -> list[Path]:
     return sorted(p for p in spool.iterdir() if p.is_dir()) if spool.is_dir() else []
 
 
-def not_offloaded(data_dir: Path) -> tuple[int, int]:
+def not_offloaded(context: DeviceContext) -> tuple[int, int]:
     """(sessions, bytes) on the spool that no stored valid receipt covers: what only the device
     holds. A file is covered when :func:`receipt_dock` holds for the extent it is offered
     with; files not sealed yet count. Only sessions with receipts are read, so an undocked
     spool costs no hashing."""
-    folder = DataDir(data_dir)
-    folders = _session_folders(folder.spool)
-    docked = [session for session in folders if (folder.receipts / session.name).is_dir()]
+    data_dir = context.data_dir
+    folders = _session_folders(data_dir.spool)
+    docked = [session for session in folders if (data_dir.receipts / session.name).is_dir()]
     covered: set[str] = set()
     if docked:
-        source = SpoolSource(data_dir)
-        docks = read_keys(folder.docks)
+        source = SpoolSource(context)
+        docks = read_keys(data_dir.docks)
         covered = {item.id for session in docked for item in source._session(session)[1]
-                   if receipt_dock(data_dir, item.id, item.sha256.hex(), source.device_key, docks) is not None}
+                   if receipt_dock(data_dir.root, item.id, item.sha256.hex(), source.device_key, docks) is not None}
     sessions = total = 0
     for session in folders:
         pending = [f.stat().st_size for f in session.iterdir() if f.is_file() and f"{session.name}/{f.name}" not in covered]
@@ -124,15 +117,13 @@ def not_offloaded(data_dir: Path) -> tuple[int, int]:
 
 
 class SpoolSource:
-    """``sync.store.Source`` over ``<data_dir>/spool``. ``event(kind, data)`` records each
-    release (the device's event log)."""
+    """``sync.store.Source`` over the context's ``<data_dir>/spool``, releasing videos after the
+    context's ``dock.release_after_days``; each release is an event of its event log."""
 
-    def __init__(self, data_dir: Path, release_after_days: float = 0,
-                 event: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
-        self.data_dir = DataDir(data_dir)
-        self.release_after_days = release_after_days
-        self.device_key = device_public_key(self.data_dir.root)
-        self.event = event or (lambda kind, data: None)
+    def __init__(self, context: DeviceContext) -> None:
+        self.data_dir, self.events = context.data_dir, context.events
+        self.release_after_days = context.dock.release_after_days
+        self.device_key = device_public_key(self.data_dir)
         self._hashes: dict[tuple[str, int, int], tuple[int, str]] = {}
         self._head_bytes = b""
 
@@ -164,7 +155,7 @@ class SpoolSource:
         card: if that fails (full, read-only), the evidence still goes, and so do the
         event files but the newest."""
         try:
-            return EventLog(self.data_dir.root).rotate()
+            return self.events.rotate()
         except OSError as exc:
             log.warning("cannot end the newest event file (%s): it stays for a later docking", exc)
             return log_files(self.data_dir.events)[:-1]
@@ -217,69 +208,58 @@ class SpoolSource:
             log.warning("receipt for %s not signed by an enrolled dock: ignored", item.id)
             return
         receipts.store(self.data_dir.root, item.id, item.sha256, docks[0], signature)
-        if _release(self.data_dir.root, item.id, self.device_key, self.release_after_days, None):
-            self.event("released", {"item": item.id, "sha256": item.sha256.hex()})
+        if _release(self.data_dir, item.id, self.device_key, self.release_after_days, None):
+            self.events.append("released", {"item": item.id, "sha256": item.sha256.hex()})
 
 
-class _EventLogHandler(logging.Handler):
-    """Every warning logged while serving, by any module, on the serving thread, also goes into
-    the device's event log: a refusal of the device end as ``dock_refused``, the rest as
-    ``offload_warning``."""
-
-    def __init__(self, events: EventLog) -> None:
-        super().__init__(logging.WARNING)
-        self.events = events
-        serving = threading.get_ident()
-        self.addFilter(lambda record: record.thread == serving)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        kind = "dock_refused" if record.name == "sync.device" else "offload_warning"
-        try:
-            self.events.append(kind, {"message": record.getMessage(), "module": record.name})
-        except (OSError, ValueError):
-            self.handleError(record)  # a full card: the warning still reaches the system log
+def serving_warnings(events: EventLog) -> EventHandler:
+    """A handler that takes every warning logged on the calling (serving) thread, by any module,
+    into ``events``: a refusal of the device end as ``dock_refused``, the rest as ``offload_warning``."""
+    handler = EventHandler(events, lambda record: "dock_refused" if record.name == "sync.device" else "offload_warning")
+    serving = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == serving)
+    return handler
 
 
-def clock_setter(data_dir: Path, events: EventLog, policy: ClockPolicy) -> Callable[[int], int]:
-    """SET_CLOCK on the device: record the offset; set the clock only if the policy allows."""
+def clock_setter(context: DeviceContext) -> Callable[[int], int]:
+    """SET_CLOCK on the device: record the offset; set the clock only if ``[dock]`` allows."""
+    policy = context.dock
+
     def set_clock(dock_ns: int) -> int:
         device_ns = time.time_ns()
         applied = False
         if policy.set_system_clock:
             time.clock_settime_ns(time.CLOCK_REALTIME, dock_ns)
             applied = True
-        events.append("clock_set", {"dock_ns": dock_ns, "device_ns": device_ns, "offset_ns": device_ns - dock_ns,
-                                    "applied": applied})
+        context.events.append("clock_set", {"dock_ns": dock_ns, "device_ns": device_ns,
+                                            "offset_ns": device_ns - dock_ns, "applied": applied})
         if applied or abs(device_ns - dock_ns) <= policy.max_drift_ns:
-            DataDir(data_dir).clock_set.touch()     # the self-test takes its age as "the dock vouched for the clock"
+            context.data_dir.clock_set.touch()     # the self-test takes its age as "the dock vouched for the clock"
         return device_ns
     return set_clock
 
 
-def serve(data_dir: Path, port_url: str, *, release_after_days: float = 0, clock: ClockPolicy = ClockPolicy(),
-          stop: threading.Event | None = None, sessions: int | None = None,
-          config: LinkConfig = LinkConfig(), baudrate: int = DEFAULT_BAUDRATE) -> DeviceStats:
-    """Offer the spool to enrolled docks on ``port_url`` (at ``baudrate`` on a UART) until ``stop``
-    (or ``sessions`` sessions), holding the data directory's writer lock (receipts are stored
-    and videos freed)."""
-    data_dir = Path(data_dir)
-    with writing(data_dir):
-        return _serve(data_dir, port_url, baudrate, release_after_days, clock, stop, sessions, config)
+def serve(context: DeviceContext, port_url: str, *, stop: threading.Event | None = None, sessions: int | None = None,
+          config: LinkConfig = LinkConfig()) -> DeviceStats:
+    """Offer the spool to enrolled docks on ``port_url`` (at ``dock.baudrate`` on a UART) until
+    ``stop`` (or ``sessions`` sessions), holding the data directory's writer lock (receipts are
+    stored and videos freed)."""
+    with writing(context.data_dir):
+        return _serve(context, port_url, stop, sessions, config)
 
 
-def _serve(data_dir: Path, port_url: str, baudrate: int, release_after_days: float, clock: ClockPolicy,
-           stop: threading.Event | None, sessions: int | None, config: LinkConfig) -> DeviceStats:
-    events = EventLog(data_dir)
-    for item_id in release_due(data_dir, release_after_days):
-        events.append("released", {"item": item_id})
-    source = SpoolSource(data_dir, release_after_days, event=events.append)
-    handler = _EventLogHandler(events)
+def _serve(context: DeviceContext, port_url: str, stop: threading.Event | None, sessions: int | None,
+           config: LinkConfig) -> DeviceStats:
+    for item_id in release_due(context.data_dir, context.dock.release_after_days):
+        context.events.append("released", {"item": item_id})
+    source = SpoolSource(context)
+    handler = serving_warnings(context.events)
     logging.getLogger().addHandler(handler)     # every module's: the link's, ours, the evidence's
     try:
-        port = open_port(port_url, baudrate)
+        port = open_port(port_url, context.dock.baudrate)
         try:
-            return Device(port, source, device_authenticator(data_dir), config=config,
-                          set_clock=clock_setter(data_dir, events, clock)).serve(stop, sessions)
+            return Device(port, source, device_authenticator(context.data_dir), config=config,
+                          set_clock=clock_setter(context)).serve(stop, sessions)
         finally:
             port.close()
     finally:

@@ -21,6 +21,7 @@ from evidence.keys import FileSigner, key_id, public_pem
 from evidence.paths import DataDir
 from evidence.records import IDENTITY_GLOB, read_record
 from firmware.config import SCHEMA, Config, ConfigError
+from firmware.context import DeviceContext
 from firmware.eventlog import EventLog
 from firmware.version import __version__
 from firmware.writer import writing
@@ -42,7 +43,7 @@ class ProvisionError(ConfigError):
     """An identity value is refused, or the device's identity cannot change that way."""
 
 
-def provision(data_dir: Path, values: dict[str, str]) -> tuple[FileSigner, dict[str, str]]:
+def provision(context: DeviceContext, values: dict[str, str]) -> tuple[FileSigner, dict[str, str]]:
     """Create the key if there is none and sign the identity into the chain; return both.
 
     ``values`` uses the identity's keys (see FIELDS). A provisioned device given another
@@ -50,9 +51,9 @@ def provision(data_dir: Path, values: dict[str, str]) -> tuple[FileSigner, dict[
     nothing; a different product serial is refused.
     """
     _check_rules(values)
-    folder = DataDir(data_dir)
-    with writing(data_dir):
-        old = load_identity(data_dir) if has_identity(data_dir) else None
+    folder = context.data_dir
+    with writing(folder):
+        old = load_identity(folder) if has_identity(folder) else None
         signer = FileSigner(folder.key) if folder.key.exists() else FileSigner.generate(folder.key)
         if old and old["device"] != values["device"]:
             raise ProvisionError(f"provision: this device's serial is {old['device']}; it cannot become "
@@ -60,15 +61,15 @@ def provision(data_dir: Path, values: dict[str, str]) -> tuple[FileSigner, dict[
         identity = {**values, "firmware": __version__, "key_id": signer.key_id, "public_key": signer.public_key.hex()}
         atomic_write(folder.public_key, public_pem(signer.public_key).encode())
         if old is None or any(old[name] != values[name] for name in FIELDS):
-            _sign_identity(data_dir, signer, identity, "re-assignment" if old else "provisioned")
+            _sign_identity(context, signer, identity, "re-assignment" if old else "provisioned")
     return signer, identity
 
 
-def _sign_identity(data_dir: Path, signer: FileSigner, identity: dict[str, str], reason: str) -> None:
+def _sign_identity(context: DeviceContext, signer: FileSigner, identity: dict[str, str], reason: str) -> None:
     from capture.sealing import Sealer, recover  # PyAV: only when an identity is signed
 
-    sealer = Sealer(data_dir, signer, identity)
-    log_chain_head(data_dir, sealer.chain)
+    sealer = Sealer(context.data_dir, signer, identity)
+    log_chain_head(context.events, sealer.chain)
     if sealer.chain.newest is not None and sealer.chain.newest.body["device"] != identity["device"]:
         raise ProvisionError(f"provision: this device recorded as {sealer.chain.newest.body['device']}; "
                              f"its serial cannot become {identity['device']}.")
@@ -76,12 +77,12 @@ def _sign_identity(data_dir: Path, signer: FileSigner, identity: dict[str, str],
     sealer.record_identity(identity, reason)
 
 
-def log_chain_head(data_dir: Path, chain: "ChainState") -> list[str]:
+def log_chain_head(events: EventLog, chain: "ChainState") -> list[str]:
     """Log what was wrong with the chain head found at start, if anything; returns it as a note."""
     if not chain.found:
         return []
     note = f"{chain.found}: rebuilt from the records on the device, record {chain.seq} is the head"
-    EventLog(data_dir).append("chain_head_rebuilt", {"found": chain.found, "seq": chain.seq, "head": chain.head})
+    events.append("chain_head_rebuilt", {"found": chain.found, "seq": chain.seq, "head": chain.head})
     return [note]
 
 
@@ -93,28 +94,27 @@ def _check_rules(values: dict[str, str]) -> None:
             raise ProvisionError(f"provision: {name.replace('_', ' ')} must be {rule.must}, got {value!r}.")
 
 
-def _identity_paths(data_dir: Path) -> list[Path]:
-    folder = DataDir(data_dir).identity
+def _identity_paths(data_dir: DataDir) -> list[Path]:
+    folder = data_dir.identity
     return sorted(folder.glob(IDENTITY_GLOB)) if folder.is_dir() else []
 
 
-def has_identity(data_dir: Path) -> bool:
+def has_identity(data_dir: DataDir) -> bool:
     """Whether the device holds a signed identity record (valid or not)."""
     return bool(_identity_paths(data_dir))
 
 
-def load_identity(data_dir: Path) -> dict[str, str] | None:
+def load_identity(data_dir: DataDir) -> dict[str, str] | None:
     """The identity of the newest signed identity record, checked against the signatures, the
     device's key and the rules; None if the device was never provisioned. Raises
     ProvisionError (one sentence) for anything edited, missing or signed by another key."""
-    folder = DataDir(data_dir)
     paths = _identity_paths(data_dir)
     if not paths:
-        if folder.key.exists():
-            raise ProvisionError(f"the device has a key but no signed identity record in {folder.identity}; "
+        if data_dir.key.exists():
+            raise ProvisionError(f"the device has a key but no signed identity record in {data_dir.identity}; "
                                  f"run 'bodycam provision' to sign one.")
         return None
-    device_key = FileSigner(folder.key).public_key
+    device_key = FileSigner(data_dir.key).public_key
     serial = None
     for path in paths:
         try:
@@ -137,8 +137,8 @@ def load_identity(data_dir: Path) -> dict[str, str] | None:
     except ProvisionError as exc:
         raise ProvisionError(f"the identity record {paths[-1]} breaks the rules ({exc}); refusing to record.") \
             from exc
-    if folder.public_key.exists() and folder.public_key.read_text() != public_pem(device_key):
-        raise ProvisionError(f"{folder.public_key} does not hold this device's public key; refusing to record.")
+    if data_dir.public_key.exists() and data_dir.public_key.read_text() != public_pem(device_key):
+        raise ProvisionError(f"{data_dir.public_key} does not hold this device's public key; refusing to record.")
     return {**identity, "firmware": __version__, "key_id": key_id(device_key), "public_key": device_key.hex()}
 
 
@@ -146,14 +146,13 @@ def from_config(config: Config) -> dict[str, str]:
     return {name: config[section][key] for name, (section, key) in FIELDS.items()}
 
 
-def ensure_provisioned(config: Config) -> tuple[FileSigner, dict[str, str], bool]:
+def ensure_provisioned(context: DeviceContext) -> tuple[FileSigner, dict[str, str], bool]:
     """The device's key and identity; a device started for the first time is provisioned from the config.
 
     Returns whether it was provisioned just now, so that the caller can say so.
     """
-    data_dir = Path(config["recording"]["data_dir"])
-    identity = load_identity(data_dir)
+    identity = load_identity(context.data_dir)
     if identity is None:
-        signer, identity = provision(data_dir, from_config(config))
+        signer, identity = provision(context, from_config(context.config))
         return signer, identity, True
-    return FileSigner(DataDir(data_dir).key), identity, False
+    return FileSigner(context.data_dir.key), identity, False

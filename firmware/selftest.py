@@ -13,7 +13,6 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -23,6 +22,7 @@ from bodycam_threads import OwnedThread, ZombieThread
 from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from firmware.config import Config
+from firmware.context import DeviceContext
 from firmware.eventlog import EventLog
 from firmware.offload import not_offloaded
 from firmware.provision import has_identity, load_identity
@@ -139,14 +139,15 @@ def _opening(stack: contextlib.ExitStack, open_: Callable[[], Any]) -> Any:
 
 
 @contextlib.contextmanager
-def open_hardware(config: Config, with_devices: bool = True) -> Iterator[Hardware]:
+def open_hardware(context: DeviceContext, with_devices: bool = True) -> Iterator[Hardware]:
     """Open the configured battery, storage, clock and GNSS adapters (and camera and microphone); close all on exit."""
+    config = context.config
     battery, video, audio = config["battery"], config["video"], config["audio"]
     with contextlib.ExitStack() as stack:
         hardware = Hardware(
             main=_opening(stack, lambda: open_battery(battery["main"], 0, battery["full_minutes"])),
             backup=_opening(stack, lambda: open_battery(battery["backup"], 1, battery["full_minutes"])),
-            storage=Storage(config["recording"]["data_dir"], config["storage"]["card_mount"] or None),
+            storage=Storage(context.data_dir.root, config["storage"]["card_mount"] or None),
             rtc=_opening(stack, lambda: open_rtc(config["clock"]["rtc"])),
             gnss=_opening(stack, lambda: open_gnss(config["gnss"]["port"], config["gnss"]["baudrate"])))
         if with_devices:
@@ -157,14 +158,14 @@ def open_hardware(config: Config, with_devices: bool = True) -> Iterator[Hardwar
         yield hardware
 
 
-def run_selftest(config: Config, hardware: Hardware, when: str = "power-on") -> Report:
+def run_selftest(context: DeviceContext, hardware: Hardware, when: str = "power-on") -> Report:
     """Every check, in the order the table shows them."""
     started = time.perf_counter()
-    data_dir = Path(config["recording"]["data_dir"])
+    config, data_dir = context.config, context.data_dir
     checks = [battery_check("battery.main", hardware.main, config),
               battery_check("battery.backup", hardware.backup, config, backup=True),
-              *storage_checks(hardware.storage, config),
-              *clock_checks(hardware.rtc, hardware.gnss, config),
+              *storage_checks(hardware.storage, context),
+              *clock_checks(hardware.rtc, hardware.gnss, context),
               gnss_check(hardware.gnss)]
     if hardware.camera is not None:
         checks.append(camera_check(hardware.camera))
@@ -221,7 +222,8 @@ def bytes_per_second(config: Config) -> float:
     return (config["video"]["bitrate_kbps"] + config["audio"]["bitrate_kbps"]) * 1000 / 8 * CONTAINER_OVERHEAD
 
 
-def storage_checks(storage: Storage, config: Config) -> list[Check]:
+def storage_checks(storage: Storage, context: DeviceContext) -> list[Check]:
+    config = context.config
     limits, source = config["storage"], storage.description
     try:
         reading = storage.read()
@@ -246,18 +248,18 @@ def storage_checks(storage: Storage, config: Config) -> list[Check]:
     status = FAIL if reading.free_bytes <= reserve else WARN if hours < limits["shift_hours"] else PASS
     checks.append(Check("storage.free", status, f"{reading.free_bytes / 1e9:.2f} GB = {hours:.1f} h of recording",
                         f">= {limits['shift_hours']} h at {rate * 8 / 1e6:.2f} Mbit/s", source))
-    sessions, pending = not_offloaded(storage.path)
+    sessions, pending = not_offloaded(context)
     checks.append(Check("storage.offload", PASS, f"{sessions} sessions, {pending / 1e6:.1f} MB not yet offloaded",
                         "offload daily", source))
     return checks
 
 
-def clock_checks(rtc: Rtc | OSError, gnss: Gnss | None | OSError, config: Config,
+def clock_checks(rtc: Rtc | OSError, gnss: Gnss | None | OSError, context: DeviceContext,
                  now: float | None = None) -> list[Check]:
     """The system clock (``now``) against the build date, the RTC, the kernel, the GNSS and the dock's time-set."""
+    config = context.config
     drift = config["clock"]["max_drift_seconds"]
     now = time.time() if now is None else now
-    data_dir = Path(config["recording"]["data_dir"])
     build = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc)
     shown = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     plausible = now >= build.timestamp()
@@ -276,11 +278,11 @@ def clock_checks(rtc: Rtc | OSError, gnss: Gnss | None | OSError, config: Config
                                 rtc.description, rtc.simulated))
         except OSError as exc:
             checks.append(Check("clock.rtc", WARN, f"unreadable: {exc}", rtc_limit, rtc.description, rtc.simulated))
-    checks.append(_time_source(gnss, config, data_dir, now))
+    checks.append(_time_source(gnss, config, context.data_dir, now))
     return checks
 
 
-def _time_source(gnss: Gnss | None | OSError, config: Config, data_dir: Path, now: float) -> Check:
+def _time_source(gnss: Gnss | None | OSError, config: Config, data_dir: DataDir, now: float) -> Check:
     drift, max_hours = config["clock"]["max_drift_seconds"], config["clock"]["max_hours_since_set"]
     limit = f"kernel sync, GNSS within {drift} s or dock set within {max_hours} h"
     # A real receiver's time is a witness; a simulated one only echoes the system clock.
@@ -299,7 +301,7 @@ def _time_source(gnss: Gnss | None | OSError, config: Config, data_dir: Path, no
     if gnss_delta is not None:
         return Check("clock.source", PASS, f"GNSS time agrees: {gnss_delta:+.1f} s", limit, gnss.description)
     try:
-        hours = (now - DataDir(data_dir).clock_set.stat().st_mtime) / 3600
+        hours = (now - data_dir.clock_set.stat().st_mtime) / 3600
     except OSError:
         hours = None
     if hours is not None and 0 <= hours <= max_hours:
@@ -380,10 +382,10 @@ def microphone_check(microphone: Microphone | OSError) -> Check:
                  limit, microphone.description, microphone.simulated)
 
 
-def identity_check(data_dir: Path) -> Check:
+def identity_check(data_dir: DataDir) -> Check:
     """The signed identity records hold against the device key and the rules; else the device
     cannot record (firmware.provision)."""
-    path, limit = DataDir(data_dir).identity, "signed by the device key, within the rules"
+    path, limit = data_dir.identity, "signed by the device key, within the rules"
     if not has_identity(data_dir):
         return Check("identity", WARN, "not provisioned (the first recording provisions it)", limit, str(path))
     try:
@@ -394,9 +396,9 @@ def identity_check(data_dir: Path) -> Check:
                                    f"{identity['unit_number']}", limit, str(path))
 
 
-def key_check(data_dir: Path) -> Check:
+def key_check(data_dir: DataDir) -> Check:
     """The device key (firmware.provision's) is there and its signature verifies."""
-    path, limit = DataDir(data_dir).key, "a device key that signs"
+    path, limit = data_dir.key, "a device key that signs"
     if not path.exists():
         return Check("signing.key", WARN, "not provisioned (the first recording provisions it)", limit, str(path))
     try:

@@ -8,9 +8,10 @@ start, stop, marker and interruption is an event in the device's hash-chained ev
 Threads: the thread calling :meth:`Service.run` owns the state and makes every call into
 the pipeline. The buttons (gpiozero's threads), the watcher, the control socket and signal
 handlers only post messages to its inbox, so events are handled one at a time, in order.
-A message is one of the typed classes below (:data:`Message`); the service has one handler
-for each. The offload runs on a thread the service owns: one at a time, and an undock
-waits for it to end.
+A message is one of the typed classes of ``firmware.messages`` (:data:`Message`); the service
+has one handler for each. The offload runs on a thread the service owns: one at a time, and
+an undock waits for it to end. What the panel shows and offers (signal patterns, presses,
+stop reasons) is in ``firmware.panel``.
 
 Parts: the recorder (``recorder``, by default :func:`firmware.session.open_recorder`) and the
 offload (``offload``, by default :func:`dock_offload`) are factories given to the service,
@@ -27,173 +28,50 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Union
+from typing import Any, Callable, ContextManager
 
 from bodycam_threads import OwnedThread, ZombieThread
 from capture import CaptureError
 from evidence import EvidenceError
-from evidence.paths import DataDir
 from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, read_record
-from firmware.config import Config, ConfigError
+from firmware.context import DeviceContext
 from firmware.control import ControlServer, Request
-from firmware.eventlog import EventLog
+from firmware.messages import AutoStop, ButtonEvent, ChooseLabel, ChooseReason, Message, Settle, Shutdown, ThreadFailed
 from firmware.notify import notify, watchdog_seconds
+from firmware.panel import (HOLD_MARGIN_SECONDS, MANUAL_REASONS, OUTPUTS, PATTERNS, PRESSES, UNSPECIFIED, PanelAlarms,
+                            open_panel, reason_text)
 from firmware.selftest import FAIL, ClockVerdict, Hardware, log_report, open_hardware, run_selftest
 from firmware.session import open_recorder
-from firmware.watch import POLL_SECONDS, Alarm, AlarmSink, Watcher, show_location
+from firmware.watch import POLL_SECONDS, Alarm, Watcher, show_location
 from firmware.writer import writing
 from hw import HardwareError
-from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
-from hw.sources import open_factory
+from hw.gpio import HOLD, PRESS, RELEASE, Panel
 from overlay.status import OverlayStatus
 
 POWER_ON, SELFTEST, STANDBY, RECORDING, SEALING, DOCKED, FAULT, SHUTDOWN = (
     "power-on", "self-test", "standby", "recording", "sealing", "docked", "fault", "shutdown")
 
-# Why a recording may be stopped by the officer (R4), and the end of the enforcement itself.
-MANUAL_REASONS = {
-    "end_of_enforcement": "the enforcement ended (执法结束)",
-    "witness_request": "a witness or victim asked (当事人、证人要求)",
-    "covert_measures": "covert investigation measures (秘密侦查措施)",
-    "public_transport": "on public transport (公共交通工具)",
-    "secrets_privacy": "state or commercial secrets, or privacy (国家秘密、商业秘密、个人隐私)",
-    "weather": "weather (天气原因)",
-    "other": "another reason, to be written up (其他原因)",
-}
-UNSPECIFIED = "unspecified"  # stopped without choosing a reason on the device: the dock asks for it
 # Stops nobody chose: their cause is recorded after the code, as "battery: battery at 4 %...".
 AUTOMATIC_REASONS = {"battery": "the battery ran down", "storage": "the storage is full or failed",
                      "fault": "a device fault", "shutdown": "the system shut the service down"}
 STOP_CODE_OF_ALARM = {"battery_critical": "battery", "storage_full": "storage", "storage_failed": "storage"}
 
-# The officer's signals. Outputs a device does not have (pin -1) are skipped.
-HAPTIC = ("vibration", "buzzer")
-PATTERNS = {
-    "start": Pattern.repeat(HAPTIC, 1, 0.4, 0.1),
-    "stop": Pattern.repeat(HAPTIC, 2, 0.4, 0.2),
-    "marker": Pattern.repeat(HAPTIC, 1, 0.1, 0.1),
-    "still_recording": Pattern.repeat(("led_video",), 2, 0.1, 0.1),  # a short press of record while recording
-    "reminder": Pattern.repeat(HAPTIC, 1, 0.15, 0.1),
-    "state_reason": Pattern.repeat(HAPTIC, 3, 0.6, 0.3),  # resumed after an interruption: say why aloud
-    "selftest": Pattern.repeat(("led_power",), 3, 0.1, 0.1),
-    "fault": Pattern.repeat(HAPTIC + ("led_power",), 6, 0.1, 0.1),
-    "shutdown": Pattern.repeat(HAPTIC + ("led_power", "led_video", "led_audio"), 1, 1.0, 0.0),
-    "battery_low": Pattern.repeat(HAPTIC + ("led_power",), 3, 0.2, 0.2),
-    "battery_critical": Pattern.repeat(HAPTIC + ("led_power",), 5, 0.2, 0.2),
-    "storage_low": Pattern.repeat(HAPTIC + ("led_video",), 2, 0.8, 0.4),
-    "storage_full": Pattern.repeat(HAPTIC + ("led_video",), 4, 0.8, 0.4),
-    "storage_failed": Pattern.repeat(HAPTIC + ("led_video",), 4, 0.8, 0.4),
-    "clock_jump": Pattern.repeat(HAPTIC + ("led_audio",), 1, 1.2, 0.3),
-    "sensor_failed": Pattern.repeat(HAPTIC + ("led_power",), 6, 0.1, 0.1),
-}
-OUTPUTS = ("led_power", "led_video", "led_audio", "vibration", "buzzer")
-# What `bodycam press` does: which button, for how long (None: the configured hold plus a margin).
-PRESSES = {"record": ("record", 0.1), "record-hold": ("record", None), "marker": ("marker", 0.1),
-           "power-hold": ("power", None), "dock": ("dock", True), "undock": ("dock", False)}
-HOLD_MARGIN_SECONDS = 0.5
 TICK_SECONDS = 0.2
 BATTERY_CHECK_SECONDS = 5.0
 SETTLE_SECONDS = 30.0
 DOCK_STOP_SECONDS = 10.0  # an undock waits this long for the offload to end
 
-
-@dataclass(frozen=True)
-class ButtonEvent:
-    """A button was pressed, held or released (from gpiozero's threads)."""
-    name: str
-    kind: str  # PRESS, HOLD or RELEASE
-    number: int  # which press of this button, counting from 1
-
-
-@dataclass(frozen=True)
-class ChooseReason:
-    """The stop reason chosen on the device for the next hold of record."""
-    code: str
-
-
-@dataclass(frozen=True)
-class ChooseLabel:
-    """The label of the next marker."""
-    text: str
-
-
-@dataclass(frozen=True)
-class AutoStop:
-    """The watcher asks to stop the recording (battery, storage)."""
-    code: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Shutdown:
-    """Seal any recording and end ``run``."""
-    cause: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class ThreadFailed:
-    """A thread of the service's parts ended on an error (it was logged with its traceback)."""
-    thread: str
-    error: str
-
-
-@dataclass(frozen=True)
-class Settle:
-    """Set ``done`` once every message before this one has been handled."""
-    done: threading.Event
-
-
-Message = Union[ButtonEvent, ChooseReason, ChooseLabel, AutoStop, Shutdown, ThreadFailed, Settle]
-
-# recorder(config, overlay_status=, clock_status=) -> a context manager yielding the pipeline.
+# recorder(context, overlay_status=, clock_status=) -> a context manager yielding the pipeline.
 RecorderFactory = Callable[..., ContextManager[Any]]
-# offload(config, port, stop): offer the spool to the dock on ``port`` until ``stop`` is set.
-OffloadFactory = Callable[[Config, str, threading.Event], None]
+# offload(context, port, stop): offer the spool to the dock on ``port`` until ``stop`` is set.
+OffloadFactory = Callable[[DeviceContext, str, threading.Event], None]
 
 
-def dock_offload(config: Config, port: str, stop: threading.Event) -> None:
+def dock_offload(context: DeviceContext, port: str, stop: threading.Event) -> None:
     """The real offload: ``firmware.offload.serve`` on ``port`` with the configured policies."""
-    from firmware.offload import ClockPolicy, serve
+    from firmware.offload import serve
 
-    serve(Path(config["recording"]["data_dir"]), port, release_after_days=config["dock"]["release_after_days"],
-          clock=ClockPolicy(config["dock"]["set_system_clock"], config["clock"]["max_drift_seconds"] * 10**9),
-          stop=stop, baudrate=config["dock"]["baudrate"])
-
-
-def reason_text(code: str, detail: str = "") -> str:
-    """The reason written into the sealed session-close record: the code, then the cause if any."""
-    if code == UNSPECIFIED and not detail:
-        detail = "to be filled in at the dock"
-    return f"{code}: {detail}" if detail else code
-
-
-def open_panel(config: Config, on_event: Callable[[str, str, int], None]) -> Panel:
-    """The configured buttons and outputs; a pin used twice is refused as a configuration error."""
-    gpio = config["gpio"]
-    inputs = {"record": Input(gpio["record"], gpio["hold_seconds"]), "marker": Input(gpio["marker"]),
-              "power": Input(gpio["power"], gpio["power_hold_seconds"]), "dock": Input(gpio["dock"])}
-    inputs = {name: spec for name, spec in inputs.items() if spec.pin >= 0}
-    outputs = {name: gpio[name] for name in OUTPUTS if gpio[name] >= 0}
-    used: dict[int, str] = {}
-    for name, pin in [*((n, s.pin) for n, s in inputs.items()), *outputs.items()]:
-        if pin in used:
-            raise ConfigError(f"config {config.source}: 'gpio.{name}' and 'gpio.{used[pin]}' are both GPIO {pin}.")
-        used[pin] = name
-    return Panel(inputs, outputs, open_factory(gpio["pin_factory"]), on_event)
-
-
-class PanelAlarms(AlarmSink):
-    """The watcher's alarms as light and vibration patterns, and a line on the run screen."""
-
-    def __init__(self, panel: Panel, echo: Callable[[str], None]) -> None:
-        self.panel, self.echo = panel, echo
-        self.last: Alarm | None = None
-
-    def signal(self, alarm: Alarm) -> None:
-        self.last = alarm
-        self.panel.play(PATTERNS.get(alarm.kind, PATTERNS["sensor_failed"]))
-        self.echo(f"ALARM {alarm.kind}: {alarm.message}")
+    serve(context, port, stop=stop)
 
 
 @dataclass
@@ -224,12 +102,13 @@ class Service:
     """One device's service. ``hardware`` (battery, storage, clock, GNSS) is opened from the config unless given;
     ``recorder`` and ``offload`` are the factories of its recorder and its dock offload."""
 
-    def __init__(self, config: Config, hardware: Hardware | None = None, echo: Callable[[str], None] = print,
+    def __init__(self, context: DeviceContext, hardware: Hardware | None = None, echo: Callable[[str], None] = print,
                  watch_interval: float = POLL_SECONDS, recorder: RecorderFactory = open_recorder,
                  offload: OffloadFactory = dock_offload) -> None:
-        self.config, self.echo, self.watch_interval = config, echo, watch_interval
+        self.context, self.config = context, context.config
+        self.echo, self.watch_interval = echo, watch_interval
         self._recorder, self._offload = recorder, offload
-        self.events = EventLog(config["recording"]["data_dir"])
+        self.events = context.events
         self.status = OverlayStatus(recording=False)
         self.clock = ClockVerdict(False, "not checked yet")
         self.state = POWER_ON
@@ -351,23 +230,23 @@ class Service:
                 self._tick()
 
     def _power_on(self) -> None:
-        self._stack.enter_context(writing(Path(self.config["recording"]["data_dir"])))
+        self._stack.enter_context(writing(self.context.data_dir))
         self.panel = self._stack.enter_context(open_panel(self.config, self._on_button))
         self._log("state", {"from": None, "to": POWER_ON, "cause": "started", "gpio": self.panel.description})
         self.panel.set("led_power", True)
         self._stack.enter_context(contextlib.closing(
-            ControlServer(DataDir(self.config["recording"]["data_dir"]).control_socket, self._on_request,
+            ControlServer(self.context.data_dir.control_socket, self._on_request,
                           on_error=self._reporter("control"))))
         self._alarms = PanelAlarms(self.panel, self.echo)
         if self._hardware is None:
-            self._hardware = self._stack.enter_context(open_hardware(self.config, with_devices=False))
+            self._hardware = self._stack.enter_context(open_hardware(self.context, with_devices=False))
         self._stack.callback(self._close_watcher)
         self._stack.callback(self._serve_dock, False)
         self.docked = self.panel.is_pressed("dock")
         self._serve_dock(self.docked)
         self._enter(SELFTEST, "power-on")
         self.panel.play(PATTERNS["selftest"])
-        report = run_selftest(self.config, self._hardware, when="power-on")
+        report = run_selftest(self.context, self._hardware, when="power-on")
         problem = log_report(self.events, report)
         for line in [f"{c.status} {c.name}: {c.value}" for c in report.checks if c.status != "PASS"] + [problem]:
             if line:
@@ -387,12 +266,12 @@ class Service:
     def _open_pipeline(self) -> bool:
         try:
             self.pipeline = self._stack.enter_context(self._recorder(
-                self.config, overlay_status=self.status, clock_status=lambda: self.clock.as_record()))
+                self.context, overlay_status=self.status, clock_status=lambda: self.clock.as_record()))
             for note in self.pipeline.notes + self.pipeline.describe():
                 self.echo(note)
             self.pipeline.start()
             self.pipeline.set_buffering(not self.docked)
-            self._last_stop = self._last_stop or last_stop_on_spool(DataDir(self.pipeline.settings.data_dir).spool)
+            self._last_stop = self._last_stop or last_stop_on_spool(self.context.data_dir.spool)
         except (HardwareError, CaptureError) as exc:
             self.pipeline = None
             self._enter_fault(str(exc))
@@ -461,7 +340,7 @@ class Service:
 
     def _retry(self, press: int) -> None:
         """Record pressed while the device could not record: check again, and record if it now can."""
-        report = run_selftest(self.config, self._hardware, when="before recording")
+        report = run_selftest(self.context, self._hardware, when="before recording")
         log_report(self.events, report)
         failed = [c for c in report.checks if c.status == FAIL]
         if failed:
@@ -498,7 +377,7 @@ class Service:
                                        "prompt": "state the reason for the interruption aloud"})
             self.echo(f"resumed {link['gap_ms'] / 1000:.1f} s after session {stop.session} stopped "
                       f"({stop.code}): state the reason aloud")
-        self._watcher = Watcher(self.config, self._hardware, self.events, self._alarms, self._watcher_stop,
+        self._watcher = Watcher(self.context, self._hardware, self._alarms, self._watcher_stop,
                                 interval=self.watch_interval).start()
 
     def _watcher_stop(self, message: str) -> None:
@@ -577,13 +456,13 @@ class Service:
         One offload at a time: an undock stops the offload and waits for it. One that does not
         end in time is logged and kept: no new offload starts on the port until it has ended
         (:meth:`_tick` looks again), so two can never meet on one port."""
-        port, link = self.config["dock"]["port"], self._dock_link
+        port, link = self.context.dock.port, self._dock_link
         if link is not None and not link.is_alive():
             link.join()  # ended: stopped late, or on its own (a dead port; its thread logged why)
             self._dock_link = link = None
         if docked and port and link is None:
             stop = threading.Event()
-            self._dock_link = OwnedThread(self._offload, "dock-link", args=(self.config, port, stop),
+            self._dock_link = OwnedThread(self._offload, "dock-link", args=(self.context, port, stop),
                                           on_error=self._dock_failed(port), stopping=stop)
             self._dock_link.start()
         elif not docked and link is not None and not link.stopping.is_set():

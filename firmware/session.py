@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import contextlib
-import queue
-import sys
-import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from capture.encoder import AudioSettings, VideoSettings
 from capture.pipeline import Pipeline, RecordingSettings
 from capture.sealing import Sealer, recover
 from firmware.config import Config
-from firmware.eventlog import EventLog
+from firmware.context import DeviceContext
+from firmware.eventlog import EventQueue
 from firmware.provision import ensure_provisioned, log_chain_head
 from firmware.version import BUILD_DATE
 from firmware.writer import writing
@@ -23,13 +20,14 @@ from overlay.burn import Overlay, OverlaySettings
 from overlay.status import OverlayStatus, Status
 
 
-def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSettings:
+def recording_settings(context: DeviceContext, identity: dict[str, str]) -> RecordingSettings:
+    config = context.config
     video, audio = config["video"], config["audio"]
     return RecordingSettings(
         video=VideoSettings(video["width"], video["height"], video["fps"], video["bitrate_kbps"], video["encoder"]),
         audio=AudioSettings(audio["sample_rate"], audio["channels"], audio["bitrate_kbps"]),
         segment_seconds=config["recording"]["segment_seconds"],
-        data_dir=Path(config["recording"]["data_dir"]),
+        spool=context.data_dir.spool,
         identity={key: identity[key] for key in ("device", "police_number", "officer", "unit_number", "unit",
                                                  "firmware")},
         pre_event_seconds=config["recording"]["pre_event_seconds"],
@@ -38,13 +36,12 @@ def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSet
     )
 
 
-def start_sealing(config: Config) -> tuple[Sealer, list[str]]:
+def start_sealing(context: DeviceContext) -> tuple[Sealer, list[str]]:
     """The device's sealer, after sealing whatever a power cut left open; and what was done, said plainly."""
-    signer, identity, provisioned = ensure_provisioned(config)
-    data_dir = Path(config["recording"]["data_dir"])
-    sealer = Sealer(data_dir, signer, identity)
+    signer, identity, provisioned = ensure_provisioned(context)
+    sealer = Sealer(context.data_dir, signer, identity)
     notes = [f"provisioned device {identity['device']} with a new key {signer.key_id}"] if provisioned else []
-    return sealer, notes + log_chain_head(data_dir, sealer.chain) + recover(sealer)
+    return sealer, notes + log_chain_head(context.events, sealer.chain) + recover(sealer)
 
 
 def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus | None = None) -> Overlay | None:
@@ -78,33 +75,8 @@ class SealedPlace:
         return self._place
 
 
-class EventWriter:
-    """Writes the pipeline's events to the event log on a thread of its own, in order: the
-    recording thread never waits for the log's fsync. Events still queued at close are written."""
-
-    def __init__(self, events: EventLog) -> None:
-        self.events = events
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="events", daemon=True)
-        self._thread.start()
-
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        self._queue.put((kind, data))
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            try:
-                self.events.append(*item)
-            except (OSError, ValueError) as exc:  # the recording goes on; the failure is said
-                print(f"bodycam: the event log could not keep a {item[0]} event: {exc}", file=sys.stderr)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-
 @contextlib.contextmanager
-def open_recorder(config: Config, with_microphone: bool = True, overlay_status: OverlayStatus | None = None,
+def open_recorder(context: DeviceContext, with_microphone: bool = True, overlay_status: OverlayStatus | None = None,
                   clock_status: Callable[[], dict[str, str]] | None = None) -> Iterator[Pipeline]:
     """Open the configured camera and microphone and a pipeline over them; close all on exit.
 
@@ -117,24 +89,24 @@ def open_recorder(config: Config, with_microphone: bool = True, overlay_status: 
     the data directory's writer lock, held until the recorder closes (``firmware.writer``).
     Dropped frames and a refused capture priority go to the event log.
     """
-    with writing(Path(config["recording"]["data_dir"])), _recorder(config, with_microphone, overlay_status,
-                                                                    clock_status) as pipeline:
+    with writing(context.data_dir), _recorder(context, with_microphone, overlay_status, clock_status) as pipeline:
         yield pipeline
 
 
 @contextlib.contextmanager
-def _recorder(config: Config, with_microphone: bool, overlay_status: OverlayStatus | None,
+def _recorder(context: DeviceContext, with_microphone: bool, overlay_status: OverlayStatus | None,
               clock_status: Callable[[], dict[str, str]] | None) -> Iterator[Pipeline]:
-    sealer, notes = start_sealing(config)
+    config = context.config
+    sealer, notes = start_sealing(context)
     if clock_status is not None:
         sealer.clock_status = clock_status
-    settings = recording_settings(config, sealer.identity)
+    settings = recording_settings(context, sealer.identity)
     video, audio = settings.video, settings.audio
     overlay = make_overlay(config, settings.identity, overlay_status)  # a font problem stops us before any device opens
     # One epoch for both simulated devices, so the simulated flash and beep coincide.
     epoch = time.monotonic_ns()
     with contextlib.ExitStack() as devices:
-        events = EventWriter(EventLog(config["recording"]["data_dir"]))
+        events = EventQueue(context.events)
         devices.callback(events.close)
         camera = devices.enter_context(open_camera(config["sources"]["camera"], video.width, video.height,
                                                    video.fps, epoch_ns=epoch))

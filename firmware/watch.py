@@ -23,8 +23,7 @@ from typing import Callable, Iterator, TextIO
 
 from bodycam_errors import BodycamError
 from bodycam_threads import OwnedThread
-from firmware.config import Config
-from firmware.eventlog import EventLog
+from firmware.context import DeviceContext
 from firmware.selftest import (FAIL, PASS, ClockVerdict, Hardware, bytes_per_second, log_report, minutes_left,
                                open_hardware, run_selftest)
 from hw.gnss import Gnss
@@ -85,11 +84,12 @@ class Watcher:
     also gives it the GNSS position.
     """
 
-    def __init__(self, config: Config, hardware: Hardware, events: EventLog, alarms: AlarmSink,
+    def __init__(self, context: DeviceContext, hardware: Hardware, alarms: AlarmSink,
                  stop: Callable[[str], None], interval: float = POLL_SECONDS,
                  wall_clock: Callable[[], int] = time.time_ns, overlay: OverlayStatus | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.config, self.hardware, self.events, self.alarms = config, hardware, events, alarms
+        self.config, self.events = context.config, context.events
+        self.hardware, self.alarms = hardware, alarms
         self.overlay = overlay
         self.interval = interval
         self.stop_reason: str | None = None
@@ -238,23 +238,22 @@ class Watcher:
 
 
 @contextlib.contextmanager
-def watched(config: Config, stop: Callable[[str], None], alarms: AlarmSink | None = None,
+def watched(context: DeviceContext, stop: Callable[[str], None], alarms: AlarmSink | None = None,
             overlay: OverlayStatus | None = None) -> Iterator[Watcher]:
     """Self-test before recording, then a running :class:`Watcher`; raises CannotRecord on a failed check.
 
     ``watcher.notes`` lists the warnings, to be shown before recording starts. ``overlay`` gets
     the clock's verdict and, from each poll, the GNSS position.
     """
-    events = EventLog(config["recording"]["data_dir"])
-    with open_hardware(config, with_devices=False) as hardware:
-        report = run_selftest(config, hardware, when="before recording")
-        problem = log_report(events, report)
+    with open_hardware(context, with_devices=False) as hardware:
+        report = run_selftest(context, hardware, when="before recording")
+        problem = log_report(context.events, report)
         if report.exit_code == 2:
             raise CannotRecord("cannot record: " + "; ".join(f"{c.name} {c.value}" for c in report.checks
                                                            if c.status == FAIL))
         if overlay is not None:
             overlay.update(clock_trusted=report.clock.trusted)
-        with Watcher(config, hardware, events, alarms or ConsoleAlarms(), stop, overlay=overlay) as watcher:
+        with Watcher(context, hardware, alarms or ConsoleAlarms(), stop, overlay=overlay) as watcher:
             if watcher.stop_reason:        # the first round found the card full (or gone): no session at all
                 raise CannotRecord(f"cannot record: {watcher.stop_reason.partition(': recording stops')[0]}.")
             watcher.clock = report.clock

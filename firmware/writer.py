@@ -28,10 +28,10 @@ _held: dict[Path, list[int]] = {}      # data directory -> [fd, holders in this 
 _guard = threading.Lock()
 
 
-def acquire(data_dir: Path) -> None:
+def acquire(data_dir: DataDir) -> None:
     """Take the writer lock of ``data_dir`` (or count one more holder in this process);
     raises :class:`DataDirBusy` naming the other process's pid."""
-    path = DataDir(Path(data_dir).resolve()).lock
+    path = data_dir.lock.resolve()     # one key however the directory was spelt
     with _guard:
         if path in _held:
             _held[path][1] += 1
@@ -61,8 +61,8 @@ def _holder(fd: int, patience: float = 1.0) -> str:
         time.sleep(0.01)
 
 
-def release(data_dir: Path) -> None:
-    path = DataDir(Path(data_dir).resolve()).lock
+def release(data_dir: DataDir) -> None:
+    path = data_dir.lock.resolve()
     with _guard:
         entry = _held.get(path)
         if entry is None:
@@ -74,7 +74,7 @@ def release(data_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def writing(data_dir: Path) -> Iterator[None]:
+def writing(data_dir: DataDir) -> Iterator[None]:
     """Hold the writer lock of ``data_dir`` for the block."""
     acquire(data_dir)
     try:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from firmware import config as configuration
+from firmware.context import DeviceContext, device_context
 from firmware.session import open_recorder
 from hw.simulated import read_barcode
 
@@ -20,10 +21,15 @@ SMALL = {"video": {"width": 320, "height": 240, "fps": 30, "bitrate_kbps": 600},
 
 def small_config(data_dir: Path, **sections: dict) -> configuration.Config:
     overrides = {name: dict(keys) for name, keys in SMALL.items()}
-    overrides["recording"]["data_dir"] = str(data_dir)
+    overrides["device"] = {"data_dir": str(data_dir)}
     for name, keys in sections.items():
         overrides.setdefault(name, {}).update(keys)
     return configuration.load().with_overrides(overrides)
+
+
+def small_context(data_dir: Path, **sections: dict) -> DeviceContext:
+    """The device context of :func:`small_config`: what the recorder, the self-test and the offload take."""
+    return device_context(small_config(data_dir, **sections))
 
 
 # The device's other parts, all simulated, for tests that run the whole device (buttons held 1 s).
@@ -46,12 +52,13 @@ def write_config(tmp_path: Path, extra: str = "", camera: str = "simulated:", se
     """A small config file for tests that run the ``bodycam`` command; ``extra`` is more TOML tables."""
     path = tmp_path / "device.toml"
     path.write_text(f"""
+[device]
+data_dir = "{tmp_path / 'data'}"
 [video]
 width = 320
 height = 240
 [recording]
 segment_seconds = {segment_seconds}
-data_dir = "{tmp_path / 'data'}"
 [sources]
 camera = "{camera}"
 microphone = "simulated:"
@@ -61,7 +68,7 @@ microphone = "simulated:"
 
 
 def record(data_dir: Path, seconds: float, **sections: dict):
-    with open_recorder(small_config(data_dir, **sections)) as recorder:
+    with open_recorder(small_context(data_dir, **sections)) as recorder:
         return recorder.run(seconds)
 
 

@@ -16,7 +16,7 @@ from hw import HardwareError
 from hw.clock import STA_UNSYNC, KernelSync, SimulatedRtc, SysfsRtc, kernel_sync
 from hw.gnss import Gnss
 from hw.sources import open_rtc
-from tests.conftest import small_config
+from tests.conftest import small_context
 
 
 def rtc_tree(tmp_path, seconds):
@@ -81,18 +81,18 @@ def test_kernel_sync_reads_adjtimex_without_privilege_and_reads_the_unsync_flag(
 
 def test_a_clock_before_the_build_date_is_untrusted(tmp_path, synced):
     before = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc).timestamp() - 1
-    checks = clock_checks(SimulatedRtc(now=lambda: before), None, small_config(tmp_path), now=before)
+    checks = clock_checks(SimulatedRtc(now=lambda: before), None, small_context(tmp_path), now=before)
     assert by_name(checks)["clock.plausible"].status == WARN
     verdict = clock_verdict(checks)
     assert not verdict.trusted and "clock.plausible" in verdict.reason and BUILD_DATE in checks[0].limit
 
 
 def test_the_self_test_says_what_the_picture_shows_of_the_clock(tmp_path, synced, monkeypatch):
-    config = small_config(tmp_path)
+    context = small_context(tmp_path)
     build = datetime.fromisoformat(BUILD_DATE).replace(tzinfo=timezone.utc).timestamp()
 
     def line(now):
-        checks = clock_checks(SimulatedRtc(now=lambda: now), None, config, now=now)
+        checks = clock_checks(SimulatedRtc(now=lambda: now), None, context, now=now)
         return selftest.Report("power-on", checks, clock_verdict(checks), 0.0, "时间未校准 / UNVERIFIED").clock_line()
 
     assert line(build + 60).startswith("clock: verified") and "shows the time" in line(build + 60)
@@ -104,36 +104,36 @@ def test_the_self_test_says_what_the_picture_shows_of_the_clock(tmp_path, synced
 
 
 def test_an_rtc_that_disagrees_is_untrusted_and_one_within_the_drift_passes(tmp_path, synced):
-    config = small_config(tmp_path, clock={"max_drift_seconds": 2})
+    context = small_context(tmp_path, clock={"max_drift_seconds": 2})
     now = 1_900_000_000.7
     for offset, expected in [(0, PASS), (2, PASS), (-2, PASS), (3, WARN), (-3600, WARN)]:
-        checks = clock_checks(SysfsRtc(rtc_tree(tmp_path, int(now) + offset)), None, config, now=now)
+        checks = clock_checks(SysfsRtc(rtc_tree(tmp_path, int(now) + offset)), None, context, now=now)
         assert by_name(checks)["clock.rtc"].status == expected, offset
     verdict = clock_verdict(checks)
     assert not verdict.trusted and "differs: -3600 s" in verdict.reason
 
 
 def test_missing_rtc_is_a_warning(tmp_path, synced):
-    checks = clock_checks(HardwareError("no RTC"), None, small_config(tmp_path))
+    checks = clock_checks(HardwareError("no RTC"), None, small_context(tmp_path))
     assert by_name(checks)["clock.rtc"].status == WARN
 
 
 def test_kernel_synchronised_clock_is_trusted(tmp_path, synced):
-    verdict = clock_verdict(clock_checks(SimulatedRtc(), None, small_config(tmp_path)))
+    verdict = clock_verdict(clock_checks(SimulatedRtc(), None, small_context(tmp_path)))
     assert verdict.trusted and "kernel synchronised" in verdict.reason
 
 
 def test_dock_time_set_vouches_until_it_is_too_old(tmp_path, unsynced):
-    config = small_config(tmp_path, clock={"max_hours_since_set": 24})
-    checks = by_name(clock_checks(SimulatedRtc(), None, config))
+    context = small_context(tmp_path, clock={"max_hours_since_set": 24})
+    checks = by_name(clock_checks(SimulatedRtc(), None, context))
     assert checks["clock.source"].status == WARN and "never set by the dock" in checks["clock.source"].value
     stamp = DataDir(tmp_path).clock_set
     stamp.touch()
     os.utime(stamp, (time.time() - 23 * 3600,) * 2)
-    verdict = clock_verdict(clock_checks(SimulatedRtc(), None, config))
+    verdict = clock_verdict(clock_checks(SimulatedRtc(), None, context))
     assert verdict.trusted and "set by the dock 23.0 h ago" in verdict.reason
     os.utime(stamp, (time.time() - 25 * 3600,) * 2)
-    verdict = clock_verdict(clock_checks(SimulatedRtc(), None, config))
+    verdict = clock_verdict(clock_checks(SimulatedRtc(), None, context))
     assert not verdict.trusted and "set by the dock 25 h ago" in verdict.reason
 
 
@@ -152,15 +152,15 @@ def gnss_at(when: datetime) -> FedGnss:
 
 
 def test_gnss_time_vouches_for_the_clock_and_contradicts_it_when_off(tmp_path, unsynced):
-    config = small_config(tmp_path, clock={"max_drift_seconds": 2})
+    context = small_context(tmp_path, clock={"max_drift_seconds": 2})
     now = datetime.now(timezone.utc)
-    verdict = clock_verdict(clock_checks(SimulatedRtc(), gnss_at(now), config))
+    verdict = clock_verdict(clock_checks(SimulatedRtc(), gnss_at(now), context))
     assert verdict.trusted and "GNSS time agrees" in verdict.reason
-    verdict = clock_verdict(clock_checks(SimulatedRtc(), gnss_at(now.replace(year=now.year - 1)), config))
+    verdict = clock_verdict(clock_checks(SimulatedRtc(), gnss_at(now.replace(year=now.year - 1)), context))
     assert not verdict.trusted and "GNSS time differs" in verdict.reason
 
 
 def test_a_simulated_gnss_never_vouches_for_the_clock(tmp_path, unsynced):
     from hw.gnss import SimulatedGnss
-    verdict = clock_verdict(clock_checks(SimulatedRtc(), SimulatedGnss(), small_config(tmp_path)))
+    verdict = clock_verdict(clock_checks(SimulatedRtc(), SimulatedGnss(), small_context(tmp_path)))
     assert not verdict.trusted and "no GNSS time" in verdict.reason

@@ -68,10 +68,46 @@ def test_overrides_are_checked_by_the_same_rules():
 
 
 def test_record_refuses_a_bad_config_before_recording(tmp_path):
-    path = write(tmp_path, f'[video]\nfps = "fast"\n[recording]\ndata_dir = "{tmp_path / "data"}"\n')
+    path = write(tmp_path, f'[video]\nfps = "fast"\n[device]\ndata_dir = "{tmp_path / "data"}"\n')
     result = subprocess.run([sys.executable, "-m", "firmware", "record", "--seconds", "1", "--config", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "'video.fps' must be a whole number" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_data_dir_under_recording_is_still_read_with_one_warning(tmp_path, caplog):
+    path = write(tmp_path, f'[recording]\ndata_dir = "{tmp_path / "old"}"\nsegment_seconds = 5\n')
+    config = configuration.load(path)
+    assert config["device"]["data_dir"] == str(tmp_path / "old") and config["recording"]["segment_seconds"] == 5
+    assert "data_dir" not in config["recording"]
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    message = warning.getMessage()
+    assert str(path) in message and "'device.data_dir'" in message
+    assert "\n" not in message
+
+
+def test_data_dir_in_both_places_is_refused_naming_both(tmp_path):
+    path = write(tmp_path, f'[device]\ndata_dir = "{tmp_path / "new"}"\n[recording]\ndata_dir = "{tmp_path / "old"}"\n')
+    with pytest.raises(configuration.ConfigError) as refused:
+        configuration.load(path)
+    message = str(refused.value)
+    assert "'recording.data_dir'" in message and "'device.data_dir'" in message and "\n" not in message
+
+
+def test_data_dir_under_recording_is_refused_from_code():
+    """Only a file written before the move is forgiven: code uses the new key."""
+    with pytest.raises(configuration.ConfigError, match="unknown key 'recording.data_dir'"):
+        configuration.load().with_overrides({"recording": {"data_dir": "/tmp/x"}})
+
+
+def test_an_old_config_file_records_where_it_says_and_bodycam_warns_once(tmp_path):
+    path = write(tmp_path, f'[recording]\ndata_dir = "{tmp_path / "data"}"\n[sources]\ncamera = "simulated:"\n'
+                           f'microphone = "simulated:"\n[video]\nwidth = 320\nheight = 240\n')
+    result = subprocess.run([sys.executable, "-m", "firmware", "inspect", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"no recordings in {tmp_path / 'data' / 'spool'}" in result.stdout
+    [warning] = result.stderr.splitlines()
+    assert str(path) in warning and "'device.data_dir'" in warning

@@ -23,7 +23,7 @@ from station.enroll import dock_init
 from station.pull import pull
 from sync.ptywire import PtyWire
 from tests import doc_verifier
-from tests.conftest import SIMULATED_PARTS, index_records, record, write_config
+from tests.conftest import SIMULATED_PARTS, index_records, record, small_context, write_config
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)
 from tests.test_dock_archive import device_serving
 from tests.waiting import wait_for
@@ -268,7 +268,7 @@ def cut_by_power(data_dir: Path, keep: int, torn: int) -> Path:
         path.unlink()
     signer = FileSigner(DataDir(data_dir).key)
     ChainState(DataDir(data_dir).chain, signer, read_record(folder / "session-open.json").body["device"],
-               record_paths(data_dir))
+               record_paths(DataDir(data_dir)))
     return video
 
 
@@ -344,7 +344,7 @@ def test_a_recovered_segment_with_a_torn_tail_is_docked_as_its_sealed_prefix_and
     [copy] = archive.rglob(f"{video.parent.name}/{video.name}")
     assert copy.read_bytes() == prefix and hashlib.sha256(prefix).hexdigest() == sealed["sha256"]
     assert not video.exists()                                           # freed on that receipt
-    assert not_offloaded(device) == (0, 0)                              # the self-test: nothing pending
+    assert not_offloaded(small_context(device)) == (0, 0)                              # the self-test: nothing pending
     assert all(v.ok for v in verify_paths([archive], key_of(device)))
     assert all(v.ok for v in verify_paths([DataDir(device).spool], key_of(device)))
 

@@ -41,7 +41,7 @@ from sync.link import open_port
 from sync.messages import ErrorCode, Item
 from sync.ptywire import PtyWire
 from sync.store import PARTIAL
-from tests.conftest import record, small_config
+from tests.conftest import record, small_context
 from tests.waiting import wait_for
 
 DAY_NS = 86_400 * 10**9
@@ -96,7 +96,8 @@ def archived(archive: Path) -> dict[str, list[Path]]:
 @contextlib.contextmanager
 def device_serving(data_dir: Path, wire: PtyWire, **options):
     stop = threading.Event()
-    thread = OwnedThread(lambda: serve(data_dir, wire.a, stop=stop, **options), "device", stopping=stop)
+    context = small_context(data_dir, dock=options)
+    thread = OwnedThread(lambda: serve(context, wire.a, stop=stop), "device", stopping=stop)
     thread.start()
     try:
         yield
@@ -170,8 +171,8 @@ def test_with_retention_nothing_is_released_until_it_is_due(sides):
     assert not report.failed
     videos = [n for n in spool_files(device) if n.endswith(".mp4")]
     assert len(videos) == 3 and all(DataDir(device).receipt(n).exists() for n in videos)
-    assert release_due(device, 1) == []
-    assert sorted(release_due(device, 1, now_ns=time.time_ns() + 2 * DAY_NS)) == sorted(videos)
+    assert release_due(DataDir(device), 1) == []
+    assert sorted(release_due(DataDir(device), 1, now_ns=time.time_ns() + 2 * DAY_NS)) == sorted(videos)
     assert all(v.ok for v in verify_paths([device / "spool"], device_key(device)))
 
 
@@ -210,17 +211,17 @@ def test_forged_receipts_and_receipts_for_another_hash_release_nothing(sides):
     assert report.items == [] and all("receipt refused" in why for why in report.failed.values())
     assert spool_files(device) == before and not (device / "receipts").exists()
     # a validly signed receipt, but for other bytes than the sealed ones: stored, never a release
-    source = SpoolSource(device)
+    source = SpoolSource(small_context(device))
     video = next(item for item in source.items() if item.id.endswith(".mp4"))
     other = Item(video.id, video.size, bytes(32))
     source.received(other, dock_signer.sign(receipt_data(source.device_key, other.id, other.sha256)))
     assert DataDir(device).receipt(video.id).exists() and spool_files(device) == before
-    assert release_due(device, 0) == []
+    assert release_due(DataDir(device), 0) == []
     # a receipt file written by hand with a made-up signature frees nothing either
     receipt = json.loads(DataDir(device).receipt(video.id).read_text())
     DataDir(device).receipt(video.id).write_text(json.dumps({**receipt, "sha256": video.sha256.hex()}))
-    assert release_due(device, 0) == [] and spool_files(device) == before
-    assert video.id in {item.id for item in SpoolSource(device).items()}     # still offered
+    assert release_due(DataDir(device), 0) == [] and spool_files(device) == before
+    assert video.id in {item.id for item in SpoolSource(small_context(device)).items()}     # still offered
 
 
 def test_a_video_changed_after_sealing_is_refused_not_receipted_not_released(sides):
@@ -369,7 +370,7 @@ def test_a_port_that_cannot_be_opened_is_one_sentence_and_its_traceback_only_whe
 
 def record_marked(data_dir: Path, seconds: float) -> None:
     """A real recording in which the officer sets a marker as soon as it runs."""
-    with open_recorder(small_config(data_dir)) as recorder:
+    with open_recorder(small_context(data_dir)) as recorder:
         def mark_once(progress: Progress) -> None:
             if not progress.markers:
                 recorder.add_marker("party objects")
@@ -381,7 +382,7 @@ def test_a_marked_session_is_offered_and_pulled_before_older_unmarked_ones(recor
     record_marked(device, 1)
     *older, marked = sorted(p.name for p in (device / "spool").iterdir())     # folder names start with the time
     assert any("marked" in read_record(m).body["flags"] for m in (device / "spool" / marked).glob("*.manifest"))
-    offered = [item for item in SpoolSource(device).items() if not item.id.startswith(("events/", "device/"))]
+    offered = [item for item in SpoolSource(small_context(device)).items() if not item.id.startswith(("events/", "device/"))]
     sessions = [item.id.split("/")[0] for item in offered]
     assert len(older) == 2 and sessions == sorted(sessions, key=[marked, *older].index)
     assert {item.priority for item in offered if item.id.startswith(marked)} == {1}
@@ -393,7 +394,7 @@ def test_a_marked_session_is_offered_and_pulled_before_older_unmarked_ones(recor
 
 
 def alarms(data_dir: Path, count: int) -> None:
-    log = EventLog(data_dir)
+    log = EventLog(DataDir(data_dir))
     for n in range(count):
         log.append("alarm", {"kind": "battery_low", "message": f"test {n}", "action": "none"})
 
@@ -405,7 +406,7 @@ def event_lines(path: Path) -> list[dict]:
 def test_the_event_log_arrives_whole_and_chained_and_later_events_go_in_a_later_docking(sides):
     device, archive = sides
     alarms(device, 3)
-    EventLog(device).rotate()
+    EventLog(DataDir(device)).rotate()
     alarms(device, 2)
     with PtyWire() as wire, device_serving(device, wire):
         first = pull(archive, wire.b)
@@ -461,8 +462,8 @@ def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticat
     device, archive = sides
     for _ in range(3):
         alarms(device, 2)
-        EventLog(device).rotate()
-    source = SpoolSource(device)
+        EventLog(DataDir(device)).rotate()
+    source = SpoolSource(small_context(device))
     first, second, third = [item for item in source.items() if item.id.startswith("events/")]
 
     def take(sink: ArchiveSink, item: Item, data: bytes | None = None) -> None:
@@ -496,12 +497,12 @@ def test_when_the_event_log_cannot_be_ended_the_evidence_still_goes(sides, caplo
     evidence file and every event file but the newest, and says why in the log."""
     device, _ = sides
     alarms(device, 1)
-    EventLog(device).rotate()
+    EventLog(DataDir(device)).rotate()
     alarms(device, 1)
     lock = device / "events" / ".lock"
     lock.unlink()
     lock.mkdir()
-    offered = [item.id for item in SpoolSource(device).items()]
+    offered = [item.id for item in SpoolSource(small_context(device)).items()]
     assert sorted(i for i in offered if not i.startswith(("events/", "device/"))) == sorted(spool_files(device))
     assert [i for i in offered if i.startswith("events/")] == list(event_files(device))[:-1]
     assert "cannot end the newest event file" in caplog.text

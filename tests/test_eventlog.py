@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from evidence.eventlog import GENESIS, Verification, log_files, verify
+from evidence.paths import DataDir
 from firmware.eventlog import EventLog
 from firmware.selftest import log_report, open_hardware, run_selftest
 from firmware.watch import Alarm, AlarmSink, Watcher
-from tests.conftest import small_config
+from tests.conftest import small_context
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "event-log.md"
 TYPES = {"integer": int, "string": str, "object": dict}
@@ -27,7 +28,7 @@ def lines(data_dir):
 
 
 def test_each_line_names_the_sha256_of_the_line_before(tmp_path):
-    log = EventLog(tmp_path)
+    log = EventLog(DataDir(tmp_path))
     for kind in ("battery_low", "storage_low", "storage_full"):
         alarm(log, kind)
     raw = lines(tmp_path)
@@ -42,7 +43,7 @@ def test_each_line_names_the_sha256_of_the_line_before(tmp_path):
 
 @pytest.mark.parametrize("tamper", ["edit", "delete", "swap"])
 def test_verify_finds_an_edited_deleted_or_reordered_line(tmp_path, tamper):
-    log = EventLog(tmp_path)
+    log = EventLog(DataDir(tmp_path))
     for _ in range(4):
         alarm(log)
     [path] = log_files(tmp_path / "events")
@@ -59,14 +60,14 @@ def test_verify_finds_an_edited_deleted_or_reordered_line(tmp_path, tamper):
 
 
 def test_a_line_cut_by_a_power_cut_is_left_and_the_chain_goes_on_in_a_new_file(tmp_path):
-    log = EventLog(tmp_path)
+    log = EventLog(DataDir(tmp_path))
     alarm(log)
     second = alarm(log)
     [first_file] = log_files(tmp_path / "events")
     with open(first_file, "ab") as fh:
         fh.write(b'{"seq":2,"prev":"ab')  # the power went mid-line
     before = first_file.read_bytes()
-    third = EventLog(tmp_path).append("alarm", {"kind": "storage_low", "message": "after", "action": "none"})
+    third = EventLog(DataDir(tmp_path)).append("alarm", {"kind": "storage_low", "message": "after", "action": "none"})
     assert first_file.read_bytes() == before  # nothing rewritten
     assert len(log_files(tmp_path / "events")) == 2
     assert third["seq"] == 2 and third["prev"] == hashlib.sha256(lines(tmp_path)[1]).hexdigest()
@@ -76,7 +77,7 @@ def test_a_line_cut_by_a_power_cut_is_left_and_the_chain_goes_on_in_a_new_file(t
 
 
 def test_two_writers_share_one_chain(tmp_path):
-    first, second = EventLog(tmp_path), EventLog(tmp_path)
+    first, second = EventLog(DataDir(tmp_path)), EventLog(DataDir(tmp_path))
     for n in range(6):
         alarm(first if n % 2 else second)
     result = verify(tmp_path)
@@ -84,14 +85,14 @@ def test_two_writers_share_one_chain(tmp_path):
 
 
 def test_rotate_ends_the_newest_file_and_the_chain_goes_on_in_the_next(tmp_path):
-    log = EventLog(tmp_path)
+    log = EventLog(DataDir(tmp_path))
     assert log.rotate() == []
     alarm(log)
     alarm(log)
     [first] = log.rotate()
     before = first.read_bytes()
     assert log.rotate() == [first]  # nothing logged since: no second empty file
-    alarm(EventLog(tmp_path))
+    alarm(EventLog(DataDir(tmp_path)))
     alarm(log)  # a writer that wrote before the rotation follows it too
     assert first.read_bytes() == before
     [_, second] = log_files(tmp_path / "events")
@@ -107,7 +108,7 @@ def test_rotate_ends_the_newest_file_and_the_chain_goes_on_in_the_next(tmp_path)
 
 def test_floats_are_refused_so_lines_stay_canonical(tmp_path):
     with pytest.raises(ValueError):
-        EventLog(tmp_path).append("alarm", {"minutes": 4.5})
+        EventLog(DataDir(tmp_path)).append("alarm", {"minutes": 4.5})
 
 
 def documented_table(heading_row: str) -> list[list[str]]:
@@ -129,13 +130,12 @@ class Quiet(AlarmSink):
 
 def test_real_lines_match_the_documented_format(tmp_path):
     """Every field and event type in a real log is in docs/event-log.md's tables, with its documented type."""
-    config = small_config(tmp_path, battery={"main": "simulated:3", "backup": "simulated:"},
-                          clock={"rtc": "simulated:"}, gnss={"port": "simulated:"})
-    events = EventLog(tmp_path)
-    with open_hardware(config, with_devices=False) as hardware:
-        assert log_report(events, run_selftest(config, hardware)) is None
+    context = small_context(tmp_path, battery={"main": "simulated:3", "backup": "simulated:"},
+                            clock={"rtc": "simulated:"}, gnss={"port": "simulated:"})
+    with open_hardware(context, with_devices=False) as hardware:
+        assert log_report(context.events, run_selftest(context, hardware)) is None
         wall = iter([0, 10**10])
-        watcher = Watcher(config, hardware, events, Quiet(), lambda reason: None, wall_clock=lambda: next(wall))
+        watcher = Watcher(context, hardware, Quiet(), lambda reason: None, wall_clock=lambda: next(wall))
         watcher.poll()
         watcher.poll()
     fields = {name: TYPES[kind] for name, kind, _ in documented_table("| field | type | meaning |")}

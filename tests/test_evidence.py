@@ -13,7 +13,7 @@ from evidence.keys import FileSigner
 from evidence.records import parse, sign
 from evidence.verify import verify_paths
 from firmware.provision import ProvisionError, provision
-from tests.conftest import record
+from tests.conftest import record, small_context
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def originals(tmp_path_factory):
     first = record(root / "a", 7)
     second = record(root / "a", 3)
     other_device = record(root / "b", 1.5, device={"serial": "BC99999"})
-    provision(root / "a2", {"device": "BC00001", "police_number": "000000", "officer": "UNASSIGNED",
+    provision(small_context(root / "a2"), {"device": "BC00001", "police_number": "000000", "officer": "UNASSIGNED",
                             "unit_number": "000000000000", "unit": "UNASSIGNED"})
     other_key = record(root / "a2", 1.5)
     return root, first.session_id, second.session_id, other_device.session_id, other_key.session_id
@@ -227,19 +227,20 @@ def test_untrusted_key_is_reported_when_keys_are_pinned(spool, tmp_path):
 def test_provision_refuses_bad_values_and_keeps_the_key_private(tmp_path):
     good = {"device": "BC12345", "police_number": "123456", "officer": "李四", "unit_number": "110105000000",
             "unit": "朝阳分局"}
+    context = small_context(tmp_path)
     with pytest.raises(ProvisionError, match="police number must be exactly 6 digits"):
-        provision(tmp_path, {**good, "police_number": "12345"})
+        provision(context, {**good, "police_number": "12345"})
     with pytest.raises(ProvisionError, match="officer must be 1 to 32 characters"):
-        provision(tmp_path, {**good, "officer": "名" * 33})
-    signer, identity = provision(tmp_path, good)
+        provision(context, {**good, "officer": "名" * 33})
+    signer, identity = provision(context, good)
     key = tmp_path / "device" / "device.key"
     assert key.stat().st_mode & 0o777 == 0o600
     assert identity["officer"] == "李四" and identity["key_id"] == signer.key_id
     # Re-provisioning a new officer keeps the key; the serial can never change.
-    again, _ = provision(tmp_path, {**good, "officer": "王五"})
+    again, _ = provision(context, {**good, "officer": "王五"})
     assert again.public_key == signer.public_key
     with pytest.raises(ProvisionError, match="cannot become"):
-        provision(tmp_path, {**good, "device": "BC54321"})
+        provision(context, {**good, "device": "BC54321"})
 
 
 def test_provision_cli_never_prints_the_private_key(tmp_path):

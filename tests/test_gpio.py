@@ -7,7 +7,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from firmware import config as configuration
-from firmware.service import PATTERNS, open_panel
+from firmware.panel import PATTERNS, open_panel
 from hw import HardwareError
 from hw.gpio import HOLD, PRESS, RELEASE, Input, Panel, Pattern
 from hw.sources import open_factory

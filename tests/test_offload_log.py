@@ -5,12 +5,13 @@ import logging
 
 from bodycam_threads import OwnedThread
 from evidence.eventlog import verify
+from evidence.paths import DataDir
 from firmware.eventlog import EventLog
-from firmware.offload import _EventLogHandler
+from firmware.offload import serving_warnings
 
 
 def test_every_module_s_warning_on_the_serving_thread_is_logged_and_other_threads_are_not(tmp_path):
-    handler = _EventLogHandler(EventLog(tmp_path))
+    handler = serving_warnings(EventLog(DataDir(tmp_path)))
     logging.getLogger().addHandler(handler)
     try:
         logging.getLogger("sync.device").warning("refused AUTH: key not enrolled")

@@ -19,7 +19,7 @@ import pytest
 from firmware import config as configuration
 from firmware.session import make_overlay, open_recorder
 from overlay.status import OverlayStatus
-from tests.conftest import index_records, segments, small_config
+from tests.conftest import index_records, segments, small_context
 from tests.ocr import TIME_CHARACTERS, letters, read_lines
 
 SECONDS = 4
@@ -28,14 +28,14 @@ SECONDS = 4
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     default = configuration.load()
-    config = small_config(tmp_path_factory.mktemp("spool"),
-                          video={key: default["video"][key] for key in ("width", "height", "bitrate_kbps")},
-                          overlay={"utc_offset": "+08:00"})
+    context = small_context(tmp_path_factory.mktemp("spool"),
+                            video={key: default["video"][key] for key in ("width", "height", "bitrate_kbps")},
+                            overlay={"utc_offset": "+08:00"})
     unverified = OverlayStatus(clock_trusted=False)
-    with open_recorder(config, with_microphone=False, overlay_status=unverified) as recorder:
+    with open_recorder(context, with_microphone=False, overlay_status=unverified) as recorder:
         progress = recorder.run(SECONDS)
         boxes = recorder.frame_filter.boxes()
-    return progress, boxes, config["video"]["fps"]
+    return progress, boxes, context.config["video"]["fps"]
 
 
 def test_time_and_police_number_read_back_from_every_frame(recording):
@@ -68,11 +68,11 @@ def test_time_and_police_number_read_back_from_every_frame(recording):
 def test_bodycam_record_burns_the_gnss_position(tmp_path):
     path = tmp_path / "device.toml"
     path.write_text(f"""
+[device]
+data_dir = "{tmp_path / 'data'}"
 [video]
 width = 640
 height = 360
-[recording]
-data_dir = "{tmp_path / 'data'}"
 [sources]
 camera = "simulated:"
 [overlay]

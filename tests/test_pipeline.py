@@ -18,9 +18,9 @@ from capture import CaptureError
 from evidence.records import read_record
 from evidence.verify import verify_paths
 from evidence.eventlog import log_files
-from firmware.eventlog import EventLog
+from evidence.paths import DataDir
 from firmware.session import open_recorder
-from tests.conftest import decode_audio, decode_video, index_records, segments, small_config, write_config
+from tests.conftest import decode_audio, decode_video, index_records, segments, small_context, write_config
 from tests.waiting import wait_for
 
 
@@ -28,8 +28,8 @@ from tests.waiting import wait_for
 def buffered_session(tmp_path_factory):
     """Standby with a 2 s buffer; press once it is full; mark a frame; stop with a reason."""
     data_dir = tmp_path_factory.mktemp("pre")
-    config = small_config(data_dir, recording={"pre_event_seconds": 2, "segment_seconds": 2})
-    with open_recorder(config) as pipeline:
+    context = small_context(data_dir, recording={"pre_event_seconds": 2, "segment_seconds": 2})
+    with open_recorder(context) as pipeline:
         pipeline.start()
         wait_for(lambda: pipeline.buffer_seconds() >= 2.0, "a full buffer")
         buffered = pipeline.buffer_seconds()
@@ -106,8 +106,8 @@ def test_audio_covers_the_session_to_its_last_frame(buffered_session):
 
 
 def test_docked_pipeline_keeps_no_buffer_and_can_still_record(tmp_path):
-    config = small_config(tmp_path, recording={"pre_event_seconds": 2})
-    with open_recorder(config) as pipeline:
+    context = small_context(tmp_path, recording={"pre_event_seconds": 2})
+    with open_recorder(context) as pipeline:
         read, captured = pipeline.camera.read, [0]
 
         def counted():
@@ -133,7 +133,7 @@ def test_docked_pipeline_keeps_no_buffer_and_can_still_record(tmp_path):
 
 def test_a_late_pipeline_keeps_sound_and_duration_true_to_the_pictures(tmp_path):
     """When encoding falls behind the camera, --seconds still means time, and sound ends with the pictures."""
-    config = small_config(tmp_path, recording={"pre_event_seconds": 0, "segment_seconds": 2})
+    context = small_context(tmp_path, recording={"pre_event_seconds": 0, "segment_seconds": 2})
     slow = {"frames": 0}
 
     def lagging(frame):
@@ -141,7 +141,7 @@ def test_a_late_pipeline_keeps_sound_and_duration_true_to_the_pictures(tmp_path)
         if slow["frames"] > 35:
             time.sleep(0.06)  # the last frames at twice their interval: the worker ends ~0.7 s behind
 
-    with open_recorder(config) as pipeline:
+    with open_recorder(context) as pipeline:
         pipeline.frame_filter = lagging
         progress = pipeline.run(2)
     files = segments(progress.folder)
@@ -154,13 +154,13 @@ def test_a_late_pipeline_keeps_sound_and_duration_true_to_the_pictures(tmp_path)
 
 
 def logged(data_dir, kind):
-    folder = EventLog(data_dir).folder
+    folder = DataDir(data_dir).events
     return [event["data"] for path in log_files(folder) for event in map(json.loads, path.read_text().splitlines())
             if event["type"] == kind]
 
 
 def test_frames_lost_while_recording_are_counted_and_logged_by_their_place(tmp_path):
-    config = small_config(tmp_path, recording={"pre_event_seconds": 0, "segment_seconds": 60})
+    context = small_context(tmp_path, recording={"pre_event_seconds": 0, "segment_seconds": 60})
     stalls = {"frames": 0}
 
     def stalling(frame):
@@ -168,7 +168,7 @@ def test_frames_lost_while_recording_are_counted_and_logged_by_their_place(tmp_p
         if stalls["frames"] == 20:
             time.sleep(1.5)  # longer than the camera's 1 s queue: the frames after it are lost
 
-    with open_recorder(config) as pipeline:
+    with open_recorder(context) as pipeline:
         pipeline.frame_filter = stalling
         progress = pipeline.run(3)
     pts = [r["pts"] for f in segments(progress.folder) for r in index_records(f) if "type" not in r]
@@ -181,9 +181,9 @@ def test_frames_lost_while_recording_are_counted_and_logged_by_their_place(tmp_p
 
 
 def test_the_capture_threads_and_the_encoders_threads_take_the_configured_priority(tmp_path):
-    config = small_config(tmp_path, recording={"capture_nice": 7})  # up from 0: allowed without privilege
+    context = small_context(tmp_path, recording={"capture_nice": 7})  # up from 0: allowed without privilege
     before = _thread_nices()
-    with open_recorder(config) as pipeline:
+    with open_recorder(context) as pipeline:
         pipeline.start()
         wait_for(lambda: pipeline.buffer_bytes() > 0, "buffering")
         during = _thread_nices()

@@ -7,7 +7,7 @@ import pytest
 
 from capture import CaptureError, pipeline as capture_pipeline
 from firmware.session import open_recorder
-from tests.conftest import small_config
+from tests.conftest import small_context
 from tests.waiting import wait_for
 
 
@@ -31,7 +31,7 @@ def test_a_camera_that_hangs_at_close_is_reported_and_the_microphone_reader_stil
     monkeypatch.setattr(capture_pipeline, "READER_STOP_SECONDS", 0.2)
     camera = None
     with pytest.raises(CaptureError, match="the camera thread did not stop"):
-        with open_recorder(small_config(tmp_path)) as pipeline:
+        with open_recorder(small_context(tmp_path)) as pipeline:
             camera = pipeline.camera = HangingCamera(pipeline.camera)
             pipeline.start()
             wait_for(lambda: pipeline.buffer_bytes() > 0, "the pipeline running")

@@ -19,7 +19,7 @@ from firmware.selftest import FAIL, PASS, WARN, battery_check, camera_check, key
 from hw import HardwareError
 from hw.battery import BatteryReading, SimulatedBattery
 from hw.clock import KernelSync
-from tests.conftest import small_config, write_config
+from tests.conftest import small_config, small_context, write_config
 from tests.mounts import tmpfs  # noqa: F401  (fixture)
 
 SIMULATED = {"battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
@@ -149,20 +149,20 @@ def test_a_gauge_without_draw_is_estimated_from_the_configured_runtime(tmp_path)
 
 
 def test_signing_key_not_provisioned_then_signs_then_unusable(tmp_path):
-    assert key_check(tmp_path).status == WARN
+    assert key_check(DataDir(tmp_path)).status == WARN
     signer = FileSigner.generate(DataDir(tmp_path).key)
-    check = key_check(tmp_path)
+    check = key_check(DataDir(tmp_path))
     assert check.status == PASS and signer.key_id in check.value
     (DataDir(tmp_path).key).chmod(0o644)  # readable by others: refused by the key store
-    assert key_check(tmp_path).status == WARN
+    assert key_check(DataDir(tmp_path)).status == WARN
 
 
 def test_untrusted_clock_and_low_storage_warn_but_do_not_refuse(tmpfs, monkeypatch):
     monkeypatch.setattr(selftest, "kernel_sync", lambda: KernelSync(False, 16_000_000, 5))
-    config = small_config(tmpfs, storage={"reserve_seconds": 3}, **SIMULATED)
-    FileSigner.generate(DataDir(tmpfs).key)
-    with open_hardware(config, with_devices=False) as hardware:
-        report = run_selftest(config, hardware)
+    context = small_context(tmpfs, storage={"reserve_seconds": 3}, **SIMULATED)
+    FileSigner.generate(context.data_dir.key)
+    with open_hardware(context, with_devices=False) as hardware:
+        report = run_selftest(context, hardware)
     statuses = {c.name: c.status for c in report.checks}
     assert statuses["storage.free"] == WARN and statuses["clock.source"] == WARN
     assert not report.clock.trusted and "kernel not synchronised" in report.clock.reason

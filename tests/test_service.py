@@ -22,18 +22,19 @@ from evidence.records import read_record
 from evidence.verify import verify_paths
 from firmware.control import ControlError, request
 from firmware.selftest import Hardware
-from firmware.service import DOCKED, MANUAL_REASONS, RECORDING, STANDBY, Service, reason_text
+from firmware.panel import MANUAL_REASONS, reason_text
+from firmware.service import DOCKED, RECORDING, STANDBY, Service
 from hw.battery import SimulatedBattery
 from hw.sources import open_rtc
 from hw.storage import Storage
-from tests.conftest import SIMULATED_PARTS, index_records, segments, small_config
+from tests.conftest import SIMULATED_PARTS, index_records, segments, small_context
 from tests.mounts import tmpfs  # noqa: F401  (a fixture)
 from tests.waiting import wait_for
 
 WAIT = 30.0
 
 
-def service_config(data_dir: Path, **sections: dict):
+def service_context(data_dir: Path, **sections: dict):
     merged = {"gpio": {"pin_factory": "simulated:", "hold_seconds": 1.0, "power_hold_seconds": 1.0},
               "recording": {"pre_event_seconds": 1},
               "battery": {"main": "simulated:", "backup": "simulated:"}, "clock": {"rtc": "simulated:"},
@@ -41,14 +42,14 @@ def service_config(data_dir: Path, **sections: dict):
               "storage": {"low_alarm_minutes": 1}}  # no storage-low pattern amid the counted ones on a full disk
     for name, keys in sections.items():
         merged.setdefault(name, {}).update(keys)
-    return small_config(data_dir, **merged)
+    return small_context(data_dir, **merged)
 
 
 @contextlib.contextmanager
-def running(config, hardware: Hardware | None = None, **parts):
+def running(context, hardware: Hardware | None = None, **parts):
     """The service on a thread of its own; shut down (recording sealed) on the way out.
     ``parts``: the recorder or offload factory to give it instead of the real ones."""
-    service = Service(config, hardware, echo=lambda line: None, watch_interval=0.2, **parts)
+    service = Service(context, hardware, echo=lambda line: None, watch_interval=0.2, **parts)
     outcome: dict = {}
     thread = OwnedThread(lambda: outcome.update(exit=service.run()), "service")
     thread.start()
@@ -93,7 +94,7 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
     monkeypatch.setenv("WATCHDOG_USEC", "400000")
     data_dir = tmp_path / "data"
-    with running(service_config(data_dir)) as service:
+    with running(service_context(data_dir)) as service:
         assert service.state == STANDBY
         red = service.panel.pin("led_video")
         press(service, "record")
@@ -136,7 +137,7 @@ def test_press_records_a_bump_does_not_stop_a_hold_does_and_a_marker_lands(tmp_p
 
 def test_pre_event_footage_starts_the_recording_and_resuming_is_linked_with_a_prompt(tmp_path):
     data_dir = tmp_path / "data"
-    with running(service_config(data_dir, recording={"pre_event_seconds": 3})) as service:
+    with running(service_context(data_dir, recording={"pre_event_seconds": 3})) as service:
         wait_for(lambda: service.pipeline.buffer_seconds() >= 3.0, "a full buffer")
         buffered, pressed = service.pipeline.buffer_seconds(), time.time_ns()
         press(service, "record", 1.5)  # pressed and held from standby: starts, and its own hold does not stop
@@ -168,7 +169,7 @@ def test_pre_event_footage_starts_the_recording_and_resuming_is_linked_with_a_pr
 
 def test_docked_keeps_no_buffer_and_still_records_on_a_press(tmp_path):
     data_dir = tmp_path / "data"
-    with running(service_config(data_dir)) as service:
+    with running(service_context(data_dir)) as service:
         wait_for(lambda: service.pipeline.buffer_bytes() > 0, "buffering")
         assert request(DataDir(data_dir).control_socket, {"press": "dock"})["state"] == DOCKED
         assert service.pipeline.buffer_bytes() == 0
@@ -183,12 +184,12 @@ def test_docked_keeps_no_buffer_and_still_records_on_a_press(tmp_path):
 
 def test_low_battery_alarm_then_a_sealed_stop_then_shutdown(tmp_path):
     data_dir = tmp_path / "data"
-    config = service_config(data_dir, battery={"full_minutes": 60})
+    context = service_context(data_dir, battery={"full_minutes": 60})
     now = [0.0]
     battery = SimulatedBattery(100, 60, clock=lambda: now[0])  # its clock is ours to turn
     hardware = Hardware(main=battery, backup=SimulatedBattery(), storage=Storage(data_dir),
                         rtc=open_rtc("simulated:"), gnss=None)
-    with running(config, hardware) as service:
+    with running(context, hardware) as service:
         press(service, "record")
         session = service.session
         green = service.panel.pin("led_power")
@@ -212,8 +213,8 @@ def test_low_battery_alarm_then_a_sealed_stop_then_shutdown(tmp_path):
 
 def test_storage_full_stops_and_seals_cleanly(tmpfs):  # noqa: F811
     data_dir = tmpfs / "data"
-    config = service_config(data_dir, storage={"reserve_seconds": 3})
-    with running(config) as service:
+    context = service_context(data_dir, storage={"reserve_seconds": 3})
+    with running(context) as service:
         # Leave about 5 s of recording above the reserve: a ballast file beside the data directory.
         free = os.statvfs(tmpfs).f_bavail * os.statvfs(tmpfs).f_frsize
         with open(tmpfs / "ballast", "wb") as ballast:
@@ -248,6 +249,8 @@ def test_sigkill_then_restart_recovers_and_continues_the_chain(tmp_path):
     data_dir = tmp_path / "data"
     config_file = tmp_path / "device.toml"
     config_file.write_text(f"""
+[device]
+data_dir = "{data_dir}"
 [video]
 width = 320
 height = 240
@@ -255,7 +258,6 @@ bitrate_kbps = 600
 [recording]
 segment_seconds = 2
 pre_event_seconds = 1
-data_dir = "{data_dir}"
 [sources]
 camera = "simulated:"
 microphone = "simulated:"
@@ -310,7 +312,7 @@ def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
     data_dir, archive = tmp_path / "data", tmp_path / "archive"
     wire = PtyWire()
     try:
-        with running(service_config(data_dir, dock={"port": wire.a, "baudrate": 230400})) as service:
+        with running(service_context(data_dir, dock={"port": wire.a, "baudrate": 230400})) as service:
             press(service, "record")
             wait_for(lambda: service.progress.segments >= 1 and service.progress.frames >= 45, "recording")
             press(service, "record", 1.5)

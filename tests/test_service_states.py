@@ -15,22 +15,13 @@ from types import SimpleNamespace
 from capture import CaptureError
 from capture.pipeline import Progress
 from firmware.selftest import Hardware
-from firmware.service import (
-    DOCKED,
-    FAULT,
-    RECORDING,
-    STANDBY,
-    ButtonEvent,
-    ChooseReason,
-    Message,
-    Service,
-    ThreadFailed,
-)
+from firmware.messages import ButtonEvent, ChooseReason, Message, ThreadFailed
+from firmware.service import DOCKED, FAULT, RECORDING, STANDBY, Service
 from hw.battery import SimulatedBattery
 from hw.gpio import HOLD, PRESS, RELEASE
 from hw.sources import open_rtc
 from hw.storage import Storage
-from tests.test_service import events, running, service_config
+from tests.test_service import events, running, service_context
 from tests.waiting import wait_for
 
 
@@ -90,7 +81,7 @@ def hardware(data_dir: Path) -> Hardware:
 def recorder_factory(recorder: ScriptedRecorder, fail_first: int = 0):
     opened = {"count": 0}
 
-    def open_recorder(config, **status):
+    def open_recorder(context, **status):
         opened["count"] += 1
         if opened["count"] <= fail_first:
             raise CaptureError("camera not ready")
@@ -105,13 +96,13 @@ def handle(service: Service, *messages: Message) -> None:
 
 
 def test_every_message_has_its_handler(tmp_path):
-    service = Service(service_config(tmp_path), echo=lambda line: None)
+    service = Service(service_context(tmp_path), echo=lambda line: None)
     assert set(typing.get_args(Message)) == set(service._handlers)
 
 
 def test_record_mark_and_a_hold_with_a_chosen_reason(tmp_path):
     recorder = ScriptedRecorder(tmp_path)
-    with running(service_config(tmp_path), hardware(tmp_path), recorder=recorder_factory(recorder)) as service:
+    with running(service_context(tmp_path), hardware(tmp_path), recorder=recorder_factory(recorder)) as service:
         assert service.state == STANDBY and recorder.buffering == [True]
         handle(service, ButtonEvent("record", PRESS, 1))
         assert service.state == RECORDING and service.session == "session-1"
@@ -129,7 +120,7 @@ def test_record_mark_and_a_hold_with_a_chosen_reason(tmp_path):
 
 def test_a_recorder_that_cannot_open_is_a_fault_and_record_tries_again(tmp_path):
     recorder = ScriptedRecorder(tmp_path)
-    with running(service_config(tmp_path), hardware(tmp_path),
+    with running(service_context(tmp_path), hardware(tmp_path),
                  recorder=recorder_factory(recorder, fail_first=1)) as service:
         assert service.state == FAULT and service.fault == "camera not ready"
         handle(service, ButtonEvent("record", PRESS, 1))
@@ -140,7 +131,7 @@ def test_a_recorder_that_cannot_open_is_a_fault_and_record_tries_again(tmp_path)
 
 def test_a_pipeline_that_dies_while_recording_ends_the_session_and_the_service_with_status_1(tmp_path):
     recorder = ScriptedRecorder(tmp_path)
-    with running(service_config(tmp_path), hardware(tmp_path), recorder=recorder_factory(recorder)) as service:
+    with running(service_context(tmp_path), hardware(tmp_path), recorder=recorder_factory(recorder)) as service:
         handle(service, ButtonEvent("record", PRESS, 1))
         recorder.die("the card is full")
         wait_for(service.finished.is_set, "the service to end")
@@ -151,7 +142,7 @@ def test_a_pipeline_that_dies_while_recording_ends_the_session_and_the_service_w
 
 def test_a_failed_part_thread_is_logged(tmp_path):
     recorder = ScriptedRecorder(tmp_path)
-    with running(service_config(tmp_path), hardware(tmp_path), recorder=recorder_factory(recorder)) as service:
+    with running(service_context(tmp_path), hardware(tmp_path), recorder=recorder_factory(recorder)) as service:
         handle(service, ThreadFailed("control", "OSError('gone')"))
     assert [e["data"] for e in events(tmp_path, "thread_failed")] == [{"thread": "control", "error": "OSError('gone')"}]
 
@@ -165,7 +156,7 @@ class Offloads:
         self.release = threading.Event()
         self._lock = threading.Lock()
 
-    def __call__(self, config, port: str, stop: threading.Event) -> None:
+    def __call__(self, context, port: str, stop: threading.Event) -> None:
         with self._lock:
             self.started += 1
             self.running += 1
@@ -179,8 +170,8 @@ class Offloads:
 
 def test_an_offload_that_does_not_stop_is_never_met_by_a_second_on_its_port(tmp_path):
     recorder, offloads = ScriptedRecorder(tmp_path), Offloads()
-    config = service_config(tmp_path, dock={"port": "/dev/ttyGS0"})
-    with running(config, hardware(tmp_path), recorder=recorder_factory(recorder), offload=offloads) as service:
+    context = service_context(tmp_path, dock={"port": "/dev/ttyGS0"})
+    with running(context, hardware(tmp_path), recorder=recorder_factory(recorder), offload=offloads) as service:
         service.dock_stop_seconds = 0.1
         handle(service, ButtonEvent("dock", PRESS, 1))
         assert service.state == DOCKED
@@ -197,11 +188,11 @@ def test_an_offload_that_does_not_stop_is_never_met_by_a_second_on_its_port(tmp_
 def test_an_offload_that_fails_is_logged_and_the_service_goes_on(tmp_path):
     recorder = ScriptedRecorder(tmp_path)
 
-    def dead_port(config, port, stop):
+    def dead_port(context, port, stop):
         raise OSError(f"could not open port {port}")
 
-    config = service_config(tmp_path, dock={"port": "/dev/ttyGS9"})
-    with running(config, hardware(tmp_path), recorder=recorder_factory(recorder), offload=dead_port) as service:
+    context = service_context(tmp_path, dock={"port": "/dev/ttyGS9"})
+    with running(context, hardware(tmp_path), recorder=recorder_factory(recorder), offload=dead_port) as service:
         handle(service, ButtonEvent("dock", PRESS, 1))
         wait_for(lambda: events(tmp_path, "dock_link_failed"), "the failure in the event log")
         handle(service, ButtonEvent("record", PRESS, 1))

@@ -9,14 +9,13 @@ import pytest
 
 from evidence.eventlog import verify
 from evidence.verify import verify_paths
-from firmware.eventlog import EventLog
 from firmware.selftest import Hardware, open_hardware
 from firmware.session import open_recorder
 from firmware.watch import Alarm, AlarmSink, Watcher
 from hw import HardwareError
 from hw.battery import SimulatedBattery, SysfsBattery
 from hw.storage import Storage
-from tests.conftest import decode_video, index_records, segments, small_config
+from tests.conftest import decode_video, index_records, segments, small_context
 from tests.mounts import mounted_tmpfs, tmpfs  # noqa: F401  (tmpfs: a fixture)
 from tests.waiting import wait_for
 
@@ -37,10 +36,10 @@ class Alarms(AlarmSink):
 
 def watcher_on(data_dir, main, stops, card, interval=1.0, clock=time.monotonic, **sections):
     sections.setdefault("storage", {"low_alarm_minutes": 1})  # the 64 MiB card holds 13 min at the small bitrate
-    config = small_config(data_dir, **sections)
+    context = small_context(data_dir, **sections)
     hardware = Hardware(main, SimulatedBattery(), card, HardwareError("none"), None)
     alarms = Alarms()
-    watcher = Watcher(config, hardware, EventLog(data_dir), alarms, stops.append, interval=interval, monotonic=clock)
+    watcher = Watcher(context, hardware, alarms, stops.append, interval=interval, monotonic=clock)
     return watcher, alarms
 
 
@@ -144,17 +143,16 @@ def test_a_full_card_stops_the_recording_sealed_before_the_disk_is_full(tmpfs): 
     """A 3 MiB tmpfs, mostly full: the real recorder records until the watcher stops it, every segment plays."""
     with open(tmpfs / "filler", "wb") as fh:  # leave room for about 12 s of footage
         fh.write(b"\0" * (1800 * 1024))
-    config = small_config(tmpfs, storage={"reserve_seconds": 3, "low_alarm_minutes": 1}, **SIMULATED)
+    context = small_context(tmpfs, storage={"reserve_seconds": 3, "low_alarm_minutes": 1}, **SIMULATED)
     stop, alarms = threading.Event(), Alarms()
-    events = EventLog(tmpfs)
-    with open_hardware(config, with_devices=False) as hardware, open_recorder(config) as recorder:
+    with open_hardware(context, with_devices=False) as hardware, open_recorder(context) as recorder:
         def stop_for(reason):  # as `bodycam record` does
             if recorder.recording:
                 recorder.stop_recording(reason)
             else:
                 stop.set()
 
-        with Watcher(config, hardware, events, alarms, stop_for, interval=0.5) as watcher:
+        with Watcher(context, hardware, alarms, stop_for, interval=0.5) as watcher:
             progress = recorder.run(120, stop)  # the card runs out long before
     assert watcher.stop_reason.startswith("storage full") and progress.stop_reason == watcher.stop_reason
     assert alarms.kinds() == ["storage_low", "storage_full"]
