@@ -1,9 +1,12 @@
-"""File helpers that evidence depends on: streaming SHA-256, durable names, atomic replacement."""
+"""File helpers that evidence depends on: streaming SHA-256, durable names, atomic replacement,
+files created once and never opened for writing again."""
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+
+READ_ONLY = 0o444
 
 
 def sha256_file(path: Path, size: int | None = None) -> "hashlib._Hash":
@@ -44,3 +47,28 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.close(fd)
     os.replace(temporary, path)
     sync_directory(path.parent)
+
+
+def create_append_only(path: Path) -> int:
+    """Create ``path`` (``O_EXCL``: an existing file is never opened for writing again), read-only
+    on disk and opened for appending only, its name made durable; returns the descriptor.
+    Raises ``FileExistsError`` or another ``OSError`` as the system does."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, READ_ONLY)
+    try:
+        sync_directory(path.parent)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_once(path: Path, data: bytes) -> None:
+    """Store ``data`` as the new file ``path`` (:func:`create_append_only`), durably."""
+    fd = create_append_only(path)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -212,6 +212,7 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _provision(args: argparse.Namespace) -> int:
+    from capture.sealing import close_cut_sessions
     from firmware import provision
 
     config = configuration.load(args.config)
@@ -223,7 +224,7 @@ def _provision(args: argparse.Namespace) -> int:
     given = {"device": args.serial, "police_number": args.police_number, "officer": args.name,
              "unit_number": args.unit_number, "unit": args.unit_name}
     values.update({key: value for key, value in given.items() if value is not None})
-    signer, identity = provision.provision(_data_dir(args), values)
+    signer, identity = provision.provision(_data_dir(args), values, close_cut_sessions)
     print(f"device {identity['device']} provisioned: key {signer.key_id} "
           f"(public key in {DataDir(_data_dir(args)).public_key})")
     print(f"officer {identity['police_number']} {identity['officer']}, unit {identity['unit_number']} {identity['unit']}")

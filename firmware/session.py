@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator
 
 from capture.encoder import AudioSettings, VideoSettings
 from capture.pipeline import Pipeline, RecordingSettings
-from capture.sealing import Sealer, recover
+from capture.sealing import Sealer, close_cut_sessions, recover
+from evidence.chain import ChainWriter
 from firmware.config import Config
 from firmware.eventlog import EventLog
 from firmware.provision import ensure_provisioned, log_chain_head
@@ -40,11 +41,11 @@ def recording_settings(config: Config, identity: dict[str, str]) -> RecordingSet
 
 def start_sealing(config: Config) -> tuple[Sealer, list[str]]:
     """The device's sealer, after sealing whatever a power cut left open; and what was done, said plainly."""
-    signer, identity, provisioned = ensure_provisioned(config)
+    signer, identity, provisioned = ensure_provisioned(config, close_cut_sessions)
     data_dir = Path(config["recording"]["data_dir"])
-    sealer = Sealer(data_dir, signer, identity)
+    sealer = Sealer(ChainWriter(data_dir, signer, identity["device"]), identity)
     notes = [f"provisioned device {identity['device']} with a new key {signer.key_id}"] if provisioned else []
-    return sealer, notes + log_chain_head(data_dir, sealer.chain) + recover(sealer)
+    return sealer, notes + log_chain_head(data_dir, sealer.chain.state) + recover(sealer)
 
 
 def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus | None = None) -> Overlay | None:
