@@ -37,14 +37,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_durably(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode), data)
     os.replace(temporary, path)
     sync_directory(path.parent)
 
@@ -64,7 +57,11 @@ def create_append_only(path: Path) -> int:
 
 def write_once(path: Path, data: bytes) -> None:
     """Store ``data`` as the new file ``path`` (:func:`create_append_only`), durably."""
-    fd = create_append_only(path)
+    _write_durably(create_append_only(path), data)
+
+
+def _write_durably(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, fsync and close it."""
     try:
         view = memoryview(data)
         while view:

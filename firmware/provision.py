@@ -12,8 +12,8 @@ provisioned with when nothing else is given; once provisioned, the records are w
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from evidence import EvidenceError
 from evidence.chain import ChainState, ChainWriter, sessions_left_open
