@@ -19,9 +19,9 @@ import av
 
 from capture import CaptureError
 from capture.index import read_index
+from evidence.boxes import fragments
 from evidence.chain import ChainWriter, sessions_left_open, who
 from evidence.files import sha256_file
-from evidence.boxes import fragments
 from evidence.paths import DataDir
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord, read_record
 
