@@ -43,12 +43,12 @@ class Box:
         return self.offset + self.size
 
 
-def header_length(first: bytes) -> int:
+def _header_length(first: bytes) -> int:
     """The length of the header whose first 8 bytes are ``first``."""
     return LARGE_HEADER if first[:4] == b"\0\0\0\1" else HEADER
 
 
-def parse_header(header: bytes, offset: int, available: int | None) -> Box:
+def _parse_header(header: bytes, offset: int, available: int | None) -> Box:
     """The box whose whole header is ``header``, at ``offset``; ``available`` bytes from there on
     (None in a stream, where a box of size 0 cannot be followed)."""
     size, kind = struct.unpack_from(">I4s", header)
@@ -69,10 +69,10 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None) -> Box:
     end = len(data) if end is None else end
     if offset + HEADER > end:
         raise BoxError(f"cut short: the {end - offset} bytes at byte {offset} cannot hold a box header")
-    length = header_length(data[offset:offset + HEADER])
+    length = _header_length(data[offset:offset + HEADER])
     if offset + length > end:
         raise BoxError(f"cut short: the box at byte {offset} has a 64-bit size, and only {end - offset} bytes")
-    box = parse_header(data[offset:offset + length], offset, end - offset)
+    box = _parse_header(data[offset:offset + length], offset, end - offset)
     if box.end > end:
         raise BoxError(f"cut short: the box {box.kind!r} at byte {offset} runs {box.end - end} bytes past the end")
     return box
@@ -155,14 +155,14 @@ class BoxStream:
             return self._box.end - self.position
         if len(self._header) < HEADER:
             return HEADER - len(self._header)
-        return header_length(self._header) - len(self._header)
+        return _header_length(self._header) - len(self._header)
 
     def _advance(self, piece: memoryview) -> bytes | None:
         if self._box is None:
             self._header += bytes(piece)
-            if len(self._header) < HEADER or len(self._header) < header_length(self._header):
+            if len(self._header) < HEADER or len(self._header) < _header_length(self._header):
                 return None
-            self._box = parse_header(self._header, self.position - len(self._header), None)
+            self._box = _parse_header(self._header, self.position - len(self._header), None)
             self._header = b""
         if self.position < self._box.end:
             return None
