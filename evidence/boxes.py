@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from itertools import pairwise
 from dataclasses import dataclass
 
 from evidence import EvidenceError
@@ -99,7 +100,7 @@ def fragments(data: bytes, start: int = 0) -> list[tuple[int, int]]:
             walked.append(box)
     except BoxError:
         pass                   # a tail cut by a power loss: only the boxes before it count
-    return [(moof.offset, moof.size + mdat.size) for moof, mdat in zip(walked, walked[1:])
+    return [(moof.offset, moof.size + mdat.size) for moof, mdat in pairwise(walked)
             if moof.kind == b"moof" and mdat.kind == b"mdat"]
 
 
