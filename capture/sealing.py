@@ -1,9 +1,10 @@
-"""Sealing on the device: session records, segment manifests, the chain head, and recovery.
+"""Sealing a recording: session records, segment manifests, and recovery after a power cut.
 
 The segment's bytes were hashed while they were written (``capture.fmp4``), so sealing
 only builds and signs a small manifest; it never reads the video again. After a power
 cut, :func:`recover` seals what the cut left behind from its completed fragments, with
-the flag ``recovered``, and closes the session with the flag ``interrupted``.
+the flag ``recovered``, and closes the session with the flag ``interrupted``. The records
+are links of the device's chain, appended by :class:`evidence.chain.ChainWriter`.
 """
 from __future__ import annotations
 
@@ -16,15 +17,12 @@ from typing import Any, Callable
 
 import av
 
+from capture import CaptureError
 from capture.index import read_index
-from capture.spool import AppendOnlyFile
-from evidence import EvidenceError
-from evidence.files import atomic_write, sha256_file
-from evidence.keys import Signer
-from evidence.mp4 import fragments
-from evidence.paths import DataDir
-from evidence.records import (FORMAT, GENESIS, IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE,
-                              SESSION_OPEN, SignedRecord, identity_name, read_record, sign)
+from evidence.boxes import fragments
+from evidence.chain import ChainWriter, sessions_left_open, who
+from evidence.files import sha256_file
+from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord, read_record
 
 PART_KINDS = ("init", "fragment", "trailer")
 
@@ -48,96 +46,22 @@ class SegmentFacts:
     place: dict[str, dict[str, int] | None] = field(default_factory=lambda: {"first": None, "last": None})
 
 
-class ChainState:
-    """The head of the device's chain -- the newest record's ``seq`` and hash -- kept in
-    ``device/chain.json`` as a signed ``chain-head`` record (docs/evidence-format.md).
-
-    At start the head is checked against the newest record of this key on the device (the
-    spool's records and the identity records). A head that is missing, damaged, signed by
-    another key, ahead of or behind those records is rebuilt from them, and :attr:`found`
-    says what was wrong; so a number is never used twice and no gap is ever forged. (The
-    record is written before the head moves, so a power cut may leave it one record behind.)
-    """
-
-    def __init__(self, path: Path, signer: Signer, device: str, records: list[Path]) -> None:
-        self.path, self.signer, self.device = path, signer, device
-        self.seq, self.head = 0, GENESIS
-        self.newest: SignedRecord | None = None      # the newest record of this key on the device
-        for record_path in records:
-            try:
-                record = read_record(record_path)
-            except EvidenceError:
-                continue         # the verifier names it; it is no link of ours to follow
-            if record.public_key == signer.public_key and (self.newest is None
-                                                           or record.body["seq"] > self.newest.body["seq"]):
-                self.newest = record
-        self.found = self._check_stored()
-        if self.newest is not None:
-            self.seq, self.head = self.newest.body["seq"], self.newest.hash
-        if self.found:
-            self.advance(self.seq, self.head)
-
-    def _check_stored(self) -> str:
-        """What is wrong with the stored head ("" if it names the newest record)."""
-        newest = (self.newest.body["seq"], self.newest.hash) if self.newest else (0, GENESIS)
-        if not self.path.exists():
-            return "" if self.newest is None else f"the chain head {self.path} is missing"
-        try:
-            stored = read_record(self.path)
-        except EvidenceError as exc:
-            return f"the chain head {self.path} is damaged ({exc})"
-        body = stored.body
-        if body["type"] != "chain-head" or stored.public_key != self.signer.public_key:
-            return f"the chain head {self.path} is not this device's signed head"
-        if (body["seq"], body["head"]) == newest:
-            return ""
-        where = "ahead of" if body["seq"] > newest[0] else "behind" if body["seq"] < newest[0] else "at odds with"
-        return (f"the chain head {self.path} (record {body['seq']}) was {where} the newest record on the "
-                f"device (record {newest[0]})")
-
-    def advance(self, seq: int, head: str) -> None:
-        self.seq, self.head = seq, head
-        record = sign({"format": FORMAT, "type": "chain-head", "device": self.device, "key_id": self.signer.key_id,
-                       "seq": seq, "head": head, "written_wall": time.time_ns()}, self.signer)
-        atomic_write(self.path, record.to_bytes())
-
-
-def record_paths(folders: DataDir) -> list[Path]:
-    """Every chain record on the device: the identity records, then each session's records."""
-    found = sorted(folders.identity.glob(IDENTITY_GLOB)) if folders.identity.is_dir() else []
-    if folders.spool.is_dir():
-        found += [p for folder in folders.spool.iterdir() if folder.is_dir() for p in folder.iterdir()
-                  if p.name.endswith(MANIFEST_SUFFIX) or p.name in (SESSION_OPEN, SESSION_CLOSE)]
-    return found
-
-
 class Sealer:
-    """Signs the records of the device's chain. Used by one thread at a time."""
+    """Signs the records of a recording into the device's chain. Used by one thread at a time."""
 
-    def __init__(self, folders: DataDir, signer: Signer, identity: dict[str, str],
+    def __init__(self, chain: ChainWriter, identity: dict[str, str],
                  clock_status: Callable[[], dict[str, Any]] = lambda: {"status": "unchecked"}) -> None:
-        self.spool = folders.spool
-        self.signer = signer
+        self.chain = chain
+        self.spool = chain.folders.spool
         self.identity = identity
         self.clock_status = clock_status
-        self.identities = folders.identity
-        folders.device.mkdir(parents=True, exist_ok=True)
-        self.chain = ChainState(folders.chain, signer, identity["device"], record_paths(folders))
-
-    def record_identity(self, identity: dict[str, str], reason: str) -> SignedRecord:
-        """Sign who carries the device into the chain: at provisioning, and at each re-assignment."""
-        self.identity = identity
-        number = len(list(self.identities.glob(IDENTITY_GLOB))) + 1
-        self.identities.mkdir(parents=True, exist_ok=True)
-        return self._append(self.identities / identity_name(number), {
-            "type": "identity", **self._who(identity), "reason": reason, "signed_wall": time.time_ns()})
 
     def open_session(self, session: str, link: dict[str, Any] | None = None, pre_event_ms: int = 0) -> SignedRecord:
         """``link`` ties a session that resumes an interrupted one to it: previous session and gap."""
         return self._append(self.spool / session / SESSION_OPEN, {
             "type": "session-open", "session": session, "started_wall": time.time_ns(),
             "link": link, "pre_event_ms": pre_event_ms,
-            **self._who(self.identity), "clock": self.clock_status(),
+            **who(self.identity), "clock": self.clock_status(),
         })
 
     def seal_segment(self, facts: SegmentFacts) -> SignedRecord:
@@ -161,30 +85,19 @@ class Sealer:
             "reason": reason, "flags": flags or [], "ended_wall": time.time_ns(),
         })
 
-    def _who(self, identity: dict[str, str]) -> dict[str, Any]:
-        return {"officer": {"police_number": identity["police_number"], "name": identity["officer"]},
-                "unit": {"number": identity["unit_number"], "name": identity["unit"]},
-                "firmware": identity["firmware"]}
-
     def _append(self, path: Path, body: dict[str, Any]) -> SignedRecord:
-        seq = self.chain.seq + 1
-        body = {"format": FORMAT, "device": self.identity["device"], "key_id": self.signer.key_id,
-                "seq": seq, "prev": self.chain.head, **body}
-        record = sign(body, self.signer)
-        stored = AppendOnlyFile(path)
-        stored.write(record.to_bytes())
-        stored.close()
-        self.chain.advance(seq, record.hash)
-        return record
+        try:
+            return self.chain.append(path, body)
+        except FileExistsError as exc:
+            raise CaptureError(f"refusing to overwrite {path}: recordings are append-only") from exc
+        except OSError as exc:
+            raise CaptureError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def recover(sealer: Sealer) -> list[str]:
     """Seal every segment and close every session a power cut left open; say what was done."""
     done = []
-    sessions = sorted(p for p in sealer.spool.iterdir() if p.is_dir()) if sealer.spool.is_dir() else []
-    for folder in sessions:
-        if (folder / SESSION_CLOSE).exists() or not (folder / SESSION_OPEN).exists():
-            continue
+    for folder in sessions_left_open(sealer.chain.folders):
         for segment in sorted(folder.glob("seg-*.mp4")):
             if not segment.with_name(segment.name + MANIFEST_SUFFIX).exists():
                 facts = facts_after_cut(folder.name, segment)
@@ -194,6 +107,11 @@ def recover(sealer: Sealer) -> list[str]:
         sealer.close_session(folder.name, "power loss", ["interrupted"])
         done.append(f"closed interrupted session {folder.name}")
     return done
+
+
+def close_cut_sessions(chain: ChainWriter, identity: dict[str, str]) -> list[str]:
+    """:func:`recover` on ``chain``: what provisioning runs before the identity changes."""
+    return recover(Sealer(chain, identity))
 
 
 def facts_after_cut(session: str, segment: Path) -> SegmentFacts:

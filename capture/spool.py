@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 
 from capture import CaptureError
-from evidence.files import sync_directory
-
-READ_ONLY = 0o444
+from evidence.files import create_append_only, sync_directory
 
 
 class AppendOnlyFile:
@@ -24,14 +22,12 @@ class AppendOnlyFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
-                               READ_ONLY)
+            self._fd = create_append_only(path)
         except FileExistsError as exc:
             raise CaptureError(f"refusing to overwrite {path}: recordings are append-only") from exc
         except OSError as exc:
             raise CaptureError(f"cannot create {path}: {exc.strerror}") from exc
         self.size = 0
-        sync_directory(path.parent)
 
     def write(self, data: bytes) -> int:
         view = memoryview(data)

@@ -1,9 +1,12 @@
-"""File helpers that evidence depends on: streaming SHA-256, durable names, atomic replacement."""
+"""File helpers that evidence depends on: streaming SHA-256, durable names, atomic replacement,
+files created once and never opened for writing again."""
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+
+READ_ONLY = 0o444
 
 
 def sha256_file(path: Path, size: int | None = None) -> "hashlib._Hash":
@@ -34,7 +37,31 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    _write_durably(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode), data)
+    os.replace(temporary, path)
+    sync_directory(path.parent)
+
+
+def create_append_only(path: Path) -> int:
+    """Create ``path`` (``O_EXCL``: an existing file is never opened for writing again), read-only
+    on disk and opened for appending only, its name made durable; returns the descriptor.
+    Raises ``FileExistsError`` or another ``OSError`` as the system does."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, READ_ONLY)
+    try:
+        sync_directory(path.parent)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_once(path: Path, data: bytes) -> None:
+    """Store ``data`` as the new file ``path`` (:func:`create_append_only`), durably."""
+    _write_durably(create_append_only(path), data)
+
+
+def _write_durably(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, fsync and close it."""
     try:
         view = memoryview(data)
         while view:
@@ -42,5 +69,3 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(temporary, path)
-    sync_directory(path.parent)

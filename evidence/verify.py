@@ -37,7 +37,7 @@ from typing import Any, Iterable
 from evidence import EvidenceError
 from evidence.files import sha256_file
 from evidence.keys import key_id, key_text, load_public_key
-from evidence.mp4 import fragments
+from evidence.boxes import fragments
 from evidence.receipts import receipt_dock
 from evidence.records import (IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord,
                               read_record)
@@ -206,7 +206,7 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
 
 
 def complete_fragments(path: Path, start: int) -> int:
-    """How many whole fragments the file holds from byte ``start`` on (:mod:`evidence.mp4`)."""
+    """How many whole fragments the file holds from byte ``start`` on (:mod:`evidence.boxes`)."""
     with open(path, "rb") as fh:
         fh.seek(start)
         return len(fragments(fh.read()))

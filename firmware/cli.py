@@ -200,6 +200,7 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 
 def _provision(args: argparse.Namespace) -> int:
+    from capture.sealing import close_cut_sessions
     from firmware import provision
 
     context = _context(args)
@@ -212,7 +213,7 @@ def _provision(args: argparse.Namespace) -> int:
     given = {"device": args.serial, "police_number": args.police_number, "officer": args.name,
              "unit_number": args.unit_number, "unit": args.unit_name}
     values.update({key: value for key, value in given.items() if value is not None})
-    signer, identity = provision.provision(context, values)
+    signer, identity = provision.provision(context, values, close_cut_sessions)
     print(f"device {identity['device']} provisioned: key {signer.key_id} (public key in {data_dir.public_key})")
     print(f"officer {identity['police_number']} {identity['officer']}, unit {identity['unit_number']} {identity['unit']}")
     return 0

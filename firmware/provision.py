@@ -12,10 +12,11 @@ provisioned with when nothing else is given; once provisioned, the records are w
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from evidence import EvidenceError
+from evidence.chain import ChainState, ChainWriter, sessions_left_open
 from evidence.files import atomic_write
 from evidence.keys import FileSigner, key_id, public_pem
 from evidence.paths import DataDir
@@ -25,9 +26,6 @@ from firmware.context import DeviceContext
 from firmware.eventlog import EventLog
 from firmware.version import __version__
 from firmware.writer import writing
-
-if TYPE_CHECKING:
-    from capture.sealing import ChainState
 
 # identity record key -> (config section, config key): one rule for each, in firmware.config.
 FIELDS = {
@@ -43,7 +41,21 @@ class ProvisionError(ConfigError):
     """An identity value is refused, or the device's identity cannot change that way."""
 
 
-def provision(context: DeviceContext, values: dict[str, str]) -> tuple[FileSigner, dict[str, str]]:
+def refuse_cut_sessions(chain: ChainWriter, identity: dict[str, str]) -> None:
+    """For a caller that cannot seal footage: a session a power cut left open refuses the change."""
+    left_open = sessions_left_open(chain.folders)
+    if left_open:
+        raise ProvisionError(f"provision: session {left_open[0].name} was left open by a power cut; start the "
+                             f"device once to seal it before the identity changes.")
+
+
+# Seals and closes what a power cut left open (capture.sealing.close_cut_sessions), so that
+# the identity record follows the records of every session before it.
+CloseCutSessions = Callable[[ChainWriter, dict[str, str]], object]
+
+
+def provision(context: DeviceContext, values: dict[str, str],
+              close_cut_sessions: CloseCutSessions = refuse_cut_sessions) -> tuple[FileSigner, dict[str, str]]:
     """Create the key if there is none and sign the identity into the chain; return both.
 
     ``values`` uses the identity's keys (see FIELDS). A provisioned device given another
@@ -61,23 +73,23 @@ def provision(context: DeviceContext, values: dict[str, str]) -> tuple[FileSigne
         identity = {**values, "firmware": __version__, "key_id": signer.key_id, "public_key": signer.public_key.hex()}
         atomic_write(folder.public_key, public_pem(signer.public_key).encode())
         if old is None or any(old[name] != values[name] for name in FIELDS):
-            _sign_identity(context, signer, identity, "re-assignment" if old else "provisioned")
+            _sign_identity(context, signer, identity, "re-assignment" if old else "provisioned",
+                           close_cut_sessions)
     return signer, identity
 
 
-def _sign_identity(context: DeviceContext, signer: FileSigner, identity: dict[str, str], reason: str) -> None:
-    from capture.sealing import Sealer, recover  # PyAV: only when an identity is signed
-
-    sealer = Sealer(context.data_dir, signer, identity)
-    log_chain_head(context.events, sealer.chain)
-    if sealer.chain.newest is not None and sealer.chain.newest.body["device"] != identity["device"]:
-        raise ProvisionError(f"provision: this device recorded as {sealer.chain.newest.body['device']}; "
+def _sign_identity(context: DeviceContext, signer: FileSigner, identity: dict[str, str], reason: str,
+                   close_cut_sessions: CloseCutSessions) -> None:
+    chain = ChainWriter(context.data_dir, signer, identity["device"])
+    log_chain_head(context.events, chain.state)
+    if chain.state.newest is not None and chain.state.newest.body["device"] != identity["device"]:
+        raise ProvisionError(f"provision: this device recorded as {chain.state.newest.body['device']}; "
                              f"its serial cannot become {identity['device']}.")
-    recover(sealer)              # a session a power cut left open is closed before the identity changes
-    sealer.record_identity(identity, reason)
+    close_cut_sessions(chain, identity)  # a session a power cut left open is closed before the identity changes
+    chain.record_identity(identity, reason)
 
 
-def log_chain_head(events: EventLog, chain: "ChainState") -> list[str]:
+def log_chain_head(events: EventLog, chain: ChainState) -> list[str]:
     """Log what was wrong with the chain head found at start, if anything; returns it as a note."""
     if not chain.found:
         return []
@@ -146,13 +158,14 @@ def from_config(config: Config) -> dict[str, str]:
     return {name: config[section][key] for name, (section, key) in FIELDS.items()}
 
 
-def ensure_provisioned(context: DeviceContext) -> tuple[FileSigner, dict[str, str], bool]:
+def ensure_provisioned(context: DeviceContext,
+                       close_cut_sessions: CloseCutSessions) -> tuple[FileSigner, dict[str, str], bool]:
     """The device's key and identity; a device started for the first time is provisioned from the config.
 
     Returns whether it was provisioned just now, so that the caller can say so.
     """
     identity = load_identity(context.data_dir)
     if identity is None:
-        signer, identity = provision(context, from_config(context.config))
+        signer, identity = provision(context, from_config(context.config), close_cut_sessions)
         return signer, identity, True
     return FileSigner(context.data_dir.key), identity, False

@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 
 from capture.encoder import AudioSettings, VideoSettings
 from capture.pipeline import Pipeline, RecordingSettings
-from capture.sealing import Sealer, recover
+from capture.sealing import Sealer, close_cut_sessions, recover
+from evidence.chain import ChainWriter
 from firmware.config import Config
 from firmware.context import DeviceContext
 from firmware.eventlog import EventQueue
@@ -38,10 +39,10 @@ def recording_settings(context: DeviceContext, identity: dict[str, str]) -> Reco
 
 def start_sealing(context: DeviceContext) -> tuple[Sealer, list[str]]:
     """The device's sealer, after sealing whatever a power cut left open; and what was done, said plainly."""
-    signer, identity, provisioned = ensure_provisioned(context)
-    sealer = Sealer(context.data_dir, signer, identity)
+    signer, identity, provisioned = ensure_provisioned(context, close_cut_sessions)
+    sealer = Sealer(ChainWriter(context.data_dir, signer, identity["device"]), identity)
     notes = [f"provisioned device {identity['device']} with a new key {signer.key_id}"] if provisioned else []
-    return sealer, notes + log_chain_head(context.events, sealer.chain) + recover(sealer)
+    return sealer, notes + log_chain_head(context.events, sealer.chain.state) + recover(sealer)
 
 
 def make_overlay(config: Config, identity: dict[str, str], status: OverlayStatus | None = None) -> Overlay | None:

@@ -8,19 +8,18 @@ fonts-noto-cjk) is embedded, subset, so any PDF reader shows and extracts the Ch
 """
 from __future__ import annotations
 
-import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam_errors import BodycamError
+from evidence.boxes import sample_entries
 from station.footage import Segment, Session
 
 TITLE = "同步录音录像摄录情况记录表"
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 FONT_FACE = "Noto Sans CJK SC"
-CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 CODECS = {b"avc1": "H.264", b"avc3": "H.264", b"hvc1": "H.265", b"hev1": "H.265", b"mp4a": "AAC"}
 
 
@@ -62,26 +61,9 @@ def video_format(video: Path, init_size: int) -> str:
     """The recording format from the MP4 header (the sealed init part): container and codecs."""
     with open(video, "rb") as fh:
         header = fh.read(init_size)
-    found: list[str] = []
-    _walk(header, found)
+    found = [("视频 " if entry.kind.startswith((b"avc", b"hvc", b"hev")) else "音频 ") + CODECS[entry.kind]
+             for entry in sample_entries(header) if entry.kind in CODECS]
     return "MP4（分片 fMP4）" + ("，" + "，".join(found) if found else "")
-
-
-def _walk(data: bytes, found: list[str]) -> None:
-    offset = 0
-    while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        if size < 8:
-            return
-        body = data[offset + 8:offset + size]
-        if kind in CONTAINERS:
-            _walk(body, found)
-        elif kind == b"stsd" and len(body) >= 16:
-            entry = body[8:]
-            codec = entry[4:8]
-            if codec in CODECS:
-                found.append(("视频 " if codec.startswith((b"avc", b"hvc", b"hev")) else "音频 ") + CODECS[codec])
-        offset += size
 
 
 def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str], place: str) -> Form:

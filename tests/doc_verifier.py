@@ -89,9 +89,10 @@ def complete_fragment_after(data: bytes) -> bool:
     position, previous = 0, None
     while position + 8 <= len(data):
         size, kind = int.from_bytes(data[position:position + 4], "big"), data[position + 4:position + 8]
+        header = 16 if size == 1 else 8
         if size == 1 and position + 16 <= len(data):
             size = int.from_bytes(data[position + 8:position + 16], "big")
-        if size < 8 or position + size > len(data):
+        if size < header or position + size > len(data):
             return False
         if kind == b"mdat" and previous == b"moof":
             return True

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.sealing import ChainState, record_paths
+from evidence.chain import ChainState, record_paths
 from evidence.keys import FileSigner, add_key, key_id, load_public_key
 from evidence.paths import ArchiveDir, DataDir
 from evidence.records import FORMAT, parse, read_record, sign

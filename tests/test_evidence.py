@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from capture.sealing import Sealer, close_cut_sessions
+from evidence.chain import ChainWriter
 from evidence.keys import FileSigner
-from evidence.records import parse, sign
+from evidence.records import parse, read_record, sign
 from evidence.verify import verify_paths
 from firmware.provision import ProvisionError, provision
 from tests.conftest import record, small_context
@@ -241,6 +243,23 @@ def test_provision_refuses_bad_values_and_keeps_the_key_private(tmp_path):
     assert again.public_key == signer.public_key
     with pytest.raises(ProvisionError, match="cannot become"):
         provision(context, {**good, "device": "BC54321"})
+
+
+def test_a_reassignment_closes_a_session_a_power_cut_left_open_before_the_identity_record(tmp_path):
+    good = {"device": "BC12345", "police_number": "123456", "officer": "李四", "unit_number": "110105000000",
+            "unit": "朝阳分局"}
+    context = small_context(tmp_path)
+    signer, identity = provision(context, good)
+    (context.data_dir.spool / "cut").mkdir(parents=True)
+    opened = Sealer(ChainWriter(context.data_dir, signer, identity["device"]), identity).open_session("cut")
+    with pytest.raises(ProvisionError, match="session cut was left open by a power cut"):
+        provision(context, {**good, "officer": "王五"})
+    provision(context, {**good, "officer": "王五"}, close_cut_sessions)
+    closed = read_record(context.data_dir.spool / "cut" / "session-close.json")
+    reassigned = read_record(context.data_dir.identity / "identity-000002.json")
+    assert closed.body["reason"] == "power loss" and closed.body["prev"] == opened.hash
+    assert reassigned.body["seq"] == closed.body["seq"] + 1 and reassigned.body["prev"] == closed.hash
+    assert reassigned.body["officer"]["name"] == "王五"
 
 
 def test_provision_cli_never_prints_the_private_key(tmp_path):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence import EvidenceError
+from evidence.boxes import BoxError, avc_configuration
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, read_record
 from evidence.verify import GOOD, verify_session
 
@@ -181,8 +182,11 @@ def media_type(video: Path, init: Part, audio: bool) -> str:
     from the ``avcC`` box of the init part (profile, compatibility, level)."""
     with video.open("rb") as file:
         head = file.read(init.size)
-    at = head.find(b"avcC")
-    codecs = [f"avc1.{head[at + 5:at + 8].hex()}" if at >= 0 and len(head) >= at + 8 else "avc1.42e01e"]
+    try:
+        configuration = avc_configuration(head)
+    except BoxError:
+        configuration = None       # a damaged header: the page still shows the segment and its state
+    codecs = [f"avc1.{configuration[1:4].hex()}" if configuration and len(configuration) >= 4 else "avc1.42e01e"]
     if audio:
         codecs.append(AUDIO_CODEC)
     return f'video/mp4; codecs="{", ".join(codecs)}"'
