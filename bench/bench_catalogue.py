@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from evidence.keys import FileSigner  # noqa: E402
 from evidence.records import FORMAT, GENESIS, SignedRecord, sign  # noqa: E402
-from station.catalogue import DAY_NS, Catalogue, ensure_schema, sessions  # noqa: E402
+from station.catalogue.catalogue import DAY_NS, Catalogue, ensure_schema, sessions  # noqa: E402
 from station.db import connect, database_url  # noqa: E402
 
 START = 1_735_689_600 * 10**9          # 2025-01-01 UTC

@@ -36,13 +36,14 @@ from evidence.paths import ArchiveDir, DataDir  # noqa: E402
 from firmware import config as configuration  # noqa: E402
 from firmware.offload import serve  # noqa: E402
 from firmware.session import open_recorder  # noqa: E402
-from station import access, audit, catalogue  # noqa: E402
-from station.access import Access  # noqa: E402
-from station.audit import AuditTrail  # noqa: E402
+from station.catalogue import catalogue  # noqa: E402
+from station.custody import access, audit  # noqa: E402
+from station.custody.access import Access  # noqa: E402
+from station.custody.audit import AuditTrail  # noqa: E402
 from station.db import connect, database_url  # noqa: E402
-from station.enroll import dock_init  # noqa: E402
-from station.pull import pull  # noqa: E402
-from station.web import footage  # noqa: E402
+from station.intake.enroll import dock_init  # noqa: E402
+from station.intake.pull import pull  # noqa: E402
+from station.web import playback  # noqa: E402
 from station.web.app import create_app  # noqa: E402
 from sync.ptywire import PtyWire  # noqa: E402
 
@@ -109,7 +110,7 @@ def measure(base: str, archive: Path, runs: int) -> None:
 
     post("/login", {"user": "reviewer", "password": PASSWORD})
     folder = next(archive.glob("[0-9]*/*/*/*/*/*/*/session-open.json")).parent
-    session = footage.load(folder)
+    session = playback.load(folder)
     post(f"/sessions/{session.session}/view", {"reason": "benchmark"})
     total = sum((folder / s.name).stat().st_size for s in session.segments)
     pages = []

@@ -13,7 +13,7 @@ from bodycam_errors import BodycamError, console_logging
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
-from station import access_commands, audit_commands, catalogue_commands, witness_commands
+from station.commands import access as access_commands, audit as audit_commands, catalogue as catalogue_commands, witness as witness_commands
 from station.web import cli as web
 from sync.dock import PullReport
 from sync.link import BAUDRATES, DEFAULT_BAUDRATE
@@ -79,7 +79,7 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from station.enroll import dock_init
+    from station.intake.enroll import dock_init
 
     signer = dock_init(args.archive, [key_text(k) for k in args.device_key])
     folder = ArchiveDir(args.archive)
@@ -98,9 +98,9 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from station.catalogue import open_catalogue
-    from station.pull import pull
-    from station.witness import open_witness
+    from station.catalogue.catalogue import open_catalogue
+    from station.intake.pull import pull
+    from station.intake.witness import open_witness
 
     began, shown = time.monotonic(), [-1]
 
@@ -137,7 +137,7 @@ def _verify(args: argparse.Namespace) -> int:
     one fails the check, one a supervisor acknowledged is named but does not."""
     from evidence.verify import run_verify
     from station.db import CATALOGUE_FILE
-    from station.witness import open_witness
+    from station.intake.witness import open_witness
 
     status = run_verify(args.paths, args.key, args.json)
     archives = [path for path in args.paths

@@ -29,11 +29,11 @@ from evidence.verify import verify_paths
 from firmware.eventlog import EventLog
 from firmware.offload import SpoolSource, release_due, serve
 from firmware.session import open_recorder
-from station.archive import ArchiveSink
-from station.catalogue import open_catalogue
+from station.intake.archive import ArchiveSink
+from station.catalogue.catalogue import open_catalogue
 from station.cli import main as station_main
-from station.enroll import dock_init
-from station.pull import pull
+from station.intake.enroll import dock_init
+from station.intake.pull import pull
 from sync import PeerError, VerifyError
 from sync.auth import Ed25519Authenticator
 from sync.dock import Dock

@@ -18,10 +18,10 @@ from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from evidence.records import parse, read_record, sign
 from evidence.verify import verify_paths
-from station.catalogue import Catalogue, ensure_schema, open_catalogue
+from station.catalogue.catalogue import Catalogue, ensure_schema, open_catalogue
 from station.db import connect, database_url
-from station.pull import pull
-from station.rebuild import rebuild
+from station.intake.pull import pull
+from station.catalogue.rebuild import rebuild
 from sync.ptywire import PtyWire
 from tests import doc_verifier
 from tests.conftest import write_config

@@ -12,13 +12,14 @@ import pytest
 
 from evidence.keys import FileSigner, add_key, load_public_key
 from evidence.paths import ArchiveDir, DataDir
-from station import access, audit, catalogue
-from station.access import Access
-from station.audit import AuditTrail, entries
-from station.catalogue import Catalogue
+from station.catalogue import catalogue
+from station.custody import access, audit
+from station.custody.access import Access
+from station.custody.audit import AuditTrail, entries
+from station.catalogue.catalogue import Catalogue
 from station.db import connect, database_url
-from station.enroll import dock_init
-from station.pull import pull
+from station.intake.enroll import dock_init
+from station.intake.pull import pull
 from station.web.app import Settings, create_app
 from sync.ptywire import PtyWire
 from tests.test_dock_archive import device_serving, record_marked

@@ -8,7 +8,7 @@ import pytest
 
 from evidence.keys import FileSigner
 from evidence.records import FORMAT, GENESIS, SignedRecord, sign
-from station.witness import open_witness
+from station.intake.witness import open_witness
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
 
 

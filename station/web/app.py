@@ -26,12 +26,12 @@ from sqlalchemy.engine import Engine
 
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
-from station.access import Access, AccessDenied, AccessError, User
-from station.access_commands import audit_hook
-from station.audit import DONE, REFUSED, AuditTrail
-from station.catalogue import Catalogue, CatalogueError
-from station.exports import Exports
-from station.footage import CatalogueFootage
+from station.custody.access import Access, AccessDenied, AccessError, User
+from station.commands.access import audit_hook
+from station.custody.audit import DONE, REFUSED, AuditTrail
+from station.catalogue.catalogue import Catalogue, CatalogueError
+from station.custody.exports import Exports
+from station.catalogue.footage import CatalogueFootage
 from station.web import i18n
 from station.web.security import (
     SAFE_METHODS,

@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 from bodycam_errors import BodycamError
-from station import access, audit, catalogue
-from station.access import Access
-from station.catalogue import station_id
+from station.catalogue import catalogue
+from station.custody import access, audit
+from station.custody.access import Access
+from station.catalogue.catalogue import station_id
 from station.db import connect, database_url
 
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from station.audit import entries
+from station.custody.audit import entries
 from station.web.app import Web
 from station.web.routes.review import folder_of
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station.access import User
+from station.custody.access import User
 from station.web.app import Web
 from station.web.routes.review import folder_of
 

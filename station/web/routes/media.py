@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from evidence.records import INDEX_SUFFIX
-from station.web import footage
+from station.web import playback
 from station.web.app import Web
 from station.web.routes.review import folder_of
 from station.web.security import Refused
@@ -35,9 +35,9 @@ def router(web: Web) -> APIRouter:
 
     @router.get("/sessions/{session}/frames/{name}", dependencies=[Depends(web.allowed("view"))])
     def frames(request: Request, session: str, name: str) -> Response:
-        index = footage.read_index(granted(request, session, name).with_name(name + INDEX_SUFFIX))
+        index = playback.read_index(granted(request, session, name).with_name(name + INDEX_SUFFIX))
         # microseconds: a JavaScript number holds them exactly, nanoseconds it would round
-        return JSONResponse({"frames": [[pts, wall // 1000] for pts, wall in footage.frame_times(index)]},
+        return JSONResponse({"frames": [[pts, wall // 1000] for pts, wall in playback.frame_times(index)]},
                             headers={"Cache-Control": "private, no-store"})
 
     return router

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from evidence.verify import verify_session
-from station.access import User
-from station.catalogue import CatalogueError
+from station.custody.access import User
+from station.catalogue.catalogue import CatalogueError
 from station.web.app import Desk, Web
 
 FIELDS = ("officer", "device", "unit", "date", "case", "marker", "state")

@@ -1,5 +1,5 @@
 """The officer's write-up of a stop that was not the end of enforcement (R3, R4): a record the
-station signs beside the device's records (``station.writeup``), never an edit of them; the
+station signs beside the device's records (``station.catalogue.writeup``), never an edit of them; the
 catalogue's hook makes it an audit entry."""
 
 from typing import Annotated
@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station import writeup
-from station.access import User
+from station.catalogue import writeup
+from station.custody.access import User
 from station.web.app import Web
 from station.web.routes.review import folder_of
 

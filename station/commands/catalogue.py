@@ -3,7 +3,7 @@ retention and purge, the device ledger, write-ups. Each takes ``--archive`` and
 ``--catalogue URL`` (env ``BODYCAM_CATALOGUE``; default the archive's SQLite file).
 
 Once the station has users, each command is done by the authenticated ``--user`` (env
-``BODYCAM_USER``), whose role must allow it (``station.access``), and that user is the actor
+``BODYCAM_USER``), whose role must allow it (``station.custody.access``), and that user is the actor
 the catalogue records; ``--by`` names the actor only on a station without users yet. Every
 change, each search and each session shown is an entry of the audit trail."""
 from __future__ import annotations
@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from station import ledger, retention, writeup
-from station.access import User
-from station.access_commands import Station, gate
-from station.catalogue import Catalogue, CatalogueError, day_range, station_id
+from station.catalogue import ledger, retention, writeup
+from station.custody.access import User
+from station.commands.access import Station, gate
+from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -197,7 +197,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from station.rebuild import rebuild
+    from station.catalogue.rebuild import rebuild
 
     station, user, catalogue = _open(args, "catalogue", "rebuild")
     done = rebuild(catalogue, args.archive)

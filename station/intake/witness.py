@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from evidence.records import SignedRecord
-from station import audit
+from station.custody import audit
 from station.db import DatabaseError, Migration, connect, database_url, migrate
 
 AREA = "witness"

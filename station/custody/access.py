@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bodycam_errors import BodycamError
-from station.audit import REFUSED, STATION, AuditTrail
+from station.custody.audit import REFUSED, STATION, AuditTrail
 from station.db import Migration, migrate
 
 ROLES = ("custodian", "reviewer", "supervisor", "administrator")
@@ -99,7 +99,7 @@ class User:
 
 
 def _export_tables(connection: sa.engine.Connection) -> None:
-    from station.exports import metadata as export_metadata  # the export requests and the copy ledger
+    from station.custody.exports import metadata as export_metadata  # the export requests and the copy ledger
     export_metadata.create_all(connection)
 
 

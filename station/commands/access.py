@@ -20,12 +20,14 @@ from typing import Any
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from evidence.verify import verify_session
-from station import audit, catalogue, db
-from station.access import ROLES, Access, AccessDenied, AccessError, User, ensure_schema
-from station.audit import AuditTrail
-from station.catalogue import Catalogue, Hook
-from station.exports import Exports
-from station.footage import CatalogueFootage, Footage
+from station import db
+from station.catalogue import catalogue
+from station.custody import audit
+from station.custody.access import ROLES, Access, AccessDenied, AccessError, User, ensure_schema
+from station.custody.audit import AuditTrail
+from station.catalogue.catalogue import Catalogue, Hook
+from station.custody.exports import Exports
+from station.catalogue.footage import CatalogueFootage, Footage
 
 
 @dataclass
@@ -262,7 +264,7 @@ def _export_decide(args: argparse.Namespace, approve: bool) -> int:
 
 
 def _export_make(args: argparse.Namespace) -> int:
-    from station import package
+    from station.custody import package
 
     station = open_station(args)
     user = acting_user(station, args, "export-make")

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from evidence import EvidenceError
-from station import audit
-from station.access import Access, AccessError, User
-from station.footage import Footage, Session, in_range, read_session
+from station.custody import audit
+from station.custody.access import Access, AccessError, User
+from station.catalogue.footage import Footage, Session, in_range, read_session
 
 REQUESTED, APPROVED, REFUSED, MADE = "requested", "approved", "refused", "made"
 SCOPES = ("session", "range", "case")
@@ -136,7 +136,7 @@ class Exports:
              build: Callable[..., dict[str, str]]) -> Path:
         """The named recipient makes the package of an approved export, once. ``build(folder, request,
         chosen, requester=, approver=, maker=, made_ns=)`` writes its files and returns their SHA-256 by name
-        (:func:`station.package.build`)."""
+        (:func:`station.custody.package.build`)."""
         wanted = self.get(number)
         footage = wanted.session_ids
         self.access.require(user, "export-make", action="export-make", footage=footage)

@@ -7,10 +7,10 @@ from typing import Callable
 
 from evidence.keys import read_keys
 from evidence.paths import ArchiveDir
-from station.archive import ArchiveSink
-from station.catalogue import Catalogue
-from station.enroll import dock_authenticator
-from station.witness import Witness, open_witness
+from station.intake.archive import ArchiveSink
+from station.catalogue.catalogue import Catalogue
+from station.intake.enroll import dock_authenticator
+from station.intake.witness import Witness, open_witness
 from sync.dock import Dock, PullReport
 from sync.link import DEFAULT_BAUDRATE, LinkConfig, open_port
 

@@ -22,7 +22,7 @@ from evidence.files import atomic_write
 from evidence.keys import FileSigner, key_id, load_public_key
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, canonical, read_record, record_hash
-from station.catalogue import Catalogue, CatalogueError, sessions, writeups
+from station.catalogue.catalogue import Catalogue, CatalogueError, sessions, writeups
 
 FORMAT = "bodycam-station/1"
 DOMAIN = b"bodycam-station/1\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from evidence.paths import ArchiveDir
-from station.access_commands import acting_user, add_station_options, open_station
-from station.witness import open_witness
+from station.commands.access import acting_user, add_station_options, open_station
+from station.intake.witness import open_witness
 
 ACTION = "docking-acknowledged"
 

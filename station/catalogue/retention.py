@@ -27,8 +27,8 @@ import sqlalchemy as sa
 
 from evidence.files import sync_directory
 from evidence.paths import ArchiveDir
-from station.catalogue import DAY_NS, Catalogue, CatalogueError, purges, retention, sessions
-from station.archive import FILE
+from station.catalogue.catalogue import DAY_NS, Catalogue, CatalogueError, purges, retention, sessions
+from station.intake.archive import FILE
 
 CLASSES = ("ordinary", "marked", "case", "grace")
 

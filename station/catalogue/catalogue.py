@@ -5,8 +5,8 @@ each verified file (:meth:`Catalogue.take`) and rebuildable from the archive alo
 (:func:`rebuild`). It lives in the station's database (``station.db``: SQLite in the archive
 folder, or one PostgreSQL shared by several stations), in the tables of the area
 ``catalogue`` (docs/catalogue.md). The same area holds the cases, legal holds, retention
-periods (``station.retention``), the device ledger (``station.ledger``) and the officers'
-write-ups (``station.writeup``).
+periods (``station.catalogue.retention``), the device ledger (``station.catalogue.ledger``) and the officers'
+write-ups (``station.catalogue.writeup``).
 
 The API other parts of the station use::
 

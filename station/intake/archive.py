@@ -6,12 +6,12 @@ only then is it linked read-only into
 ``<root>/YYYY/MM/DD/<unit number>/<device serial>/<police number>/<session>/<file>`` (the
 date of the session-open record's ``started_wall``, UTC) and may the dock receipt it.
 Anything that does not verify raises ``VerifyError``: no receipt, so the device keeps it.
-Each accepted item is filed in the catalogue (``station.catalogue``) before it is linked, and
+Each accepted item is filed in the catalogue (``station.catalogue.catalogue``) before it is linked, and
 the catalogue's chain of archived records is what a new record is checked against.
 
 The device's own records come first: ``device/chain-head.json``, its signed chain head, is
 the first item of every docking, and ``device/identity-NNNNNN.json`` its identity records
-(filed at ``<root>/chain/<key id>/``). With a :class:`station.witness.Witness` the head and
+(filed at ``<root>/chain/<key id>/``). With a :class:`station.intake.witness.Witness` the head and
 every record are checked against what this station took of the device before; a docking that
 rewinds or forks the chain is refused for release: the rest of what the device offers is
 archived as received under ``<root>/refused/<key id>/`` and nothing is receipted.
@@ -36,13 +36,13 @@ from evidence.files import sha256_file, sync_directory
 from evidence.keys import key_id
 from evidence.paths import DEVICE_ITEMS, EVENTS, ArchiveDir
 from evidence.records import CHAIN_HEAD, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
-from station.catalogue import Catalogue, CatalogueError, open_catalogue, station_id
+from station.catalogue.catalogue import Catalogue, CatalogueError, open_catalogue, station_id
 from sync import VerifyError
 from sync.messages import Item
 from sync.store import FilePartial
 
 if TYPE_CHECKING:
-    from station.witness import Witness
+    from station.intake.witness import Witness
 
 log = logging.getLogger(__name__)
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
-from station import audit
-from station.access_commands import acting_user, add_station_options, open_station
+from station.custody import audit
+from station.commands.access import acting_user, add_station_options, open_station
 
 
 def register(commands: argparse._SubParsersAction) -> None:
