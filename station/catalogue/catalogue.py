@@ -27,6 +27,7 @@ told to the ``hook`` (``hook(action, actor, details)``) so that an audit trail c
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -44,6 +45,8 @@ AREA = "catalogue"
 Hook = Callable[[str, str, dict[str, Any]], None]
 CLOCK_RANK = {"trusted": 0, "unchecked": 1, "untrusted": 2}     # a session's verdict is its worst record's
 DAY_NS = 86_400 * 10**9
+# What a session folder may hold: its open and close records, its segments, their indexes and manifests.
+SESSION_FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 
 
 class CatalogueError(BodycamError, ValueError):

@@ -36,7 +36,7 @@ from evidence.files import sha256_file, sync_directory
 from evidence.keys import key_id
 from evidence.paths import DEVICE_ITEMS, EVENTS, ArchiveDir
 from evidence.records import CHAIN_HEAD, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
-from station.catalogue.catalogue import Catalogue, CatalogueError, open_catalogue, station_id
+from station.catalogue.catalogue import SESSION_FILE, Catalogue, CatalogueError, open_catalogue, station_id
 from sync import VerifyError
 from sync.messages import Item
 from sync.store import FilePartial
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
-FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 EVENT_FILE = re.compile(r"events-(\d{6})\.jsonl")
 DEVICE_FILE = re.compile(rf"{re.escape(CHAIN_HEAD)}|identity-\d{{6}}\.json")
 HEAD_ITEM = f"{DEVICE_ITEMS}/{CHAIN_HEAD}"
@@ -213,7 +212,7 @@ class ArchiveSink:
 
     def check(self, partial: "_Checked") -> None:
         """Raise VerifyError unless the complete item fits the seals and chain archived so far."""
-        name, kind = partial.name, FILE.fullmatch(partial.name)
+        name, kind = partial.name, SESSION_FILE.fullmatch(partial.name)
         if name == SESSION_OPEN:
             opened = self._record(partial.path, name)
             if opened.body.get("type") != "session-open" or opened.body.get("session") != partial.session:
@@ -349,7 +348,7 @@ class _Checked(FilePartial):
 
 def _split(item_id: str) -> tuple[str, str]:
     session, _, name = item_id.partition("/")
-    pattern = {EVENTS: EVENT_FILE, DEVICE_ITEMS: DEVICE_FILE}.get(session, FILE)
+    pattern = {EVENTS: EVENT_FILE, DEVICE_ITEMS: DEVICE_FILE}.get(session, SESSION_FILE)
     if not SAFE.fullmatch(session) or not pattern.fullmatch(name):
         raise VerifyError(f"item id {item_id!r} is not <session>/<evidence file>, {DEVICE_ITEMS}/<chain head or "
                           f"identity record> or {EVENTS}/events-NNNNNN.jsonl")
