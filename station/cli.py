@@ -79,7 +79,7 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from station.intake.enroll import dock_init
+    from station.services import dock_init
 
     signer = dock_init(args.archive, [key_text(k) for k in args.device_key])
     folder = ArchiveDir(args.archive)
@@ -89,18 +89,16 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    station, user = access_commands.gate(args, "devices", "enroll")
+    desk, user = access_commands.gate(args, "devices", "enroll")
     device = add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))
-    station.access.audit.record(user.name if user else None, "enroll", role=user.role if user else None,
+    desk.trail.record(user.name if user else None, "enroll", role=user.role if user else None,
                                 detail={"device_key": device})
     print(f"device {device} enrolled on {args.archive}")
     return 0
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from station.catalogue.catalogue import open_catalogue
-    from station.intake.pull import pull
-    from station.intake.witness import open_witness
+    from station.services import pull
 
     began, shown = time.monotonic(), [-1]
 
@@ -113,8 +111,7 @@ def _pull(args: argparse.Namespace) -> int:
             shown[0] = files
             print(line, flush=True)
 
-    report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue),
-                  witness=open_witness(args.archive, args.catalogue, audited=True), baudrate=args.baud)
+    report = pull(args.archive, args.port, url=args.catalogue, progress=progress, baudrate=args.baud)
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
@@ -137,13 +134,14 @@ def _verify(args: argparse.Namespace) -> int:
     one fails the check, one a supervisor acknowledged is named but does not."""
     from evidence.verify import run_verify
     from station.db import CATALOGUE_FILE
-    from station.intake.witness import open_witness
+    from station.intake.witness import Witness
+    from station.services import open_database
 
     status = run_verify(args.paths, args.key, args.json)
     archives = [path for path in args.paths
                 if (path / CATALOGUE_FILE).exists() or (args.catalogue and ArchiveDir(path).dock.is_dir())]
     for archive in archives:
-        for refusal in open_witness(archive, args.catalogue).refusals():
+        for refusal in Witness(open_database(archive, args.catalogue)).refusals():
             print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
             status = status or int(refusal["acknowledged_by"] is None)
     return status

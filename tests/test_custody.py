@@ -20,8 +20,7 @@ from evidence.verify import verify_paths
 from firmware.offload import not_offloaded
 from station import db
 from station.custody import audit
-from station.intake.enroll import dock_init
-from station.intake.pull import pull
+from station.services import dock_init, pull
 from sync.ptywire import PtyWire
 from tests import doc_verifier
 from tests.conftest import SIMULATED_PARTS, index_records, record, write_config

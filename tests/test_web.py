@@ -12,14 +12,11 @@ import pytest
 
 from evidence.keys import FileSigner, add_key, load_public_key
 from evidence.paths import ArchiveDir, DataDir
-from station.catalogue import catalogue
-from station.custody import access, audit
+from station.catalogue.catalogue import Catalogue
+from station.custody import audit
 from station.custody.access import Access
 from station.custody.audit import AuditTrail, entries
-from station.catalogue.catalogue import Catalogue
-from station.db import connect, database_url
-from station.intake.enroll import dock_init
-from station.intake.pull import pull
+from station.services import dock_init, open_station, pull
 from station.web.app import Settings, create_app
 from sync.ptywire import PtyWire
 from tests.test_dock_archive import device_serving, record_marked
@@ -57,14 +54,13 @@ def served(archive: Path):
     """The page for ``archive`` with the station's users (an administrator, a reviewer, a
     supervisor, a custodian); yields (base URL, the station's database, the clock)."""
     clock = MovableClock()
-    engine = connect(database_url(archive))
-    for area in (catalogue, access, audit):
-        area.ensure_schema(engine)
+    opened = open_station(archive, clock=clock)
+    engine = opened.engine
     gate = Access(engine, AuditTrail(engine, FileSigner(ArchiveDir(archive).key), source="test"))
     admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
     for name, full_name, role in (("li", "李明", "reviewer"), ("wang", "王强", "supervisor"), ("zhao", "赵刚", "custodian")):
         gate.add_user(admin, name, full_name, role, PASSWORD)
-    app = create_app(archive, engine, clock, Settings(utc_offset_min=8 * 60))
+    app = create_app(opened, Settings(utc_offset_min=8 * 60))
     with serving(app) as base:
         yield base, engine, clock
     engine.dispose()
@@ -401,7 +397,7 @@ def routes(found: list) -> list:
 
 def test_every_route_but_signing_in_refuses_a_request_without_a_session(station, archive):
     base, engine, _clock = station
-    app = create_app(archive, engine, MovableClock())
+    app = create_app(open_station(archive, clock=MovableClock()))
     public = {("/login", "GET"), ("/login", "POST"), ("/lang/{lang}", "GET")}
     checked = 0
     for route in routes(app.routes):

@@ -10,7 +10,7 @@ write-ups (``station.catalogue.writeup``).
 
 The API other parts of the station use::
 
-    catalogue = Catalogue(engine)                     # after ensure_schema(engine)
+    catalogue = Catalogue(engine)                     # engine: station.services.open_database
     catalogue.search(officer="100001", date="2025-01-31", case="K-1")   # -> list of session dicts
     catalogue.session("BC00001-…")                   # one session dict, or None
     catalogue.segments("BC00001-…")                  # its segments, markers included
@@ -39,7 +39,7 @@ from bodycam_errors import BodycamError
 from evidence.keys import key_id, load_public_key
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord, place_text
-from station.db import Migration, connect, database_url, migrate
+from station.db import Migration
 
 AREA = "catalogue"
 Hook = Callable[[str, str, dict[str, Any]], None]
@@ -276,18 +276,6 @@ MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, 
               Migration(2, "each segment's first and last sealed GNSS fix", _segment_places)]
 
 
-def ensure_schema(engine: Engine) -> None:
-    migrate(engine, AREA, MIGRATIONS)
-
-
-def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> "Catalogue":
-    """The catalogue at ``url`` (PostgreSQL for a shared one), else the archive's SQLite file, its
-    tables made or upgraded; ``options`` go to :class:`Catalogue`."""
-    engine = connect(database_url(archive, url))
-    ensure_schema(engine)
-    return Catalogue(engine, **options)
-
-
 def station_id(archive: Path) -> str:
     """The station that holds ``archive``: its dock key's id (docs/catalogue.md)."""
     try:
@@ -315,7 +303,7 @@ def _worse(a: str, b: str) -> str:
 
 
 class Catalogue:
-    """The catalogue in ``engine`` (whose schema :func:`ensure_schema` made). ``clock`` gives
+    """The catalogue in ``engine`` (whose schema ``station.services`` made). ``clock`` gives
     now in ns (tests inject one); ``hook`` hears every change a person makes."""
 
     def __init__(self, engine: Engine, *, hook: Hook = no_hook, clock: Callable[[], int] = time.time_ns) -> None:

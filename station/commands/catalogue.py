@@ -18,7 +18,8 @@ from typing import Any
 
 from station.catalogue import ledger, retention, writeup
 from station.custody.access import User
-from station.commands.access import Station, gate
+from station.commands.access import gate
+from station.services import Desk
 from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
 
 
@@ -119,13 +120,13 @@ def _actor(parser: argparse.ArgumentParser, text: str = "who does it") -> None:
 
 
 def _open(args: argparse.Namespace, permission: str | None, action: str, *, footage: list[str] | None = None,
-          reason: str | None = None) -> tuple[Station, User | None, Catalogue]:
-    """The station, its acting user (None on a station without users) and the catalogue, whose
+          reason: str | None = None) -> tuple[Desk, User | None, Catalogue]:
+    """The acting user's desk, the user (None on a station without users) and the catalogue, whose
     changes go to the audit trail; refused unless the user's role grants ``permission``."""
-    station, user = gate(args, permission, action, footage=footage or [], reason=reason)
+    desk, user = gate(args, permission, action, footage=footage or [], reason=reason)
     if user is not None and args.by:
         raise CatalogueError(f"this station has users: {user.name} (--user) is the actor, not --by {args.by}")
-    return station, user, station.catalogue(user)
+    return desk, user, desk.catalogue
 
 
 def _by(args: argparse.Namespace, user: User | None) -> str:
@@ -136,12 +137,12 @@ def _by(args: argparse.Namespace, user: User | None) -> str:
     return args.by
 
 
-def _visible(station: Station, user: User | None, sessions: list[str]) -> set[str]:
-    return set(sessions if user is None else station.access.visible(user, sessions))
+def _visible(desk: Desk, user: User | None, sessions: list[str]) -> set[str]:
+    return set(sessions if user is None else desk.access.visible(user, sessions))
 
 
-def _record(station: Station, user: User | None, action: str, footage: list[str], detail: dict[str, Any]) -> None:
-    station.access.audit.record(user.name if user else None, action, role=user.role if user else None,
+def _record(desk: Desk, user: User | None, action: str, footage: list[str], detail: dict[str, Any]) -> None:
+    desk.access.audit.record(user.name if user else None, action, role=user.role if user else None,
                                 footage=footage, detail=detail)
 
 
@@ -166,28 +167,28 @@ SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case"
 
 
 def _search(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "search", "search")
+    desk, user, catalogue = _open(args, "search", "search")
     found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date,
                              since_ns=parse_time(args.since), until_ns=parse_time(args.until), case=args.case,
                              marked=args.marked, label=args.label, stop=args.stop, clock=args.clock,
                              previous=args.previous, purged=args.purged)
-    visible = _visible(station, user, [session["session"] for session in found])
+    visible = _visible(desk, user, [session["session"] for session in found])
     found = [session for session in found if session["session"] in visible]
     criteria = {name: getattr(args, name) for name in SEARCH_CRITERIA if getattr(args, name) not in (None, False)}
-    _record(station, user, "search", [session["session"] for session in found], {"criteria": criteria})
+    _record(desk, user, "search", [session["session"] for session in found], {"criteria": criteria})
     for session in ledger.check(catalogue, found):
         _print(session)
     return 0 if found else 1
 
 
 def _show(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "search", "show", footage=[args.session])
+    desk, user, catalogue = _open(args, "search", "show", footage=[args.session])
     if user is not None:
-        station.access.require_visible(user, "show", [args.session])
+        desk.access.require_visible(user, "show", [args.session])
     session = catalogue.session(args.session)
     if session is None:
         raise CatalogueError(f"no session {args.session!r} in the catalogue")
-    _record(station, user, "show", [args.session], {})
+    _record(desk, user, "show", [args.session], {})
     ledger.check(catalogue, [session])
     session.update(segments=catalogue.segments(args.session), cases=catalogue.cases(args.session),
                    holds=catalogue.holds(args.session), writeups=writeup.of(catalogue, args.session),
@@ -199,9 +200,9 @@ def _show(args: argparse.Namespace) -> int:
 def _rebuild(args: argparse.Namespace) -> int:
     from station.catalogue.rebuild import rebuild
 
-    station, user, catalogue = _open(args, "catalogue", "rebuild")
+    desk, user, catalogue = _open(args, "catalogue", "rebuild")
     done = rebuild(catalogue, args.archive)
-    _record(station, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
+    _record(desk, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
                                           "problems": len(done.problems)})
     print(f"catalogued {done.sessions} session(s), {done.files} file(s) from {args.archive}")
     for problem in done.problems:
@@ -213,7 +214,7 @@ CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-clo
 
 
 def _case(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
+    desk, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
                                      footage=[args.session] if args.session else [])
     if args.action == "open":
         if not (args.name and args.party):
@@ -227,7 +228,7 @@ def _case(args: argparse.Namespace) -> int:
     elif args.action == "close":
         catalogue.close_case(args.number, actor=_by(args, user))
     case = catalogue.case(args.number)
-    visible = _visible(station, user, [link["session"] for link in case["links"]])
+    visible = _visible(desk, user, [link["session"] for link in case["links"]])
     case["links"] = [link for link in case["links"] if link["session"] in visible]
     print(json.dumps(case, ensure_ascii=False, indent=1))
     return 0
@@ -301,9 +302,9 @@ def _ledger(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "write-up", "pending")
+    desk, user, catalogue = _open(args, "write-up", "pending")
     found = writeup.pending(catalogue, args.officer)
-    visible = _visible(station, user, [session["session"] for session in found])
+    visible = _visible(desk, user, [session["session"] for session in found])
     for session in (session for session in found if session["session"] in visible):
         _print({key: session[key] for key in ("session", "police_number", "officer", "device", "started_ns",
                                               "stop_reason", "interrupted", "previous_session")})
@@ -311,9 +312,10 @@ def _pending(args: argparse.Namespace) -> int:
 
 
 def _writeup(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "write-up", "write-up", footage=[args.session])
+    desk, user, catalogue = _open(args, "write-up", "write-up", footage=[args.session])
     if user is not None:
-        station.access.require_visible(user, "write-up", [args.session])
-    body = writeup.write_up(catalogue, args.archive, args.session, args.reason, args.text, actor=_by(args, user))
+        desk.access.require_visible(user, "write-up", [args.session])
+    body = writeup.write_up(catalogue, args.archive, args.session, args.reason, args.text, actor=_by(args, user),
+                            signer=desk.signer)
     print(f"write-up of {args.session} signed by dock {body['key_id']}: {args.reason}")
     return 0

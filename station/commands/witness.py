@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.paths import ArchiveDir
-from station.commands.access import acting_user, add_station_options, open_station
-from station.intake.witness import open_witness
+from station.commands.access import acting_user, add_station_options, open_desk
 
 ACTION = "docking-acknowledged"
 
@@ -29,12 +28,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _ack(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    user = acting_user(station, args, ACTION)
-    gate = station.access
+    desk = open_desk(args)
+    user = acting_user(desk, args, ACTION)
+    gate = desk.access
     gate.require(user, "witness-ack", action=ACTION, reason=args.reason)
     reason = gate.require_reason(user, ACTION, args.reason, [])
-    witness = open_witness(args.archive, args.catalogue)
+    witness = desk.witness
     found = witness.refusals(args.refusal)
     if not found:
         gate.refuse(user, ACTION, f"there is no refused docking {args.refusal}.", reason=reason)

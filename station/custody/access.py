@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from bodycam_errors import BodycamError
 from station.custody.audit import REFUSED, STATION, AuditTrail
-from station.db import Migration, migrate
+from station.db import Migration
 
 ROLES = ("custodian", "reviewer", "supervisor", "administrator")
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -60,6 +60,7 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1                           # 128 * r * n bytes = 32 MiB
 MIN_PASSWORD = 10
 
+AREA = "access"
 metadata = sa.MetaData()
 users = sa.Table(
     "users", metadata,
@@ -107,10 +108,6 @@ MIGRATIONS = [
     Migration(1, "users and confidential sessions", lambda c: metadata.create_all(c)),
     Migration(2, "export requests and the copy ledger", _export_tables),
 ]
-
-
-def ensure_schema(engine: Engine) -> None:
-    migrate(engine, "access", MIGRATIONS)
 
 
 def hash_password(password: str) -> str:

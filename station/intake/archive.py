@@ -36,7 +36,7 @@ from evidence.files import sha256_file, sync_directory
 from evidence.keys import key_id
 from evidence.paths import DEVICE_ITEMS, EVENTS, ArchiveDir
 from evidence.records import CHAIN_HEAD, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
-from station.catalogue.catalogue import SESSION_FILE, Catalogue, CatalogueError, open_catalogue, station_id
+from station.catalogue.catalogue import SESSION_FILE, Catalogue, CatalogueError, station_id
 from sync import VerifyError
 from sync.messages import Item
 from sync.store import FilePartial
@@ -55,12 +55,11 @@ class ArchiveSink:
     """``sync.store.Sink`` for the dock. ``trusted_device_keys`` None accepts any validly signed
     device; ``progress(files, bytes)`` hears of every write and every accepted file.
     ``device_key`` is the device that authenticated the pull (the dock calls :meth:`peer`):
-    without it event files are refused. ``catalogue`` defaults to the archive's own SQLite file."""
+    without it event files are refused. Each accepted file is filed in ``catalogue``."""
 
-    def __init__(self, root: Path, trusted_device_keys: set[bytes] | None = None, *,
+    def __init__(self, root: Path, trusted_device_keys: set[bytes] | None, catalogue: Catalogue, *,
                  progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20,
-                 device_key: bytes | None = None, catalogue: Catalogue | None = None,
-                 witness: "Witness | None" = None) -> None:
+                 device_key: bytes | None = None, witness: "Witness | None" = None) -> None:
         self.root = Path(root)
         self.witness = witness
         self.refused = ""               # why this docking is refused for release ("" while it is not)
@@ -73,7 +72,7 @@ class ArchiveSink:
         self.files = self.bytes = 0
         self.folders.partial.mkdir(parents=True, exist_ok=True)
         self.station = station_id(self.root)
-        self.catalogue = open_catalogue(self.root) if catalogue is None else catalogue
+        self.catalogue = catalogue
 
     def resume(self, item: Item) -> "_Checked | None":
         session, name = _split(item.id)

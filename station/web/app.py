@@ -11,8 +11,6 @@ audit trail, the catalogue and the exports, all recording this request's user an
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,16 +20,11 @@ import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.engine import Engine
 
-from evidence.keys import FileSigner
-from evidence.paths import ArchiveDir
-from station.custody.access import Access, AccessDenied, AccessError, User
-from station.commands.access import audit_hook
-from station.custody.audit import DONE, REFUSED, AuditTrail
-from station.catalogue.catalogue import Catalogue, CatalogueError
-from station.custody.exports import Exports
-from station.catalogue.footage import CatalogueFootage
+from station.catalogue.catalogue import CatalogueError
+from station.custody.access import AccessDenied, AccessError, User
+from station.custody.audit import REFUSED
+from station.services import Desk, Station
 from station.web import i18n
 from station.web.security import (
     SAFE_METHODS,
@@ -48,25 +41,6 @@ HERE = Path(__file__).parent
 
 
 @dataclass(frozen=True)
-class Desk:
-    """The station's services for one request, every change audited as this user, from this address."""
-
-    user: User | None
-    trail: AuditTrail
-    access: Access
-    catalogue: Catalogue
-    footage: CatalogueFootage
-    exports: Exports
-
-    def record(self, action: str, *, session: str | None = None, footage: Sequence[str] = (),
-               reason: str | None = None, outcome: str = DONE, **detail: Any) -> None:
-        """One audit entry for what this request's user did (or was refused)."""
-        self.trail.record(self.user.name if self.user else None, action, role=self.user.role if self.user else None,
-                          footage=[session] if session else list(footage), reason=reason, outcome=outcome,
-                          detail=detail)
-
-
-@dataclass(frozen=True)
 class Settings:
     secure_cookies: bool = False          # True unless served on the loopback only (cookies then need HTTPS)
     idle_s: int = 15 * 60                 # a session ends after this long without a request
@@ -78,10 +52,10 @@ class Web:
     """What every router gets: the archive, the station's database, the clock, the session checks,
     each request's ``Desk``, the renderer."""
 
-    def __init__(self, archive: Path, engine: Engine, clock: Callable[[], int], settings: Settings) -> None:
-        self.archive, self.engine, self.clock, self.settings = Path(archive), engine, clock, settings
-        self.signer = FileSigner(ArchiveDir(archive).key)        # the dock's key signs the audit trail
-        self.sessions = WebSessions(clock, settings.idle_s, settings.max_s)
+    def __init__(self, station: Station, settings: Settings) -> None:
+        self.station, self.settings = station, settings
+        self.archive, self.engine, self.clock = station.archive, station.engine, station.clock
+        self.sessions = WebSessions(station.clock, settings.idle_s, settings.max_s)
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)
 
@@ -118,12 +92,8 @@ class Web:
 
     def desk(self, request: Request) -> Desk:
         """This request's services: its user, and its client's address on every audit entry."""
-        user = self.session(request).user
-        trail = AuditTrail(self.engine, self.signer, source=f"web {request.client.host if request.client else '?'}")
-        catalogue = Catalogue(self.engine, hook=audit_hook(trail, user), clock=self.clock)
-        access = Access(self.engine, trail)
-        footage = CatalogueFootage(catalogue, self.archive)
-        return Desk(user, trail, access, catalogue, footage, Exports(access, footage))
+        return self.station.desk(self.session(request).user,
+                                 source=f"web {request.client.host if request.client else '?'}")
 
     # -- helpers for routes ---------------------------------------------------------------
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -146,13 +116,11 @@ class Web:
         return timezone(timedelta(minutes=offset)) if offset is not None else datetime.now().astimezone().tzinfo
 
 
-def create_app(archive: Path, engine: Engine, clock: Callable[[], int] = time.time_ns,
-               settings: Settings = Settings()) -> FastAPI:
-    """The review page for ``archive`` (whose dock key signs the audit trail), on the station's
-    database ``engine`` (the schemas of the catalogue, access and audit areas made), with ``clock``."""
+def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
+    """The review page of the opened ``station`` (its archive, database, dock key and clock)."""
     from station.web.routes import audit, auth, cases, exports, media, review, search, writeups
 
-    web = Web(archive, engine, clock, settings)
+    web = Web(station, settings)
     app = FastAPI(title="bodycam station", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(web.csrf)])
     app.add_middleware(SessionMiddleware, sessions=web.sessions, secure=settings.secure_cookies)

@@ -4,15 +4,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import time
 from pathlib import Path
 
 from bodycam_errors import BodycamError
-from station.catalogue import catalogue
-from station.custody import access, audit
-from station.custody.access import Access
 from station.catalogue.catalogue import station_id
-from station.db import connect, database_url
 
 
 class WebError(BodycamError, ValueError):
@@ -32,18 +27,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _web(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from station.services import open_station
     from station.web.app import Settings, create_app
 
     station_id(args.archive)                   # one sentence if this is no dock's archive
-    engine = connect(database_url(args.archive, args.catalogue))
-    for area in (catalogue, access, audit):
-        area.ensure_schema(engine)
-    if not Access(engine, None).has_users():
+    station = open_station(args.archive, args.catalogue)
+    if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
     settings = Settings(secure_cookies=not _loopback(args.host))
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(args.archive, engine, time.time_ns, settings), host=args.host, port=args.port,
+    uvicorn.run(create_app(station, settings), host=args.host, port=args.port,
                 log_level="warning", server_header=False)
     return 0
 

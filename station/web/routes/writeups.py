@@ -21,7 +21,8 @@ def router(web: Web) -> APIRouter:
               reason: Annotated[str, Form()] = "", text: Annotated[str, Form()] = "") -> Response:
         desk = web.desk(request)
         folder_of(desk, session, "write-up")
-        writeup.write_up(desk.catalogue, web.archive, session, reason, text.strip(), actor=user.name)
+        writeup.write_up(desk.catalogue, web.archive, session, reason, text.strip(), actor=user.name,
+                         signer=desk.signer)
         return RedirectResponse(f"/sessions/{session}#writeups", status_code=303)
 
     return router
