@@ -30,8 +30,8 @@ from evidence.verify import verify_paths
 from firmware.eventlog import EventLog
 from firmware.offload import SpoolSource, release_due, serve
 from firmware.session import open_recorder
-from station.intake.archive import ArchiveSink
 from station.cli import main as station_main
+from station.intake.archive import ArchiveSink
 from station.services import dock_init, open_catalogue, pull
 from sync import PeerError, VerifyError
 from sync.auth import Ed25519Authenticator

@@ -22,16 +22,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from evidence.keys import FileSigner, public_pem
 from evidence.paths import ArchiveDir
 from station import db
+from station.catalogue.catalogue import Catalogue
+from station.catalogue.footage import CatalogueFootage, read_session
+from station.catalogue.rebuild import rebuild
 from station.custody import audit, package
 from station.custody.access import Access, AccessDenied, AccessError, User
 from station.custody.audit import AuditTrail
-from station.catalogue.catalogue import Catalogue
 from station.custody.exports import Exports
-from station.catalogue.footage import CatalogueFootage, read_session
 from station.custody.provenance import station_ca, validate_sidecar
-from station.services import ensure_schema, pull
-from station.catalogue.rebuild import rebuild
 from station.custody.recordform import local_time
+from station.services import ensure_schema, pull
 from sync.ptywire import PtyWire
 from tests.conftest import record
 from tests.postgres import postgres_server, postgres_url  # noqa: F401

@@ -17,7 +17,8 @@ from station.custody import audit
 from station.custody.access import Access
 from station.custody.audit import AuditTrail, entries
 from station.services import dock_init, open_station, pull
-from station.web.app import Settings, create_app
+from station.web.app import create_app
+from station.web.deps import Settings
 from sync.ptywire import PtyWire
 from tests.test_dock_archive import device_serving, record_marked
 from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving, wait_for

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
-from station.custody import audit
 from station.commands.access import acting_user, add_station_options, open_desk
+from station.custody import audit
 
 
 def register(commands: argparse._SubParsersAction) -> None:

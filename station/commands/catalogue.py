@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from station.catalogue import ledger, retention, writeup
-from station.custody.access import User
-from station.commands.access import gate
-from station.services import Desk
 from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
+from station.commands.access import gate
+from station.custody.access import User
+from station.services import Desk
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from evidence import EvidenceError
+from station.catalogue.footage import Footage, Session, in_range, read_session
 from station.custody import audit
 from station.custody.access import Access, AccessError, User
-from station.catalogue.footage import Footage, Session, in_range, read_session
 
 REQUESTED, APPROVED, REFUSED, MADE = "requested", "approved", "refused", "made"
 SCOPES = ("session", "range", "case")

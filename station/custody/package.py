@@ -27,9 +27,9 @@ from evidence.keys import key_id, public_pem, read_keys
 from evidence.paths import ArchiveDir
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN
 from evidence.verify import SessionVerdict, report, verify_session
+from station.catalogue.footage import Footage, Segment, Session
 from station.custody import recordform
 from station.custody.exports import Request
-from station.catalogue.footage import Footage, Segment, Session
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
 

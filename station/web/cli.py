@@ -28,7 +28,8 @@ def _web(args: argparse.Namespace) -> int:
     import uvicorn
 
     from station.services import open_station
-    from station.web.app import Settings, create_app
+    from station.web.app import create_app
+    from station.web.deps import Settings
 
     station_id(args.archive)                   # one sentence if this is no dock's archive
     station = open_station(args.archive, args.catalogue)

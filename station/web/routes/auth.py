@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from station.custody.access import AccessDenied, User
-from station.web.app import Web
+from station.web.deps import Web
 from station.web.i18n import LANGUAGES
 from station.web.security import SCOPE_KEY
 

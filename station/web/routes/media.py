@@ -9,8 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from evidence.records import INDEX_SUFFIX
 from station.web import playback
-from station.web.app import Web
-from station.web.routes.review import folder_of
+from station.web.deps import Web, folder_of
 from station.web.security import Refused
 
 SEGMENT = re.compile(r"seg-\d{6}\.mp4")

@@ -2,7 +2,6 @@
 links, holds and write-ups, and the player once the user has said why they view the footage
 (an audit entry)."""
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -10,22 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from station.catalogue import writeup
 from station.custody.access import AccessError, User
+from station.services import Desk
 from station.web import playback
-from station.web.app import Desk, Web
-from station.web.security import Refused
-
-MIN_REASON = 4
-
-
-def folder_of(desk: Desk, session: str, action: str = "view") -> Path:
-    """The session's folder in this station's archive, if the user may know it exists; else
-    refused (an audit entry): confidential to this role, or not here."""
-    desk.access.require_visible(desk.user, action, [session])
-    catalogued = desk.footage.folder(session)
-    folder = playback.session_folder(desk.footage.archive, catalogued) if catalogued else None
-    if folder is None:
-        raise Refused(404, f"no session {session!r} in this station's archive", session, action)
-    return folder
+from station.web.deps import MIN_REASON, Web, folder_of
 
 
 def router(web: Web) -> APIRouter:
