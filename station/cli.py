@@ -92,7 +92,7 @@ def _enroll(args: argparse.Namespace) -> int:
     desk, user = access_commands.gate(args, "devices", "enroll")
     device = add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))
     desk.trail.record(user.name if user else None, "enroll", role=user.role if user else None,
-                                detail={"device_key": device})
+                      detail={"device_key": device})
     print(f"device {device} enrolled on {args.archive}")
     return 0
 

@@ -207,8 +207,8 @@ def _export_request(args: argparse.Namespace) -> int:
         raise AccessError("--from and --to go with --session, not --case.")
     scope = "case" if args.case else "range" if (args.start or args.end) else "session"
     wanted = desk.exports.request(user, scope, args.case or args.session, reason=args.reason,
-                                     recipient=args.recipient, destination=args.destination,
-                                     start_ns=_when(args.start), end_ns=_when(args.end), place=args.place)
+                                  recipient=args.recipient, destination=args.destination,
+                                  start_ns=_when(args.start), end_ns=_when(args.end), place=args.place)
     print(f"export {wanted.id} requested ({scope} {wanted.target}, {len(wanted.session_ids)} session(s)); "
           f"it needs a supervisor's approval")
     return 0
@@ -228,7 +228,7 @@ def _export_make(args: argparse.Namespace) -> int:
     desk = open_desk(args)
     user = acting_user(desk, args, "export-make")
     made = desk.exports.make(user, args.number, args.out,
-                                functools.partial(package.build, archive=args.archive, footage=desk.footage))
+                             functools.partial(package.build, archive=args.archive, footage=desk.footage))
     print(f"export {args.number} made: {made}")
     return 0
 

@@ -37,7 +37,7 @@ def _verify(args: argparse.Namespace) -> int:
     trusted |= {load_public_key(key_text(key)) for key in args.key}
     problems = audit.verify(desk.access.engine, trusted)
     entry = desk.access.audit.record(user.name, "audit-verify", role=user.role,
-                                        detail={"problems": len(problems)})
+                                     detail={"problems": len(problems)})
     for problem in problems:
         print(f"! {problem}")
     print(f"audit trail: {entry.seq - 1} entries before this check, "
@@ -58,7 +58,7 @@ def _show(args: argparse.Namespace) -> int:
                   f"{body['action']} {body['outcome']} {' '.join(body['footage'])} "
                   f"{body['reason'] or ''}  [{body['source']}]".rstrip())
     desk.access.audit.record(user.name, "audit-show", role=user.role,
-                                footage=[args.session] if args.session else [])
+                             footage=[args.session] if args.session else [])
     return 0
 
 

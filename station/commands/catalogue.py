@@ -143,7 +143,7 @@ def _visible(desk: Desk, user: User | None, sessions: list[str]) -> set[str]:
 
 def _record(desk: Desk, user: User | None, action: str, footage: list[str], detail: dict[str, Any]) -> None:
     desk.access.audit.record(user.name if user else None, action, role=user.role if user else None,
-                                footage=footage, detail=detail)
+                             footage=footage, detail=detail)
 
 
 def parse_time(text: str | None) -> int | None:
