@@ -21,7 +21,7 @@ from station import db
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
-from station.custody import access, audit
+from station.custody import access, audit, exports
 from station.custody.access import Access, AccessError, User
 from station.custody.audit import DONE, AuditTrail
 from station.custody.exports import Exports
@@ -35,6 +35,7 @@ from sync.link import DEFAULT_BAUDRATE, LinkConfig
 MIGRATIONS: list[tuple[str, list[db.Migration]]] = [
     (audit.AREA, audit.MIGRATIONS),
     (access.AREA, access.MIGRATIONS),
+    (exports.AREA, exports.MIGRATIONS),
     (catalogue.AREA, catalogue.MIGRATIONS),
     (witness.AREA, witness.MIGRATIONS),
 ]
@@ -118,7 +119,8 @@ class Station:
         catalogue = Catalogue(self.engine, hook=audit_hook(trail, user), clock=self.clock)
         gate = Access(self.engine, trail)
         footage = CatalogueFootage(catalogue, self.archive)
-        return Desk(user, self.signer, trail, gate, catalogue, footage, Exports(gate, footage), Witness(self.engine, trail))
+        return Desk(user, self.signer, trail, gate, catalogue, footage, Exports(gate, footage),
+                    Witness(self.engine, trail))
 
 
 def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], int] = time.time_ns) -> Station:
