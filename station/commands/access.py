@@ -18,6 +18,7 @@ from pathlib import Path
 from evidence.verify import verify_session
 from station import services
 from station.custody.access import ROLES, AccessDenied, AccessError, User
+from station.commands.options import Shared
 from station.services import Desk
 
 
@@ -58,48 +59,40 @@ def _password(variable: str, prompt: str, twice: bool = False) -> str:
     return password
 
 
-def add_station_options(parser: argparse.ArgumentParser, user: bool = True) -> None:
-    parser.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    parser.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
-                        help="database URL (postgresql+psycopg://…); default: the SQLite file in the archive")
-    if user:
-        parser.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
-                            help="the acting station user (password: BODYCAM_PASSWORD or a prompt)")
-
-
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     user = commands.add_parser("user", help="station users and their roles (administrator)")
     verbs = user.add_subparsers(dest="verb", required=True)
-    add = verbs.add_parser("add", help="add a user; the first user is an administrator and needs no --user")
+    add = verbs.add_parser("add", help="add a user; the first user is an administrator and needs no --user",
+                           parents=[shared.actor])
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--full-name", default="", help="the person's name, as on the record form")
     add.set_defaults(run=_user_add)
-    listing = verbs.add_parser("list", help="list users and roles")
+    listing = verbs.add_parser("list", help="list users and roles", parents=[shared.actor])
     listing.set_defaults(run=_user_list)
-    passwd = verbs.add_parser("passwd", help="set a user's password (your own, or anyone's as administrator)")
+    passwd = verbs.add_parser("passwd", help="set a user's password (your own, or anyone's as administrator)",
+                              parents=[shared.actor])
     passwd.add_argument("name")
     passwd.set_defaults(run=_user_passwd)
-    for parser in (add, listing, passwd):
-        add_station_options(parser)
 
-    mark = commands.add_parser("confidential", help="mark or clear a session as confidential (S7; supervisor)")
+    mark = commands.add_parser("confidential", help="mark or clear a session as confidential (S7; supervisor)",
+                               parents=[shared.actor])
     mark.add_argument("verb", choices=("mark", "clear"))
     mark.add_argument("session")
     mark.add_argument("--level", choices=("secret", "commercial-secret", "private"), default="secret")
     mark.add_argument("--reason", help="why (required)")
-    add_station_options(mark)
     mark.set_defaults(run=_confidential)
 
-    view = commands.add_parser("view", help="open a session's footage for viewing, with a reason (reviewer)")
+    view = commands.add_parser("view", help="open a session's footage for viewing, with a reason (reviewer)",
+                               parents=[shared.actor])
     view.add_argument("session")
     view.add_argument("--reason", help="who asked for it and why (required)")
-    add_station_options(view)
     view.set_defaults(run=_view)
 
     export = commands.add_parser("export", help="request, approve, make and hand over an export package")
     verbs = export.add_subparsers(dest="verb", required=True)
-    request = verbs.add_parser("request", help="ask for an export of a session, a time range of one, or a case")
+    request = verbs.add_parser("request", help="ask for an export of a session, a time range of one, or a case",
+                               parents=[shared.actor])
     scope = request.add_mutually_exclusive_group(required=True)
     scope.add_argument("--session")
     scope.add_argument("--case")
@@ -111,26 +104,27 @@ def register(commands: argparse._SubParsersAction) -> None:
     request.add_argument("--for", dest="destination", required=True, help="for whom: the court, procuratorate …")
     request.add_argument("--place", help="where the footage was recorded, for the record form")
     request.set_defaults(run=_export_request)
-    approve = verbs.add_parser("approve", help="approve a request (a supervisor other than the requester)")
+    approve = verbs.add_parser("approve", help="approve a request (a supervisor other than the requester)",
+                               parents=[shared.actor])
     approve.add_argument("number", type=int)
     approve.add_argument("--note")
     approve.set_defaults(run=functools.partial(_export_decide, approve=True))
-    refuse = verbs.add_parser("refuse", help="refuse a request, saying why")
+    refuse = verbs.add_parser("refuse", help="refuse a request, saying why", parents=[shared.actor])
     refuse.add_argument("number", type=int)
     refuse.add_argument("--note", help="why (required)")
     refuse.set_defaults(run=functools.partial(_export_decide, approve=False))
-    make = verbs.add_parser("make", help="make the package of an approved export, once (its recipient)")
+    make = verbs.add_parser("make", help="make the package of an approved export, once (its recipient)",
+                            parents=[shared.actor])
     make.add_argument("number", type=int)
     make.add_argument("--out", type=Path, required=True, help="folder to write export-NNNNNN/ into")
     make.set_defaults(run=_export_make)
-    handover = verbs.add_parser("handover", help="record who took the copy")
+    handover = verbs.add_parser("handover", help="record who took the copy", parents=[shared.actor])
     handover.add_argument("number", type=int)
     handover.add_argument("--taken-by", required=True, help="name and unit of the person who took it")
     handover.set_defaults(run=_export_handover)
-    ledger = verbs.add_parser("ledger", help="the copy ledger: every export, who asked, approved, made and took it")
+    ledger = verbs.add_parser("ledger", help="the copy ledger: every export, who asked, approved, made and took it",
+                              parents=[shared.actor])
     ledger.set_defaults(run=_export_ledger)
-    for parser in (request, approve, refuse, make, handover, ledger):
-        add_station_options(parser)
 
 
 def _user_add(args: argparse.Namespace) -> int:

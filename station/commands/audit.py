@@ -7,26 +7,27 @@ from pathlib import Path
 
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
-from station.commands.access import acting_user, add_station_options, open_desk
+from station.commands.access import acting_user, open_desk
+from station.commands.options import Shared
 from station.custody import audit
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     parser = commands.add_parser("audit", help="the signed audit trail: verify, show, export")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    verify = verbs.add_parser("verify", help="check every entry's signature and the chain; name any gap or edit")
+    verify = verbs.add_parser("verify", help="check every entry's signature and the chain; name any gap or edit",
+                              parents=[shared.actor])
     verify.add_argument("--key", action="append", default=[],
                         help="another station's public key that may sign entries (a shared catalogue)")
     verify.set_defaults(run=_verify)
-    show = verbs.add_parser("show", help="list entries (of one session)")
+    show = verbs.add_parser("show", help="list entries (of one session)", parents=[shared.actor])
     show.add_argument("--session")
     show.add_argument("--json", action="store_true", help="one exported JSON object a line")
     show.set_defaults(run=_show)
-    export = verbs.add_parser("export", help="write the whole trail as an audit file (docs/audit-format.md)")
+    export = verbs.add_parser("export", help="write the whole trail as an audit file (docs/audit-format.md)",
+                              parents=[shared.actor])
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(run=_export)
-    for command in (verify, show, export):
-        add_station_options(command)
 
 
 def _verify(args: argparse.Namespace) -> int:

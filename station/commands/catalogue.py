@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import functools
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 from station.catalogue import ledger, retention, writeup
 from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
 from station.commands.access import gate
+from station.commands.options import Shared
 from station.custody.access import User
 from station.services import Desk
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    search = _command(commands, "search", _search, "find sessions by officer, device, unit, date, case, marker …")
+def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
+    command = functools.partial(_command, commands, shared)
+    search = command("search", _search, "find sessions by officer, device, unit, date, case, marker …")
     search.add_argument("--officer", help="police number or name")
     search.add_argument("--device", help="device serial")
     search.add_argument("--unit", help="unit number or name")
@@ -39,12 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--previous", help="resumes this session (after an interruption)")
     search.add_argument("--purged", action="store_true", help="include purged sessions")
 
-    show = _command(commands, "show", _show, "one session: segments, markers, cases, holds, ledger, retention")
+    show = command("show", _show, "one session: segments, markers, cases, holds, ledger, retention")
     show.add_argument("session")
 
-    _command(commands, "rebuild", _rebuild, "catalogue the archive again from its files alone")
+    command("rebuild", _rebuild, "catalogue the archive again from its files alone")
 
-    case = _command(commands, "case", _case, "open, link, close or show a case")
+    case = command("case", _case, "open, link, close or show a case")
     case.add_argument("action", choices=("open", "link", "close", "show"))
     case.add_argument("number", help="case number")
     case.add_argument("session", nargs="?", help="link: the session")
@@ -54,63 +55,58 @@ def register(commands: argparse._SubParsersAction) -> None:
     case.add_argument("--until", help="link: only until this time")
     _actor(case)
 
-    hold = _command(commands, "hold", _hold, "place a legal hold on a session or a case: no deletion until released")
+    hold = command("hold", _hold, "place a legal hold on a session or a case: no deletion until released")
     target = hold.add_mutually_exclusive_group(required=True)
     target.add_argument("--session")
     target.add_argument("--case")
     hold.add_argument("--reason", required=True)
     _actor(hold)
 
-    release = _command(commands, "release", _release, "release a legal hold")
+    release = command("release", _release, "release a legal hold")
     release.add_argument("hold", type=int, help="the hold's number")
     _actor(release)
 
-    periods = _command(commands, "retention", _retention, "show the retention periods, or set one")
+    periods = command("retention", _retention, "show the retention periods, or set one")
     periods.add_argument("--set", nargs=2, metavar=("CLASS", "DAYS"),
                          help=f"{'|'.join(retention.CLASSES)} and a number of days, or 'none' for no end")
     _actor(periods)
 
-    purge = _command(commands, "purge", _purge, "remove what has expired and is not held (after the grace period)")
+    purge = command("purge", _purge, "remove what has expired and is not held (after the grace period)")
     purge.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     purge.add_argument("--why", required=True, help="why the purge runs (logged with each removal)")
     _actor(purge)
 
-    assign = _command(commands, "assign", _assign, "hand a device out to an officer (the device ledger)")
+    assign = command("assign", _assign, "hand a device out to an officer (the device ledger)")
     assign.add_argument("device", help="device serial")
     assign.add_argument("officer", help="police number of the officer who takes it")
     assign.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
     _actor(assign, "who hands it over")
 
-    back = _command(commands, "return", _return, "take a device back in (the device ledger)")
+    back = command("return", _return, "take a device back in (the device ledger)")
     back.add_argument("device", help="device serial")
     back.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
     _actor(back, "who takes it back")
 
-    report = _command(commands, "ledger", _ledger, "who wore which device when; --mismatches: flagged sessions")
+    report = command("ledger", _ledger, "who wore which device when; --mismatches: flagged sessions")
     report.add_argument("--device")
     report.add_argument("--officer", help="police number")
     report.add_argument("--since", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
     report.add_argument("--until", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
     report.add_argument("--mismatches", action="store_true", help="sessions whose signed officer the ledger contradicts")
 
-    pending = _command(commands, "pending", _pending, "sessions waiting for their officer's write-up")
+    pending = command("pending", _pending, "sessions waiting for their officer's write-up")
     pending.add_argument("--officer", help="police number or name")
 
-    write = _command(commands, "writeup", _writeup, "the officer's reason and account of a stop, signed by the dock")
+    write = command("writeup", _writeup, "the officer's reason and account of a stop, signed by the dock")
     write.add_argument("session")
     write.add_argument("--reason", required=True, choices=writeup.REASONS)
     write.add_argument("--text", required=True, help="what happened and why")
     _actor(write, "the officer writing it up")
 
 
-def _command(commands: argparse._SubParsersAction, name: str, run: Any, text: str) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=text)
-    parser.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    parser.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
-                        help="database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
-                             "(env BODYCAM_CATALOGUE; default: catalogue.sqlite in the archive)")
-    parser.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
-                        help="the acting station user (password: BODYCAM_PASSWORD or a prompt)")
+def _command(commands: argparse._SubParsersAction, shared: Shared, name: str, run: Any,
+             text: str) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=text, parents=[shared.actor])
     parser.set_defaults(run=run, by=None)
     return parser
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
-from pathlib import Path
 
 from bodycam_errors import BodycamError
 from station.catalogue.catalogue import station_id
@@ -14,11 +12,10 @@ class WebError(BodycamError, ValueError):
     """The review page cannot start as asked."""
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)")
-    web.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    web.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
-                     help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: the archive's)")
+def register(commands: argparse._SubParsersAction, station: argparse.ArgumentParser) -> None:
+    """``web``, with the ``station`` parent parser's options (--archive, --catalogue)."""
+    web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)",
+                              parents=[station])
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: the loopback only)")
     web.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     web.set_defaults(run=_web)
