@@ -4,7 +4,7 @@ The core (the evidence format and the dock link) needs only ``cryptography`` and
 libraries. The device adds its media and GPIO libraries (``[device]``, and ``[pi]`` on a
 Raspberry Pi); the station installs without them (``[station]``).
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
 from firmware.version import __version__
 
@@ -17,6 +17,7 @@ DEVICE = [
     "pynmea2>=1.19",
     "Pillow>=10",
 ]
+TOP_PACKAGES = ("evidence", "firmware", "capture", "overlay", "sync", "hw", "station")
 STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fpdf2>=2.8", "c2pa-python>=0.38", "fastapi>=0.115",
            "jinja2>=3.1", "uvicorn>=0.30", "python-multipart>=0.0.9"]
 
@@ -25,9 +26,9 @@ setup(
     version=__version__,
     description="Software of a law-enforcement body-worn recorder and its dock station",
     python_requires=">=3.11",
-    packages=["evidence", "firmware", "capture", "overlay", "sync", "hw", "station"],
+    packages=find_packages(include=[name for top in TOP_PACKAGES for name in (top, f"{top}.*")]),
     py_modules=["bodycam_errors", "bodycam_threads"],
-    package_data={"firmware": ["default.toml"]},
+    package_data={"firmware": ["default.toml"], "station.web": ["templates/*", "static/*"]},
     install_requires=[
         "cryptography>=42",
         "pyserial>=3.5",

@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from evidence.keys import FileSigner  # noqa: E402
 from evidence.records import FORMAT, GENESIS, SignedRecord, sign  # noqa: E402
-from station.catalogue import DAY_NS, Catalogue, ensure_schema, sessions  # noqa: E402
-from station.db import connect, database_url  # noqa: E402
+from station.catalogue.catalogue import DAY_NS, Catalogue, sessions  # noqa: E402
+from station.services import open_database  # noqa: E402
 
 START = 1_735_689_600 * 10**9          # 2025-01-01 UTC
 SPAN = 730 * DAY_NS
@@ -122,8 +122,7 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(16)
     with tempfile.TemporaryDirectory() as folder:
-        engine = connect(database_url(Path(folder)))
-        ensure_schema(engine)
+        engine = open_database(Path(folder))
         catalogue = Catalogue(engine)
         began = time.perf_counter()
         fill(catalogue, args.sessions, rng)

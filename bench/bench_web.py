@@ -31,18 +31,12 @@ sys.path.insert(0, str(REPO))
 
 import uvicorn  # noqa: E402
 
-from evidence.keys import FileSigner, add_key  # noqa: E402
-from evidence.paths import ArchiveDir  # noqa: E402
+from evidence.keys import add_key  # noqa: E402
 from firmware.context import load_context  # noqa: E402
 from firmware.offload import serve  # noqa: E402
 from firmware.session import open_recorder  # noqa: E402
-from station import access, audit, catalogue  # noqa: E402
-from station.access import Access  # noqa: E402
-from station.audit import AuditTrail  # noqa: E402
-from station.db import connect, database_url  # noqa: E402
-from station.enroll import dock_init  # noqa: E402
-from station.pull import pull  # noqa: E402
-from station.web import footage  # noqa: E402
+from station.services import dock_init, open_station, pull  # noqa: E402
+from station.web import playback  # noqa: E402
 from station.web.app import create_app  # noqa: E402
 from sync.ptywire import PtyWire  # noqa: E402
 
@@ -77,13 +71,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         archive = recorded_archive(Path(temp), args.seconds)
-        engine = connect(database_url(archive))
-        for area in (catalogue, access, audit):
-            area.ensure_schema(engine)
-        gate = Access(engine, AuditTrail(engine, FileSigner(ArchiveDir(archive).key), source="bench"))
+        opened = open_station(archive)
+        gate = opened.desk(None, source="bench").access
         admin = gate.add_user(None, "admin", "admin", "administrator", PASSWORD)
         gate.add_user(admin, "reviewer", "reviewer", "reviewer", PASSWORD)
-        server = uvicorn.Server(uvicorn.Config(create_app(archive, engine), host="127.0.0.1", port=0,
+        server = uvicorn.Server(uvicorn.Config(create_app(opened), host="127.0.0.1", port=0,
                                                log_level="warning", lifespan="off"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -110,7 +102,7 @@ def measure(base: str, archive: Path, runs: int) -> None:
 
     post("/login", {"user": "reviewer", "password": PASSWORD})
     folder = next(archive.glob("[0-9]*/*/*/*/*/*/*/session-open.json")).parent
-    session = footage.load(folder)
+    session = playback.load(folder)
     post(f"/sessions/{session.session}/view", {"reason": "benchmark"})
     total = sum((folder / s.name).stat().st_size for s in session.segments)
     pages = []

@@ -6,14 +6,17 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Sequence
 
 from bodycam_errors import BodycamError, console_logging
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
-from station import access_commands, audit_commands, catalogue_commands, witness_commands
+from station.commands import access as access_commands
+from station.commands import audit as audit_commands
+from station.commands import catalogue as catalogue_commands
+from station.commands import options
+from station.commands import witness as witness_commands
 from station.web import cli as web
 from sync.dock import PullReport
 from sync.link import BAUDRATES, DEFAULT_BAUDRATE
@@ -38,33 +41,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
-    _archive_commands(commands)
-    catalogue_commands.register(commands)
-    access_commands.register(commands)
-    audit_commands.register(commands)
-    witness_commands.register(commands)
-    web.register(commands)
+    shared = options.shared()
+    _archive_commands(commands, shared)
+    catalogue_commands.register(commands, shared)
+    access_commands.register(commands, shared)
+    audit_commands.register(commands, shared)
+    witness_commands.register(commands, shared)
+    web.register(commands, shared.station)
     return parser
 
 
-def _archive_commands(commands: argparse._SubParsersAction) -> None:
+def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shared) -> None:
     """The archive's own commands; each other area of the station adds its commands beside these."""
 
-    init = commands.add_parser("init", help="create the dock's key once; enrol devices on it")
-    init.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+    init = commands.add_parser("init", help="create the dock's key once; enrol devices on it", parents=[shared.archive])
     init.add_argument("--device-key", action="append", default=[], help="a device's public key (device.pub)")
     init.set_defaults(run=_init)
 
-    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator or custodian)")
+    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator or custodian)",
+                                 parents=[shared.actor])
     enroll.add_argument("--device-key", required=True, help="the device's public key (device.pub)")
-    access_commands.add_station_options(enroll)
     enroll.set_defaults(run=_enroll)
 
-    pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it")
+    pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it",
+                               parents=[shared.station])
     pull.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
-    pull.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    pull.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
-                      help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: in the archive)")
     pull.add_argument("--baud", type=int, default=DEFAULT_BAUDRATE, choices=BAUDRATES, metavar="RATE",
                       help=f"line rate of a UART link, as set on the device (default {DEFAULT_BAUDRATE}; "
                            "a USB CDC-ACM port ignores it)")
@@ -79,7 +80,7 @@ def _archive_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from station.enroll import dock_init
+    from station.services import dock_init
 
     signer = dock_init(args.archive, [key_text(k) for k in args.device_key])
     folder = ArchiveDir(args.archive)
@@ -89,18 +90,16 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    station, user = access_commands.gate(args, "devices", "enroll")
+    desk, user = access_commands.gate(args, "devices", "enroll")
     device = add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))
-    station.access.audit.record(user.name if user else None, "enroll", role=user.role if user else None,
-                                detail={"device_key": device})
+    desk.trail.record(user.name if user else None, "enroll", role=user.role if user else None,
+                      detail={"device_key": device})
     print(f"device {device} enrolled on {args.archive}")
     return 0
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from station.catalogue import open_catalogue
-    from station.pull import pull
-    from station.witness import open_witness
+    from station.services import pull
 
     began, shown = time.monotonic(), [-1]
 
@@ -113,8 +112,7 @@ def _pull(args: argparse.Namespace) -> int:
             shown[0] = files
             print(line, flush=True)
 
-    report = pull(args.archive, args.port, progress=progress, catalogue=open_catalogue(args.archive, args.catalogue),
-                  witness=open_witness(args.archive, args.catalogue, audited=True), baudrate=args.baud)
+    report = pull(args.archive, args.port, url=args.catalogue, progress=progress, baudrate=args.baud)
     if sys.stdout.isatty():
         print()
     print("\n".join(summary(report)))
@@ -137,13 +135,14 @@ def _verify(args: argparse.Namespace) -> int:
     one fails the check, one a supervisor acknowledged is named but does not."""
     from evidence.verify import run_verify
     from station.db import CATALOGUE_FILE
-    from station.witness import open_witness
+    from station.intake.witness import Witness
+    from station.services import open_database
 
     status = run_verify(args.paths, args.key, args.json)
     archives = [path for path in args.paths
                 if (path / CATALOGUE_FILE).exists() or (args.catalogue and ArchiveDir(path).dock.is_dir())]
     for archive in archives:
-        for refusal in open_witness(archive, args.catalogue).refusals():
+        for refusal in Witness(open_database(archive, args.catalogue)).refusals():
             print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
             status = status or int(refusal["acknowledged_by"] is None)
     return status

@@ -16,9 +16,9 @@ import pytest
 from evidence.keys import load_public_key
 from evidence.paths import ArchiveDir
 from evidence.records import read_record
-from station import ledger, retention, writeup
-from station.catalogue import DAY_NS, CatalogueError, open_catalogue, station_id
-from station.pull import pull
+from station.catalogue import ledger, retention, writeup
+from station.catalogue.catalogue import DAY_NS, CatalogueError, station_id
+from station.services import open_catalogue, pull
 from sync.ptywire import PtyWire
 from tests.conftest import record
 from tests.postgres import postgres_server, postgres_url  # noqa: F401

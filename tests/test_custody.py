@@ -18,9 +18,9 @@ from evidence.paths import ArchiveDir, DataDir
 from evidence.records import FORMAT, parse, read_record, sign
 from evidence.verify import verify_paths
 from firmware.offload import not_offloaded
-from station import audit, db
-from station.enroll import dock_init
-from station.pull import pull
+from station import db
+from station.custody import audit
+from station.services import dock_init, pull
 from sync.ptywire import PtyWire
 from tests import doc_verifier
 from tests.conftest import SIMULATED_PARTS, index_records, record, small_context, write_config

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from capture.pipeline import Progress
 from bodycam_threads import OwnedThread
@@ -29,11 +30,9 @@ from evidence.verify import verify_paths
 from firmware.eventlog import EventLog
 from firmware.offload import SpoolSource, release_due, serve
 from firmware.session import open_recorder
-from station.archive import ArchiveSink
-from station.catalogue import open_catalogue
 from station.cli import main as station_main
-from station.enroll import dock_init
-from station.pull import pull
+from station.intake.archive import ArchiveSink
+from station.services import dock_init, open_catalogue, pull
 from sync import PeerError, VerifyError
 from sync.auth import Ed25519Authenticator
 from sync.dock import Dock
@@ -164,6 +163,18 @@ def test_full_offload_archives_each_file_once_and_releases_the_videos(sides):
         assert pull(archive, wire.b).items == [HEAD, "events/events-000002.jsonl"]
 
 
+def test_pulling_one_device_opens_the_station_s_database_once(sides, monkeypatch):
+    """One engine for the whole pull: catalogue, witness and audit trail share it."""
+    device, archive = sides
+    engines = []
+    create_engine = sqlalchemy.create_engine
+    monkeypatch.setattr(sqlalchemy, "create_engine", lambda *a, **k: engines.append(a) or create_engine(*a, **k))
+    with PtyWire() as wire, device_serving(device, wire):
+        report = pull(archive, wire.b)
+    assert not report.failed and report.items
+    assert len(engines) == 1
+
+
 def test_with_retention_nothing_is_released_until_it_is_due(sides):
     device, archive = sides
     with PtyWire() as wire, device_serving(device, wire, release_after_days=1):
@@ -205,7 +216,7 @@ def test_forged_receipts_and_receipts_for_another_hash_release_nothing(sides):
         port = open_port(wire.b)
         try:
             forger = ForgingDock(dock_signer, read_keys(archive / "devices"))
-            report = Dock(port, ArchiveSink(archive), forger).pull(patience=20)
+            report = Dock(port, ArchiveSink(archive, None, open_catalogue(archive)), forger).pull(patience=20)
         finally:
             port.close()
     assert report.items == [] and all("receipt refused" in why for why in report.failed.values())
@@ -475,8 +486,8 @@ def test_the_archive_takes_a_device_s_event_files_in_order_under_the_authenticat
         partial.commit()
 
     with pytest.raises(VerifyError, match="no authenticated device"):
-        ArchiveSink(archive).resume(first)
-    sink = ArchiveSink(archive, device_key=next(iter(device_key(device))))
+        ArchiveSink(archive, None, open_catalogue(archive)).resume(first)
+    sink = ArchiveSink(archive, None, open_catalogue(archive), device_key=next(iter(device_key(device))))
     take(sink, first)
     old = event_files(device)[first.id]
     with pytest.raises(VerifyError, match="events replayed"):

@@ -18,10 +18,9 @@ from evidence.keys import FileSigner
 from evidence.paths import DataDir
 from evidence.records import parse, read_record, sign
 from evidence.verify import verify_paths
-from station.catalogue import Catalogue, ensure_schema, open_catalogue
-from station.db import connect, database_url
-from station.pull import pull
-from station.rebuild import rebuild
+from station.catalogue.catalogue import Catalogue
+from station.catalogue.rebuild import rebuild
+from station.services import open_catalogue, open_database, pull
 from sync.ptywire import PtyWire
 from tests import doc_verifier
 from tests.conftest import write_config
@@ -136,8 +135,7 @@ def test_after_a_power_cut_the_place_is_sealed_from_the_frame_index(recorded):
 
 def test_filing_a_video_leaves_the_catalogue_s_connection_durable(recorded, tmp_path):
     """A video's mark is committed without its own flush; the records filed after it are durable."""
-    engine = connect(database_url(tmp_path))
-    ensure_schema(engine)
+    engine = open_database(tmp_path)
     catalogue = Catalogue(engine)
     [session] = DataDir(recorded).spool.iterdir()
     catalogue.take("0" * 16, session.name, "session-open.json", read_record(session / "session-open.json"))
@@ -152,8 +150,7 @@ def test_filing_a_video_leaves_the_catalogue_s_connection_durable(recorded, tmp_
 def test_manifests_filed_in_any_order_give_the_session_its_earliest_and_latest_fix(recorded, tmp_path):
     """The session's place is the first fix of its earliest segment with one and the last fix of
     its latest, whatever order the manifests are filed in; a segment without a fix changes neither."""
-    engine = connect(database_url(tmp_path))
-    ensure_schema(engine)
+    engine = open_database(tmp_path)
     catalogue = Catalogue(engine)
     [session] = DataDir(recorded).spool.iterdir()
     opened = read_record(session / "session-open.json")

@@ -305,8 +305,7 @@ def test_docked_service_offers_its_recordings_to_the_dock(tmp_path):
 
     from evidence.keys import add_key
     from evidence.verify import verify_paths
-    from station.enroll import dock_init
-    from station.pull import pull
+    from station.services import dock_init, pull
     from sync.ptywire import PtyWire
 
     data_dir, archive = tmp_path / "data", tmp_path / "archive"

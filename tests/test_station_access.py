@@ -21,16 +21,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence.keys import FileSigner, public_pem
 from evidence.paths import ArchiveDir
-from station import audit, catalogue, db, package
-from station.access import Access, AccessDenied, AccessError, User, ensure_schema
-from station.audit import AuditTrail
-from station.catalogue import Catalogue
-from station.exports import Exports
-from station.footage import CatalogueFootage, read_session
-from station.provenance import station_ca, validate_sidecar
-from station.pull import pull
-from station.rebuild import rebuild
-from station.recordform import local_time
+from station import db
+from station.catalogue.catalogue import Catalogue
+from station.catalogue.footage import CatalogueFootage, read_session
+from station.catalogue.rebuild import rebuild
+from station.custody import audit, package
+from station.custody.access import Access, AccessDenied, AccessError, User
+from station.custody.audit import AuditTrail
+from station.custody.exports import Exports
+from station.custody.provenance import station_ca, validate_sidecar
+from station.custody.recordform import local_time
+from station.services import ensure_schema, pull
 from sync.ptywire import PtyWire
 from tests.conftest import record
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
@@ -61,9 +62,7 @@ class Desk:
     def __init__(self, archive: Path, url: str | None = None) -> None:
         self.archive = archive
         self.engine = db.connect(db.database_url(archive, url))
-        audit.ensure_schema(self.engine)
         ensure_schema(self.engine)
-        catalogue.ensure_schema(self.engine)
         self.signer = FileSigner(ArchiveDir(archive).key)
         self.access = Access(self.engine, AuditTrail(self.engine, self.signer, "test"))
         self.catalogue = Catalogue(self.engine)
@@ -390,7 +389,7 @@ def test_reordered_entries_are_named(any_desk, tmp_path):
 
 def test_two_stations_appending_to_one_postgresql_trail_at_once_keep_one_unbroken_chain(pulled, tmp_path, postgres_url):
     engine = db.connect(postgres_url)
-    audit.ensure_schema(engine)
+    ensure_schema(engine)
     signers = [FileSigner(ArchiveDir(pulled).key), FileSigner.generate(tmp_path / "other-dock.key")]
     trails = [AuditTrail(engine, signer, f"station {n}") for n, signer in enumerate(signers)]
     start = threading.Barrier(len(trails))

@@ -12,7 +12,7 @@ from firmware.offload import SpoolSource, not_offloaded
 from firmware.selftest import FAIL, PASS, WARN, bytes_per_second, storage_checks
 from hw import HardwareError
 from hw.storage import Storage, StorageReading
-from station.enroll import dock_init
+from station.services import dock_init
 from sync.messages import Item
 from tests.conftest import record, small_context
 from tests.mounts import remount, tmpfs  # noqa: F401  (fixture)

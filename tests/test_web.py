@@ -12,14 +12,13 @@ import pytest
 
 from evidence.keys import FileSigner, add_key, load_public_key
 from evidence.paths import ArchiveDir, DataDir
-from station import access, audit, catalogue
-from station.access import Access
-from station.audit import AuditTrail, entries
-from station.catalogue import Catalogue
-from station.db import connect, database_url
-from station.enroll import dock_init
-from station.pull import pull
-from station.web.app import Settings, create_app
+from station.catalogue.catalogue import Catalogue
+from station.custody import audit
+from station.custody.access import Access
+from station.custody.audit import AuditTrail, entries
+from station.services import dock_init, open_station, pull
+from station.web.app import create_app
+from station.web.deps import Settings
 from sync.ptywire import PtyWire
 from tests.test_dock_archive import device_serving, record_marked
 from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving, wait_for
@@ -56,14 +55,13 @@ def served(archive: Path):
     """The page for ``archive`` with the station's users (an administrator, a reviewer, a
     supervisor, a custodian); yields (base URL, the station's database, the clock)."""
     clock = MovableClock()
-    engine = connect(database_url(archive))
-    for area in (catalogue, access, audit):
-        area.ensure_schema(engine)
+    opened = open_station(archive, clock=clock)
+    engine = opened.engine
     gate = Access(engine, AuditTrail(engine, FileSigner(ArchiveDir(archive).key), source="test"))
     admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
     for name, full_name, role in (("li", "李明", "reviewer"), ("wang", "王强", "supervisor"), ("zhao", "赵刚", "custodian")):
         gate.add_user(admin, name, full_name, role, PASSWORD)
-    app = create_app(archive, engine, clock, Settings(utc_offset_min=8 * 60))
+    app = create_app(opened, Settings(utc_offset_min=8 * 60))
     with serving(app) as base:
         yield base, engine, clock
     engine.dispose()
@@ -400,7 +398,7 @@ def routes(found: list) -> list:
 
 def test_every_route_but_signing_in_refuses_a_request_without_a_session(station, archive):
     base, engine, _clock = station
-    app = create_app(archive, engine, MovableClock())
+    app = create_app(open_station(archive, clock=MovableClock()))
     public = {("/login", "GET"), ("/login", "POST"), ("/lang/{lang}", "GET")}
     checked = 0
     for route in routes(app.routes):

@@ -8,14 +8,15 @@ import pytest
 
 from evidence.keys import FileSigner
 from evidence.records import FORMAT, GENESIS, SignedRecord, sign
-from station.witness import open_witness
+from station.intake.witness import Witness
+from station.services import open_database
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def witness(request, tmp_path):
     url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    return open_witness(tmp_path, url)
+    return Witness(open_database(tmp_path, url))
 
 
 def chain(signer: FileSigner, count: int, start: tuple[int, str] = (0, GENESIS), wall: int = 0) -> list[SignedRecord]:

@@ -3,26 +3,19 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
-import time
-from pathlib import Path
 
 from bodycam_errors import BodycamError
-from station import access, audit, catalogue
-from station.access import Access
-from station.catalogue import station_id
-from station.db import connect, database_url
+from station.catalogue.catalogue import station_id
 
 
 class WebError(BodycamError, ValueError):
     """The review page cannot start as asked."""
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)")
-    web.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    web.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
-                     help="database URL of a shared catalogue (env BODYCAM_CATALOGUE; default: the archive's)")
+def register(commands: argparse._SubParsersAction, station: argparse.ArgumentParser) -> None:
+    """``web``, with the ``station`` parent parser's options (--archive, --catalogue)."""
+    web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)",
+                              parents=[station])
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: the loopback only)")
     web.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     web.set_defaults(run=_web)
@@ -31,18 +24,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _web(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from station.web.app import Settings, create_app
+    from station.services import open_station
+    from station.web.app import create_app
+    from station.web.deps import Settings
 
     station_id(args.archive)                   # one sentence if this is no dock's archive
-    engine = connect(database_url(args.archive, args.catalogue))
-    for area in (catalogue, access, audit):
-        area.ensure_schema(engine)
-    if not Access(engine, None).has_users():
+    station = open_station(args.archive, args.catalogue)
+    if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
     settings = Settings(secure_cookies=not _loopback(args.host))
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(args.archive, engine, time.time_ns, settings), host=args.host, port=args.port,
+    uvicorn.run(create_app(station, settings), host=args.host, port=args.port,
                 log_level="warning", server_header=False)
     return 0
 

@@ -20,7 +20,7 @@ from typing import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from station.access import User
+from station.custody.access import User
 
 log = logging.getLogger(__name__)
 COOKIE = "bodycam_session"

@@ -3,9 +3,8 @@
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from station.audit import entries
-from station.web.app import Web
-from station.web.routes.review import folder_of
+from station.custody.audit import entries
+from station.web.deps import Web, folder_of
 
 
 def router(web: Web) -> APIRouter:

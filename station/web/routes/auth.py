@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station.access import AccessDenied, User
-from station.web.app import Web
+from station.custody.access import AccessDenied, User
+from station.web.deps import Web
 from station.web.i18n import LANGUAGES
 from station.web.security import SCOPE_KEY
 

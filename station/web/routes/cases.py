@@ -6,10 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station.access import User
-from station.catalogue import Catalogue, CatalogueError
-from station.web.app import Web
-from station.web.routes.review import MIN_REASON, folder_of
+from station.catalogue.catalogue import Catalogue, CatalogueError
+from station.custody.access import User
+from station.web.deps import MIN_REASON, Web, folder_of
 from station.web.security import Refused
 
 

@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station.access import User
-from station.web.app import Web
-from station.web.routes.review import folder_of
+from station.custody.access import User
+from station.web.deps import Web, folder_of
 
 
 def router(web: Web) -> APIRouter:

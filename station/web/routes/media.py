@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from evidence.records import INDEX_SUFFIX
-from station.web import footage
-from station.web.app import Web
-from station.web.routes.review import folder_of
+from station.web import playback
+from station.web.deps import Web, folder_of
 from station.web.security import Refused
 
 SEGMENT = re.compile(r"seg-\d{6}\.mp4")
@@ -35,9 +34,9 @@ def router(web: Web) -> APIRouter:
 
     @router.get("/sessions/{session}/frames/{name}", dependencies=[Depends(web.allowed("view"))])
     def frames(request: Request, session: str, name: str) -> Response:
-        index = footage.read_index(granted(request, session, name).with_name(name + INDEX_SUFFIX))
+        index = playback.read_index(granted(request, session, name).with_name(name + INDEX_SUFFIX))
         # microseconds: a JavaScript number holds them exactly, nanoseconds it would round
-        return JSONResponse({"frames": [[pts, wall // 1000] for pts, wall in footage.frame_times(index)]},
+        return JSONResponse({"frames": [[pts, wall // 1000] for pts, wall in playback.frame_times(index)]},
                             headers={"Cache-Control": "private, no-store"})
 
     return router

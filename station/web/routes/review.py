@@ -2,30 +2,16 @@
 links, holds and write-ups, and the player once the user has said why they view the footage
 (an audit entry)."""
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station import writeup
-from station.access import AccessError, User
-from station.web import footage
-from station.web.app import Desk, Web
-from station.web.security import Refused
-
-MIN_REASON = 4
-
-
-def folder_of(desk: Desk, session: str, action: str = "view") -> Path:
-    """The session's folder in this station's archive, if the user may know it exists; else
-    refused (an audit entry): confidential to this role, or not here."""
-    desk.access.require_visible(desk.user, action, [session])
-    catalogued = desk.footage.folder(session)
-    folder = footage.session_folder(desk.footage.archive, catalogued) if catalogued else None
-    if folder is None:
-        raise Refused(404, f"no session {session!r} in this station's archive", session, action)
-    return folder
+from station.catalogue import writeup
+from station.custody.access import AccessError, User
+from station.services import Desk
+from station.web import playback
+from station.web.deps import MIN_REASON, Web, folder_of
 
 
 def router(web: Web) -> APIRouter:
@@ -34,7 +20,7 @@ def router(web: Web) -> APIRouter:
     @router.get("/sessions/{session}")
     def page(request: Request, session: str, user: Annotated[User, Depends(web.allowed("search"))]) -> Response:
         desk = web.desk(request)
-        shown = footage.load(folder_of(desk, session))
+        shown = playback.load(folder_of(desk, session))
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, reason=reason, may_view=user.may("view"),
                           player=player_data(shown, web) if reason else None, reason_error=None,
@@ -45,7 +31,7 @@ def router(web: Web) -> APIRouter:
     def view(request: Request, session: str, user: Annotated[User, Depends(web.allowed("view"))],
              reason: Annotated[str, Form()] = "") -> Response:
         desk = web.desk(request)
-        shown = footage.load(folder_of(desk, session))
+        shown = playback.load(folder_of(desk, session))
         reason = " ".join(reason.split())
         if len(reason) < MIN_REASON:
             return web.render(request, "session.html", status=400, footage=shown, reason=None, may_view=True,
@@ -81,7 +67,7 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
             "place": desk.footage.place(session)}
 
 
-def player_data(shown: footage.SessionFootage, web: Web) -> dict:
+def player_data(shown: playback.SessionFootage, web: Web) -> dict:
     """What the player script needs: the MIME type, and per segment its byte ranges and times."""
     return {
         "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from evidence.verify import verify_session
-from station.access import User
-from station.catalogue import CatalogueError
-from station.web.app import Desk, Web
+from station.catalogue.catalogue import CatalogueError
+from station.custody.access import User
+from station.services import Desk
+from station.web.deps import Web
 
 FIELDS = ("officer", "device", "unit", "date", "case", "marker", "state")
 CATALOGUED = ("verified", "incomplete")           # the catalogue's word: every file of it archived, or not

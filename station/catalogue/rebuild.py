@@ -18,8 +18,8 @@ from evidence.files import sha256_file
 from evidence.keys import read_keys
 from evidence.paths import ArchiveDir
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, read_record
-from station import writeup
-from station.catalogue import Catalogue, markers, purges, records, segments, sessions, station_id, writeups
+from station.catalogue import writeup
+from station.catalogue.catalogue import Catalogue, markers, purges, records, segments, sessions, station_id, writeups
 
 SESSION_FOLDERS = "[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/*/*/*"
 

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence import EvidenceError
 from evidence.files import atomic_write
-from evidence.keys import FileSigner, key_id, load_public_key
+from evidence.keys import Signer, key_id, load_public_key
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, canonical, read_record, record_hash
-from station.catalogue import Catalogue, CatalogueError, sessions, writeups
+from station.catalogue.catalogue import Catalogue, CatalogueError, sessions, writeups
 
 FORMAT = "bodycam-station/1"
 DOMAIN = b"bodycam-station/1\n"
@@ -46,8 +46,8 @@ def pending(catalogue: Catalogue, officer: str | None = None) -> list[dict[str, 
 
 
 def write_up(catalogue: Catalogue, archive: Path, session: str, reason: str, text: str, *,
-             actor: str) -> dict[str, Any]:
-    """Sign and keep the write-up of ``session`` by ``actor``; returns its body."""
+             actor: str, signer: Signer) -> dict[str, Any]:
+    """Sign (with the dock's ``signer``) and keep the write-up of ``session`` by ``actor``; returns its body."""
     if reason not in REASONS:
         raise CatalogueError(f"no stop reason {reason!r}: one of {', '.join(REASONS)}")
     if not text.strip():
@@ -57,7 +57,6 @@ def write_up(catalogue: Catalogue, archive: Path, session: str, reason: str, tex
         raise CatalogueError(f"no session {session!r} in the catalogue")
     folders = ArchiveDir(archive)
     closed = folders.root / found["folder"] / SESSION_CLOSE
-    signer = FileSigner(folders.key)
     body = {"format": FORMAT, "type": "writeup", "key_id": signer.key_id, "session": session,
             "device": found["device"], "officer": found["police_number"], "stop_reason": found["stop_reason"],
             "session_close": read_record(closed).hash if closed.exists() else None,

@@ -7,37 +7,38 @@ from pathlib import Path
 
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
-from station import audit
-from station.access_commands import acting_user, add_station_options, open_station
+from station.commands.access import acting_user, open_desk
+from station.commands.options import Shared
+from station.custody import audit
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     parser = commands.add_parser("audit", help="the signed audit trail: verify, show, export")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    verify = verbs.add_parser("verify", help="check every entry's signature and the chain; name any gap or edit")
+    verify = verbs.add_parser("verify", help="check every entry's signature and the chain; name any gap or edit",
+                              parents=[shared.actor])
     verify.add_argument("--key", action="append", default=[],
                         help="another station's public key that may sign entries (a shared catalogue)")
     verify.set_defaults(run=_verify)
-    show = verbs.add_parser("show", help="list entries (of one session)")
+    show = verbs.add_parser("show", help="list entries (of one session)", parents=[shared.actor])
     show.add_argument("--session")
     show.add_argument("--json", action="store_true", help="one exported JSON object a line")
     show.set_defaults(run=_show)
-    export = verbs.add_parser("export", help="write the whole trail as an audit file (docs/audit-format.md)")
+    export = verbs.add_parser("export", help="write the whole trail as an audit file (docs/audit-format.md)",
+                              parents=[shared.actor])
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(run=_export)
-    for command in (verify, show, export):
-        add_station_options(command)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    user = acting_user(station, args, "audit-verify")
-    station.access.require(user, "audit", action="audit-verify")
+    desk = open_desk(args)
+    user = acting_user(desk, args, "audit-verify")
+    desk.access.require(user, "audit", action="audit-verify")
     trusted = {load_public_key(ArchiveDir(args.archive).public_key.read_text())}
     trusted |= {load_public_key(key_text(key)) for key in args.key}
-    problems = audit.verify(station.access.engine, trusted)
-    entry = station.access.audit.record(user.name, "audit-verify", role=user.role,
-                                        detail={"problems": len(problems)})
+    problems = audit.verify(desk.access.engine, trusted)
+    entry = desk.access.audit.record(user.name, "audit-verify", role=user.role,
+                                     detail={"problems": len(problems)})
     for problem in problems:
         print(f"! {problem}")
     print(f"audit trail: {entry.seq - 1} entries before this check, "
@@ -46,10 +47,10 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    user = acting_user(station, args, "audit-show")
-    station.access.require(user, "audit", action="audit-show", footage=[args.session] if args.session else [])
-    for entry in audit.entries(station.access.engine, session=args.session):
+    desk = open_desk(args)
+    user = acting_user(desk, args, "audit-show")
+    desk.access.require(user, "audit", action="audit-show", footage=[args.session] if args.session else [])
+    for entry in audit.entries(desk.access.engine, session=args.session):
         body = entry.body
         if args.json:
             print(json.dumps(entry.as_json(), ensure_ascii=False, sort_keys=True))
@@ -57,16 +58,16 @@ def _show(args: argparse.Namespace) -> int:
             print(f"{body['seq']:>6} {body['time_ns'] // 10**9} {body['actor'] or '-'}({body['role'] or '-'}) "
                   f"{body['action']} {body['outcome']} {' '.join(body['footage'])} "
                   f"{body['reason'] or ''}  [{body['source']}]".rstrip())
-    station.access.audit.record(user.name, "audit-show", role=user.role,
-                                footage=[args.session] if args.session else [])
+    desk.access.audit.record(user.name, "audit-show", role=user.role,
+                             footage=[args.session] if args.session else [])
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    user = acting_user(station, args, "audit-export")
-    station.access.require(user, "audit", action="audit-export")
-    count = audit.write_jsonl(args.out, audit.entries(station.access.engine))
-    station.access.audit.record(user.name, "audit-export", role=user.role, detail={"entries": count})
+    desk = open_desk(args)
+    user = acting_user(desk, args, "audit-export")
+    desk.access.require(user, "audit", action="audit-export")
+    count = audit.write_jsonl(args.out, audit.entries(desk.access.engine))
+    desk.access.audit.record(user.name, "audit-export", role=user.role, detail={"entries": count})
     print(f"{count} entries written to {args.out}")
     return 0

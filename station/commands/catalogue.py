@@ -3,27 +3,29 @@ retention and purge, the device ledger, write-ups. Each takes ``--archive`` and
 ``--catalogue URL`` (env ``BODYCAM_CATALOGUE``; default the archive's SQLite file).
 
 Once the station has users, each command is done by the authenticated ``--user`` (env
-``BODYCAM_USER``), whose role must allow it (``station.access``), and that user is the actor
+``BODYCAM_USER``), whose role must allow it (``station.custody.access``), and that user is the actor
 the catalogue records; ``--by`` names the actor only on a station without users yet. Every
 change, each search and each session shown is an entry of the audit trail."""
 from __future__ import annotations
 
 import argparse
 import calendar
+import functools
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
-from station import ledger, retention, writeup
-from station.access import User
-from station.access_commands import Station, gate
-from station.catalogue import Catalogue, CatalogueError, day_range, station_id
+from station.catalogue import ledger, retention, writeup
+from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
+from station.commands.access import gate
+from station.commands.options import Shared
+from station.custody.access import User
+from station.services import Desk
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    search = _command(commands, "search", _search, "find sessions by officer, device, unit, date, case, marker …")
+def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
+    command = functools.partial(_command, commands, shared)
+    search = command("search", _search, "find sessions by officer, device, unit, date, case, marker …")
     search.add_argument("--officer", help="police number or name")
     search.add_argument("--device", help="device serial")
     search.add_argument("--unit", help="unit number or name")
@@ -38,12 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--previous", help="resumes this session (after an interruption)")
     search.add_argument("--purged", action="store_true", help="include purged sessions")
 
-    show = _command(commands, "show", _show, "one session: segments, markers, cases, holds, ledger, retention")
+    show = command("show", _show, "one session: segments, markers, cases, holds, ledger, retention")
     show.add_argument("session")
 
-    _command(commands, "rebuild", _rebuild, "catalogue the archive again from its files alone")
+    command("rebuild", _rebuild, "catalogue the archive again from its files alone")
 
-    case = _command(commands, "case", _case, "open, link, close or show a case")
+    case = command("case", _case, "open, link, close or show a case")
     case.add_argument("action", choices=("open", "link", "close", "show"))
     case.add_argument("number", help="case number")
     case.add_argument("session", nargs="?", help="link: the session")
@@ -53,63 +55,58 @@ def register(commands: argparse._SubParsersAction) -> None:
     case.add_argument("--until", help="link: only until this time")
     _actor(case)
 
-    hold = _command(commands, "hold", _hold, "place a legal hold on a session or a case: no deletion until released")
+    hold = command("hold", _hold, "place a legal hold on a session or a case: no deletion until released")
     target = hold.add_mutually_exclusive_group(required=True)
     target.add_argument("--session")
     target.add_argument("--case")
     hold.add_argument("--reason", required=True)
     _actor(hold)
 
-    release = _command(commands, "release", _release, "release a legal hold")
+    release = command("release", _release, "release a legal hold")
     release.add_argument("hold", type=int, help="the hold's number")
     _actor(release)
 
-    periods = _command(commands, "retention", _retention, "show the retention periods, or set one")
+    periods = command("retention", _retention, "show the retention periods, or set one")
     periods.add_argument("--set", nargs=2, metavar=("CLASS", "DAYS"),
                          help=f"{'|'.join(retention.CLASSES)} and a number of days, or 'none' for no end")
     _actor(periods)
 
-    purge = _command(commands, "purge", _purge, "remove what has expired and is not held (after the grace period)")
+    purge = command("purge", _purge, "remove what has expired and is not held (after the grace period)")
     purge.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     purge.add_argument("--why", required=True, help="why the purge runs (logged with each removal)")
     _actor(purge)
 
-    assign = _command(commands, "assign", _assign, "hand a device out to an officer (the device ledger)")
+    assign = command("assign", _assign, "hand a device out to an officer (the device ledger)")
     assign.add_argument("device", help="device serial")
     assign.add_argument("officer", help="police number of the officer who takes it")
     assign.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
     _actor(assign, "who hands it over")
 
-    back = _command(commands, "return", _return, "take a device back in (the device ledger)")
+    back = command("return", _return, "take a device back in (the device ledger)")
     back.add_argument("device", help="device serial")
     back.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
     _actor(back, "who takes it back")
 
-    report = _command(commands, "ledger", _ledger, "who wore which device when; --mismatches: flagged sessions")
+    report = command("ledger", _ledger, "who wore which device when; --mismatches: flagged sessions")
     report.add_argument("--device")
     report.add_argument("--officer", help="police number")
     report.add_argument("--since", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
     report.add_argument("--until", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
     report.add_argument("--mismatches", action="store_true", help="sessions whose signed officer the ledger contradicts")
 
-    pending = _command(commands, "pending", _pending, "sessions waiting for their officer's write-up")
+    pending = command("pending", _pending, "sessions waiting for their officer's write-up")
     pending.add_argument("--officer", help="police number or name")
 
-    write = _command(commands, "writeup", _writeup, "the officer's reason and account of a stop, signed by the dock")
+    write = command("writeup", _writeup, "the officer's reason and account of a stop, signed by the dock")
     write.add_argument("session")
     write.add_argument("--reason", required=True, choices=writeup.REASONS)
     write.add_argument("--text", required=True, help="what happened and why")
     _actor(write, "the officer writing it up")
 
 
-def _command(commands: argparse._SubParsersAction, name: str, run: Any, text: str) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=text)
-    parser.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    parser.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
-                        help="database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
-                             "(env BODYCAM_CATALOGUE; default: catalogue.sqlite in the archive)")
-    parser.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
-                        help="the acting station user (password: BODYCAM_PASSWORD or a prompt)")
+def _command(commands: argparse._SubParsersAction, shared: Shared, name: str, run: Any,
+             text: str) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=text, parents=[shared.actor])
     parser.set_defaults(run=run, by=None)
     return parser
 
@@ -119,13 +116,13 @@ def _actor(parser: argparse.ArgumentParser, text: str = "who does it") -> None:
 
 
 def _open(args: argparse.Namespace, permission: str | None, action: str, *, footage: list[str] | None = None,
-          reason: str | None = None) -> tuple[Station, User | None, Catalogue]:
-    """The station, its acting user (None on a station without users) and the catalogue, whose
+          reason: str | None = None) -> tuple[Desk, User | None, Catalogue]:
+    """The acting user's desk, the user (None on a station without users) and the catalogue, whose
     changes go to the audit trail; refused unless the user's role grants ``permission``."""
-    station, user = gate(args, permission, action, footage=footage or [], reason=reason)
+    desk, user = gate(args, permission, action, footage=footage or [], reason=reason)
     if user is not None and args.by:
         raise CatalogueError(f"this station has users: {user.name} (--user) is the actor, not --by {args.by}")
-    return station, user, station.catalogue(user)
+    return desk, user, desk.catalogue
 
 
 def _by(args: argparse.Namespace, user: User | None) -> str:
@@ -136,13 +133,13 @@ def _by(args: argparse.Namespace, user: User | None) -> str:
     return args.by
 
 
-def _visible(station: Station, user: User | None, sessions: list[str]) -> set[str]:
-    return set(sessions if user is None else station.access.visible(user, sessions))
+def _visible(desk: Desk, user: User | None, sessions: list[str]) -> set[str]:
+    return set(sessions if user is None else desk.access.visible(user, sessions))
 
 
-def _record(station: Station, user: User | None, action: str, footage: list[str], detail: dict[str, Any]) -> None:
-    station.access.audit.record(user.name if user else None, action, role=user.role if user else None,
-                                footage=footage, detail=detail)
+def _record(desk: Desk, user: User | None, action: str, footage: list[str], detail: dict[str, Any]) -> None:
+    desk.access.audit.record(user.name if user else None, action, role=user.role if user else None,
+                             footage=footage, detail=detail)
 
 
 def parse_time(text: str | None) -> int | None:
@@ -166,28 +163,28 @@ SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case"
 
 
 def _search(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "search", "search")
+    desk, user, catalogue = _open(args, "search", "search")
     found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date,
                              since_ns=parse_time(args.since), until_ns=parse_time(args.until), case=args.case,
                              marked=args.marked, label=args.label, stop=args.stop, clock=args.clock,
                              previous=args.previous, purged=args.purged)
-    visible = _visible(station, user, [session["session"] for session in found])
+    visible = _visible(desk, user, [session["session"] for session in found])
     found = [session for session in found if session["session"] in visible]
     criteria = {name: getattr(args, name) for name in SEARCH_CRITERIA if getattr(args, name) not in (None, False)}
-    _record(station, user, "search", [session["session"] for session in found], {"criteria": criteria})
+    _record(desk, user, "search", [session["session"] for session in found], {"criteria": criteria})
     for session in ledger.check(catalogue, found):
         _print(session)
     return 0 if found else 1
 
 
 def _show(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "search", "show", footage=[args.session])
+    desk, user, catalogue = _open(args, "search", "show", footage=[args.session])
     if user is not None:
-        station.access.require_visible(user, "show", [args.session])
+        desk.access.require_visible(user, "show", [args.session])
     session = catalogue.session(args.session)
     if session is None:
         raise CatalogueError(f"no session {args.session!r} in the catalogue")
-    _record(station, user, "show", [args.session], {})
+    _record(desk, user, "show", [args.session], {})
     ledger.check(catalogue, [session])
     session.update(segments=catalogue.segments(args.session), cases=catalogue.cases(args.session),
                    holds=catalogue.holds(args.session), writeups=writeup.of(catalogue, args.session),
@@ -197,11 +194,11 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from station.rebuild import rebuild
+    from station.catalogue.rebuild import rebuild
 
-    station, user, catalogue = _open(args, "catalogue", "rebuild")
+    desk, user, catalogue = _open(args, "catalogue", "rebuild")
     done = rebuild(catalogue, args.archive)
-    _record(station, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
+    _record(desk, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
                                           "problems": len(done.problems)})
     print(f"catalogued {done.sessions} session(s), {done.files} file(s) from {args.archive}")
     for problem in done.problems:
@@ -213,7 +210,7 @@ CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-clo
 
 
 def _case(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
+    desk, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
                                      footage=[args.session] if args.session else [])
     if args.action == "open":
         if not (args.name and args.party):
@@ -227,7 +224,7 @@ def _case(args: argparse.Namespace) -> int:
     elif args.action == "close":
         catalogue.close_case(args.number, actor=_by(args, user))
     case = catalogue.case(args.number)
-    visible = _visible(station, user, [link["session"] for link in case["links"]])
+    visible = _visible(desk, user, [link["session"] for link in case["links"]])
     case["links"] = [link for link in case["links"] if link["session"] in visible]
     print(json.dumps(case, ensure_ascii=False, indent=1))
     return 0
@@ -301,9 +298,9 @@ def _ledger(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "write-up", "pending")
+    desk, user, catalogue = _open(args, "write-up", "pending")
     found = writeup.pending(catalogue, args.officer)
-    visible = _visible(station, user, [session["session"] for session in found])
+    visible = _visible(desk, user, [session["session"] for session in found])
     for session in (session for session in found if session["session"] in visible):
         _print({key: session[key] for key in ("session", "police_number", "officer", "device", "started_ns",
                                               "stop_reason", "interrupted", "previous_session")})
@@ -311,9 +308,10 @@ def _pending(args: argparse.Namespace) -> int:
 
 
 def _writeup(args: argparse.Namespace) -> int:
-    station, user, catalogue = _open(args, "write-up", "write-up", footage=[args.session])
+    desk, user, catalogue = _open(args, "write-up", "write-up", footage=[args.session])
     if user is not None:
-        station.access.require_visible(user, "write-up", [args.session])
-    body = writeup.write_up(catalogue, args.archive, args.session, args.reason, args.text, actor=_by(args, user))
+        desk.access.require_visible(user, "write-up", [args.session])
+    body = writeup.write_up(catalogue, args.archive, args.session, args.reason, args.text, actor=_by(args, user),
+                            signer=desk.signer)
     print(f"write-up of {args.session} signed by dock {body['key_id']}: {args.reason}")
     return 0

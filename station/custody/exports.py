@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from evidence import EvidenceError
-from station import audit
-from station.access import Access, AccessError, User
-from station.footage import Footage, Session, in_range, read_session
+from station.catalogue.footage import Footage, Session, in_range, read_session
+from station.custody import audit
+from station.custody.access import Access, AccessError, User
+from station.db import Migration
 
+AREA = "exports"
 REQUESTED, APPROVED, REFUSED, MADE = "requested", "approved", "refused", "made"
 SCOPES = ("session", "range", "case")
 
@@ -48,6 +51,15 @@ requests = sa.Table(
     sa.Column("handed_by", sa.String(64)),
     sa.Column("audit_seqs", sa.Text, nullable=False, default=""),  # this export's audit entries
 )
+
+
+def _create_if_absent(connection: Connection) -> None:
+    metadata.create_all(connection, checkfirst=True)
+
+
+# A database made before this area had its own migrations got these tables from access's version 2.
+MIGRATIONS = [Migration(1, "export requests and the copy ledger: made, or kept as they were if a station "
+                           "from before this area had made them already", _create_if_absent)]
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,7 @@ class Exports:
              build: Callable[..., dict[str, str]]) -> Path:
         """The named recipient makes the package of an approved export, once. ``build(folder, request,
         chosen, requester=, approver=, maker=, made_ns=)`` writes its files and returns their SHA-256 by name
-        (:func:`station.package.build`)."""
+        (:func:`station.custody.package.build`)."""
         wanted = self.get(number)
         footage = wanted.session_ids
         self.access.require(user, "export-make", action="export-make", footage=footage)

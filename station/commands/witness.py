@@ -12,29 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from evidence.paths import ArchiveDir
-from station.access_commands import acting_user, add_station_options, open_station
-from station.witness import open_witness
+from station.commands.access import acting_user, open_desk
+from station.commands.options import Shared
 
 ACTION = "docking-acknowledged"
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     parser = commands.add_parser("witness", help="dockings refused for a rewound or forked chain (supervisor)")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    ack = verbs.add_parser("ack", help="acknowledge a refused docking, saying why it may rest (supervisor)")
+    ack = verbs.add_parser("ack", help="acknowledge a refused docking, saying why it may rest (supervisor)",
+                           parents=[shared.actor])
     ack.add_argument("refusal", type=int, metavar="REFUSAL-ID", help="its number, as bodycam-station verify names it")
     ack.add_argument("--reason", help="what was found and why it may rest (required)")
-    add_station_options(ack)
     ack.set_defaults(run=_ack)
 
 
 def _ack(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    user = acting_user(station, args, ACTION)
-    gate = station.access
+    desk = open_desk(args)
+    user = acting_user(desk, args, ACTION)
+    gate = desk.access
     gate.require(user, "witness-ack", action=ACTION, reason=args.reason)
     reason = gate.require_reason(user, ACTION, args.reason, [])
-    witness = open_witness(args.archive, args.catalogue)
+    witness = desk.witness
     found = witness.refusals(args.refusal)
     if not found:
         gate.refuse(user, ACTION, f"there is no refused docking {args.refusal}.", reason=reason)

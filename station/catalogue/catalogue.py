@@ -5,12 +5,12 @@ each verified file (:meth:`Catalogue.take`) and rebuildable from the archive alo
 (:func:`rebuild`). It lives in the station's database (``station.db``: SQLite in the archive
 folder, or one PostgreSQL shared by several stations), in the tables of the area
 ``catalogue`` (docs/catalogue.md). The same area holds the cases, legal holds, retention
-periods (``station.retention``), the device ledger (``station.ledger``) and the officers'
-write-ups (``station.writeup``).
+periods (``station.catalogue.retention``), the device ledger (``station.catalogue.ledger``) and the officers'
+write-ups (``station.catalogue.writeup``).
 
 The API other parts of the station use::
 
-    catalogue = Catalogue(engine)                     # after ensure_schema(engine)
+    catalogue = Catalogue(engine)                     # engine: station.services.open_database
     catalogue.search(officer="100001", date="2025-01-31", case="K-1")   # -> list of session dicts
     catalogue.session("BC00001-…")                   # one session dict, or None
     catalogue.segments("BC00001-…")                  # its segments, markers included
@@ -27,6 +27,7 @@ told to the ``hook`` (``hook(action, actor, details)``) so that an audit trail c
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -38,12 +39,14 @@ from bodycam_errors import BodycamError
 from evidence.keys import key_id, load_public_key
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord, place_text
-from station.db import Migration, connect, database_url, migrate
+from station.db import Migration
 
 AREA = "catalogue"
 Hook = Callable[[str, str, dict[str, Any]], None]
 CLOCK_RANK = {"trusted": 0, "unchecked": 1, "untrusted": 2}     # a session's verdict is its worst record's
 DAY_NS = 86_400 * 10**9
+# What a session folder may hold: its open and close records, its segments, their indexes and manifests.
+SESSION_FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 
 
 class CatalogueError(BodycamError, ValueError):
@@ -273,18 +276,6 @@ MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, 
               Migration(2, "each segment's first and last sealed GNSS fix", _segment_places)]
 
 
-def ensure_schema(engine: Engine) -> None:
-    migrate(engine, AREA, MIGRATIONS)
-
-
-def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> "Catalogue":
-    """The catalogue at ``url`` (PostgreSQL for a shared one), else the archive's SQLite file, its
-    tables made or upgraded; ``options`` go to :class:`Catalogue`."""
-    engine = connect(database_url(archive, url))
-    ensure_schema(engine)
-    return Catalogue(engine, **options)
-
-
 def station_id(archive: Path) -> str:
     """The station that holds ``archive``: its dock key's id (docs/catalogue.md)."""
     try:
@@ -312,7 +303,7 @@ def _worse(a: str, b: str) -> str:
 
 
 class Catalogue:
-    """The catalogue in ``engine`` (whose schema :func:`ensure_schema` made). ``clock`` gives
+    """The catalogue in ``engine`` (whose schema ``station.services`` made). ``clock`` gives
     now in ns (tests inject one); ``hook`` hears every change a person makes."""
 
     def __init__(self, engine: Engine, *, hook: Hook = no_hook, clock: Callable[[], int] = time.time_ns) -> None:

@@ -12,78 +12,40 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from evidence.keys import FileSigner
-from evidence.paths import ArchiveDir
 from evidence.verify import verify_session
-from station import audit, catalogue, db
-from station.access import ROLES, Access, AccessDenied, AccessError, User, ensure_schema
-from station.audit import AuditTrail
-from station.catalogue import Catalogue, Hook
-from station.exports import Exports
-from station.footage import CatalogueFootage, Footage
+from station import services
+from station.custody.access import ROLES, AccessDenied, AccessError, User
+from station.commands.options import Shared
+from station.services import Desk
 
 
-@dataclass
-class Station:
-    """What a command needs: the database, the audit trail, the gate and the footage."""
-
-    archive: Path
-    access: Access
-    footage: Footage
-
-    @property
-    def exports(self) -> Exports:
-        return Exports(self.access, self.footage)
-
-    def catalogue(self, user: User | None) -> Catalogue:
-        """The catalogue, each change an entry of the audit trail (with ``user``'s role)."""
-        return Catalogue(self.access.engine, hook=audit_hook(self.access.audit, user))
-
-
-def audit_hook(trail: AuditTrail, user: User | None) -> Hook:
-    """The catalogue's hook: each hold, case link, purge, write-up … is one audit entry."""
-    def record(action: str, actor: str, details: dict[str, Any]) -> None:
-        trail.record(actor, action.replace(" ", "-"), role=user.role if user else None,
-                     footage=[details["session"]] if details.get("session") else [],
-                     reason=details.get("why") or details.get("reason"), detail=details)
-    return record
-
-
-def open_station(args: argparse.Namespace) -> Station:
-    folder = ArchiveDir(args.archive)
-    if not folder.key.exists():
-        raise AccessError(f"no dock key at {folder.key}: run 'bodycam-station init --archive {args.archive}' first.")
-    engine = db.connect(db.database_url(args.archive, args.catalogue))
-    audit.ensure_schema(engine)
-    ensure_schema(engine)
-    catalogue.ensure_schema(engine)
-    return Station(args.archive, Access(engine, AuditTrail(engine, FileSigner(folder.key))),
-                   CatalogueFootage(Catalogue(engine), args.archive))
+def open_desk(args: argparse.Namespace) -> Desk:
+    """The station of ``--archive`` on ``--catalogue``, before anyone has signed in."""
+    return services.open_station(args.archive, args.catalogue).desk(None)
 
 
 def gate(args: argparse.Namespace, permission: str | None, action: str, *, footage: Sequence[str] = (),
-         reason: str | None = None) -> tuple[Station, User | None]:
-    """The station and its authenticated acting user, whose role must grant ``permission`` (None:
+         reason: str | None = None) -> tuple[Desk, User | None]:
+    """The desk of the authenticated acting user, whose role must grant ``permission`` (None:
     any user; refusals audited). A station without users yet (before its first administrator)
     asks no one: the user is None."""
-    station = open_station(args)
-    if not station.access.has_users():
-        return station, None
-    user = acting_user(station, args, action)
+    station = services.open_station(args.archive, args.catalogue)
+    desk = station.desk(None)
+    if not desk.access.has_users():
+        return desk, None
+    user = acting_user(desk, args, action)
     if permission is not None:
-        station.access.require(user, permission, action=action, footage=footage, reason=reason)
-    return station, user
+        desk.access.require(user, permission, action=action, footage=footage, reason=reason)
+    return station.desk(user), user
 
 
-def acting_user(station: Station, args: argparse.Namespace, action: str) -> User:
+def acting_user(desk: Desk, args: argparse.Namespace, action: str) -> User:
     if not args.user:
         raise AccessDenied(f"{action} needs the acting user: give --user NAME or set BODYCAM_USER.")
-    return station.access.authenticate(args.user, _password("BODYCAM_PASSWORD", f"password of {args.user}: "), action)
+    return desk.access.authenticate(args.user, _password("BODYCAM_PASSWORD", f"password of {args.user}: "), action)
 
 
 def _password(variable: str, prompt: str, twice: bool = False) -> str:
@@ -97,48 +59,40 @@ def _password(variable: str, prompt: str, twice: bool = False) -> str:
     return password
 
 
-def add_station_options(parser: argparse.ArgumentParser, user: bool = True) -> None:
-    parser.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
-    parser.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
-                        help="database URL (postgresql+psycopg://…); default: the SQLite file in the archive")
-    if user:
-        parser.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
-                            help="the acting station user (password: BODYCAM_PASSWORD or a prompt)")
-
-
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     user = commands.add_parser("user", help="station users and their roles (administrator)")
     verbs = user.add_subparsers(dest="verb", required=True)
-    add = verbs.add_parser("add", help="add a user; the first user is an administrator and needs no --user")
+    add = verbs.add_parser("add", help="add a user; the first user is an administrator and needs no --user",
+                           parents=[shared.actor])
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--full-name", default="", help="the person's name, as on the record form")
     add.set_defaults(run=_user_add)
-    listing = verbs.add_parser("list", help="list users and roles")
+    listing = verbs.add_parser("list", help="list users and roles", parents=[shared.actor])
     listing.set_defaults(run=_user_list)
-    passwd = verbs.add_parser("passwd", help="set a user's password (your own, or anyone's as administrator)")
+    passwd = verbs.add_parser("passwd", help="set a user's password (your own, or anyone's as administrator)",
+                              parents=[shared.actor])
     passwd.add_argument("name")
     passwd.set_defaults(run=_user_passwd)
-    for parser in (add, listing, passwd):
-        add_station_options(parser)
 
-    mark = commands.add_parser("confidential", help="mark or clear a session as confidential (S7; supervisor)")
+    mark = commands.add_parser("confidential", help="mark or clear a session as confidential (S7; supervisor)",
+                               parents=[shared.actor])
     mark.add_argument("verb", choices=("mark", "clear"))
     mark.add_argument("session")
     mark.add_argument("--level", choices=("secret", "commercial-secret", "private"), default="secret")
     mark.add_argument("--reason", help="why (required)")
-    add_station_options(mark)
     mark.set_defaults(run=_confidential)
 
-    view = commands.add_parser("view", help="open a session's footage for viewing, with a reason (reviewer)")
+    view = commands.add_parser("view", help="open a session's footage for viewing, with a reason (reviewer)",
+                               parents=[shared.actor])
     view.add_argument("session")
     view.add_argument("--reason", help="who asked for it and why (required)")
-    add_station_options(view)
     view.set_defaults(run=_view)
 
     export = commands.add_parser("export", help="request, approve, make and hand over an export package")
     verbs = export.add_subparsers(dest="verb", required=True)
-    request = verbs.add_parser("request", help="ask for an export of a session, a time range of one, or a case")
+    request = verbs.add_parser("request", help="ask for an export of a session, a time range of one, or a case",
+                               parents=[shared.actor])
     scope = request.add_mutually_exclusive_group(required=True)
     scope.add_argument("--session")
     scope.add_argument("--case")
@@ -150,74 +104,75 @@ def register(commands: argparse._SubParsersAction) -> None:
     request.add_argument("--for", dest="destination", required=True, help="for whom: the court, procuratorate …")
     request.add_argument("--place", help="where the footage was recorded, for the record form")
     request.set_defaults(run=_export_request)
-    approve = verbs.add_parser("approve", help="approve a request (a supervisor other than the requester)")
+    approve = verbs.add_parser("approve", help="approve a request (a supervisor other than the requester)",
+                               parents=[shared.actor])
     approve.add_argument("number", type=int)
     approve.add_argument("--note")
     approve.set_defaults(run=functools.partial(_export_decide, approve=True))
-    refuse = verbs.add_parser("refuse", help="refuse a request, saying why")
+    refuse = verbs.add_parser("refuse", help="refuse a request, saying why", parents=[shared.actor])
     refuse.add_argument("number", type=int)
     refuse.add_argument("--note", help="why (required)")
     refuse.set_defaults(run=functools.partial(_export_decide, approve=False))
-    make = verbs.add_parser("make", help="make the package of an approved export, once (its recipient)")
+    make = verbs.add_parser("make", help="make the package of an approved export, once (its recipient)",
+                            parents=[shared.actor])
     make.add_argument("number", type=int)
     make.add_argument("--out", type=Path, required=True, help="folder to write export-NNNNNN/ into")
     make.set_defaults(run=_export_make)
-    handover = verbs.add_parser("handover", help="record who took the copy")
+    handover = verbs.add_parser("handover", help="record who took the copy", parents=[shared.actor])
     handover.add_argument("number", type=int)
     handover.add_argument("--taken-by", required=True, help="name and unit of the person who took it")
     handover.set_defaults(run=_export_handover)
-    ledger = verbs.add_parser("ledger", help="the copy ledger: every export, who asked, approved, made and took it")
+    ledger = verbs.add_parser("ledger", help="the copy ledger: every export, who asked, approved, made and took it",
+                              parents=[shared.actor])
     ledger.set_defaults(run=_export_ledger)
-    for parser in (request, approve, refuse, make, handover, ledger):
-        add_station_options(parser)
 
 
 def _user_add(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    actor = acting_user(station, args, "user-add") if station.access.has_users() else None
+    desk = open_desk(args)
+    actor = acting_user(desk, args, "user-add") if desk.access.has_users() else None
     password = _password("BODYCAM_NEW_PASSWORD", f"new password of {args.name}: ", twice=True)
-    added = station.access.add_user(actor, args.name, args.full_name, args.role, password)
+    added = desk.access.add_user(actor, args.name, args.full_name, args.role, password)
     print(f"user {added.name} ({added.role}) added")
     return 0
 
 
 def _user_list(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    for user in station.access.list_users(acting_user(station, args, "user-list")):
+    desk = open_desk(args)
+    for user in desk.access.list_users(acting_user(desk, args, "user-list")):
         print(f"{user.name:<20} {user.role:<14} {user.full_name}")
     return 0
 
 
 def _user_passwd(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    actor = acting_user(station, args, "user-password")
-    station.access.set_password(actor, args.name,
+    desk = open_desk(args)
+    actor = acting_user(desk, args, "user-password")
+    desk.access.set_password(actor, args.name,
                                 _password("BODYCAM_NEW_PASSWORD", f"new password of {args.name}: ", twice=True))
     print(f"password of {args.name} changed")
     return 0
 
 
 def _confidential(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    actor = acting_user(station, args, f"{args.verb}-confidential")
-    if station.footage.folder(args.session) is None:
+    desk = open_desk(args)
+    actor = acting_user(desk, args, f"{args.verb}-confidential")
+    if desk.footage.folder(args.session) is None:
         raise AccessError(f"no session {args.session} is archived.")
     if args.verb == "mark":
-        station.access.mark_confidential(actor, args.session, args.level, args.reason)
+        desk.access.mark_confidential(actor, args.session, args.level, args.reason)
         print(f"session {args.session} marked {args.level}")
     else:
-        station.access.clear_confidential(actor, args.session, args.reason)
+        desk.access.clear_confidential(actor, args.session, args.reason)
         print(f"session {args.session} no longer confidential")
     return 0
 
 
 def _view(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    user, access = acting_user(station, args, "view"), station.access
+    desk = open_desk(args)
+    user, access = acting_user(desk, args, "view"), desk.access
     access.require(user, "view", action="view", footage=[args.session], reason=args.reason)
     reason = access.require_reason(user, "view", args.reason, [args.session])
     access.require_visible(user, "view", [args.session], reason)
-    folder = station.footage.folder(args.session)
+    folder = desk.footage.folder(args.session)
     if folder is None:
         access.refuse(user, "view", f"no session {args.session} is archived.", footage=[args.session], reason=reason)
     verdict = verify_session(folder)
@@ -240,48 +195,48 @@ def _when(text: str | None) -> int | None:
 
 
 def _export_request(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    user = acting_user(station, args, "export-request")
+    desk = open_desk(args)
+    user = acting_user(desk, args, "export-request")
     if args.case and (args.start or args.end):
         raise AccessError("--from and --to go with --session, not --case.")
     scope = "case" if args.case else "range" if (args.start or args.end) else "session"
-    wanted = station.exports.request(user, scope, args.case or args.session, reason=args.reason,
-                                     recipient=args.recipient, destination=args.destination,
-                                     start_ns=_when(args.start), end_ns=_when(args.end), place=args.place)
+    wanted = desk.exports.request(user, scope, args.case or args.session, reason=args.reason,
+                                  recipient=args.recipient, destination=args.destination,
+                                  start_ns=_when(args.start), end_ns=_when(args.end), place=args.place)
     print(f"export {wanted.id} requested ({scope} {wanted.target}, {len(wanted.session_ids)} session(s)); "
           f"it needs a supervisor's approval")
     return 0
 
 
 def _export_decide(args: argparse.Namespace, approve: bool) -> int:
-    station = open_station(args)
-    user = acting_user(station, args, "export-approve" if approve else "export-refuse")
-    decided = station.exports.decide(user, args.number, approve, args.note)
+    desk = open_desk(args)
+    user = acting_user(desk, args, "export-approve" if approve else "export-refuse")
+    decided = desk.exports.decide(user, args.number, approve, args.note)
     print(f"export {decided.id} {decided.state} by {user.name}")
     return 0
 
 
 def _export_make(args: argparse.Namespace) -> int:
-    from station import package
+    from station.custody import package
 
-    station = open_station(args)
-    user = acting_user(station, args, "export-make")
-    made = station.exports.make(user, args.number, args.out,
-                                functools.partial(package.build, archive=args.archive, footage=station.footage))
+    desk = open_desk(args)
+    user = acting_user(desk, args, "export-make")
+    made = desk.exports.make(user, args.number, args.out,
+                             functools.partial(package.build, archive=args.archive, footage=desk.footage))
     print(f"export {args.number} made: {made}")
     return 0
 
 
 def _export_handover(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    handed = station.exports.handover(acting_user(station, args, "export-handover"), args.number, args.taken_by)
+    desk = open_desk(args)
+    handed = desk.exports.handover(acting_user(desk, args, "export-handover"), args.number, args.taken_by)
     print(f"export {handed.id} taken by {handed.taken_by}")
     return 0
 
 
 def _export_ledger(args: argparse.Namespace) -> int:
-    station = open_station(args)
-    for row in station.exports.ledger(acting_user(station, args, "ledger")):
+    desk = open_desk(args)
+    for row in desk.exports.ledger(acting_user(desk, args, "ledger")):
         print(f"{row.id:>6} {row.state:<9} {row.scope} {row.target}  asked by {row.requester}, "
               f"decided by {row.decided_by or '-'}, for {row.destination}, made by "
               f"{row.recipient if row.made_ns else '-'}, taken by {row.taken_by or '-'}")

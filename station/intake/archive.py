@@ -6,12 +6,12 @@ only then is it linked read-only into
 ``<root>/YYYY/MM/DD/<unit number>/<device serial>/<police number>/<session>/<file>`` (the
 date of the session-open record's ``started_wall``, UTC) and may the dock receipt it.
 Anything that does not verify raises ``VerifyError``: no receipt, so the device keeps it.
-Each accepted item is filed in the catalogue (``station.catalogue``) before it is linked, and
+Each accepted item is filed in the catalogue (``station.catalogue.catalogue``) before it is linked, and
 the catalogue's chain of archived records is what a new record is checked against.
 
 The device's own records come first: ``device/chain-head.json``, its signed chain head, is
 the first item of every docking, and ``device/identity-NNNNNN.json`` its identity records
-(filed at ``<root>/chain/<key id>/``). With a :class:`station.witness.Witness` the head and
+(filed at ``<root>/chain/<key id>/``). With a :class:`station.intake.witness.Witness` the head and
 every record are checked against what this station took of the device before; a docking that
 rewinds or forks the chain is refused for release: the rest of what the device offers is
 archived as received under ``<root>/refused/<key id>/`` and nothing is receipted.
@@ -36,17 +36,16 @@ from evidence.files import sha256_file, sync_directory
 from evidence.keys import key_id
 from evidence.paths import DEVICE_ITEMS, EVENTS, ArchiveDir
 from evidence.records import CHAIN_HEAD, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, SignedRecord, parse
-from station.catalogue import Catalogue, CatalogueError, open_catalogue, station_id
+from station.catalogue.catalogue import SESSION_FILE, Catalogue, CatalogueError, station_id
 from sync import VerifyError
 from sync.messages import Item
 from sync.store import FilePartial
 
 if TYPE_CHECKING:
-    from station.witness import Witness
+    from station.intake.witness import Witness
 
 log = logging.getLogger(__name__)
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")      # a session id, serial or number as a folder
-FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 EVENT_FILE = re.compile(r"events-(\d{6})\.jsonl")
 DEVICE_FILE = re.compile(rf"{re.escape(CHAIN_HEAD)}|identity-\d{{6}}\.json")
 HEAD_ITEM = f"{DEVICE_ITEMS}/{CHAIN_HEAD}"
@@ -56,12 +55,11 @@ class ArchiveSink:
     """``sync.store.Sink`` for the dock. ``trusted_device_keys`` None accepts any validly signed
     device; ``progress(files, bytes)`` hears of every write and every accepted file.
     ``device_key`` is the device that authenticated the pull (the dock calls :meth:`peer`):
-    without it event files are refused. ``catalogue`` defaults to the archive's own SQLite file."""
+    without it event files are refused. Each accepted file is filed in ``catalogue``."""
 
-    def __init__(self, root: Path, trusted_device_keys: set[bytes] | None = None, *,
+    def __init__(self, root: Path, trusted_device_keys: set[bytes] | None, catalogue: Catalogue, *,
                  progress: Callable[[int, int], None] | None = None, sync_every: int = 4 << 20,
-                 device_key: bytes | None = None, catalogue: Catalogue | None = None,
-                 witness: "Witness | None" = None) -> None:
+                 device_key: bytes | None = None, witness: "Witness | None" = None) -> None:
         self.root = Path(root)
         self.witness = witness
         self.refused = ""               # why this docking is refused for release ("" while it is not)
@@ -74,7 +72,7 @@ class ArchiveSink:
         self.files = self.bytes = 0
         self.folders.partial.mkdir(parents=True, exist_ok=True)
         self.station = station_id(self.root)
-        self.catalogue = open_catalogue(self.root) if catalogue is None else catalogue
+        self.catalogue = catalogue
 
     def resume(self, item: Item) -> "_Checked | None":
         session, name = _split(item.id)
@@ -213,7 +211,7 @@ class ArchiveSink:
 
     def check(self, partial: "_Checked") -> None:
         """Raise VerifyError unless the complete item fits the seals and chain archived so far."""
-        name, kind = partial.name, FILE.fullmatch(partial.name)
+        name, kind = partial.name, SESSION_FILE.fullmatch(partial.name)
         if name == SESSION_OPEN:
             opened = self._record(partial.path, name)
             if opened.body.get("type") != "session-open" or opened.body.get("session") != partial.session:
@@ -349,7 +347,7 @@ class _Checked(FilePartial):
 
 def _split(item_id: str) -> tuple[str, str]:
     session, _, name = item_id.partition("/")
-    pattern = {EVENTS: EVENT_FILE, DEVICE_ITEMS: DEVICE_FILE}.get(session, FILE)
+    pattern = {EVENTS: EVENT_FILE, DEVICE_ITEMS: DEVICE_FILE}.get(session, SESSION_FILE)
     if not SAFE.fullmatch(session) or not pattern.fullmatch(name):
         raise VerifyError(f"item id {item_id!r} is not <session>/<evidence file>, {DEVICE_ITEMS}/<chain head or "
                           f"identity record> or {EVENTS}/events-NNNNNN.jsonl")

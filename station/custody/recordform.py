@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bodycam_errors import BodycamError
 from evidence.boxes import sample_entries
-from station.footage import Segment, Session
+from station.catalogue.footage import Segment, Session
 
 TITLE = "同步录音录像摄录情况记录表"
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")

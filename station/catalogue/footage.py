@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord, read_record
-from station.catalogue import Catalogue, station_id
+from station.catalogue.catalogue import Catalogue, station_id
 
 
 class Footage(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from station.catalogue import Catalogue, CatalogueError, ledger, sessions
+from station.catalogue.catalogue import Catalogue, CatalogueError, ledger, sessions
 
 MATCH, MISMATCH, UNRECORDED = "match", "mismatch", "unrecorded"
 

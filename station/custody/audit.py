@@ -33,13 +33,14 @@ from sqlalchemy.engine import Connection, Engine
 from bodycam_errors import BodycamError
 from evidence.keys import Signer, key_id
 from evidence.records import GENESIS, canonical, record_hash
-from station.db import Migration, migrate
+from station.db import Migration
 
 FORMAT = "bodycam-audit/1"
 DOMAIN = b"bodycam-audit/1\n"
 DONE, REFUSED = "done", "refused"
 STATION = "station"      # the actor of what the station does by itself (no user may take the name)
 
+AREA = "audit"
 metadata = sa.MetaData()
 trail = sa.Table(
     "audit_trail", metadata,
@@ -82,10 +83,6 @@ MIGRATIONS = [
     Migration(1, "the audit trail and its footage index", lambda c: metadata.create_all(c)),
     Migration(2, "the trail refuses UPDATE and DELETE", _append_only),
 ]
-
-
-def ensure_schema(engine: Engine) -> None:
-    migrate(engine, "audit", MIGRATIONS)
 
 
 def here() -> str:

@@ -17,17 +17,14 @@ names it as acknowledged, no longer as open.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from evidence.keys import FileSigner
-from evidence.paths import ArchiveDir
 from evidence.records import SignedRecord
-from station import audit
-from station.db import DatabaseError, Migration, connect, database_url, migrate
+from station.custody import audit
+from station.db import DatabaseError, Migration
 
 AREA = "witness"
 metadata = sa.MetaData()
@@ -68,22 +65,6 @@ MIGRATIONS = [
     Migration(2, "the refusals a supervisor acknowledged",
               lambda connection: metadata.create_all(connection, tables=[acknowledgements])),
 ]
-
-
-def ensure_schema(engine: Engine) -> None:
-    migrate(engine, AREA, MIGRATIONS)
-
-
-def open_witness(archive: Path, url: str | None = None, *, audited: bool = False) -> "Witness":
-    """The witness in the station database at ``url`` (PostgreSQL for a shared one), else the
-    archive's SQLite file; its tables made or upgraded. ``audited``: each refusal is also an
-    entry of that database's audit trail, signed with the archive's dock key."""
-    engine = connect(database_url(archive, url))
-    ensure_schema(engine)
-    if not audited:
-        return Witness(engine)
-    audit.ensure_schema(engine)
-    return Witness(engine, audit.AuditTrail(engine, FileSigner(ArchiveDir(archive).key)))
 
 
 class Witness:

@@ -27,8 +27,7 @@ import sqlalchemy as sa
 
 from evidence.files import sync_directory
 from evidence.paths import ArchiveDir
-from station.catalogue import DAY_NS, Catalogue, CatalogueError, purges, retention, sessions
-from station.archive import FILE
+from station.catalogue.catalogue import DAY_NS, SESSION_FILE, Catalogue, CatalogueError, purges, retention, sessions
 
 CLASSES = ("ordinary", "marked", "case", "grace")
 
@@ -115,7 +114,7 @@ def _remove(catalogue: Catalogue, archive: ArchiveDir, station: str, assessment:
             actor: str, why: str) -> None:
     folder = archive.root / assessment.folder
     present = sorted(folder.iterdir()) if folder.is_dir() else []
-    strangers = [path.name for path in present if not (path.is_file() and FILE.fullmatch(path.name))]
+    strangers = [path.name for path in present if not (path.is_file() and SESSION_FILE.fullmatch(path.name))]
     if strangers:
         raise CatalogueError(f"{folder} holds more than the session's evidence ({', '.join(strangers)}): "
                              f"nothing of it is removed")

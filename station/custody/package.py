@@ -27,11 +27,11 @@ from evidence.keys import key_id, public_pem, read_keys
 from evidence.paths import ArchiveDir
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN
 from evidence.verify import SessionVerdict, report, verify_session
-from station import recordform
-from station.exports import Request
-from station.footage import Footage, Segment, Session
-from station.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
-from station.recordform import local_time
+from station.catalogue.footage import Footage, Segment, Session
+from station.custody import recordform
+from station.custody.exports import Request
+from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
+from station.custody.recordform import local_time
 
 README = """\
 Export {number} of the bodycam station {station} — 执法记录导出包

@@ -1,0 +1,108 @@
+"""What every router of the review page shares: ``Web`` (the opened station, the session
+checks, each request's ``Desk``, the renderer), its ``Settings``, the reason rule and
+``folder_of``. Routers import these from here, never from ``app.py`` or from one another."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from station.custody.access import User
+from station.services import Desk, Station
+from station.web import i18n, playback
+from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSession, WebSessions, csrf_matches
+
+HERE = Path(__file__).parent
+MIN_REASON = 4          # the fewest characters a stated reason may have
+
+
+@dataclass(frozen=True)
+class Settings:
+    secure_cookies: bool = False          # True unless served on the loopback only (cookies then need HTTPS)
+    idle_s: int = 15 * 60                 # a session ends after this long without a request
+    max_s: int = 8 * 3600                 # and this long after signing in, whatever happens
+    utc_offset_min: int | None = None     # times shown at this offset; None: the station's own
+
+
+class Web:
+    """What every router gets: the archive, the station's database, the clock, the session checks,
+    each request's ``Desk``, the renderer."""
+
+    def __init__(self, station: Station, settings: Settings) -> None:
+        self.station, self.settings = station, settings
+        self.archive, self.engine, self.clock = station.archive, station.engine, station.clock
+        self.sessions = WebSessions(station.clock, settings.idle_s, settings.max_s)
+        self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                            autoescape=True, undefined=jinja2.StrictUndefined)
+
+    # -- dependencies ---------------------------------------------------------------------
+    @staticmethod
+    def session(request: Request) -> WebSession:
+        return request.scope[SCOPE_KEY]
+
+    async def csrf(self, request: Request) -> None:
+        """Every request that changes anything carries the session's token in its form."""
+        if request.method in SAFE_METHODS:
+            return
+        form = await request.form()
+        if not csrf_matches(self.session(request), form.get("csrf")):
+            raise Refused(403, "the form's CSRF token is missing or forged", action="csrf")
+
+    def signed_in(self, request: Request) -> User:
+        user = self.session(request).user
+        if user is None:
+            raise Refused(401, "not signed in (or the session expired)")
+        return user
+
+    def allowed(self, permission: str) -> Callable[[Request], User]:
+        """A dependency that gives the signed-in user when the role grants ``permission``;
+        otherwise the access area refuses it (an audit entry) and the page answers 403."""
+
+        def check(request: Request) -> User:
+            user = self.signed_in(request)
+            session = request.path_params.get("session")
+            self.desk(request).access.require(user, permission, footage=[session] if session else [])
+            return user
+
+        return check
+
+    def desk(self, request: Request) -> Desk:
+        """This request's services: its user, and its client's address on every audit entry."""
+        return self.station.desk(self.session(request).user,
+                                 source=f"web {request.client.host if request.client else '?'}")
+
+    # -- helpers for routes ---------------------------------------------------------------
+    def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        session = self.session(request)
+        text = i18n.translator(session.lang)
+        page = self.templates.get_template(template).render(
+            t=text, lang=session.lang, csrf=session.csrf, account=session.user, when=self.when,
+            path=request.url.path, **context)
+        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+
+    def when(self, ns: int | None) -> str:
+        """A wall time as the overlay writes it: ISO 8601 to the millisecond with the UTC offset."""
+        if ns is None:
+            return "-"
+        return datetime.fromtimestamp(ns / 1e9, self.zone()).isoformat(timespec="milliseconds")
+
+    def zone(self) -> timezone:
+        """The UTC offset times are shown at: the setting's, else the station's own now."""
+        offset = self.settings.utc_offset_min
+        return timezone(timedelta(minutes=offset)) if offset is not None else datetime.now().astimezone().tzinfo
+
+
+def folder_of(desk: Desk, session: str, action: str = "view") -> Path:
+    """The session's folder in this station's archive, if the user may know it exists; else
+    refused (an audit entry): confidential to this role, or not here."""
+    desk.access.require_visible(desk.user, action, [session])
+    catalogued = desk.footage.folder(session)
+    folder = playback.session_folder(desk.footage.archive, catalogued) if catalogued else None
+    if folder is None:
+        raise Refused(404, f"no session {session!r} in this station's archive", session, action)
+    return folder
