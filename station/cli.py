@@ -134,14 +134,11 @@ def _verify(args: argparse.Namespace) -> int:
     """The archive's footage against its seals, then the dockings the witness refused: an open
     one fails the check, one a supervisor acknowledged is named but does not."""
     from evidence.verify import run_verify
-    from station.db import CATALOGUE_FILE
     from station.intake.witness import Witness
-    from station.services import open_database
+    from station.services import has_database, open_database
 
     status = run_verify(args.paths, args.key, args.json)
-    archives = [path for path in args.paths
-                if (path / CATALOGUE_FILE).exists() or (args.catalogue and ArchiveDir(path).dock.is_dir())]
-    for archive in archives:
+    for archive in [path for path in args.paths if has_database(path, args.catalogue)]:
         for refusal in Witness(open_database(archive, args.catalogue)).refusals():
             print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
             status = status or int(refusal["acknowledged_by"] is None)

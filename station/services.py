@@ -47,6 +47,12 @@ def ensure_schema(engine: Engine) -> None:
         db.migrate(engine, area, migrations)
 
 
+def has_database(archive: Path, url: str | None = None) -> bool:
+    """Whether ``archive`` is a station's: its own SQLite file exists, or a shared database is
+    named and the archive has a dock folder."""
+    return (archive / db.CATALOGUE_FILE).exists() or bool(url and ArchiveDir(archive).dock.is_dir())
+
+
 def open_database(archive: Path, url: str | None = None) -> Engine:
     """The station's database at ``url`` (PostgreSQL for a shared one), else the archive's SQLite
     file, its tables made or upgraded."""
