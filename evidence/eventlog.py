@@ -66,9 +66,9 @@ class Verification:
         return self
 
 
-def verify(data_dir: str | Path) -> Verification:
+def verify(folders: DataDir) -> Verification:
     """Read every event of ``<data_dir>/events`` and check the chain: each line's ``prev`` and ``seq``."""
     result = Verification()
-    for path in log_files(DataDir(Path(data_dir)).events):
+    for path in log_files(folders.events):
         result.check(path.name, path.read_bytes())
     return result

@@ -63,38 +63,37 @@ def signed_by(public_key: bytes, signature: bytes, data: bytes) -> bool:
         return False
 
 
-def store(data_dir: Path, item_id: str, sha256: bytes, dock_key: bytes, signature: bytes) -> None:
+def store(folders: DataDir, item_id: str, sha256: bytes, dock_key: bytes, signature: bytes) -> None:
     """Keep a receipt on the device, durably, before anything it covers is freed."""
-    path = DataDir(data_dir).receipt(item_id)
+    path = folders.receipt(item_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     receipt = {"item": item_id, "sha256": sha256.hex(), "dock_key": dock_key.hex(),
                "signature": signature.hex(), "time_ns": time.time_ns()}
     atomic_write(path, json.dumps(receipt).encode())
 
 
-def received_ns(data_dir: Path, item_id: str) -> int | None:
+def received_ns(folders: DataDir, item_id: str) -> int | None:
     """When the receipt of ``item_id`` was stored, or None."""
     try:
-        value = json.loads(DataDir(data_dir).receipt(item_id).read_text())["time_ns"]
+        value = json.loads(folders.receipt(item_id).read_text())["time_ns"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return value if isinstance(value, int) else None
 
 
-def receipt_dock(data_dir: Path, item_id: str, sha256_hex: str, device_key: bytes,
+def receipt_dock(folders: DataDir, item_id: str, sha256_hex: str, device_key: bytes,
                  docks: set[bytes] | None = None) -> str | None:
     """The key id of the enrolled dock (of ``docks``, default: those enrolled on the device)
     whose stored receipt holds ``item_id`` with exactly this hash, or None. The receipt file
     is checked again each time: a file anyone could write proves nothing."""
-    folder = DataDir(data_dir)
     try:
-        receipt = json.loads(folder.receipt(item_id).read_text())
+        receipt = json.loads(folders.receipt(item_id).read_text())
         dock_key, signature = bytes.fromhex(receipt["dock_key"]), bytes.fromhex(receipt["signature"])
         if receipt["item"] != item_id or receipt["sha256"] != sha256_hex:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if dock_key not in (read_keys(folder.docks) if docks is None else docks):
+    if dock_key not in (read_keys(folders.docks) if docks is None else docks):
         return None
     if not signed_by(dock_key, signature, receipt_data(device_key, item_id, bytes.fromhex(sha256_hex))):
         return None

@@ -38,6 +38,7 @@ from evidence import EvidenceError
 from evidence.files import sha256_file
 from evidence.keys import key_id, key_text, load_public_key
 from evidence.boxes import fragments
+from evidence.paths import DataDir
 from evidence.receipts import receipt_dock
 from evidence.records import (IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord,
                               read_record)
@@ -214,7 +215,7 @@ def complete_fragments(path: Path, start: int) -> int:
 
 def _released_by(folder: Path, name: str, sha256: str, device_key: bytes) -> str | None:
     """The dock that receipted exactly this video, when the device freed it (``<data_dir>/receipts``)."""
-    return receipt_dock(folder.parent.parent, f"{folder.name}/{name}", sha256, device_key)
+    return receipt_dock(DataDir(folder.parent.parent), f"{folder.name}/{name}", sha256, device_key)
 
 
 def _matches(path: Path, sealed: dict[str, Any], recovered: bool, whole: str) -> bool:

@@ -75,11 +75,11 @@ def _release(data_dir: DataDir, item_id: str, device_key: bytes, release_after_d
         sealed = manifest["file"]
     except (EvidenceError, KeyError, TypeError):
         return False
-    received = receipts.received_ns(data_dir.root, item_id)
+    received = receipts.received_ns(data_dir, item_id)
     if received is None or (now_ns or time.time_ns()) - received < release_after_days * DAY_NS:
         return False
     if sealed.get("name") != video.name or receipts.extent(video, manifest)[1] != sealed["sha256"] \
-            or receipt_dock(data_dir.root, item_id, sealed["sha256"], device_key) is None:
+            or receipt_dock(data_dir, item_id, sealed["sha256"], device_key) is None:
         return False            # not offered as sealed (changed in size), or no receipt of exactly it
     if not receipts.holds(video, sealed):
         return False            # changed since it was sealed: the dock holds other bytes than these
@@ -107,7 +107,7 @@ def not_offloaded(context: DeviceContext) -> tuple[int, int]:
         source = SpoolSource(context)
         docks = read_keys(data_dir.docks)
         covered = {item.id for session in docked for item in source._session(session)[1]
-                   if receipt_dock(data_dir.root, item.id, item.sha256.hex(), source.device_key, docks) is not None}
+                   if receipt_dock(data_dir, item.id, item.sha256.hex(), source.device_key, docks) is not None}
     sessions = total = 0
     for session in folders:
         pending = [f.stat().st_size for f in session.iterdir() if f.is_file() and f"{session.name}/{f.name}" not in covered]
@@ -140,7 +140,7 @@ class SpoolSource:
         events = [self._item(f"{EVENTS}/{path.name}", path, None) for path in self._finished_event_files()]
         docks = read_keys(self.data_dir.docks)
         return head + [item for item in identities + evidence + events
-                       if receipt_dock(self.data_dir.root, item.id, item.sha256.hex(), self.device_key, docks) is None]
+                       if receipt_dock(self.data_dir, item.id, item.sha256.hex(), self.device_key, docks) is None]
 
     def _head(self) -> list[Item]:
         """The chain head as it is now: kept in memory, as a recording may move it meanwhile."""
@@ -207,7 +207,7 @@ class SpoolSource:
         if not docks:
             log.warning("receipt for %s not signed by an enrolled dock: ignored", item.id)
             return
-        receipts.store(self.data_dir.root, item.id, item.sha256, docks[0], signature)
+        receipts.store(self.data_dir, item.id, item.sha256, docks[0], signature)
         if _release(self.data_dir, item.id, self.device_key, self.release_after_days, None):
             self.events.append("released", {"item": item.id, "sha256": item.sha256.hex()})
 

@@ -316,7 +316,7 @@ def test_device_service_killed_mid_transfer_resumes_and_releases_only_what_was_r
     key = next(iter(device_key(device)))
     gone = [name for name in original if not (device / "spool" / name).exists()]
     assert sorted(gone) == sorted(name for name in original if name.endswith(".mp4"))
-    assert all(receipt_dock(device, name, hashlib.sha256(original[name]).hexdigest(), key) for name in gone)
+    assert all(receipt_dock(DataDir(device), name, hashlib.sha256(original[name]).hexdigest(), key) for name in gone)
     assert [e["data"]["item"] for e in events(device) if e["type"] == "released"].count(first_video) == 1
 
 

@@ -22,6 +22,6 @@ def test_every_module_s_warning_on_the_serving_thread_is_logged_and_other_thread
         elsewhere.join(10)
     finally:
         logging.getLogger().removeHandler(handler)
-    logged = [(r["type"], r["data"]["module"], r["data"]["message"]) for r in verify(tmp_path).records]
+    logged = [(r["type"], r["data"]["module"], r["data"]["message"]) for r in verify(DataDir(tmp_path)).records]
     assert logged == [("dock_refused", "sync.device", "refused AUTH: key not enrolled"),
                       ("offload_warning", "evidence.receipts", "a receipt file is unreadable")]

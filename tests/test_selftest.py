@@ -57,7 +57,7 @@ def test_selftest_on_a_pc_prints_every_check_and_names_the_simulated_adapters(tm
     assert "signing.key       WARN    not provisioned" in table  # a fresh device has no key yet
     # No FAIL on a PC: exit 1 for the warnings (key; clock, where the kernel is not synchronised).
     assert done.returncode == 1 and "result: WARN: can record" in table
-    [event] = verify(tmp_path / "data").records
+    [event] = verify(DataDir(tmp_path / "data")).records
     assert event["type"] == "selftest" and event["data"]["result"] == "WARN" and event["data"]["exit_code"] == 1
 
 
@@ -94,7 +94,7 @@ def test_battery_below_shutdown_level_fails_with_exit_2_and_refuses_to_record(tm
     assert refused.returncode == 1
     assert "cannot record: battery.main 2 %" in refused.stderr
     assert not (tmp_path / "data" / "spool").exists()  # nothing was started
-    assert [r["data"]["when"] for r in verify(tmp_path / "data").records] == ["power-on", "before recording"]
+    assert [r["data"]["when"] for r in verify(DataDir(tmp_path / "data")).records] == ["power-on", "before recording"]
 
 
 def test_no_camera_fails(tmp_path):

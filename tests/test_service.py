@@ -65,7 +65,7 @@ def running(context, hardware: Hardware | None = None, **parts):
 
 
 def events(data_dir: Path, kind: str | None = None) -> list[dict]:
-    checked = eventlog.verify(data_dir)
+    checked = eventlog.verify(DataDir(data_dir))
     assert checked.ok, checked.problems
     return [r for r in checked.records if kind is None or r["type"] == kind]
 

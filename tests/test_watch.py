@@ -8,6 +8,7 @@ import time
 import pytest
 
 from evidence.eventlog import verify
+from evidence.paths import DataDir
 from evidence.verify import verify_paths
 from firmware.selftest import Hardware, open_hardware
 from firmware.session import open_recorder
@@ -68,7 +69,7 @@ def test_low_battery_alarm_fires_while_at_least_five_minutes_remain_then_critica
     for _ in range(3):
         watcher.poll()
     assert len(stops) == 1 and alarms.kinds().count("battery_critical") == 1
-    logged = [(r["data"]["kind"], r["data"]["action"]) for r in verify(tmp_path).records]
+    logged = [(r["data"]["kind"], r["data"]["action"]) for r in verify(DataDir(tmp_path)).records]
     assert logged == [("battery_low", "none"), ("battery_critical", "stop")]
 
 
@@ -113,7 +114,7 @@ def test_a_battery_that_reads_again_clears_its_alarm_and_each_new_failure_alarms
             capacity.write_text(value + "\n")
         watcher.poll()
     assert alarms.kinds() == ["sensor_failed"] * 3 and not stops
-    messages = [r["data"]["message"] for r in verify(tmp_path / "data").records if r["type"] == "alarm"]
+    messages = [r["data"]["message"] for r in verify(DataDir(tmp_path / "data")).records if r["type"] == "alarm"]
     assert messages == [a.message for a in alarms.raised]
     assert "no battery" in messages[0] and messages[1] == messages[0] and "'lots'" in messages[2]
 
@@ -125,7 +126,7 @@ def test_a_clock_step_while_recording_is_an_event(tmp_path, card):
     watcher._wall_clock = lambda: next(wall)
     for _ in range(3):
         watcher.poll()
-    [event] = [r for r in verify(tmp_path).records if r["type"] == "clock_jump"]
+    [event] = [r for r in verify(DataDir(tmp_path)).records if r["type"] == "clock_jump"]
     assert abs(event["data"]["step_ns"] + 3600 * 10**9) < 10**9
     assert "stepped -3600" in event["data"]["message"] and alarms.kinds() == ["clock_jump"] and not stops
 
@@ -171,5 +172,5 @@ def test_a_full_card_stops_the_recording_sealed_before_the_disk_is_full(tmpfs): 
     assert total == progress.frames
     [verdict] = verify_paths([progress.folder], None)  # sealed, with the watcher's reason
     assert verdict.ok and verdict.closed == progress.stop_reason
-    logged = [(r["type"], r["data"].get("kind"), r["data"].get("action")) for r in verify(tmpfs).records]
+    logged = [(r["type"], r["data"].get("kind"), r["data"].get("action")) for r in verify(DataDir(tmpfs)).records]
     assert ("alarm", "storage_full", "stop") in logged
