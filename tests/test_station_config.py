@@ -8,6 +8,8 @@ import pytest
 
 from evidence.paths import ArchiveDir
 from station.cli import main
+from station.commands import options
+from station.config import load
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +71,17 @@ def test_config_prints_every_key_explained_with_the_catalogue_password_masked(tm
     assert main(["config", "--config", str(path)]) == 0
     shown = capsys.readouterr().out
     assert "elsewhere" in shown and "pw2" not in shown and "pw3" not in shown
+
+
+def test_the_web_and_dock_options_take_their_defaults_from_the_file_and_flags_override(tmp_path):
+    config = load(write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\n[dock]\nports = ["/dev/ttyACM*"]\n'
+                        'baud = 921600\n[web]\nhost = "0.0.0.0"\nport = 8443\nallowed_hosts = ["station.example"]\n'
+                        'time_zone = "-03:30"\n'))
+    shared = options.shared(config)
+    web = shared.web.parse_args([])
+    assert (web.archive, web.host, web.port, web.allowed_hosts, web.utc_offset_min) == \
+        (Path("/srv/bodycam"), "0.0.0.0", 8443, ["station.example"], -210)
+    assert shared.web.parse_args(["--port", "9000", "--archive", "/elsewhere"]).port == 9000
+    dock = shared.dock.parse_args([])
+    assert (dock.ports, dock.baud) == (["/dev/ttyACM*"], 921600)
+    assert shared.dock.parse_args(["--baud", "115200"]).baud == 115200
