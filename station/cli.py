@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from typing import Sequence
@@ -12,21 +11,28 @@ from bodycam_errors import BodycamError, console_logging
 from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
+from station import config as station_config
 from station.commands import access as access_commands
 from station.commands import audit as audit_commands
 from station.commands import catalogue as catalogue_commands
 from station.commands import options
 from station.commands import witness as witness_commands
+from station.config import StationConfigError
 from station.web import cli as web
 from sync.dock import PullReport
-from sync.link import BAUDRATES, DEFAULT_BAUDRATE
 
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        config = station_config.load(options.config_option(argparse.ArgumentParser(add_help=False))
+                                     .parse_known_args(argv)[0].config)
+    except StationConfigError as exc:
+        print(f"bodycam-station: {exc}", file=sys.stderr)
+        return 2
+    args = _parser(config).parse_args(argv)
     console_logging("bodycam-station", args.verbose)
     try:
         return args.run(args)
@@ -36,22 +42,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.")
+def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.",
+                                     parents=[options.config_option(argparse.ArgumentParser(add_help=False))])
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
-    shared = options.shared()
-    _archive_commands(commands, shared)
+    shared = options.shared(config)
+    _archive_commands(commands, shared, config)
+    _config_command(commands, config)
     catalogue_commands.register(commands, shared)
     access_commands.register(commands, shared)
     audit_commands.register(commands, shared)
     witness_commands.register(commands, shared)
-    web.register(commands, shared.station)
+    web.register(commands, shared.web)
     return parser
 
 
-def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shared) -> None:
+def _config_command(commands: argparse._SubParsersAction, config: station_config.StationConfig) -> None:
+    show = commands.add_parser("config", parents=[options.config_option(argparse.ArgumentParser(add_help=False))],
+                               help="print the station's effective configuration, every key explained "
+                                    "(passwords masked)")
+    show.set_defaults(run=lambda args: print(station_config.describe(config), end="") or 0)
+
+
+def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shared,
+                      config: station_config.StationConfig) -> None:
     """The archive's own commands; each other area of the station adds its commands beside these."""
 
     init = commands.add_parser("init", help="create the dock's key once; enrol devices on it", parents=[shared.archive])
@@ -64,18 +80,15 @@ def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shar
     enroll.set_defaults(run=_enroll)
 
     pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it",
-                               parents=[shared.station])
+                               parents=[shared.station, shared.line])
     pull.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
-    pull.add_argument("--baud", type=int, default=DEFAULT_BAUDRATE, choices=BAUDRATES, metavar="RATE",
-                      help=f"line rate of a UART link, as set on the device (default {DEFAULT_BAUDRATE}; "
-                           "a USB CDC-ACM port ignores it)")
     pull.set_defaults(run=_pull)
 
     add_verify_command(commands, "check archived footage against its signed seals, and name the dockings "
                                  "refused for a rewound or forked chain",
                        "the archive, or folders in it").set_defaults(run=_verify)
     commands.choices["verify"].add_argument(
-        "--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
+        "--catalogue", default=config.catalogue,
         help="database URL of a shared station database, for the refused dockings (default: in the archive)")
 
 

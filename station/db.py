@@ -3,15 +3,19 @@
 One schema and one set of queries for both, written with SQLAlchemy Core. Each area of the
 station (the catalogue, users and access, the audit trail …) owns a numbered list of
 migrations; ``migrate`` applies those not yet applied, in order, each in its own
-transaction, and records them in ``schema_migrations``. A SQLite file is copied aside before
-its first pending migration runs (``catalogue.sqlite.before-AREA-N``), so a failed upgrade
-can be undone by hand.
+transaction, and records them in ``schema_migrations``. Each is checked and applied under the
+database's one exclusive lock (SQLite's write lock taken at ``BEGIN IMMEDIATE``, a PostgreSQL
+advisory lock held to the end of the transaction), so any number of pulls, services and pages
+may open a new archive at once: the first applies it, the others wait and find it done. A
+SQLite file is copied aside before its first pending migration runs
+(``catalogue.sqlite.before-AREA-N``), so a failed upgrade can be undone by hand.
 """
 from __future__ import annotations
 
 import sqlite3
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,6 +27,8 @@ from bodycam_errors import BodycamError
 from evidence.paths import ArchiveDir
 
 CATALOGUE_FILE = "catalogue.sqlite"
+SQLITE_BUSY_SECONDS = 60.0         # how long a writer waits for another's lock (many bays write at once)
+MIGRATION_LOCK = 0x626F6463616D    # PostgreSQL advisory lock key of the migrations ("bodcam")
 
 
 class DatabaseError(BodycamError, OSError):
@@ -54,7 +60,8 @@ def database_url(archive: Path, url: str | None = None) -> str:
 def connect(url: str) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys and a write-ahead log, as PostgreSQL has by nature."""
     try:
-        engine = sa.create_engine(url, future=True)
+        sqlite = url.startswith("sqlite")
+        engine = sa.create_engine(url, future=True, connect_args={"timeout": SQLITE_BUSY_SECONDS} if sqlite else {})
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise DatabaseError(f"cannot use the database {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
@@ -69,26 +76,63 @@ def connect(url: str) -> Engine:
 
 
 def migrate(engine: Engine, area: str, migrations: list[Migration]) -> list[int]:
-    """Apply the migrations of ``area`` not applied yet; returns the versions applied now."""
+    """Apply the migrations of ``area`` not applied yet; returns the versions applied now (by
+    this call: those another process applied meanwhile are not among them)."""
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(migrations) + 1)):
         raise DatabaseError(f"the migrations of {area} must be numbered 1, 2, 3 …, got {versions}")
     try:
-        metadata.create_all(engine, tables=[schema_migrations])
-        with engine.connect() as connection:
-            done = set(connection.scalars(sa.select(schema_migrations.c.version)
-                                          .where(schema_migrations.c.area == area)))
-        pending = [m for m in migrations if m.version not in done]
-        if pending:
-            _back_up(engine, area, pending[0].version)
-        for migration in pending:
-            with engine.begin() as connection:
+        if not _pending(engine, area, migrations):
+            return []
+        applied: list[int] = []
+        for migration in migrations:
+            with _locked(engine) as connection:
+                schema_migrations.create(connection, checkfirst=True)
+                if migration.version in _applied(connection, area):
+                    continue
+                if not applied:
+                    _back_up(engine, area, migration.version)
                 migration.apply(connection)
                 connection.execute(schema_migrations.insert().values(
                     area=area, version=migration.version, what=migration.what, applied_ns=time.time_ns()))
+            applied.append(migration.version)
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"cannot upgrade the {area} tables of {engine.url!r}: {exc}") from exc
-    return [m.version for m in pending]
+    return applied
+
+
+def _applied(connection: Connection, area: str) -> set[int]:
+    return set(connection.scalars(sa.select(schema_migrations.c.version).where(schema_migrations.c.area == area)))
+
+
+def _pending(engine: Engine, area: str, migrations: list[Migration]) -> bool:
+    """Whether any migration looks pending, read without the lock: an up-to-date database (every
+    open but the first) never waits for a writer."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table(schema_migrations.name):
+            return True
+        return bool({m.version for m in migrations} - _applied(connection, area))
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """One transaction holding the database's exclusive migration lock from its first statement."""
+    with engine.connect() as connection:
+        if engine.dialect.name != "sqlite":
+            with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+                yield connection
+            return
+        # pysqlite would begin a deferred transaction, and only before the first write: begin by hand.
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
 
 
 def _back_up(engine: Engine, area: str, version: int) -> None:

@@ -26,21 +26,23 @@ ALLOWED = {
     "firmware": {"capture", "overlay", "evidence", "hw", "sync"},
     "station": {"sync", "evidence"},
 }
-# The station's parts: the database, three areas, the one place that opens them, and the two
-# front doors (the command line and the web page). An area never reaches a front door.
+# The station's parts: the database, its configuration file, three areas, the one place that
+# opens them, and the two front doors (the command line and the web page). An area never
+# reaches a front door.
 STATION_PARTS = {
     "db": set(),
+    "config": set(),
     "catalogue": {"db"},
     "custody": {"catalogue", "db"},
     "intake": {"catalogue", "custody", "db"},
-    "services": {"db", "catalogue", "custody", "intake"},
-    "commands": {"services", "catalogue", "custody", "intake"},
-    "web": {"services", "catalogue", "custody", "intake"},
-    "cli": {"commands", "web", "services", "catalogue", "custody", "intake"},
+    "services": {"db", "config", "catalogue", "custody", "intake"},
+    "commands": {"config", "services", "catalogue", "custody", "intake"},
+    "web": {"config", "services", "catalogue", "custody", "intake"},
+    "cli": {"config", "commands", "web", "services", "catalogue", "custody", "intake"},
     "__main__": {"cli"},
 }
 FRONT_DOOR_LIBRARIES = {"argparse", "fastapi", "starlette", "uvicorn", "jinja2", "http", "multipart"}
-QUIET_PARTS = ("db", "catalogue", "custody", "intake", "services")   # know no argparse and no HTTP
+QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "services")   # know no argparse and no HTTP
 DEVICE_ONLY = ("av", "cv2", "numpy", "gpiozero", "PIL", "picamera2", "smbus2", "pynmea2")
 
 

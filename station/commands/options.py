@@ -1,6 +1,7 @@
 """The options the station's commands share, as argparse parent parsers (``parents=[…]``).
 
-Built when the command line is (``shared()``), so their defaults read the environment then."""
+Built when the command line is (``shared(config)``), so their defaults come from the station's
+configuration file (station/config.py) and the environment then; a flag given overrides both."""
 from __future__ import annotations
 
 import argparse
@@ -8,22 +9,50 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from station.config import FILE_VARIABLE, StationConfig
+from sync.link import BAUDRATES
+
 
 @dataclass(frozen=True)
 class Shared:
-    archive: argparse.ArgumentParser        # --archive
-    station: argparse.ArgumentParser        # --archive, --catalogue
-    actor: argparse.ArgumentParser          # --archive, --catalogue, --user
+    archive: argparse.ArgumentParser        # --config, --archive
+    station: argparse.ArgumentParser        # --config, --archive, --catalogue
+    actor: argparse.ArgumentParser          # --config, --archive, --catalogue, --user
+    line: argparse.ArgumentParser           # --baud
+    dock: argparse.ArgumentParser           # --config, --archive, --catalogue, --ports, --baud
+    web: argparse.ArgumentParser            # --config, --archive, --catalogue, --host, --port
 
 
-def shared() -> Shared:
-    archive = argparse.ArgumentParser(add_help=False)
-    archive.add_argument("--archive", type=Path, required=True, help="the dock's archive folder")
+def config_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--config FILE``, read before the rest of the command line (its values are their defaults)."""
+    parser.add_argument("--config", type=Path, help=f"the station's configuration file (env {FILE_VARIABLE}; "
+                                                   "default /etc/bodycam/station.toml if present)")
+    return parser
+
+
+def shared(config: StationConfig) -> Shared:
+    archive = config_option(argparse.ArgumentParser(add_help=False))
+    archive.add_argument("--archive", type=Path, default=config.archive, required=config.archive is None,
+                         help="the dock's archive folder (default: 'archive' in the configuration file)")
     station = argparse.ArgumentParser(add_help=False, parents=[archive])
-    station.add_argument("--catalogue", default=os.environ.get("BODYCAM_CATALOGUE"),
+    station.add_argument("--catalogue", default=config.catalogue,
                          help="database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
-                              "(env BODYCAM_CATALOGUE; default: catalogue.sqlite in the archive)")
+                              "(env BODYCAM_CATALOGUE, else 'catalogue' in the configuration file; "
+                              "default: catalogue.sqlite in the archive)")
     actor = argparse.ArgumentParser(add_help=False, parents=[station])
     actor.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
                        help="the acting station user (env BODYCAM_USER; password: BODYCAM_PASSWORD or a prompt)")
-    return Shared(archive, station, actor)
+    line = argparse.ArgumentParser(add_help=False)
+    line.add_argument("--baud", type=int, default=config["dock.baud"], choices=BAUDRATES, metavar="RATE",
+                      help=f"line rate of a UART link, as set on the device (default: [dock] baud, "
+                           f"{config['dock.baud']}; a USB CDC-ACM port ignores it)")
+    dock = argparse.ArgumentParser(add_help=False, parents=[station, line])
+    dock.add_argument("--ports", nargs="+", default=config["dock.ports"], metavar="PORT",
+                      help="serial ports or globs where devices dock (default: [dock] ports)")
+    web = argparse.ArgumentParser(add_help=False, parents=[station])
+    web.add_argument("--host", default=config["web.host"],
+                     help=f"address to listen on (default: [web] host, {config['web.host']})")
+    web.add_argument("--port", type=int, default=config["web.port"],
+                     help=f"TCP port (default: [web] port, {config['web.port']})")
+    web.set_defaults(allowed_hosts=config["web.allowed_hosts"], utc_offset_min=config.utc_offset_min)
+    return Shared(archive, station, actor, line, dock, web)

@@ -12,17 +12,17 @@ class WebError(BodycamError, ValueError):
     """The review page cannot start as asked."""
 
 
-def register(commands: argparse._SubParsersAction, station: argparse.ArgumentParser) -> None:
-    """``web``, with the ``station`` parent parser's options (--archive, --catalogue)."""
+def register(commands: argparse._SubParsersAction, options: argparse.ArgumentParser) -> None:
+    """``web``, with the web parent parser's options (--archive, --catalogue, --host, --port, and
+    the allowed host names and time zone of the station's configuration)."""
     web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)",
-                              parents=[station])
-    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: the loopback only)")
-    web.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+                              parents=[options])
     web.set_defaults(run=_web)
 
 
 def _web(args: argparse.Namespace) -> int:
     import uvicorn
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from station.services import open_station
     from station.web.app import create_app
@@ -33,9 +33,10 @@ def _web(args: argparse.Namespace) -> int:
     if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
-    settings = Settings(secure_cookies=not _loopback(args.host))
+    settings = Settings(secure_cookies=not _loopback(args.host), utc_offset_min=args.utc_offset_min)
+    app = TrustedHostMiddleware(create_app(station, settings), allowed_hosts=args.allowed_hosts)
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(station, settings), host=args.host, port=args.port,
+    uvicorn.run(app, host=args.host, port=args.port,
                 log_level="warning", server_header=False)
     return 0
 

@@ -1,0 +1,196 @@
+"""The station's one configuration file: where its archive and catalogue are, which ports the
+dock watches, where the review page listens.
+
+Read from ``--config FILE``, else ``BODYCAM_STATION_CONFIG``, else ``/etc/bodycam/station.toml``
+when it exists (a station without one names its archive on each command line). Every key is
+checked before any command runs; each bad one is refused in one sentence naming the file and
+the key. The command line's flags override the file, and so does ``BODYCAM_CATALOGUE``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bodycam_errors import BodycamError
+from sync.link import BAUDRATES, DEFAULT_BAUDRATE
+
+DEFAULT_FILE = Path("/etc/bodycam/station.toml")
+FILE_VARIABLE = "BODYCAM_STATION_CONFIG"
+CATALOGUE_VARIABLE = "BODYCAM_CATALOGUE"
+MASK = "***"
+_OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)$")
+
+
+class StationConfigError(BodycamError, ValueError):
+    """The station's configuration file cannot be used; each sentence names the file and a key."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key: its place in the file, its default, what it accepts, and what it is for."""
+
+    name: str                       # "archive", "dock.ports" …
+    default: Any
+    check: Callable[[Any], bool]
+    must: str                       # what a good value is, as the end of a sentence
+    explain: str
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 4096
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_text(v) for v in value)
+
+
+def _whole(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+KEYS = [
+    Key("archive", None, _text, "a folder path in quotes",
+        "the archive folder: footage, receipts, the dock's key (each command's --archive)"),
+    Key("catalogue", None, lambda v: _text(v) and "://" in v, "a database URL such as "
+        "\"postgresql+psycopg://station@db.example/bodycam\"",
+        "database URL of a catalogue shared by several stations (--catalogue, env BODYCAM_CATALOGUE); "
+        "unset: catalogue.sqlite in the archive"),
+    Key("dock.ports", ["/dev/serial/by-id/*"], _texts, "a list of device paths or globs in quotes",
+        "the serial ports, or globs of them, where devices dock (USB CDC-ACM or USB-serial)"),
+    Key("dock.baud", DEFAULT_BAUDRATE, lambda v: v in BAUDRATES and not isinstance(v, bool),
+        f"one of {', '.join(map(str, BAUDRATES))}",
+        "line rate of a UART link, as set on the devices (a USB CDC-ACM port ignores it)"),
+    Key("web.host", "127.0.0.1", _text, "an address or host name in quotes",
+        "address the review page listens on (the loopback only, unless told otherwise)"),
+    Key("web.port", 8080, _whole(1, 65535), "a whole number from 1 to 65535", "TCP port of the review page"),
+    Key("web.allowed_hosts", ["*"], _texts, "a list of host names in quotes",
+        "host names the review page answers to (the Host header); \"*\": any"),
+    Key("web.time_zone", "local", lambda v: v == "local" or (isinstance(v, str) and bool(_OFFSET.match(v))),
+        "\"local\" or an offset from UTC such as \"+08:00\"",
+        "the offset from UTC the review page shows times at; \"local\": the station PC's own"),
+]
+_BY_NAME = {key.name: key for key in KEYS}
+_SECTIONS = {name.partition(".")[0] for name in _BY_NAME if "." in name}
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """The checked configuration, ``config["web.port"]``, and the file it came from (None: none)."""
+
+    values: dict[str, Any]
+    source: Path | None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def archive(self) -> Path | None:
+        return Path(self.values["archive"]) if self.values["archive"] else None
+
+    @property
+    def catalogue(self) -> str | None:
+        """The catalogue URL: ``BODYCAM_CATALOGUE`` if set, else the file's."""
+        return os.environ.get(CATALOGUE_VARIABLE) or self.values["catalogue"]
+
+    @property
+    def utc_offset_min(self) -> int | None:
+        """``web.time_zone`` in minutes east of UTC; None: the station PC's own."""
+        found = _OFFSET.match(self.values["web.time_zone"])
+        if not found:
+            return None
+        sign, hours, minutes = found.groups()
+        return (-1 if sign == "-" else 1) * (int(hours) * 60 + int(minutes))
+
+
+def config_file(path: Path | None = None) -> Path | None:
+    """The file to read: ``path``, else ``BODYCAM_STATION_CONFIG``, else the default file if present."""
+    if path is not None:
+        return path
+    named = os.environ.get(FILE_VARIABLE)
+    if named:
+        return Path(named)
+    return DEFAULT_FILE if DEFAULT_FILE.exists() else None
+
+
+def load(path: Path | None = None) -> StationConfig:
+    """The configuration of :func:`config_file`, every key checked (the defaults where there is no file)."""
+    source = config_file(path)
+    values = {key.name: key.default for key in KEYS}
+    if source is not None:
+        values.update(_checked(_read(source), source))
+    return StationConfig(values, source)
+
+
+def _read(source: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StationConfigError(f"station configuration {source}: cannot read it ({exc.strerror or exc}).") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StationConfigError(f"station configuration {source}: not valid TOML ({exc}).") from exc
+
+
+def _checked(document: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The file's keys by dotted name; every bad key named in a sentence of its own."""
+    flat, problems = {}, []
+    for name, value in document.items():
+        if name in _SECTIONS and isinstance(value, dict):
+            flat.update({f"{name}.{key}": inner for key, inner in value.items()})
+        else:
+            flat[name] = value
+    for name, value in flat.items():
+        key = _BY_NAME.get(name)
+        if key is None:
+            problems.append(f"station configuration {source}: unknown key '{name}' "
+                            f"(known: {', '.join(_BY_NAME)}).")
+        elif not key.check(value):
+            problems.append(f"station configuration {source}: '{name}' must be {key.must}, got {value!r}.")
+    if problems:
+        raise StationConfigError("\n".join(problems))
+    return flat
+
+
+def masked(url: str | None) -> str | None:
+    """``url`` with any password in it (user:password@, ?password=) replaced by ***."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
+    query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)], safe="/*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def describe(config: StationConfig) -> str:
+    """The effective configuration (the file's, ``BODYCAM_CATALOGUE`` over it) as TOML, every key
+    explained; a password in the catalogue URL is masked."""
+    values = {**config.values, "catalogue": masked(config.catalogue)}
+    lines = [f"# The station's configuration, from {config.source or 'the built-in defaults (no file)'}",
+             "# (BODYCAM_CATALOGUE overrides the file, and each command's flags override both;",
+             "# keys not set are commented out)."]
+    section = ""
+    for key in KEYS:
+        where, _, name = key.name.rpartition(".")
+        if where != section:
+            section = where
+            lines += ["", f"[{section}]"]
+        lines.append(f"# {key.explain}")
+        value = values[key.name]
+        lines.append(f"# {name} is not set" if value is None else f"{name} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, (str, Path)):
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)

@@ -1,0 +1,87 @@
+"""The station's configuration file: read by every command, flags and the environment over it,
+each bad key refused in one sentence, and ``config`` printing it with passwords masked."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evidence.paths import ArchiveDir
+from station.cli import main
+from station.commands import options
+from station.config import load
+
+
+@pytest.fixture(autouse=True)
+def no_configuration_from_outside(monkeypatch):
+    monkeypatch.delenv("BODYCAM_STATION_CONFIG", raising=False)
+    monkeypatch.delenv("BODYCAM_CATALOGUE", raising=False)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_init_takes_its_archive_from_the_file_named_by_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("BODYCAM_STATION_CONFIG", str(write(tmp_path / "station.toml",
+                                                           f'archive = "{tmp_path / "from-file"}"\n')))
+    assert main(["init"]) == 0
+    assert ArchiveDir(tmp_path / "from-file").key.exists()
+
+
+def test_config_flag_beats_the_environment_and_archive_flag_beats_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("BODYCAM_STATION_CONFIG", str(write(tmp_path / "env.toml", f'archive = "{tmp_path / "env"}"\n')))
+    named = write(tmp_path / "named.toml", f'archive = "{tmp_path / "named"}"\n')
+    assert main(["init", "--config", str(named)]) == 0
+    assert main(["--config", str(named), "init", "--archive", str(tmp_path / "flag")]) == 0
+    assert ArchiveDir(tmp_path / "named").key.exists() and ArchiveDir(tmp_path / "flag").key.exists()
+    assert not (tmp_path / "env").exists()
+
+
+def test_without_a_file_the_archive_is_still_required(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["init"])
+    assert "--archive" in capsys.readouterr().err
+
+
+def test_each_bad_key_is_one_sentence_naming_the_file_and_the_key(tmp_path, capsys):
+    bad = write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\narchve = "/typo"\n[web]\nport = 70000\n')
+    assert main(["--config", str(bad), "config"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert f"{bad}: unknown key 'archve'" in lines[0] and lines[0].endswith(".")
+    assert f"{bad}: 'web.port' must be a whole number from 1 to 65535, got 70000." in lines[1]
+
+
+def test_config_prints_every_key_explained_with_the_catalogue_password_masked(tmp_path, capsys, monkeypatch):
+    path = write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\n'
+                 'catalogue = "postgresql+psycopg://station:s3cret-pw@db.example/bodycam"\n'
+                 '[dock]\nports = ["/dev/serial/by-id/usb-bodycam-*"]\nbaud = 921600\n'
+                 '[web]\nhost = "0.0.0.0"\nallowed_hosts = ["station.example"]\ntime_zone = "+08:00"\n')
+    assert main(["config", "--config", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "s3cret-pw" not in shown
+    assert 'catalogue = "postgresql+psycopg://station:***@db.example/bodycam"' in shown
+    for line in ('archive = "/srv/bodycam"', 'ports = ["/dev/serial/by-id/usb-bodycam-*"]', "baud = 921600",
+                 'host = "0.0.0.0"', "port = 8080", 'allowed_hosts = ["station.example"]', 'time_zone = "+08:00"'):
+        assert line in shown.splitlines()
+        assert shown.splitlines()[shown.splitlines().index(line) - 1].startswith("# ")   # explained above it
+    monkeypatch.setenv("BODYCAM_CATALOGUE", "postgresql+psycopg://other:pw2@elsewhere/db?password=pw3")
+    assert main(["config", "--config", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "elsewhere" in shown and "pw2" not in shown and "pw3" not in shown
+
+
+def test_the_web_and_dock_options_take_their_defaults_from_the_file_and_flags_override(tmp_path):
+    config = load(write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\n[dock]\nports = ["/dev/ttyACM*"]\n'
+                        'baud = 921600\n[web]\nhost = "0.0.0.0"\nport = 8443\nallowed_hosts = ["station.example"]\n'
+                        'time_zone = "-03:30"\n'))
+    shared = options.shared(config)
+    web = shared.web.parse_args([])
+    assert (web.archive, web.host, web.port, web.allowed_hosts, web.utc_offset_min) == \
+        (Path("/srv/bodycam"), "0.0.0.0", 8443, ["station.example"], -210)
+    assert shared.web.parse_args(["--port", "9000", "--archive", "/elsewhere"]).port == 9000
+    dock = shared.dock.parse_args([])
+    assert (dock.ports, dock.baud) == (["/dev/ttyACM*"], 921600)
+    assert shared.dock.parse_args(["--baud", "115200"]).baud == 115200
