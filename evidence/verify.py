@@ -22,8 +22,10 @@ gets one state, and every session a list of problems:
   elsewhere.
 
 Across sessions, a key's records (with its identity records) must link by ``seq`` and
-``prev``, no ``seq`` may stand for two records (a fork), and without ``--key`` a serial
-signed by two keys is a problem.
+``prev``, no ``seq`` may stand for two records (a fork), a key names one serial, the identity
+records are numbered in order, a chain head must name what is there (and a device's head may
+not be ahead of its records), and without ``--key`` a serial signed by two keys is a problem.
+The rule numbers in comments (V6, V8 …) are the document's.
 """
 from __future__ import annotations
 
