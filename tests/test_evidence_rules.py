@@ -296,14 +296,49 @@ def index_edited(data_dir, tmp_path):
     write(path, bytes(data))
 
 
-def forged_tail(data_dir, tmp_path):
+def recovered_with_tail(data_dir: Path, tail: Callable[[bytes], bytes]) -> None:
+    """A recovered segment whose bytes after the sealed end are ``tail(a whole fragment)``."""
     record(data_dir, 2.5, recording={"segment_seconds": 10})
     video = cut_by_power(data_dir, keep=1, torn=0)
     record(data_dir, 1)
     body = stored(video.with_name(video.name + MANIFEST_SUFFIX))["record"]
     part = next(p for p in body["parts"] if p["type"] == "fragment")
     data = video.read_bytes()
-    write(video, data[:body["file"]["size"]] + data[part["offset"]:part["offset"] + part["size"]])
+    write(video, data[:body["file"]["size"]] + tail(data[part["offset"]:part["offset"] + part["size"]]))
+
+
+def moof_and_mdat(fragment: bytes) -> tuple[bytes, bytes]:
+    moof_size = int.from_bytes(fragment[:4], "big")
+    return fragment[:moof_size], fragment[moof_size:]
+
+
+def forged_tail(data_dir, tmp_path):
+    """V3.5: a whole fragment after the sealed end, which a player would show."""
+    recovered_with_tail(data_dir, lambda fragment: fragment)
+
+
+def tail_mdat_of_size_zero(data_dir, tmp_path):
+    """V3.5: a box of size 0 ("to the end") is never whole: no complete fragment."""
+    def tail(fragment):
+        moof, mdat = moof_and_mdat(fragment)
+        return moof + bytes(4) + mdat[4:]
+    recovered_with_tail(data_dir, tail)
+
+
+def tail_mdat_of_64_bit_size_below_16(data_dir, tmp_path):
+    """V3.5: a 64-bit size below its 16-byte header stops the reading."""
+    def tail(fragment):
+        moof, mdat = moof_and_mdat(fragment)
+        return moof + (1).to_bytes(4, "big") + b"mdat" + (8).to_bytes(8, "big") + mdat[8:]
+    recovered_with_tail(data_dir, tail)
+
+
+def tail_fragment_with_64_bit_size(data_dir, tmp_path):
+    """V3.5: a whole fragment whose mdat has a 64-bit size is a complete fragment all the same."""
+    def tail(fragment):
+        moof, mdat = moof_and_mdat(fragment)
+        return moof + (1).to_bytes(4, "big") + b"mdat" + (len(mdat) + 8).to_bytes(8, "big") + mdat[8:]
+    recovered_with_tail(data_dir, tail)
 
 
 def videos_swapped(data_dir, tmp_path):
@@ -485,6 +520,9 @@ CASES = [
     (segment_renamed, "V3.4", False, False),
     (index_edited, "V3.5", False, False),
     (forged_tail, "V3.5", False, False),
+    (tail_mdat_of_size_zero, None, True, True),
+    (tail_mdat_of_64_bit_size_below_16, None, True, True),
+    (tail_fragment_with_64_bit_size, "V3.5", False, False),
     (videos_swapped, "V3.6", False, False),
     (video_deleted, "V3.7", False, False),
     (receipt_with_a_member_added, "R1", False, False),
