@@ -37,7 +37,7 @@ def test_each_line_names_the_sha256_of_the_line_before(tmp_path):
     assert records[0]["prev"] == GENESIS
     for before, record in zip(raw, records[1:]):
         assert record["prev"] == hashlib.sha256(before).hexdigest()
-    result = verify(tmp_path)
+    result = verify(DataDir(tmp_path))
     assert result.ok and [r["data"]["kind"] for r in result.records] == ["battery_low", "storage_low", "storage_full"]
 
 
@@ -56,7 +56,7 @@ def test_verify_finds_an_edited_deleted_or_reordered_line(tmp_path, tamper):
         raw[1], raw[2] = raw[2], raw[1]
     path.chmod(0o644)
     path.write_bytes(b"\n".join(raw) + b"\n")
-    assert not verify(tmp_path).ok
+    assert not verify(DataDir(tmp_path)).ok
 
 
 def test_a_line_cut_by_a_power_cut_is_left_and_the_chain_goes_on_in_a_new_file(tmp_path):
@@ -72,7 +72,7 @@ def test_a_line_cut_by_a_power_cut_is_left_and_the_chain_goes_on_in_a_new_file(t
     assert len(log_files(tmp_path / "events")) == 2
     assert third["seq"] == 2 and third["prev"] == hashlib.sha256(lines(tmp_path)[1]).hexdigest()
     assert second["seq"] == 1
-    result = verify(tmp_path)
+    result = verify(DataDir(tmp_path))
     assert result.ok and len(result.torn) == 1 and [r["seq"] for r in result.records] == [0, 1, 2]
 
 
@@ -80,7 +80,7 @@ def test_two_writers_share_one_chain(tmp_path):
     first, second = EventLog(DataDir(tmp_path)), EventLog(DataDir(tmp_path))
     for n in range(6):
         alarm(first if n % 2 else second)
-    result = verify(tmp_path)
+    result = verify(DataDir(tmp_path))
     assert result.ok and [r["seq"] for r in result.records] == list(range(6))
 
 
@@ -97,7 +97,7 @@ def test_rotate_ends_the_newest_file_and_the_chain_goes_on_in_the_next(tmp_path)
     assert first.read_bytes() == before
     [_, second] = log_files(tmp_path / "events")
     assert len(second.read_bytes().splitlines()) == 2
-    result = verify(tmp_path)
+    result = verify(DataDir(tmp_path))
     assert result.ok and [r["seq"] for r in result.records] == [0, 1, 2, 3]
     # one file checked on its own, against where the chain stood before it
     end = Verification().check(first.name, before)
@@ -141,7 +141,7 @@ def test_real_lines_match_the_documented_format(tmp_path):
     fields = {name: TYPES[kind] for name, kind, _ in documented_table("| field | type | meaning |")}
     data_fields = {kind: {f.strip() for f in names.split(",")}
                    for kind, names in documented_table("| type | data fields |")}
-    result = verify(tmp_path)
+    result = verify(DataDir(tmp_path))
     assert result.ok
     assert {r["type"] for r in result.records} == {"selftest", "alarm", "clock_jump"}
     for record in result.records:
