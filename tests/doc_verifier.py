@@ -1,5 +1,5 @@
 """A verifier written from docs/evidence-format.md alone, as a third party would: JSON, SHA-256
-and an Ed25519 library, nothing of the project. Step numbers are the document's.
+and an Ed25519 library, nothing of the project. Rule numbers (P7, V6.5 …) are the document's.
 
 ``verify(paths, pinned)`` returns {session folder: (segment states by file name, problems)}
 and whether verification passes.
