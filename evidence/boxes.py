@@ -90,7 +90,7 @@ def boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[Box]:
 
 def fragments(data: bytes, start: int = 0) -> list[tuple[int, int]]:
     """(offset, size) of each whole fragment among the whole boxes from ``start``: the walk of
-    docs/evidence-format.md (step 3.5), which ends at the first box that is not whole -- cut
+    docs/evidence-format.md (rule V3.5), which ends at the first box that is not whole -- cut
     short, of an impossible size, or of size 0, whose end nothing proves."""
     walked: list[Box] = []
     try:

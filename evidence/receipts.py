@@ -10,6 +10,7 @@ other item is its whole file. The device keeps each receipt in
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from evidence.keys import key_id, read_keys
 from evidence.paths import DataDir
 
 RECEIPT_DOMAIN = b"bodycam-dock/1 receipt\n"
+RECEIPT_MEMBERS = {"item", "sha256", "dock_key", "signature", "time_ns"}
+HEX = re.compile(r"[0-9a-f]*")
 
 
 def receipt_data(device_key: bytes, item_id: str, sha256: bytes) -> bytes:
@@ -81,18 +84,26 @@ def received_ns(folders: DataDir, item_id: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _well_formed(receipt: Any) -> bool:
+    """Rule R1 of docs/evidence-format.md: exactly the five members, hex in lowercase, time an integer."""
+    return isinstance(receipt, dict) and set(receipt) == RECEIPT_MEMBERS and type(receipt["time_ns"]) is int \
+        and isinstance(receipt["item"], str) \
+        and all(isinstance(receipt[name], str) and len(receipt[name]) == digits and HEX.fullmatch(receipt[name])
+                for name, digits in (("sha256", 64), ("dock_key", 64), ("signature", 128)))
+
+
 def receipt_dock(folders: DataDir, item_id: str, sha256_hex: str, device_key: bytes,
                  docks: set[bytes] | None = None) -> str | None:
     """The key id of the enrolled dock (of ``docks``, default: those enrolled on the device)
     whose stored receipt holds ``item_id`` with exactly this hash, or None. The receipt file
     is checked again each time: a file anyone could write proves nothing."""
     try:
-        receipt = json.loads(folders.receipt(item_id).read_text())
-        dock_key, signature = bytes.fromhex(receipt["dock_key"]), bytes.fromhex(receipt["signature"])
-        if receipt["item"] != item_id or receipt["sha256"] != sha256_hex:
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
+        receipt = json.loads(folders.receipt(item_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    if not _well_formed(receipt) or receipt["item"] != item_id or receipt["sha256"] != sha256_hex:
+        return None
+    dock_key, signature = bytes.fromhex(receipt["dock_key"]), bytes.fromhex(receipt["signature"])
     if dock_key not in (read_keys(folders.docks) if docks is None else docks):
         return None
     if not signed_by(dock_key, signature, receipt_data(device_key, item_id, bytes.fromhex(sha256_hex))):

@@ -37,19 +37,50 @@ INDEX_SUFFIX = ".idx"
 CHAIN_HEAD = "chain-head.json"          # the device's signed head, offered first to a dock
 IDENTITY_GLOB = "identity-[0-9][0-9][0-9][0-9][0-9][0-9].json"
 
-# The members of each record type's body (docs/evidence-format.md): no more, no fewer, except
-# that a member in OPTIONAL may be absent (records sealed before it was added).
-CHAINED = {"format", "type", "device", "key_id", "seq", "prev"}
-MEMBERS = {
-    "session-open": CHAINED | {"session", "started_wall", "officer", "unit", "firmware", "clock", "link",
-                               "pre_event_ms"},
-    "segment": CHAINED | {"session", "segment", "file", "parts", "index", "frames", "flags", "markers",
-                          "place", "sealed_wall", "officer", "unit", "firmware", "clock"},
-    "session-close": CHAINED | {"session", "segments", "last_segment", "reason", "flags", "ended_wall"},
-    "identity": CHAINED | {"officer", "unit", "firmware", "reason", "signed_wall"},
-    "chain-head": {"format", "type", "device", "key_id", "seq", "head", "written_wall"},
+# The members of each record type's body and the type of each, nested objects included
+# (docs/evidence-format.md, rules P6 and P7): an object must have exactly the members listed,
+# except one marked MayBeAbsent; a Nullable member may also be null; a list holds items of one shape.
+@dataclass(frozen=True)
+class MayBeAbsent:
+    shape: Any
+
+
+@dataclass(frozen=True)
+class Nullable:
+    shape: Any
+
+
+@dataclass(frozen=True)
+class ListOf:
+    shape: Any
+
+
+HASH = "hash"        # 64 lowercase hex digits
+OFFICER = {"police_number": str, "name": str}
+UNIT = {"number": str, "name": str}
+CLOCK = {"status": str, "reason": MayBeAbsent(str)}
+FRAME = Nullable({"n": int, "pts": int, "mono": int, "wall": int})
+FIX = Nullable({"lat": int, "lon": int, "utc": int})
+SEALED_FILE = {"name": str, "size": int, "sha256": HASH}
+CHAINED = {"format": str, "type": str, "device": str, "key_id": str, "seq": int, "prev": HASH}
+SHAPES: dict[str, dict[str, Any]] = {
+    "identity": CHAINED | {"officer": OFFICER, "unit": UNIT, "firmware": str, "reason": str, "signed_wall": int},
+    "session-open": CHAINED | {
+        "session": str, "started_wall": int, "officer": OFFICER, "unit": UNIT, "firmware": str, "clock": CLOCK,
+        "link": Nullable({"previous_session": str, "gap_ms": int}), "pre_event_ms": int},
+    "segment": CHAINED | {
+        "session": str, "segment": int, "file": SEALED_FILE,
+        "parts": ListOf({"type": str, "number": int, "offset": int, "size": int, "sha256": HASH}),
+        "index": SEALED_FILE, "frames": {"count": int, "first": FRAME, "last": FRAME}, "flags": ListOf(str),
+        "markers": ListOf({"n": int, "pts": int, "wall": int, "label": str}),
+        "place": MayBeAbsent({"first": FIX, "last": FIX}), "sealed_wall": int, "officer": OFFICER, "unit": UNIT,
+        "firmware": str, "clock": CLOCK},
+    "session-close": CHAINED | {"session": str, "segments": int, "last_segment": Nullable(HASH), "reason": str,
+                                "flags": ListOf(str), "ended_wall": int},
+    "chain-head": {"format": str, "type": str, "device": str, "key_id": str, "seq": int, "head": HASH,
+                   "written_wall": int},
 }
-OPTIONAL = {"segment": {"place"}}
+MEMBERS = {kind: set(shape) for kind, shape in SHAPES.items()}
 
 
 def place_text(fix: Any) -> str | None:
@@ -110,6 +141,69 @@ def sign(body: dict[str, Any], signer: Signer) -> SignedRecord:
 
 STORED_MEMBERS = {"record", "public_key", "signature"}
 HEX = re.compile(r"[0-9a-f]*")
+SERIAL = re.compile(r"[0-9A-Za-z]{7}")
+POLICE_NUMBER = re.compile(r"[0-9]{6}")
+UNIT_NUMBER = re.compile(r"[0-9]{12}")
+IDENTITY_REASONS = ("provisioned", "re-assignment")
+
+
+def shape_problem(value: Any, shape: Any, where: str) -> str:
+    """Why ``value`` does not have ``shape`` (one of :data:`SHAPES`), or "" when it does."""
+    if isinstance(shape, (MayBeAbsent, Nullable)):
+        return "" if value is None and isinstance(shape, Nullable) else shape_problem(value, shape.shape, where)
+    if shape is HASH:
+        return "" if isinstance(value, str) and len(value) == 64 and HEX.fullmatch(value) else \
+            f"{where} must be 64 lowercase hex digits"
+    if shape in (int, str):
+        return "" if type(value) is shape else f"{where} must be {'an integer' if shape is int else 'a string'}"
+    if isinstance(shape, ListOf):
+        if not isinstance(value, list):
+            return f"{where} must be a list"
+        return next((p for p in (shape_problem(item, shape.shape, f"{where}[{n}]") for n, item in enumerate(value))
+                     if p), "")
+    if not isinstance(value, dict):
+        return f"{where} must be an object"
+    required = {name for name, member in shape.items() if not isinstance(member, MayBeAbsent)}
+    extra, missing = sorted(set(value) - set(shape)), sorted(required - set(value))
+    if extra or missing:
+        return f"{where} with " + "; ".join(f"{what} {', '.join(names)}" for what, names in
+                                            (("extra members", extra), ("missing members", missing)) if names)
+    return next((p for p in (shape_problem(value[name], shape[name], f"{where}: {name}") for name in sorted(value))
+                 if p), "")
+
+
+def value_problem(body: dict[str, Any]) -> str:
+    """The value rules beyond the types (rules P8 and P10 to P12): ``seq``, the first record's ``prev``,
+    a segment's parts, and who an identity record names."""
+    if body["seq"] < 1:
+        return "a record's seq must be a positive integer"
+    if body.get("prev") is not None and body["seq"] == 1 and body["prev"] != GENESIS:
+        return "the record with seq 1 must have prev 64 zeros"
+    if body["type"] == "segment" and not parts_cover(body["parts"], body["file"]["size"]):
+        return "a segment's parts must follow each other from offset 0 and add up to file.size"
+    if body["type"] == "identity":
+        return identity_problem(body)
+    return ""
+
+
+def parts_cover(parts: list[dict[str, Any]], size: int) -> bool:
+    offset = 0
+    for part in parts:
+        if part["offset"] != offset:
+            return False
+        offset += part["size"]
+    return offset == size
+
+
+def identity_problem(body: dict[str, Any]) -> str:
+    """Why an identity record names no valid serial, officer or unit ("" when it does)."""
+    checks = [(SERIAL.fullmatch(body["device"]), "device must be 7 letters or digits"),
+              (POLICE_NUMBER.fullmatch(body["officer"]["police_number"]), "officer.police_number must be 6 digits"),
+              (UNIT_NUMBER.fullmatch(body["unit"]["number"]), "unit.number must be 12 digits"),
+              (1 <= len(body["officer"]["name"]) <= 32, "officer.name must be 1 to 32 characters"),
+              (1 <= len(body["unit"]["name"]) <= 32, "unit.name must be 1 to 32 characters"),
+              (body["reason"] in IDENTITY_REASONS, "reason must be provisioned or re-assignment")]
+    return next((f"an identity record's {why}" for ok, why in checks if not ok), "")
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -146,17 +240,12 @@ def parse(data: bytes) -> SignedRecord:
     signature = _hex(stored["signature"], 64, "signature")
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise EvidenceError(f"not a {FORMAT} record")
-    expected = MEMBERS.get(body["type"]) if isinstance(body.get("type"), str) else None
-    if expected is None:
+    shape = SHAPES.get(body["type"]) if isinstance(body.get("type"), str) else None
+    if shape is None:
         raise EvidenceError(f"{body.get('type')!r} is not a record type of {FORMAT}")
-    required = expected - OPTIONAL.get(body["type"], set())
-    if not required <= set(body) <= expected:
-        extra, missing = sorted(set(body) - expected), sorted(required - set(body))
-        raise EvidenceError(f"a {body['type']} record with " + "; ".join(
-            f"{what} {', '.join(names)}" for what, names in (("extra members", extra), ("missing members", missing))
-            if names))
-    if not isinstance(body["seq"], int) or isinstance(body["seq"], bool) or body["seq"] < 1:
-        raise EvidenceError("a record's seq must be a positive integer")
+    problem = shape_problem(body, shape, f"a {body['type']} record") or value_problem(body)
+    if problem:
+        raise EvidenceError(problem)
     message = DOMAIN + canonical(body)
     if body.get("key_id") != key_id(public_key):
         raise EvidenceError("the record's key_id does not name the key that signed it")

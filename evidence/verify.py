@@ -22,14 +22,17 @@ gets one state, and every session a list of problems:
   elsewhere.
 
 Across sessions, a key's records (with its identity records) must link by ``seq`` and
-``prev``, no ``seq`` may stand for two records (a fork), and without ``--key`` a serial
-signed by two keys is a problem.
+``prev``, no ``seq`` may stand for two records (a fork), a key names one serial, the identity
+records are numbered in order, a chain head must name what is there (and a device's head may
+not be ahead of its records), and without ``--key`` a serial signed by two keys is a problem.
+The rule numbers in comments (V6, V8 …) are the document's.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -44,6 +47,8 @@ from evidence.records import (IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESS
                               read_record)
 
 GOOD = ("OK", "RECOVERED")
+DEVICE_HEAD = "chain.json"                              # DataDir.chain's name
+ARCHIVED_HEAD = re.compile(r"head-[0-9a-f]{16}\.json")  # a head an archive kept, in chain/<key id>/
 
 
 @dataclass
@@ -64,6 +69,7 @@ class SessionVerdict:
     device: str = ""
     open_record: SignedRecord | None = None
     close_record: SignedRecord | None = None
+    chain: list[SignedRecord] = field(default_factory=list)     # its manifests of step 5
 
     @property
     def ok(self) -> bool:
@@ -91,15 +97,18 @@ def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None) -> li
     """Verify every session found below ``paths``; ``trusted`` pins the acceptable public keys."""
     paths = list(paths)
     verdicts = [verify_session(folder, trusted) for folder in find_sessions(paths)]
-    _check_between_sessions(verdicts, identity_records(paths))
+    identities = identity_records(paths)
+    _check_between_sessions(verdicts, identities)
+    _check_identity_numbering(verdicts, identities)
+    _check_heads(verdicts, identities, chain_heads(paths))
     if trusted is None:
-        _check_keys_per_serial(verdicts)
+        _check_keys_per_serial(verdicts, identities)
     return verdicts
 
 
 def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVerdict:
     verdict = SessionVerdict(folder, folder.name)
-    opened = _load(folder / SESSION_OPEN, verdict, "session-open record")
+    opened = _load(folder / SESSION_OPEN, verdict, "session-open")
     if opened is None:
         return _verify_orphans(folder, verdict)
     verdict.open_record, verdict.device = opened, opened.body["device"]
@@ -107,7 +116,7 @@ def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVe
         verdict.problems.append(f"the session was opened with key {key_id(opened.public_key)}, which is not trusted")
     if opened.body["session"] != folder.name:
         verdict.problems.append(f"the session-open record belongs to session {opened.body['session']}")
-    closed = _load(folder / SESSION_CLOSE, verdict, "session-close record")
+    closed = _load(folder / SESSION_CLOSE, verdict, "session-close")
     verdict.close_record = closed
     file_hashes = {p.name: sha256_file(p).hexdigest() for p in folder.glob("seg-*.mp4")}
     records = _segment_records(folder, verdict)
@@ -120,13 +129,13 @@ def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVe
         if record is None:
             verdict.segments.append(SegmentVerdict(name, "TAMPERED", "its manifest's signature does not hold"))
             continue
-        segment = _check_segment(folder, name, record, opened, trusted, file_hashes, claimed)
-        verdict.segments.append(segment)
-        if segment.state in GOOD or segment.state in ("TAMPERED", "OUT-OF-ORDER", "MISSING"):
-            if record.public_key == opened.public_key and record.body["session"] == opened.body["session"]:
-                chain.append(record)
+        verdict.segments.append(_check_segment(folder, name, record, opened, trusted, file_hashes, claimed))
+        if record.body["type"] == "segment" and record.public_key == opened.public_key \
+                and record.body["session"] == opened.body["session"]:
+            chain.append(record)
     for name in sorted(set(file_hashes) - claimed):
         verdict.segments.append(SegmentVerdict(name, "UNSIGNED", "no manifest seals this file"))
+    verdict.chain = chain
     _check_chain(verdict, opened, chain, closed)
     verdict.segments.sort(key=lambda s: s.name)
     return verdict
@@ -138,15 +147,20 @@ def _verify_orphans(folder: Path, verdict: SessionVerdict) -> SessionVerdict:
     return verdict
 
 
-def _load(path: Path, verdict: SessionVerdict, what: str) -> SignedRecord | None:
+def _load(path: Path, verdict: SessionVerdict, kind: str) -> SignedRecord | None:
+    """The session's ``kind`` record (rules V1, V2): valid, and of that type, or None with the problem noted."""
     if not path.exists():
-        verdict.problems.append(f"MISSING {what}")
+        verdict.problems.append(f"MISSING {kind} record")
         return None
     try:
-        return read_record(path)
+        record = read_record(path)
     except EvidenceError as exc:
-        verdict.problems.append(f"TAMPERED {what}: {exc}")
+        verdict.problems.append(f"TAMPERED {kind} record: {exc}")
         return None
+    if record.body["type"] != kind:
+        verdict.problems.append(f"TAMPERED {kind} record: it is a {record.body['type']} record")
+        return None
+    return record
 
 
 def _segment_records(folder: Path, verdict: SessionVerdict) -> list[tuple[Path, SignedRecord | None]]:
@@ -298,16 +312,12 @@ class _Link:
     name: str
 
 
-def identity_records(paths: Iterable[Path]) -> list[tuple[Path, SignedRecord | None]]:
-    """The device identity records below ``paths`` (for a spool: in ``../device/identity``), each
-    with its record, or None when it does not parse or its signature fails."""
-    found: set[Path] = set()
-    for path in paths:
-        path = Path(path)
-        roots = [path, path.parent / "device"] if path.name == "spool" else [path]
-        for root in roots:
-            if root.is_dir():
-                found.update(root.rglob(IDENTITY_GLOB))
+def _device_roots(path: Path) -> list[Path]:
+    """Where the device's own records are for a path given (rule F3): for a spool, also ``../device``."""
+    return [path, path.parent / "device"] if path.name == "spool" else [path]
+
+
+def _read_all(found: Iterable[Path]) -> list[tuple[Path, SignedRecord | None]]:
     records = []
     for path in sorted(found):
         try:
@@ -317,11 +327,35 @@ def identity_records(paths: Iterable[Path]) -> list[tuple[Path, SignedRecord | N
     return records
 
 
+def identity_records(paths: Iterable[Path]) -> list[tuple[Path, SignedRecord | None]]:
+    """The device identity records below ``paths`` (for a spool: in ``../device/identity``), each
+    with its record, or None when it does not parse or its signature fails."""
+    return _read_all({found for path in paths for root in _device_roots(Path(path)) if root.is_dir()
+                      for found in root.rglob(IDENTITY_GLOB)})
+
+
+def chain_heads(paths: Iterable[Path]) -> list[tuple[Path, SignedRecord | None]]:
+    """The chain heads below ``paths`` (rule V8): a device's ``device/chain.json`` (for a spool:
+    ``../device/chain.json``) and the heads an archive kept, ``chain/<key id>/head-<16 hex>.json``."""
+    found = set()
+    for path in paths:
+        for root in (r for r in _device_roots(Path(path)) if r.is_dir()):
+            found |= {p for p in root.rglob(DEVICE_HEAD) if p.parent.name == "device"}
+            found |= {p for p in root.rglob("head-*.json") if ARCHIVED_HEAD.fullmatch(p.name)
+                      and p.parent.parent.name == "chain"}
+    return _read_all(found)
+
+
+def _sessions_of(verdicts: list[SessionVerdict], public_key: bytes) -> list[SessionVerdict]:
+    return [v for v in verdicts if v.open_record is not None and v.open_record.public_key == public_key]
+
+
 def _check_between_sessions(verdicts: list[SessionVerdict],
                             identities: list[tuple[Path, SignedRecord | None]]) -> None:
-    """Across one key's records ordered by ``seq``: each session's open record (and each identity
-    record) must follow the record before it -- the previous session's close record or an
-    identity record -- and no ``seq`` may stand for two different records (a fork)."""
+    """Rule V6: across one key's records ordered by ``seq``, each session's open record (and each
+    identity record) must follow the record before it -- the previous session's close record or
+    an identity record -- no ``seq`` may stand for two different records (a fork), and all name
+    one serial. A link of an identity record is a problem of every session of its key."""
     by_key: dict[bytes, list[_Link]] = {}
     for verdict in verdicts:
         for record in (verdict.open_record, verdict.close_record):
@@ -331,8 +365,7 @@ def _check_between_sessions(verdicts: list[SessionVerdict],
         if record is not None and record.body["type"] == "identity":
             by_key.setdefault(record.public_key, []).append(_Link(record, None, path.name))
         else:               # changed by hand, or not an identity record: who carried the device is in doubt
-            for verdict in verdicts:
-                verdict.problems.append(f"TAMPERED identity record {path.name}: it is not a valid identity record")
+            _everyone(verdicts, f"TAMPERED identity record {path.name}: it is not a valid identity record")
     for links in by_key.values():
         links.sort(key=lambda link: (link.record.body["seq"], link.record.body["type"] != "session-close"))
         for before, after in zip(links, links[1:]):
@@ -340,28 +373,91 @@ def _check_between_sessions(verdicts: list[SessionVerdict],
             if before.record.body["seq"] == seq:
                 if before.record.hash != after.record.hash:
                     for link in (before, after):
-                        _problem(link, f"FORK: record {seq} of device {link.record.body['device']} was signed "
-                                       f"twice with different contents")
+                        _problem(verdicts, link, f"FORK: record {seq} of device {link.record.body['device']} was "
+                                                 f"signed twice with different contents")
                 continue
             if after.record.body["type"] in ("session-open", "identity") and \
                     before.record.body["type"] in ("session-close", "identity") and \
                     after.record.body["prev"] != before.record.hash:
-                _problem(after, f"MISSING records between {_name(before)} and this one")
+                _problem(verdicts, after, f"MISSING records between {_name(before)} and this one")
+        serials = sorted({link.record.body["device"] for link in links})
+        if len(serials) > 1:
+            for link in links:
+                _problem(verdicts, link, f"key {links[0].record.body['key_id']} signed records of more than one "
+                                         f"device ({', '.join(serials)}): a device's serial never changes")
+
+
+def _check_identity_numbering(verdicts: list[SessionVerdict],
+                              identities: list[tuple[Path, SignedRecord | None]]) -> None:
+    """Rule V6.4: in ``device/identity/`` and an archive's ``chain/<key id>/``, the identity
+    records are numbered 1, 2, 3 ... without a gap, in the order of their ``seq``."""
+    by_folder: dict[Path, list[tuple[Path, SignedRecord | None]]] = {}
+    for path, record in identities:
+        if path.parent.name == "identity" or path.parent.parent.name == "chain":
+            by_folder.setdefault(path.parent, []).append((path, record))
+    for folder, files in by_folder.items():
+        numbers = [int(path.name[len("identity-"):-len(".json")]) for path, _ in files]
+        seqs = [record.body["seq"] for _, record in files if record is not None]
+        if numbers != list(range(1, len(files) + 1)):
+            _everyone(verdicts, f"MISSING identity records in {folder}: it holds numbers "
+                                f"{', '.join(map(str, numbers))}, not 1 to {len(files)}")
+        elif seqs != sorted(set(seqs)):
+            _everyone(verdicts, f"identity records in {folder} are not numbered in the order of their seq")
+
+
+def _check_heads(verdicts: list[SessionVerdict], identities: list[tuple[Path, SignedRecord | None]],
+                 heads: list[tuple[Path, SignedRecord | None]]) -> None:
+    """Rule V8: a chain head must be a valid ``chain-head`` record; it must not name a record of
+    its key that is there with another hash; and a device's own head must not be ahead of the
+    newest record of its key found (its newest records were removed)."""
+    for path, head in heads:
+        if head is None or head.body["type"] != "chain-head":
+            _everyone(verdicts, f"TAMPERED chain head {path}: it is not a valid chain-head record")
+            continue
+        sessions = _sessions_of(verdicts, head.public_key)
+        records = [record for _, record in identities if record is not None and record.body["type"] == "identity"]
+        records += [record for verdict in sessions for record in (verdict.open_record, verdict.close_record,
+                                                                   *verdict.chain) if record is not None]
+        found: dict[int, set[str]] = {}
+        for record in records:
+            if record.public_key == head.public_key:
+                found.setdefault(record.body["seq"], set()).add(record.hash)
+        seq = head.body["seq"]
+        if seq in found and head.body["head"] not in found[seq]:
+            problem = f"FORK: the chain head {path} names another record {seq} than the one found"
+        elif path.name == DEVICE_HEAD and seq > max(found, default=0):
+            problem = (f"MISSING records at the newest end: the chain head {path} names record {seq}, the newest "
+                       f"found of its key is {max(found, default=0)}")
+        else:
+            continue
+        for verdict in sessions or verdicts:
+            verdict.problems.append(problem)
 
 
 def _name(link: _Link) -> str:
     return f"session {link.verdict.session}" if link.verdict else f"identity record {link.name}"
 
 
-def _problem(link: _Link, text: str) -> None:
-    if link.verdict is not None and text not in link.verdict.problems:
-        link.verdict.problems.append(text)
+def _problem(verdicts: list[SessionVerdict], link: _Link, text: str) -> None:
+    """A problem of the session of ``link``; for an identity record, of every session of its key."""
+    for verdict in [link.verdict] if link.verdict is not None else _sessions_of(verdicts, link.record.public_key):
+        if text not in verdict.problems:
+            verdict.problems.append(text)
 
 
-def _check_keys_per_serial(verdicts: list[SessionVerdict]) -> None:
-    """A serial has one key: with no key pinned, every session of a serial signed by two keys
-    has a problem (a key rotation is not part of the format)."""
-    keys = keys_per_serial(verdicts)
+def _everyone(verdicts: list[SessionVerdict], text: str) -> None:
+    for verdict in verdicts:
+        verdict.problems.append(text)
+
+
+def _check_keys_per_serial(verdicts: list[SessionVerdict], identities: list[tuple[Path, SignedRecord | None]]) -> None:
+    """Rule V7: a serial has one key. With no key pinned, every session of a serial whose
+    sessions or identity records are signed by two keys has a problem (the format has no key
+    rotation)."""
+    keys: dict[str, set[str]] = {device: set(seen) for device, seen in keys_per_serial(verdicts).items()}
+    for _, record in identities:
+        if record is not None and record.body["type"] == "identity":
+            keys.setdefault(record.body["device"], set()).add(record.body["key_id"])
     for verdict in verdicts:
         if verdict.open_record is not None and len(keys[verdict.device]) > 1:
             verdict.problems.append(f"device {verdict.device} is signed by {len(keys[verdict.device])} keys "

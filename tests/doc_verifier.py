@@ -1,5 +1,5 @@
 """A verifier written from docs/evidence-format.md alone, as a third party would: JSON, SHA-256
-and an Ed25519 library, nothing of the project. Step numbers are the document's.
+and an Ed25519 library, nothing of the project. Rule numbers (P7, V6.5 …) are the document's.
 
 ``verify(paths, pinned)`` returns {session folder: (segment states by file name, problems)}
 and whether verification passes.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from itertools import pairwise
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -17,20 +18,76 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 DOMAIN = b"bodycam-evidence/1\n"
 RECEIPT = b"bodycam-dock/1 receipt\n"
-CHAINED = {"format", "type", "device", "key_id", "seq", "prev"}
+# Rule P7's table: "s" string, "i" integer, "h" 64 lowercase hex digits, "?x" x or null, "[x" a list
+# of x, a dict an object with exactly those members, a name ending in "*" a member that may be absent.
+OFFICER = {"police_number": "s", "name": "s"}
+UNIT = {"number": "s", "name": "s"}
+CLOCK = {"status": "s", "reason*": "s"}
+FRAME = {"n": "i", "pts": "i", "mono": "i", "wall": "i"}
+FIX = {"lat": "i", "lon": "i", "utc": "i"}
+FILE = {"name": "s", "size": "i", "sha256": "h"}
+CHAINED = {"format": "s", "type": "s", "device": "s", "key_id": "s", "seq": "i", "prev": "h"}
 TYPES = {
-    "identity": CHAINED | {"officer", "unit", "firmware", "reason", "signed_wall"},
-    "session-open": CHAINED | {"session", "started_wall", "officer", "unit", "firmware", "clock", "link",
-                               "pre_event_ms"},
-    "segment": CHAINED | {"session", "segment", "file", "parts", "index", "frames", "flags", "markers",
-                          "place", "sealed_wall", "officer", "unit", "firmware", "clock"},
-    "session-close": CHAINED | {"session", "segments", "last_segment", "reason", "flags", "ended_wall"},
-    "chain-head": {"format", "type", "device", "key_id", "seq", "head", "written_wall"},
+    "identity": {**CHAINED, "officer": OFFICER, "unit": UNIT, "firmware": "s", "reason": "s", "signed_wall": "i"},
+    "session-open": {**CHAINED, "session": "s", "started_wall": "i", "officer": OFFICER, "unit": UNIT,
+                     "firmware": "s", "clock": CLOCK, "link": ("?", {"previous_session": "s", "gap_ms": "i"}),
+                     "pre_event_ms": "i"},
+    "segment": {**CHAINED, "session": "s", "segment": "i", "file": FILE,
+                "parts": ("[", {"type": "s", "number": "i", "offset": "i", "size": "i", "sha256": "h"}),
+                "index": FILE, "frames": {"count": "i", "first": ("?", FRAME), "last": ("?", FRAME)},
+                "flags": ("[", "s"), "markers": ("[", {"n": "i", "pts": "i", "wall": "i", "label": "s"}),
+                "place*": {"first": ("?", FIX), "last": ("?", FIX)}, "sealed_wall": "i", "officer": OFFICER,
+                "unit": UNIT, "firmware": "s", "clock": CLOCK},
+    "session-close": {**CHAINED, "session": "s", "segments": "i", "last_segment": ("?", "h"), "reason": "s",
+                      "flags": ("[", "s"), "ended_wall": "i"},
+    "chain-head": {"format": "s", "type": "s", "device": "s", "key_id": "s", "seq": "i", "head": "h",
+                   "written_wall": "i"},
 }
-OPTIONAL = {"segment": {"place"}}      # "optional" in the member tables
 HEX = re.compile(r"[0-9a-f]+")
-SEGMENT = re.compile(r"seg-(\d{6})\.mp4")
-IDENTITY = re.compile(r"identity-\d{6}\.json")
+SEGMENT = re.compile(r"seg-([0-9]{6})\.mp4")
+IDENTITY = re.compile(r"identity-([0-9]{6})\.json")
+HEAD = re.compile(r"head-[0-9a-f]{16}\.json")
+ZEROS = "0" * 64
+
+
+def typed(value, kind) -> bool:
+    """Rule P7: whether ``value`` is of ``kind`` (the table above)."""
+    if isinstance(kind, tuple):
+        if kind[0] == "?":
+            return value is None or typed(value, kind[1])
+        return isinstance(value, list) and all(typed(item, kind[1]) for item in value)
+    if isinstance(kind, dict):
+        if not isinstance(value, dict):
+            return False
+        names = {name.rstrip("*"): item for name, item in kind.items()}
+        needed = {name for name in kind if not name.endswith("*")}
+        return needed <= set(value) <= set(names) and all(typed(value[name], names[name]) for name in value)
+    if kind == "i":
+        return type(value) is int
+    if kind == "h":
+        return isinstance(value, str) and len(value) == 64 and HEX.fullmatch(value) is not None
+    return isinstance(value, str)
+
+
+def values_hold(body) -> bool:
+    """Rules P8 to P11."""
+    if body["seq"] < 1 or (body["seq"] == 1 and "prev" in body and body["prev"] != ZEROS):
+        return False
+    if body["type"] == "segment":
+        offset = 0
+        for part in body["parts"]:
+            if part["offset"] != offset:
+                return False
+            offset += part["size"]
+        if offset != body["file"]["size"]:
+            return False
+    if body["type"] == "identity":
+        return (re.fullmatch(r"[0-9A-Za-z]{7}", body["device"]) is not None
+                and re.fullmatch(r"[0-9]{6}", body["officer"]["police_number"]) is not None
+                and re.fullmatch(r"[0-9]{12}", body["unit"]["number"]) is not None
+                and 0 < len(body["officer"]["name"]) <= 32 and 0 < len(body["unit"]["name"]) <= 32
+                and body["reason"] in ("provisioned", "re-assignment"))
+    return True
 
 
 class NotARecord(Exception):
@@ -66,10 +123,7 @@ def read(path: Path):
             return None
         if not isinstance(body.get("type"), str) or body["type"] not in TYPES:
             return None
-        listed = TYPES[body["type"]]
-        if not listed - OPTIONAL.get(body["type"], set()) <= set(body) <= listed:
-            return None
-        if type(body["seq"]) is not int or body["seq"] < 1:
+        if not typed(body, TYPES[body["type"]]) or not values_hold(body):
             return None
         public = bytes.fromhex(key)
         if body["key_id"] != hashlib.sha256(public).hexdigest()[:16]:
@@ -111,6 +165,11 @@ def released(folder: Path, name: str, sealed_sha256: str, device_key: bytes) -> 
     item = f"{folder.name}/{name}"
     try:
         receipt = json.loads((data_dir / "receipts" / folder.name / (name + ".receipt")).read_text())
+        if set(receipt) != {"item", "sha256", "dock_key", "signature", "time_ns"} \
+                or type(receipt["time_ns"]) is not int or not isinstance(receipt["item"], str) \
+                or not all(isinstance(receipt[name], str) and len(receipt[name]) == size and HEX.fullmatch(receipt[name])
+                           for name, size in (("sha256", 64), ("dock_key", 64), ("signature", 128))):
+            return False
         docks = {pem_key(p.read_text()) for p in (data_dir / "device" / "docks").glob("*.pub")}
         dock = bytes.fromhex(receipt["dock_key"])
         if receipt["item"] != item or receipt["sha256"] != sealed_sha256 or dock not in docks:
@@ -221,19 +280,43 @@ def segment_state(folder, name, record, opened, pinned, videos, claimed) -> str:
     return "TAMPERED"
 
 
-def identity_records(paths: list[Path]) -> list[tuple[dict, bytes, str]]:
+def device_roots(path: Path) -> list[Path]:
+    """Rule F3: for a spool, the device's own records are in ../device."""
+    return [path, path.parent / "device"] if path.name == "spool" else [path]
+
+
+def identity_records(paths: list[Path]) -> list[tuple[Path, object]]:
     found = set()
     for path in paths:
-        for root in ([path, path.parent / "device"] if path.name == "spool" else [path]):
+        for root in device_roots(path):
             if root.is_dir():
                 found |= {p for p in root.rglob("identity-*.json") if IDENTITY.fullmatch(p.name)}
-    return [read(p) for p in sorted(found)]
+    return [(p, read(p)) for p in sorted(found)]
+
+
+def heads(paths: list[Path]) -> list[tuple[Path, object]]:
+    """Rule V8: device/chain.json, and an archive's chain/<key id>/head-<16 hex>.json."""
+    found = set()
+    for path in paths:
+        for root in device_roots(path):
+            if root.is_dir():
+                found |= {p for p in root.rglob("chain.json") if p.parent.name == "device"}
+                found |= {p for p in root.rglob("head-*.json") if HEAD.fullmatch(p.name) and p.parent.parent.name == "chain"}
+    return [(p, read(p)) for p in sorted(found)]
 
 
 def verify(paths: list[Path], pinned: set[bytes] | None = None):
     folders = sorted({p.parent for path in paths for p in ([path] if path.is_file() else path.rglob("*"))
                       if p.name == "session-open.json" or SEGMENT.fullmatch(p.name) or p.name.endswith(".manifest")})
     results = {folder: session(folder, pinned) for folder in folders}
+
+    def everyone(problem):
+        for _, problems, _, _ in results.values():
+            problems.append(problem)
+
+    def of_key(key):
+        return [problems for _, problems, opened, _ in results.values() if opened is not None and opened[1] == key]
+
     # step 6
     by_key: dict[bytes, list[tuple[int, str, str, dict, Path | None]]] = {}
     for folder, (_, _, opened, closed) in results.items():
@@ -241,31 +324,78 @@ def verify(paths: list[Path], pinned: set[bytes] | None = None):
             if record is not None:
                 body, key, digest = record
                 by_key.setdefault(key, []).append((body["seq"], body["type"], digest, body, folder))
-    for record in identity_records(paths):
+    identities = identity_records(paths)
+    for _, record in identities:
         if record is None or record[0]["type"] != "identity":
-            for _, problems, _, _ in results.values():
-                problems.append("identity record not valid")
+            everyone("identity record not valid")
             continue
         body, key, digest = record
         by_key.setdefault(key, []).append((body["seq"], "identity", digest, body, None))
-    for links in by_key.values():
+
+    def flag(key, link, problem):
+        for problems in ([results[link[4]][1]] if link[4] is not None else of_key(key)):
+            problems.append(problem)
+
+    for key, links in by_key.items():
         links.sort(key=lambda link: (link[0], link[1] != "session-close"))
         for before, after in zip(links, links[1:]):
             if before[0] == after[0]:
                 if before[2] != after[2]:
-                    for link in (before, after):
-                        if link[4] is not None:
-                            results[link[4]][1].append("fork")
+                    flag(key, before, "fork")
+                    flag(key, after, "fork")
                 continue
             if after[1] in ("session-open", "identity") and before[1] in ("session-close", "identity") \
-                    and after[3]["prev"] != before[2] and after[4] is not None:
-                results[after[4]][1].append("missing records between")
+                    and after[3]["prev"] != before[2]:
+                flag(key, after, "missing records between")
+        if len({link[3]["device"] for link in links}) > 1:
+            for problems in of_key(key):
+                problems.append("one key, two serials")
+    # step 6.4: identity numbering
+    folders_of_identities: dict[Path, list] = {}
+    for path, record in identities:
+        if path.parent.name == "identity" or path.parent.parent.name == "chain":
+            folders_of_identities.setdefault(path.parent, []).append((int(IDENTITY.fullmatch(path.name).group(1)), record))
+    for entries in folders_of_identities.values():
+        numbers = sorted(number for number, _ in entries)
+        seqs = [record[0]["seq"] for _, record in sorted(entries, key=lambda e: e[0]) if record is not None]
+        if numbers != list(range(1, len(numbers) + 1)) or any(a >= b for a, b in pairwise(seqs)):
+            everyone("identity numbering")
+    # step 8: chain heads
+    for path, head in heads(paths):
+        if head is None or head[0]["type"] != "chain-head":
+            everyone("chain head not valid")
+            continue
+        body, key, _ = head
+        found = [record for _, record in identities
+                 if record is not None and record[0]["type"] == "identity" and record[1] == key]
+        for folder, (_, _, opened, closed) in results.items():
+            if opened is not None and opened[1] == key:
+                found += [record for record in (opened, closed) if record is not None]
+                for manifest in folder.glob("seg-*.mp4.manifest"):
+                    record = read(manifest)
+                    if record and record[0]["type"] == "segment" and record[1] == key \
+                            and record[0]["session"] == opened[0]["session"]:
+                        found.append(record)
+        seen: dict[int, set[str]] = {}
+        for record in found:
+            seen.setdefault(record[0]["seq"], set()).add(record[2])
+        if body["seq"] in seen and body["head"] not in seen[body["seq"]]:
+            problem = "head names another record"
+        elif path.name == "chain.json" and body["seq"] > max(seen, default=0):
+            problem = "head ahead of the records"
+        else:
+            continue
+        for problems in of_key(key) or [p for _, p, _, _ in results.values()]:
+            problems.append(problem)
     # step 7
     if pinned is None:
         keys: dict[str, set[bytes]] = {}
         for _, _, opened, _ in results.values():
             if opened is not None:
                 keys.setdefault(opened[0]["device"], set()).add(opened[1])
+        for _, record in identities:
+            if record is not None and record[0]["type"] == "identity":
+                keys.setdefault(record[0]["device"], set()).add(record[1])
         for _, problems, opened, _ in results.values():
             if opened is not None and len(keys[opened[0]["device"]]) > 1:
                 problems.append("serial signed by two keys")

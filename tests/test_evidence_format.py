@@ -301,3 +301,21 @@ def test_the_document_alone_names_a_fork_the_witness_kept_in_the_archive(tmp_pat
     theirs, passes = doc_verifier.verify([archive])
     assert not passes and any("fork" in problems for _, problems in theirs.values())
     assert not all(v.ok for v in verify_paths([archive]))
+
+
+def test_the_documented_types_of_top_level_members_are_the_checked_ones():
+    """Rule P7's table names, for each scalar type, exactly the members the parser holds to it."""
+    from evidence.records import HASH, SHAPES, Nullable
+
+    table = DOC.split("- **P7.**", 1)[1].split("- **P8.**", 1)[0]
+    documented = {kind: set(re.findall(r"`([a-z_]+)`", members))
+                  for kind, members in re.findall(r"^  \| (string|integer|hash|hash, or null) \| (.+) \|$", table,
+                                                  re.MULTILINE)}
+    checked: dict[str, set[str]] = {}
+    names = [(str, "string"), (int, "integer"), (HASH, "hash"), (Nullable(HASH), "hash, or null")]
+    for shape in SHAPES.values():
+        for member, kind in shape.items():
+            for scalar, name in names:
+                if kind == scalar:
+                    checked.setdefault(name, set()).add(member)
+    assert documented == checked
