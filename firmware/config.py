@@ -59,12 +59,12 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "data_dir": Rule(str, _length(1, 4096), "a directory path"),
     },
     "officer": {
-        "police_number": Rule(str, lambda s: re.fullmatch(r"\d{6}", s) is not None,
-                              "exactly 6 digits"),
+        "police_number": Rule(str, lambda s: re.fullmatch(r"[0-9]{6}", s) is not None,
+                              "exactly 6 digits 0-9"),
         "name": Rule(str, _length(1, 32), "1 to 32 characters"),
     },
     "unit": {
-        "number": Rule(str, lambda s: re.fullmatch(r"\d{12}", s) is not None, "exactly 12 digits"),
+        "number": Rule(str, lambda s: re.fullmatch(r"[0-9]{12}", s) is not None, "exactly 12 digits 0-9"),
         "name": Rule(str, _length(1, 32), "1 to 32 characters"),
     },
     "video": {

@@ -39,6 +39,8 @@ def test_file_overrides_default_and_keeps_chinese_names(tmp_path):
     ("[recording]\nsegment_seconds = 1\n", "recording.segment_seconds", "from 2 to 3600"),
     ('[device]\nserial = "BC1"\n', "device.serial", "exactly 7"),
     ('[officer]\npolice_number = "12345a"\n', "officer.police_number", "exactly 6 digits"),
+    ('[officer]\npolice_number = "１２３４５６"\n', "officer.police_number", "digits 0-9"),   # full-width digits
+    ('[unit]\nnumber = "١١٠١٠٥٠٠٠٠٠٠"\n', "unit.number", "digits 0-9"),   # Arabic-Indic digits
     ('[officer]\nname = "' + "名" * 33 + '"\n', "officer.name", "1 to 32 characters"),
     ('[unit]\nnumber = "123"\n', "unit.number", "exactly 12 digits"),
     ('[sources]\ncamera = "usb0"\n', "sources.camera", "simulated:"),
