@@ -86,6 +86,9 @@ def test_a_sign_in_survives_a_restart_of_the_page_and_still_expires(archive):
     with serving(create_app(opened)) as first:
         client = viewer(first, session)
         client.get("/lang/en", {"Referer": f"{first}/"})
+    [cookie] = [c.value for c in client.jar if c.name == "bodycam_session"]
+    stored = b"".join(path.read_bytes() for path in archive.glob("catalogue.sqlite*"))
+    assert cookie.encode() not in stored                # only a hash of the id is kept
     with serving(create_app(open_station(archive, clock=clock))) as second:
         client.base = second
         page = client.get("/")

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 COOKIE = "bodycam_session"
 SCOPE_KEY = "bodycam.web_session"
 SAFE_METHODS = ("GET", "HEAD")
+SEEN_STEP_NS = 10 * 10**9      # a session's last use is written at most this often (not on every byte range)
 # Scripts and styles only from the page itself (the timeline's positions are style attributes),
 # video only from the Media Source the player makes, and never inside another site's frame.
 HEADERS = [(b"content-security-policy", (b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -55,15 +56,22 @@ class WebSessions:
         now = self.clock()
         found = self.store.load(session_id) if session_id else None
         if found is not None and now - found.seen_ns <= self.idle_ns and now - found.began_ns <= self.max_ns:
-            found.seen_ns = now
+            if now - found.seen_ns >= SEEN_STEP_NS:
+                found.seen_ns = now
+                self.store.save(found)
             return found
         if found is not None:
             self.store.end(found.id)
         return self._new(now)
 
     def save(self, session: SignIn) -> None:
-        """Keep what this request changed (the time it was seen, the language, the grants)."""
+        """Keep a new session, or what a request changed (the language, the grants)."""
         self.store.save(session)
+
+    @staticmethod
+    def state(session: SignIn) -> tuple:
+        """What a request may change in a session, to tell whether it must be saved."""
+        return session.id, session.user, session.lang, dict(session.grants)
 
     def sign_in(self, old: SignIn, user: User) -> SignIn:
         """A fresh session (new id and token) for ``user``; the anonymous one ends."""
@@ -103,13 +111,15 @@ class SessionMiddleware:
             if name == b"cookie":
                 cookie.load(value.decode("latin-1"))
         given = cookie[COOKIE].value if COOKIE in cookie else None
-        scope[SCOPE_KEY] = await run_in_threadpool(self.sessions.get, given)
+        found = scope[SCOPE_KEY] = await run_in_threadpool(self.sessions.get, given)
+        before = self.sessions.state(found) if found.id == given else None      # None: a new one, to be kept
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + HEADERS
                 current = scope[SCOPE_KEY]          # sign-in and sign-out replace it
-                await run_in_threadpool(self.sessions.save, current)
+                if self.sessions.state(current) != before:
+                    await run_in_threadpool(self.sessions.save, current)
                 if current.id != given:
                     headers.append((b"set-cookie", self.cookie(current.id).encode("latin-1")))
                 message = {**message, "headers": headers}
