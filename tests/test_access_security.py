@@ -18,6 +18,7 @@ from station.catalogue.catalogue import Catalogue, CatalogueError
 from station.custody import access
 from station.custody.access import Access, AccessDenied, AccessError, Throttle
 from station.custody.audit import AuditTrail, entries
+from station.custody.exports import Exports
 from station.services import ensure_schema
 from tests.web import MovableClock
 
@@ -134,7 +135,13 @@ def test_a_reason_a_write_up_a_case_name_too_long_are_refused_in_one_sentence(ga
         catalogue.open_case("2026-1", "案" * 201, "", actor="admin")
     with pytest.raises(CatalogueError, match=r"^a reason has at most 1000 characters"):
         catalogue.hold("y" * 1001, actor="admin", session="s")
-    assert not [e for e in entries(gate.engine) if e.body["action"] in ("view", "case-opened", "hold-placed")]
+    exports = Exports(gate.gate(), footage=None)        # refused before any footage is looked at
+    with pytest.raises(AccessError, match=r"^a destination has at most 200 characters"):
+        exports.request(rev, "session", "s", reason="court order", recipient="rev", destination="某" * 201)
+    with pytest.raises(AccessError, match=r"^a recipient's name has at most 200 characters"):
+        exports.handover(gate.admin, 1, "某" * 201)
+    assert not [e for e in entries(gate.engine) if e.body["action"] in ("view", "case-opened", "hold-placed",
+                                                                          "export-request", "export-handover")]
 
 
 def station(archive: Path, *args: str, user: str | None = None, password: str = PASSWORD) -> subprocess.CompletedProcess:

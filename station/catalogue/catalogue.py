@@ -48,8 +48,10 @@ DAY_NS = 86_400 * 10**9
 # What a session folder may hold: its open and close records, its segments, their indexes and manifests.
 SESSION_FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 # The most characters a text may have: each is kept in the signed audit trail for good, and read
-# by people. A reason (to view, hold, export, mark or decide), a write-up's account, a case's name and party.
-LIMITS = {"reason": 1_000, "write-up": 10_000, "case name": 200, "case party": 200}
+# by people: a reason (to view, hold, export, mark or decide), a write-up's account, a case's name
+# and party, where an export goes and who took it.
+LIMITS = {"reason": 1_000, "write-up": 10_000, "case name": 200, "case party": 200, "destination": 200,
+          "recipient's name": 200}
 
 
 class CatalogueError(BodycamError, ValueError):

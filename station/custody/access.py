@@ -178,6 +178,15 @@ def needs_rehash(stored: str) -> bool:
     return stored.startswith("scrypt$") or HASHER.check_needs_rehash(stored)
 
 
+def short_enough(what: str, text: str) -> str:
+    """``text``, unless it is longer than a ``what`` may be (the catalogue's ``LIMITS``): then
+    AccessError, in one sentence."""
+    refused = too_long(what, text)
+    if refused:
+        raise AccessError(refused)
+    return text
+
+
 @functools.cache
 def _dummy_hash() -> str:
     """What an unknown user's password is checked against, so that it takes as long as a known one's."""
@@ -311,10 +320,7 @@ class Access:
     def require_reason(self, user: User, action: str, reason: str | None, footage: Sequence[str]) -> str:
         if reason is None or len(reason.strip()) < 2:
             self.refuse(user, action, f"{action} needs a reason (who asked for it and why).", footage=footage)
-        refused = too_long("reason", reason.strip())
-        if refused:
-            raise AccessError(refused)
-        return reason.strip()
+        return short_enough("reason", reason.strip())
 
     def require_visible(self, user: User, action: str, sessions: Sequence[str], reason: str | None = None) -> None:
         """Confidential footage (S7) only for the roles cleared for it; to others it does not exist."""
