@@ -14,7 +14,7 @@ from station.web.app import create_app
 from station.web.deps import Settings
 from tests.test_web import (PASSWORD, archive, pulled, refusals, segment_file, session_id,  # noqa: F401 (fixtures)
                             station, trail)
-from tests.web import Client, MovableClock, serving
+from tests.web import Client, MovableClock, serving, wait_for
 
 
 def test_a_forwarded_for_header_is_not_believed_from_an_unnamed_proxy(station, archive):
@@ -129,3 +129,38 @@ def test_an_overlong_reason_is_refused_in_one_sentence_on_the_page(station, arch
     answer = client.post(f"/sessions/{session}/view", {"csrf": client.csrf(), "reason": "x" * 1001})
     assert answer.status == 400 and "a reason has at most 1000 characters" in answer.text
     assert not [e for e in trail(engine) if e["action"] == "view"]
+
+
+def test_the_station_s_web_command_believes_no_forwarded_for_and_answers_only_its_hosts(archive):
+    import socket
+    import subprocess
+    import sys
+
+    opened = open_station(archive)
+    Access(opened.engine, AuditTrail(opened.engine, FileSigner(ArchiveDir(archive).key), source="test")).add_user(
+        None, "admin", "Administrator", "administrator", PASSWORD)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "station", "web", "--archive", str(archive), "--port", str(port),
+               "--allowed-host", "station.example"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "review page on" in server.stdout.readline()
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(base), "the review page to answer")
+        client = Client(base)
+        assert client.get("/login", {"Host": "evil.example"}).status == 400
+        assert client.get("/login", {"Host": "station.example"}).status == 200
+        client.get("/", {"X-Forwarded-For": "6.6.6.6", "Accept": "text/html"})
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [e["source"] for e in refusals(opened.engine)] == ["web 127.0.0.1"]
+
+
+def _answers(base: str) -> bool:
+    try:
+        return Client(base).get("/login").status == 200
+    except OSError:
+        return False
