@@ -19,9 +19,7 @@ from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, 
 
 HERE = Path(__file__).parent
 MIN_REASON = 4          # the fewest characters a stated reason may have
-
-
-LOCAL_HOSTS = ("localhost", "127.0.0.1")
+LOCAL_HOSTS = ("localhost", "127.0.0.1")      # always answered, besides the host the page listens on
 
 
 @dataclass(frozen=True)
