@@ -69,11 +69,19 @@ KEYS = [
     Key("web.host", "127.0.0.1", _text, "an address or host name in quotes",
         "address the review page listens on (the loopback only, unless told otherwise)"),
     Key("web.port", 8080, _whole(1, 65535), "a whole number from 1 to 65535", "TCP port of the review page"),
-    Key("web.allowed_hosts", ["*"], _texts, "a list of host names in quotes",
-        "host names the review page answers to (the Host header); \"*\": any"),
+    Key("web.allowed_hosts", [], _texts, "a list of host names in quotes",
+        "host names the review page answers to (the Host header) besides the address it listens on, "
+        "localhost and 127.0.0.1; any other Host gets 400"),
+    Key("web.trusted_proxies", [], _texts, "a list of addresses in quotes",
+        "reverse proxies whose X-Forwarded-For is believed for the audit trail's client address "
+        "(none: the connecting peer's own address)"),
     Key("web.time_zone", "local", lambda v: v == "local" or (isinstance(v, str) and bool(_OFFSET.match(v))),
         "\"local\" or an offset from UTC such as \"+08:00\"",
         "the offset from UTC the review page shows times at; \"local\": the station PC's own"),
+    Key("access.max_failures", 5, _whole(1, 100), "a whole number from 1 to 100",
+        "failed sign-ins in a row that lock a user name, or a client address, out"),
+    Key("access.lockout_minutes", 15, _whole(1, 1440), "a whole number from 1 to 1440",
+        "how long a lockout lasts, unless an administrator lifts it (bodycam-station user unlock)"),
 ]
 _BY_NAME = {key.name: key for key in KEYS}
 _SECTIONS = {name.partition(".")[0] for name in _BY_NAME if "." in name}

@@ -22,7 +22,7 @@ from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
 from station.custody import access, audit, exports
-from station.custody.access import Access, AccessError, User
+from station.custody.access import Access, AccessError, Throttle, User
 from station.custody.audit import DONE, AuditTrail
 from station.custody.exports import Exports
 from station.intake import enroll, witness
@@ -111,28 +111,31 @@ class Desk:
 
 @dataclass(frozen=True)
 class Station:
-    """An opened station: its archive, its database, the dock's signer and the clock."""
+    """An opened station: its archive, its database, the dock's signer, the clock and how
+    failed sign-ins are throttled."""
 
     archive: Path
     engine: Engine
     signer: FileSigner
     clock: Callable[[], int] = time.time_ns
+    throttle: Throttle = Throttle()
 
     def desk(self, user: User | None, source: str | None = None) -> Desk:
         """The services for ``user`` (None: before anyone signed in), each audit entry naming
         ``source`` (by default the operating-system user and host)."""
         trail = AuditTrail(self.engine, self.signer, source=source)
         catalogue = Catalogue(self.engine, hook=audit_hook(trail, user), clock=self.clock)
-        gate = Access(self.engine, trail)
+        gate = Access(self.engine, trail, clock=self.clock, throttle=self.throttle)
         footage = CatalogueFootage(catalogue, self.archive)
         return Desk(user, self.signer, trail, gate, catalogue, footage, Exports(gate, footage),
                     Witness(self.engine, trail))
 
 
-def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], int] = time.time_ns) -> Station:
+def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], int] = time.time_ns,
+                 throttle: Throttle = Throttle()) -> Station:
     """The station of ``archive`` (which must have its dock key) on the database at ``url``."""
     signer = dock_signer(archive)
-    return Station(Path(archive), open_database(archive, url), signer, clock)
+    return Station(Path(archive), open_database(archive, url), signer, clock, throttle)
 
 
 def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> Catalogue:

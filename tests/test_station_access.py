@@ -454,7 +454,7 @@ def test_the_commands_take_the_acting_user_refuse_in_one_sentence_and_never_show
         ("export-make", "done"), ("audit-verify", "done")]
     assert doc_verify(lines, ArchiveDir(archive).public_key.read_text()) == []
     everything = b"".join(p.read_bytes() for p in archive.glob("catalogue.sqlite*")) + shown.stdout.encode()
-    assert PASSWORD.encode() not in everything  # the password is stored only as its scrypt hash
+    assert PASSWORD.encode() not in everything  # the password is stored only as its Argon2id hash
 
 
 def test_the_catalogue_commands_are_done_by_the_authenticated_user_as_their_role_allows_and_audited(desk):

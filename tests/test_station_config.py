@@ -85,3 +85,14 @@ def test_the_web_and_dock_options_take_their_defaults_from_the_file_and_flags_ov
     dock = shared.dock.parse_args([])
     assert (dock.ports, dock.baud) == (["/dev/ttyACM*"], 921600)
     assert shared.dock.parse_args(["--baud", "115200"]).baud == 115200
+
+
+def test_the_lockout_and_the_web_s_hosts_and_proxies_come_from_the_file_and_flags_add_to_them(tmp_path):
+    config = load(write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\n[web]\nallowed_hosts = ["a.example"]\n'
+                        'trusted_proxies = ["10.1.1.1"]\n[access]\nmax_failures = 3\nlockout_minutes = 60\n'))
+    shared = options.shared(config)
+    throttle = shared.actor.parse_args([]).throttle
+    assert (throttle.max_failures, throttle.lockout_s) == (3, 3600)
+    web = shared.web.parse_args(["--allowed-host", "b.example"])
+    assert (web.allowed_hosts, web.trusted_proxies) == (["a.example", "b.example"], ["10.1.1.1"])
+    assert options.shared(config).web.parse_args([]).allowed_hosts == ["a.example"]   # the file's list is not changed

@@ -47,8 +47,10 @@ def wait_for(condition, what: str, deadline_s: float = 30.0):
 
 @contextlib.contextmanager
 def serving(app) -> Iterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1 and a free port; yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    """``app`` served by uvicorn on 127.0.0.1 and a free port, as the station serves it; yields the base URL."""
+    from station.web.app import server_config
+
+    server = uvicorn.Server(server_config(app, "127.0.0.1", 0))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

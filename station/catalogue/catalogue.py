@@ -47,10 +47,30 @@ CLOCK_RANK = {"trusted": 0, "unchecked": 1, "untrusted": 2}     # a session's ve
 DAY_NS = 86_400 * 10**9
 # What a session folder may hold: its open and close records, its segments, their indexes and manifests.
 SESSION_FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
+# The most characters a text may have: each is kept in the signed audit trail for good, and read
+# by people: a reason (to view, hold, export, mark or decide), a write-up's account, a case's name
+# and party, where an export goes and who took it.
+LIMITS = {"reason": 1_000, "write-up": 10_000, "case name": 200, "case party": 200, "destination": 200,
+          "recipient's name": 200}
 
 
 class CatalogueError(BodycamError, ValueError):
     """A request the catalogue cannot carry out: an unknown case or session, a case closed twice …"""
+
+
+def too_long(what: str, text: str) -> str | None:
+    """The sentence refusing ``text`` as a ``what`` of ``LIMITS`` when it is longer, else None."""
+    if len(text) <= LIMITS[what]:
+        return None
+    return f"a {what} has at most {LIMITS[what]} characters (this one has {len(text)})."
+
+
+def within_limit(what: str, text: str) -> str:
+    """``text``, unless it is too long for a ``what``: then CatalogueError, in one sentence."""
+    refused = too_long(what, text)
+    if refused:
+        raise CatalogueError(refused)
+    return text
 
 
 def no_hook(action: str, actor: str, details: dict[str, Any]) -> None:
@@ -499,6 +519,8 @@ class Catalogue:
     # -- cases -----------------------------------------------------------------------------------------
 
     def open_case(self, number: str, name: str, party: str, *, actor: str) -> None:
+        within_limit("case name", name)
+        within_limit("case party", party)
         with self.engine.begin() as connection:
             if connection.scalar(sa.select(cases.c.number).where(cases.c.number == number)) is not None:
                 raise CatalogueError(f"case {number} exists already")
@@ -557,6 +579,7 @@ class Catalogue:
             raise CatalogueError("a legal hold is placed on one session or on one case")
         if not reason.strip():
             raise CatalogueError("a legal hold needs a reason")
+        within_limit("reason", reason)
         with self.engine.begin() as connection:
             if session is not None:
                 self._require_session(connection, session)

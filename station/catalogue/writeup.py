@@ -22,7 +22,7 @@ from evidence.files import atomic_write
 from evidence.keys import Signer, key_id, load_public_key
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, canonical, read_record, record_hash
-from station.catalogue.catalogue import Catalogue, CatalogueError, sessions, writeups
+from station.catalogue.catalogue import Catalogue, CatalogueError, sessions, within_limit, writeups
 
 FORMAT = "bodycam-station/1"
 DOMAIN = b"bodycam-station/1\n"
@@ -52,6 +52,7 @@ def write_up(catalogue: Catalogue, archive: Path, session: str, reason: str, tex
         raise CatalogueError(f"no stop reason {reason!r}: one of {', '.join(REASONS)}")
     if not text.strip():
         raise CatalogueError("a write-up needs its text: what happened and why")
+    within_limit("write-up", text)
     found = catalogue.session(session)
     if found is None:
         raise CatalogueError(f"no session {session!r} in the catalogue")

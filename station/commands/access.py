@@ -24,7 +24,7 @@ from station.services import Desk
 
 def open_desk(args: argparse.Namespace) -> Desk:
     """The station of ``--archive`` on ``--catalogue``, before anyone has signed in."""
-    return services.open_station(args.archive, args.catalogue).desk(None)
+    return services.open_station(args.archive, args.catalogue, throttle=args.throttle).desk(None)
 
 
 def gate(args: argparse.Namespace, permission: str | None, action: str, *, footage: Sequence[str] = (),
@@ -74,6 +74,11 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
                               parents=[shared.actor])
     passwd.add_argument("name")
     passwd.set_defaults(run=_user_passwd)
+    unlock = verbs.add_parser("unlock", help="lift the lockout that failed sign-ins put on a user or an address "
+                              "(administrator)", parents=[shared.actor])
+    unlock.add_argument("name", nargs="?", help="the user locked out")
+    unlock.add_argument("--address", help="a client address locked out on the review page")
+    unlock.set_defaults(run=_user_unlock)
 
     mark = commands.add_parser("confidential", help="mark or clear a session as confidential (S7; supervisor)",
                                parents=[shared.actor])
@@ -149,6 +154,13 @@ def _user_passwd(args: argparse.Namespace) -> int:
     desk.access.set_password(actor, args.name,
                                 _password("BODYCAM_NEW_PASSWORD", f"new password of {args.name}: ", twice=True))
     print(f"password of {args.name} changed")
+    return 0
+
+
+def _user_unlock(args: argparse.Namespace) -> int:
+    desk = open_desk(args)
+    lifted = desk.access.unlock(acting_user(desk, args, "login-unlock"), args.name, args.address)
+    print(f"lockout of {args.name or args.address} lifted" if lifted else f"{args.name or args.address} was not locked out")
     return 0
 
 

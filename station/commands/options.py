@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from station.config import FILE_VARIABLE, StationConfig
+from station.custody.access import Throttle
 from sync.link import BAUDRATES
 
 
@@ -39,6 +40,8 @@ def shared(config: StationConfig) -> Shared:
                          help="database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
                               "(env BODYCAM_CATALOGUE, else 'catalogue' in the configuration file; "
                               "default: catalogue.sqlite in the archive)")
+    station.set_defaults(throttle=Throttle(max_failures=config["access.max_failures"],
+                                           lockout_s=config["access.lockout_minutes"] * 60))
     actor = argparse.ArgumentParser(add_help=False, parents=[station])
     actor.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
                        help="the acting station user (env BODYCAM_USER; password: BODYCAM_PASSWORD or a prompt)")
@@ -54,5 +57,12 @@ def shared(config: StationConfig) -> Shared:
                      help=f"address to listen on (default: [web] host, {config['web.host']})")
     web.add_argument("--port", type=int, default=config["web.port"],
                      help=f"TCP port (default: [web] port, {config['web.port']})")
-    web.set_defaults(allowed_hosts=config["web.allowed_hosts"], utc_offset_min=config.utc_offset_min)
+    web.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=list(config["web.allowed_hosts"]),
+                     metavar="NAME", help="a host name the page answers to besides the one it listens on, localhost "
+                     "and 127.0.0.1, added to [web] allowed_hosts (repeat for more; any other Host header gets 400)")
+    web.add_argument("--trusted-proxy", dest="trusted_proxies", action="append",
+                     default=list(config["web.trusted_proxies"]), metavar="ADDRESS",
+                     help="a reverse proxy whose X-Forwarded-For is believed for the audit trail's client address, "
+                          "added to [web] trusted_proxies (repeat for more; default: none)")
+    web.set_defaults(utc_offset_min=config.utc_offset_min)
     return Shared(archive, station, actor, line, dock, web)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from evidence import EvidenceError
 from station.catalogue.footage import Footage, Session, in_range, read_session
 from station.custody import audit
-from station.custody.access import Access, AccessError, User
+from station.custody.access import Access, AccessError, User, short_enough
 from station.db import Migration
 
 AREA = "exports"
@@ -100,6 +100,7 @@ class Exports:
         """A reviewer asks for a session, a time range of one, or a case, with a reason."""
         self.access.require(user, "export-request", action="export-request", footage=[target], reason=reason)
         reason = self.access.require_reason(user, "export-request", reason, [target])
+        short_enough("destination", destination)
         if scope not in SCOPES:
             raise AccessError(f"an export covers a {', a '.join(SCOPES)}, not a {scope!r}.")
         if scope == "range" and (start_ns is None or end_ns is None or end_ns <= start_ns):
@@ -183,6 +184,7 @@ class Exports:
 
     def handover(self, user: User, number: int, taken_by: str) -> Request:
         """Who took the copy, and when (S5): recorded by a custodian or supervisor."""
+        short_enough("recipient's name", taken_by)
         wanted = self.get(number)
         self.access.require(user, "export-handover", action="export-handover", footage=wanted.session_ids)
         if wanted.state != MADE or wanted.taken_by:

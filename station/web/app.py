@@ -7,22 +7,27 @@ names the permission it needs (``Web.allowed``, the access area's permissions); 
 anywhere must carry the session's CSRF token. A refused request is answered, logged and
 written to the audit trail. Each request works through a ``Desk`` (``station.services``): the
 access area's gate and audit trail, the catalogue and the exports, all recording this request's
-user and address. What the routers share lives in ``deps.py``; this module only builds the app
-and answers errors.
+user and address. Only the configured host names are answered, and a client's address is
+taken from ``X-Forwarded-For`` only when the peer is one of the configured proxies (uvicorn's own
+proxy handling is off: ``server_config``). What the routers share lives in ``deps.py``; this
+module only builds the app, says how uvicorn serves it, and answers errors.
 """
 from __future__ import annotations
 
 import logging
 
+import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from station.catalogue.catalogue import CatalogueError
 from station.custody.access import AccessDenied, AccessError
 from station.custody.audit import REFUSED
 from station.services import Station
-from station.web.deps import HERE, Settings, Web
+from station.web.deps import HERE, Settings, Web, client_address
 from station.web.security import SAFE_METHODS, Refused, SessionMiddleware
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,9 @@ def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
     app = FastAPI(title="bodycam station", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(web.csrf)])
     app.add_middleware(SessionMiddleware, sessions=web.sessions, secure=settings.secure_cookies)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))    # before any session
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(auth.public(web))
     protected = APIRouter(dependencies=[Depends(web.signed_in)])      # deny by default
@@ -45,8 +53,7 @@ def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
 
     @app.exception_handler(Refused)
     def refused(request: Request, exc: Refused) -> Response:
-        log.warning("refused %s %s from %s: %s", request.method, request.url.path,
-                    request.client.host if request.client else "?", exc.why)
+        log.warning("refused %s %s from %s: %s", request.method, request.url.path, client_address(request), exc.why)
         web.desk(request).record(exc.action, session=exc.session, outcome=REFUSED,
                                  path=f"{request.method} {request.url.path}", why=exc.why)
         if exc.status == 401 and request.method in SAFE_METHODS and "text/html" in request.headers.get("accept", ""):
@@ -55,8 +62,7 @@ def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
 
     @app.exception_handler(AccessDenied)
     def denied(request: Request, exc: AccessDenied) -> Response:
-        log.warning("refused %s %s from %s: %s", request.method, request.url.path,
-                    request.client.host if request.client else "?", exc)
+        log.warning("refused %s %s from %s: %s", request.method, request.url.path, client_address(request), exc)
         return web.render(request, "refused.html", status=403, why=str(exc))     # the access area audited it
 
     @app.exception_handler(AccessError)
@@ -65,3 +71,10 @@ def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
         return web.render(request, "refused.html", status=400, why=str(exc))       # bad input: one sentence
 
     return app
+
+
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How uvicorn serves the page: its own proxy-header handling off (it would believe any
+    ``X-Forwarded-For`` from the loopback), so only the app's, for the configured proxies, applies."""
+    return uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
+                          log_level="warning", lifespan="off")

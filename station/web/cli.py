@@ -13,8 +13,8 @@ class WebError(BodycamError, ValueError):
 
 
 def register(commands: argparse._SubParsersAction, options: argparse.ArgumentParser) -> None:
-    """``web``, with the web parent parser's options (--archive, --catalogue, --host, --port, and
-    the allowed host names and time zone of the station's configuration)."""
+    """``web``, with the web parent parser's options (--archive, --catalogue, --host, --port, the
+    allowed host names and trusted proxies, and the station configuration's time zone)."""
     web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)",
                               parents=[options])
     web.set_defaults(run=_web)
@@ -22,22 +22,21 @@ def register(commands: argparse._SubParsersAction, options: argparse.ArgumentPar
 
 def _web(args: argparse.Namespace) -> int:
     import uvicorn
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from station.services import open_station
-    from station.web.app import create_app
-    from station.web.deps import Settings
+    from station.web.app import create_app, server_config
+    from station.web.deps import LOCAL_HOSTS, Settings
 
     station_id(args.archive)                   # one sentence if this is no dock's archive
-    station = open_station(args.archive, args.catalogue)
+    station = open_station(args.archive, args.catalogue, throttle=args.throttle)
     if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
-    settings = Settings(secure_cookies=not _loopback(args.host), utc_offset_min=args.utc_offset_min)
-    app = TrustedHostMiddleware(create_app(station, settings), allowed_hosts=args.allowed_hosts)
+    settings = Settings(secure_cookies=not _loopback(args.host), utc_offset_min=args.utc_offset_min,
+                        allowed_hosts=tuple(dict.fromkeys([args.host, *LOCAL_HOSTS, *args.allowed_hosts])),
+                        trusted_proxies=tuple(args.trusted_proxies))
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port,
-                log_level="warning", server_header=False)
+    uvicorn.Server(server_config(create_app(station, settings), args.host, args.port)).run()
     return 0
 
 

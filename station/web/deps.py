@@ -12,13 +12,14 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from station.custody.access import User
+from station.custody.access import SignIn, SignIns, User
 from station.services import Desk, Station
 from station.web import i18n, playback
-from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSession, WebSessions, csrf_matches
+from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 
 HERE = Path(__file__).parent
 MIN_REASON = 4          # the fewest characters a stated reason may have
+LOCAL_HOSTS = ("localhost", "127.0.0.1")      # always answered, besides the host the page listens on
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Settings:
     idle_s: int = 15 * 60                 # a session ends after this long without a request
     max_s: int = 8 * 3600                 # and this long after signing in, whatever happens
     utc_offset_min: int | None = None     # times shown at this offset; None: the station's own
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS   # the Host names answered (with the one bound to); others: 400
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed; none by default
 
 
 class Web:
@@ -36,13 +39,13 @@ class Web:
     def __init__(self, station: Station, settings: Settings) -> None:
         self.station, self.settings = station, settings
         self.archive, self.engine, self.clock = station.archive, station.engine, station.clock
-        self.sessions = WebSessions(station.clock, settings.idle_s, settings.max_s)
+        self.sessions = WebSessions(SignIns(station.engine), station.clock, settings.idle_s, settings.max_s)
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)
 
     # -- dependencies ---------------------------------------------------------------------
     @staticmethod
-    def session(request: Request) -> WebSession:
+    def session(request: Request) -> SignIn:
         return request.scope[SCOPE_KEY]
 
     async def csrf(self, request: Request) -> None:
@@ -73,8 +76,7 @@ class Web:
 
     def desk(self, request: Request) -> Desk:
         """This request's services: its user, and its client's address on every audit entry."""
-        return self.station.desk(self.session(request).user,
-                                 source=f"web {request.client.host if request.client else '?'}")
+        return self.station.desk(self.session(request).user, source=f"web {client_address(request)}")
 
     # -- helpers for routes ---------------------------------------------------------------
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -95,6 +97,11 @@ class Web:
         """The UTC offset times are shown at: the setting's, else the station's own now."""
         offset = self.settings.utc_offset_min
         return timezone(timedelta(minutes=offset)) if offset is not None else datetime.now().astimezone().tzinfo
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or the one a proxy named in ``trusted_proxies`` forwarded."""
+    return request.client.host if request.client else "?"
 
 
 def folder_of(desk: Desk, session: str, action: str = "view") -> Path:

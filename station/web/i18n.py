@@ -12,6 +12,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "user": ("用户名", "User"),
     "password": ("密码", "Password"),
     "login_failed": ("用户名或密码错误。", "Wrong user name or password."),
+    "login_locked": ("登录失败次数过多，请稍后再试或请管理员解除锁定。",
+                     "Too many failed sign-ins: try again later or ask an administrator to lift the lockout."),
     "signed_in_as": ("当前用户", "Signed in as"),
     "search": ("检索", "Search"),
     "officer": ("警员（警号或姓名）", "Officer (police number or name)"),

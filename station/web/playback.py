@@ -11,7 +11,9 @@ Every segment carries the verifier's state (``evidence.verify``) beside it.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,3 +201,17 @@ def session_folder(archive: Path, folder: Path) -> Path | None:
     if root not in found.parents or not (found / SESSION_OPEN).exists():
         return None
     return found
+
+
+def archived_file(archive: Path, path: Path) -> bool:
+    """Whether ``path`` is a regular file inside ``archive``, reached without following a link
+    at its last step (a link planted in a session folder, to anywhere, is not served)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
+    finally:
+        os.close(descriptor)
+    return regular and archive.resolve() in path.resolve().parents

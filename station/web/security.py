@@ -2,7 +2,9 @@
 
 Every browser gets a server-side session on its first request, named by a random id in a
 cookie that is ``HttpOnly`` and ``SameSite=Strict`` (and ``Secure`` unless the page is served
-on the loopback only); signing in replaces the id (no fixation). A session ends after
+on the loopback only); signing in replaces the id (no fixation). Sessions are kept in the
+station's database (the access area's ``SignIns``, which stores only a hash of each id), so a
+restart of the page or a second worker keeps them. A session ends after
 ``idle_s`` without a request or ``max_s`` after it began, whichever comes first. Each session
 has a CSRF token that every form carries and every POST must return (compared in constant
 time). Playing a session's footage needs a grant, given when the user states a reason.
@@ -13,19 +15,19 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import threading
-from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from station.custody.access import User
+from station.custody.access import SignIn, SignIns, User
 
 log = logging.getLogger(__name__)
 COOKIE = "bodycam_session"
 SCOPE_KEY = "bodycam.web_session"
 SAFE_METHODS = ("GET", "HEAD")
+SEEN_STEP_NS = 10 * 10**9      # a session's last use is written at most this often (not on every byte range)
 # Scripts and styles only from the page itself (the timeline's positions are style attributes),
 # video only from the Media Source the player makes, and never inside another site's frame.
 HEADERS = [(b"content-security-policy", (b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -43,63 +45,59 @@ class Refused(Exception):
         self.status, self.why, self.session, self.action = status, why, session, action
 
 
-@dataclass
-class WebSession:
-    id: str
-    csrf: str
-    began_ns: int
-    seen_ns: int
-    user: User | None = None
-    grants: dict[str, str] = field(default_factory=dict)    # session id -> the reason given to view it
-    lang: str = "zh"
-
-
 class WebSessions:
-    def __init__(self, clock: Callable[[], int], idle_s: int = 15 * 60, max_s: int = 8 * 3600) -> None:
-        self.clock, self.idle_ns, self.max_ns = clock, idle_s * 10**9, max_s * 10**9
-        self._sessions: dict[str, WebSession] = {}
-        self._lock = threading.Lock()
+    """The sign-in sessions of the page, kept by ``store``, expiring as the settings say."""
 
-    def get(self, session_id: str | None) -> WebSession:
+    def __init__(self, store: SignIns, clock: Callable[[], int], idle_s: int = 15 * 60, max_s: int = 8 * 3600) -> None:
+        self.store, self.clock, self.idle_ns, self.max_ns = store, clock, idle_s * 10**9, max_s * 10**9
+
+    def get(self, session_id: str | None) -> SignIn:
         """The live session named by ``session_id``, or a new anonymous one."""
         now = self.clock()
-        with self._lock:
-            found = self._sessions.get(session_id or "")
-            if found is not None and now - found.seen_ns <= self.idle_ns and now - found.began_ns <= self.max_ns:
+        found = self.store.load(session_id) if session_id else None
+        if found is not None and now - found.seen_ns <= self.idle_ns and now - found.began_ns <= self.max_ns:
+            if now - found.seen_ns >= SEEN_STEP_NS:
                 found.seen_ns = now
-                return found
-            if found is not None:
-                del self._sessions[found.id]
-            return self._new(now)
+                self.store.save(found)
+            return found
+        if found is not None:
+            self.store.end(found.id)
+        return self._new(now)
 
-    def sign_in(self, old: WebSession, user: User) -> WebSession:
+    def save(self, session: SignIn) -> None:
+        """Keep a new session, or what a request changed (the language, the grants)."""
+        self.store.save(session)
+
+    @staticmethod
+    def state(session: SignIn) -> tuple:
+        """What a request may change in a session, to tell whether it must be saved."""
+        return session.id, session.user, session.lang, dict(session.grants)
+
+    def sign_in(self, old: SignIn, user: User) -> SignIn:
         """A fresh session (new id and token) for ``user``; the anonymous one ends."""
-        with self._lock:
-            self._sessions.pop(old.id, None)
-            fresh = self._new(self.clock())
-            fresh.user, fresh.lang = user, old.lang
-            return fresh
+        self.store.end(old.id)
+        fresh = self._new(self.clock())
+        fresh.user, fresh.lang = user, old.lang
+        return fresh
 
-    def end(self, session: WebSession) -> WebSession:
-        with self._lock:
-            self._sessions.pop(session.id, None)
-            fresh = self._new(self.clock())
-            fresh.lang = session.lang
-            return fresh
+    def end(self, session: SignIn) -> SignIn:
+        self.store.end(session.id)
+        fresh = self._new(self.clock())
+        fresh.lang = session.lang
+        return fresh
 
-    def _new(self, now: int) -> WebSession:
-        session = WebSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now)
-        self._sessions[session.id] = session
-        return session
+    def _new(self, now: int) -> SignIn:
+        self.store.forget_expired(now - self.idle_ns, now - self.max_ns)
+        return SignIn(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now)
 
 
-def csrf_matches(session: WebSession, token: str | None) -> bool:
+def csrf_matches(session: SignIn, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf.encode(), token.encode())
 
 
 class SessionMiddleware:
-    """Puts the request's ``WebSession`` in its scope, sets the cookie when the session changed,
-    and adds the security headers to every answer."""
+    """Puts the request's session in its scope, keeps it and sets the cookie when it is new or
+    replaced, and adds the security headers to every answer."""
 
     def __init__(self, app: ASGIApp, sessions: WebSessions, secure: bool) -> None:
         self.app, self.sessions, self.secure = app, sessions, secure
@@ -113,12 +111,15 @@ class SessionMiddleware:
             if name == b"cookie":
                 cookie.load(value.decode("latin-1"))
         given = cookie[COOKIE].value if COOKIE in cookie else None
-        scope[SCOPE_KEY] = self.sessions.get(given)
+        found = scope[SCOPE_KEY] = await run_in_threadpool(self.sessions.get, given)
+        before = self.sessions.state(found) if found.id == given else None      # None: a new one, to be kept
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + HEADERS
                 current = scope[SCOPE_KEY]          # sign-in and sign-out replace it
+                if self.sessions.state(current) != before:
+                    await run_in_threadpool(self.sessions.save, current)
                 if current.id != given:
                     headers.append((b"set-cookie", self.cookie(current.id).encode("latin-1")))
                 message = {**message, "headers": headers}

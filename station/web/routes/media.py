@@ -23,7 +23,7 @@ def router(web: Web) -> APIRouter:
         if session not in web.session(request).grants:
             raise Refused(403, "no reason was given to view this footage", session, "view")
         path = folder_of(web.desk(request), session) / name
-        if not SEGMENT.fullmatch(name) or not path.is_file():
+        if not SEGMENT.fullmatch(name) or not playback.archived_file(web.archive, path):
             raise Refused(404, f"session {session} has no segment {name!r}", session)
         return path
 
@@ -34,7 +34,8 @@ def router(web: Web) -> APIRouter:
 
     @router.get("/sessions/{session}/frames/{name}", dependencies=[Depends(web.allowed("view"))])
     def frames(request: Request, session: str, name: str) -> Response:
-        index = playback.read_index(granted(request, session, name).with_name(name + INDEX_SUFFIX))
+        index_file = granted(request, session, name).with_name(name + INDEX_SUFFIX)
+        index = playback.read_index(index_file) if playback.archived_file(web.archive, index_file) else []
         # microseconds: a JavaScript number holds them exactly, nanoseconds it would round
         return JSONResponse({"frames": [[pts, wall // 1000] for pts, wall in playback.frame_times(index)]},
                             headers={"Cache-Control": "private, no-store"})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from station.catalogue import writeup
+from station.catalogue.catalogue import within_limit
 from station.custody.access import AccessError, User
 from station.services import Desk
 from station.web import playback
@@ -37,7 +38,7 @@ def router(web: Web) -> APIRouter:
             return web.render(request, "session.html", status=400, footage=shown, reason=None, may_view=True,
                               player=None, reason_error="reason_short", export_request=None,
                               **casework(desk, session))
-        web.session(request).grants[session] = reason
+        web.session(request).grants[session] = within_limit("reason", reason)
         desk.record("view", session=session, reason=reason, ok=all(s.good for s in shown.segments))
         return RedirectResponse(f"/sessions/{session}#player", status_code=303)
 
