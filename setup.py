@@ -20,7 +20,7 @@ DEVICE = [
 TOP_PACKAGES = ("evidence", "firmware", "capture", "overlay", "sync", "hw", "station")
 STATION = ["sqlalchemy>=2.0", "psycopg[binary]>=3.1", "fpdf2>=2.8", "c2pa-python>=0.38", "fastapi>=0.115",
            "jinja2>=3.1", "uvicorn>=0.30", "python-multipart>=0.0.9",
-           "argon2-cffi>=23.1"]
+           "argon2-cffi>=23.1", "boto3>=1.34"]
 
 setup(
     name="bodycam",

@@ -4,8 +4,11 @@ set -e
 # ffmpeg: the benchmark's reference encoder; fonts-noto-cjk: the overlay's font (Chinese names);
 # tesseract-ocr: reads the overlay back in the legibility test; lrzsz: ZMODEM, the dock link's reference;
 # postgresql: the shared station catalogue (its tests start a server in a temporary folder);
-# chromium: the review page's end-to-end tests (headless); poppler-utils: reads the record form's PDF back.
-PACKAGES="ffmpeg fonts-noto-cjk tesseract-ocr lrzsz postgresql chromium poppler-utils"
+# chromium: the review page's end-to-end tests (headless); poppler-utils: reads the record form's PDF back;
+# ceph-mon ceph-mgr ceph-osd radosgw ceph-common uuid-runtime curl: the central store's tests start a
+# throw-away single-node Ceph with its S3 gateway on loopback.
+PACKAGES="ffmpeg fonts-noto-cjk tesseract-ocr lrzsz postgresql chromium poppler-utils
+    ceph-mon ceph-mgr ceph-osd radosgw ceph-common uuid-runtime curl"
 missing=""
 for package in $PACKAGES; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
