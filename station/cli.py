@@ -16,6 +16,7 @@ from station.commands import access as access_commands
 from station.commands import audit as audit_commands
 from station.commands import catalogue as catalogue_commands
 from station.commands import options
+from station.commands import store as store_commands
 from station.commands import witness as witness_commands
 from station.config import StationConfigError
 from station.web import cli as web
@@ -55,6 +56,7 @@ def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
     access_commands.register(commands, shared)
     audit_commands.register(commands, shared)
     witness_commands.register(commands, shared)
+    store_commands.register(commands, shared, config)
     web.register(commands, shared.web)
     return parser
 

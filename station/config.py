@@ -25,6 +25,7 @@ FILE_VARIABLE = "BODYCAM_STATION_CONFIG"
 CATALOGUE_VARIABLE = "BODYCAM_CATALOGUE"
 MASK = "***"
 _OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class StationConfigError(BodycamError, ValueError):
@@ -82,6 +83,16 @@ KEYS = [
         "failed sign-ins in a row that lock a user name, or a client address, out"),
     Key("access.lockout_minutes", 15, _whole(1, 1440), "a whole number from 1 to 1440",
         "how long a lockout lasts, unless an administrator lifts it (bodycam-station user unlock)"),
+    Key("store.endpoint", None, lambda v: _text(v) and v.startswith(("http://", "https://")),
+        "an http:// or https:// URL in quotes",
+        "the central store's S3 endpoint (Ceph's RADOS Gateway); unset: no central store, the archive alone. "
+        "Credentials: boto3's own (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a credentials file)"),
+    Key("store.bucket", None, lambda v: _text(v) and bool(_BUCKET.match(v)),
+        "an S3 bucket name in quotes (3 to 63 lower-case letters, digits, dots and hyphens)",
+        "the bucket, with Object Lock, the station pushes its footage to (bodycam-station store init)"),
+    Key("store.region", "us-east-1", _text, "a region name in quotes", "the S3 region the requests are signed for"),
+    Key("store.long_term_years", 30, _whole(1, 200), "a whole number from 1 to 200",
+        "years the store locks marked (R7) footage and footage linked to a case"),
 ]
 _BY_NAME = {key.name: key for key in KEYS}
 _SECTIONS = {name.partition(".")[0] for name in _BY_NAME if "." in name}
@@ -179,8 +190,10 @@ def masked(url: str | None) -> str | None:
 
 def describe(config: StationConfig) -> str:
     """The effective configuration (the file's, ``BODYCAM_CATALOGUE`` over it) as TOML, every key
-    explained; a password in the catalogue URL is masked."""
-    values = {**config.values, "catalogue": masked(config.catalogue)}
+    explained; a password in the catalogue's or the store's URL is masked (the store's credentials
+    are never in the file: boto3 reads them from its own chain)."""
+    values = {**config.values, "catalogue": masked(config.catalogue),
+              "store.endpoint": masked(config["store.endpoint"])}
     lines = [f"# The station's configuration, from {config.source or 'the built-in defaults (no file)'}",
              "# (BODYCAM_CATALOGUE overrides the file, and each command's flags override both;",
              "# keys not set are commented out)."]

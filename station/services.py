@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from station import db
+from station.config import StationConfig
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
@@ -28,6 +29,9 @@ from station.custody.exports import Exports
 from station.intake import enroll, witness
 from station.intake.pull import pull_into
 from station.intake.witness import Witness
+from station.store import store
+from station.store.bucket import StoreError, StoreSettings
+from station.store.store import CentralStore
 from sync.dock import PullReport
 from sync.link import DEFAULT_BAUDRATE, LinkConfig
 
@@ -38,6 +42,7 @@ MIGRATIONS: list[tuple[str, list[db.Migration]]] = [
     (exports.AREA, exports.MIGRATIONS),
     (catalogue.AREA, catalogue.MIGRATIONS),
     (witness.AREA, witness.MIGRATIONS),
+    (store.AREA, store.MIGRATIONS),
 ]
 
 
@@ -155,3 +160,18 @@ def pull(archive: Path, port_url: str, *, url: str | None = None, catalogue: Cat
     return pull_into(archive, port_url, catalogue=catalogue or Catalogue(station.engine),
                      witness=Witness(station.engine, AuditTrail(station.engine, station.signer)),
                      signer=station.signer, progress=progress, config=config, patience=patience, baudrate=baudrate)
+
+
+def store_settings(config: StationConfig) -> StoreSettings | None:
+    """The central store the configuration names in ``[store]``; None: no central store."""
+    if not config["store.endpoint"] and not config["store.bucket"]:
+        return None
+    if not (config["store.endpoint"] and config["store.bucket"]):
+        raise StoreError(f"station configuration {config.source}: [store] needs both 'endpoint' and 'bucket'.")
+    return StoreSettings(config["store.endpoint"], config["store.bucket"], config["store.region"],
+                         config["store.long_term_years"])
+
+
+def open_store(desk: Desk, archive: Path, settings: StoreSettings) -> CentralStore:
+    """The central store for ``archive``'s sessions, through ``desk``'s catalogue."""
+    return CentralStore(desk.catalogue, archive, settings)

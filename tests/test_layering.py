@@ -35,14 +35,15 @@ STATION_PARTS = {
     "catalogue": {"db"},
     "custody": {"catalogue", "db"},
     "intake": {"catalogue", "custody", "db"},
-    "services": {"db", "config", "catalogue", "custody", "intake"},
-    "commands": {"config", "services", "catalogue", "custody", "intake"},
+    "store": {"catalogue", "custody", "db"},
+    "services": {"db", "config", "catalogue", "custody", "intake", "store"},
+    "commands": {"config", "services", "catalogue", "custody", "intake", "store"},
     "web": {"config", "services", "catalogue", "custody", "intake"},
     "cli": {"config", "commands", "web", "services", "catalogue", "custody", "intake"},
     "__main__": {"cli"},
 }
 FRONT_DOOR_LIBRARIES = {"argparse", "fastapi", "starlette", "uvicorn", "jinja2", "http", "multipart"}
-QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "services")   # know no argparse and no HTTP
+QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "store", "services")   # know no argparse and no HTTP
 DEVICE_ONLY = ("av", "cv2", "numpy", "gpiozero", "PIL", "picamera2", "smbus2", "pynmea2")
 
 
