@@ -1,0 +1,257 @@
+"""The central store against a real Ceph RADOS Gateway (tests/ceph.py): sessions pulled over real
+pseudo-terminals are pushed with ``bodycam-station store push``, each object locked in COMPLIANCE
+mode and read back; the store itself refuses to delete a locked version or shorten its lock."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+import sqlalchemy as sa
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from station.catalogue.catalogue import DAY_NS, sessions
+from station.cli import main as station_main
+from station.services import open_catalogue, pull
+from station.store.store import stored_objects
+from sync.ptywire import PtyWire
+from tests.ceph import CephStore, ceph_store  # noqa: F401
+from tests.test_dock_archive import device_serving, enrolled_copy, recorded  # noqa: F401
+
+HOUR_NS = 3600 * 10**9
+
+
+@pytest.fixture(scope="module")
+def pulled(recorded, tmp_path_factory) -> Path:  # noqa: F811
+    """A dock's archive holding two sessions (2 segments, then 1) pulled from a real device."""
+    device, archive = enrolled_copy(recorded, tmp_path_factory.mktemp("pulled"))
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    return archive
+
+
+@pytest.fixture
+def station(pulled, ceph_store, tmp_path, monkeypatch):  # noqa: F811
+    """A copy of the pulled archive, a new bucket for it, the station's configuration naming
+    both, and the store's credentials in the environment (as the station's service has them)."""
+    archive = tmp_path / "archive"
+    shutil.copytree(pulled, archive)
+    bucket = f"footage-{uuid.uuid4().hex[:12]}"
+    config = write_config(tmp_path, ceph_store.endpoint, bucket)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ceph_store.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ceph_store.secret_key)
+    return archive, config, bucket
+
+
+def write_config(folder: Path, endpoint: str, bucket: str) -> Path:
+    path = folder / "station.toml"
+    path.write_text(f'[store]\nendpoint = "{endpoint}"\nbucket = "{bucket}"\n')
+    return path
+
+
+def s3(store: CephStore):
+    """A client of our own, with the station's credentials, to look at and attack the bucket."""
+    return boto3.client("s3", endpoint_url=store.endpoint, aws_access_key_id=store.access_key,
+                        aws_secret_access_key=store.secret_key, region_name=store.region,
+                        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                                      response_checksum_validation="when_required"))
+
+
+def run(capsys, config: Path, *args: str) -> tuple[int, str, str]:
+    status = station_main(["--config", str(config), *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def store(capsys, archive: Path, config: Path, verb: str) -> tuple[int, str, str]:
+    return run(capsys, config, "store", verb, "--archive", str(archive))
+
+
+def archive_files(archive: Path) -> dict[str, bytes]:
+    """Every file the store must hold, by the key it must hold it under (the archive's own path)."""
+    found = {p for p in archive.glob("[0-9]*/*/*/*/*/*/*/*") if p.is_file()}
+    found |= set(archive.glob("chain/*/identity-*.json")) | set(archive.glob("events/*/events-*.jsonl"))
+    return {p.relative_to(archive).as_posix(): p.read_bytes() for p in found}
+
+
+def versions(client, bucket: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for version in client.list_object_versions(Bucket=bucket).get("Versions", []):
+        found.setdefault(version["Key"], []).append(version["VersionId"])
+    return found
+
+
+def recorded_objects(archive: Path) -> dict[str, dict]:
+    with open_catalogue(archive).engine.connect() as connection:
+        return {row.key: dict(row._mapping) for row in connection.execute(sa.select(stored_objects))}
+
+
+def refused(call) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"]
+
+
+def test_init_makes_a_locked_bucket_and_refuses_one_without_a_lock(station, ceph_store, capsys):  # noqa: F811
+    archive, config, bucket = station
+    status, out, _ = store(capsys, archive, config, "init")
+    assert status == 0 and f"bucket {bucket} made" in out
+    client = s3(ceph_store)
+    assert client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["ObjectLockEnabled"] \
+        == "Enabled"
+    assert client.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    status, out, _ = store(capsys, archive, config, "init")
+    assert status == 0 and "has Object Lock and versioning on" in out
+    plain = f"plain-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=plain)
+    status, out, err = store(capsys, archive, write_config(config.parent, ceph_store.endpoint, plain), "init")
+    assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"bucket {plain} exists without Object Lock" in err
+
+
+def test_push_stores_every_file_locked_read_back_identical_and_a_second_push_sends_nothing(
+        station, ceph_store, capsys):  # noqa: F811
+    archive, config, bucket = station
+    assert store(capsys, archive, config, "init")[0] == 0
+    status, out, _ = store(capsys, archive, config, "push")
+    expected = archive_files(archive)
+    assert status == 0 and out.startswith(f"stored 2 session(s) in {bucket}: {len(expected)} object(s) sent")
+    client, catalogue = s3(ceph_store), open_catalogue(archive)
+    assert {key: len(ids) for key, ids in versions(client, bucket).items()} == {key: 1 for key in expected}
+    recorded = recorded_objects(archive)
+    assert set(recorded) == set(expected)
+    ordinary_until = {}
+    for found in catalogue.search():
+        start = max(found["ended_ns"] or found["started_ns"], found["archived_ns"]) // 10**9
+        ordinary_until[found["folder"]] = datetime.fromtimestamp(start, timezone.utc) + timedelta(days=365)
+    for key, data in expected.items():
+        got = client.get_object(Bucket=bucket, Key=key, VersionId=recorded[key]["version_id"])
+        assert got["Body"].read() == data
+        assert got["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest() == recorded[key]["sha256"]
+        lock = client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded[key]["version_id"])
+        assert lock["Retention"]["Mode"] == "COMPLIANCE"
+        until = lock["Retention"]["RetainUntilDate"]
+        assert int(until.timestamp()) * 10**9 == recorded[key]["retain_until_ns"]
+        folder = key.rpartition("/")[0]
+        if folder in ordinary_until:
+            assert until == ordinary_until[folder]
+    status, out, _ = store(capsys, archive, config, "push")
+    assert status == 0 and out.startswith(f"stored 0 session(s) in {bucket}: 0 object(s) sent (0 bytes)")
+    assert {key: len(ids) for key, ids in versions(client, bucket).items()} == {key: 1 for key in expected}
+
+
+def test_a_push_killed_before_recording_adopts_what_it_sent_instead_of_sending_it_again(
+        station, ceph_store, capsys):  # noqa: F811
+    archive, config, bucket = station
+    assert store(capsys, archive, config, "init")[0] == 0
+    assert store(capsys, archive, config, "push")[0] == 0
+    before = recorded_objects(archive)
+    forgotten = sorted(before)[:3]
+    with open_catalogue(archive).engine.begin() as connection:       # as if killed after the PUT
+        connection.execute(stored_objects.delete().where(stored_objects.c.key.in_(forgotten)))
+    status, out, _ = store(capsys, archive, config, "push")
+    assert status == 0 and "0 object(s) sent (0 bytes), 3 found there already and read back" in out
+    assert recorded_objects(archive)[forgotten[0]]["version_id"] == before[forgotten[0]]["version_id"]
+    assert all(len(ids) == 1 for ids in versions(s3(ceph_store), bucket).values())
+
+
+def test_the_store_refuses_to_delete_shorten_or_relax_a_locked_version_and_a_put_only_adds_one(
+        station, ceph_store, capsys):  # noqa: F811
+    archive, config, bucket = station
+    assert store(capsys, archive, config, "init")[0] == 0
+    assert store(capsys, archive, config, "push")[0] == 0
+    client, recorded = s3(ceph_store), recorded_objects(archive)
+    key = next(k for k in recorded if k.endswith(".mp4"))
+    version, original = recorded[key]["version_id"], (archive / key).read_bytes()
+    until = client.get_object_retention(Bucket=bucket, Key=key, VersionId=version)["Retention"]["RetainUntilDate"]
+    assert refused(lambda: client.delete_object(Bucket=bucket, Key=key, VersionId=version)) == "AccessDenied"
+    assert refused(lambda: client.put_object_retention(
+        Bucket=bucket, Key=key, VersionId=version,
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until - timedelta(days=1)})) == "AccessDenied"
+    assert refused(lambda: client.put_object_retention(
+        Bucket=bucket, Key=key, VersionId=version,
+        Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until})) == "AccessDenied"
+    client.put_object(Bucket=bucket, Key=key, Body=b"not the footage")
+    assert len(versions(client, bucket)[key]) == 2
+    assert client.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read() == original
+    lock = client.get_object_retention(Bucket=bucket, Key=key, VersionId=version)["Retention"]
+    assert lock == {"Mode": "COMPLIANCE", "RetainUntilDate": until}
+    status, out, _ = store(capsys, archive, config, "push")
+    assert status == 0 and "0 object(s) sent" in out
+    assert recorded_objects(archive)[key]["version_id"] == version
+
+
+def test_linking_a_stored_session_to_a_case_extends_its_lock_to_the_long_term(
+        station, ceph_store, capsys):  # noqa: F811
+    archive, config, bucket = station
+    assert store(capsys, archive, config, "init")[0] == 0
+    assert store(capsys, archive, config, "push")[0] == 0
+    catalogue = open_catalogue(archive)
+    linked, other = catalogue.search()
+    catalogue.open_case("K-1", "a case", "a party", actor="custodian")
+    catalogue.link("K-1", linked["session"], actor="custodian")
+    status, out, _ = store(capsys, archive, config, "push")
+    # its own files, and the device's identity records and event logs it needs beside them
+    own = [k for k in recorded_objects(archive) if not k.startswith(other["folder"] + "/")]
+    assert status == 0 and f"{len(own)} lock(s) extended" in out
+    client, recorded = s3(ceph_store), recorded_objects(archive)
+    start = max(linked["ended_ns"] or linked["started_ns"], linked["archived_ns"]) // 10**9
+    began = datetime.fromtimestamp(start, timezone.utc)
+    for key in own:
+        lock = client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded[key]["version_id"])
+        assert lock["Retention"]["RetainUntilDate"] == began.replace(year=began.year + 30)
+
+
+def test_status_and_overdue_name_what_is_stored_pending_and_late(station, capsys):
+    archive, config, _ = station
+    status, out, _ = store(capsys, archive, config, "status")
+    assert status == 0 and out.startswith("stored 0, pending 2, overdue 0")
+    status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
+    assert status == 0 and out.startswith("nothing overdue")
+    catalogue = open_catalogue(archive)
+    with catalogue.engine.begin() as connection:              # docked 25 hours ago
+        connection.execute(sessions.update().values(archived_ns=sessions.c.archived_ns - 25 * HOUR_NS))
+    status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
+    names = {found["session"] for found in catalogue.search()}
+    assert status == 1 and out.startswith("2 session(s) docked more than 24 hours ago are not in the central store")
+    assert all(name in out for name in names)
+    assert store(capsys, archive, config, "init")[0] == 0
+    assert store(capsys, archive, config, "push")[0] == 0
+    status, out, _ = store(capsys, archive, config, "status")
+    assert status == 0 and out.startswith("stored 2, pending 0, overdue 0")
+    assert all(f"stored   {name}" in out for name in names)
+    status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
+    assert status == 0 and out.startswith("nothing overdue")
+
+
+def test_with_the_store_unreachable_a_pull_completes_and_the_push_says_so_in_one_sentence(
+        recorded, tmp_path, capsys, monkeypatch):  # noqa: F811
+    device, archive = enrolled_copy(recorded, tmp_path)
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    config = write_config(tmp_path, closed, "footage")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "STATION")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
+    with PtyWire() as wire, device_serving(device, wire):
+        status, out, _ = run(capsys, config, "pull", "--archive", str(archive), "--port", wire.b)
+    assert status == 0 and "archived" in out and len(open_catalogue(archive).search()) == 2
+    status, out, err = store(capsys, archive, config, "push")
+    assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"the central store {closed} cannot be reached" in err and "secret-never-printed" not in err
+    status, out, _ = store(capsys, archive, config, "status")
+    assert status == 0 and out.startswith("stored 0, pending 2")
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
