@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from station.catalogue.catalogue import DAY_NS, sessions
+from station.catalogue.catalogue import sessions
+from station.custody import audit
 from station.cli import main as station_main
 from station.services import open_catalogue, pull
 from station.store.store import stored_objects
@@ -96,6 +97,12 @@ def recorded_objects(archive: Path) -> dict[str, dict]:
         return {row.key: dict(row._mapping) for row in connection.execute(sa.select(stored_objects))}
 
 
+def pushes(archive: Path) -> list[dict]:
+    """The audit trail's entries of the pushes."""
+    return [entry.body for entry in audit.entries(open_catalogue(archive).engine)
+            if entry.body["action"] == "store-push"]
+
+
 def refused(call) -> str:
     with pytest.raises(ClientError) as caught:
         call()
@@ -148,6 +155,9 @@ def test_push_stores_every_file_locked_read_back_identical_and_a_second_push_sen
     status, out, _ = store(capsys, archive, config, "push")
     assert status == 0 and out.startswith(f"stored 0 session(s) in {bucket}: 0 object(s) sent (0 bytes)")
     assert {key: len(ids) for key, ids in versions(client, bucket).items()} == {key: 1 for key in expected}
+    first, second = pushes(archive)
+    assert first["outcome"] == "done" and sorted(first["footage"]) == sorted(f["session"] for f in catalogue.search())
+    assert first["detail"]["uploaded"] == len(expected) and second["detail"]["uploaded"] == 0
 
 
 def test_a_push_killed_before_recording_adopts_what_it_sent_instead_of_sending_it_again(
@@ -247,6 +257,8 @@ def test_with_the_store_unreachable_a_pull_completes_and_the_push_says_so_in_one
     status, out, err = store(capsys, archive, config, "push")
     assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert f"the central store {closed} cannot be reached" in err and "secret-never-printed" not in err
+    [refusal] = pushes(archive)
+    assert refusal["outcome"] == "refused" and refusal["detail"]["why"] == err.strip().removeprefix("bodycam-station: ")
     status, out, _ = store(capsys, archive, config, "status")
     assert status == 0 and out.startswith("stored 0, pending 2")
 

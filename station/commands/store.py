@@ -9,6 +9,7 @@ from station import services
 from station.commands import access as access_commands
 from station.commands.options import Shared
 from station.config import StationConfig
+from station.custody.audit import REFUSED
 from station.store.bucket import StoreError, StoreSettings
 from station.store.store import PushReport, status
 
@@ -54,7 +55,7 @@ def _push(args: argparse.Namespace, config: StationConfig) -> int:
     try:
         report = services.open_store(desk, args.archive, settings).push()
     except StoreError as exc:
-        desk.record("store-push", outcome="failed", bucket=settings.bucket, error=str(exc))
+        desk.record("store-push", outcome=REFUSED, bucket=settings.bucket, why=str(exc))
         raise
     desk.record("store-push", footage=report.sessions, bucket=settings.bucket, uploaded=len(report.uploaded),
                 adopted=len(report.adopted), extended=len(report.extended), bytes=report.bytes)
