@@ -4,8 +4,12 @@ mode and read back; the store itself refuses to delete a locked version or short
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +28,7 @@ from station.store.store import stored_objects
 from sync.ptywire import PtyWire
 from tests.ceph import CephStore, ceph_store  # noqa: F401
 from tests.test_dock_archive import device_serving, enrolled_copy, recorded  # noqa: F401
+from tests.waiting import wait_for
 
 HOUR_NS = 3600 * 10**9
 
@@ -95,6 +100,12 @@ def versions(client, bucket: str) -> dict[str, list[str]]:
 def recorded_objects(archive: Path) -> dict[str, dict]:
     with open_catalogue(archive).engine.connect() as connection:
         return {row.key: dict(row._mapping) for row in connection.execute(sa.select(stored_objects))}
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def pushes(archive: Path) -> list[dict]:
@@ -247,7 +258,7 @@ def test_status_and_overdue_name_what_is_stored_pending_and_late(station, capsys
 def test_with_the_store_unreachable_a_pull_completes_and_the_push_says_so_in_one_sentence(
         recorded, tmp_path, capsys, monkeypatch):  # noqa: F811
     device, archive = enrolled_copy(recorded, tmp_path)
-    closed = f"http://127.0.0.1:{_closed_port()}"
+    closed = f"http://127.0.0.1:{closed_port()}"
     config = write_config(tmp_path, closed, "footage")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "STATION")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
@@ -263,7 +274,22 @@ def test_with_the_store_unreachable_a_pull_completes_and_the_push_says_so_in_one
     assert status == 0 and out.startswith("stored 0, pending 2")
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def test_a_push_killed_mid_upload_resumes_without_duplicate_versions(station, ceph_store, capsys):  # noqa: F811
+    archive, config, bucket = station
+    assert store(capsys, archive, config, "init")[0] == 0
+    client, expected = s3(ceph_store), archive_files(archive)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    push = subprocess.Popen([sys.executable, "-m", "station", "--config", str(config), "store", "push",
+                             "--archive", str(archive)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: versions(client, bucket) or push.poll() is not None, "the push's first object")
+    finally:
+        push.kill()
+        push.communicate()
+    assert push.returncode == -signal.SIGKILL and len(recorded_objects(archive)) < len(expected)   # killed mid-push
+    status, _, _ = store(capsys, archive, config, "push")
+    assert status == 0 and set(recorded_objects(archive)) == set(expected)
+    assert {key: len(ids) for key, ids in versions(client, bucket).items()} == {key: 1 for key in expected}
+    resumed = recorded_objects(archive)
+    for key, data in expected.items():
+        assert client.get_object(Bucket=bucket, Key=key, VersionId=resumed[key]["version_id"])["Body"].read() == data
