@@ -24,6 +24,7 @@ from station.catalogue.catalogue import sessions
 from station.custody import audit
 from station.cli import main as station_main
 from station.services import open_catalogue, pull
+from station.store import bucket as bucket_module
 from station.store.store import stored_objects
 from sync.ptywire import PtyWire
 from tests.ceph import CephStore, ceph_store  # noqa: F401
@@ -106,6 +107,20 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def watch_requests(monkeypatch) -> list[tuple[str, str | None]]:
+    """The operation and Content-MD5 header of each request the station's S3 clients send."""
+    sent: list[tuple[str, str | None]] = []
+    made = bucket_module.client
+
+    def watched(settings):
+        s3_client = made(settings)
+        s3_client.meta.events.register_last("before-sign.s3", lambda request, event_name, **_: sent.append(
+            (event_name.rpartition(".")[2], request.headers.get("Content-MD5"))))
+        return s3_client
+    monkeypatch.setattr(bucket_module, "client", watched)
+    return sent
 
 
 def pushes(archive: Path) -> list[dict]:
@@ -213,8 +228,9 @@ def test_the_store_refuses_to_delete_shorten_or_relax_a_locked_version_and_a_put
 
 
 def test_linking_a_stored_session_to_a_case_extends_its_lock_to_the_long_term(
-        station, ceph_store, capsys):  # noqa: F811
+        station, ceph_store, capsys, monkeypatch):  # noqa: F811
     archive, config, bucket = station
+    sent = watch_requests(monkeypatch)
     assert store(capsys, archive, config, "init")[0] == 0
     assert store(capsys, archive, config, "push")[0] == 0
     catalogue = open_catalogue(archive)
@@ -231,6 +247,9 @@ def test_linking_a_stored_session_to_a_case_extends_its_lock_to_the_long_term(
     for key in own:
         lock = client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded[key]["version_id"])
         assert lock["Retention"]["RetainUntilDate"] == began.replace(year=began.year + 30)
+    # every request that sent a body (objects, and the retentions moved later) carried Content-MD5
+    assert {"PutObject", "PutObjectRetention"} <= {operation for operation, _ in sent}
+    assert all(md5 for operation, md5 in sent if operation in ("PutObject", "PutObjectRetention"))
 
 
 def test_status_and_overdue_name_what_is_stored_pending_and_late(station, capsys):

@@ -3,10 +3,11 @@ Object Lock), reached with boto3: making and checking the bucket, putting one lo
 reading it back. Nothing here knows the catalogue.
 
 Credentials come from boto3's own chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, or a
-credentials file readable by the service only); they are never printed. Only Content-MD5 is
-sent with each body: boto3's newer checksum headers are turned off (``when_required``), since
-this gateway does not check ``x-amz-checksum-sha256`` and older ones refuse their chunked form.
-The store's word on a body is never taken: an object is read back and hashed here.
+credentials file readable by the service only); they are never printed. Every request with a
+body carries Content-MD5, which the gateway checks; boto3's newer checksums are sent only where
+an operation requires one (``when_required``: this gateway does not check
+``x-amz-checksum-sha256``, and older ones refuse their chunked form). The store's word on a body
+is never taken: an object is read back and hashed here.
 """
 from __future__ import annotations
 
@@ -59,7 +60,19 @@ def client(settings: StoreSettings) -> Any:
     config = Config(region_name=settings.region, signature_version="s3v4", connect_timeout=5, read_timeout=60,
                     retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
-    return boto3.client("s3", endpoint_url=settings.endpoint, config=config)
+    s3 = boto3.client("s3", endpoint_url=settings.endpoint, config=config)
+    s3.meta.events.register("before-sign.s3", _content_md5)
+    return s3
+
+
+def _content_md5(request: Any, **_: Any) -> None:
+    """Content-MD5 on every request with a body (a lock's retention, a lifecycle rule …), which
+    boto3 would otherwise checksum with CRC32 alone; an object's PUT brings its own."""
+    body = request.body
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(body, bytes) and body and "Content-MD5" not in request.headers:
+        request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
 
 
 def failure(settings: StoreSettings, exc: Exception) -> StoreError:
