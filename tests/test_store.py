@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from station.catalogue.catalogue import sessions
 from station.custody import audit
 from station.cli import main as station_main
-from station.services import open_catalogue, pull
+from station.services import dock_init, open_catalogue, pull
 from station.store import bucket as bucket_module
 from station.store.store import stored_objects
 from sync.ptywire import PtyWire
@@ -312,3 +312,20 @@ def test_a_push_killed_mid_upload_resumes_without_duplicate_versions(station, ce
     resumed = recorded_objects(archive)
     for key, data in expected.items():
         assert client.get_object(Bucket=bucket, Key=key, VersionId=resumed[key]["version_id"])["Body"].read() == data
+
+
+def test_the_store_s_configuration_is_checked_and_its_credentials_never_shown(tmp_path, capsys, monkeypatch):
+    archive = tmp_path / "archive"
+    dock_init(archive)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
+    misnamed = write_config(tmp_path, "http://127.0.0.1:9", "Footage_1")
+    status, out, err = run(capsys, misnamed, "store", "push", "--archive", str(archive))
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "'store.bucket' must be an S3 bucket name" in err
+    half = tmp_path / "half.toml"
+    half.write_text('[store]\nendpoint = "http://127.0.0.1:9"\n')
+    status, out, err = run(capsys, half, "store", "push", "--archive", str(archive))
+    assert status == 1 and out == "" and "[store] needs both 'endpoint' and 'bucket'" in err
+    status, out, err = run(capsys, write_config(tmp_path, "http://127.0.0.1:9", "footage"), "config")
+    assert status == 0 and 'endpoint = "http://127.0.0.1:9"' in out and 'bucket = "footage"' in out
+    assert "long_term_years = 30" in out and "secret-never-printed" not in out + err
