@@ -14,7 +14,7 @@ killed before it recorded it) is read back and adopted instead of sent again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,23 +76,17 @@ class PushReport:
 
 
 def retain_until(catalogue: Catalogue, session: dict[str, Any], long_term_years: int,
-                 days: dict[str, int | None] | None = None) -> tuple[datetime, str]:
-    """Until when the store must keep ``session``, and why: ordinary footage its ordinary period
-    after it was archived (or ended, if later, as the catalogue counts); marked (R7) footage and
-    footage linked to a case the long-term period (a case's own retention is not built yet)."""
+                 days: dict[str, int | None] | None = None) -> datetime:
+    """Until when the store must keep ``session``: ordinary footage its ordinary period after it
+    was archived (or ended, if later, as the catalogue counts); marked (R7) footage and footage
+    linked to a case the long-term period (a case's own retention period is not built yet)."""
     days = periods(catalogue) if days is None else days
     start_ns = max(session["ended_ns"] or session["started_ns"], session["archived_ns"])
     start = datetime.fromtimestamp(start_ns // 10**9, timezone.utc)
-    until, why = start + (days["ordinary"] or 0) * _DAY, f"ordinary: {days['ordinary']} days"
-    cases = catalogue.cases(session["session"])
-    if session["marked"] or cases:
-        why = "marked (R7)" if session["marked"] else f"linked to case {cases[0]['number']}"
+    until = start + timedelta(days=days["ordinary"])
+    if session["marked"] or catalogue.cases(session["session"]):
         until = max(until, _years_later(start, long_term_years))
-        why += f": long-term, {long_term_years} years"
-    return until, why
-
-
-_DAY = datetime.fromtimestamp(86_400, timezone.utc) - datetime.fromtimestamp(0, timezone.utc)
+    return until
 
 
 def _years_later(moment: datetime, years: int) -> datetime:
@@ -161,7 +155,7 @@ class CentralStore:
             except (EvidenceError, OSError) as exc:
                 report.skipped[session["session"]] = f"its files do not check: {exc}"
                 continue
-            until, _ = retain_until(self.catalogue, session, self.settings.long_term_years, days)
+            until = retain_until(self.catalogue, session, self.settings.long_term_years, days)
             for item in files:
                 self._store(session["session"], item, until, report)
             self._stored_whole(session["session"], len(files), until, report)
