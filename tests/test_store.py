@@ -28,7 +28,7 @@ from station.store import bucket as bucket_module
 from station.store.store import stored_objects
 from sync.ptywire import PtyWire
 from tests.ceph import CephStore, ceph_store  # noqa: F401
-from tests.test_dock_archive import device_serving, enrolled_copy, recorded  # noqa: F401
+from tests.test_dock_archive import device_serving, enrolled_copy, record_marked, recorded  # noqa: F401
 from tests.waiting import wait_for
 
 HOUR_NS = 3600 * 10**9
@@ -329,3 +329,24 @@ def test_the_store_s_configuration_is_checked_and_its_credentials_never_shown(tm
     status, out, err = run(capsys, write_config(tmp_path, "http://127.0.0.1:9", "footage"), "config")
     assert status == 0 and 'endpoint = "http://127.0.0.1:9"' in out and 'bucket = "footage"' in out
     assert "long_term_years = 30" in out and "secret-never-printed" not in out + err
+
+
+def test_marked_footage_is_locked_for_the_long_term_and_ordinary_footage_for_its_period(
+        station, recorded, ceph_store, tmp_path, capsys):  # noqa: F811
+    _, config, bucket = station
+    device, archive = enrolled_copy(recorded, tmp_path / "marked")
+    record_marked(device, 1)
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    assert store(capsys, archive, config, "init")[0] == 0
+    assert store(capsys, archive, config, "push")[0] == 0
+    client, recorded_now = s3(ceph_store), recorded_objects(archive)
+    found = open_catalogue(archive).search()
+    assert sorted(session["marked"] for session in found) == [False, False, True]
+    for session in found:
+        start = max(session["ended_ns"] or session["started_ns"], session["archived_ns"]) // 10**9
+        began = datetime.fromtimestamp(start, timezone.utc)
+        until = began.replace(year=began.year + 30) if session["marked"] else began + timedelta(days=365)
+        keys = [key for key in recorded_now if key.startswith(session["folder"] + "/")]
+        assert keys and {client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])
+                         ["Retention"]["RetainUntilDate"] for key in keys} == {until}
