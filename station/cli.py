@@ -15,6 +15,7 @@ from evidence.verify import add_verify_command
 from station.commands import access as access_commands
 from station.commands import audit as audit_commands
 from station.commands import catalogue as catalogue_commands
+from station.commands import dock as dock_commands
 from station.commands import options
 from station.commands import witness as witness_commands
 from station.web import cli as web
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     access_commands.register(commands, shared)
     audit_commands.register(commands, shared)
     witness_commands.register(commands, shared)
+    dock_commands.register(commands, shared)
     web.register(commands, shared.station)
     return parser
 

@@ -33,14 +33,15 @@ STATION_PARTS = {
     "catalogue": {"db"},
     "custody": {"catalogue", "db"},
     "intake": {"catalogue", "custody", "db"},
-    "services": {"db", "catalogue", "custody", "intake"},
-    "commands": {"services", "catalogue", "custody", "intake"},
-    "web": {"services", "catalogue", "custody", "intake"},
-    "cli": {"commands", "web", "services", "catalogue", "custody", "intake"},
+    "dock": {"intake", "catalogue", "custody", "db"},
+    "services": {"db", "catalogue", "custody", "intake", "dock"},
+    "commands": {"services", "catalogue", "custody", "intake", "dock"},
+    "web": {"services", "catalogue", "custody", "intake", "dock"},
+    "cli": {"commands", "web", "services", "catalogue", "custody", "intake", "dock"},
     "__main__": {"cli"},
 }
 FRONT_DOOR_LIBRARIES = {"argparse", "fastapi", "starlette", "uvicorn", "jinja2", "http", "multipart"}
-QUIET_PARTS = ("db", "catalogue", "custody", "intake", "services")   # know no argparse and no HTTP
+QUIET_PARTS = ("db", "catalogue", "custody", "intake", "dock", "services")   # know no argparse and no HTTP
 DEVICE_ONLY = ("av", "cv2", "numpy", "gpiozero", "PIL", "picamera2", "smbus2", "pynmea2")
 
 
