@@ -25,7 +25,9 @@ from station.services import dock_init, dock_service, open_catalogue
 from sync.ptywire import PtyWire
 from tests.conftest import record, small_context
 from tests.test_dock_archive import archived, spool_files
+from tests.test_web import PASSWORD, browser, screenshot, served, sign_in, until  # noqa: F401 (browser: the fixture)
 from tests.waiting import wait_for
+from tests.web import Client
 
 DEVICES = 8
 FINAL = ("done", "refused", "error")
@@ -111,13 +113,36 @@ def assert_pulled(device: Path, serial: str, archive: Path, original: dict[str, 
     assert sessions == {entry["session"] for entry in open_catalogue(archive).search(device=serial)}
 
 
-def test_eight_devices_docked_at_once_are_pulled_one_pulled_out_resumes_a_stranger_is_refused(recorded, tmp_path, capsys):
+def test_eight_devices_docked_at_once_are_pulled_one_pulled_out_resumes_a_stranger_is_refused(
+        recorded, tmp_path, capsys, browser):
     devices, archive = station_with(recorded, tmp_path)
     originals = [spool_files(device) for device in devices]
+    with contextlib.contextmanager(served)(archive) as (base, _engine, _clock):
+        page = browser.new_page()
+        sign_in(page, base, "zhao")                     # a custodian
+        page.click("#nav-bays")
+        assert page.locator("#bays-none").is_visible()  # no dock service has run on this archive
+        states = dock_eight(devices, archive, tmp_path)
+        until(page, "document.querySelectorAll('#bays tbody tr').length === 9 && "
+                    "document.querySelectorAll('#bays tr.bay-done').length === 8")
+        assert page.locator("#bays tr[data-bay='bodycam-8'] td.state").inner_text() == "已拒绝"
+        assert page.locator("#bays tr[data-bay='bodycam-3'] td.device").inner_text() == "BC90003"
+        assert page.locator("#bays tr[data-bay='bodycam-3'] td.result").inner_text() == states["bodycam-3"].result
+        assert not page.locator("#bays-none").is_visible()
+        screenshot(page, "bays")
+        reviewer = Client(base)
+        reviewer.sign_in("li", PASSWORD)
+        assert reviewer.get("/bays.json").status == 403 and reviewer.get("/bays").status == 403
+    check_eight(devices, archive, originals, states, capsys)
+
+
+def dock_eight(devices: list[Path], archive: Path, tmp_path: Path) -> dict:
+    """Dock the nine devices at once on one dock service; pull the first out mid-transfer and
+    dock it again; the bays' final states."""
     bays = Bays(tmp_path / "by-id")
     out = 0                                   # pulled out mid-transfer and docked again
     stranger = DEVICES                        # a device with a key the dock does not know
-    total_out = sum(len(data) for data in originals[out].values())
+    total_out = sum(len(data) for data in spool_files(devices[out]).values())
     docked = [Device(device, rate=200_000 if number == out else None) for number, device in enumerate(devices)]
     try:
         cut = docked[out].wire.cut_after(total_out // 2)
@@ -138,6 +163,12 @@ def test_eight_devices_docked_at_once_are_pulled_one_pulled_out_resumes_a_strang
     finally:
         for device in docked:
             device.close()
+    return states
+
+
+def check_eight(devices: list[Path], archive: Path, originals: list[dict[str, bytes]], states: dict, capsys) -> None:
+    """All eight enrolled devices pulled, catalogued, receipted, byte-identical; the stranger refused."""
+    stranger = DEVICES
     assert {states[f"bodycam-{n}"].state for n in range(DEVICES)} == {"done"}
     assert all(states[f"bodycam-{n}"].device == f"BC9000{n}" and states[f"bodycam-{n}"].officer == f"90000{n}"
                for n in range(DEVICES))
@@ -150,6 +181,7 @@ def test_eight_devices_docked_at_once_are_pulled_one_pulled_out_resumes_a_strang
     assert refused.state == "refused" and "not enrolled" in refused.result
     assert not (devices[stranger] / "receipts").exists()
     assert not any(name in archived(archive) for name in originals[stranger])
+    capsys.readouterr()
     assert station_main(["bays", "--archive", str(archive)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:4] == ["bay", "state", "device", "officer"]

@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit": frozenset({"supervisor", "administrator"}),
     "write-up": frozenset({"custodian", "reviewer", "supervisor"}),
     "witness-ack": frozenset({"supervisor"}),
+    "bays": frozenset({"custodian", "supervisor"}),
 }
 DOING = {"export-decide": "approve or refuse exports", "export-request": "request exports",
          "export-make": "make exports", "export-handover": "hand over exports", "mark-confidential":
@@ -54,7 +55,7 @@ DOING = {"export-decide": "approve or refuse exports", "export-request": "reques
          "audit": "read the audit trail", "write-up": "file write-ups", "case": "open, link or close cases",
          "search": "search footage", "catalogue": "rebuild the catalogue", "hold": "place or release legal holds",
          "purge": "purge footage", "retention": "set retention periods", "devices": "enrol, hand out or take back devices",
-         "witness-ack": "acknowledge refused dockings"}
+         "witness-ack": "acknowledge refused dockings", "bays": "watch the dock's bays"}
 CONFIDENTIAL_LEVELS = ("secret", "commercial-secret", "private")     # 国家秘密, 商业秘密, 个人隐私 (S7)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1                           # 128 * r * n bytes = 32 MiB
