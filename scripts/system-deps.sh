@@ -4,8 +4,9 @@ set -e
 # ffmpeg: the benchmark's reference encoder; fonts-noto-cjk: the overlay's font (Chinese names);
 # tesseract-ocr: reads the overlay back in the legibility test; lrzsz: ZMODEM, the dock link's reference;
 # postgresql: the shared station catalogue (its tests start a server in a temporary folder);
-# chromium: the review page's end-to-end tests (headless); poppler-utils: reads the record form's PDF back.
-PACKAGES="ffmpeg fonts-noto-cjk tesseract-ocr lrzsz postgresql chromium poppler-utils"
+# chromium: the review page's end-to-end tests (headless); poppler-utils: reads the record form's PDF back;
+# systemd: systemd-analyze verifies the station's units.
+PACKAGES="ffmpeg fonts-noto-cjk tesseract-ocr lrzsz postgresql chromium poppler-utils systemd"
 missing=""
 for package in $PACKAGES; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
