@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -122,7 +123,7 @@ def test_eight_devices_docked_at_once_are_pulled_one_pulled_out_resumes_a_strang
         sign_in(page, base, "zhao")                     # a custodian
         page.click("#nav-bays")
         assert page.locator("#bays-none").is_visible()  # no dock service has run on this archive
-        states = dock_eight(devices, archive, tmp_path)
+        states = dock_eight(devices, archive, tmp_path, lambda: progress_moves(page, "bodycam-0"))
         until(page, "document.querySelectorAll('#bays tbody tr').length === 9 && "
                     "document.querySelectorAll('#bays tr.bay-done').length === 8")
         assert page.locator("#bays tr[data-bay='bodycam-8'] td.state").inner_text() == "已拒绝"
@@ -136,9 +137,20 @@ def test_eight_devices_docked_at_once_are_pulled_one_pulled_out_resumes_a_strang
     check_eight(devices, archive, originals, states, capsys)
 
 
-def dock_eight(devices: list[Path], archive: Path, tmp_path: Path) -> dict:
+def progress_moves(page, bay: str) -> None:
+    """Wait until the page has shown ``bay`` pulling with two different counts of what is done."""
+    row, seen = page.locator(f"#bays tr[data-bay='{bay}']"), set()
+
+    def moved() -> bool:
+        if row.count() and row.locator("td.state").inner_text() == "采集中":
+            seen.add(tuple(row.locator(f"td.{cell}").inner_text() for cell in ("files", "bytes", "left")))
+        return len(seen) >= 2
+    wait_for(moved, f"the page to show {bay}'s progress moving")
+
+
+def dock_eight(devices: list[Path], archive: Path, tmp_path: Path, redocked: Callable[[], None]) -> dict:
     """Dock the nine devices at once on one dock service; pull the first out mid-transfer and
-    dock it again; the bays' final states."""
+    dock it again on a slow line (``redocked()`` runs while it pulls); the bays' final states."""
     bays = Bays(tmp_path / "by-id")
     out = 0                                   # pulled out mid-transfer and docked again
     stranger = DEVICES                        # a device with a key the dock does not know
@@ -154,8 +166,9 @@ def dock_eight(devices: list[Path], archive: Path, tmp_path: Path) -> dict:
             wait_for(lambda: bay_states(archive)["bodycam-0"].state == "error", "the pulled-out bay to end")
             assert "vanished" in bay_states(archive)["bodycam-0"].result
             docked[out].close()
-            docked[out] = Device(devices[out])
+            docked[out] = Device(devices[out], rate=40_000)
             bays.dock(out, docked[out].wire)
+            redocked()
             wait_for(lambda: len(bay_states(archive)) == DEVICES + 1 and
                      all(s.state in FINAL for s in bay_states(archive).values()) and
                      bay_states(archive)["bodycam-0"].state != "error", "every bay to end", 120)
