@@ -17,9 +17,10 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from evidence import EvidenceError
 from evidence.keys import key_id
 from evidence.paths import ArchiveDir
-from evidence.records import SignedRecord
+from evidence.records import SignedRecord, read_record
 from sync.messages import Item
 
 STATES = ("idle", "authenticating", "pulling", "verifying", "done", "refused", "error")
@@ -72,6 +73,7 @@ class Bay:
     """One bay's live state, written to its file; the watch (``station.intake.pull.PullWatch``) of its pull."""
 
     def __init__(self, archive: Path, port: str, clock=time.monotonic) -> None:
+        self.folders = ArchiveDir(archive)
         self.path = bays_folder(archive) / f"{bay_name(port)}.json"
         self.state = BayState(bay_name(port), port)
         self.stop = threading.Event()       # set when the port vanishes or the service stops
@@ -85,7 +87,7 @@ class Bay:
         """A device is docked: authentication begins; the counts of the last pull are cleared."""
         self.stop.clear()
         self._stored_bytes = self._written_at_store = self._written_now = 0
-        self._change(state="authenticating", files_done=0, files_total=0, bytes_done=0, bytes_total=0,
+        self._change(state="authenticating", device="", key_id="", officer="", files_done=0, files_total=0, bytes_done=0, bytes_total=0,
                      rate=0.0, seconds_left=None)
 
     def finish(self, state: str, result: str) -> None:
@@ -93,7 +95,7 @@ class Bay:
 
     def authenticated(self, device_key: bytes) -> None:
         self._began = self._clock()
-        self._change(state="pulling", key_id=key_id(device_key))
+        self._change(state="pulling", key_id=key_id(device_key), **self._who(self._archived_identity(device_key)))
 
     def offered(self, items: list[Item]) -> None:
         self._change(files_total=len(items), bytes_total=sum(item.size for item in items))
@@ -102,14 +104,10 @@ class Bay:
         self._change(state="verifying")
 
     def stored(self, item: Item, record: SignedRecord | None) -> None:
-        who = {}
-        if record is not None:
-            officer = record.body.get("officer")
-            who = {"device": record.body.get("device") or self.state.device,
-                   "officer": officer.get("police_number", "") if isinstance(officer, dict) else self.state.officer}
         self._stored_bytes += item.size
         self._written_at_store = self._written_now
-        self._change(state="pulling", files_done=self.state.files_done + 1, bytes_done=self._stored_bytes, **who)
+        self._change(state="pulling", files_done=self.state.files_done + 1, bytes_done=self._stored_bytes,
+                     **self._who(record))
 
     def progress(self, files: int, nbytes: int) -> None:
         self._written_now = nbytes
@@ -134,6 +132,22 @@ class Bay:
             temporary = self.path.with_name(f".{self.path.name}.tmp")
             temporary.write_bytes(data)
             os.replace(temporary, self.path)
+
+    def _archived_identity(self, device_key: bytes) -> SignedRecord | None:
+        """The newest identity record this archive holds of the device, if it docked before."""
+        records = sorted(self.folders.chain(key_id(device_key)).glob("identity-*.json"))
+        try:
+            return read_record(records[-1]) if records else None
+        except EvidenceError:
+            return None
+
+    @staticmethod
+    def _who(record: SignedRecord | None) -> dict[str, str]:
+        """The device serial and officer a signed record names (nothing from records that name neither)."""
+        officer = record.body.get("officer") if record is not None else None
+        if not isinstance(officer, dict):
+            return {}
+        return {"device": str(record.body.get("device", "")), "officer": str(officer.get("police_number", ""))}
 
     def _change(self, **values: object) -> None:
         with self._lock:
