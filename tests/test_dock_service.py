@@ -5,6 +5,7 @@ No timed asserts: every wait is for an observable state."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import shutil
 import signal
@@ -22,7 +23,9 @@ from evidence.paths import DataDir
 from firmware.offload import serve
 from station.cli import main as station_main
 from station.dock.bays import read_bays
+from station.intake.archive import ArchiveSink
 from station.services import dock_init, dock_service, open_catalogue
+from sync.messages import Item
 from sync.ptywire import PtyWire
 from tests.conftest import record, small_context
 from tests.test_dock_archive import archived, spool_files
@@ -201,6 +204,21 @@ def check_eight(devices: list[Path], archive: Path, originals: list[dict[str, by
     assert any(line.split()[:4] == ["bodycam-3", "done", "BC90003", "900003"] for line in table)
     assert station_main(["bays", "--archive", str(archive), "--json"]) == 0
     assert {bay["bay"]: bay["state"] for bay in json.loads(capsys.readouterr().out)}["bodycam-8"] == "refused"
+
+
+def test_two_bays_taking_the_same_bytes_at_once_keep_apart_copies(tmp_path):
+    """Two devices may offer byte-identical items at the same moment (an empty index, say): each
+    bay's partial copy is its own, so one committing never takes the other's away."""
+    archive = tmp_path / "archive"
+    dock_init(archive)
+    catalogue = open_catalogue(archive)
+    item = Item("events/events-000001.jsonl", 3, hashlib.sha256(b"abc").digest())
+    copies = [ArchiveSink(archive, None, catalogue, device_key=key).resume(item) for key in (b"\x01" * 32, b"\x02" * 32)]
+    try:
+        assert copies[0].path != copies[1].path and copies[0].path.parent == copies[1].path.parent
+    finally:
+        for copy in copies:
+            copy.close()
 
 
 def test_sigterm_mid_transfer_receipts_nothing_that_is_not_stored(recorded, tmp_path):
