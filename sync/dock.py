@@ -178,7 +178,8 @@ class Dock:
         self.link.send(request)
         while True:
             self._check_stop()
-            answer = self.link.receive(min(self.config.rto, max(0.0, max(last, self.link.heard) + wait - time.monotonic())))
+            due = max(last, self.link.heard) + wait - time.monotonic()
+            answer = self.link.receive(min(self.config.rto, max(0.0, due)))     # a look at ``stop`` every RTO
             if answer is not None and answer.tag == request.tag:
                 if isinstance(answer, expect):
                     return answer

@@ -213,7 +213,8 @@ def test_two_bays_taking_the_same_bytes_at_once_keep_apart_copies(tmp_path):
     dock_init(archive)
     catalogue = open_catalogue(archive)
     item = Item("events/events-000001.jsonl", 3, hashlib.sha256(b"abc").digest())
-    copies = [ArchiveSink(archive, None, catalogue, device_key=key).resume(item) for key in (b"\x01" * 32, b"\x02" * 32)]
+    copies = [ArchiveSink(archive, None, catalogue, device_key=key).resume(item)
+              for key in (b"\x01" * 32, b"\x02" * 32)]
     try:
         assert copies[0].path != copies[1].path and copies[0].path.parent == copies[1].path.parent
     finally:

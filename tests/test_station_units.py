@@ -58,4 +58,5 @@ def test_each_service_is_confined_to_the_archive(units):
         assert "--archive /srv/bodycam" in service["ExecStart"]
     assert settings(units[0])["SupplementaryGroups"] == "bodycam-dock"      # the udev rule's group
     rule = (UNITS / "70-bodycam-dock.rules").read_text()
-    assert 'GROUP="bodycam-dock"' in rule and "bodycam-bay/" in rule and "/dev/bodycam-bay/*" in settings(units[0])["ExecStart"]
+    assert 'GROUP="bodycam-dock"' in rule and "bodycam-bay/" in rule
+    assert "--port /dev/bodycam-bay/*" in settings(units[0])["ExecStart"]

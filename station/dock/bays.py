@@ -87,7 +87,8 @@ class Bay:
         """A device is docked: authentication begins; the counts of the last pull are cleared."""
         self.stop.clear()
         self._stored_bytes = self._written_at_store = self._written_now = 0
-        self._change(state="authenticating", device="", key_id="", officer="", files_done=0, files_total=0, bytes_done=0, bytes_total=0,
+        self._change(state="authenticating", device="", key_id="", officer="", files_done=0, files_total=0,
+                     bytes_done=0, bytes_total=0,
                      rate=0.0, seconds_left=None)
 
     def finish(self, state: str, result: str) -> None:

@@ -106,7 +106,8 @@ class DockService:
         if report.failed:
             item, why = next(iter(report.failed.items()))
             return "refused", f"{len(report.failed)} item(s) refused, first {item}: {why}"
-        offset = "" if report.clock_offset_ns is None else f", clock set (was {report.clock_offset_ns / 1e9:+.3f} s off)"
+        offset = ("" if report.clock_offset_ns is None
+                  else f", clock set (was {report.clock_offset_ns / 1e9:+.3f} s off)")
         return "done", (f"{len(report.items)} files, {report.bytes / 1e6:.2f} MB in {report.seconds:.1f} s, "
                         f"{len(report.resumed)} resumed{offset}")
 
