@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from station.cli import main as station_main
 from station.dock.bays import read_bays
 from station.intake.archive import ArchiveSink
 from station.services import dock_init, dock_service, open_catalogue
+from sync.link import open_port
 from sync.messages import Item
 from sync.ptywire import PtyWire
 from tests.conftest import record, small_context
@@ -204,6 +206,37 @@ def check_eight(devices: list[Path], archive: Path, originals: list[dict[str, by
     assert any(line.split()[:4] == ["bodycam-3", "done", "BC90003", "900003"] for line in table)
     assert station_main(["bays", "--archive", str(archive), "--json"]) == 0
     assert {bay["bay"]: bay["state"] for bay in json.loads(capsys.readouterr().out)}["bodycam-8"] == "refused"
+
+
+def test_a_bay_with_garbage_on_its_line_says_so_and_the_other_bay_is_pulled(recorded, tmp_path):
+    devices, archive = station_with(recorded[:1], tmp_path, enrolled=1)
+    original = spool_files(devices[0])
+    bays, stop = Bays(tmp_path / "by-id"), threading.Event()
+    noisy = PtyWire()
+
+    def babble() -> None:
+        port = open_port(noisy.a)
+        try:
+            while not stop.wait(0.01):
+                port.write(os.urandom(512))
+        finally:
+            port.close()
+    babbler = OwnedThread(babble, "garbage", stopping=stop)
+    babbler.start()
+    device = Device(devices[0])
+    try:
+        with running(dock_service(archive, [bays.glob], patience=1.0)):
+            bays.dock(0, device.wire)
+            (bays.folder / "bodycam-9").symlink_to(noisy.b)
+            ended = {"bodycam-0": "done", "bodycam-9": "error"}
+            wait_for(lambda: {s.bay: s.state for s in read_bays(archive)} == ended,
+                     "the device pulled and the garbage refused", 60)
+    finally:
+        babbler.stop(30)
+        noisy.close()
+        device.close()
+    assert "no valid frames" in bay_states(archive)["bodycam-9"].result
+    assert_pulled(devices[0], "BC90000", archive, original)
 
 
 def test_two_bays_taking_the_same_bytes_at_once_keep_apart_copies(tmp_path):
