@@ -38,6 +38,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_selftest.py
 	$(BIN)/python bench/bench_service.py
 	$(BIN)/python bench/bench_link.py
+	$(BIN)/python bench/bench_dock.py
 	$(BIN)/python bench/bench_catalogue.py
 	$(BIN)/python bench/bench_web.py
 

@@ -6,9 +6,10 @@ set -e
 # postgresql: the shared station catalogue (its tests start a server in a temporary folder);
 # chromium: the review page's end-to-end tests (headless); poppler-utils: reads the record form's PDF back;
 # ceph-mon ceph-mgr ceph-osd radosgw ceph-common uuid-runtime curl: the central store's tests start a
-# throw-away single-node Ceph with its S3 gateway on loopback.
+# throw-away single-node Ceph with its S3 gateway on loopback; systemd: systemd-analyze verifies the
+# station's units.
 PACKAGES="ffmpeg fonts-noto-cjk tesseract-ocr lrzsz postgresql chromium poppler-utils
-    ceph-mon ceph-mgr ceph-osd radosgw ceph-common uuid-runtime curl"
+    ceph-mon ceph-mgr ceph-osd radosgw ceph-common uuid-runtime curl systemd"
 missing=""
 for package in $PACKAGES; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

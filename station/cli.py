@@ -12,16 +12,18 @@ from evidence.keys import add_key, key_text
 from evidence.paths import ArchiveDir
 from evidence.verify import add_verify_command
 from station import config as station_config
-from station.commands import access as access_commands
-from station.commands import audit as audit_commands
-from station.commands import catalogue as catalogue_commands
-from station.commands import options
-from station.commands import store as store_commands
-from station.commands import witness as witness_commands
+from station.commands import (
+    access as access_commands,
+    audit as audit_commands,
+    catalogue as catalogue_commands,
+    dock as dock_commands,
+    options,
+    store as store_commands,
+    witness as witness_commands,
+)
 from station.config import StationConfigError
 from station.web import cli as web
 from sync.dock import PullReport
-
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
     audit_commands.register(commands, shared)
     witness_commands.register(commands, shared)
     store_commands.register(commands, shared, config)
+    dock_commands.register(commands, shared)
     web.register(commands, shared.web)
     return parser
 

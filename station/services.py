@@ -7,6 +7,7 @@ connects to the database, runs migrations or loads the dock's key.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,16 +19,17 @@ from sqlalchemy.engine import Engine
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from station import db
-from station.config import StationConfig
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
+from station.config import StationConfig
 from station.custody import access, audit, exports
 from station.custody.access import Access, AccessError, Throttle, User
 from station.custody.audit import DONE, AuditTrail
 from station.custody.exports import Exports
+from station.dock.service import DockService
 from station.intake import enroll, witness
-from station.intake.pull import pull_into
+from station.intake.pull import PullWatch, pull_into
 from station.intake.witness import Witness
 from station.store import store
 from station.store.bucket import StoreError, StoreSettings
@@ -157,9 +159,26 @@ def pull(archive: Path, port_url: str, *, url: str | None = None, catalogue: Cat
     refusal signed into the audit trail."""
     station = open_station(archive, url) if catalogue is None else \
         Station(Path(archive), catalogue.engine, dock_signer(archive))
-    return pull_into(archive, port_url, catalogue=catalogue or Catalogue(station.engine),
+    return _pull_on(station, port_url, catalogue=catalogue, progress=progress, config=config, patience=patience,
+                    baudrate=baudrate)
+
+
+def dock_service(archive: Path, ports: Sequence[str], *, url: str | None = None, baudrate: int = DEFAULT_BAUDRATE,
+                 config: LinkConfig = LinkConfig(), patience: float = 30.0) -> DockService:
+    """The dock service of ``archive`` watching ``ports`` (globs): the station opened once, every
+    bay's pull on its one engine, each exactly as :func:`pull`."""
+    station = open_station(archive, url)
+
+    def pull_bay(port_url: str, watch: PullWatch, stop: threading.Event) -> PullReport:
+        return _pull_on(station, port_url, config=config, patience=patience, baudrate=baudrate, watch=watch,
+                        stop=stop)
+    return DockService(station.archive, ports, pull_bay)
+
+
+def _pull_on(station: Station, port_url: str, *, catalogue: Catalogue | None = None, **options: Any) -> PullReport:
+    return pull_into(station.archive, port_url, catalogue=catalogue or Catalogue(station.engine),
                      witness=Witness(station.engine, AuditTrail(station.engine, station.signer)),
-                     signer=station.signer, progress=progress, config=config, patience=patience, baudrate=baudrate)
+                     signer=station.signer, **options)
 
 
 def store_settings(config: StationConfig) -> StoreSettings | None:

@@ -39,5 +39,9 @@ class LinkDown(LinkError, ConnectionError):
     """The peer stopped answering, or stopped draining the line, for longer than allowed."""
 
 
+class Abandoned(LinkError, ConnectionError):
+    """The dock was told to stop: the transfer under way is left partial and not receipted."""
+
+
 class PortError(LinkError, OSError):
     """The serial port itself failed (unplugged, closed, I/O error)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,7 +17,7 @@ from typing import Callable
 import serial
 
 from evidence.receipts import receipt_data
-from sync import AuthError, LinkDown, PeerError, VerifyError
+from sync import Abandoned, AuthError, LinkDown, PeerError, VerifyError
 from sync.auth import Authenticator, auth_data, transcript
 from sync.link import Incoming, Link, LinkConfig
 from sync.messages import (MAGIC, MIN_VERSION, VERSION, Auth, Bye, Clock, Data, Done, Error, ErrorCode, Get,
@@ -41,13 +42,17 @@ class Dock:
     """Pull from a device over ``port`` into ``sink``.
 
     ``clock()`` gives the dock's UTC time in nanoseconds; with it, each session sets the
-    device's clock and records how far off it was.
+    device's clock and records how far off it was. ``offered(items)`` hears each session's
+    list; once ``stop`` is set the pull raises :class:`Abandoned`, leaving the item under
+    way partial and unreceipted (a receipt goes only for an item the sink committed).
     """
 
     def __init__(self, port: serial.SerialBase, sink: Sink, auth: Authenticator, *,
-                 config: LinkConfig = LinkConfig(), clock: Callable[[], int] | None = None) -> None:
+                 config: LinkConfig = LinkConfig(), clock: Callable[[], int] | None = None,
+                 offered: Callable[[list[Item]], None] | None = None, stop: threading.Event | None = None) -> None:
         self.port = port
         self.sink, self.auth, self.config, self.clock = sink, auth, config, clock
+        self.offered, self.stop = offered, stop
         self._tag = secrets.randbits(32)
 
     def pull(self, patience: float = 30.0) -> PullReport:
@@ -63,6 +68,7 @@ class Dock:
                     self._session(report)
                     break
                 except LinkDown:
+                    self._check_stop()
                     report.drops += 1
                     now = time.monotonic()
                     if (report.bytes, len(report.items)) != progress:
@@ -96,7 +102,11 @@ class Dock:
                 if exc.code != ErrorCode.UNSUPPORTED:
                     raise
         window = min(self.config.window, device.window)
-        for item in self._list():
+        items = self._list()
+        if self.offered is not None:
+            self.offered(items)
+        for item in items:
+            self._check_stop()
             if item.id not in report.items and item.id not in report.failed:
                 self._take(item, device.public_key, window, report)
         self._request(Bye(self._next_tag()), Bye)
@@ -142,6 +152,7 @@ class Dock:
         incoming = Incoming(get.tag, partial.offset, item.size, window, self.config.rto)
         self.link.send(get)
         while not incoming.done:
+            self._check_stop()
             message = self.link.receive(self.config.rto / 2)
             if isinstance(message, Data) and message.tag == get.tag:
                 if incoming.accept(message):
@@ -166,7 +177,9 @@ class Dock:
         wait = self.config.rto
         self.link.send(request)
         while True:
-            answer = self.link.receive(max(0.0, max(last, self.link.heard) + wait - time.monotonic()))
+            self._check_stop()
+            due = max(last, self.link.heard) + wait - time.monotonic()
+            answer = self.link.receive(min(self.config.rto, max(0.0, due)))     # a look at ``stop`` every RTO
             if answer is not None and answer.tag == request.tag:
                 if isinstance(answer, expect):
                     return answer
@@ -178,6 +191,10 @@ class Dock:
             if now - max(last, self.link.heard) >= wait:
                 self.link.send(request)
                 last, wait = now, wait * 2
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Abandoned("the dock was told to stop; what was under way stays partial, unreceipted")
 
     def _next_tag(self) -> int:
         self._tag = (self._tag + 1) % 2**32

@@ -36,14 +36,16 @@ STATION_PARTS = {
     "custody": {"catalogue", "db"},
     "intake": {"catalogue", "custody", "db"},
     "store": {"catalogue", "custody", "db"},
-    "services": {"db", "config", "catalogue", "custody", "intake", "store"},
-    "commands": {"config", "services", "catalogue", "custody", "intake", "store"},
-    "web": {"config", "services", "catalogue", "custody", "intake"},
-    "cli": {"config", "commands", "web", "services", "catalogue", "custody", "intake"},
+    "dock": {"intake", "catalogue", "custody", "db"},
+    "services": {"db", "config", "catalogue", "custody", "intake", "store", "dock"},
+    "commands": {"config", "services", "catalogue", "custody", "intake", "store", "dock"},
+    "web": {"config", "services", "catalogue", "custody", "intake", "dock"},
+    "cli": {"config", "commands", "web", "services", "catalogue", "custody", "intake", "dock"},
     "__main__": {"cli"},
 }
 FRONT_DOOR_LIBRARIES = {"argparse", "fastapi", "starlette", "uvicorn", "jinja2", "http", "multipart"}
-QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "store", "services")   # know no argparse and no HTTP
+# The parts that know no argparse and no HTTP.
+QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "store", "dock", "services")
 DEVICE_ONLY = ("av", "cv2", "numpy", "gpiozero", "PIL", "picamera2", "smbus2", "pynmea2")
 
 

@@ -9,6 +9,7 @@ import pytest
 from evidence.paths import ArchiveDir
 from station.cli import main
 from station.commands import options
+from station.commands.dock import dock_ports
 from station.config import load
 
 
@@ -82,8 +83,8 @@ def test_the_web_and_dock_options_take_their_defaults_from_the_file_and_flags_ov
     assert (web.archive, web.host, web.port, web.allowed_hosts, web.utc_offset_min) == \
         (Path("/srv/bodycam"), "0.0.0.0", 8443, ["station.example"], -210)
     assert shared.web.parse_args(["--port", "9000", "--archive", "/elsewhere"]).port == 9000
-    dock = shared.dock.parse_args([])
-    assert (dock.ports, dock.baud) == (["/dev/ttyACM*"], 921600)
+    assert dock_ports(shared.dock.parse_args([])) == (["/dev/ttyACM*"], 921600)
+    assert dock_ports(shared.dock.parse_args(["--port", "/dev/bay-*"])) == (["/dev/bay-*"], 921600)
     assert shared.dock.parse_args(["--baud", "115200"]).baud == 115200
 
 

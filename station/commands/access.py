@@ -17,8 +17,8 @@ from pathlib import Path
 
 from evidence.verify import verify_session
 from station import services
-from station.custody.access import ROLES, AccessDenied, AccessError, User
 from station.commands.options import Shared
+from station.custody.access import ROLES, AccessDenied, AccessError, User
 from station.services import Desk
 
 

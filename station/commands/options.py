@@ -20,7 +20,7 @@ class Shared:
     station: argparse.ArgumentParser        # --config, --archive, --catalogue
     actor: argparse.ArgumentParser          # --config, --archive, --catalogue, --user
     line: argparse.ArgumentParser           # --baud
-    dock: argparse.ArgumentParser           # --config, --archive, --catalogue, --ports, --baud
+    dock: argparse.ArgumentParser           # --config, --archive, --catalogue, --port, --baud
     web: argparse.ArgumentParser            # --config, --archive, --catalogue, --host, --port
 
 
@@ -50,8 +50,10 @@ def shared(config: StationConfig) -> Shared:
                       help=f"line rate of a UART link, as set on the device (default: [dock] baud, "
                            f"{config['dock.baud']}; a USB CDC-ACM port ignores it)")
     dock = argparse.ArgumentParser(add_help=False, parents=[station, line])
-    dock.add_argument("--ports", nargs="+", default=config["dock.ports"], metavar="PORT",
-                      help="serial ports or globs where devices dock (default: [dock] ports)")
+    dock.add_argument("--port", dest="ports", action="append", metavar="GLOB",
+                      help=f"a serial port or glob of them where devices dock, repeatable (default: [dock] ports, "
+                           f"{' '.join(config['dock.ports'])})")
+    dock.set_defaults(configured_ports=config["dock.ports"])
     web = argparse.ArgumentParser(add_help=False, parents=[station])
     web.add_argument("--host", default=config["web.host"],
                      help=f"address to listen on (default: [web] host, {config['web.host']})")

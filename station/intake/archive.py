@@ -314,7 +314,10 @@ class _Checked(FilePartial):
 
     def __init__(self, sink: ArchiveSink, item: Item, final: Path | None,
                  check: Callable[["_Checked"], None]) -> None:
-        super().__init__(item, sink.folders.partial / item.sha256.hex(), final, sink.sync_every)
+        # Named by the device too: bays receiving the same bytes from two devices at once
+        # (an empty index, say) must not share one copy.
+        owner = f"{key_id(sink.device_key)}-" if sink.device_key else ""
+        super().__init__(item, sink.folders.partial / f"{owner}{item.sha256.hex()}", final, sink.sync_every)
         self.sink, self.check = sink, check
         self.session, _, self.name = item.id.partition("/")
         self.record: SignedRecord | None = None      # the chain record it holds, for the witness

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from evidence import EvidenceError
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, SESSION_OPEN
-from station.catalogue.catalogue import DAY_NS, Catalogue, sessions, station_id
+from station.catalogue.catalogue import DAY_NS, Catalogue, station_id
 from station.catalogue.footage import read_session
 from station.catalogue.retention import periods
 from station.db import Migration

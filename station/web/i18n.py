@@ -94,6 +94,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "from": ("来源", "From"),
     "refused": ("拒绝访问", "Refused"),
     "back": ("返回", "Back"),
+    "bays": ("采集仓位", "Bays"),
+    "bays_none": ("采集服务尚未运行。", "The dock service has not run yet."),
+    "bay": ("仓位", "Bay"),
+    "bay_state": ("状态", "State"),
+    "bay_officer": ("警号", "Officer"),
+    "bay_files": ("文件", "Files"),
+    "bay_bytes": ("数据量 (MB)", "Data (MB)"),
+    "bay_rate": ("速率 (MB/s)", "Rate (MB/s)"),
+    "bay_left": ("剩余时间", "Time left"),
+    "bay_result": ("上次结果", "Last result"),
+    "bay_idle": ("空闲", "idle"),
+    "bay_authenticating": ("认证中", "authenticating"),
+    "bay_pulling": ("采集中", "pulling"),
+    "bay_verifying": ("校验中", "verifying"),
+    "bay_done": ("完成", "done"),
+    "bay_refused": ("已拒绝", "refused"),
+    "bay_error": ("故障", "error"),
 }
 
 
