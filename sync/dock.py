@@ -149,7 +149,8 @@ class Dock:
         get = Get(self._next_tag(), partial.offset, item.id)
         if partial.offset:
             report.resumed.append((item.id, partial.offset))
-        incoming = Incoming(get.tag, partial.offset, item.size, window, self.config.rto)
+        incoming = Incoming(get.tag, partial.offset, item.size, window, self.config.rto,
+                            keepalive=self.config.dead_after / 4)
         self.link.send(get)
         while not incoming.done:
             self._check_stop()

@@ -241,15 +241,15 @@ class Outgoing:
 class Incoming:
     """The receiving half of one transfer: takes DATA in order and says when to ACK or NAK."""
 
-    def __init__(self, tag: int, start: int, size: int, window: int, rto: float) -> None:
-        self.tag, self.size, self.window, self.rto = tag, size, window, rto
+    def __init__(self, tag: int, start: int, size: int, window: int, rto: float, keepalive: float = 1.0) -> None:
+        self.tag, self.size, self.window, self.rto, self.keepalive = tag, size, window, rto, keepalive
         self.expected = start
         self.heard = False            # any DATA of this transfer seen yet
         self._ack_every = max(1, window // 2)
         self._unacked = 0
         self._gap_at: int | None = None       # offset of the last frame past a gap, since a frame was taken
         self._nak = False                     # a NAK is due
-        self._progress = self._nudged = time.monotonic()
+        self._progress = self._nudged = self._replied = time.monotonic()
 
     @property
     def done(self) -> bool:
@@ -283,16 +283,24 @@ class Incoming:
         """The ACK or NAKs to send now, if any; ``heard`` is when bytes last came in
         (monotonic): a frame still arriving on a slow line is no stall. A gap's NAK goes
         twice: one lost to noise would cost the RTO, and the second costs the device
-        nothing, as it handles all that has come in before it sends again."""
+        nothing, as it handles all that has come in before it sends again. On a line too slow
+        for half a window within the sender's patience, an ACK goes at least every
+        ``keepalive`` seconds once the transfer's first frame is in (before it, a reply is the
+        GET again, which would send the sender back): the sender hears the receiver is there."""
         now = time.monotonic()
         nak = Nak(self.tag, self.expected, self.window)
         if self._nak:
-            self._nak, self._unacked = False, 0
-            return nak, nak
+            self._nak = False
+            return self._sent(now, nak, nak)
         if self._unacked and (self._unacked >= self._ack_every or self.done):
-            self._unacked = 0
-            return (Ack(self.tag, self.expected, self.window),)
+            return self._sent(now, Ack(self.tag, self.expected, self.window))
         if now - max(self._progress, self._nudged, heard) >= self.rto:
-            self._nudged, self._unacked = now, 0         # stalled: the sender goes back
-            return (nak,)
+            self._nudged = now                           # stalled: the sender goes back
+            return self._sent(now, nak)
+        if self.heard and now - self._replied >= self.keepalive:
+            return self._sent(now, Ack(self.tag, self.expected, self.window))
         return ()
+
+    def _sent(self, now: float, *replies: Ack | Nak) -> tuple[Ack | Nak, ...]:
+        self._unacked, self._replied = 0, now
+        return replies

@@ -327,6 +327,20 @@ def test_large_frames_on_a_slow_line_are_not_sent_twice(tmp_path):
     assert device.stats.rewinds == 0 and device.stats.data_bytes == 200_000
 
 
+def test_a_line_too_slow_for_a_half_window_within_dead_after_keeps_its_session(tmp_path):
+    """At 46 kB/s half the window (4 frames of 32 KiB) takes 2.8 s, longer than the device's
+    2 s of patience: the dock tells the device it is still there while frames arrive, so the
+    session is not dropped and nothing is resumed or sent twice (at 115,200 baud the same
+    happens with the default 5 s)."""
+    made = files(tmp_path / "spool", {"clip": 300_000})
+    config = LinkConfig(dead_after=2.0)
+    with PtyWire(rate=46_080) as wire, device_on(wire.a, DirectorySource(tmp_path / "spool"), config) as device:
+        report = pull(wire.b, tmp_path / "dock", config)
+    assert report.items == ["clip"] and report.drops == 0 and report.resumed == []
+    assert_arrived_once(made, tmp_path / "dock")
+    assert device.stats.sessions == 1 and device.stats.data_bytes == 300_000
+
+
 def test_a_peer_that_stops_reading_brings_the_link_down():
     """Nobody reads end b: the ptys and the relay fill up, then the link says so instead of
     blocking; closing it then gives up on the queued bytes (CLOSE_TIMEOUT) and returns."""
@@ -459,3 +473,18 @@ def test_a_frame_still_arriving_on_a_slow_line_is_no_stall():
     assert incoming.reply(heard=time.monotonic()) == ()
     assert incoming.idle(heard=time.monotonic()) < 0.05 < incoming.idle(heard=0.0)
     assert incoming.reply(heard=time.monotonic() - 0.1) == (Nak(1, 100, 8),)
+
+
+def test_a_receiver_on_a_slow_line_acks_at_least_every_keepalive_once_data_came():
+    """Fewer frames than half the window in ``keepalive`` seconds, bytes still arriving: an
+    ACK all the same, so the sender does not take the silence for a dead dock; none before the
+    transfer's first frame, when a reply would be its GET again."""
+    incoming = Incoming(tag=1, start=0, size=1000, window=8, rto=60, keepalive=0.05)
+    time.sleep(0.1)
+    assert incoming.reply(heard=time.monotonic()) == ()
+    assert incoming.accept(Data(1, 0, b"x" * 100))
+    assert incoming.reply(heard=time.monotonic()) == (Ack(1, 100, 8),)     # silent for longer than keepalive
+    assert incoming.reply(heard=time.monotonic()) == ()
+    time.sleep(0.1)
+    assert incoming.reply(heard=time.monotonic()) == (Ack(1, 100, 8),)
+    assert incoming.reply(heard=time.monotonic()) == ()
