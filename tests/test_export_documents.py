@@ -117,6 +117,7 @@ def test_the_c2pa_binding_s_exclusions_are_the_documented_ones_and_the_seal_cove
     result = validate_sidecar(video, video.with_suffix(".c2pa").read_bytes(),
                               (made / "keys" / "station-ca.pem").read_bytes())
     binding = next(a for a in result.manifest["assertions"] if a["label"].startswith("c2pa.hash.bmff"))
+    assert binding["label"] == "c2pa.hash.bmff.v3" and "`c2pa.hash.bmff.v3`" in EXPORT_DOC
     excluded = {exclusion["xpath"] for exclusion in binding["data"]["exclusions"]}
     assert excluded == {"/ftyp", "/mfra", "/uuid", "/free", "/skip"}
     assert all(f"`{xpath}`" in EXPORT_DOC for xpath in excluded)
