@@ -34,6 +34,7 @@ AUDIT_DOC = (DOCS / "audit-format.md").read_text()
 def raw_key(pem_text: str) -> bytes:
     """A keys/*.pub file as the document describes it: a PEM PUBLIC KEY block (RFC 8410) whose
     DER ends in the 32 raw Ed25519 key bytes."""
+    assert pem_text.endswith("-----END PUBLIC KEY-----\n")
     lines = pem_text.strip().splitlines()
     assert lines[0] == "-----BEGIN PUBLIC KEY-----" and lines[-1] == "-----END PUBLIC KEY-----"
     der = base64.b64decode("".join(lines[1:-1]))
