@@ -2,8 +2,9 @@
 
 Every session folder of the archive is read again: its records (signature, enrolled key,
 session) and its videos and indexes (exactly the bytes their manifest sealed), the write-ups
-beside them and the purge log. What the database alone knows (cases and their links, holds,
-the ledger, retention periods) is kept. ``bodycam-station rebuild``.
+beside them and the purge log, whose lines give back the catalogue rows of purged sessions.
+What the database alone knows (cases and their links, holds, the ledger, retention periods)
+is kept. ``bodycam-station rebuild``.
 """
 from __future__ import annotations
 
@@ -119,3 +120,21 @@ def _purge_log(catalogue: Catalogue, folders: ArchiveDir, problems: list[str]) -
                 continue
             if (row["session"], row["purged_ns"]) not in known:
                 connection.execute(purges.insert().values(**row))
+            _purged_row(connection, entry, folders, problems)
+
+
+def _purged_row(connection: sa.Connection, entry: dict, folders: ArchiveDir, problems: list[str]) -> None:
+    """A purged session's catalogue row stays (``search --purged``): the log line carries it."""
+    if connection.execute(sa.select(sessions.c.session).where(sessions.c.session == entry["session"])).first():
+        connection.execute(sessions.update().where(sessions.c.session == entry["session"],
+                                                   sessions.c.purged_ns.is_(None))
+                           .values(purged_ns=entry["purged_ns"]))
+        return
+    row = entry.get("catalogued")
+    if not isinstance(row, dict) or row.get("session") != entry["session"]:
+        problems.append(f"{folders.purge_log}: session {entry['session']} was purged by a station that did not "
+                        f"log its catalogue row; search --purged cannot show it")
+        return
+    known = {column.name for column in sessions.columns}
+    connection.execute(sessions.insert().values({**{name: value for name, value in row.items() if name in known},
+                                                 "purged_ns": entry["purged_ns"]}))

@@ -125,8 +125,9 @@ def _remove(catalogue: Catalogue, archive: ArchiveDir, station: str, assessment:
     with catalogue.engine.begin() as connection:    # the catalogue commits only once the files are gone
         connection.execute(purges.insert().values(**entry))
         connection.execute(sessions.update().where(sessions.c.session == assessment.session).values(purged_ns=now))
+        row = connection.execute(sa.select(sessions).where(sessions.c.session == assessment.session)).one()
         _unlink_session(folder, present, archive.root)
-        _log(archive.purge_log, {**entry, "expired": assessment.because})
+        _log(archive.purge_log, {**entry, "expired": assessment.because, "catalogued": dict(row._mapping)})
     catalogue.hook("purge", actor, {**entry, "expired": assessment.because})
 
 

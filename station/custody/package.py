@@ -11,7 +11,7 @@ Layout (docs/export-package.md)::
       keys/devices/<id>.pub      the devices' public keys
       keys/station.pub           the key that signs the audit entries
       keys/station-ca.pem        the trust anchor of the C2PA manifests
-      SHA256SUMS                 every file above
+      SHA256SUMS                 every file above, README.txt included
       audit.jsonl                this export's audit entries, the last of which lists the files' SHA-256
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ from station.custody.exports import Request
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
 
+README_NAME, SUMS_NAME, AUDIT_NAME = "README.txt", "SHA256SUMS", "audit.jsonl"
+
 README = """\
 Export {number} of the bodycam station {station} — 执法记录导出包
 =======================================================================
@@ -44,8 +46,11 @@ Requested by {requester}, approved by {approver}, made by {maker} at {made}.
 The videos in footage/ are the files the recording device sealed, copied byte for byte:
 never re-encoded, never cut. To check them without our software:
 
-1. Every file: `sha256sum -c SHA256SUMS`. The last line of audit.jsonl (signed by the
-   station) lists the same SHA-256 values in "detail" -> "files".
+1. Every file but SHA256SUMS itself and audit.jsonl (this README included):
+   `sha256sum -c SHA256SUMS`. The last line of audit.jsonl (signed by the station) lists the
+   same SHA-256 values in "detail" -> "files", so no file, these instructions included, can
+   be changed, added or removed unnoticed. Public keys (keys/*.pub) are PEM
+   "PUBLIC KEY" blocks (SubjectPublicKeyInfo) of Ed25519 keys.
 2. Each video against the device's seal: footage/<session>/seg-NNNNNN.mp4.manifest is a
    JSON object {{"record": ..., "public_key": hex, "signature": hex}}. The signature is
    Ed25519 over the 19 bytes "bodycam-evidence/1\\n" followed by the record's canonical JSON
@@ -54,15 +59,20 @@ never re-encoded, never cut. To check them without our software:
    match the video; record.prev is the SHA-256 of the canonical JSON of the record before
    it (session-open.json for segment 1), so a removed or reordered segment shows.
 3. The C2PA manifest of each video is its sidecar seg-NNNNNN.c2pa. Any C2PA validator
-   given keys/station-ca.pem as its trust anchor must report it trusted and valid; its
-   hard binding covers every byte of the video, and its assertion
-   "cn.bodycam.evidence.seal" carries the device's signed seal (2.) whole.
+   given keys/station-ca.pem as its trust anchor must report it trusted and valid. Its
+   hard binding (c2pa.hash.bmff) hashes the video except the boxes C2PA's rules leave out
+   (ftyp, mfra, and any top-level uuid, free and skip box): the device's seal (2.) covers
+   every byte. Its assertion "cn.bodycam.evidence.seal" carries that seal whole.
 4. audit.jsonl: one JSON object a line, {{"entry": ..., "public_key": hex, "signature": hex}};
    the signature is Ed25519 with keys/station.pub over "bodycam-audit/1\\n" followed by the
-   entry's canonical JSON. These are the request, approval and making of this export;
-   their "seq" numbers place them in the station's whole audit trail.
-5. verification.txt is the station's verification of the sessions in its archive;
-   record-form.pdf is the record form, to be signed and sealed.
+   entry's canonical JSON. These are the request, approval and making of this export, done
+   (refused attempts and the later hand-over are in the station's trail only); their "seq"
+   numbers place them in the station's whole audit trail.
+5. verification.txt (and verification.json) is the station's verification of the sessions
+   in its archive and the C2PA validation of the copies; record-form.pdf is the record form,
+   to be signed and sealed. Its times are the station's local time with the UTC offset
+   written; the start is the first frame of the first exported segment (the pre-event
+   recording included), the end the last frame of the last one.
 
 Files:
 {files}
@@ -100,14 +110,20 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
         "approver": approver, "maker": maker, "made": local_time(made_ns), "number": f"{wanted.id:06d}"})
     recordform.write_pdf(form, work / "record-form.pdf")
-    hashes = {path.relative_to(work).as_posix(): sha256_file(path).hexdigest()
-              for path in sorted(work.rglob("*")) if path.is_file()}
-    (work / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in hashes.items()))
-    (work / "README.txt").write_text(README.format(
+    names = sorted([_name(path, work) for path in work.rglob("*") if path.is_file()] + [README_NAME])
+    (work / README_NAME).write_text(README.format(
         number=f"{wanted.id:06d}", station=hashlib.sha256(signer_public).hexdigest()[:16],
         destination=wanted.destination, reason=wanted.reason, requester=requester, approver=approver,
-        maker=maker, made=local_time(made_ns), files="\n".join(f"  {name}" for name in hashes)), encoding="utf-8")
+        maker=maker, made=local_time(made_ns),
+        files="\n".join(f"  {name}" for name in [*names, SUMS_NAME, AUDIT_NAME])), encoding="utf-8")
+    hashes = {_name(path, work): sha256_file(path).hexdigest()
+              for path in sorted(work.rglob("*"), key=lambda path: _name(path, work)) if path.is_file()}
+    (work / SUMS_NAME).write_text("".join(f"{digest}  {name}\n" for name, digest in hashes.items()))
     return hashes
+
+
+def _name(path: Path, work: Path) -> str:
+    return path.relative_to(work).as_posix()
 
 
 def _copy_segment(segment: Segment, target: Path, ca: StationCA, about: dict) -> None:
@@ -126,16 +142,24 @@ def _copy_segment(segment: Segment, target: Path, ca: StationCA, about: dict) ->
 
 def _verification(work: Path, verdicts: list[SessionVerdict], chosen: list[tuple[Session, list[Segment]]],
                   ca_pem: bytes) -> None:
+    """verification.txt and .json (docs/export-package.md): the archive's verdicts and the
+    copies' C2PA validation, every path relative to the package (the station's own stay out)."""
     lines = report(verdicts, pinned=True)
-    exported = {(session.id, segment.video.name) for session, segments in chosen for segment in segments}
+    exported = sorted(f"footage/{session.id}/{segment.video.name}" for session, segments in chosen
+                      for segment in segments)
     lines.append("")
     lines.append("in this export, checked on the copies:")
-    for session_id, name in sorted(exported):
-        video = work / "footage" / session_id / name
+    checked = []
+    for name in exported:
+        video = work / name
         result = validate_sidecar(video, video.with_suffix(".c2pa").read_bytes(), ca_pem)
-        lines.append(f"  {session_id}/{name}  C2PA {result.state}"
-                     + (f" ({', '.join(result.failures)})" if result.failures else ""))
+        lines.append(f"  {name}  C2PA {result.state}" + (f" ({', '.join(result.failures)})" if result.failures else ""))
+        checked.append({"file": name, "sidecar": _name(video.with_suffix(".c2pa"), work), "state": result.state,
+                        "failures": result.failures})
     (work / "verification.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (work / "verification.json").write_text(json.dumps(
-        {"sessions": [v.as_json() for v in verdicts], "exported": sorted(f"{s}/{n}" for s, n in exported)},
-        ensure_ascii=False, indent=1), encoding="utf-8")
+    sessions = [{"session": v.session, "folder": f"footage/{v.session}", "device": v.device, "ok": v.ok,
+                 "closed": v.closed, "problems": v.problems,
+                 "segments": [{"name": s.name, "state": s.state, "detail": s.detail, "seq": s.seq}
+                              for s in v.segments]} for v in verdicts]
+    (work / "verification.json").write_text(json.dumps({"sessions": sessions, "exported": exported, "c2pa": checked},
+                                                       ensure_ascii=False, indent=1), encoding="utf-8")

@@ -4,8 +4,9 @@ The station is its own certificate authority (Ed25519, made with ``cryptography`
 self-signed CA certificate (``station-ca.pem``, the trust anchor a court is given) and a
 one-year signing certificate under it, renewed when it runs out. Each video of an export
 gets ``<video>.c2pa``: a C2PA manifest store, not embedded, whose hard binding (the
-``c2pa.hash.bmff`` assertion) covers every byte of the untouched original, signed with the
-station's signing key. The device-signed segment is the manifest's ingredient, and the
+``c2pa.hash.bmff`` assertion) hashes the untouched original but for the boxes C2PA leaves out
+by default (``ftyp``, ``mfra``, top-level ``uuid``, ``free``, ``skip``; the device's seal covers
+every byte), signed with the station's signing key. The device-signed segment is the manifest's ingredient, and the
 device's own signed seal of it is carried whole in the ``cn.bodycam.evidence.seal`` assertion.
 """
 from __future__ import annotations

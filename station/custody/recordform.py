@@ -40,6 +40,23 @@ def local_time(wall_ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(wall_ns // 10**9))
 
 
+def utc_offset(wall_ns: int) -> str:
+    """The station's offset from UTC at that moment, as ``UTC+08:00``."""
+    offset = time.strftime("%z", time.localtime(wall_ns // 10**9))
+    return f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def times_note(chosen: list[tuple[Session, list[Segment]]], walls: list[int]) -> str:
+    """Which signed times the start and end are, and in which zone (docs/export-package.md)."""
+    if not walls:
+        return "无画面"
+    pre_event = [session.opened.body.get("pre_event_ms", 0) for session, picked in chosen
+                 if picked and picked[0].manifest.body["segment"] == 1]
+    before = f"，含按下录制前的预录 {max(pre_event) / 1000:g} 秒" if pre_event else ""
+    return (f"本站时区 {utc_offset(min(walls))}；起：所导出第一段的第一帧{before}；止：最后一段的最后一帧；"
+            f"均为设备签名的分段记录所载时间")
+
+
 def seconds_of(segments: Iterable[Segment]) -> float:
     """Footage length: each segment from its first to its last frame, plus one frame interval."""
     total = 0.0
@@ -92,6 +109,7 @@ def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str]
         ("执法人员姓名", "；".join(officers)),
         ("摄录人员姓名", "；".join(wearers)),
         ("摄录起止时间", f"{local_time(min(walls))} 至 {local_time(max(walls))}" if walls else "无画面"),
+        ("时间说明", times_note(chosen, walls)),
         ("摄录地点", place),
         ("设备品牌型号", "；".join(devices)),
         ("录音录像格式", "；".join(formats)),
