@@ -31,8 +31,19 @@ SQLITE_BUSY_SECONDS = 60.0         # how long a writer waits for another's lock 
 MIGRATION_LOCK = 0x626F6463616D    # PostgreSQL advisory lock key of the migrations ("bodcam")
 
 
+REMEDY = "run 'bodycam-station rebuild' to move it aside and rebuild it from the archive"
+
+
 class DatabaseError(BodycamError, OSError):
     """The station's database cannot be opened or upgraded."""
+
+
+def shown(url: str | sa.URL) -> str:
+    """``url`` as a message may show it: its password masked."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(a database URL that cannot be read)"
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,8 @@ def connect(url: str) -> Engine:
         sqlite = url.startswith("sqlite")
         engine = sa.create_engine(url, future=True, connect_args={"timeout": SQLITE_BUSY_SECONDS} if sqlite else {})
     except (sa.exc.ArgumentError, ImportError) as exc:
-        raise DatabaseError(f"cannot use the database {url!r}: {exc}") from exc
+        raise DatabaseError(f"cannot use the database {shown(url)}: {exc}") from exc
+    sa.event.listen(engine, "handle_error", _in_one_sentence)
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:   # noqa: ANN001 (DB-API objects)
@@ -73,6 +85,21 @@ def connect(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.close()
     return engine
+
+
+def _in_one_sentence(context: sa.engine.ExceptionContext) -> BaseException | None:
+    """A database that cannot be reached or a SQLite file that is not one (damaged): one
+    sentence naming it and the remedy, in place of the driver's words and SQLAlchemy's."""
+    engine, error = context.engine, context.original_exception
+    if engine is None:
+        return None
+    if engine.dialect.name == "sqlite" and isinstance(error, sqlite3.DatabaseError) and \
+            not isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
+        return DatabaseError(f"the catalogue file {engine.url.database} is damaged ({error}): {REMEDY}.")
+    if context.is_disconnect or context.connection is None:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return DatabaseError(f"cannot reach the database {shown(engine.url)}: {first_line}.")
+    return None
 
 
 def migrate(engine: Engine, area: str, migrations: list[Migration]) -> list[int]:
@@ -97,7 +124,7 @@ def migrate(engine: Engine, area: str, migrations: list[Migration]) -> list[int]
                     area=area, version=migration.version, what=migration.what, applied_ns=time.time_ns()))
             applied.append(migration.version)
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot upgrade the {area} tables of {engine.url!r}: {exc}") from exc
+        raise DatabaseError(f"cannot upgrade the {area} tables of {shown(engine.url)}: {exc}") from exc
     return applied
 
 
