@@ -68,6 +68,38 @@ def database_url(archive: Path, url: str | None = None) -> str:
     return url or f"sqlite:///{ArchiveDir(archive).root / CATALOGUE_FILE}"
 
 
+def damage(path: Path) -> str | None:
+    """Why the SQLite file at ``path`` cannot serve as the station's database (empty, or not
+    sound by SQLite's own quick check), or None: sound, or not there at all."""
+    if not path.exists():
+        return None
+    wal = path.with_name(path.name + "-wal")
+    if path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size):
+        return "it is empty (0 bytes)"
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None if verdict == "ok" else verdict
+
+
+def set_aside(path: Path, now_ns: int) -> Path:
+    """Move a damaged SQLite file (and its write-ahead log) aside as ``NAME.damaged-TIME``; returns where."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now_ns // 10**9))}")
+    for suffix in ("-wal", "-shm", ""):
+        if (part := path.with_name(path.name + suffix)).exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def refuse_empty(path: Path, holds_sessions: bool) -> None:
+    """An empty database file beside an archive of sessions is not a new station: its cases,
+    holds and ledger would vanish without a word."""
+    if holds_sessions and damage(path) == "it is empty (0 bytes)":
+        raise DatabaseError(f"the catalogue file {path} is empty (0 bytes) though the archive holds sessions: {REMEDY}.")
+
+
 def connect(url: str) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys and a write-ahead log, as PostgreSQL has by nature."""
     try:

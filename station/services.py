@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from evidence.keys import FileSigner
+from evidence.records import SESSION_OPEN
 from evidence.paths import ArchiveDir
 from station import db
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
+from station.catalogue.rebuild import SESSION_FOLDERS
 from station.custody import access, audit, exports
 from station.custody.access import Access, AccessError, Throttle, User
 from station.custody.audit import DONE, AuditTrail
@@ -53,9 +55,24 @@ def has_database(archive: Path, url: str | None = None) -> bool:
     return (archive / db.CATALOGUE_FILE).exists() or bool(url and ArchiveDir(archive).dock.is_dir())
 
 
+def holds_sessions(archive: Path) -> bool:
+    """Whether the archive holds at least one session folder."""
+    return next(Path(archive).glob(f"{SESSION_FOLDERS}/{SESSION_OPEN}"), None) is not None
+
+
+def set_damaged_aside(archive: Path, url: str | None = None, clock: Callable[[], int] = time.time_ns) -> Path | None:
+    """Before a rebuild: a damaged or empty SQLite database moved aside (where to, or None)."""
+    path = Path(archive) / db.CATALOGUE_FILE
+    if url is not None or db.damage(path) is None:
+        return None
+    return db.set_aside(path, clock())
+
+
 def open_database(archive: Path, url: str | None = None) -> Engine:
     """The station's database at ``url`` (PostgreSQL for a shared one), else the archive's SQLite
     file, its tables made or upgraded."""
+    if url is None:
+        db.refuse_empty(Path(archive) / db.CATALOGUE_FILE, holds_sessions(archive))
     engine = db.connect(db.database_url(archive, url))
     ensure_schema(engine)
     return engine

@@ -195,7 +195,10 @@ def _show(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from station.catalogue.rebuild import rebuild
+    from station.services import set_damaged_aside
 
+    if (aside := set_damaged_aside(args.archive, args.catalogue)) is not None:
+        print(f"the damaged catalogue file was moved aside to {aside}")
     desk, user, catalogue = _open(args, "catalogue", "rebuild")
     done = rebuild(catalogue, args.archive)
     _record(desk, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
