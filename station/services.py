@@ -22,8 +22,8 @@ from station import db
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
-from station.catalogue.rebuild import SESSION_FOLDERS
-from station.custody import access, audit, exports
+from station.catalogue.rebuild import SESSION_FOLDERS, Rebuilt, rebuild
+from station.custody import access, audit, exports, journal
 from station.custody.access import Access, AccessError, Throttle, User
 from station.custody.audit import DONE, AuditTrail
 from station.custody.exports import Exports
@@ -96,12 +96,26 @@ def dock_init(archive: Path, device_keys: Iterable[str] = ()) -> FileSigner:
     return signer
 
 
-def audit_hook(trail: AuditTrail, user: User | None) -> Hook:
+class Stamp:
+    """A clock remembering its last reading: the time the catalogue stored with a change, which
+    the change's audit entry carries (``detail.stored_ns``) so a replay of the journal stores it again."""
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self.clock, self.last = clock, None
+
+    def __call__(self) -> int:
+        self.last = self.clock()
+        return self.last
+
+
+def audit_hook(trail: AuditTrail, user: User | None, stamp: Stamp) -> Hook:
     """The catalogue's hook: each hold, case link, purge, write-up … is one audit entry."""
     def record(action: str, actor: str, details: dict[str, Any]) -> None:
+        stored = {} if stamp.last is None else {"stored_ns": stamp.last}
+        stamp.last = None
         trail.record(actor, action.replace(" ", "-"), role=user.role if user else None,
                      footage=[details["session"]] if details.get("session") else [],
-                     reason=details.get("why") or details.get("reason"), detail=details)
+                     reason=details.get("why") or details.get("reason"), detail={**details, **stored})
     return record
 
 
@@ -137,11 +151,20 @@ class Station:
     clock: Callable[[], int] = time.time_ns
     throttle: Throttle = Throttle()
 
+    @property
+    def journal(self) -> Path:
+        return journal.path(self.archive, self.signer.key_id)
+
+    def trail(self, source: str | None = None) -> AuditTrail:
+        """The audit trail, each entry also appended to the archive's journal."""
+        return AuditTrail(self.engine, self.signer, source=source,
+                          journal=journal.Journal(self.journal, self.engine, self.signer.public_key))
+
     def desk(self, user: User | None, source: str | None = None) -> Desk:
         """The services for ``user`` (None: before anyone signed in), each audit entry naming
         ``source`` (by default the operating-system user and host)."""
-        trail = AuditTrail(self.engine, self.signer, source=source)
-        catalogue = Catalogue(self.engine, hook=audit_hook(trail, user), clock=self.clock)
+        trail, stamp = self.trail(source), Stamp(self.clock)
+        catalogue = Catalogue(self.engine, hook=audit_hook(trail, user, stamp), clock=stamp)
         gate = Access(self.engine, trail, clock=self.clock, throttle=self.throttle)
         footage = CatalogueFootage(catalogue, self.archive)
         return Desk(user, self.signer, trail, gate, catalogue, footage, Exports(gate, footage),
@@ -150,9 +173,37 @@ class Station:
 
 def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], int] = time.time_ns,
                  throttle: Throttle = Throttle()) -> Station:
-    """The station of ``archive`` (which must have its dock key) on the database at ``url``."""
+    """The station of ``archive`` (which must have its dock key) on the database at ``url``; the
+    journal given what a crash kept from it, a database behind the journal refused."""
     signer = dock_signer(archive)
-    return Station(Path(archive), open_database(archive, url), signer, clock, throttle)
+    station = Station(Path(archive), open_database(archive, url), signer, clock, throttle)
+    journal.Journal(station.journal, station.engine, signer.public_key).reconcile()
+    return station
+
+
+def restore(archive: Path, url: str | None = None, clock: Callable[[], int] = time.time_ns) -> Rebuilt | None:
+    """A database lost, damaged (and set aside) or replaced: rebuilt from the archive, then the
+    journal replayed into it (users, cases, holds, ledger, retention, the trail itself) and the
+    result checked; None if the database is not behind the journal (nothing to restore). Done as
+    the station itself (no user can sign in before it), an audit entry of its own."""
+    signer = dock_signer(archive)
+    station = Station(Path(archive), open_database(archive, url), signer, clock)
+    journalled = journal.last_seq(station.journal)
+    stored = audit.last_seq(station.engine)
+    if stored >= journalled:
+        return None
+    if stored:
+        raise audit.AuditError(f"the database holds the audit trail up to entry {stored}, its journal "
+                               f"{station.journal} up to {journalled}: an older copy; move it aside, then rebuild.")
+    done = rebuild(Catalogue(station.engine, clock=clock), archive)
+    last = journal.replay(station.engine, station.journal, {signer.public_key})
+    problems = audit.verify(station.engine, {signer.public_key})
+    if problems or last != journalled:
+        raise audit.AuditError(f"the trail restored from {station.journal} does not verify: "
+                               f"{problems[0] if problems else f'it ends at entry {last}, not {journalled}'}")
+    station.trail().record(audit.STATION, "rebuild", detail={
+        "sessions": done.sessions, "files": done.files, "problems": len(done.problems), "restored_to": last})
+    return done
 
 
 def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> Catalogue:
@@ -170,5 +221,5 @@ def pull(archive: Path, port_url: str, *, url: str | None = None, catalogue: Cat
     station = open_station(archive, url) if catalogue is None else \
         Station(Path(archive), catalogue.engine, dock_signer(archive))
     return pull_into(archive, port_url, catalogue=catalogue or Catalogue(station.engine),
-                     witness=Witness(station.engine, AuditTrail(station.engine, station.signer)),
+                     witness=Witness(station.engine, station.trail()),
                      signer=station.signer, progress=progress, config=config, patience=patience, baudrate=baudrate)
