@@ -152,13 +152,13 @@ class Station:
     throttle: Throttle = Throttle()
 
     @property
-    def journal(self) -> Path:
-        return journal.path(self.archive, self.signer.key_id)
+    def journal(self) -> journal.Journal:
+        """The archive's copy of the audit trail (this station's entries)."""
+        return journal.Journal(journal.path(self.archive, self.signer.key_id), self.engine, self.signer.public_key)
 
     def trail(self, source: str | None = None) -> AuditTrail:
         """The audit trail, each entry also appended to the archive's journal."""
-        return AuditTrail(self.engine, self.signer, source=source,
-                          journal=journal.Journal(self.journal, self.engine, self.signer.public_key))
+        return AuditTrail(self.engine, self.signer, source=source, journal=self.journal)
 
     def desk(self, user: User | None, source: str | None = None) -> Desk:
         """The services for ``user`` (None: before anyone signed in), each audit entry naming
@@ -177,7 +177,7 @@ def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], i
     journal given what a crash kept from it, a database behind the journal refused."""
     signer = dock_signer(archive)
     station = Station(Path(archive), open_database(archive, url), signer, clock, throttle)
-    journal.Journal(station.journal, station.engine, signer.public_key).reconcile()
+    station.journal.reconcile()
     return station
 
 
@@ -188,18 +188,18 @@ def restore(archive: Path, url: str | None = None, clock: Callable[[], int] = ti
     the station itself (no user can sign in before it), an audit entry of its own."""
     signer = dock_signer(archive)
     station = Station(Path(archive), open_database(archive, url), signer, clock)
-    journalled = journal.last_seq(station.journal)
-    stored = audit.last_seq(station.engine)
+    file = station.journal.file
+    journalled, stored = journal.last_seq(file), audit.last_seq(station.engine)
     if stored >= journalled:
         return None
     if stored:
         raise audit.AuditError(f"the database holds the audit trail up to entry {stored}, its journal "
-                               f"{station.journal} up to {journalled}: an older copy; move it aside, then rebuild.")
+                               f"{file} up to {journalled}: an older copy; move it aside, then rebuild.")
     done = rebuild(Catalogue(station.engine, clock=clock), archive)
-    last = journal.replay(station.engine, station.journal, {signer.public_key})
+    last = journal.replay(station.engine, file, {signer.public_key})
     problems = audit.verify(station.engine, {signer.public_key})
     if problems or last != journalled:
-        raise audit.AuditError(f"the trail restored from {station.journal} does not verify: "
+        raise audit.AuditError(f"the trail restored from {file} does not verify: "
                                f"{problems[0] if problems else f'it ends at entry {last}, not {journalled}'}")
     station.trail().record(audit.STATION, "rebuild", detail={
         "sessions": done.sessions, "files": done.files, "problems": len(done.problems), "restored_to": last})

@@ -155,12 +155,12 @@ def test_an_entry_a_crash_kept_from_the_journal_is_appended_when_the_station_ope
     opened = open_station(archive)
     for number in range(3):
         opened.desk(None).record("search", detail={"n": number})
-    whole = opened.journal.read_bytes()
+    whole = opened.journal.file.read_bytes()
     lines = whole.splitlines(keepends=True)
-    opened.journal.write_bytes(b"".join(lines[:-1]) + lines[-1][:40])     # died while writing its last line
+    opened.journal.file.write_bytes(b"".join(lines[:-1]) + lines[-1][:40])     # died while writing its last line
     open_station(archive).desk(None).record("search", detail={"n": 3})
-    assert [entry.seq for entry in journal.read(opened.journal)] == [1, 2, 3, 4]
-    opened.journal.write_bytes(b"".join(lines[:-1]))                       # died between commit and journal
+    assert [entry.seq for entry in journal.read(opened.journal.file)] == [1, 2, 3, 4]
+    opened.journal.file.write_bytes(b"".join(lines[:-1]))                       # died between commit and journal
     open_station(archive)
-    assert opened.journal.read_bytes().startswith(whole)
-    assert [entry.seq for entry in journal.read(opened.journal)] == [1, 2, 3, 4]
+    assert opened.journal.file.read_bytes().startswith(whole)
+    assert [entry.seq for entry in journal.read(opened.journal.file)] == [1, 2, 3, 4]
