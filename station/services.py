@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from evidence.keys import FileSigner
-from evidence.records import SESSION_OPEN
 from evidence.paths import ArchiveDir
+from evidence.records import SESSION_OPEN
 from station import db
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook

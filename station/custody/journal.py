@@ -16,9 +16,8 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from station.catalogue.catalogue import case_links, cases, holds, ledger, retention
@@ -101,23 +100,26 @@ def _entry(text: bytes) -> Entry:
 def last_seq(journal: Path, chunk: int = 1 << 16) -> int:
     """The ``seq`` of the journal's last whole entry (0: none), read from its end."""
     try:
-        file = open(journal, "rb")
+        with open(journal, "rb") as file:
+            return _last_seq(file, chunk)
     except FileNotFoundError:
         return 0
-    with file:
-        size = file.seek(0, os.SEEK_END)
-        while True:
-            start = max(0, size - chunk)
-            file.seek(start)
-            lines = file.read(size - start).split(b"\n")
-            for text in reversed(lines if start == 0 else lines[1:]):
-                try:
-                    return _entry(text).seq
-                except (ValueError, KeyError, TypeError):
-                    continue        # an empty or torn line
-            if start == 0:
-                return 0
-            chunk *= 4
+
+
+def _last_seq(file: BinaryIO, chunk: int) -> int:
+    size = file.seek(0, os.SEEK_END)
+    while True:
+        start = max(0, size - chunk)
+        file.seek(start)
+        lines = file.read(size - start).split(b"\n")
+        for text in reversed(lines if start == 0 else lines[1:]):
+            try:
+                return _entry(text).seq
+            except (ValueError, KeyError, TypeError):
+                continue        # an empty or torn line
+        if start == 0:
+            return 0
+        chunk *= 4
 
 
 def replay(engine: Engine, journal: Path, trusted: set[bytes]) -> int:
