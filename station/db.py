@@ -68,13 +68,18 @@ def database_url(archive: Path, url: str | None = None) -> str:
     return url or f"sqlite:///{ArchiveDir(archive).root / CATALOGUE_FILE}"
 
 
+def is_empty(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` exists with 0 bytes (and no write-ahead log holding pages)."""
+    wal = path.with_name(path.name + "-wal")
+    return path.exists() and path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size)
+
+
 def damage(path: Path) -> str | None:
     """Why the SQLite file at ``path`` cannot serve as the station's database (empty, or not
     sound by SQLite's own quick check), or None: sound, or not there at all."""
     if not path.exists():
         return None
-    wal = path.with_name(path.name + "-wal")
-    if path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size):
+    if is_empty(path):
         return "it is empty (0 bytes)"
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
@@ -93,10 +98,10 @@ def set_aside(path: Path, now_ns: int) -> Path:
     return aside
 
 
-def refuse_empty(path: Path, holds_sessions: bool) -> None:
+def refuse_empty(path: Path, holds_sessions: Callable[[], bool]) -> None:
     """An empty database file beside an archive of sessions is not a new station: its cases,
     holds and ledger would vanish without a word."""
-    if holds_sessions and damage(path) == "it is empty (0 bytes)":
+    if is_empty(path) and holds_sessions():
         raise DatabaseError(f"the catalogue file {path} is empty (0 bytes) though the archive holds sessions: {REMEDY}.")
 
 

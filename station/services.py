@@ -72,7 +72,7 @@ def open_database(archive: Path, url: str | None = None) -> Engine:
     """The station's database at ``url`` (PostgreSQL for a shared one), else the archive's SQLite
     file, its tables made or upgraded."""
     if url is None:
-        db.refuse_empty(Path(archive) / db.CATALOGUE_FILE, holds_sessions(archive))
+        db.refuse_empty(Path(archive) / db.CATALOGUE_FILE, lambda: holds_sessions(archive))
     engine = db.connect(db.database_url(archive, url))
     ensure_schema(engine)
     return engine
