@@ -34,7 +34,7 @@ def not_utf8(args: argparse.Namespace) -> str | None:
                     text.encode("utf-8")
                 except UnicodeEncodeError:
                     shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                    return (f"{'--' + name.rstrip('_').replace('_', '-')} '{shown}' is not UTF-8 text: "
+                    return (f"the {name.rstrip('_')} given, '{shown}', is not UTF-8 text: "
                             f"give names, reasons and write-ups in UTF-8.")
     return None
 
