@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = _parser(config).parse_args(argv)
     console_logging("bodycam-station", args.verbose)
+    if (garbled := options.not_utf8(args)) is not None:
+        print(f"bodycam-station: {garbled}", file=sys.stderr)
+        return 1
     try:
         return args.run(args)
     except (BodycamError, OSError) as exc:     # one sentence, no traceback

@@ -31,8 +31,19 @@ SQLITE_BUSY_SECONDS = 60.0         # how long a writer waits for another's lock 
 MIGRATION_LOCK = 0x626F6463616D    # PostgreSQL advisory lock key of the migrations ("bodcam")
 
 
+REMEDY = "run 'bodycam-station rebuild' to move it aside and rebuild it from the archive"
+
+
 class DatabaseError(BodycamError, OSError):
     """The station's database cannot be opened or upgraded."""
+
+
+def shown(url: str | sa.URL) -> str:
+    """``url`` as a message may show it: its password masked."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(a database URL that cannot be read)"
 
 
 @dataclass(frozen=True)
@@ -57,13 +68,51 @@ def database_url(archive: Path, url: str | None = None) -> str:
     return url or f"sqlite:///{ArchiveDir(archive).root / CATALOGUE_FILE}"
 
 
+def is_empty(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` exists with 0 bytes (and no write-ahead log holding pages)."""
+    wal = path.with_name(path.name + "-wal")
+    return path.exists() and path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size)
+
+
+def damage(path: Path) -> str | None:
+    """Why the SQLite file at ``path`` cannot serve as the station's database (empty, or not
+    sound by SQLite's own quick check), or None: sound, or not there at all."""
+    if not path.exists():
+        return None
+    if is_empty(path):
+        return "it is empty (0 bytes)"
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None if verdict == "ok" else verdict
+
+
+def set_aside(path: Path, now_ns: int) -> Path:
+    """Move a damaged SQLite file (and its write-ahead log) aside as ``NAME.damaged-TIME``; returns where."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now_ns // 10**9))}")
+    for suffix in ("-wal", "-shm", ""):
+        if (part := path.with_name(path.name + suffix)).exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def refuse_empty(path: Path, holds_sessions: Callable[[], bool]) -> None:
+    """An empty database file beside an archive of sessions is not a new station: its cases,
+    holds and ledger would vanish without a word."""
+    if is_empty(path) and holds_sessions():
+        raise DatabaseError(f"the catalogue file {path} is empty (0 bytes) though the archive holds sessions: {REMEDY}.")
+
+
 def connect(url: str) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys and a write-ahead log, as PostgreSQL has by nature."""
     try:
         sqlite = url.startswith("sqlite")
         engine = sa.create_engine(url, future=True, connect_args={"timeout": SQLITE_BUSY_SECONDS} if sqlite else {})
     except (sa.exc.ArgumentError, ImportError) as exc:
-        raise DatabaseError(f"cannot use the database {url!r}: {exc}") from exc
+        raise DatabaseError(f"cannot use the database {shown(url)}: {exc}") from exc
+    sa.event.listen(engine, "handle_error", _in_one_sentence)
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:   # noqa: ANN001 (DB-API objects)
@@ -73,6 +122,21 @@ def connect(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.close()
     return engine
+
+
+def _in_one_sentence(context: sa.engine.ExceptionContext) -> BaseException | None:
+    """A database that cannot be reached or a SQLite file that is not one (damaged): one
+    sentence naming it and the remedy, in place of the driver's words and SQLAlchemy's."""
+    engine, error = context.engine, context.original_exception
+    if engine is None:
+        return None
+    if engine.dialect.name == "sqlite" and isinstance(error, sqlite3.DatabaseError) and \
+            not isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
+        return DatabaseError(f"the catalogue file {engine.url.database} is damaged ({error}): {REMEDY}.")
+    if context.is_disconnect or context.connection is None:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return DatabaseError(f"cannot reach the database {shown(engine.url)}: {first_line}.")
+    return None
 
 
 def migrate(engine: Engine, area: str, migrations: list[Migration]) -> list[int]:
@@ -97,7 +161,7 @@ def migrate(engine: Engine, area: str, migrations: list[Migration]) -> list[int]
                     area=area, version=migration.version, what=migration.what, applied_ns=time.time_ns()))
             applied.append(migration.version)
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot upgrade the {area} tables of {engine.url!r}: {exc}") from exc
+        raise DatabaseError(f"cannot upgrade the {area} tables of {shown(engine.url)}: {exc}") from exc
     return applied
 
 

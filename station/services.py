@@ -18,12 +18,14 @@ from sqlalchemy.engine import Engine
 
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
+from evidence.records import SESSION_OPEN
 from station import db
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
+from station.catalogue.rebuild import SESSION_FOLDERS, Rebuilt, rebuild
 from station.config import StationConfig
-from station.custody import access, audit, exports
+from station.custody import access, audit, exports, journal
 from station.custody.access import Access, AccessError, Throttle, User
 from station.custody.audit import DONE, AuditTrail
 from station.custody.exports import Exports
@@ -60,9 +62,24 @@ def has_database(archive: Path, url: str | None = None) -> bool:
     return (archive / db.CATALOGUE_FILE).exists() or bool(url and ArchiveDir(archive).dock.is_dir())
 
 
+def holds_sessions(archive: Path) -> bool:
+    """Whether the archive holds at least one session folder."""
+    return next(Path(archive).glob(f"{SESSION_FOLDERS}/{SESSION_OPEN}"), None) is not None
+
+
+def set_damaged_aside(archive: Path, url: str | None = None, clock: Callable[[], int] = time.time_ns) -> Path | None:
+    """Before a rebuild: a damaged or empty SQLite database moved aside (where to, or None)."""
+    path = Path(archive) / db.CATALOGUE_FILE
+    if url is not None or db.damage(path) is None:
+        return None
+    return db.set_aside(path, clock())
+
+
 def open_database(archive: Path, url: str | None = None) -> Engine:
     """The station's database at ``url`` (PostgreSQL for a shared one), else the archive's SQLite
     file, its tables made or upgraded."""
+    if url is None:
+        db.refuse_empty(Path(archive) / db.CATALOGUE_FILE, lambda: holds_sessions(archive))
     engine = db.connect(db.database_url(archive, url))
     ensure_schema(engine)
     return engine
@@ -86,12 +103,26 @@ def dock_init(archive: Path, device_keys: Iterable[str] = ()) -> FileSigner:
     return signer
 
 
-def audit_hook(trail: AuditTrail, user: User | None) -> Hook:
+class Stamp:
+    """A clock remembering its last reading: the time the catalogue stored with a change, which
+    the change's audit entry carries (``detail.stored_ns``) so a replay of the journal stores it again."""
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self.clock, self.last = clock, None
+
+    def __call__(self) -> int:
+        self.last = self.clock()
+        return self.last
+
+
+def audit_hook(trail: AuditTrail, user: User | None, stamp: Stamp) -> Hook:
     """The catalogue's hook: each hold, case link, purge, write-up … is one audit entry."""
     def record(action: str, actor: str, details: dict[str, Any]) -> None:
+        stored = {} if stamp.last is None else {"stored_ns": stamp.last}
+        stamp.last = None
         trail.record(actor, action.replace(" ", "-"), role=user.role if user else None,
                      footage=[details["session"]] if details.get("session") else [],
-                     reason=details.get("why") or details.get("reason"), detail=details)
+                     reason=details.get("why") or details.get("reason"), detail={**details, **stored})
     return record
 
 
@@ -127,11 +158,20 @@ class Station:
     clock: Callable[[], int] = time.time_ns
     throttle: Throttle = Throttle()
 
+    @property
+    def journal(self) -> journal.Journal:
+        """The archive's copy of the audit trail (this station's entries)."""
+        return journal.Journal(journal.path(self.archive, self.signer.key_id), self.engine, self.signer.public_key)
+
+    def trail(self, source: str | None = None) -> AuditTrail:
+        """The audit trail, each entry also appended to the archive's journal."""
+        return AuditTrail(self.engine, self.signer, source=source, journal=self.journal)
+
     def desk(self, user: User | None, source: str | None = None) -> Desk:
         """The services for ``user`` (None: before anyone signed in), each audit entry naming
         ``source`` (by default the operating-system user and host)."""
-        trail = AuditTrail(self.engine, self.signer, source=source)
-        catalogue = Catalogue(self.engine, hook=audit_hook(trail, user), clock=self.clock)
+        trail, stamp = self.trail(source), Stamp(self.clock)
+        catalogue = Catalogue(self.engine, hook=audit_hook(trail, user, stamp), clock=stamp)
         gate = Access(self.engine, trail, clock=self.clock, throttle=self.throttle)
         footage = CatalogueFootage(catalogue, self.archive)
         return Desk(user, self.signer, trail, gate, catalogue, footage, Exports(gate, footage),
@@ -140,9 +180,37 @@ class Station:
 
 def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], int] = time.time_ns,
                  throttle: Throttle = Throttle()) -> Station:
-    """The station of ``archive`` (which must have its dock key) on the database at ``url``."""
+    """The station of ``archive`` (which must have its dock key) on the database at ``url``; the
+    journal given what a crash kept from it, a database behind the journal refused."""
     signer = dock_signer(archive)
-    return Station(Path(archive), open_database(archive, url), signer, clock, throttle)
+    station = Station(Path(archive), open_database(archive, url), signer, clock, throttle)
+    station.journal.reconcile()
+    return station
+
+
+def restore(archive: Path, url: str | None = None, clock: Callable[[], int] = time.time_ns) -> Rebuilt | None:
+    """A database lost, damaged (and set aside) or replaced: rebuilt from the archive, then the
+    journal replayed into it (users, cases, holds, ledger, retention, the trail itself) and the
+    result checked; None if the database is not behind the journal (nothing to restore). Done as
+    the station itself (no user can sign in before it), an audit entry of its own."""
+    signer = dock_signer(archive)
+    station = Station(Path(archive), open_database(archive, url), signer, clock)
+    file = station.journal.file
+    journalled, stored = journal.last_seq(file), audit.last_seq(station.engine)
+    if stored >= journalled:
+        return None
+    if stored:
+        raise audit.AuditError(f"the database holds the audit trail up to entry {stored}, its journal "
+                               f"{file} up to {journalled}: an older copy; move it aside, then rebuild.")
+    done = rebuild(Catalogue(station.engine, clock=clock), archive)
+    last = journal.replay(station.engine, file, {signer.public_key})
+    problems = audit.verify(station.engine, {signer.public_key})
+    if problems or last != journalled:
+        raise audit.AuditError(f"the trail restored from {file} does not verify: "
+                               f"{problems[0] if problems else f'it ends at entry {last}, not {journalled}'}")
+    station.trail().record(audit.STATION, "rebuild", detail={
+        "sessions": done.sessions, "files": done.files, "problems": len(done.problems), "restored_to": last})
+    return done
 
 
 def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> Catalogue:
@@ -177,7 +245,7 @@ def dock_service(archive: Path, ports: Sequence[str], *, url: str | None = None,
 
 def _pull_on(station: Station, port_url: str, *, catalogue: Catalogue | None = None, **options: Any) -> PullReport:
     return pull_into(station.archive, port_url, catalogue=catalogue or Catalogue(station.engine),
-                     witness=Witness(station.engine, AuditTrail(station.engine, station.signer)),
+                     witness=Witness(station.engine, station.trail()),
                      signer=station.signer, **options)
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from capture.pipeline import Progress
 from bodycam_threads import OwnedThread
+from capture.pipeline import Progress
 from evidence.eventlog import Verification
 from evidence.keys import FileSigner, add_key, key_id, load_public_key, read_keys
 from evidence.paths import DataDir

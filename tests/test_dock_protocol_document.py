@@ -14,8 +14,8 @@ from types import SimpleNamespace
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sync.store import DirectorySource
 from sync.ptywire import PtyWire
+from sync.store import DirectorySource
 from tests.test_link import DEVICE_KEY, device_on, files
 
 # --- "Framing" ---------------------------------------------------------------------------

@@ -158,7 +158,6 @@ def dock_eight(devices: list[Path], archive: Path, tmp_path: Path, redocked: Cal
     dock it again on a slow line (``redocked()`` runs while it pulls); the bays' final states."""
     bays = Bays(tmp_path / "by-id")
     out = 0                                   # pulled out mid-transfer and docked again
-    stranger = DEVICES                        # a device with a key the dock does not know
     total_out = sum(len(data) for data in spool_files(devices[out]).values())
     docked = [Device(device, rate=200_000 if number == out else None) for number, device in enumerate(devices)]
     try:

@@ -21,8 +21,8 @@ from station import db
 from station.catalogue import retention
 from station.catalogue.catalogue import DAY_NS, Catalogue, station_id
 from station.catalogue.rebuild import rebuild
-from station.custody import audit
 from station.cli import main as station_main
+from station.custody import audit
 from station.services import ensure_schema
 from tests.test_station_access import Desk, approved_package, desk, pdf_text, pulled  # noqa: F401
 

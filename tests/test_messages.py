@@ -5,11 +5,9 @@ import struct
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from sync import MessageError, framing
-from sync import messages as m
+from sync import MessageError, framing, messages as m
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "dock-protocol.md"
 

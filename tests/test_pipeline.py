@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from capture import CaptureError
-from evidence.records import read_record
-from evidence.verify import verify_paths
 from evidence.eventlog import log_files
 from evidence.paths import DataDir
+from evidence.records import read_record
+from evidence.verify import verify_paths
 from firmware.session import open_recorder
 from tests.conftest import decode_audio, decode_video, index_records, segments, small_context, write_config
 from tests.waiting import wait_for

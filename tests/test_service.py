@@ -21,8 +21,8 @@ from evidence.paths import DataDir
 from evidence.records import read_record
 from evidence.verify import verify_paths
 from firmware.control import ControlError, request
-from firmware.selftest import Hardware
 from firmware.panel import MANUAL_REASONS, reason_text
+from firmware.selftest import Hardware
 from firmware.service import DOCKED, RECORDING, STANDBY, Service
 from hw.battery import SimulatedBattery
 from hw.sources import open_rtc

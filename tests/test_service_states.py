@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 from capture import CaptureError
 from capture.pipeline import Progress
-from firmware.selftest import Hardware
 from firmware.messages import ButtonEvent, ChooseReason, Message, ThreadFailed
+from firmware.selftest import Hardware
 from firmware.service import DOCKED, FAULT, RECORDING, STANDBY, Service
 from hw.battery import SimulatedBattery
 from hw.gpio import HOLD, PRESS, RELEASE

@@ -21,8 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from station.catalogue.catalogue import sessions
-from station.custody import audit
 from station.cli import main as station_main
+from station.custody import audit
 from station.services import dock_init, open_catalogue, pull
 from station.store import bucket as bucket_module
 from station.store.store import stored_objects

@@ -12,8 +12,7 @@ from station.custody.audit import AuditTrail
 from station.services import open_station
 from station.web.app import create_app
 from station.web.deps import Settings
-from tests.test_web import (PASSWORD, archive, pulled, refusals, segment_file, session_id,  # noqa: F401 (fixtures)
-                            station, trail)
+from tests.test_web import PASSWORD, archive, pulled, refusals, segment_file, session_id, station, trail  # noqa: F401 (fixtures)
 from tests.web import Client, MovableClock, serving, wait_for
 
 

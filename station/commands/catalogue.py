@@ -195,11 +195,18 @@ def _show(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from station.catalogue.rebuild import rebuild
+    from station.services import restore, set_damaged_aside
 
-    desk, user, catalogue = _open(args, "catalogue", "rebuild")
-    done = rebuild(catalogue, args.archive)
-    _record(desk, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
-                                          "problems": len(done.problems)})
+    if (aside := set_damaged_aside(args.archive, args.catalogue)) is not None:
+        print(f"the damaged catalogue file was moved aside to {aside}")
+    done = restore(args.archive, args.catalogue)
+    if done is not None:
+        print("the database was restored from the audit journal (as the station: no user could sign in)")
+    else:
+        desk, user, catalogue = _open(args, "catalogue", "rebuild")
+        done = rebuild(catalogue, args.archive)
+        _record(desk, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
+                                              "problems": len(done.problems)})
     print(f"catalogued {done.sessions} session(s), {done.files} file(s) from {args.archive}")
     for problem in done.problems:
         print(f"  PROBLEM {problem}")

@@ -24,6 +24,21 @@ class Shared:
     web: argparse.ArgumentParser            # --config, --archive, --catalogue, --host, --port
 
 
+def not_utf8(args: argparse.Namespace) -> str | None:
+    """The sentence refusing the first text argument that is not UTF-8 (the shell passed bytes
+    Python could only keep as surrogates: they can be neither stored nor signed), else None."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    return (f"the {name.rstrip('_')} given, '{shown}', is not UTF-8 text: "
+                            f"give names, reasons and write-ups in UTF-8.")
+    return None
+
+
 def config_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``--config FILE``, read before the rest of the command line (its values are their defaults)."""
     parser.add_argument("--config", type=Path, help=f"the station's configuration file (env {FILE_VARIABLE}; "

@@ -348,12 +348,13 @@ class Access:
             raise AccessError(f"a password has at least {MIN_PASSWORD} characters.")
         if self.user(name):
             raise AccessError(f"user {name!r} exists already.")
+        hashed = hash_password(password)
         with self.engine.begin() as connection:
             connection.execute(users.insert().values(name=name, full_name=full_name or name, role=role,
-                                                     password=hash_password(password), created_ns=time.time_ns(),
+                                                     password=hashed, created_ns=time.time_ns(),
                                                      created_by=actor.name if actor else None))
         self.audit.record(actor.name if actor else None, "user-add", role=actor.role if actor else None,
-                          detail={"user": name, "full_name": full_name, "role": role})
+                          detail={"user": name, "full_name": full_name, "role": role, "password_hash": hashed})
         return User(name, full_name or name, role)
 
     def set_password(self, actor: User, name: str, password: str) -> None:
@@ -362,12 +363,13 @@ class Access:
             self.require(actor, "users", action="user-password")
         if len(password) < MIN_PASSWORD:
             raise AccessError(f"a password has at least {MIN_PASSWORD} characters.")
+        hashed = hash_password(password)
         with self.engine.begin() as connection:
             changed = connection.execute(users.update().where(users.c.name == name)
-                                         .values(password=hash_password(password))).rowcount
+                                         .values(password=hashed)).rowcount
         if not changed:
             raise AccessError(f"no user {name!r}.")
-        self.audit.record(actor.name, "user-password", role=actor.role, detail={"user": name})
+        self.audit.record(actor.name, "user-password", role=actor.role, detail={"user": name, "password_hash": hashed})
 
     def list_users(self, actor: User) -> list[User]:
         self.require(actor, "users", action="user-list")

@@ -20,7 +20,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,22 +117,27 @@ class AuditTrail:
     :meth:`record` is the one hook every area calls for an action it did or refused.
     """
 
-    def __init__(self, engine: Engine, signer: Signer, source: str | None = None) -> None:
-        self.engine, self.signer, self.source = engine, signer, source or here()
+    def __init__(self, engine: Engine, signer: Signer, source: str | None = None,
+                 journal: Callable[[Entry], None] | None = None) -> None:
+        self.engine, self.signer, self.source, self.journal = engine, signer, source or here(), journal
 
     def record(self, actor: str | None, action: str, *, role: str | None = None, footage: Sequence[str] = (),
                reason: str | None = None, outcome: str = DONE, detail: dict[str, Any] | None = None) -> Entry:
         """Append one entry: ``actor`` (a station user, None before anyone logged in) did or was
-        refused ``action`` on ``footage`` (session ids, or ``session/file``) for ``reason``."""
+        refused ``action`` on ``footage`` (session ids, or ``session/file``) for ``reason``. The
+        entry is committed, then handed to the ``journal`` (written to disk) before this returns."""
         for attempt in range(20):             # a writer that does not lock may take the same seq: take the next
             try:
                 with self.engine.begin() as connection:
-                    return self._append(connection, actor, action, role, list(footage), reason, outcome,
-                                        detail or {})
+                    entry = self._append(connection, actor, action, role, list(footage), reason, outcome,
+                                         detail or {})
+                break
             except sa.exc.IntegrityError:
                 if attempt == 19:
                     raise AuditError("cannot append to the audit trail: other writers kept taking its next place")
-        raise AssertionError("unreachable")
+        if self.journal is not None:
+            self.journal(entry)
+        return entry
 
     def _append(self, connection: Connection, actor: str | None, action: str, role: str | None,
                 footage: list[str], reason: str | None, outcome: str, detail: dict[str, Any]) -> Entry:
@@ -144,19 +149,24 @@ class AuditTrail:
                 "time_ns": time.time_ns(), "actor": actor, "role": role, "action": action, "outcome": outcome,
                 "footage": footage, "reason": reason, "source": self.source, "detail": detail,
                 "key_id": self.signer.key_id}
-        text = canonical(body)
-        entry = Entry(body, self.signer.public_key, self.signer.sign(DOMAIN + text))
-        connection.execute(trail.insert().values(seq=entry.seq, body=text.decode(), public_key=entry.public_key.hex(),
-                                                 signature=entry.signature.hex()))
-        sessions = {item.partition("/")[0] for item in footage}
-        if sessions:
-            connection.execute(_FOOTAGE_INDEX.insert(), [{"seq": entry.seq, "session": s} for s in sorted(sessions)])
+        entry = Entry(body, self.signer.public_key, self.signer.sign(DOMAIN + canonical(body)))
+        insert(connection, entry)
         return entry
 
 
-def entries(engine: Engine, session: str | None = None, seqs: Iterable[int] | None = None) -> Iterator[Entry]:
-    """The stored entries in order: all, those naming ``session``, or those numbered ``seqs``."""
-    query = sa.select(trail).order_by(trail.c.seq)
+def insert(connection: Connection, entry: Entry) -> None:
+    """Store a signed entry (and index the sessions it names)."""
+    connection.execute(trail.insert().values(seq=entry.seq, body=canonical(entry.body).decode(),
+                                             public_key=entry.public_key.hex(), signature=entry.signature.hex()))
+    sessions = {item.partition("/")[0] for item in entry.body["footage"]}
+    if sessions:
+        connection.execute(_FOOTAGE_INDEX.insert(), [{"seq": entry.seq, "session": s} for s in sorted(sessions)])
+
+
+def entries(engine: Engine, session: str | None = None, seqs: Iterable[int] | None = None,
+            after: int = 0) -> Iterator[Entry]:
+    """The stored entries in order: all (after ``after``), those naming ``session``, or those numbered ``seqs``."""
+    query = sa.select(trail).where(trail.c.seq > after).order_by(trail.c.seq)
     if session is not None:
         query = query.where(trail.c.seq.in_(sa.select(_FOOTAGE_INDEX.c.seq).where(_FOOTAGE_INDEX.c.session == session)))
     if seqs is not None:
@@ -164,6 +174,12 @@ def entries(engine: Engine, session: str | None = None, seqs: Iterable[int] | No
     with engine.connect() as connection:
         for row in connection.execute(query):
             yield _parse_row(row.seq, row.body, row.public_key, row.signature)
+
+
+def last_seq(engine: Engine) -> int:
+    """The ``seq`` of the trail's last entry (0: an empty trail)."""
+    with engine.connect() as connection:
+        return connection.scalar(sa.select(sa.func.max(trail.c.seq))) or 0
 
 
 def _parse_row(seq: int, body: str, public_key: str, signature: str) -> Entry:
