@@ -21,6 +21,7 @@ from station import db
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
+from station.catalogue.verdicts import Verdicts
 from station.custody import access, audit, exports
 from station.custody.access import Access, AccessError, Throttle, User
 from station.custody.audit import DONE, AuditTrail
@@ -136,6 +137,17 @@ def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], i
     """The station of ``archive`` (which must have its dock key) on the database at ``url``."""
     signer = dock_signer(archive)
     return Station(Path(archive), open_database(archive, url), signer, clock, throttle)
+
+
+def recheck(archive: Path, url: str | None = None) -> int:
+    """Verify again every session the catalogue holds in ``archive`` (every byte) and store the
+    verdicts the review page shows: the scheduled check. How many sessions were checked."""
+    engine = open_database(archive, url)
+    stored = Verdicts(engine)
+    found = Catalogue(engine).search(station=catalogue.station_id(archive))
+    for session in found:
+        stored.check(Path(archive) / session["folder"])
+    return len(found)
 
 
 def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> Catalogue:

@@ -16,7 +16,7 @@ from station.catalogue.catalogue import Catalogue
 from station.custody import audit
 from station.custody.access import Access
 from station.custody.audit import AuditTrail, entries
-from station.services import dock_init, open_station, pull
+from station.services import dock_init, open_station, pull, recheck
 from station.web.app import create_app
 from station.web.deps import Settings
 from sync.ptywire import PtyWire
@@ -208,8 +208,13 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     assert [h["reason"] for h in Catalogue(engine).holds(session)] == ["complaint under investigation"]
 
     video = segment_file(archive, 2)
+    checked_at = page.locator("#checked-at").inner_text()
     flip_a_byte(video, video.stat().st_size // 2)
-    page.goto(f"{base}/sessions/{session}")
+    page.goto(f"{base}/sessions/{session}")      # the verdicts stored at ingest, and when: no byte read
+    assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "OK"]
+    assert page.locator("#checked-at").inner_text() == checked_at and ISO.fullmatch(checked_at)
+    page.click("#verify-now")                    # reads every byte again, stores what it finds
+    page.wait_for_selector("#segments .verdict >> text=TAMPERED")
     assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "TAMPERED"]
     assert page.locator("#timeline .span.state-TAMPERED").count() == 1
     assert "differs from what was sealed" in page.locator("#seg-2").inner_text()
@@ -219,7 +224,8 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.wait_for_selector("#audit")
     rows = [row for row in page.locator("#audit tr").all_inner_texts()[1:] if "\tsearch\t" not in row]
     actions = [row.split("\t")[2] for row in rows]
-    assert actions == ["view", "write-up", "export-request", "export-approve", "case-linked", "hold-placed"]
+    assert actions == ["view", "write-up", "export-request", "export-approve", "case-linked", "hold-placed",
+                       "verify"]
     assert "li (reviewer)" in rows[0] and "complaint 2026-118: check what the officer said" in rows[0]
     assert "li (reviewer)" in rows[1] and "reason=other" in rows[1]
     assert "li (reviewer)" in rows[2] and "court order 2026-0042" in rows[2] and "district court" in rows[2]
@@ -248,6 +254,7 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
     middle = segment_file(archive, 2)
     middle.parent.chmod(0o755)
     middle.unlink()
+    assert recheck(archive) == 1                                # the scheduled check finds it gone
     for base, _engine, _clock in served(archive):
         page = browser.new_page()
         sign_in(page, base, "li")

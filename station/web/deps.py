@@ -12,6 +12,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.services import Desk, Station
 from station.web import i18n, playback
@@ -34,12 +35,13 @@ class Settings:
 
 class Web:
     """What every router gets: the archive, the station's database, the clock, the session checks,
-    each request's ``Desk``, the renderer."""
+    the stored verdicts, each request's ``Desk``, the renderer."""
 
     def __init__(self, station: Station, settings: Settings) -> None:
         self.station, self.settings = station, settings
         self.archive, self.engine, self.clock = station.archive, station.engine, station.clock
         self.sessions = WebSessions(SignIns(station.engine), station.clock, settings.idle_s, settings.max_s)
+        self.verdicts = Verdicts(station.engine, station.clock)       # the sessions' stored verification
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)
 

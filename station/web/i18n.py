@@ -94,6 +94,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "from": ("来源", "From"),
     "refused": ("拒绝访问", "Refused"),
     "back": ("返回", "Back"),
+    "checked_at": ("以下校验结果的核验时间", "These verdicts were checked at"),
+    "verify_now": ("立即重新核验（逐字节）", "Verify now (reads every byte)"),
 }
 
 

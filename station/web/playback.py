@@ -6,7 +6,8 @@ timeline when fed each file's init part and then its fragments, byte ranges of t
 originals: nothing is copied, remuxed or re-encoded. Which byte ranges make a segment comes
 from its signed manifest (``parts``), so a recovered segment's torn tail is never played;
 when each fragment starts, and the capture time of every frame, from its frame index.
-Every segment carries the verifier's state (``evidence.verify``) beside it.
+Every segment carries the verifier's state beside it: the last one stored
+(``station.catalogue.verdicts``), so that opening a page reads no video.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any
 from evidence import EvidenceError
 from evidence.boxes import BoxError, avc_configuration
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, read_record
-from evidence.verify import GOOD, verify_session
+from evidence.verify import GOOD, SessionVerdict
 
 AUDIO_CODEC = "mp4a.40.2"         # AAC-LC, what the device's encoder writes
 SEGMENT_NUMBER = re.compile(r"seg-(\d+)\.mp4")
@@ -83,9 +84,8 @@ class SessionFootage:
         return [m for s in self.segments for m in s.markers]
 
 
-def load(folder: Path) -> SessionFootage:
-    """Verify the session in ``folder`` and describe how to play it."""
-    verdict = verify_session(folder)
+def load(folder: Path, verdict: SessionVerdict) -> SessionFootage:
+    """Describe how to play the session in ``folder``, each segment with its state in ``verdict``."""
     opened = verdict.open_record.body if verdict.open_record else {}
     segments, fps, mime = [], 0, ""
     for verdict_segment in verdict.segments:
