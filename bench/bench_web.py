@@ -36,7 +36,7 @@ from firmware.context import load_context  # noqa: E402
 from firmware.offload import serve  # noqa: E402
 from firmware.session import open_recorder  # noqa: E402
 from station.services import dock_init, open_station, pull  # noqa: E402
-from station.web import playback  # noqa: E402
+from station.catalogue import playback  # noqa: E402
 from station.web.app import create_app  # noqa: E402
 from sync.ptywire import PtyWire  # noqa: E402
 

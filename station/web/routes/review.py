@@ -12,7 +12,7 @@ from station.catalogue import writeup
 from station.catalogue.catalogue import within_limit
 from station.custody.access import AccessError, User
 from station.services import Desk
-from station.web import playback
+from station.catalogue import playback
 from station.web.deps import MIN_REASON, Web, folder_of
 
 
