@@ -6,11 +6,14 @@ timeline when fed each file's init part and then its fragments, byte ranges of t
 originals: nothing is copied, remuxed or re-encoded. Which byte ranges make a segment comes
 from its signed manifest (``parts``), so a recovered segment's torn tail is never played;
 when each fragment starts, and the capture time of every frame, from its frame index.
-Every segment carries the verifier's state beside it: the last one stored
-(``station.catalogue.verdicts``), so that opening a page reads no video.
+Every segment carries the verifier's state beside it. Reading all this costs seconds for an
+hour of footage (every manifest and frame index parsed), so it is worked out when the session
+is verified and stored with the verdicts (``station.catalogue.verdicts``, ``to_json`` and
+``from_json``): opening a page reads neither video nor index.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -99,6 +102,20 @@ def load(folder: Path, verdict: SessionVerdict) -> SessionFootage:
         segments.append(segment)
     return SessionFootage(verdict.session, folder, opened, verdict.closed, verdict.problems, fps or 30,
                           mime, segments)
+
+
+def to_json(footage: SessionFootage) -> str:
+    """The description as stored (its folder left out: it is where the catalogue says)."""
+    described = dataclasses.asdict(footage)
+    del described["folder"]
+    return json.dumps(described, ensure_ascii=False)
+
+
+def from_json(folder: Path, text: str) -> SessionFootage:
+    described = json.loads(text)
+    segments = [Segment(**{**s, "parts": [Part(**p) for p in s["parts"]], "markers": [Marker(**m) for m in s["markers"]]})
+                for s in described.pop("segments")]
+    return SessionFootage(folder=folder, segments=segments, **described)
 
 
 def read_index(path: Path) -> list[dict[str, Any]]:

@@ -50,14 +50,14 @@ def router(web: Web) -> APIRouter:
         """Read every byte of the session again, store the verdicts (an audit entry)."""
         desk = web.desk(request)
         checked = web.verdicts.check(folder_of(desk, session, "verify"))
-        desk.record("verify", session=session, ok=checked.verdict.ok,
-                    states=sorted({s.state for s in checked.verdict.segments}))
+        desk.record("verify", session=session, ok=checked.ok,
+                    states=sorted({s.state for s in checked.footage.segments}))
         return RedirectResponse(f"/sessions/{session}#segments", status_code=303)
 
     def footage(folder: Path) -> tuple[playback.SessionFootage, int]:
         """The session as the page shows it, with its last stored verdicts and when they were reached."""
         checked = web.verdicts.latest(folder)
-        return playback.load(folder, checked.verdict), checked.checked_ns
+        return checked.footage, checked.checked_ns
 
     return router
 
