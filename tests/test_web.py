@@ -6,6 +6,8 @@ import os
 import re
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -419,6 +421,25 @@ def test_every_route_but_signing_in_refuses_a_request_without_a_session(station,
             assert answer.status == 401, (method, route.path, answer.status)
             checked += 1
     assert checked >= 12
+
+
+def test_the_scheduled_verify_stores_what_it_finds_and_the_page_shows_it_with_its_time(station, archive):
+    base, _engine, _clock = station
+    session = session_id(archive)
+    client = Client(base)
+    client.sign_in("li", PASSWORD)
+    states = re.compile(r'<td class="verdict"><span class="badge state-([A-Z-]+)">')
+    checked = re.compile(r'id="checked-at">([^<]+)<')
+    first = client.get(f"/sessions/{session}").text
+    flip_a_byte(segment_file(archive, 1), 100)
+    stored = client.get(f"/sessions/{session}").text           # as checked at ingest: no byte read
+    assert states.findall(stored) == ["OK", "OK"] and checked.findall(stored) == checked.findall(first)
+    done = subprocess.run([sys.executable, "-m", "station", "verify", str(archive)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    again = client.get(f"/sessions/{session}").text
+    assert states.findall(again) == ["TAMPERED", "OK"]
+    assert ISO.fullmatch(checked.findall(again)[0]) and checked.findall(again) != checked.findall(first)
 
 
 def test_search_by_state_reads_the_footage_and_a_bad_date_gets_one_sentence(station, archive):
