@@ -38,13 +38,13 @@ sys.path.insert(0, str(REPO))
 import uvicorn  # noqa: E402
 
 from evidence.keys import add_key  # noqa: E402
+from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX  # noqa: E402
 from firmware.context import load_context  # noqa: E402
 from firmware.offload import serve  # noqa: E402
 from firmware.session import open_recorder  # noqa: E402
-from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX  # noqa: E402
 from station.catalogue import playback  # noqa: E402
 from station.catalogue.verdicts import Verdicts  # noqa: E402
-from station.services import dock_init, open_station, pull, recheck  # noqa: E402
+from station.services import Station, dock_init, open_station, pull, recheck  # noqa: E402
 from station.web.app import create_app  # noqa: E402
 from sync.ptywire import PtyWire  # noqa: E402
 
@@ -99,7 +99,7 @@ def main() -> int:
     return 0
 
 
-def measure(base: str, opened, fill: float, runs: int) -> None:
+def measure(base: str, opened: Station, fill: float, runs: int) -> None:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
     def token(path: str) -> str:

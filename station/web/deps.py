@@ -12,10 +12,10 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from station.catalogue import playback
 from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.services import Desk, Station
-from station.catalogue import playback
 from station.web import i18n
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station.catalogue import writeup
+from station.catalogue import playback, writeup
 from station.catalogue.catalogue import within_limit
 from station.custody.access import AccessError, User
 from station.services import Desk
-from station.catalogue import playback
 from station.web.deps import MIN_REASON, Web, folder_of
 
 
