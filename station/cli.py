@@ -153,13 +153,16 @@ def summary(report: PullReport) -> list[str]:
 
 def _verify(args: argparse.Namespace) -> int:
     """The archive's footage against its seals, then the dockings the witness refused: an open
-    one fails the check, one a supervisor acknowledged is named but does not."""
+    one fails the check, one a supervisor acknowledged is named but does not. A station's
+    archive also gets its sessions' stored verdicts renewed (the review page shows those):
+    a timer running this is the scheduled check."""
     from evidence.verify import run_verify
     from station.intake.witness import Witness
-    from station.services import has_database, open_database
+    from station.services import has_database, open_database, recheck
 
     status = run_verify(args.paths, args.key, args.json)
     for archive in [path for path in args.paths if has_database(path, args.catalogue)]:
+        recheck(archive, args.catalogue)
         for refusal in Witness(open_database(archive, args.catalogue)).refusals():
             print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
             status = status or int(refusal["acknowledged_by"] is None)

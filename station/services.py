@@ -24,6 +24,7 @@ from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
 from station.catalogue.footage import CatalogueFootage
 from station.catalogue.rebuild import SESSION_FOLDERS, Rebuilt, rebuild
+from station.catalogue.verdicts import Verdicts
 from station.config import StationConfig
 from station.custody import access, audit, exports, journal
 from station.custody.access import Access, AccessError, Throttle, User
@@ -211,6 +212,17 @@ def restore(archive: Path, url: str | None = None, clock: Callable[[], int] = ti
     station.trail().record(audit.STATION, "rebuild", detail={
         "sessions": done.sessions, "files": done.files, "problems": len(done.problems), "restored_to": last})
     return done
+
+
+def recheck(archive: Path, url: str | None = None) -> int:
+    """Verify again every session the catalogue holds in ``archive`` (every byte) and store the
+    verdicts the review page shows: the scheduled check. How many sessions were checked."""
+    engine = open_database(archive, url)
+    stored = Verdicts(engine)
+    found = Catalogue(engine).search(station=catalogue.station_id(archive))
+    for session in found:
+        stored.check(Path(archive) / session["folder"])
+    return len(found)
 
 
 def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> Catalogue:

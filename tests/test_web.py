@@ -6,6 +6,8 @@ import os
 import re
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from station.catalogue.catalogue import Catalogue
 from station.custody import audit
 from station.custody.access import Access
 from station.custody.audit import AuditTrail, entries
-from station.services import dock_init, open_station, pull
+from station.services import dock_init, open_station, pull, recheck
 from station.web.app import create_app
 from station.web.deps import Settings
 from sync.ptywire import PtyWire
@@ -208,8 +210,13 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     assert [h["reason"] for h in Catalogue(engine).holds(session)] == ["complaint under investigation"]
 
     video = segment_file(archive, 2)
+    checked_at = page.locator("#checked-at").inner_text()
     flip_a_byte(video, video.stat().st_size // 2)
-    page.goto(f"{base}/sessions/{session}")
+    page.goto(f"{base}/sessions/{session}")      # the verdicts stored at ingest, and when: no byte read
+    assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "OK"]
+    assert page.locator("#checked-at").inner_text() == checked_at and ISO.fullmatch(checked_at)
+    page.click("#verify-now")                    # reads every byte again, stores what it finds
+    page.wait_for_selector("#segments .verdict >> text=TAMPERED")
     assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "TAMPERED"]
     assert page.locator("#timeline .span.state-TAMPERED").count() == 1
     assert "differs from what was sealed" in page.locator("#seg-2").inner_text()
@@ -219,7 +226,8 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     page.wait_for_selector("#audit")
     rows = [row for row in page.locator("#audit tr").all_inner_texts()[1:] if "\tsearch\t" not in row]
     actions = [row.split("\t")[2] for row in rows]
-    assert actions == ["view", "write-up", "export-request", "export-approve", "case-linked", "hold-placed"]
+    assert actions == ["view", "write-up", "export-request", "export-approve", "case-linked", "hold-placed",
+                       "verify"]
     assert "li (reviewer)" in rows[0] and "complaint 2026-118: check what the officer said" in rows[0]
     assert "li (reviewer)" in rows[1] and "reason=other" in rows[1]
     assert "li (reviewer)" in rows[2] and "court order 2026-0042" in rows[2] and "district court" in rows[2]
@@ -248,6 +256,7 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
     middle = segment_file(archive, 2)
     middle.parent.chmod(0o755)
     middle.unlink()
+    assert recheck(archive) == 1                                # the scheduled check finds it gone
     for base, _engine, _clock in served(archive):
         page = browser.new_page()
         sign_in(page, base, "li")
@@ -412,6 +421,25 @@ def test_every_route_but_signing_in_refuses_a_request_without_a_session(station,
             assert answer.status == 401, (method, route.path, answer.status)
             checked += 1
     assert checked >= 12
+
+
+def test_the_scheduled_verify_stores_what_it_finds_and_the_page_shows_it_with_its_time(station, archive):
+    base, _engine, _clock = station
+    session = session_id(archive)
+    client = Client(base)
+    client.sign_in("li", PASSWORD)
+    states = re.compile(r'<td class="verdict"><span class="badge state-([A-Z-]+)">')
+    checked = re.compile(r'id="checked-at">([^<]+)<')
+    first = client.get(f"/sessions/{session}").text
+    flip_a_byte(segment_file(archive, 1), 100)
+    stored = client.get(f"/sessions/{session}").text           # as checked at ingest: no byte read
+    assert states.findall(stored) == ["OK", "OK"] and checked.findall(stored) == checked.findall(first)
+    done = subprocess.run([sys.executable, "-m", "station", "verify", str(archive)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    again = client.get(f"/sessions/{session}").text
+    assert states.findall(again) == ["TAMPERED", "OK"]
+    assert ISO.fullmatch(checked.findall(again)[0]) and checked.findall(again) != checked.findall(first)
 
 
 def test_search_by_state_reads_the_footage_and_a_bad_date_gets_one_sentence(station, archive):

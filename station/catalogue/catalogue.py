@@ -39,6 +39,7 @@ from bodycam_errors import BodycamError
 from evidence.keys import key_id, load_public_key
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord, place_text
+from station.catalogue import verdicts
 from station.db import Migration
 
 AREA = "catalogue"
@@ -293,7 +294,8 @@ def _segment_places(connection: Connection) -> None:
 
 # Version 1 creates the tables as defined above; a later change is a new migration with its own DDL.
 MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, write-ups, dockings", _create_v1),
-              Migration(2, "each segment's first and last sealed GNSS fix", _segment_places)]
+              Migration(2, "each segment's first and last sealed GNSS fix", _segment_places),
+              Migration(3, "each session's stored verification verdicts", verdicts.create_tables)]
 
 
 def station_id(archive: Path) -> str:

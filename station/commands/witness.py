@@ -14,12 +14,11 @@ from typing import Any
 from evidence.paths import ArchiveDir
 from station.commands.access import acting_user, open_desk
 from station.commands.options import Shared
-
-ACTION = "docking-acknowledged"
+from station.intake.witness import ACKNOWLEDGED
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
-    parser = commands.add_parser("witness", help="dockings refused for a rewound or forked chain (supervisor)")
+    parser = commands.add_parser("witness", help="dockings refused for a rewound or forked chain (supervisor, administrator)")
     verbs = parser.add_subparsers(dest="verb", required=True)
     ack = verbs.add_parser("ack", help="acknowledge a refused docking, saying why it may rest (supervisor)",
                            parents=[shared.actor])
@@ -30,23 +29,10 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
 
 def _ack(args: argparse.Namespace) -> int:
     desk = open_desk(args)
-    user = acting_user(desk, args, ACTION)
-    gate = desk.access
-    gate.require(user, "witness-ack", action=ACTION, reason=args.reason)
-    reason = gate.require_reason(user, ACTION, args.reason, [])
-    witness = desk.witness
-    found = witness.refusals(args.refusal)
-    if not found:
-        gate.refuse(user, ACTION, f"there is no refused docking {args.refusal}.", reason=reason)
-    refusal = found[0]
-    if refusal["acknowledged_by"] is not None:
-        gate.refuse(user, ACTION, f"refused docking {args.refusal} was acknowledged already by "
-                                  f"{refusal['acknowledged_by']} on {_when(refusal['acknowledged_ns'])}.", reason=reason)
-    entry = gate.audit.record(user.name, ACTION, role=user.role, reason=reason,
-                              detail={"refusal": args.refusal, "key_id": refusal["key_id"], "device": refusal["device"]})
-    witness.acknowledge(args.refusal, user.name, reason, entry.seq)
+    user = acting_user(desk, args, ACKNOWLEDGED)
+    refusal, seq = desk.witness.acknowledge_as(desk.access, user, args.refusal, args.reason)
     print(f"refused docking {args.refusal} of device {refusal['device']} acknowledged by {user.name} "
-          f"(audit entry {entry.seq})")
+          f"(audit entry {seq})")
     return 0
 
 
@@ -56,7 +42,7 @@ def describe(refusal: dict[str, Any], archive: Path) -> str:
             f"{_when(refusal['refused_ns'])}: {refusal['reason']}; what it offered is under "
             f"{ArchiveDir(archive).refused(refusal['key_id'])}")
     if refusal["acknowledged_by"] is None:
-        return f"REFUSED {what}; open (bodycam-station witness ack {refusal['id']} --reason TEXT, a supervisor)"
+        return f"REFUSED {what}; open (bodycam-station witness ack {refusal['id']} --reason TEXT, a supervisor or an administrator)"
     return (f"acknowledged refused {what}; acknowledged by {refusal['acknowledged_by']} on "
             f"{_when(refusal['acknowledged_ns'])}: {refusal['acknowledgement']}")
 

@@ -28,6 +28,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import argon2
 import sqlalchemy as sa
@@ -58,7 +59,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users": frozenset({"administrator"}),
     "audit": frozenset({"supervisor", "administrator"}),
     "write-up": frozenset({"custodian", "reviewer", "supervisor"}),
-    "witness-ack": frozenset({"supervisor"}),
+    "witness-ack": frozenset({"supervisor", "administrator"}),
     "bays": frozenset({"custodian", "supervisor"}),
 }
 DOING = {"export-decide": "approve or refuse exports", "export-request": "request exports",
@@ -83,6 +84,7 @@ users = sa.Table(
     sa.Column("password", sa.String(256), nullable=False),
     sa.Column("created_ns", sa.BigInteger, nullable=False),
     sa.Column("created_by", sa.String(64)),
+    sa.Column("disabled_ns", sa.BigInteger),          # when an administrator disabled the user (version 4)
 )
 confidential = sa.Table(
     "confidential_sessions", metadata,
@@ -139,6 +141,7 @@ class User:
     name: str
     full_name: str
     role: str
+    disabled: bool = False
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
@@ -149,11 +152,18 @@ def _nothing(connection: sa.engine.Connection) -> None:
     stays, doing nothing, so that the versions a database recorded keep their meaning."""
 
 
+def _disabled_column(connection: sa.engine.Connection) -> None:
+    """Version 1 makes ``users`` as defined now; a database made before version 4 lacks the column."""
+    if "disabled_ns" not in {column["name"] for column in sa.inspect(connection).get_columns("users")}:
+        connection.execute(sa.text("ALTER TABLE users ADD COLUMN disabled_ns BIGINT"))
+
+
 MIGRATIONS = [
     Migration(1, "users and confidential sessions", lambda c: metadata.create_all(c)),
     Migration(2, "nothing: the export tables are made by the exports area", _nothing),
     Migration(3, "failed sign-ins and lockouts, the review page's sign-in sessions",
               lambda c: sign_in_tables.create_all(c)),
+    Migration(4, "users an administrator disabled", _disabled_column),
 ]
 
 
@@ -209,7 +219,7 @@ class Access:
     def user(self, name: str) -> User | None:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(users).where(users.c.name == name)).first()
-        return User(row.name, row.full_name, row.role) if row else None
+        return _user(row) if row else None
 
     def authenticate(self, name: str, password: str, action: str, address: str | None = None) -> User:
         """The user, if the password is theirs and neither the name nor the client's ``address``
@@ -226,6 +236,9 @@ class Access:
         if not password_matches(password, row.password if row else _dummy_hash()) or row is None:
             self._failed(keys, now)
             self.audit.record(name, "login", outcome=REFUSED, detail={"for": action, "why": "unknown user or wrong password"})
+            raise AccessDenied(f"user {name!r} is unknown or the password is wrong.")
+        if row.disabled_ns is not None:      # said only in the trail: the right password must not tell it
+            self.audit.record(name, "login", outcome=REFUSED, detail={"for": action, "why": "the user is disabled"})
             raise AccessDenied(f"user {name!r} is unknown or the password is wrong.")
         with self.engine.begin() as connection:
             for kind, key in keys:
@@ -376,7 +389,41 @@ class Access:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(users).order_by(users.c.name)).all()
         self.audit.record(actor.name, "user-list", role=actor.role)
-        return [User(row.name, row.full_name, row.role) for row in rows]
+        return [_user(row) for row in rows]
+
+    def set_role(self, actor: User, name: str, role: str) -> None:
+        """Give user ``name`` another role; administrators only, and not to themselves (the
+        station keeps the administrator who does it)."""
+        self.require(actor, "users", action="user-role")
+        if role not in ROLES:
+            raise AccessError(f"a role is one of {', '.join(ROLES)}, not {role!r}.")
+        if name == actor.name:
+            raise AccessError("an administrator does not change their own role: another administrator does.")
+        self._change(name, role=role)
+        self.audit.record(actor.name, "user-role", role=actor.role, detail={"user": name, "role": role})
+
+    def set_disabled(self, actor: User, name: str, disabled: bool) -> None:
+        """Disable user ``name`` (they can no longer sign in, and their open sessions end) or
+        enable them again; administrators only, and not themselves."""
+        action = "user-disable" if disabled else "user-enable"
+        self.require(actor, "users", action=action)
+        if name == actor.name:
+            raise AccessError("an administrator does not disable themselves: another administrator does.")
+        self._change(name, disabled_ns=self.clock() if disabled else None)
+        self.audit.record(actor.name, action, role=actor.role, detail={"user": name})
+
+    def _change(self, name: str, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            if not connection.execute(users.update().where(users.c.name == name).values(**values)).rowcount:
+                raise AccessError(f"no user {name!r}.")
+
+    def lockouts(self, actor: User) -> list[dict[str, Any]]:
+        """The user names and addresses locked out now, with until when; administrators only."""
+        self.require(actor, "users", action="user-list")
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(login_failures).where(login_failures.c.locked_until_ns > self.clock())
+                                      .order_by(login_failures.c.kind, login_failures.c.key)).all()
+        return [dict(row._mapping) for row in rows]
 
     # -- confidential footage (S7) -----------------------------------------------------------------------
 
@@ -435,12 +482,13 @@ class SignIns:
 
     def load(self, session_id: str) -> SignIn | None:
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(sign_ins, users.c.full_name, users.c.role)
+            row = connection.execute(sa.select(sign_ins, users.c.full_name, users.c.role, users.c.disabled_ns)
                                      .outerjoin(users, users.c.name == sign_ins.c.user_name)
                                      .where(sign_ins.c.id_hash == _id_hash(session_id))).first()
         if row is None:
             return None
-        user = User(row.user_name, row.full_name, row.role) if row.user_name and row.role else None
+        user = User(row.user_name, row.full_name, row.role) if row.user_name and row.role and row.disabled_ns is None \
+            else None
         return SignIn(session_id, row.csrf, row.began_ns, row.seen_ns, user, json.loads(row.grants), row.lang)
 
     def save(self, signed: SignIn) -> None:
@@ -461,6 +509,10 @@ class SignIns:
         with self.engine.begin() as connection:
             connection.execute(sign_ins.delete().where(sa.or_(sign_ins.c.seen_ns < idle_since_ns,
                                                               sign_ins.c.began_ns < began_before_ns)))
+
+
+def _user(row: sa.Row) -> User:
+    return User(row.name, row.full_name, row.role, row.disabled_ns is not None)
 
 
 def _id_hash(session_id: str) -> str:

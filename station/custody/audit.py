@@ -111,6 +111,18 @@ class Entry:
         return {"entry": self.body, "public_key": self.public_key.hex(), "signature": self.signature.hex()}
 
 
+# Members of an entry's detail that the trail keeps (so that a rebuild can restore sign-ins) but
+# the review page does not show: they stay in the signed body, the journal and the audit file
+# (`audit show --json`, `audit export`), which must keep them to verify.
+HIDDEN_DETAIL = ("password_hash",)
+
+
+def shown(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as people read it: the hidden members of its detail replaced by ``"***"``."""
+    detail = {key: "***" if key in HIDDEN_DETAIL else value for key, value in body["detail"].items()}
+    return {**body, "detail": detail}
+
+
 class AuditTrail:
     """Appends signed entries to the trail of ``engine``; ``source`` says where actions come from.
 

@@ -147,6 +147,11 @@ def _apply(connection: Connection, body: dict[str, Any]) -> None:
     elif action == "user-password":
         connection.execute(users.update().where(users.c.name == detail["user"])
                            .values(password=detail["password_hash"]))
+    elif action == "user-role":
+        connection.execute(users.update().where(users.c.name == detail["user"]).values(role=detail["role"]))
+    elif action in ("user-disable", "user-enable"):
+        connection.execute(users.update().where(users.c.name == detail["user"])
+                           .values(disabled_ns=body["time_ns"] if action == "user-disable" else None))
     elif action == "mark-confidential":
         connection.execute(confidential.delete().where(confidential.c.session == body["footage"][0]))
         connection.execute(confidential.insert().values(session=body["footage"][0], level=detail["level"],

@@ -73,6 +73,7 @@ class ArchiveSink:
         self.folders.partial.mkdir(parents=True, exist_ok=True)
         self.station = station_id(self.root)
         self.catalogue = catalogue
+        self.sessions_filed: set[Path] = set()     # the folders this pull added a file to
 
     def resume(self, item: Item) -> "_Checked | None":
         session, name = _split(item.id)
@@ -200,6 +201,7 @@ class ArchiveSink:
                                 partial.path.stat().st_mtime_ns)
         except CatalogueError as exc:
             raise VerifyError(f"{partial.item.id}: {exc}") from exc
+        self.sessions_filed.add(folder)
 
     def _record(self, path: Path, what: str) -> SignedRecord:
         try:

@@ -10,6 +10,7 @@ from evidence.keys import Signer, read_keys
 from evidence.paths import ArchiveDir
 from evidence.records import SignedRecord
 from station.catalogue.catalogue import Catalogue
+from station.catalogue.verdicts import Verdicts
 from station.intake.archive import ArchiveSink
 from station.intake.enroll import dock_authenticator
 from station.intake.witness import Witness
@@ -45,16 +46,22 @@ def pull_into(archive: Path, port_url: str, *, catalogue: Catalogue, witness: Wi
     """Take everything an enrolled device offers on ``port_url`` (at ``baudrate`` on a UART) into
     ``archive``, setting its clock from ours (the dock authenticated by ``signer``), file it in
     ``catalogue`` and check the device's chain against ``witness``; ``watch`` hears how it goes,
-    ``stop`` abandons it (``sync.Abandoned``: the item under way stays partial, unreceipted)."""
+    ``stop`` abandons it (``sync.Abandoned``: the item under way stays partial, unreceipted).
+    Each session the pull added to is then verified once and its verdicts stored
+    (``station.catalogue.verdicts``), so the review page need not read its footage again."""
     sink = ArchiveSink(archive, read_keys(ArchiveDir(archive).devices), catalogue,
                        progress=watch.progress if watch else progress, witness=witness)
     port = open_port(port_url, baudrate)
     try:
-        return Dock(port, _WatchedSink(sink, watch) if watch else sink, dock_authenticator(archive, signer),
-                    config=config, clock=time.time_ns, offered=watch.offered if watch else None,
-                    stop=stop).pull(patience)
+        report = Dock(port, _WatchedSink(sink, watch) if watch else sink, dock_authenticator(archive, signer),
+                      config=config, clock=time.time_ns, offered=watch.offered if watch else None,
+                      stop=stop).pull(patience)
     finally:
         port.close()
+    stored = Verdicts(catalogue.engine)
+    for folder in sorted(sink.sessions_filed):
+        stored.check(folder)
+    return report
 
 
 class _WatchedSink:

@@ -24,8 +24,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from evidence.records import SignedRecord
 from station.custody import audit
+from station.custody.access import Access, User
 from station.db import DatabaseError, Migration
 
+ACKNOWLEDGED = "docking-acknowledged"         # the audit action of a refused docking acknowledged
 AREA = "witness"
 metadata = sa.MetaData()
 records = sa.Table(
@@ -143,6 +145,25 @@ class Witness:
                 return [dict(row._mapping) for row in connection.execute(query)]
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the witness tables: {exc}") from exc
+
+    def acknowledge_as(self, gate: Access, user: User, number: int, reason: str | None) -> tuple[dict[str, Any], int]:
+        """``user`` acknowledges refused docking ``number``, saying why it may rest: refused
+        (audited) unless their role may, the reason is given and the docking is open. The
+        refusal and the audit entry's number."""
+        gate.require(user, "witness-ack", action=ACKNOWLEDGED, reason=reason)
+        reason = gate.require_reason(user, ACKNOWLEDGED, reason, [])
+        found = self.refusals(number)
+        if not found:
+            gate.refuse(user, ACKNOWLEDGED, f"there is no refused docking {number}.", reason=reason)
+        refusal = found[0]
+        if refusal["acknowledged_by"] is not None:
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refusal["acknowledged_ns"] // 10**9))
+            gate.refuse(user, ACKNOWLEDGED, f"refused docking {number} was acknowledged already by "
+                                            f"{refusal['acknowledged_by']} on {when}.", reason=reason)
+        entry = gate.audit.record(user.name, ACKNOWLEDGED, role=user.role, reason=reason,
+                                  detail={"refusal": number, "key_id": refusal["key_id"], "device": refusal["device"]})
+        self.acknowledge(number, user.name, reason, entry.seq)
+        return refusal, entry.seq
 
     def acknowledge(self, number: int, user: str, reason: str, audit_seq: int) -> None:
         """Mark refusal ``number`` acknowledged by ``user``, as audit entry ``audit_seq`` records."""

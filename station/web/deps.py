@@ -12,9 +12,11 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from station.catalogue import playback
+from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.services import Desk, Station
-from station.web import i18n, playback
+from station.web import i18n
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 
 HERE = Path(__file__).parent
@@ -34,12 +36,13 @@ class Settings:
 
 class Web:
     """What every router gets: the archive, the station's database, the clock, the session checks,
-    each request's ``Desk``, the renderer."""
+    the stored verdicts, each request's ``Desk``, the renderer."""
 
     def __init__(self, station: Station, settings: Settings) -> None:
         self.station, self.settings = station, settings
         self.archive, self.engine, self.clock = station.archive, station.engine, station.clock
         self.sessions = WebSessions(SignIns(station.engine), station.clock, settings.idle_s, settings.max_s)
+        self.verdicts = Verdicts(station.engine, station.clock)       # the sessions' stored verification
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)
 

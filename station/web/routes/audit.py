@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from station.custody.audit import entries
+from station.custody.audit import entries, shown
 from station.web.deps import Web, folder_of
 
 
@@ -14,6 +14,6 @@ def router(web: Web) -> APIRouter:
     def trail(request: Request, session: str) -> Response:
         folder_of(web.desk(request), session, "audit")
         return web.render(request, "audit.html", session=session,
-                          entries=[entry.body for entry in entries(web.engine, session)])
+                          entries=[shown(entry.body) for entry in entries(web.engine, session)])
 
     return router

@@ -29,7 +29,7 @@ def public(web: Web) -> APIRouter:
         except AccessDenied:
             return web.render(request, "login.html", status=401, failed=True, held=None)
         request.scope[SCOPE_KEY] = web.sessions.sign_in(web.session(request), signed)
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse("/admin" if signed.may("users") else "/", status_code=303)   # each role's own page
 
     @router.get("/lang/{lang}")
     def language(request: Request, lang: str) -> Response:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from evidence.records import INDEX_SUFFIX
-from station.web import playback
+from station.catalogue import playback
 from station.web.deps import Web, folder_of
 from station.web.security import Refused
 

@@ -2,16 +2,16 @@
 links, holds and write-ups, and the player once the user has said why they view the footage
 (an audit entry)."""
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from station.catalogue import writeup
+from station.catalogue import playback, writeup
 from station.catalogue.catalogue import within_limit
 from station.custody.access import AccessError, User
 from station.services import Desk
-from station.web import playback
 from station.web.deps import MIN_REASON, Web, folder_of
 
 
@@ -21,9 +21,10 @@ def router(web: Web) -> APIRouter:
     @router.get("/sessions/{session}")
     def page(request: Request, session: str, user: Annotated[User, Depends(web.allowed("search"))]) -> Response:
         desk = web.desk(request)
-        shown = playback.load(folder_of(desk, session))
+        shown, checked_ns = footage(folder_of(desk, session))
         reason = web.session(request).grants.get(session)
-        return web.render(request, "session.html", footage=shown, reason=reason, may_view=user.may("view"),
+        return web.render(request, "session.html", footage=shown, checked_ns=checked_ns, reason=reason,
+                          may_view=user.may("view"),
                           player=player_data(shown, web) if reason else None, reason_error=None,
                           export_request=own_request(desk, request.query_params.get("export", "")),
                           **casework(desk, session))
@@ -32,15 +33,30 @@ def router(web: Web) -> APIRouter:
     def view(request: Request, session: str, user: Annotated[User, Depends(web.allowed("view"))],
              reason: Annotated[str, Form()] = "") -> Response:
         desk = web.desk(request)
-        shown = playback.load(folder_of(desk, session))
+        shown, checked_ns = footage(folder_of(desk, session))
         reason = " ".join(reason.split())
         if len(reason) < MIN_REASON:
-            return web.render(request, "session.html", status=400, footage=shown, reason=None, may_view=True,
+            return web.render(request, "session.html", status=400, footage=shown, checked_ns=checked_ns,
+                              reason=None, may_view=True,
                               player=None, reason_error="reason_short", export_request=None,
                               **casework(desk, session))
         web.session(request).grants[session] = within_limit("reason", reason)
         desk.record("view", session=session, reason=reason, ok=all(s.good for s in shown.segments))
         return RedirectResponse(f"/sessions/{session}#player", status_code=303)
+
+    @router.post("/sessions/{session}/verify", dependencies=[Depends(web.allowed("search"))])
+    def verify(request: Request, session: str) -> Response:
+        """Read every byte of the session again, store the verdicts (an audit entry)."""
+        desk = web.desk(request)
+        checked = web.verdicts.check(folder_of(desk, session, "verify"))
+        desk.record("verify", session=session, ok=checked.ok,
+                    states=sorted({s.state for s in checked.footage.segments}))
+        return RedirectResponse(f"/sessions/{session}#segments", status_code=303)
+
+    def footage(folder: Path) -> tuple[playback.SessionFootage, int]:
+        """The session as the page shows it, with its last stored verdicts and when they were reached."""
+        checked = web.verdicts.latest(folder)
+        return checked.footage, checked.checked_ns
 
     return router
 

@@ -6,10 +6,14 @@ timeline when fed each file's init part and then its fragments, byte ranges of t
 originals: nothing is copied, remuxed or re-encoded. Which byte ranges make a segment comes
 from its signed manifest (``parts``), so a recovered segment's torn tail is never played;
 when each fragment starts, and the capture time of every frame, from its frame index.
-Every segment carries the verifier's state (``evidence.verify``) beside it.
+Every segment carries the verifier's state beside it. Reading all this costs seconds for an
+hour of footage (every manifest and frame index parsed), so it is worked out when the session
+is verified and stored with the verdicts (``station.catalogue.verdicts``, ``to_json`` and
+``from_json``): opening a page reads neither video nor index.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -21,7 +25,7 @@ from typing import Any
 from evidence import EvidenceError
 from evidence.boxes import BoxError, avc_configuration
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_OPEN, read_record
-from evidence.verify import GOOD, verify_session
+from evidence.verify import GOOD, SessionVerdict
 
 AUDIO_CODEC = "mp4a.40.2"         # AAC-LC, what the device's encoder writes
 SEGMENT_NUMBER = re.compile(r"seg-(\d+)\.mp4")
@@ -83,9 +87,8 @@ class SessionFootage:
         return [m for s in self.segments for m in s.markers]
 
 
-def load(folder: Path) -> SessionFootage:
-    """Verify the session in ``folder`` and describe how to play it."""
-    verdict = verify_session(folder)
+def load(folder: Path, verdict: SessionVerdict) -> SessionFootage:
+    """Describe how to play the session in ``folder``, each segment with its state in ``verdict``."""
     opened = verdict.open_record.body if verdict.open_record else {}
     segments, fps, mime = [], 0, ""
     for verdict_segment in verdict.segments:
@@ -99,6 +102,20 @@ def load(folder: Path) -> SessionFootage:
         segments.append(segment)
     return SessionFootage(verdict.session, folder, opened, verdict.closed, verdict.problems, fps or 30,
                           mime, segments)
+
+
+def to_json(footage: SessionFootage) -> str:
+    """The description as stored (its folder left out: it is where the catalogue says)."""
+    described = dataclasses.asdict(footage)
+    del described["folder"]
+    return json.dumps(described, ensure_ascii=False)
+
+
+def from_json(folder: Path, text: str) -> SessionFootage:
+    described = json.loads(text)
+    segments = [Segment(**{**s, "parts": [Part(**p) for p in s["parts"]], "markers": [Marker(**m) for m in s["markers"]]})
+                for s in described.pop("segments")]
+    return SessionFootage(folder=folder, segments=segments, **described)
 
 
 def read_index(path: Path) -> list[dict[str, Any]]:
