@@ -97,7 +97,8 @@ def _device(data_dir: Path, number: int, mb: float, segment_mb: float) -> Path:
         index = video.with_name(video.name + ".idx")
         index.write_text("")
         digest = file_digest(video)
-        sealer.seal_segment(SegmentFacts(session, segment, video.name, digest["size"], digest["sha256"], [],
+        whole = [{"type": "init", "number": 0, "offset": 0, "size": digest["size"], "sha256": digest["sha256"]}]
+        sealer.seal_segment(SegmentFacts(session, segment, video.name, digest["size"], digest["sha256"], whole,
                                          file_digest(index), 0, None, None))
     sealer.close_session(session, "stop")
     return data_dir
