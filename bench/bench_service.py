@@ -31,7 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bodycam_threads import OwnedThread  # noqa: E402
-from capture.index import INDEX_SUFFIX, read_index  # noqa: E402
+from capture.index import read_index  # noqa: E402
+from evidence.records import INDEX_SUFFIX  # noqa: E402
 from firmware import config as configuration  # noqa: E402
 from firmware.context import load_context  # noqa: E402
 from firmware.service import DOCKED, RECORDING, STANDBY, Service  # noqa: E402
