@@ -15,15 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bodycam_errors import BodycamError
+from station.db import shown
 from sync.link import BAUDRATES, DEFAULT_BAUDRATE
 
 DEFAULT_FILE = Path("/etc/bodycam/station.toml")
 FILE_VARIABLE = "BODYCAM_STATION_CONFIG"
 CATALOGUE_VARIABLE = "BODYCAM_CATALOGUE"
-MASK = "***"
 _OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -175,25 +174,12 @@ def _checked(document: dict[str, Any], source: Path) -> dict[str, Any]:
     return flat
 
 
-def masked(url: str | None) -> str | None:
-    """``url`` with any password in it (user:password@, ?password=) replaced by ***."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
-    query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)], safe="/*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
 def describe(config: StationConfig) -> str:
     """The effective configuration (the file's, ``BODYCAM_CATALOGUE`` over it) as TOML, every key
     explained; a password in the catalogue's or the store's URL is masked (the store's credentials
     are never in the file: boto3 reads them from its own chain)."""
-    values = {**config.values, "catalogue": masked(config.catalogue),
-              "store.endpoint": masked(config["store.endpoint"])}
+    values = {**config.values, "catalogue": shown(config.catalogue) if config.catalogue else None,
+              "store.endpoint": shown(config["store.endpoint"]) if config["store.endpoint"] else None}
     lines = [f"# The station's configuration, from {config.source or 'the built-in defaults (no file)'}",
              "# (BODYCAM_CATALOGUE overrides the file, and each command's flags override both;",
              "# keys not set are commented out)."]

@@ -19,6 +19,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +28,7 @@ from bodycam_errors import BodycamError
 from evidence.paths import ArchiveDir
 
 CATALOGUE_FILE = "catalogue.sqlite"
+MASK = "***"
 SQLITE_BUSY_SECONDS = 60.0         # how long a writer waits for another's lock (many bays write at once)
 MIGRATION_LOCK = 0x626F6463616D    # PostgreSQL advisory lock key of the migrations ("bodcam")
 
@@ -39,11 +41,15 @@ class DatabaseError(BodycamError, OSError):
 
 
 def shown(url: str | sa.URL) -> str:
-    """``url`` as a message may show it: its password masked."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "(a database URL that cannot be read)"
+    """``url`` (a database's or the store's) as a message or ``config`` may show it: a password in
+    it (``user:password@``, ``?password=``) replaced by ``***``."""
+    parts = urlsplit(str(url))
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
+    query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)], safe="/*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 @dataclass(frozen=True)

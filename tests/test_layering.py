@@ -31,7 +31,7 @@ ALLOWED = {
 # reaches a front door.
 STATION_PARTS = {
     "db": set(),
-    "config": set(),
+    "config": {"db"},
     "catalogue": {"db"},
     "custody": {"catalogue", "db"},
     "intake": {"catalogue", "custody", "db"},
