@@ -108,7 +108,8 @@ def refuse_empty(path: Path, holds_sessions: Callable[[], bool]) -> None:
     """An empty database file beside an archive of sessions is not a new station: its cases,
     holds and ledger would vanish without a word."""
     if is_empty(path) and holds_sessions():
-        raise DatabaseError(f"the catalogue file {path} is empty (0 bytes) though the archive holds sessions: {REMEDY}.")
+        raise DatabaseError(f"the catalogue file {path} is empty (0 bytes) though the archive holds sessions: "
+                            f"{REMEDY}.")
 
 
 def connect(url: str) -> Engine:
