@@ -50,16 +50,25 @@ requests = sa.Table(
     sa.Column("taken_ns", sa.BigInteger),
     sa.Column("handed_by", sa.String(64)),
     sa.Column("audit_seqs", sa.Text, nullable=False, default=""),  # this export's audit entries
+    sa.Column("slip_sha256", sa.String(64)),                   # the package's retrieval slip (调用单)
 )
+SLIP_NAME = "retrieval-slip.pdf"        # the retrieval slip's name in a package
 
 
 def _create_if_absent(connection: Connection) -> None:
     metadata.create_all(connection, checkfirst=True)
 
 
+def _slip_column(connection: Connection) -> None:
+    """Databases made before version 2 lack the slip's column (a new one has it from version 1)."""
+    if "slip_sha256" not in {column["name"] for column in sa.inspect(connection).get_columns("export_requests")}:
+        connection.execute(sa.text("ALTER TABLE export_requests ADD COLUMN slip_sha256 VARCHAR(64)"))
+
+
 # A database made before this area had its own migrations got these tables from access's version 2.
 MIGRATIONS = [Migration(1, "export requests and the copy ledger: made, or kept as they were if a station "
-                           "from before this area had made them already", _create_if_absent)]
+                           "from before this area had made them already", _create_if_absent),
+              Migration(2, "each made export's retrieval slip in the copy ledger", _slip_column)]
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,8 @@ class Exports:
             with self.engine.begin() as connection:     # once: only the first maker finds it approved
                 claimed = connection.execute(requests.update().where(requests.c.id == number,
                                                                      requests.c.state == APPROVED)
-                                             .values(state=MADE, made_ns=made_ns, package=str(final))).rowcount
+                                             .values(state=MADE, made_ns=made_ns, package=str(final),
+                                                     slip_sha256=hashes.get(SLIP_NAME))).rowcount
             if not claimed:
                 self.access.refuse(user, "export-make", f"export {number} was made already.", footage=footage)
             self._log(number, user, "export-make", footage, wanted.reason, {"package": final.name, "files": hashes})

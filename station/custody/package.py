@@ -5,6 +5,7 @@ Layout (docs/export-package.md)::
     export-NNNNNN/
       README.txt                 how to verify it without our software
       record-form.pdf            同步录音录像摄录情况记录表, filled in
+      retrieval-slip.pdf         行政执法全过程记录调用单: who asked, why, for whom, which footage, who approved
       verification.txt / .json   the archive's verification of the sessions
       footage/<session>/         session-open.json, seg-NNNNNN.mp4 (+ .manifest, .idx), session-close.json
       footage/<session>/seg-NNNNNN.c2pa   the C2PA manifest of each video (sidecar)
@@ -28,8 +29,8 @@ from evidence.paths import ArchiveDir
 from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN
 from evidence.verify import SessionVerdict, report, verify_session
 from station.catalogue.footage import Footage, Segment, Session
-from station.custody import recordform
-from station.custody.exports import Request
+from station.custody import recordform, retrievalslip
+from station.custody.exports import SLIP_NAME, Request
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
 
@@ -72,7 +73,8 @@ never re-encoded, never cut. To check them without our software:
    in its archive and the C2PA validation of the copies; record-form.pdf is the record form,
    to be signed and sealed. Its times are the station's local time with the UTC offset
    written; the start is the first frame of the first exported segment (the pre-event
-   recording included), the end the last frame of the last one.
+   recording included), the end the last frame of the last one. retrieval-slip.pdf is the
+   retrieval slip (调用单): who asked for this footage, why and for whom, who approved it.
 
 Files:
 {files}
@@ -110,6 +112,8 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
         "approver": approver, "maker": maker, "made": local_time(made_ns), "number": f"{wanted.id:06d}"})
     recordform.write_pdf(form, work / "record-form.pdf")
+    retrievalslip.write(work / SLIP_NAME, wanted, chosen, requester=requester, approver=approver, maker=maker,
+                        made_ns=made_ns)
     names = sorted([_name(path, work) for path in work.rglob("*") if path.is_file()] + [README_NAME])
     (work / README_NAME).write_text(README.format(
         number=f"{wanted.id:06d}", station=hashlib.sha256(signer_public).hexdigest()[:16],

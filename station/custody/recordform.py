@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bodycam_errors import BodycamError
 from evidence.boxes import sample_entries
@@ -24,7 +25,7 @@ CODECS = {b"avc1": "H.264", b"avc3": "H.264", b"hvc1": "H.265", b"hev1": "H.265"
 
 
 class FormError(BodycamError, OSError):
-    """The record form cannot be written (its font is missing)."""
+    """A form cannot be written (its font is missing)."""
 
 
 @dataclass(frozen=True)
@@ -138,21 +139,37 @@ def _font_number(path: Path) -> int:
     raise FormError(f"{path} has no {FONT_FACE} face")
 
 
-def write_pdf(form: Form, path: Path) -> None:
-    """The form on A4, the font embedded; a space for signatures and the seal at its foot."""
+def chinese_pdf(title: str, orientation: str = "portrait") -> Any:
+    """An A4 ``fpdf.FPDF`` with Noto Sans CJK as font ``noto`` (regular and bold), one page
+    begun with ``title`` centred at its top: the record form's, and every other form the station prints."""
     from fpdf import FPDF
 
     regular, bold = FONT_DIR / "NotoSansCJK-Regular.ttc", FONT_DIR / "NotoSansCJK-Bold.ttc"
     if not regular.exists() or not bold.exists():
-        raise FormError(f"the record form needs Noto Sans CJK ({regular}): install Debian's fonts-noto-cjk")
-    pdf = FPDF(format="A4")
-    pdf.set_title(TITLE)
+        raise FormError(f"the station's forms need Noto Sans CJK ({regular}): install Debian's fonts-noto-cjk")
+    pdf = FPDF(orientation=orientation, format="A4")
+    pdf.set_title(title)
     pdf.add_font("noto", fname=str(regular), collection_font_number=_font_number(regular))
     pdf.add_font("noto", style="B", fname=str(bold), collection_font_number=_font_number(bold))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
     pdf.set_font("noto", "B", 16)
-    pdf.cell(0, 12, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 12, title, align="C", new_x="LMARGIN", new_y="NEXT")
+    return pdf
+
+
+def seal_box(pdf: Any) -> None:
+    """A box for the unit's seal, at the right below what is written."""
+    pdf.ln(2)
+    top = pdf.get_y()
+    pdf.rect(135, top, 55, 40)
+    pdf.set_xy(135, top + 17)
+    pdf.cell(55, 6, "（本单位印章）", align="C")
+
+
+def write_pdf(form: Form, path: Path) -> None:
+    """The form on A4, the font embedded; a space for signatures and the seal at its foot."""
+    pdf = chinese_pdf(TITLE)
     pdf.set_font("noto", size=10)
     with pdf.table(col_widths=(32, 158), first_row_as_headings=False, line_height=7) as table:
         for label, value in form.rows:
@@ -176,9 +193,5 @@ def write_pdf(form: Form, path: Path) -> None:
     for line in ("执法人员签名：________________        日期：____________",
                  "本单位领导签字：______________        日期：____________"):
         pdf.cell(0, 10, line, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-    top = pdf.get_y()
-    pdf.rect(135, top, 55, 40)
-    pdf.set_xy(135, top + 17)
-    pdf.cell(55, 6, "（本单位印章）", align="C")
+    seal_box(pdf)
     pdf.output(str(path))
