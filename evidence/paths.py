@@ -138,6 +138,11 @@ class ArchiveDir:
         return self.root / "writeups"
 
     @property
+    def inspections(self) -> Path:
+        """The supervisors' inspection findings, signed by the dock, beside the device's records."""
+        return self.root / "inspections"
+
+    @property
     def purge_log(self) -> Path:
         """One line per session the retention purge removed: who, what, why, when."""
         return self.root / "purges.jsonl"

@@ -19,6 +19,7 @@ from station.commands import (
     dock as dock_commands,
     options,
     store as store_commands,
+    supervision as supervision_commands,
     witness as witness_commands,
 )
 from station.config import StationConfigError
@@ -63,6 +64,7 @@ def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
     witness_commands.register(commands, shared)
     store_commands.register(commands, shared, config)
     dock_commands.register(commands, shared)
+    supervision_commands.register(commands, shared)
     web.register(commands, shared.web)
     return parser
 

@@ -37,6 +37,8 @@ from station.intake.witness import Witness
 from station.store import store
 from station.store.bucket import StoreError, StoreSettings
 from station.store.store import CentralStore
+from station.supervision import inspections
+from station.supervision.inspections import Inspections
 from sync.dock import PullReport
 from sync.link import DEFAULT_BAUDRATE, LinkConfig
 
@@ -48,6 +50,7 @@ MIGRATIONS: list[tuple[str, list[db.Migration]]] = [
     (catalogue.AREA, catalogue.MIGRATIONS),
     (witness.AREA, witness.MIGRATIONS),
     (store.AREA, store.MIGRATIONS),
+    (inspections.AREA, inspections.MIGRATIONS),
 ]
 
 
@@ -204,7 +207,7 @@ def restore(archive: Path, url: str | None = None, clock: Callable[[], int] = ti
         raise audit.AuditError(f"the database holds the audit trail up to entry {stored}, its journal "
                                f"{file} up to {journalled}: an older copy; move it aside, then rebuild.")
     done = rebuild(Catalogue(station.engine, clock=clock), archive)
-    last = journal.replay(station.engine, file, {signer.public_key})
+    last = journal.replay(station.engine, file, {signer.public_key}, inspections.REPLAY)
     problems = audit.verify(station.engine, {signer.public_key})
     if problems or last != journalled:
         raise audit.AuditError(f"the trail restored from {file} does not verify: "
@@ -274,3 +277,8 @@ def store_settings(config: StationConfig) -> StoreSettings | None:
 def open_store(desk: Desk, archive: Path, settings: StoreSettings) -> CentralStore:
     """The central store for ``archive``'s sessions, through ``desk``'s catalogue."""
     return CentralStore(desk.catalogue, archive, settings)
+
+
+def open_inspections(desk: Desk, archive: Path) -> Inspections:
+    """The sample inspections of ``archive``'s sessions, done at ``desk`` (its findings signed by the dock)."""
+    return Inspections(desk.catalogue, desk.access, desk.trail, desk.signer, archive)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -122,9 +122,14 @@ def _last_seq(file: BinaryIO, chunk: int) -> int:
         chunk *= 4
 
 
-def replay(engine: Engine, journal: Path, trusted: set[bytes]) -> int:
-    """Restore into an empty trail the journal's entries and what they changed; returns the
-    last ``seq``. The journal must verify (signatures and chain) before anything is written."""
+# How an area above custody restores what its entries changed: action -> apply(connection, detail).
+Appliers = Mapping[str, Callable[[Connection, dict[str, Any]], None]]
+
+
+def replay(engine: Engine, journal: Path, trusted: set[bytes], appliers: Appliers | None = None) -> int:
+    """Restore into an empty trail the journal's entries and what they changed (``appliers``:
+    those of the areas above custody); returns the last ``seq``. The journal must verify
+    (signatures and chain) before anything is written."""
     stored = list(read(journal))
     problems = audit.verify_entries(stored, trusted)
     if problems:
@@ -133,11 +138,11 @@ def replay(engine: Engine, journal: Path, trusted: set[bytes]) -> int:
         for entry in stored:
             audit.insert(connection, entry)
             if entry.body["outcome"] == DONE:
-                _apply(connection, entry.body)
+                _apply(connection, entry.body, appliers or {})
     return stored[-1].seq if stored else 0
 
 
-def _apply(connection: Connection, body: dict[str, Any]) -> None:
+def _apply(connection: Connection, body: dict[str, Any], appliers: Appliers) -> None:
     detail, actor, at = body["detail"], body["actor"], body["detail"].get("stored_ns", body["time_ns"])
     action = body["action"]
     if action == "user-add":
@@ -161,6 +166,8 @@ def _apply(connection: Connection, body: dict[str, Any]) -> None:
         connection.execute(confidential.delete().where(confidential.c.session == body["footage"][0]))
     elif action in _CATALOGUE:
         _CATALOGUE[action](connection, detail, actor, at)
+    elif action in appliers:
+        appliers[action](connection, detail)
 
 
 _CATALOGUE = {

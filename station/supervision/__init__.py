@@ -1,0 +1,1 @@
+"""Supervision: sample inspections and their ledger (检查台账)."""
