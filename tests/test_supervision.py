@@ -174,12 +174,18 @@ def test_a_finding_is_signed_beside_the_records_and_a_changed_one_is_rejected(op
     files[0].write_text(json.dumps(stored, ensure_ascii=False))
     assert "not an inspection finding signed by dock" in dict(
         (row["session"], problem) for row, problem in inspections.verify())[first]
+    _, draws = inspections.check(sup)
+    assert draws == [(drawn, True)]
+    checked = list(audit.entries(opened.engine))[-1].body
+    assert checked["action"] == "inspection-verify" and checked["detail"]["rejected"] == [
+        inspections.finding(drawn["id"], first)["id"]]
     lines = {entry["session"]: entry for entry in inspections.ledger(sup)}
     assert ledger.state(lines[first]) == "被篡改，不予采信" and ledger.state(lines[second]) == "签名有效"
     assert audit.verify(opened.engine, {opened.signer.public_key}) == []
     done = [a for a in actions(opened) if a[0] == "sup"]
     assert [a[1] for a in done if a[2] == "done"] == ["inspection-draw", "inspection-finding",
-                                                      "inspection-finding", "inspection-ledger"]
+                                                      "inspection-finding", "inspection-verify",
+                                                      "inspection-ledger"]
     finding = [e.body for e in audit.entries(opened.engine) if e.body["action"] == "inspection-finding"][0]
     assert finding["footage"] == [first] and finding["detail"]["verdict"] == "noncompliant"
     assert finding["detail"]["hash"] == hashlib.sha256(canonical(body)).hexdigest()

@@ -107,14 +107,10 @@ def _ledger(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     inspections, user = _inspections(args, "inspection-verify")
-    inspections.access.require(user, "inspect", action="inspection-verify")
-    failed = 0
-    for row, problem in inspections.verify():
-        failed += problem is not None
+    findings, draws = inspections.check(user)
+    for row, problem in findings:
         print(f"finding {row['id']} on {row['session']} (draw {row['draw']}): {problem or 'OK'}")
-    for drawn in inspections.all_draws():
-        same = inspections.redraw(drawn["id"])
-        failed += not same
+    for drawn, same in draws:
         print(f"draw {drawn['id']} (seed {drawn['seed']}): "
               f"{'the same sessions again' if same else 'the catalogue now gives other candidates or sessions'}")
-    return 1 if failed else 0
+    return 1 if any(problem for _, problem in findings) or not all(same for _, same in draws) else 0

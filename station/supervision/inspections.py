@@ -260,6 +260,17 @@ class Inspections:
             return f"{path} is not the finding the station recorded (its hash differs from the audit trail's)"
         return None
 
+    def check(self, user: User) -> tuple[list[tuple[dict[str, Any], str | None]], list[tuple[dict[str, Any], bool]]]:
+        """Every finding with why it is rejected (None: intact), and every draw with whether its seed
+        gives the same sessions again; the check is an audit entry naming what failed."""
+        self.access.require(user, "inspect", action="inspection-verify")
+        findings_checked = self.verify()
+        draws_checked = [(drawn, self.redraw(drawn["id"])) for drawn in self.all_draws()]
+        self.trail.record(user.name, "inspection-verify", role=user.role, detail={
+            "findings": len(findings_checked), "rejected": [row["id"] for row, problem in findings_checked if problem],
+            "draws": len(draws_checked), "not_reproduced": [drawn["id"] for drawn, same in draws_checked if not same]})
+        return findings_checked, draws_checked
+
     # -- the ledger -----------------------------------------------------------------------
     def ledger(self, user: User) -> list[dict[str, Any]]:
         """Every sampled session of every draw with its finding (if any) and whether that verifies,
