@@ -26,6 +26,7 @@ from evidence.records import FORMAT, GENESIS, canonical, sign
 from station import db
 from station.catalogue.catalogue import DAY_NS, Catalogue, station_id
 from station.catalogue.footage import read_session
+from station.catalogue.rebuild import rebuild
 from station.custody import audit
 from station.custody.access import AccessDenied
 from station.custody.exports import SLIP_NAME, requests
@@ -34,6 +35,7 @@ from station.services import open_inspections, open_station, restore
 from station.supervision import inspections as inspection_area
 from station.supervision import ledger
 from station.supervision.inspections import CHECKS, Criteria
+from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_station_access import PASSWORD, Desk, approved_package, pdf_text, pulled, station  # noqa: F401
 
 START = 1_785_542_400 * 10**9          # 2026-08-01 UTC
@@ -208,6 +210,33 @@ def test_a_lost_database_gets_its_draws_and_findings_back_from_the_journal(opene
     station.engine.dispose()
 
 
+def test_draws_and_findings_on_a_shared_postgresql_database_survive_its_loss(pulled, tmp_path, postgres_url):
+    archive = tmp_path / "archive"
+    shutil.copytree(pulled, archive)
+    (archive / db.CATALOGUE_FILE).unlink()
+    station = open_station(archive, postgres_url)
+    assert not rebuild(Catalogue(station.engine), archive).problems
+    gate = station.desk(None).access
+    gate.add_user(gate.add_user(None, "admin", "管理员", "administrator", PASSWORD), "sup", "王五", "supervisor",
+                  PASSWORD)
+    inspections, sup = as_user(station, "sup")
+    first = inspections.draw(sup, Criteria(count=1), "pg")
+    assert inspections.draw(sup, Criteria(count=1), "pg")["sessions"] == first["sessions"]
+    inspections.record_finding(sup, first["id"], first["sessions"][0], ALL_YES, "compliant", "")
+    before = (inspections.all_draws(), [row for row, _ in inspections.verify()])
+    station.engine.dispose()
+    with sa.create_engine(postgres_url).begin() as connection:       # the shared database lost: made anew
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    assert restore(archive, postgres_url) is not None
+    station = open_station(archive, postgres_url)
+    again, sup = as_user(station, "sup")
+    assert (again.all_draws(), [row for row, _ in again.verify()]) == before
+    assert again.draw(sup, Criteria(count=1), "next")["id"] == 3          # the sequence went on past the replay
+    assert audit.verify(station.engine, {station.signer.public_key}) == []
+    station.engine.dispose()
+
+
 def test_the_ledger_reads_back_as_csv_and_as_a_pdf_in_chinese(opened, archive, tmp_path):
     synthetic(Catalogue(opened.engine), archive, tmp_path / "device.key", 12)
     inspections, sup = as_user(opened, "sup")
@@ -320,6 +349,8 @@ def test_every_export_package_holds_its_retrieval_slip_read_back_field_by_field(
     assert sums[SLIP_NAME] == digest == row.slip_sha256
     made_entry = json.loads((made / "audit.jsonl").read_text().splitlines()[-1])["entry"]
     assert made_entry["detail"]["files"][SLIP_NAME] == digest
+    listed = station(desk.archive, "export", "ledger", user="sup")
+    assert listed.returncode == 0 and f"retrieval slip SHA-256 {digest}" in listed.stdout, listed.stderr
     fonts = subprocess.run(["pdffonts", str(slip)], check=True, capture_output=True, text=True).stdout
     assert "NotoSansCJKSC" in fonts
     rendered(slip, tmp_path)

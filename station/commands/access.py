@@ -251,5 +251,6 @@ def _export_ledger(args: argparse.Namespace) -> int:
     for row in desk.exports.ledger(acting_user(desk, args, "ledger")):
         print(f"{row.id:>6} {row.state:<9} {row.scope} {row.target}  asked by {row.requester}, "
               f"decided by {row.decided_by or '-'}, for {row.destination}, made by "
-              f"{row.recipient if row.made_ns else '-'}, taken by {row.taken_by or '-'}")
+              f"{row.recipient if row.made_ns else '-'}, taken by {row.taken_by or '-'}, "
+              f"retrieval slip SHA-256 {row.slip_sha256 or '-'}")
     return 0

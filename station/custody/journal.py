@@ -7,7 +7,8 @@ database one entry ahead: the next entry's append, or :meth:`Journal.reconcile` 
 station opens, appends what the database holds beyond the journal. A journal ahead of the database means the database was lost
 or replaced: the station refuses to open until ``bodycam-station rebuild`` replays the journal
 (:func:`replay`) into a new database: the trail itself, and the users, cases, links, legal holds,
-ledger, retention periods and confidential marks its entries changed.
+ledger, retention periods and confidential marks its entries changed, and what the areas above
+custody restore from their own entries (``replay``'s ``appliers``: the sample inspections).
 """
 from __future__ import annotations
 

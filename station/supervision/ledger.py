@@ -51,9 +51,9 @@ def write_pdf(entries: list[dict[str, Any]], path: Path, *, printed_by: str, pri
     """The ledger on landscape A4: one table a unit, its lines by officer and draw."""
     pdf = chinese_pdf(TITLE, orientation="landscape")
     pdf.set_font("noto", size=9)
+    legend = "；".join(f"{rule} {text}" for rule, text in CHECKS.items())
     pdf.multi_cell(0, 5, f"制表人：{printed_by}    制表时间：{local_time(printed_ns)}    表中时间为本站时区 "
-                         f"{utc_offset(printed_ns)}\n检查项目：" + "；".join(f"{rule} {text}" for rule, text in CHECKS.items()),
-                   new_x="LMARGIN", new_y="NEXT")
+                         f"{utc_offset(printed_ns)}\n检查项目：{legend}", new_x="LMARGIN", new_y="NEXT")
     units: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         units.setdefault(f"{entry['unit']}（{entry['unit_number']}）", []).append(entry)
