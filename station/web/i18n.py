@@ -192,6 +192,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "inspection_method": ("抽取方法：按 SHA-256（随机种子 + 换行 + 录像编号）排序，取前若干个。",
                           "Method: sessions ordered by SHA-256(seed, a line feed, session id); the first ones taken."),
     "inspection_ledger": ("检查台账", "Inspection ledger"),
+    "inspection_officer": ("警员（警号）", "Officer (police number)"),
     "inspection_verdict": ("结论", "Verdict"),
     "inspection_by": ("检查人", "Inspected by"),
     "inspection_note": ("说明", "Note"),
