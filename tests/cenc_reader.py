@@ -170,7 +170,7 @@ def _read_traf(data: bytes, moof: Box, traf: Box, tracks: dict[int, Track], frag
     track_id = struct.unpack_from(">I", data, pos)[0]
     pos += 4
     track = tracks[track_id]
-    duration, size, sample_flags = track.defaults
+    _duration, size, _sample_flags = track.defaults
     base = moof.start
     if flags & TFHD_BASE_OFFSET:
         base = struct.unpack_from(">Q", data, pos)[0]

@@ -15,8 +15,9 @@ import json
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tests.web import CHROMIUM, CHROMIUM_FLAGS
 
