@@ -47,12 +47,17 @@ class FragmentSink:
         self._protector = protector
         self.whole = hashlib.sha256()
         self.fragments = 0
-        self.size = 0                      # bytes written to the file
+        self._written = 0                  # bytes written to the file
         self._part = hashlib.sha256()
         self._part_start = 0
         self._held = bytearray()           # with a protector: the clear part so far
         self._held_from = 0                # ... and where it began in the muxer's output
         self._boxes = BoxStream()
+
+    @property
+    def size(self) -> int:
+        """The bytes of whole boxes written so far (in the muxer's output, the boxes followed so far)."""
+        return self._boxes.position if self._protector is None else self._written
 
     def write(self, data: bytes) -> int:
         data = bytes(data)
@@ -73,7 +78,7 @@ class FragmentSink:
     def _write_out(self, data: bytes) -> None:
         self._file.write(data)
         self.whole.update(data)
-        self.size += len(data)
+        self._written += len(data)
 
     def flush(self) -> None:
         """Nothing is buffered here: every write already reached the file."""
