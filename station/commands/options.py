@@ -81,5 +81,5 @@ def shared(config: StationConfig) -> Shared:
                      default=list(config["web.trusted_proxies"]), metavar="ADDRESS",
                      help="a reverse proxy whose X-Forwarded-For is believed for the audit trail's client address, "
                           "added to [web] trusted_proxies (repeat for more; default: none)")
-    web.set_defaults(utc_offset_min=config.utc_offset_min)
+    web.set_defaults(utc_offset_min=config.utc_offset_min, agency_key=config["encryption.agency_key"])
     return Shared(archive, station, actor, line, dock, web)
