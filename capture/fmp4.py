@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from capture import CaptureError
 from capture.cenc import Protector
 from capture.spool import AppendOnlyFile
-from evidence.boxes import BoxError, BoxStream
+from evidence import EvidenceError
+from evidence.boxes import BoxStream
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class FragmentSink:
                     self._held += piece
                 if completed is not None:
                     self._box_done(completed)
-        except BoxError as exc:
+        except EvidenceError as exc:  # a box cut short, or one the encryption cannot read
             raise CaptureError(f"the muxer wrote a malformed box: {exc}") from exc
         return len(data)
 

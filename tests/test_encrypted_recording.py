@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from evidence import EvidenceError
+from evidence.cenc import clear_copy
 from evidence.encryption import enrol_agency_key, unwrap
 from evidence.paths import DataDir
 from evidence.records import read_record
@@ -61,7 +62,7 @@ def ffmpeg_packets(path: Path, key: bytes | None = None) -> list[tuple[int, byte
         return [(packet.stream.index, bytes(packet)) for packet in container.demux() if packet.size]
 
 
-def clear_copy(path: Path, key: bytes, target: Path) -> Path:
+def ffmpeg_clear_copy(path: Path, key: bytes, target: Path) -> Path:
     """FFmpeg's decryption alone (-c copy) of ``path`` into a clear fragmented MP4."""
     with av.open(str(path), options={"decryption_key": key.hex()}) as source, \
             av.open(str(target), "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov"}) as out:
@@ -99,12 +100,27 @@ def test_our_decryption_and_ffmpegs_give_identical_samples_that_play(encrypted, 
         ours = reading.decrypted(key)
         assert [data for _, data in ffmpeg_packets(segment, key)] == ours
         assert [data for _, data in ffmpeg_packets(segment)] != ours
-        frames = decode_video(clear_copy(segment, key, tmp_path / segment.name))
+        frames = decode_video(ffmpeg_clear_copy(segment, key, tmp_path / segment.name))
         barcodes = [barcode for _, _, barcode, _ in frames]
         assert len(frames) == sum(1 for r in index_records(segment) if "type" not in r)
         assert barcodes == list(range(barcodes[0], barcodes[0] + len(barcodes)))
         assert previous_barcode is None or barcodes[0] == previous_barcode + 1
         previous_barcode = barcodes[-1]
+
+
+def test_the_stations_clear_copy_plays_in_debians_ffmpeg_with_ffmpegs_decrypted_samples(encrypted, agency,
+                                                                                         tmp_path):
+    _, folder = encrypted
+    key, _ = content_key(folder, agency)
+    for segment in segments(folder):
+        copy = tmp_path / segment.name
+        copy.write_bytes(clear_copy(segment.read_bytes(), key))
+        assert ffmpeg_packets(copy) == ffmpeg_packets(segment, key)
+        result = subprocess.run(["ffmpeg", "-v", "error", "-i", str(copy), "-f", "framemd5", "-"],
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0 and result.stderr == ""
+        frames = [line for line in result.stdout.splitlines() if line.startswith("0,")]
+        assert len(frames) == sum(1 for r in index_records(segment) if "type" not in r)
 
 
 def test_without_the_key_ffmpeg_cannot_decode_a_segment(encrypted):
