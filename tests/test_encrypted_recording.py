@@ -223,6 +223,17 @@ def test_a_power_cut_while_recording_encrypted_is_recovered_and_verifies(tmp_pat
         assert [bytes(p) for p in container.demux() if p.size] == clear
 
 
+def test_the_document_alone_unwraps_the_key_and_ffmpeg_decrypts_a_segment_with_it(encrypted, agency):
+    """A stranger's unwrapping, from docs/evidence-format.md alone (tests/doc_verifier.py), and FFmpeg."""
+    _, folder = encrypted
+    private = agency.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                   serialization.NoEncryption())
+    key = doc_verifier.content_key(read_record(folder / "session-open.json").body, private)
+    assert key == content_key(folder, agency)[0]
+    segment = segments(folder)[-1]
+    assert [data for _, data in ffmpeg_packets(segment, key)] == cenc_reader.read(segment).decrypted(key)
+
+
 def test_hpke_is_rfc_9180_base_mode_x25519_sha256_aes128gcm():
     """RFC 9180 appendix A.1.1 (Base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM):
     the first encryption of its vector opens with cryptography's HPKE as ``enc || ciphertext``."""
