@@ -92,6 +92,9 @@ def test_an_encrypted_sessions_export_holds_its_key_and_clear_copies_that_play(p
         assert debian_ffmpeg_frames(clear) == segment.manifest.body["frames"]["count"] > 0
         assert pictures(clear) == pictures(original, key)
     assert "Common Encryption" in (made / "README.txt").read_text()
+    checked = json.loads((made / "verification.json").read_text())
+    assert all(session["ok"] for session in checked["sessions"])
+    assert {entry["state"] for entry in checked["c2pa"]} == {"Trusted"}     # C2PA on the encrypted originals
 
 
 def test_an_encrypted_session_is_not_exported_without_the_agency_key(pulled_encrypted, tmp_path):
