@@ -131,6 +131,14 @@ def test_without_the_key_ffmpeg_cannot_decode_a_segment(encrypted):
     assert "decode_slice_header error" in result.stderr or "non-existing PPS" in result.stderr
 
 
+def test_the_device_refuses_to_show_a_picture_of_an_encrypted_segment(encrypted, tmp_path):
+    _, folder = encrypted
+    shown = subprocess.run([sys.executable, "-m", "firmware", "snapshot", str(segments(folder)[0]), "--out",
+                            str(tmp_path / "frame.png")], capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode != 0 and "encrypted for the agency" in shown.stderr
+    assert not (tmp_path / "frame.png").exists()
+
+
 def test_nothing_on_the_card_holds_the_content_key(encrypted, agency):
     data_dir, folder = encrypted
     key, _ = content_key(folder, agency)
