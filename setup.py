@@ -31,7 +31,7 @@ setup(
     py_modules=["bodycam_errors", "bodycam_threads"],
     package_data={"firmware": ["default.toml"], "station.web": ["templates/*", "static/*"]},
     install_requires=[
-        "cryptography>=42",
+        "cryptography>=47",      # 47: HPKE (RFC 9180) for session content keys
         "pyserial>=3.5",
         "cobs>=1.2",
         "crc32c>=2.4",

@@ -9,16 +9,22 @@ it: after a power cut, every completed fragment is on the card, whole.
 
 It offers no ``seek``: the muxer then knows the output is a stream and never goes back
 to rewrite a byte (FFmpeg refuses non-fragmented MP4 on such an output).
+
+With a :class:`capture.cenc.Protector` the sink holds each part until it is whole, has it
+encrypted, and only then writes it: the clear bytes never reach the card, and the hashes
+and offsets are those of the encrypted file, which is what is sealed.
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from capture import CaptureError
+from capture.cenc import Protector
 from capture.spool import AppendOnlyFile
-from evidence.boxes import BoxError, BoxStream
+from evidence import EvidenceError
+from evidence.boxes import BoxStream
 
 
 @dataclass(frozen=True)
@@ -35,31 +41,45 @@ class Part:
 class FragmentSink:
     """A file-like output for PyAV that follows the boxes, hashes parts and reports each one as it completes."""
 
-    def __init__(self, file: AppendOnlyFile, on_part: Callable[[Part], None]) -> None:
+    def __init__(self, file: AppendOnlyFile, on_part: Callable[[Part], None],
+                 protector: Protector | None = None) -> None:
         self._file = file
         self._on_part = on_part
+        self._protector = protector
         self.whole = hashlib.sha256()
         self.fragments = 0
+        self._written = 0                  # bytes written to the file
         self._part = hashlib.sha256()
         self._part_start = 0
+        self._held = bytearray()           # with a protector: the clear part so far
+        self._held_from = 0                # ... and where it began in the muxer's output
         self._boxes = BoxStream()
 
     @property
     def size(self) -> int:
-        return self._boxes.position
+        """The bytes of whole boxes written so far (in the muxer's output, the boxes followed so far)."""
+        return self._boxes.position if self._protector is None else self._written
 
     def write(self, data: bytes) -> int:
         data = bytes(data)
-        self._file.write(data)
-        self.whole.update(data)
+        if self._protector is None:
+            self._write_out(data)
         try:
             for piece, completed in self._boxes.split(data):
-                self._part.update(piece)
+                if self._protector is None:
+                    self._part.update(piece)
+                else:
+                    self._held += piece
                 if completed is not None:
                     self._box_done(completed)
-        except BoxError as exc:
+        except EvidenceError as exc:  # a box cut short, or one the encryption cannot read
             raise CaptureError(f"the muxer wrote a malformed box: {exc}") from exc
         return len(data)
+
+    def _write_out(self, data: bytes) -> None:
+        self._file.write(data)
+        self.whole.update(data)
+        self._written += len(data)
 
     def flush(self) -> None:
         """Nothing is buffered here: every write already reached the file."""
@@ -74,8 +94,22 @@ class FragmentSink:
             self._end_part("trailer", 0)
 
     def _end_part(self, kind: str, number: int) -> None:
-        end = self._boxes.position
+        if self._protector is not None:
+            self._write_protected(kind)
+        end = self.size
         part = Part(kind, number, self._part_start, end - self._part_start, self._part.hexdigest())
         self._part = hashlib.sha256()
         self._part_start = end
         self._on_part(part)
+
+    def _write_protected(self, kind: str) -> None:
+        clear, self._held = bytes(self._held), bytearray()
+        if kind == "init":
+            data = self._protector.init(clear)
+        elif kind == "fragment":
+            data = self._protector.fragment(clear, self._held_from, self.size)
+        else:
+            data = self._protector.trailer(clear)
+        self._held_from = self._boxes.position
+        self._part.update(data)
+        self._write_out(data)

@@ -34,11 +34,13 @@ import numpy as np
 
 from bodycam_threads import OwnedThread, ZombieThread
 from capture import CaptureError
+from capture.cenc import Protector
 from capture.encoder import AudioSettings, Encoders, VideoSettings
 from capture.priority import set_thread_nice, thread_nice
 from capture.sealing import Sealer
 from capture.segmenter import FrameStamp, Segment, Segmenter
 from capture.spool import new_session_dir
+from evidence.encryption import ContentKey, wrap
 from hw.camera import Camera, Frame
 from hw.microphone import AudioChunk, Microphone
 
@@ -63,6 +65,7 @@ class RecordingSettings:
     pre_event_seconds: float = 0.0
     pre_event_audio: bool = False
     nice: int | None = None  # the capture threads' nice value; None: as the process
+    agency_key: bytes | None = None  # X25519 public key: each session is encrypted, its key wrapped for it
 
 
 @dataclass
@@ -359,10 +362,13 @@ class Pipeline:
             pre_event_ms = int(((self._last_pts + 1) * self.encoders.video_time_base - origin) * 1000)
         else:
             self._force_key = True  # no buffer: the next frame starts the session, as a keyframe
+        content = ContentKey.draw() if self.settings.agency_key is not None else None
         if self.sealer is not None:
-            self.sealer.open_session(session_id, link, pre_event_ms)
+            encryption = wrap(content, self.settings.agency_key, session_id) if content else None
+            self.sealer.open_session(session_id, link, pre_event_ms, encryption)
         self._session = Segmenter(folder, self.encoders, self.settings.segment_seconds, self._header(session_id),
-                                  origin, on_segment_closed=self._seal)
+                                  origin, on_segment_closed=self._seal,
+                                  protector=Protector(content.key, content.kid) if content else None)
         if seconds is not None:
             # The session ends after ``seconds`` of time, however many frames the camera delivered.
             first = buffered[0].packet.pts if buffered else self._last_pts + 1

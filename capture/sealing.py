@@ -56,12 +56,15 @@ class Sealer:
         self.identity = identity
         self.clock_status = clock_status
 
-    def open_session(self, session: str, link: dict[str, Any] | None = None, pre_event_ms: int = 0) -> SignedRecord:
-        """``link`` ties a session that resumes an interrupted one to it: previous session and gap."""
+    def open_session(self, session: str, link: dict[str, Any] | None = None, pre_event_ms: int = 0,
+                     encryption: dict[str, Any] | None = None) -> SignedRecord:
+        """``link`` ties a session that resumes an interrupted one to it: previous session and gap;
+        ``encryption``, for an encrypted session, its wrapped content key (``evidence.encryption.wrap``)."""
         return self._append(self.spool / session / SESSION_OPEN, {
             "type": "session-open", "session": session, "started_wall": time.time_ns(),
             "link": link, "pre_event_ms": pre_event_ms,
             **who(self.identity), "clock": self.clock_status(),
+            **({"encryption": encryption} if encryption else {}),
         })
 
     def seal_segment(self, facts: SegmentFacts) -> SignedRecord:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 import av
 
 from capture import CaptureError
+from capture.cenc import Protector
 from capture.encoder import Encoders
 from capture.fmp4 import FragmentSink, Part
 from capture.index import IndexWriter
@@ -75,7 +76,7 @@ class Segment:
     """One open segment file: container, sink and index."""
 
     def __init__(self, folder: Path, number: int, encoders: Encoders, header: dict[str, Any],
-                 on_part: Callable[["Segment", Part], None]) -> None:
+                 on_part: Callable[["Segment", Part], None], protector: Protector | None = None) -> None:
         self.number = number
         self.session = header["session"]
         self.parts: list[dict[str, Any]] = []
@@ -90,7 +91,7 @@ class Segment:
         self.index = IndexWriter(folder / (self.name + INDEX_SUFFIX))
         self.index.add({"type": "segment", "segment": number, "file": self.name, **header})
         self.file = AppendOnlyFile(self.path)
-        self.sink = FragmentSink(self.file, lambda part: on_part(self, part))
+        self.sink = FragmentSink(self.file, lambda part: on_part(self, part), protector)
         try:
             self.container = av.open(self.sink, "w", format="mp4", options=MUXER_OPTIONS)
             self.video = self.container.add_stream_from_template(encoders.video)
@@ -223,13 +224,16 @@ class Segmenter:
 
     ``origin`` is the session's first frame on the encoders' timeline (seconds; None: the
     first frame given): packets are moved onto the session's timeline, whose first frame is
-    0, before they are written.
+    0, before they are written. With a ``protector`` every segment is encrypted with the
+    session's content key (``capture.cenc``).
     """
 
     def __init__(self, folder: Path, encoders: Encoders, segment_seconds: int, header: dict[str, Any],
                  origin: Fraction | None = Fraction(0),
-                 on_segment_closed: Callable[[Segment], None] = lambda segment: None) -> None:
+                 on_segment_closed: Callable[[Segment], None] = lambda segment: None,
+                 protector: Protector | None = None) -> None:
         self.folder = folder
+        self.protector = protector
         self.encoders = encoders
         self.segment_length = Fraction(segment_seconds)
         self.header = header
@@ -294,6 +298,8 @@ class Segmenter:
                 self._close_segment(reason)
         finally:
             self._syncer.close()
+            if self.protector is not None:
+                self.protector.wipe()  # the content key lives only while the session records
 
     def _release(self, final: bool = False) -> None:
         while self._video or self._audio:
@@ -337,7 +343,7 @@ class Segmenter:
         self._segment_start = start
         self.segment = Segment(self.folder, self.segments, self.encoders,
                                {**self.header, "start_pts": int(start / self.encoders.video_time_base)},
-                               self._part_written)
+                               self._part_written, self.protector)
 
     def _close_segment(self, reason: str) -> None:
         self._syncer.drain()  # the segment's own close syncs the rest, on this thread

@@ -62,12 +62,14 @@ CLOCK = {"status": str, "reason": MayBeAbsent(str)}
 FRAME = Nullable({"n": int, "pts": int, "mono": int, "wall": int})
 FIX = Nullable({"lat": int, "lon": int, "utc": int})
 SEALED_FILE = {"name": str, "size": int, "sha256": HASH}
+ENCRYPTION = {"scheme": str, "kid": str, "agency_key": str, "wrapped_key": str}
 CHAINED = {"format": str, "type": str, "device": str, "key_id": str, "seq": int, "prev": HASH}
 SHAPES: dict[str, dict[str, Any]] = {
     "identity": CHAINED | {"officer": OFFICER, "unit": UNIT, "firmware": str, "reason": str, "signed_wall": int},
     "session-open": CHAINED | {
         "session": str, "started_wall": int, "officer": OFFICER, "unit": UNIT, "firmware": str, "clock": CLOCK,
-        "link": Nullable({"previous_session": str, "gap_ms": int}), "pre_event_ms": int},
+        "link": Nullable({"previous_session": str, "gap_ms": int}), "pre_event_ms": int,
+        "encryption": MayBeAbsent(ENCRYPTION)},
     "segment": CHAINED | {
         "session": str, "segment": int, "file": SEALED_FILE,
         "parts": ListOf({"type": str, "number": int, "offset": int, "size": int, "sha256": HASH}),

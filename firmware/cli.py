@@ -101,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
 
     enroll = commands.add_parser("enroll", parents=[on_data], help="enrol a dock on this device (administrator)")
     enroll.add_argument("--dock-key", required=True, help="the dock's public key (dock.pub)")
+    enroll.add_argument("--agency-key", help="the agency's X25519 public key (PEM): new sessions are encrypted "
+                                            "with a content key wrapped for it")
     enroll.set_defaults(run=_enroll)
 
     show = commands.add_parser("config", help="print the embedded default configuration, every key explained")
@@ -247,6 +249,11 @@ def _enroll(args: argparse.Namespace) -> int:
 
     data_dir = _context(args).data_dir
     print(f"dock {add_key(data_dir.docks, key_text(args.dock_key))} enrolled on {data_dir.root}")
+    if args.agency_key:
+        from evidence.encryption import enrol_agency_key
+
+        print(f"agency key {enrol_agency_key(data_dir.device, key_text(args.agency_key))} enrolled on "
+              f"{data_dir.root}: new sessions are encrypted for it")
     return 0
 
 

@@ -150,6 +150,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "baudrate": Rule(int, lambda n: n in BAUDRATES,
                          f"a standard line rate: one of {', '.join(map(str, BAUDRATES))}"),
     },
+    "encryption": {
+        "required": Rule(bool, lambda b: True, "true or false"),
+    },
 }
 
 # Keys whose values must agree: (section, key, other key of the section, check, what key must be).

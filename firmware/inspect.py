@@ -8,7 +8,7 @@ import av
 
 from capture.index import read_index
 from evidence.paths import DataDir
-from evidence.records import INDEX_SUFFIX
+from evidence.records import INDEX_SUFFIX, SESSION_OPEN, read_record
 
 
 def describe_spool(data_dir: DataDir) -> list[str]:
@@ -40,7 +40,11 @@ def _describe_segment(path: Path) -> str:
 
 
 def snapshot(segment: Path, at: float, out: Path) -> Path:
-    """Decode the frame shown ``at`` seconds into ``segment`` and save it as a PNG (the overlay as burned in)."""
+    """Decode the frame shown ``at`` seconds into ``segment`` and save it as a PNG (the overlay as burned in).
+    An encrypted session's segment is refused: the device holds no key that decrypts it."""
+    opened = segment.parent / SESSION_OPEN
+    if opened.exists() and "encryption" in read_record(opened).body:
+        raise OSError(f"{segment} is encrypted for the agency: the device cannot show it (the station can)")
     try:
         with av.open(str(segment)) as container:
             start = None

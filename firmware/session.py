@@ -10,7 +10,8 @@ from capture.encoder import AudioSettings, VideoSettings
 from capture.pipeline import Pipeline, RecordingSettings
 from capture.sealing import Sealer, close_cut_sessions, recover
 from evidence.chain import ChainWriter
-from firmware.config import Config
+from evidence.encryption import read_agency_key
+from firmware.config import Config, ConfigError
 from firmware.context import DeviceContext
 from firmware.eventlog import EventQueue
 from firmware.provision import ensure_provisioned, log_chain_head
@@ -34,7 +35,17 @@ def recording_settings(context: DeviceContext, identity: dict[str, str]) -> Reco
         pre_event_seconds=config["recording"]["pre_event_seconds"],
         pre_event_audio=config["recording"]["pre_event_audio"],
         nice=config["recording"]["capture_nice"],
+        agency_key=agency_key(context),
     )
+
+
+def agency_key(context: DeviceContext) -> bytes | None:
+    """The enrolled agency key sessions are encrypted for; none, and encryption required: a refusal."""
+    key = read_agency_key(context.data_dir.device)
+    if key is None and context.config["encryption"]["required"]:
+        raise ConfigError("encryption is required ('encryption.required') and no agency key is enrolled: "
+                          "enrol one with 'bodycam enroll --agency-key' before recording")
+    return key
 
 
 def start_sealing(context: DeviceContext) -> tuple[Sealer, list[str]]:

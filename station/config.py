@@ -78,6 +78,9 @@ KEYS = [
     Key("web.time_zone", "local", lambda v: v == "local" or (isinstance(v, str) and bool(_OFFSET.match(v))),
         "\"local\" or an offset from UTC such as \"+08:00\"",
         "the offset from UTC the review page shows times at; \"local\": the station PC's own"),
+    Key("encryption.agency_key", None, _text, "a file path in quotes",
+        "the agency's X25519 private key (PEM, PKCS #8, readable by the station's service alone): the review "
+        "page plays encrypted sessions with it (docs/encryption.md); unset: it does not"),
     Key("access.max_failures", 5, _whole(1, 100), "a whole number from 1 to 100",
         "failed sign-ins in a row that lock a user name, or a client address, out"),
     Key("access.lockout_minutes", 15, _whole(1, 1440), "a whole number from 1 to 1440",

@@ -31,7 +31,8 @@ TYPES = {
     "identity": {**CHAINED, "officer": OFFICER, "unit": UNIT, "firmware": "s", "reason": "s", "signed_wall": "i"},
     "session-open": {**CHAINED, "session": "s", "started_wall": "i", "officer": OFFICER, "unit": UNIT,
                      "firmware": "s", "clock": CLOCK, "link": ("?", {"previous_session": "s", "gap_ms": "i"}),
-                     "pre_event_ms": "i"},
+                     "pre_event_ms": "i",
+                     "encryption*": {"scheme": "s", "kid": "s", "agency_key": "s", "wrapped_key": "s"}},
     "segment": {**CHAINED, "session": "s", "segment": "i", "file": FILE,
                 "parts": ("[", {"type": "s", "number": "i", "offset": "i", "size": "i", "sha256": "h"}),
                 "index": FILE, "frames": {"count": "i", "first": ("?", FRAME), "last": ("?", FRAME)},
@@ -403,3 +404,15 @@ def verify(paths: list[Path], pinned: set[bytes] | None = None):
     passes = bool(verdicts) and all(not problems and all(s in ("OK", "RECOVERED") for s in states.values())
                                     for states, problems in verdicts.values())
     return verdicts, passes
+
+
+def content_key(open_record_body: dict, agency_private: bytes) -> bytes:
+    """An encrypted session's content key, unwrapped as "Encrypted sessions" says: HPKE base mode,
+    DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, ``enc || ciphertext``, and this info."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+    member = open_record_body["encryption"]
+    info = b"bodycam-evidence/1 content key\n" + open_record_body["session"].encode() + b"\n" + member["kid"].encode()
+    return Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_128_GCM).decrypt(
+        bytes.fromhex(member["wrapped_key"]), X25519PrivateKey.from_private_bytes(agency_private), info=info)

@@ -53,7 +53,7 @@ def archive(pulled, tmp_path) -> Path:
     return copy
 
 
-def served(archive: Path):
+def served(archive: Path, settings: Settings = Settings(utc_offset_min=8 * 60)):
     """The page for ``archive`` with the station's users (an administrator, a reviewer, a
     supervisor, a custodian); yields (base URL, the station's database, the clock)."""
     clock = MovableClock()
@@ -63,7 +63,7 @@ def served(archive: Path):
     admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
     for name, full_name, role in (("li", "李明", "reviewer"), ("wang", "王强", "supervisor"), ("zhao", "赵刚", "custodian")):
         gate.add_user(admin, name, full_name, role, PASSWORD)
-    app = create_app(opened, Settings(utc_offset_min=8 * 60))
+    app = create_app(opened, settings)
     with serving(app) as base:
         yield base, engine, clock
     engine.dispose()

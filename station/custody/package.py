@@ -9,6 +9,8 @@ Layout (docs/export-package.md)::
       verification.txt / .json   the archive's verification of the sessions
       footage/<session>/         session-open.json, seg-NNNNNN.mp4 (+ .manifest, .idx), session-close.json
       footage/<session>/seg-NNNNNN.c2pa   the C2PA manifest of each video (sidecar)
+      clear/<session>/seg-NNNNNN.mp4      an encrypted session's clear copies, by decryption alone
+      keys/content/<session>.json         an encrypted session's content key, for the recipient
       keys/devices/<id>.pub      the devices' public keys
       keys/station.pub           the key that signs the audit entries
       keys/station-ca.pem        the trust anchor of the C2PA manifests
@@ -22,7 +24,10 @@ import json
 import shutil
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from evidence import EvidenceError
+from evidence.cenc import clear_copy
 from evidence.files import sha256_file
 from evidence.keys import key_id, public_pem, read_keys
 from evidence.paths import ArchiveDir
@@ -30,6 +35,7 @@ from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSI
 from evidence.verify import SessionVerdict, report, verify_session
 from station.catalogue.footage import Footage, Segment, Session
 from station.custody import recordform, retrievalslip
+from station.custody.contentkeys import content_keys
 from station.custody.exports import SLIP_NAME, Request
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
@@ -76,27 +82,48 @@ never re-encoded, never cut. To check them without our software:
    recording included), the end the last frame of the last one. retrieval-slip.pdf is the
    retrieval slip (调用单): who asked for this footage, why and for whom, who approved it.
 
-Files:
+{encrypted}Files:
 {files}
+"""
+
+ENCRYPTED = """6. Encrypted sessions (ISO/IEC 23001-7 Common Encryption, scheme cenc): the originals in
+   footage/ are the encrypted files the device sealed (steps 1 to 3 check them as they
+   are). keys/content/<session>.json holds the session's content key ("key", hex) and key
+   id ("kid"). clear/<session>/seg-NNNNNN.mp4 is the clear copy made by decryption alone
+   (no sample re-encoded); record-form.pdf gives its SHA-256 beside the original's. Any
+   Common Encryption reader gives the same samples from the original and the key, e.g.
+   `ffmpeg -decryption_key <key> -i footage/<session>/seg-NNNNNN.mp4 -c copy clear.mp4`
+   with an FFmpeg whose libavformat is 62 or later (FFmpeg's muxer writes its own boxes,
+   so compare the decoded frames, `-f framemd5`, rather than the files' bytes).
+
 """
 
 
 def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, archive: Path,
-          footage: Footage, requester: str, approver: str, maker: str, made_ns: int) -> dict[str, str]:
+          footage: Footage, requester: str, approver: str, maker: str, made_ns: int,
+          agency: X25519PrivateKey | None = None) -> dict[str, str]:
     """Write the package into ``work``; returns each file's SHA-256 by its path in the package.
-    ``requester``, ``approver`` and ``maker`` are people's names as the record form shows them."""
+    ``requester``, ``approver`` and ``maker`` are people's names as the record form shows them;
+    ``agency`` unwraps encrypted sessions' content keys (an encrypted session without it is refused)."""
     folder = ArchiveDir(archive)
     ca = station_ca(archive)
     trusted = read_keys(folder.devices)
     verdicts: list[SessionVerdict] = []
+    clear_hashes: dict[tuple[str, str], str] = {}
     for session, segments in chosen:
         target = work / "footage" / session.id
         target.mkdir(parents=True)
         for name in (SESSION_OPEN, SESSION_CLOSE):
             if (session.folder / name).exists():
                 shutil.copyfile(session.folder / name, target / name)
+        keys = content_keys(session.folder, agency)
         for segment in segments:
             _copy_segment(segment, target, ca, {"export": wanted.id, "destination": wanted.destination})
+            if keys:
+                clear_hashes[(session.id, segment.video.name)] = _clear_segment(segment, work / "clear" / session.id,
+                                                                                keys)
+        if keys:
+            _write_content_keys(work / "keys" / "content" / f"{session.id}.json", session.id, keys)
         verdicts.append(verify_session(session.folder, trusted or None))
         key = session.opened.public_key
         (work / "keys" / "devices").mkdir(parents=True, exist_ok=True)
@@ -106,7 +133,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     (work / "keys" / "station-ca.pem").write_bytes(ca.ca_pem)
     _verification(work, verdicts, chosen, ca.ca_pem)
     place = "；".join(p for p in (wanted.place, *(footage.place(s.id) for s, _ in chosen)) if p) or "设备未记录定位"
-    form = recordform.fill(chosen, place=place, request={
+    form = recordform.fill(chosen, place=place, clear_hashes=clear_hashes, request={
         "target": f"{wanted.scope} {wanted.target}" + (f"（{local_time(wanted.start_ns)} 至 {local_time(wanted.end_ns)}）"
                                                       if wanted.scope == "range" else ""),
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
@@ -118,7 +145,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     (work / README_NAME).write_text(README.format(
         number=f"{wanted.id:06d}", station=hashlib.sha256(signer_public).hexdigest()[:16],
         destination=wanted.destination, reason=wanted.reason, requester=requester, approver=approver,
-        maker=maker, made=local_time(made_ns),
+        maker=maker, made=local_time(made_ns), encrypted=ENCRYPTED if clear_hashes else "",
         files="\n".join(f"  {name}" for name in [*names, SUMS_NAME, AUDIT_NAME])), encoding="utf-8")
     hashes = {_name(path, work): sha256_file(path).hexdigest()
               for path in sorted(work.rglob("*"), key=lambda path: _name(path, work)) if path.is_file()}
@@ -142,6 +169,24 @@ def _copy_segment(segment: Segment, target: Path, ca: StationCA, about: dict) ->
             shutil.copyfile(source, target / source.name)
     seal = (target / (video.name + MANIFEST_SUFFIX)).read_bytes()
     video.with_suffix(".c2pa").write_bytes(sign_sidecar(video, seal, ca, about))
+
+
+def _clear_segment(segment: Segment, target: Path, keys: dict[bytes, bytes]) -> str:
+    """Write the clear copy of an encrypted segment's sealed bytes; its SHA-256."""
+    (key,) = keys.values()
+    sealed = segment.manifest.body["file"]["size"]
+    with segment.video.open("rb") as file:
+        clear = clear_copy(file.read(sealed), key)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / segment.video.name).write_bytes(clear)
+    return hashlib.sha256(clear).hexdigest()
+
+
+def _write_content_keys(path: Path, session: str, keys: dict[bytes, bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (kid, key), = keys.items()
+    path.write_text(json.dumps({"session": session, "scheme": "cenc", "kid": kid.hex(), "key": key.hex()},
+                               indent=1) + "\n")
 
 
 def _verification(work: Path, verdicts: list[SessionVerdict], chosen: list[tuple[Session, list[Segment]]],

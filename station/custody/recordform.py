@@ -21,7 +21,8 @@ from station.catalogue.footage import Segment, Session
 TITLE = "同步录音录像摄录情况记录表"
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 FONT_FACE = "Noto Sans CJK SC"
-CODECS = {b"avc1": "H.264", b"avc3": "H.264", b"hvc1": "H.265", b"hev1": "H.265", b"mp4a": "AAC"}
+CODECS = {b"avc1": "H.264", b"avc3": "H.264", b"hvc1": "H.265", b"hev1": "H.265", b"mp4a": "AAC",
+          b"encv": "H.264（CENC 加密）", b"enca": "AAC（CENC 加密）"}
 
 
 class FormError(BodycamError, OSError):
@@ -79,13 +80,15 @@ def video_format(video: Path, init_size: int) -> str:
     """The recording format from the MP4 header (the sealed init part): container and codecs."""
     with open(video, "rb") as fh:
         header = fh.read(init_size)
-    found = [("视频 " if entry.kind.startswith((b"avc", b"hvc", b"hev")) else "音频 ") + CODECS[entry.kind]
+    found = [("视频 " if entry.kind.startswith((b"avc", b"hvc", b"hev", b"encv")) else "音频 ") + CODECS[entry.kind]
              for entry in sample_entries(header) if entry.kind in CODECS]
     return "MP4（分片 fMP4）" + ("，" + "，".join(found) if found else "")
 
 
-def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str], place: str) -> Form:
-    """The form's values for the sessions and segments of one export."""
+def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str], place: str,
+         clear_hashes: dict[tuple[str, str], str] | None = None) -> Form:
+    """The form's values for the sessions and segments of one export; ``clear_hashes`` gives an
+    encrypted segment's clear copy's SHA-256 by (session, file), shown on the row after its original."""
     officers, wearers, devices, formats, walls = [], [], [], [], []
     segments: list[tuple[str, str, str, str]] = []
     for session, picked in chosen:
@@ -103,6 +106,9 @@ def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str]
             formats += [shape] if shape not in formats else []
             segments.append((session.id, manifest["file"]["name"], duration_text(seconds_of([segment])),
                              manifest["file"]["sha256"]))
+            clear = (clear_hashes or {}).get((session.id, manifest["file"]["name"]))
+            if clear:
+                segments.append((session.id, f"{manifest['file']['name']} 解密副本", "同上", clear))
     unit = chosen[0][0].opened.body["unit"] if chosen else {"name": "", "number": ""}
     picked = [segment for _, group in chosen for segment in group]
     rows = [

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from pathlib import Path
 
 from bodycam_errors import BodycamError
 from station.catalogue.catalogue import station_id
@@ -34,7 +35,8 @@ def _web(args: argparse.Namespace) -> int:
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
     settings = Settings(secure_cookies=not _loopback(args.host), utc_offset_min=args.utc_offset_min,
                         allowed_hosts=tuple(dict.fromkeys([args.host, *LOCAL_HOSTS, *args.allowed_hosts])),
-                        trusted_proxies=tuple(args.trusted_proxies))
+                        trusted_proxies=tuple(args.trusted_proxies),
+                        agency_key=Path(args.agency_key) if args.agency_key else None)
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     uvicorn.Server(server_config(create_app(station, settings), args.host, args.port)).run()
     return 0

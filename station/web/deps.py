@@ -3,10 +3,11 @@ checks, each request's ``Desk``, the renderer), its ``Settings``, the reason rul
 ``folder_of``. Routers import these from here, never from ``app.py`` or from one another."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
 from fastapi import Request
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from station.catalogue import playback
 from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
+from station.custody.contentkeys import load_agency_key
 from station.services import Desk, Station
 from station.web import i18n
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
@@ -32,6 +34,7 @@ class Settings:
     utc_offset_min: int | None = None     # times shown at this offset; None: the station's own
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS   # the Host names answered (with the one bound to); others: 400
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed; none by default
+    agency_key: Path | None = None        # the agency's X25519 private key: encrypted sessions play (EME Clear Key)
 
 
 class Web:
@@ -43,6 +46,7 @@ class Web:
         self.archive, self.engine, self.clock = station.archive, station.engine, station.clock
         self.sessions = WebSessions(SignIns(station.engine), station.clock, settings.idle_s, settings.max_s)
         self.verdicts = Verdicts(station.engine, station.clock)       # the sessions' stored verification
+        self.agency = load_agency_key(settings.agency_key) if settings.agency_key else None
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)
 

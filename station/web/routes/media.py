@@ -1,14 +1,20 @@
-"""The footage itself: byte ranges of the untouched originals, and each frame's capture time.
-Served only to a role that may view, in a session that stated a reason for this footage."""
+"""The footage itself: byte ranges of the untouched originals, each frame's capture time, and
+for an encrypted session its content key as an EME Clear Key licence. Served only to a role
+that may view, in a session that stated a reason for this footage."""
 
+import base64
+import json
 import re
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from evidence import EvidenceError
 from evidence.records import INDEX_SUFFIX
 from station.catalogue import playback
+from station.custody.contentkeys import content_keys
 from station.web.deps import Web, folder_of
 from station.web.security import Refused
 
@@ -40,4 +46,30 @@ def router(web: Web) -> APIRouter:
         return JSONResponse({"frames": [[pts, wall // 1000] for pts, wall in playback.frame_times(index)]},
                             headers={"Cache-Control": "private, no-store"})
 
+    @router.post("/sessions/{session}/licence", dependencies=[Depends(web.allowed("view"))])
+    def licence(request: Request, session: str, message: Annotated[str, Form()] = "") -> Response:
+        """The Clear Key licence (W3C EME) for the key ids the browser asks for: this session's only."""
+        if session not in web.session(request).grants:
+            raise Refused(403, "no reason was given to view this footage", session, "view")
+        try:
+            wanted = {_unbase64(kid) for kid in json.loads(message)["kids"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Refused(400, f"not a Clear Key licence request: {exc}", session) from exc
+        try:
+            keys = content_keys(folder_of(web.desk(request), session), web.agency)
+        except EvidenceError as exc:
+            raise Refused(409, str(exc), session) from exc
+        return JSONResponse({"keys": [{"kty": "oct", "kid": _base64(kid), "k": _base64(key)}
+                                      for kid, key in keys.items() if kid in wanted], "type": "temporary"},
+                            headers={"Cache-Control": "private, no-store"})
+
     return router
+
+
+def _base64(data: bytes) -> str:
+    """Base64url without padding, as Clear Key writes key ids and keys."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unbase64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

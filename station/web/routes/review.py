@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from station.catalogue import playback, writeup
 from station.catalogue.catalogue import within_limit
 from station.custody.access import AccessError, User
+from station.custody.contentkeys import encryption_of
 from station.services import Desk
 from station.web.deps import MIN_REASON, Web, folder_of
 
@@ -25,7 +26,7 @@ def router(web: Web) -> APIRouter:
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, checked_ns=checked_ns, reason=reason,
                           may_view=user.may("view"),
-                          player=player_data(shown, web) if reason else None, reason_error=None,
+                          player=player_data(shown, web, request) if reason else None, reason_error=None,
                           export_request=own_request(desk, request.query_params.get("export", "")),
                           **casework(desk, session))
 
@@ -84,10 +85,14 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
             "place": desk.footage.place(session)}
 
 
-def player_data(shown: playback.SessionFootage, web: Web) -> dict:
-    """What the player script needs: the MIME type, and per segment its byte ranges and times."""
+def player_data(shown: playback.SessionFootage, web: Web, request: Request) -> dict:
+    """What the player script needs: the MIME type, per segment its byte ranges and times, and for
+    an encrypted session where to ask for its Clear Key licence (with the form's CSRF token)."""
+    encrypted = encryption_of(shown.folder) is not None
     return {
         "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,
+        "licence": f"/sessions/{shown.session}/licence" if encrypted else None,
+        "csrf": web.session(request).csrf if encrypted else None,
         "offset_min": int(web.zone().utcoffset(None).total_seconds() // 60),
         "segments": [{
             "name": s.name, "state": s.state, "start": s.start, "duration": s.duration,

@@ -1,0 +1,103 @@
+"""An export of an encrypted session (issue 25): the encrypted originals byte for byte as
+today, and for the recipient the session's content key and clear copies made by decryption
+alone, each clear copy's SHA-256 on the record form beside the original's."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from evidence import EvidenceError
+from evidence.encryption import enrol_agency_key, unwrap
+from evidence.paths import DataDir
+from evidence.records import read_record
+from station.catalogue.footage import read_session
+from station.custody import package
+from station.services import pull
+from sync.ptywire import PtyWire
+from tests.conftest import record
+from tests.test_dock_archive import device_serving, enrolled_copy
+from tests.test_station_access import OFFICER, UNIT, Desk, approved_package, pdf_text
+
+
+@pytest.fixture(scope="module")
+def agency() -> X25519PrivateKey:
+    return X25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def pulled_encrypted(tmp_path_factory, agency) -> Path:
+    base = tmp_path_factory.mktemp("pulled")
+    recorded = base / "recorded"
+    public = agency.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    enrol_agency_key(DataDir(recorded).device, public)
+    record(recorded, 3, officer=OFFICER, unit=UNIT)
+    device, archive = enrolled_copy(recorded, base)
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    return archive
+
+
+class AgencyDesk(Desk):
+    """A station on its own copy of ``pulled``, making packages with ``agency`` (or without one)."""
+
+    def __init__(self, pulled: Path, copy: Path, agency: X25519PrivateKey | None) -> None:
+        shutil.copytree(pulled, copy)
+        super().__init__(copy)
+        self.agency = agency
+
+    def build(self):
+        return functools.partial(package.build, archive=self.archive, footage=self.footage, agency=self.agency)
+
+
+def debian_ffmpeg_frames(path: Path) -> int:
+    """How many video frames Debian's ffmpeg decodes from ``path`` (it fails on any error)."""
+    done = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+                          check=True, capture_output=True, text=True, timeout=60)
+    return sum(1 for line in done.stdout.splitlines() if line[:1].isdigit())
+
+
+def pictures(path: Path, key: bytes | None = None) -> list[str]:
+    """The MD5 of each decoded picture (PyAV's FFmpeg; given a key, it decrypts Common Encryption)."""
+    with av.open(str(path), options={"decryption_key": key.hex()} if key else {}) as container:
+        return [hashlib.md5(frame.to_ndarray().tobytes()).hexdigest() for frame in container.decode(video=0)]
+
+
+def test_an_encrypted_sessions_export_holds_its_key_and_clear_copies_that_play(pulled_encrypted, agency, tmp_path):
+    desk = AgencyDesk(pulled_encrypted, tmp_path / "archive", agency)
+    made = approved_package(desk, tmp_path / "out")
+    session = read_session(desk.footage.folder(desk.sessions[0]))
+    opened = read_record(session.folder / "session-open.json").body
+    key = unwrap(opened["encryption"], opened["session"], agency)
+    stored = json.loads((made / "keys" / "content" / f"{session.id}.json").read_text())
+    assert stored["key"] == key.hex() and stored["kid"] == opened["encryption"]["kid"]
+    sums = dict(reversed(line.split("  ", 1)) for line in (made / "SHA256SUMS").read_text().splitlines())
+    form = pdf_text(made / "record-form.pdf")
+    for segment in session.segments:
+        original = made / "footage" / session.id / segment.video.name
+        clear = made / "clear" / session.id / segment.video.name
+        assert original.read_bytes() == segment.video.read_bytes()
+        digest = hashlib.sha256(clear.read_bytes()).hexdigest()
+        assert sums[f"clear/{session.id}/{segment.video.name}"] == digest
+        assert digest in form and segment.manifest.body["file"]["sha256"] in form
+        assert debian_ffmpeg_frames(clear) == segment.manifest.body["frames"]["count"] > 0
+        assert pictures(clear) == pictures(original, key)
+    assert "Common Encryption" in (made / "README.txt").read_text()
+    checked = json.loads((made / "verification.json").read_text())
+    assert all(session["ok"] for session in checked["sessions"])
+    assert {entry["state"] for entry in checked["c2pa"]} == {"Trusted"}     # C2PA on the encrypted originals
+
+
+def test_an_encrypted_session_is_not_exported_without_the_agency_key(pulled_encrypted, tmp_path):
+    desk = AgencyDesk(pulled_encrypted, tmp_path / "archive", None)
+    with pytest.raises(EvidenceError, match="no agency key"):
+        approved_package(desk, tmp_path / "out")
