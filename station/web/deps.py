@@ -16,7 +16,7 @@ from station.catalogue import playback
 from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.services import Desk, Station
-from station.web import i18n
+from station.words import labels as i18n
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 
 HERE = Path(__file__).parent

@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from station.custody.access import AccessDenied, LoginThrottled, User
 from station.web.deps import Web, client_address
-from station.web.i18n import LANGUAGES
+from station.words.labels import LANGUAGES
 from station.web.security import SCOPE_KEY
 
 
