@@ -12,14 +12,16 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 from evidence.verify import verify_session
 from station import services
+from station.commands import tables
 from station.commands.options import Shared
+from station.commands.tables import Column
 from station.custody.access import ROLES, AccessDenied, AccessError, User
 from station.services import Desk
+from station.words import zone
 
 
 def open_desk(args: argparse.Namespace) -> Desk:
@@ -101,8 +103,8 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     scope = request.add_mutually_exclusive_group(required=True)
     scope.add_argument("--session")
     scope.add_argument("--case")
-    request.add_argument("--from", dest="start", help="with --session: start of the range, ISO 8601 (local time "
-                                                      "unless it has an offset)")
+    request.add_argument("--from", dest="start", help="with --session: start of the range, ISO 8601 (the station's "
+                                                      "time zone unless it has an offset)")
     request.add_argument("--to", dest="end", help="with --session: end of the range")
     request.add_argument("--reason", help="why the export is needed (required)")
     request.add_argument("--recipient", required=True, help="the station user who will make and carry the copy")
@@ -129,6 +131,7 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     handover.set_defaults(run=_export_handover)
     ledger = verbs.add_parser("ledger", help="the copy ledger: every export, who asked, approved, made and took it",
                               parents=[shared.actor])
+    tables.add_json(ledger)
     ledger.set_defaults(run=_export_ledger)
 
 
@@ -196,14 +199,8 @@ def _view(args: argparse.Namespace) -> int:
     return 0
 
 
-def _when(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise AccessError(f"{text!r} is not a date and time (ISO 8601, e.g. 2026-11-30T13:05:00+08:00).") from exc
-    return int(moment.astimezone().timestamp() * 10**9) if moment.tzinfo is None else int(moment.timestamp() * 10**9)
+def _when(args: argparse.Namespace, text: str | None) -> int | None:
+    return None if text is None else zone.parse(text, args.zone)
 
 
 def _export_request(args: argparse.Namespace) -> int:
@@ -214,7 +211,7 @@ def _export_request(args: argparse.Namespace) -> int:
     scope = "case" if args.case else "range" if (args.start or args.end) else "session"
     wanted = desk.exports.request(user, scope, args.case or args.session, reason=args.reason,
                                   recipient=args.recipient, destination=args.destination,
-                                  start_ns=_when(args.start), end_ns=_when(args.end), place=args.place)
+                                  start_ns=_when(args, args.start), end_ns=_when(args, args.end), place=args.place)
     print(f"export {wanted.id} requested ({scope} {wanted.target}, {len(wanted.session_ids)} session(s)); "
           f"it needs a supervisor's approval")
     return 0
@@ -234,7 +231,8 @@ def _export_make(args: argparse.Namespace) -> int:
     desk = open_desk(args)
     user = acting_user(desk, args, "export-make")
     made = desk.exports.make(user, args.number, args.out,
-                             functools.partial(package.build, archive=args.archive, footage=desk.footage))
+                             functools.partial(package.build, archive=args.archive, footage=desk.footage,
+                                               station_zone=args.zone))
     print(f"export {args.number} made: {made}")
     return 0
 
@@ -248,8 +246,13 @@ def _export_handover(args: argparse.Namespace) -> int:
 
 def _export_ledger(args: argparse.Namespace) -> int:
     desk = open_desk(args)
-    for row in desk.exports.ledger(acting_user(desk, args, "ledger")):
-        print(f"{row.id:>6} {row.state:<9} {row.scope} {row.target}  asked by {row.requester}, "
-              f"decided by {row.decided_by or '-'}, for {row.destination}, made by "
-              f"{row.recipient if row.made_ns else '-'}, taken by {row.taken_by or '-'}")
+    tables.emit((dict(row.row._mapping) for row in desk.exports.ledger(acting_user(desk, args, "ledger"))),
+                EXPORT_COLUMNS, args)
     return 0
+
+
+EXPORT_COLUMNS = (Column("id", "Export"), tables.label_column("state", "State", "export"), Column("scope", "Scope"),
+                  Column("target", "Target"), tables.time_column("requested_ns", "Requested"),
+                  Column("requester", "Requested by"), Column("decided_by", "Decided by"),
+                  Column("destination", "For"), Column("recipient", "Made by"), tables.time_column("made_ns", "Made"),
+                  Column("taken_by", "Taken by"))

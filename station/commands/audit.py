@@ -8,8 +8,12 @@ from pathlib import Path
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
 from station.commands.access import acting_user, gate, open_desk
+from station.commands import tables
 from station.commands.options import Shared
+from station.commands.tables import Column
 from station.custody import audit
+from station.words import labels, zone
+from station.words.messages import language
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -22,12 +26,24 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     verify.set_defaults(run=_verify)
     show = verbs.add_parser("show", help="list entries (of one session)", parents=[shared.actor])
     show.add_argument("--session")
-    show.add_argument("--json", action="store_true", help="one exported JSON object a line")
+    tables.add_json(show)
     show.set_defaults(run=_show)
     export = verbs.add_parser("export", help="write the whole trail as an audit file (docs/audit-format.md)",
                               parents=[shared.actor])
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(run=_export)
+
+
+def _fields(detail: dict, args: argparse.Namespace) -> str:
+    return "; ".join(f"{name}: {value}" for name, value in
+                     labels.fields(detail, language(), lambda ns: zone.shown(ns, args.zone))) or "-"
+
+
+ENTRY_COLUMNS = (Column("seq", "#"), tables.time_column("time_ns", "When"), Column("actor", "Who"),
+                 tables.label_column("role", "Role", "role"), tables.label_column("action", "Action", "action"),
+                 tables.label_column("outcome", "Outcome", "outcome"),
+                 Column("footage", "Footage", lambda value, args: " ".join(value) or "-"),
+                 Column("reason", "Reason"), Column("detail", "Detail", _fields), Column("source", "From"))
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -50,14 +66,12 @@ def _show(args: argparse.Namespace) -> int:
     desk = open_desk(args)
     user = acting_user(desk, args, "audit-show")
     desk.access.require(user, "audit", action="audit-show", footage=[args.session] if args.session else [])
-    for entry in audit.entries(desk.access.engine, session=args.session):
-        body = entry.body
-        if args.json:
+    found = audit.entries(desk.access.engine, session=args.session)
+    if args.json:           # each entry as exported, signature and key included (docs/audit-format.md)
+        for entry in found:
             print(json.dumps(entry.as_json(), ensure_ascii=False, sort_keys=True))
-        else:
-            print(f"{body['seq']:>6} {body['time_ns'] // 10**9} {body['actor'] or '-'}({body['role'] or '-'}) "
-                  f"{body['action']} {body['outcome']} {' '.join(body['footage'])} "
-                  f"{body['reason'] or ''}  [{body['source']}]".rstrip())
+    else:
+        tables.emit((entry.body for entry in found), ENTRY_COLUMNS, args)
     desk.access.audit.record(user.name, "audit-show", role=user.role,
                              footage=[args.session] if args.session else [])
     return 0

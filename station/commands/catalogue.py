@@ -9,18 +9,19 @@ change, each search and each session shown is an entry of the audit trail."""
 from __future__ import annotations
 
 import argparse
-import calendar
 import functools
 import json
-import time
 from typing import Any
 
 from station.catalogue import ledger, retention, writeup
-from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
+from station.catalogue.catalogue import Catalogue, CatalogueError, station_id
 from station.commands.access import gate
+from station.commands import tables
 from station.commands.options import Shared
+from station.commands.tables import Column
 from station.custody.access import User
 from station.services import Desk
+from station.words import zone
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -29,9 +30,9 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     search.add_argument("--officer", help="police number or name")
     search.add_argument("--device", help="device serial")
     search.add_argument("--unit", help="unit number or name")
-    search.add_argument("--date", help="the UTC day it started: YYYY-MM-DD")
-    search.add_argument("--since", help="started at or after: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
-    search.add_argument("--until", help="started before: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+    search.add_argument("--date", help="the day it started, in the station's time zone: YYYY-MM-DD")
+    search.add_argument("--since", help="started at or after: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
+    search.add_argument("--until", help="started before: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
     search.add_argument("--case", help="case number")
     search.add_argument("--marked", action="store_true", default=None, help="only sessions with a marked segment")
     search.add_argument("--label", help="a marker's label")
@@ -39,6 +40,7 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     search.add_argument("--clock", choices=("trusted", "unchecked", "untrusted"), help="the clock verdict")
     search.add_argument("--previous", help="resumes this session (after an interruption)")
     search.add_argument("--purged", action="store_true", help="include purged sessions")
+    tables.add_json(search)
 
     show = command("show", _show, "one session: segments, markers, cases, holds, ledger, retention")
     show.add_argument("session")
@@ -51,7 +53,7 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     case.add_argument("session", nargs="?", help="link: the session")
     case.add_argument("--name", help="open: the case name")
     case.add_argument("--party", help="open: the case party")
-    case.add_argument("--from", dest="from_", help="link: only from this time (YYYY-MM-DDTHH:MM:SSZ)")
+    case.add_argument("--from", dest="from_", help="link: only from this time (YYYY-MM-DDTHH:MM:SS)")
     case.add_argument("--until", help="link: only until this time")
     _actor(case)
 
@@ -79,23 +81,25 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     assign = command("assign", _assign, "hand a device out to an officer (the device ledger)")
     assign.add_argument("device", help="device serial")
     assign.add_argument("officer", help="police number of the officer who takes it")
-    assign.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
+    assign.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SS")
     _actor(assign, "who hands it over")
 
     back = command("return", _return, "take a device back in (the device ledger)")
     back.add_argument("device", help="device serial")
-    back.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
+    back.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SS")
     _actor(back, "who takes it back")
 
     report = command("ledger", _ledger, "who wore which device when; --mismatches: flagged sessions")
     report.add_argument("--device")
     report.add_argument("--officer", help="police number")
-    report.add_argument("--since", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
-    report.add_argument("--until", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+    report.add_argument("--since", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
+    report.add_argument("--until", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
     report.add_argument("--mismatches", action="store_true", help="sessions whose signed officer the ledger contradicts")
+    tables.add_json(report)
 
     pending = command("pending", _pending, "sessions waiting for their officer's write-up")
     pending.add_argument("--officer", help="police number or name")
+    tables.add_json(pending)
 
     write = command("writeup", _writeup, "the officer's reason and account of a stop, signed by the dock")
     write.add_argument("session")
@@ -142,20 +146,21 @@ def _record(desk: Desk, user: User | None, action: str, footage: list[str], deta
                              footage=footage, detail=detail)
 
 
-def parse_time(text: str | None) -> int | None:
-    """``YYYY-MM-DD`` (its start) or ``YYYY-MM-DDTHH:MM:SSZ``, UTC, as ns since 1970."""
-    if text is None:
-        return None
-    if len(text) == 10:
-        return day_range(text)[0]
-    try:
-        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 10**9
-    except ValueError:
-        raise CatalogueError(f"{text!r} is not a time YYYY-MM-DDTHH:MM:SSZ (UTC) or a day YYYY-MM-DD") from None
+def parse_time(args: argparse.Namespace, text: str | None) -> int | None:
+    """``YYYY-MM-DD`` (its midnight) or an ISO 8601 time, in the station's zone unless it has
+    ``Z`` or an offset, as ns since 1970."""
+    return None if text is None else zone.parse(text, args.zone)
 
 
-def _print(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False))
+SESSION_COLUMNS = (Column("session", "Session"), tables.time_column("started_ns", "Started"),
+                   Column("police_number", "Police number"), Column("officer", "Officer"), Column("device", "Device"),
+                   tables.label_column("stop_reason", "Stop reason", "stop"))
+SEARCH_COLUMNS = (*SESSION_COLUMNS, Column("verification", "Verification"), Column("ledger", "Ledger"))
+LEDGER_COLUMNS = (Column("id", "Entry"), Column("device", "Device"), Column("police_number", "Police number"),
+                  tables.time_column("out_ns", "Handed out"), tables.time_column("in_ns", "Taken back"),
+                  Column("sessions", "Sessions", lambda value, args: str(len(value))),
+                  Column("flagged", "Flagged", lambda value, args: " ".join(value) or "-"))
+MISMATCH_COLUMNS = (*SESSION_COLUMNS, Column("holder", "Ledger holder"))
 
 
 SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case", "marked", "label", "stop", "clock",
@@ -164,16 +169,15 @@ SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case"
 
 def _search(args: argparse.Namespace) -> int:
     desk, user, catalogue = _open(args, "search", "search")
-    found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date,
-                             since_ns=parse_time(args.since), until_ns=parse_time(args.until), case=args.case,
+    found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date, zone=args.zone,
+                             since_ns=parse_time(args, args.since), until_ns=parse_time(args, args.until), case=args.case,
                              marked=args.marked, label=args.label, stop=args.stop, clock=args.clock,
                              previous=args.previous, purged=args.purged)
     visible = _visible(desk, user, [session["session"] for session in found])
     found = [session for session in found if session["session"] in visible]
     criteria = {name: getattr(args, name) for name in SEARCH_CRITERIA if getattr(args, name) not in (None, False)}
     _record(desk, user, "search", [session["session"] for session in found], {"criteria": criteria})
-    for session in ledger.check(catalogue, found):
-        _print(session)
+    tables.emit(ledger.check(catalogue, found), SEARCH_COLUMNS, args)
     return 0 if found else 1
 
 
@@ -226,8 +230,8 @@ def _case(args: argparse.Namespace) -> int:
     elif args.action == "link":
         if not args.session:
             raise CatalogueError("say which session to link: case link NUMBER SESSION")
-        catalogue.link(args.number, args.session, actor=_by(args, user), from_ns=parse_time(args.from_),
-                       until_ns=parse_time(args.until))
+        catalogue.link(args.number, args.session, actor=_by(args, user), from_ns=parse_time(args, args.from_),
+                       until_ns=parse_time(args, args.until))
     elif args.action == "close":
         catalogue.close_case(args.number, actor=_by(args, user))
     case = catalogue.case(args.number)
@@ -279,14 +283,14 @@ def _purge(args: argparse.Namespace) -> int:
 
 def _assign(args: argparse.Namespace) -> int:
     _, user, catalogue = _open(args, "devices", "device-assigned")
-    entry = ledger.assign(catalogue, args.device, args.officer, actor=_by(args, user), at_ns=parse_time(args.at))
+    entry = ledger.assign(catalogue, args.device, args.officer, actor=_by(args, user), at_ns=parse_time(args, args.at))
     print(f"device {args.device} out to officer {args.officer} (ledger entry {entry})")
     return 0
 
 
 def _return(args: argparse.Namespace) -> int:
     _, user, catalogue = _open(args, "devices", "device-returned")
-    entry = ledger.give_back(catalogue, args.device, actor=_by(args, user), at_ns=parse_time(args.at))
+    entry = ledger.give_back(catalogue, args.device, actor=_by(args, user), at_ns=parse_time(args, args.at))
     print(f"device {args.device} back from officer {entry['police_number']}")
     return 0
 
@@ -294,13 +298,10 @@ def _return(args: argparse.Namespace) -> int:
 def _ledger(args: argparse.Namespace) -> int:
     _, _, catalogue = _open(args, "devices", "ledger")
     if args.mismatches:
-        found = ledger.mismatches(catalogue)
-        for session in found:
-            _print(session)
-        return 1 if found else 0
-    for entry in ledger.report(catalogue, device=args.device, officer=args.officer,
-                               since_ns=parse_time(args.since), until_ns=parse_time(args.until)):
-        _print(entry)
+        return 1 if tables.emit(ledger.mismatches(catalogue), MISMATCH_COLUMNS, args) else 0
+    tables.emit(ledger.report(catalogue, device=args.device, officer=args.officer,
+                              since_ns=parse_time(args, args.since), until_ns=parse_time(args, args.until)),
+                LEDGER_COLUMNS, args)
     return 0
 
 
@@ -308,9 +309,9 @@ def _pending(args: argparse.Namespace) -> int:
     desk, user, catalogue = _open(args, "write-up", "pending")
     found = writeup.pending(catalogue, args.officer)
     visible = _visible(desk, user, [session["session"] for session in found])
-    for session in (session for session in found if session["session"] in visible):
-        _print({key: session[key] for key in ("session", "police_number", "officer", "device", "started_ns",
-                                              "stop_reason", "interrupted", "previous_session")})
+    tables.emit(({key: session[key] for key in ("session", "police_number", "officer", "device", "started_ns",
+                                                "stop_reason", "interrupted", "previous_session")}
+                 for session in found if session["session"] in visible), SESSION_COLUMNS, args)
     return 0
 
 

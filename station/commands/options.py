@@ -48,6 +48,7 @@ def config_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def shared(config: StationConfig) -> Shared:
     archive = config_option(argparse.ArgumentParser(add_help=False))
+    archive.set_defaults(zone=config.zone)
     archive.add_argument("--archive", type=Path, default=config.archive, required=config.archive is None,
                          help="the dock's archive folder (default: 'archive' in the configuration file)")
     station = argparse.ArgumentParser(add_help=False, parents=[archive])
@@ -81,5 +82,4 @@ def shared(config: StationConfig) -> Shared:
                      default=list(config["web.trusted_proxies"]), metavar="ADDRESS",
                      help="a reverse proxy whose X-Forwarded-For is believed for the audit trail's client address, "
                           "added to [web] trusted_proxies (repeat for more; default: none)")
-    web.set_defaults(utc_offset_min=config.utc_offset_min)
     return Shared(archive, station, actor, line, dock, web)

@@ -16,9 +16,11 @@ Layout (docs/export-package.md)::
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
+from datetime import tzinfo
 from pathlib import Path
 
 from evidence import EvidenceError
@@ -32,6 +34,7 @@ from station.custody import recordform
 from station.custody.exports import Request
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
+from station.words.zone import system_zone
 
 README_NAME, SUMS_NAME, AUDIT_NAME = "README.txt", "SHA256SUMS", "audit.jsonl"
 
@@ -80,9 +83,13 @@ Files:
 
 
 def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, archive: Path,
-          footage: Footage, requester: str, approver: str, maker: str, made_ns: int) -> dict[str, str]:
+          footage: Footage, requester: str, approver: str, maker: str, made_ns: int,
+          station_zone: tzinfo | None = None) -> dict[str, str]:
     """Write the package into ``work``; returns each file's SHA-256 by its path in the package.
-    ``requester``, ``approver`` and ``maker`` are people's names as the record form shows them."""
+    ``requester``, ``approver`` and ``maker`` are people's names as the record form shows them;
+    its times are in ``station_zone`` (default: the PC's own)."""
+    station_zone = station_zone or system_zone()
+    local = functools.partial(local_time, station_zone=station_zone)
     folder = ArchiveDir(archive)
     ca = station_ca(archive)
     trusted = read_keys(folder.devices)
@@ -105,16 +112,17 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     _verification(work, verdicts, chosen, ca.ca_pem)
     place = "；".join(p for p in (wanted.place, *(footage.place(s.id) for s, _ in chosen)) if p) or "设备未记录定位"
     form = recordform.fill(chosen, place=place, request={
-        "target": f"{wanted.scope} {wanted.target}" + (f"（{local_time(wanted.start_ns)} 至 {local_time(wanted.end_ns)}）"
+        "target": f"{wanted.scope} {wanted.target}" + (f"（{local(wanted.start_ns)} 至 {local(wanted.end_ns)}）"
                                                       if wanted.scope == "range" else ""),
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
-        "approver": approver, "maker": maker, "made": local_time(made_ns), "number": f"{wanted.id:06d}"})
+        "approver": approver, "maker": maker, "made": local(made_ns), "number": f"{wanted.id:06d}"},
+        station_zone=station_zone)
     recordform.write_pdf(form, work / "record-form.pdf")
     names = sorted([_name(path, work) for path in work.rglob("*") if path.is_file()] + [README_NAME])
     (work / README_NAME).write_text(README.format(
         number=f"{wanted.id:06d}", station=hashlib.sha256(signer_public).hexdigest()[:16],
         destination=wanted.destination, reason=wanted.reason, requester=requester, approver=approver,
-        maker=maker, made=local_time(made_ns),
+        maker=maker, made=local(made_ns),
         files="\n".join(f"  {name}" for name in [*names, SUMS_NAME, AUDIT_NAME])), encoding="utf-8")
     hashes = {_name(path, work): sha256_file(path).hexdigest()
               for path in sorted(work.rglob("*"), key=lambda path: _name(path, work)) if path.is_file()}

@@ -32,7 +32,7 @@ def _web(args: argparse.Namespace) -> int:
     if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
-    settings = Settings(secure_cookies=not _loopback(args.host), utc_offset_min=args.utc_offset_min,
+    settings = Settings(secure_cookies=not _loopback(args.host), zone=args.zone,
                         allowed_hosts=tuple(dict.fromkeys([args.host, *LOCAL_HOSTS, *args.allowed_hosts])),
                         trusted_proxies=tuple(args.trusted_proxies))
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)

@@ -1,7 +1,12 @@
-"""The page's words in Chinese (the default) and English; one table, looked up by key."""
+"""Every label a user reads, in Chinese (the page's default) and English: the page's words
+(``TEXT``, looked up by key) and the labels of the codes the station stores (``CODES``: stop
+reasons, session and bay states, roles, audit actions and outcomes, export states, the fields of
+audit details), with the verification details the evidence verifier writes (``DETAILS``). The
+page, the command line, the record form and the export package all take their words from here."""
 from __future__ import annotations
 
-from typing import Callable
+import re
+from typing import Any, Callable
 
 LANGUAGES = ("zh", "en")
 
@@ -176,6 +181,163 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
+CODES: dict[str, dict[str, tuple[str, str]]] = {
+    "stop": {       # why a recording stopped: the session-close record's reason, by its code
+        "end_of_enforcement": ("执法结束", "the enforcement ended"),
+        "witness_request": ("当事人、证人要求", "a witness or victim asked"),
+        "covert_measures": ("秘密侦查措施", "covert investigation measures"),
+        "public_transport": ("公共交通工具", "on public transport"),
+        "secrets_privacy": ("国家秘密、商业秘密、个人隐私", "state or commercial secrets, or privacy"),
+        "weather": ("天气原因", "weather"),
+        "other": ("其他原因", "another reason"),
+        "unspecified": ("未选择原因", "no reason chosen"),
+        "duration reached": ("达到单段录制时长", "duration reached"),
+        "stop requested": ("停止录制", "stop requested"),
+        "battery": ("电量耗尽", "battery exhausted"),
+        "shutdown": ("设备关机", "the device shut down"),
+        "fault": ("设备故障", "fault"),
+    },
+    "segment": {    # a segment's verification state (evidence.verify); in English, its code
+        "OK": ("完好", "OK"), "RECOVERED": ("断电后恢复", "RECOVERED"), "TAMPERED": ("被篡改", "TAMPERED"),
+        "UNSIGNED": ("未签名", "UNSIGNED"), "MISSING": ("缺失", "MISSING"), "FOREIGN": ("非本会话", "FOREIGN"),
+        "UNKNOWN-KEY": ("未知密钥", "UNKNOWN-KEY"), "OUT-OF-ORDER": ("顺序错乱", "OUT-OF-ORDER"),
+    },
+    "role": {code: TEXT[f"role_{code}"] for code in ("custodian", "reviewer", "supervisor", "administrator")},
+    "bay": {code: TEXT[f"bay_{code}"] for code in ("idle", "authenticating", "pulling", "verifying", "done",
+                                                   "refused", "error")},
+    "export": {code: TEXT[f"state_{code}"] for code in ("requested", "approved", "made", "refused")},
+    "outcome": {"done": TEXT["outcome_done"], "refused": TEXT["outcome_refused"]},
+    "action": {     # in English, the code the trail stores (the filters take it)
+        "login": ("登录", "login"), "logout": ("退出", "logout"),
+        "login-lockout": ("登录锁定", "login-lockout"), "login-unlock": ("解除登录锁定", "login-unlock"),
+        "search": ("检索", "search"), "show": ("查看会话信息", "show"), "view": ("查看录像", "view"),
+        "csrf": ("表单校验失败", "csrf"),
+        "user": ("用户管理", "user"), "user-add": ("添加用户", "user-add"), "user-list": ("查看用户", "user-list"),
+        "user-password": ("修改密码", "user-password"), "user-role": ("修改角色", "user-role"),
+        "user-enable": ("启用用户", "user-enable"), "user-disable": ("停用用户", "user-disable"),
+        "mark-confidential": ("设定密级", "mark-confidential"),
+        "clear-confidential": ("解除密级", "clear-confidential"),
+        "export-request": ("申请导出", "export-request"), "export-approve": ("批准导出", "export-approve"),
+        "export-refuse": ("拒绝导出", "export-refuse"), "export-decide": ("审批导出", "export-decide"),
+        "export-make": ("制作导出包", "export-make"), "export-handover": ("移交导出包", "export-handover"),
+        "ledger": ("查看台账", "ledger"),
+        "audit-verify": ("审计日志校验", "audit-verify"), "audit-show": ("查看审计日志", "audit-show"),
+        "audit-export": ("导出审计日志", "audit-export"),
+        "case-opened": ("立案", "case-opened"), "case-linked": ("关联案件", "case-linked"),
+        "case-closed": ("结案", "case-closed"), "case-show": ("查看案件", "case-show"),
+        "hold-placed": ("设置法律保全", "hold-placed"), "hold-released": ("解除法律保全", "hold-released"),
+        "retention": ("查看保存期限", "retention"), "retention-set": ("设置保存期限", "retention-set"),
+        "purge": ("清除到期录像", "purge"), "expired": ("到期清除", "expired"),
+        "rebuild": ("重建目录", "rebuild"),
+        "enroll": ("登记设备", "enroll"), "device-enrol": ("登记设备", "device-enrol"),
+        "device-assigned": ("设备领用", "device-assigned"), "device-returned": ("设备归还", "device-returned"),
+        "pending": ("查看待补说明", "pending"), "write-up": ("提交情况说明", "write-up"),
+        "pull": ("采集", "pull"), "docking-refused": ("拒绝对接", "docking-refused"),
+        "witness-ack": ("确认被拒绝的对接", "witness-ack"),
+        "verify": ("重新核验", "verify"), "store-init": ("初始化中心存储", "store-init"),
+        "store-push": ("上传中心存储", "store-push"),
+    },
+    "field": {      # the fields of an audit entry's detail
+        "criteria": ("检索条件", "criteria"), "officer": ("警员", "officer"), "device": ("设备", "device"),
+        "unit": ("单位", "unit"), "date": ("日期", "date"), "since": ("起", "since"), "until": ("止", "until"),
+        "case": ("案件", "case"), "marker": ("标记", "marker"), "marked": ("有标记", "marked"),
+        "label": ("标记名称", "label"), "stop": ("停止原因", "stop reason"), "clock": ("时钟", "clock"),
+        "previous": ("续接会话", "resumes"), "purged": ("含已清除", "purged included"),
+        "state": ("状态", "state"), "start_ns": ("起始时间", "from"), "end_ns": ("结束时间", "until"),
+        "from_ns": ("起始时间", "from"), "until_ns": ("结束时间", "until"), "at_ns": ("时间", "at"),
+        "sessions": ("会话数", "sessions"), "files": ("文件", "files"), "problems": ("问题数", "problems"),
+        "entries": ("记录数", "entries"), "device_key": ("设备密钥", "device key"), "package": ("导出包", "package"),
+        "scope": ("范围", "scope"), "target": ("对象", "target"), "recipient": ("制作人", "recipient"),
+        "destination": ("提供给", "for"), "note": ("备注", "note"), "level": ("密级", "level"),
+        "role": ("角色", "role"), "name": ("名称", "name"), "party": ("当事人", "party"), "hold": ("保全编号", "hold"),
+        "days": ("天数", "days"), "class": ("类别", "class"), "user": ("用户", "user"), "address": ("地址", "address"),
+        "reason": ("理由", "reason"), "taken_by": ("接收人", "taken by"), "police_number": ("警号", "police number"),
+        "number": ("编号", "number"), "failures": ("失败次数", "failures"), "until_s": ("锁定至", "locked until"),
+    },
+}
+
+# The evidence verifier's sentences (evidence/verify.py) and their Chinese; a sentence not here
+# is shown as written.
+DETAILS: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern), zh) for pattern, zh in (
+    (r"^the header \(init\) differs from what was sealed \(bytes (\d+)\.\.(\d+)\)$",
+     r"文件头（init）与签名封存时不一致（字节 \1..\2）"),
+    (r"^fragment (\d+) differs from what was sealed \(bytes (\d+)\.\.(\d+)\)$",
+     r"第 \1 个分片与签名封存时不一致（字节 \2..\3）"),
+    (r"^(\w+) (\d+) differs from what was sealed \(bytes (\d+)\.\.(\d+)\)$",
+     r"\1 \2 与签名封存时不一致（字节 \3..\4）"),
+    (r"^truncated at byte (\d+): fragment (\d+) and after are cut \((\d+) bytes missing\)$",
+     r"文件在第 \1 字节处被截断：第 \2 个分片及以后缺失（缺 \3 字节）"),
+    (r"^truncated at byte (\d+): (\w+) (\d+) and after are cut \((\d+) bytes missing\)$",
+     r"文件在第 \1 字节处被截断：\2 \3 及以后缺失（缺 \4 字节）"),
+    (r"^(\d+) bytes were added after the sealed end$", r"签名封存的结尾之后被追加了 \1 字节"),
+    (r"^the file differs from what was sealed$", "文件与签名封存时不一致"),
+    (r"^its manifest's signature does not hold$", "其清单的签名无效"),
+    (r"^no manifest seals this file$", "没有清单封存此文件"),
+    (r"^the session has no readable open record$", "会话缺少可读的开始记录"),
+    (r"^the video file was deleted; its manifest remains$", "视频文件已被删除，其清单仍在"),
+    (r"^the chain names it; it was deleted$", "签名链记载了此分段，但它已被删除"),
+    (r"^it does not follow the segment before it in the chain$", "它在签名链中不接续前一分段"),
+    (r"^its frame index was deleted$", "其帧索引已被删除"),
+    (r"^its frame index differs from what was sealed$", "其帧索引与签名封存时不一致"),
+    (r"^released after upload \(receipt from dock (\w+)\)$", r"上传后已释放（采集站 \1 出具回执）"),
+    (r"^renamed: it was sealed as (\S+)$", r"被改名：封存时名为 \1"),
+    (r"^it was sealed as segment (\d+)$", r"封存时为第 \1 段"),
+    (r"^its video is now (\S+) \(files swapped or renamed\)$", r"其视频现为 \1（文件被调换或改名）"),
+    (r"^sealed for session (\S+)$", r"封存于会话 \1"),
+    (r"^sealed by device (\S+), not (\S+)$", r"由设备 \1 封存，而非 \2"),
+    (r"^signed by key (\w+), which is not trusted$", r"由不受信任的密钥 \1 签名"),
+    (r"^(\d+) bytes after the sealed end hold (\d+) complete fragment\(s\) that no seal covers \(a player shows "
+     r"them\)$", r"签名封存的结尾之后的 \1 字节含 \2 个完整分片，未被任何签名覆盖（播放器会显示它们）"),
+    (r"^(\d+) bytes after the sealed end hold no complete fragment: cut by the power loss, not evidence$",
+     r"签名封存的结尾之后的 \1 字节不含完整分片：为断电截断所致，不作为证据"),
+    (r"^MISSING (\S+) record$", r"缺少 \1 记录"),
+    (r"^the close record's last segment is not the last segment found$", "结束记录所载的最后一段不是找到的最后一段"),
+    (r"^the close record does not follow the open record$", "结束记录不接续开始记录"),
+)]
+
+
 def translator(lang: str) -> Callable[[str], str]:
     column = LANGUAGES.index(lang) if lang in LANGUAGES else 0
     return lambda key: TEXT[key][column]
+
+
+def label(kind: str, code: str, lang: str) -> str:
+    """The label of a stored code (``kind``: stop, segment, role, bay, export, outcome, action,
+    field); a code without one is shown as it is. A stop reason's own words after its code
+    (``weather: heavy rain``) follow its label."""
+    column = LANGUAGES.index(lang) if lang in LANGUAGES else 0
+    code, colon, rest = code.partition(":") if kind == "stop" else (code, "", "")
+    found = CODES[kind].get(code.strip())
+    shown = found[column] if found else code
+    return f"{shown}{'：' if column == 0 else ': '}{rest.strip()}" if colon and rest.strip() else shown
+
+
+def detail(text: str, lang: str) -> str:
+    """A verification detail (``evidence.verify``'s English sentence) in ``lang``."""
+    if lang != "zh":
+        return text
+    for pattern, zh in DETAILS:
+        if pattern.match(text):
+            return pattern.sub(zh, text)
+    return text
+
+
+def fields(values: dict[str, Any], lang: str, when: Callable[[int], str]) -> list[tuple[str, str]]:
+    """An audit entry's detail as (label, value) pairs a person reads: times (``*_ns``) through
+    ``when``, nested fields as ``label: value`` joined, lists joined, nothing left out (None: "-")."""
+    return [(label("field", key, lang), _value(key, value, lang, when)) for key, value in values.items()]
+
+
+def _value(key: str, value: Any, lang: str, when: Callable[[int], str]) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return "；".join(f"{name}：{shown}" if lang == "zh" else f"{name}: {shown}"
+                        for name, shown in fields(value, lang, when)) or "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(key, item, lang, when) for item in value) or "-"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    if key.endswith("_ns") and isinstance(value, int):
+        return when(value)
+    return str(value)

@@ -2,6 +2,7 @@
 links, holds and write-ups, and the player once the user has said why they view the footage
 (an audit entry)."""
 
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from station.catalogue.catalogue import within_limit
 from station.custody.access import AccessError, User
 from station.services import Desk
 from station.web.deps import MIN_REASON, Web, folder_of
+from station.words import zone
 
 
 def router(web: Web) -> APIRouter:
@@ -88,7 +90,7 @@ def player_data(shown: playback.SessionFootage, web: Web) -> dict:
     """What the player script needs: the MIME type, and per segment its byte ranges and times."""
     return {
         "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,
-        "offset_min": int(web.zone().utcoffset(None).total_seconds() // 60),
+        "offset_min": _offset_min(shown, web.settings.zone),
         "segments": [{
             "name": s.name, "state": s.state, "start": s.start, "duration": s.duration,
             "media": f"/sessions/{shown.session}/media/{s.name}",
@@ -96,3 +98,10 @@ def player_data(shown: playback.SessionFootage, web: Web) -> dict:
             "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
         } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
     }
+
+
+def _offset_min(shown: playback.SessionFootage, station_zone: tzinfo) -> int:
+    """The zone's offset from UTC when the session began (the player writes capture times with it)."""
+    began = next((s.first_wall_ns for s in shown.segments if s.first_wall_ns is not None), None)
+    at = zone.moment(began, station_zone) if began is not None else datetime.now(station_zone)
+    return int(at.utcoffset().total_seconds() // 60)
