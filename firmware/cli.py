@@ -17,7 +17,6 @@ from firmware import config as configuration, writer
 from firmware.context import DeviceContext, load_context
 from firmware.version import __version__
 
-
 log = logging.getLogger(__name__)
 
 
@@ -34,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("the command failed", exc_info=True)       # the traceback, when debugging
         print(f"bodycam: {exc}", file=sys.stderr)
         return 1
+
+
+def _completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    import shtab
+
+    return shtab.complete(parser, shell)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("config", help="print the embedded default configuration, every key explained")
     show.set_defaults(run=lambda args: print(configuration.default_text(), end="") or 0)
+    completion = commands.add_parser("completion", help="print the shell's completion script (shtab): e.g. "
+                                                        "bodycam completion bash > /etc/bash_completion.d/bodycam")
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+    completion.set_defaults(run=lambda args: print(_completion_script(parser, args.shell)) or 0)
     return parser
 
 

@@ -80,6 +80,8 @@ def test_the_station_wheel_alone_gives_a_working_bodycam_station(tmp_path, wheel
     station = bin_dir / "bodycam-station"
     env = clean_env(BODYCAM_NEW_PASSWORD="a long enough password")
     assert "pull" in run(station, "--help", env=env, cwd=tmp_path)
+    assert "用法" in run(station, "--help", env={**env, "LANG": "zh_CN.UTF-8", "LC_ALL": ""}, cwd=tmp_path)  # the .mo
+    assert run(station, "completion", "bash", env=env, cwd=tmp_path).count("search") > 0                  # shtab
     archive = tmp_path / "archive"
     assert "dock key" in run(station, "init", "--archive", archive, env=env, cwd=tmp_path)
     run(station, "user", "add", "admin", "--role", "administrator", "--archive", archive, env=env, cwd=tmp_path)

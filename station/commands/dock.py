@@ -9,17 +9,18 @@ from dataclasses import asdict
 
 from station.commands.options import Shared
 from station.dock.bays import BayState, read_bays
+from station.words.messages import _
 
 COLUMNS = ("bay", "state", "device", "officer", "files", "MB", "MB/s", "left", "result")
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
-    dock = commands.add_parser("dock", help="the dock service: pull every docked device at once, one worker "
-                                            "per bay, until SIGTERM", parents=[shared.dock])
+    dock = commands.add_parser("dock", help=_("the dock service: pull every docked device at once, one worker "
+                                            "per bay, until SIGTERM"), parents=[shared.dock])
     dock.set_defaults(run=_dock)
-    bays = commands.add_parser("bays", help="each bay of the dock service: device, officer, state, progress",
+    bays = commands.add_parser("bays", help=_("each bay of the dock service: device, officer, state, progress"),
                                parents=[shared.archive])
-    bays.add_argument("--json", action="store_true", help="one JSON list of the bays' states")
+    bays.add_argument("--json", action="store_true", help=_("one JSON list of the bays' states"))
     bays.set_defaults(run=_bays)
 
 

@@ -15,15 +15,18 @@ from evidence.paths import ArchiveDir
 from station.commands.access import acting_user, open_desk
 from station.commands.options import Shared
 from station.intake.witness import ACKNOWLEDGED
+from station.words.messages import _
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
-    parser = commands.add_parser("witness", help="dockings refused for a rewound or forked chain (supervisor, administrator)")
+    parser = commands.add_parser("witness", help=_("dockings refused for a rewound or forked chain "
+                                                   "(supervisor, administrator)"))
     verbs = parser.add_subparsers(dest="verb", required=True)
-    ack = verbs.add_parser("ack", help="acknowledge a refused docking, saying why it may rest (supervisor)",
+    ack = verbs.add_parser("ack", help=_("acknowledge a refused docking, saying why it may rest (supervisor)"),
                            parents=[shared.actor])
-    ack.add_argument("refusal", type=int, metavar="REFUSAL-ID", help="its number, as bodycam-station verify names it")
-    ack.add_argument("--reason", help="what was found and why it may rest (required)")
+    ack.add_argument("refusal", type=int, metavar="REFUSAL-ID",
+                     help=_("its number, as bodycam-station verify names it"))
+    ack.add_argument("--reason", help=_("what was found and why it may rest (required)"))
     ack.set_defaults(run=_ack)
 
 

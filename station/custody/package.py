@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
 
@@ -84,16 +85,19 @@ Files:
 
 def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, archive: Path,
           footage: Footage, requester: str, approver: str, maker: str, made_ns: int,
-          station_zone: tzinfo | None = None) -> dict[str, str]:
+          station_zone: tzinfo | None = None,
+          progress: Callable[[int, int, str], None] | None = None) -> dict[str, str]:
     """Write the package into ``work``; returns each file's SHA-256 by its path in the package.
     ``requester``, ``approver`` and ``maker`` are people's names as the record form shows them;
-    its times are in ``station_zone`` (default: the PC's own)."""
+    its times are in ``station_zone`` (default: the PC's own); ``progress(done, total, file)`` after
+    each segment copied and signed."""
     station_zone = station_zone or system_zone()
     local = functools.partial(local_time, station_zone=station_zone)
     folder = ArchiveDir(archive)
     ca = station_ca(archive)
     trusted = read_keys(folder.devices)
     verdicts: list[SessionVerdict] = []
+    total, copied = sum(len(segments) for _, segments in chosen), 0
     for session, segments in chosen:
         target = work / "footage" / session.id
         target.mkdir(parents=True)
@@ -102,6 +106,9 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
                 shutil.copyfile(session.folder / name, target / name)
         for segment in segments:
             _copy_segment(segment, target, ca, {"export": wanted.id, "destination": wanted.destination})
+            copied += 1
+            if progress:
+                progress(copied, total, f"{session.id}/{segment.video.name}")
         verdicts.append(verify_session(session.folder, trusted or None))
         key = session.opened.public_key
         (work / "keys" / "devices").mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import ipaddress
 
 from bodycam_errors import BodycamError
 from station.catalogue.catalogue import station_id
+from station.words.messages import _
 
 
 class WebError(BodycamError, ValueError):
@@ -15,7 +16,7 @@ class WebError(BodycamError, ValueError):
 def register(commands: argparse._SubParsersAction, options: argparse.ArgumentParser) -> None:
     """``web``, with the web parent parser's options (--archive, --catalogue, --host, --port, the
     allowed host names and trusted proxies, and the station configuration's time zone)."""
-    web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)",
+    web = commands.add_parser("web", help=_("serve the review page (search, play, export requests, audit trail)"),
                               parents=[options])
     web.set_defaults(run=_web)
 

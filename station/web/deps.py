@@ -16,9 +16,9 @@ from station.catalogue import playback
 from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.services import Desk, Station
+from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 from station.words import labels as i18n, zone
 from station.words.zone import system_zone
-from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 
 HERE = Path(__file__).parent
 MIN_REASON = 4          # the fewest characters a stated reason may have

@@ -18,6 +18,11 @@ def _(message: str) -> str:
     return gettext.dgettext(DOMAIN, message)
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue where it is defined; it is looked up (``_``) where shown."""
+    return message
+
+
 def language() -> str:
     """``"zh"`` when the locale's language has our catalogue, else ``"en"`` (the labels' languages)."""
     return "zh" if gettext.find(DOMAIN, str(LOCALE_DIR)) else "en"

@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bodycam_errors import BodycamError
+from station.words.messages import _
 
 DAY_NS = 86_400 * 10**9
 OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)$")
@@ -41,8 +42,8 @@ def zone_of(setting: str) -> tzinfo:
     try:
         return ZoneInfo(setting)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ZoneError(f"{setting!r} is not a time zone (an IANA name such as Asia/Shanghai, +HH:MM or local)") \
-            from None
+        raise ZoneError(_("'{zone}' is not a time zone (an IANA name such as Asia/Shanghai, +HH:MM or local)")
+                        .format(zone=setting)) from None
 
 
 def system_zone() -> tzinfo:
@@ -85,7 +86,7 @@ def day_range(day: str, zone: tzinfo) -> tuple[int, int]:
     try:
         start = datetime.strptime(day, "%Y-%m-%d")
     except ValueError:
-        raise ZoneError(f"{day!r} is not a date YYYY-MM-DD") from None
+        raise ZoneError(_("'{day}' is not a date YYYY-MM-DD").format(day=day)) from None
     first = start.replace(tzinfo=zone)
     after = (start + timedelta(days=1)).replace(tzinfo=zone)
     return int(first.timestamp()) * 10**9, int(after.timestamp()) * 10**9
@@ -99,7 +100,7 @@ def parse(text: str, zone: tzinfo) -> int:
     try:
         found = datetime.fromisoformat(text)
     except ValueError:
-        raise ZoneError(f"{text!r} is not a time YYYY-MM-DDTHH:MM:SS (in the station's zone, or with Z "
-                        f"or an offset such as +08:00) or a day YYYY-MM-DD") from None
+        raise ZoneError(_("'{text}' is not a time YYYY-MM-DDTHH:MM:SS (in the station's zone, or with Z or an "
+                          "offset such as +08:00) or a day YYYY-MM-DD").format(text=text)) from None
     found = found if found.tzinfo is not None else found.replace(tzinfo=zone)
     return round(found.timestamp() * 10**6) * 1000
