@@ -222,6 +222,10 @@ def test_the_package_holds_the_originals_byte_for_byte_and_what_proves_them(desk
     assert lines[-1]["entry"]["detail"]["files"] == sums
     assert doc_verify(lines, (made / "keys" / "station.pub").read_text(), whole=False) == []
     assert "OK: 2 OK" in (made / "verification.txt").read_text()
+    chinese = (made / "verification.txt").read_text().split("校验结果（中文）：\n")[1].splitlines()
+    assert chinese[0].startswith("会话 ") and "：通过；停止原因：" in chinese[0]
+    assert [line.split()[1] for line in chinese[1:3]] == ["完好", "完好"]
+    assert "提供对象：某区人民法院" in (made / "README.txt").read_text()
     assert "README.txt" in os.listdir(made) and "sha256sum -c SHA256SUMS" in (made / "README.txt").read_text()
 
 

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -63,7 +64,7 @@ def served(archive: Path):
     admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
     for name, full_name, role in (("li", "李明", "reviewer"), ("wang", "王强", "supervisor"), ("zhao", "赵刚", "custodian")):
         gate.add_user(admin, name, full_name, role, PASSWORD)
-    app = create_app(opened, Settings(utc_offset_min=8 * 60))
+    app = create_app(opened, Settings(zone=ZoneInfo("Asia/Shanghai")))
     with serving(app) as base:
         yield base, engine, clock
     engine.dispose()
@@ -229,7 +230,7 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     assert actions == ["view", "write-up", "export-request", "export-approve", "case-linked", "hold-placed",
                        "verify"]
     assert "li (reviewer)" in rows[0] and "complaint 2026-118: check what the officer said" in rows[0]
-    assert "li (reviewer)" in rows[1] and "reason=other" in rows[1]
+    assert "li (reviewer)" in rows[1] and "reason: other" in rows[1]
     assert "li (reviewer)" in rows[2] and "court order 2026-0042" in rows[2] and "district court" in rows[2]
     assert all("wang (supervisor)" in row for row in rows[3:]) and "complaint under investigation" in rows[5]
     screenshot(page, "6-audit")
@@ -269,13 +270,41 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
         until(page, "document.getElementById('playing-segment').textContent === 'seg-000003.mp4'")
 
 
-def test_the_page_is_in_chinese_by_default(station, browser):
+def test_the_page_is_in_chinese_by_default_with_every_code_labelled(station, archive, browser):
+    """Stop reasons, verification states and details, roles, audit actions and the audit
+    entries' details read in Chinese: no code, no English sentence, no Python repr."""
     base, _engine, _clock = station
-    page = browser.new_page()
+    session = session_id(archive)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
     sign_in(page, base, "li")
     assert page.locator("#search").inner_text() == "检索"
     assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "(查阅员)" in page.locator(".who").inner_text()
+    page.fill("#q-device", "BC00001")
+    page.click("#search")
+    page.wait_for_selector("#results .session-link")
+    assert "达到单段录制时长" in page.locator("#results").inner_text()
     screenshot(page, "0-search-zh")
+    page.click("#results .session-link")
+    assert page.locator("#stop-reason").inner_text() == "达到单段录制时长"
+    assert page.locator("#segments .verdict").all_inner_texts() == ["完好", "完好"]
+    assert "秘密侦查措施" in page.locator("#writeup-reason").inner_text()
+    video = segment_file(archive, 2)
+    flip_a_byte(video, video.stat().st_size // 2)
+    page.click("#verify-now")
+    page.wait_for_selector("#segments .verdict >> text=被篡改")
+    tampered = page.locator("#seg-2").inner_text()
+    assert re.search(r"第 \d+ 个分片与签名封存时不一致（字节 \d+\.\.\d+）", tampered), tampered
+    assert "differs" not in tampered
+    screenshot(page, "0-session-tampered-zh")
+    page.click("#logout")
+    sign_in(page, base, "wang")
+    page.goto(f"{base}/sessions/{session}/audit")
+    page.wait_for_selector("#audit")
+    trail = page.locator("#audit").inner_text()
+    assert "检索条件: 设备：BC00001" in trail and "查阅员" in trail and "重新核验" in trail
+    assert "criteria=" not in trail and "{'" not in trail and "_ns=" not in trail and "duration reached" not in trail
+    screenshot(page, "0-audit-zh")
 
 
 # -- over plain HTTP --------------------------------------------------------------------------

@@ -35,9 +35,11 @@ from station.custody import recordform
 from station.custody.exports import Request
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
+from station.words import labels
 from station.words.zone import system_zone
 
 README_NAME, SUMS_NAME, AUDIT_NAME = "README.txt", "SHA256SUMS", "audit.jsonl"
+C2PA_STATES = {"Trusted": "可信且有效", "Valid": "有效（签名者不在信任列表）", "Invalid": "无效"}
 
 README = """\
 Export {number} of the bodycam station {station} — 执法记录导出包
@@ -46,6 +48,12 @@ Export {number} of the bodycam station {station} — 执法记录导出包
 For: {destination}
 Reason: {reason}
 Requested by {requester}, approved by {approver}, made by {maker} at {made}.
+
+提供对象：{destination}
+调取事由：{reason}
+申请人：{requester}；审批人：{approver}；制作人：{maker}；制作时间：{made}。
+本包中的视频为执法记录仪签名封存的原始文件，逐字节复制，未剪辑、未转码。校验方法见下文
+（第 1–5 步）；校验结果见 verification.txt（中英文），记录表见 record-form.pdf。
 
 The videos in footage/ are the files the recording device sealed, copied byte for byte:
 never re-encoded, never cut. To check them without our software:
@@ -171,6 +179,7 @@ def _verification(work: Path, verdicts: list[SessionVerdict], chosen: list[tuple
         lines.append(f"  {name}  C2PA {result.state}" + (f" ({', '.join(result.failures)})" if result.failures else ""))
         checked.append({"file": name, "sidecar": _name(video.with_suffix(".c2pa"), work), "state": result.state,
                         "failures": result.failures})
+    lines += ["", *_chinese_report(verdicts, checked)]
     (work / "verification.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     sessions = [{"session": v.session, "folder": f"footage/{v.session}", "device": v.device, "ok": v.ok,
                  "closed": v.closed, "problems": v.problems,
@@ -178,3 +187,19 @@ def _verification(work: Path, verdicts: list[SessionVerdict], chosen: list[tuple
                               for s in v.segments]} for v in verdicts]
     (work / "verification.json").write_text(json.dumps({"sessions": sessions, "exported": exported, "c2pa": checked},
                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _chinese_report(verdicts: list[SessionVerdict], checked: list[dict]) -> list[str]:
+    """The verification report again in Chinese: each state and stop reason by its label, each
+    detail in Chinese (``station.words.labels``)."""
+    lines = ["校验结果（中文）："]
+    for verdict in verdicts:
+        closed = labels.label("stop", verdict.closed, "zh") if verdict.closed else "未正常结束"
+        lines.append(f"会话 {verdict.session}（设备 {verdict.device or '未知'}）：{'通过' if verdict.ok else '未通过'}；"
+                     f"停止原因：{closed}")
+        lines += [f"  {s.name:<16} {labels.label('segment', s.state, 'zh')}  {labels.detail(s.detail, 'zh')}".rstrip()
+                  for s in verdict.segments]
+        lines += [f"  ！{labels.detail(problem, 'zh')}" for problem in verdict.problems]
+    lines.append("本包中的副本（C2PA 校验）：")
+    lines += [f"  {copy['file']}  {C2PA_STATES.get(copy['state'], copy['state'])}" for copy in checked]
+    return lines

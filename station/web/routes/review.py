@@ -14,7 +14,7 @@ from station.catalogue.catalogue import within_limit
 from station.custody.access import AccessError, User
 from station.services import Desk
 from station.web.deps import MIN_REASON, Web, folder_of
-from station.words import zone
+from station.words import labels, zone
 
 
 def router(web: Web) -> APIRouter:
@@ -27,7 +27,7 @@ def router(web: Web) -> APIRouter:
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, checked_ns=checked_ns, reason=reason,
                           may_view=user.may("view"),
-                          player=player_data(shown, web) if reason else None, reason_error=None,
+                          player=player_data(shown, web, web.session(request).lang) if reason else None, reason_error=None,
                           export_request=own_request(desk, request.query_params.get("export", "")),
                           **casework(desk, session))
 
@@ -86,13 +86,15 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
             "place": desk.footage.place(session)}
 
 
-def player_data(shown: playback.SessionFootage, web: Web) -> dict:
-    """What the player script needs: the MIME type, and per segment its byte ranges and times."""
+def player_data(shown: playback.SessionFootage, web: Web, lang: str) -> dict:
+    """What the player script needs: the MIME type, and per segment its byte ranges, times and
+    verification state (its code, and its label in ``lang``)."""
     return {
         "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,
         "offset_min": _offset_min(shown, web.settings.zone),
         "segments": [{
-            "name": s.name, "state": s.state, "start": s.start, "duration": s.duration,
+            "name": s.name, "state": s.state, "label": labels.label("segment", s.state, lang), "start": s.start,
+            "duration": s.duration,
             "media": f"/sessions/{shown.session}/media/{s.name}",
             "frames": f"/sessions/{shown.session}/frames/{s.name}",
             "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
