@@ -96,7 +96,8 @@ def test_date_is_a_day_in_the_station_s_zone_and_tables_show_its_time_with_the_o
 def test_the_command_line_speaks_chinese_under_zh_cn_and_english_otherwise(station):
     config, (early, _) = station
     chinese, english = bodycam_station(config, "--help"), bodycam_station(config, "--help", lang="C.UTF-8")
-    assert chinese.stdout.startswith("用法：bodycam-station") and "按警员、设备、单位、日期、案件、标记等检索录像" in chinese.stdout
+    assert chinese.stdout.startswith("用法：bodycam-station")
+    assert "按警员、设备、单位、日期、案件、标记等检索录像" in chinese.stdout
     assert english.stdout.startswith("usage: bodycam-station") and "find sessions by officer" in english.stdout
     assert "显示本帮助信息并退出" in bodycam_station(config, "search", "--help").stdout
     wrong = bodycam_station(config, "search", "--date", "2026-13-01")

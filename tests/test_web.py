@@ -262,7 +262,7 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
         page = browser.new_page()
         sign_in(page, base, "li")
         give_reason_and_play(page, base, session_id(archive))
-        assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "MISSING", "OK"]
+        assert page.locator("#segments .verdict").all_inner_texts() == ["完好", "缺失", "完好"]  # labels, in Chinese
         last = page.evaluate("JSON.parse(document.getElementById('player-data').textContent).segments[1].start")
         assert last > 3.5                                       # the player's second segment is the third
         until(page, f"document.getElementById('video').currentTime > {last + 0.3}", 60)

@@ -177,7 +177,8 @@ SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case"
 def _search(args: argparse.Namespace) -> int:
     desk, user, catalogue = _open(args, "search", "search")
     found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date, zone=args.zone,
-                             since_ns=parse_time(args, args.since), until_ns=parse_time(args, args.until), case=args.case,
+                             since_ns=parse_time(args, args.since), until_ns=parse_time(args, args.until),
+                             case=args.case,
                              marked=args.marked, label=args.label, stop=args.stop, clock=args.clock,
                              previous=args.previous, purged=args.purged)
     visible = _visible(desk, user, [session["session"] for session in found])

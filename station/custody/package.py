@@ -195,8 +195,8 @@ def _chinese_report(verdicts: list[SessionVerdict], checked: list[dict]) -> list
     lines = ["校验结果（中文）："]
     for verdict in verdicts:
         closed = labels.label("stop", verdict.closed, "zh") if verdict.closed else "未正常结束"
-        lines.append(f"会话 {verdict.session}（设备 {verdict.device or '未知'}）：{'通过' if verdict.ok else '未通过'}；"
-                     f"停止原因：{closed}")
+        outcome = "通过" if verdict.ok else "未通过"
+        lines.append(f"会话 {verdict.session}（设备 {verdict.device or '未知'}）：{outcome}；停止原因：{closed}")
         lines += [f"  {s.name:<16} {labels.label('segment', s.state, 'zh')}  {labels.detail(s.detail, 'zh')}".rstrip()
                   for s in verdict.segments]
         lines += [f"  ！{labels.detail(problem, 'zh')}" for problem in verdict.problems]

@@ -253,6 +253,7 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "days": ("天数", "days"), "class": ("类别", "class"), "user": ("用户", "user"), "address": ("地址", "address"),
         "reason": ("理由", "reason"), "taken_by": ("接收人", "taken by"), "police_number": ("警号", "police number"),
         "number": ("编号", "number"), "failures": ("失败次数", "failures"), "until_s": ("锁定至", "locked until"),
+        "why": ("原因", "why"),
     },
 }
 

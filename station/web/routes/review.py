@@ -27,7 +27,8 @@ def router(web: Web) -> APIRouter:
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, checked_ns=checked_ns, reason=reason,
                           may_view=user.may("view"),
-                          player=player_data(shown, web, web.session(request).lang) if reason else None, reason_error=None,
+                          player=player_data(shown, web, web.session(request).lang) if reason else None,
+                          reason_error=None,
                           export_request=own_request(desk, request.query_params.get("export", "")),
                           **casework(desk, session))
 
