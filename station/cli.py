@@ -123,6 +123,7 @@ def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shar
                                    "refused for a rewound or forked chain"),
                        _("the archive, or folders in it")).set_defaults(run=_verify)
     add_progress(commands.choices["verify"])
+    commands.choices["verify"].set_defaults(zone=config.zone)
     commands.choices["verify"].add_argument(
         "--catalogue", default=config.catalogue,
         help=_("database URL of a shared station database, for the refused dockings (default: in the archive)"))
@@ -192,6 +193,6 @@ def _verify(args: argparse.Namespace) -> int:
     for archive in [path for path in args.paths if has_database(path, args.catalogue)]:
         recheck(archive, args.catalogue)
         for refusal in Witness(open_database(archive, args.catalogue)).refusals():
-            print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
+            print(witness_commands.describe(refusal, archive, args.zone), file=sys.stderr if args.json else sys.stdout)
             status = status or int(refusal["acknowledged_by"] is None)
     return status

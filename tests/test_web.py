@@ -8,14 +8,16 @@ import shutil
 import stat
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from evidence.keys import FileSigner, add_key, load_public_key
 from evidence.paths import ArchiveDir, DataDir
-from station.catalogue.catalogue import Catalogue
+from station.catalogue.catalogue import Catalogue, sessions
 from station.custody import audit
 from station.custody.access import Access
 from station.custody.audit import AuditTrail, entries
@@ -377,7 +379,7 @@ def test_a_confidential_session_is_hidden_from_a_reviewer(station, archive):
     supervisor = Client(base)
     supervisor.sign_in("wang", PASSWORD)
     shown = supervisor.get(f"/sessions/{session}")
-    assert shown.status == 200 and 'id="confidential">private<' in shown.text
+    assert shown.status == 200 and 'id="confidential">个人隐私<' in shown.text
     assert [(e["actor"], e["action"]) for e in refusals(engine)] == [("li", "view"), ("li", "view")]
 
 
@@ -450,6 +452,22 @@ def test_every_route_but_signing_in_refuses_a_request_without_a_session(station,
             assert answer.status == 401, (method, route.path, answer.status)
             checked += 1
     assert checked >= 12
+
+
+def test_the_search_page_s_date_is_a_day_in_the_station_s_zone(station, archive):
+    """02:00 Beijing time on 7 December is 18:00 UTC on the 6th: on the page, a session begun then
+    is on the 7th, and its start is shown at +08:00."""
+    base, engine, _clock = station
+    session = session_id(archive)
+    early = datetime(2026, 12, 7, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with engine.begin() as connection:
+        connection.execute(sa.update(sessions).where(sessions.c.session == session)
+                           .values(started_ns=int(early.timestamp()) * 10**9))
+    client = Client(base)
+    client.sign_in("li", PASSWORD)
+    links = re.compile(r'class="session-link" href="[^"]+">([^<]+)<')
+    assert links.findall(client.get("/?date=2026-12-07").text) == [session]
+    assert links.findall(client.get("/?date=2026-12-06").text) == []
 
 
 def test_the_scheduled_verify_stores_what_it_finds_and_the_page_shows_it_with_its_time(station, archive):

@@ -259,7 +259,7 @@ def _export_ledger(args: argparse.Namespace) -> int:
 
 
 EXPORT_COLUMNS = (Column("id", N_("Export")), tables.label_column("state", N_("State"), "export"),
-                  Column("scope", N_("Scope")),
+                  tables.label_column("scope", N_("Scope"), "scope"),
                   Column("target", N_("Target")), tables.time_column("requested_ns", N_("Requested")),
                   Column("requester", N_("Requested by")), Column("decided_by", N_("Decided by")),
                   Column("destination", N_("For")), Column("recipient", N_("Made by")),

@@ -251,7 +251,7 @@ def _case(args: argparse.Namespace) -> int:
 
 
 def _hold(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "hold", "hold-placed", footage=[args.session] if args.session else [],
+    _desk, user, catalogue = _open(args, "hold", "hold-placed", footage=[args.session] if args.session else [],
                                reason=args.reason)
     number = catalogue.hold(args.reason, actor=_by(args, user), session=args.session, case=args.case)
     said = _("legal hold {number} placed on session {target}") if args.session else \
@@ -261,14 +261,15 @@ def _hold(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "hold", "hold-released")
+    _desk, user, catalogue = _open(args, "hold", "hold-released")
     catalogue.release_hold(args.hold, actor=_by(args, user))
     print(_("legal hold {number} released").format(number=args.hold))
     return 0
 
 
 def _retention(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "retention" if args.set else None, "retention-set" if args.set else "retention")
+    _desk, user, catalogue = _open(args, "retention" if args.set else None,
+                                   "retention-set" if args.set else "retention")
     if args.set:
         name, days = args.set
         try:
@@ -282,7 +283,7 @@ def _retention(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "purge", "purge", reason=args.why)
+    _desk, user, catalogue = _open(args, "purge", "purge", reason=args.why)
     found = retention.purge(catalogue, args.archive, station_id(args.archive), actor=_by(args, user), why=args.why,
                             dry_run=args.dry_run, progress=meter(args, _("removing")))
     each = _("would remove {session} ({folder}): {why}") if args.dry_run else _("removed {session} ({folder}): {why}")
@@ -294,7 +295,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "devices", "device-assigned")
+    _desk, user, catalogue = _open(args, "devices", "device-assigned")
     entry = ledger.assign(catalogue, args.device, args.officer, actor=_by(args, user), at_ns=parse_time(args, args.at))
     print(_("device {device} out to officer {officer} (ledger entry {entry})").format(
         device=args.device, officer=args.officer, entry=entry))
@@ -302,14 +303,14 @@ def _assign(args: argparse.Namespace) -> int:
 
 
 def _return(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "devices", "device-returned")
+    _desk, user, catalogue = _open(args, "devices", "device-returned")
     entry = ledger.give_back(catalogue, args.device, actor=_by(args, user), at_ns=parse_time(args, args.at))
     print(_("device {device} back from officer {officer}").format(device=args.device, officer=entry["police_number"]))
     return 0
 
 
 def _ledger(args: argparse.Namespace) -> int:
-    _, _, catalogue = _open(args, "devices", "ledger")
+    catalogue = _open(args, "devices", "ledger")[2]
     if args.mismatches:
         return 1 if tables.emit(ledger.mismatches(catalogue), MISMATCH_COLUMNS, args) else 0
     tables.emit(ledger.report(catalogue, device=args.device, officer=args.officer,

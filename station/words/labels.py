@@ -207,6 +207,9 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
                                                    "refused", "error")},
     "export": {code: TEXT[f"state_{code}"] for code in ("requested", "approved", "made", "refused")},
     "outcome": {"done": TEXT["outcome_done"], "refused": TEXT["outcome_refused"]},
+    "level": {"secret": ("国家秘密", "secret"), "commercial-secret": ("商业秘密", "commercial secret"),
+              "private": ("个人隐私", "private")},
+    "scope": {"session": ("录像", "session"), "range": ("录像时间段", "time range"), "case": ("案件", "case")},
     "action": {     # in English, the code the trail stores (the filters take it)
         "login": ("登录", "login"), "logout": ("退出", "logout"),
         "login-lockout": ("登录锁定", "login-lockout"), "login-unlock": ("解除登录锁定", "login-unlock"),
@@ -303,8 +306,8 @@ def translator(lang: str) -> Callable[[str], str]:
 
 
 def label(kind: str, code: str, lang: str) -> str:
-    """The label of a stored code (``kind``: stop, segment, role, bay, export, outcome, action,
-    field); a code without one is shown as it is. A stop reason's own words after its code
+    """The label of a stored code (``kind``: stop, segment, role, bay, export, outcome, level,
+    scope, action, field); a code without one is shown as it is. A stop reason's own words after its code
     (``weather: heavy rain``) follow its label."""
     column = LANGUAGES.index(lang) if lang in LANGUAGES else 0
     code, colon, rest = code.partition(":") if kind == "stop" else (code, "", "")
