@@ -30,7 +30,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=[name for top in TOP_PACKAGES for name in (top, f"{top}.*")]),
     py_modules=["bodycam_errors", "bodycam_threads"],
-    package_data={"firmware": ["default.toml"], "station.web": ["templates/*", "static/*"],
+    package_data={"firmware": ["default.toml", "locale/*/LC_MESSAGES/*.po", "locale/*/LC_MESSAGES/*.mo"], "station.web": ["templates/*", "static/*"],
                   "station.words": ["locale/*/LC_MESSAGES/*.po", "locale/*/LC_MESSAGES/*.mo"]},
     install_requires=[
         "cryptography>=42",

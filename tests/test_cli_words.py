@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 from babel.messages.pofile import read_po
 
+from scripts.messages import CATALOGUES, extracted
 from station.catalogue.catalogue import sessions
 from station.services import open_catalogue, pull
 from station.words import labels
-from station.words.messages import LOCALE_DIR
 from sync.ptywire import PtyWire
 from tests.conftest import record
 from tests.test_dock_archive import device_serving, enrolled_copy
@@ -31,7 +31,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 02:00 Beijing time on 7 December is still 6 December in UTC; 18:00 Beijing time on the 6th is too.
 EARLY = datetime(2026, 12, 7, 2, 0, tzinfo=SHANGHAI)
 EVENING = datetime(2026, 12, 6, 18, 0, tzinfo=SHANGHAI)
-PO = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "bodycam.po"
 
 
 @pytest.fixture(scope="module")
@@ -163,15 +162,25 @@ def test_completion_scripts_and_versions_of_both_command_lines(station):
     assert "record" in device_script.stdout and "selftest" in device_script.stdout
 
 
-def test_the_chinese_catalogue_is_complete_and_the_shipped_mo_is_compiled_from_it():
-    with open(PO, "rb") as fh:
+@pytest.mark.parametrize("po", sorted(CATALOGUES), ids=lambda po: po.stem)
+def test_each_chinese_catalogue_is_complete_and_the_shipped_mo_is_compiled_from_it(po):
+    with open(po, "rb") as fh:
         written = read_po(fh, locale="zh_CN")
     untranslated = [message.id for message in written if message.id and not message.string]
     assert untranslated == []
-    with open(PO.with_suffix(".mo"), "rb") as fh:
+    with open(po.with_suffix(".mo"), "rb") as fh:
         compiled = gettext.GNUTranslations(fh)
     assert {message.id: message.string for message in written if message.id} == \
         {key: value for key, value in compiled._catalog.items() if key}
-    from scripts.messages import extracted
+    assert set(extracted(CATALOGUES[po])) <= {message.id for message in written}     # every _("…") is in it
 
-    assert set(extracted()) <= {message.id for message in written}     # every _("…") of the station is in it
+
+def test_the_device_s_command_line_helps_in_chinese_under_zh_cn():
+    def bodycam_help(lang: str) -> str:
+        env = {key: value for key, value in os.environ.items() if key not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+        return subprocess.run([sys.executable, "-m", "firmware", "record", "--help"], capture_output=True, text=True,
+                              env={**env, "PYTHONPATH": str(ROOT), "LANG": lang}).stdout
+
+    chinese, english = bodycam_help("zh_CN.UTF-8"), bodycam_help("C.UTF-8")
+    assert chinese.startswith("用法：bodycam record") and "录制这么多秒后停止" in chinese
+    assert english.startswith("usage: bodycam record") and "stop after this much footage" in english
