@@ -7,6 +7,7 @@ from __future__ import annotations
 import gettext
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -184,3 +185,29 @@ def test_the_device_s_command_line_helps_in_chinese_under_zh_cn():
     chinese, english = bodycam_help("zh_CN.UTF-8"), bodycam_help("C.UTF-8")
     assert chinese.startswith("用法：bodycam record") and "录制这么多秒后停止" in chinese
     assert english.startswith("usage: bodycam record") and "stop after this much footage" in english
+
+
+def flipped(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1:]
+
+
+@pytest.mark.parametrize("damage, words", [
+    (flipped, "个分片与签名封存时不一致"),
+    (lambda data: data[:len(data) - 100], "被截断"),
+    (lambda data: data + b"\0" * 10, "签名封存的结尾之后"),
+])
+def test_the_verifier_s_details_read_in_chinese(station, tmp_path, damage, words):
+    """What the verifier says of a changed, cut or lengthened segment, rendered in Chinese."""
+    from evidence.verify import verify_session
+
+    config, (early, _) = station
+    archive = Path(config.read_text().split('"')[1])
+    [folder] = [path for path in archive.rglob(early) if path.is_dir()]
+    copy = tmp_path / early
+    shutil.copytree(folder, copy)
+    video = copy / "seg-000001.mp4"
+    video.chmod(0o644)
+    video.write_bytes(damage(video.read_bytes()))
+    said = verify_session(copy).segments[0].detail
+    assert words in labels.detail(said, "zh") and labels.detail(said, "en") == said, said
