@@ -114,8 +114,8 @@ def test_the_command_line_speaks_chinese_under_zh_cn_and_english_otherwise(stati
     assert english_table[0].split()[:2] == ["Session", "Started"] and found["stop_reason"] in english_table[1]
 
 
-def test_audit_show_is_a_table_of_labelled_fields_and_json_lines_with_json(station):
-    config, _ = station
+def test_audit_show_and_the_other_listings_read_in_chinese_with_json_lines_on_request(station):
+    config, (early, _) = station
     assert bodycam_station(config, "search", "--officer", "012345", "--json").returncode in (0, 1)
     shown = bodycam_station(config, "audit", "show")
     assert shown.returncode == 0, shown.stderr
@@ -127,6 +127,11 @@ def test_audit_show_is_a_table_of_labelled_fields_and_json_lines_with_json(stati
     assert "criteria: officer: 012345" in english and "supervisor" in english
     entries = json_lines(bodycam_station(config, "audit", "show", "--json"))
     assert any(e["entry"]["detail"].get("criteria") == {"officer": "012345"} for e in entries)
+    viewed = bodycam_station(config, "view", early, "--reason", "投诉核查：复看执法过程")
+    assert viewed.returncode == 0 and viewed.stdout.startswith(f"录像 {early}：校验通过；停止原因：")
+    assert all(line.split()[1] == "完好" for line in viewed.stdout.splitlines()[1:])
+    users = bodycam_station(config, "user", "list", user="admin").stdout
+    assert "系统管理员" in users and "主管" in users and "administrator" not in users
     for listing in (("pending",), ("export", "ledger")):
         assert bodycam_station(config, *listing, "--json").returncode == 0, listing
     assert bodycam_station(config, "ledger", "--json", user="admin").returncode == 0

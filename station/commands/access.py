@@ -153,7 +153,7 @@ def _user_add(args: argparse.Namespace) -> int:
 def _user_list(args: argparse.Namespace) -> int:
     desk = open_desk(args)
     for user in desk.access.list_users(acting_user(desk, args, "user-list")):
-        print(f"{user.name:<20} {user.role:<14} {user.full_name}")
+        print(f"{user.name:<20} {labels.label('role', user.role, language()):<14} {user.full_name}")
     return 0
 
 
@@ -181,10 +181,11 @@ def _confidential(args: argparse.Namespace) -> int:
         raise AccessError(_("no session {session} is archived.").format(session=args.session))
     if args.verb == "mark":
         desk.access.mark_confidential(actor, args.session, args.level, args.reason)
-        print(f"session {args.session} marked {args.level}")
+        print(_("session {session} marked {level}").format(session=args.session,
+                                                            level=labels.label("level", args.level, language())))
     else:
         desk.access.clear_confidential(actor, args.session, args.reason)
-        print(f"session {args.session} no longer confidential")
+        print(_("session {session} no longer confidential").format(session=args.session))
     return 0
 
 
@@ -200,9 +201,14 @@ def _view(args: argparse.Namespace) -> int:
     verdict = verify_session(folder)
     access.audit.record(user.name, "view", role=user.role, footage=[args.session], reason=reason,
                         detail={"ok": verdict.ok})
-    print(f"session {args.session}: {'OK' if verdict.ok else 'NOT OK'}; closed: {verdict.closed or '-'}")
+    lang = language()
+    said = _("session {session}: OK; closed: {closed}") if verdict.ok else \
+        _("session {session}: NOT OK; closed: {closed}")
+    closed = labels.label("stop", verdict.closed, lang) if verdict.closed else "-"
+    print(said.format(session=args.session, closed=closed))
     for segment in verdict.segments:
-        print(f"  {folder / segment.name}  {segment.state} {segment.detail}".rstrip())
+        print(f"  {folder / segment.name}  {labels.label('segment', segment.state, lang)} "
+              f"{labels.detail(segment.detail, lang)}".rstrip())
     return 0
 
 
@@ -219,8 +225,9 @@ def _export_request(args: argparse.Namespace) -> int:
     wanted = desk.exports.request(user, scope, args.case or args.session, reason=args.reason,
                                   recipient=args.recipient, destination=args.destination,
                                   start_ns=_when(args, args.start), end_ns=_when(args, args.end), place=args.place)
-    print(f"export {wanted.id} requested ({scope} {wanted.target}, {len(wanted.session_ids)} session(s)); "
-          f"it needs a supervisor's approval")
+    print(_("export {number} requested ({scope} {target}, {count} session(s)); it needs a supervisor's approval")
+          .format(number=wanted.id, scope=labels.label("scope", scope, language()), target=wanted.target,
+                  count=len(wanted.session_ids)))
     return 0
 
 
@@ -228,7 +235,9 @@ def _export_decide(args: argparse.Namespace, approve: bool) -> int:
     desk = open_desk(args)
     user = acting_user(desk, args, "export-approve" if approve else "export-refuse")
     decided = desk.exports.decide(user, args.number, approve, args.note)
-    print(f"export {decided.id} {decided.state} by {user.name}")
+    said = _("export {number} approved by {user}") if decided.state == "approved" else \
+        _("export {number} refused by {user}")
+    print(said.format(number=decided.id, user=user.name))
     return 0
 
 
@@ -247,7 +256,7 @@ def _export_make(args: argparse.Namespace) -> int:
 def _export_handover(args: argparse.Namespace) -> int:
     desk = open_desk(args)
     handed = desk.exports.handover(acting_user(desk, args, "export-handover"), args.number, args.taken_by)
-    print(f"export {handed.id} taken by {handed.taken_by}")
+    print(_("export {number} taken by {who}").format(number=handed.id, who=handed.taken_by))
     return 0
 
 
