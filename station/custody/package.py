@@ -126,9 +126,9 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     (work / "keys" / "station-ca.pem").write_bytes(ca.ca_pem)
     _verification(work, verdicts, chosen, ca.ca_pem)
     place = "；".join(p for p in (wanted.place, *(footage.place(s.id) for s, _ in chosen)) if p) or "设备未记录定位"
+    during = f"（{local(wanted.start_ns)} 至 {local(wanted.end_ns)}）" if wanted.scope == "range" else ""
     form = recordform.fill(chosen, place=place, request={
-        "target": f"{wanted.scope} {wanted.target}" + (f"（{local(wanted.start_ns)} 至 {local(wanted.end_ns)}）"
-                                                      if wanted.scope == "range" else ""),
+        "target": f"{labels.label('scope', wanted.scope, 'zh')} {wanted.target}{during}",
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
         "approver": approver, "maker": maker, "made": local(made_ns), "number": f"{wanted.id:06d}"},
         station_zone=station_zone)
