@@ -261,7 +261,7 @@ def test_the_record_form_reads_back_every_field_in_chinese_and_renders(desk, tmp
     assert rows["摄录起止时间"].startswith(start.strftime("%Y-%m-%d %H:%M:%S+08:00 至"))   # Beijing time, its offset
     assert "+0000" not in text and re.search(r"本站时区\s+UTC\+08:00", text)
     assert rows["摄录地点"] == "人民路与解放路路口"
-    assert re.search(rf"案件 / 会话\s+录像 {desk.sessions[0]}\n", text)            # the scope by its label, not "session"
+    assert re.search(rf"案件 / 会话\s+录像 {desk.sessions[0]}\n", text)  # the scope by its label
     assert rows["设备品牌型号"] == f"bodycam 执法记录仪，序列号 {opened['device']}，固件 {opened['firmware']}"
     assert rows["录音录像格式"] == "MP4（分片 fMP4），视频 H.264，音频 AAC"
     assert rows["录音录像长度"] == "00:00:03（3.0 秒）"
