@@ -7,11 +7,13 @@ import signal
 import threading
 from dataclasses import asdict
 
+from station.commands import tables
 from station.commands.options import Shared
 from station.dock.bays import BayState, read_bays
-from station.words.messages import _
+from station.words import labels
+from station.words.messages import N_, _, language
 
-COLUMNS = ("bay", "state", "device", "officer", "files", "MB", "MB/s", "left", "result")
+COLUMNS = (N_("bay"), N_("state"), N_("device"), N_("officer"), N_("files"), "MB", "MB/s", N_("left"), N_("result"))
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -47,17 +49,19 @@ def _bays(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(state) for state in states], indent=1))
         return 0
-    rows = [COLUMNS] + [_row(state) for state in states]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    rows = [tuple(_(name) for name in COLUMNS)] + [_row(state) for state in states]
+    widths = [max(tables.width(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        cells = [cell + " " * (wide - tables.width(cell)) for cell, wide in zip(row, widths)]
+        print("  ".join(cells) + "  " + row[-1])
     if not states:
-        print("no bays yet: is the dock service running on this archive?")
+        print(_("no bays yet: is the dock service running on this archive?"))
     return 0
 
 
 def _row(state: BayState) -> tuple[str, ...]:
     left = "" if state.seconds_left is None else f"{state.seconds_left:.0f} s"
-    return (state.bay, state.state, state.device, state.officer, f"{state.files_done}/{state.files_total}",
+    return (state.bay, labels.label("bay", state.state, language()), state.device, state.officer,
+            f"{state.files_done}/{state.files_total}",
             f"{state.bytes_done / 1e6:.1f}/{state.bytes_total / 1e6:.1f}",
             f"{state.rate / 1e6:.2f}" if state.rate else "", left, state.result)

@@ -47,12 +47,12 @@ def emit(rows: Iterable[dict[str, Any]], columns: Sequence[Column], args: argpar
         return len(rows)
     cells = [[_(column.header) for column in columns]]
     cells += [[column.show(row.get(column.key), args).replace("\n", " ") for column in columns] for row in rows]
-    widths = [max(_width(line[i]) for line in cells) for i in range(len(columns))]
+    widths = [max(width(line[i]) for line in cells) for i in range(len(columns))]
     for line in cells:
-        print("  ".join(text + " " * (width - _width(text)) for text, width in zip(line, widths)).rstrip())
+        print("  ".join(text + " " * (wide - width(text)) for text, wide in zip(line, widths)).rstrip())
     return len(rows)
 
 
-def _width(text: str) -> int:
+def width(text: str) -> int:
     """Columns a terminal gives the text: two for each wide (CJK) character."""
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
