@@ -132,6 +132,8 @@ def test_audit_show_and_the_other_listings_read_in_chinese_with_json_lines_on_re
     assert all(line.split()[1] == "完好" for line in viewed.stdout.splitlines()[1:])
     users = bodycam_station(config, "user", "list", user="admin").stdout
     assert "系统管理员" in users and "主管" in users and "administrator" not in users
+    bays = bodycam_station(config, "bays").stdout.splitlines()
+    assert bays[0].split()[:2] == ["仓位", "状态"] and bays[-1] == "尚无仓位：采集服务是否在此存档上运行？"
     for listing in (("pending",), ("export", "ledger")):
         assert bodycam_station(config, *listing, "--json").returncode == 0, listing
     assert bodycam_station(config, "ledger", "--json", user="admin").returncode == 0
