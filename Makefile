@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test bench system-deps messages clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP) system-deps
 	$(BIN)/bodycam-station search --archive demo-archive --officer 012345    # the catalogue, filled as it docked
 	$(BIN)/bodycam-station pending --archive demo-archive                    # stops waiting for the officer's write-up
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub    # videos released, chain intact
+
+# The command line's Chinese: new msgids into the .po, then the .mo the wheel ships (scripts/messages.py).
+messages: $(STAMP)
+	$(BIN)/python scripts/messages.py
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests

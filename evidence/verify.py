@@ -35,16 +35,23 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from evidence import EvidenceError
+from evidence.boxes import fragments
 from evidence.files import sha256_file
 from evidence.keys import key_id, key_text, load_public_key
-from evidence.boxes import fragments
 from evidence.paths import DataDir
 from evidence.receipts import receipt_dock
-from evidence.records import (IDENTITY_GLOB, INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord,
-                              read_record)
+from evidence.records import (
+    IDENTITY_GLOB,
+    INDEX_SUFFIX,
+    MANIFEST_SUFFIX,
+    SESSION_CLOSE,
+    SESSION_OPEN,
+    SignedRecord,
+    read_record,
+)
 
 GOOD = ("OK", "RECOVERED")
 DEVICE_HEAD = "chain.json"                              # DataDir.chain's name
@@ -93,10 +100,17 @@ def find_sessions(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None) -> list[SessionVerdict]:
-    """Verify every session found below ``paths``; ``trusted`` pins the acceptable public keys."""
+def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> list[SessionVerdict]:
+    """Verify every session found below ``paths``; ``trusted`` pins the acceptable public keys;
+    ``progress(done, total, session)`` after each session."""
     paths = list(paths)
-    verdicts = [verify_session(folder, trusted) for folder in find_sessions(paths)]
+    folders = find_sessions(paths)
+    verdicts = []
+    for folder in folders:
+        verdicts.append(verify_session(folder, trusted))
+        if progress:
+            progress(len(verdicts), len(folders), folder.name)
     identities = identity_records(paths)
     _check_between_sessions(verdicts, identities)
     _check_identity_numbering(verdicts, identities)
@@ -510,13 +524,14 @@ def add_verify_command(commands: argparse._SubParsersAction, help_text: str,
     return verify
 
 
-def run_verify(paths: list[Path], keys: list[str], as_json: bool) -> int:
+def run_verify(paths: list[Path], keys: list[str], as_json: bool,
+               progress: Callable[[int, int, str], None] | None = None) -> int:
     """Verify and print the report; exit status 0 only if every session is good."""
     trusted = {load_public_key(key_text(key)) for key in keys} if keys else None
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise EvidenceError(f"verify: no such file or folder: {', '.join(missing)}.")
-    verdicts = verify_paths(paths, trusted)
+    verdicts = verify_paths(paths, trusted, progress)
     ok = bool(verdicts) and all(v.ok for v in verdicts)
     if as_json:
         print(json.dumps({"ok": ok, "keys_pinned": trusted is not None, "keys": keys_per_serial(verdicts),

@@ -13,15 +13,16 @@ from typing import Sequence
 
 from bodycam_errors import BodycamError, console_logging
 from evidence.verify import add_verify_command
-from firmware import config as configuration, writer
+from firmware import config as configuration, words, writer
 from firmware.context import DeviceContext, load_context
 from firmware.version import __version__
-
+from firmware.words import _
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words.install()
     parser = _parser()
     args = parser.parse_args(argv)
     console_logging("bodycam", args.verbose)
@@ -36,77 +37,89 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    import shtab
+
+    return shtab.complete(parser, shell)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bodycam", description="Body-worn recorder.")
-    parser.add_argument("--version", action="version", version=f"bodycam {__version__}")
+    parser = argparse.ArgumentParser(prog="bodycam", description=_("Body-worn recorder."))
+    parser.add_argument("--version", action="version", version=f"bodycam {__version__}",
+                        help=_("show the version and exit"))
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
+                        help=_("log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)"))
     commands = parser.add_subparsers(dest="command", required=True)
     # The options every command on the device's data shares (argparse parent parsers).
     configured = argparse.ArgumentParser(add_help=False)
-    configured.add_argument("--config", type=Path, help="configuration file (TOML) laid over the embedded default")
+    configured.add_argument("--config", type=Path, help=_("configuration file (TOML) laid over the embedded default"))
     on_data = argparse.ArgumentParser(add_help=False, parents=[configured])
-    on_data.add_argument("--data-dir", type=Path, help="the device's data directory (overrides device.data_dir)")
+    on_data.add_argument("--data-dir", type=Path, help=_("the device's data directory (overrides device.data_dir)"))
 
-    record = commands.add_parser("record", parents=[on_data], help="record audio and video into the spool")
-    record.add_argument("--seconds", type=float, help="stop after this much footage (default: until Ctrl-C)")
-    record.add_argument("--source", help="camera: simulated:, v4l2:/dev/video0, file:PATH, picamera2:")
-    record.add_argument("--mic", help="microphone: simulated:, alsa:DEVICE, pulse:DEVICE, or none")
+    record = commands.add_parser("record", parents=[on_data], help=_("record audio and video into the spool"))
+    record.add_argument("--seconds", type=float, help=_("stop after this much footage (default: until Ctrl-C)"))
+    record.add_argument("--source", help=_("camera: simulated:, v4l2:/dev/video0, file:PATH, picamera2:"))
+    record.add_argument("--mic", help=_("microphone: simulated:, alsa:DEVICE, pulse:DEVICE, or none"))
     record.set_defaults(run=_record)
 
     provision = commands.add_parser("provision", parents=[on_data],
-                                    help="create the device key and write its identity record")
-    provision.add_argument("--serial", help="product serial: 7 letters or digits")
-    provision.add_argument("--police-number", help="the officer's police number: 6 digits")
-    provision.add_argument("--name", help="the officer's name: up to 32 characters")
-    provision.add_argument("--unit-number", help="the unit's number: 12 digits")
-    provision.add_argument("--unit-name", help="the unit's name: up to 32 characters")
+                                    help=_("create the device key and write its identity record"))
+    provision.add_argument("--serial", help=_("product serial: 7 letters or digits"))
+    provision.add_argument("--police-number", help=_("the officer's police number: 6 digits"))
+    provision.add_argument("--name", help=_("the officer's name: up to 32 characters"))
+    provision.add_argument("--unit-number", help=_("the unit's number: 12 digits"))
+    provision.add_argument("--unit-name", help=_("the unit's name: up to 32 characters"))
     provision.set_defaults(run=_provision)
 
-    add_verify_command(commands, "check recordings against their signed seals",
-                       "a spool, a session folder or a dock archive")
+    add_verify_command(commands, _("check recordings against their signed seals"),
+                       _("a spool, a session folder or a dock archive"))
 
-    inspect = commands.add_parser("inspect", parents=[on_data], help="list the sessions and segments on a spool")
+    inspect = commands.add_parser("inspect", parents=[on_data], help=_("list the sessions and segments on a spool"))
     inspect.set_defaults(run=_inspect)
 
     selftest = commands.add_parser("selftest", parents=[configured],
-                                   help="check battery, storage, clock, GNSS, camera, microphone, key")
-    selftest.add_argument("--json", action="store_true", help="print the report as JSON")
+                                   help=_("check battery, storage, clock, GNSS, camera, microphone, key"))
+    selftest.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     selftest.set_defaults(run=_selftest)
 
     run = commands.add_parser("run", parents=[on_data],
-                              help="the device service: self-test, standby, record on the button")
+                              help=_("the device service: self-test, standby, record on the button"))
     run.set_defaults(run=_run)
 
     press = commands.add_parser("press", parents=[on_data],
-                                help="press a button of a running `bodycam run` (simulated GPIO)")
+                                help=_("press a button of a running `bodycam run` (simulated GPIO)"))
     press.add_argument("button", choices=["record", "record-hold", "marker", "power-hold", "dock", "undock"])
-    press.add_argument("--reason", help="with record-hold: the stop reason, e.g. end_of_enforcement, weather")
-    press.add_argument("--label", help="with marker: a short label for the marker")
+    press.add_argument("--reason", help=_("with record-hold: the stop reason, e.g. end_of_enforcement, weather"))
+    press.add_argument("--label", help=_("with marker: a short label for the marker"))
     press.set_defaults(run=_press)
 
-    status = commands.add_parser("status", parents=[on_data], help="the state of a running `bodycam run`, as JSON")
+    status = commands.add_parser("status", parents=[on_data], help=_("the state of a running `bodycam run`, as JSON"))
     status.set_defaults(run=_press, button="status", reason=None, label=None)
 
-    snapshot = commands.add_parser("snapshot", help="save one decoded frame of a segment as a PNG picture")
-    snapshot.add_argument("segment", type=Path, help="a segment file, seg-NNNNNN.mp4")
-    snapshot.add_argument("--at", type=float, default=0.0, help="seconds into the segment (default: its first frame)")
-    snapshot.add_argument("--out", type=Path, help="the PNG to write (default: beside the segment's folder)")
+    snapshot = commands.add_parser("snapshot", help=_("save one decoded frame of a segment as a PNG picture"))
+    snapshot.add_argument("segment", type=Path, help=_("a segment file, seg-NNNNNN.mp4"))
+    snapshot.add_argument("--at", type=float, default=0.0,
+                          help=_("seconds into the segment (default: its first frame)"))
+    snapshot.add_argument("--out", type=Path, help=_("the PNG to write (default: beside the segment's folder)"))
     snapshot.set_defaults(run=_snapshot)
 
     serve = commands.add_parser("serve", parents=[on_data],
-                                help="offer the sealed recordings to an enrolled dock on a serial port")
-    serve.add_argument("--port", required=True, help="serial port: /dev/ttyGS0, a pty or any pyserial URL")
+                                help=_("offer the sealed recordings to an enrolled dock on a serial port"))
+    serve.add_argument("--port", required=True, help=_("serial port: /dev/ttyGS0, a pty or any pyserial URL"))
     serve.set_defaults(run=_serve)
 
-    enroll = commands.add_parser("enroll", parents=[on_data], help="enrol a dock on this device (administrator)")
-    enroll.add_argument("--dock-key", required=True, help="the dock's public key (dock.pub)")
-    enroll.add_argument("--agency-key", help="the agency's X25519 public key (PEM): new sessions are encrypted "
-                                            "with a content key wrapped for it")
+    enroll = commands.add_parser("enroll", parents=[on_data], help=_("enrol a dock on this device (administrator)"))
+    enroll.add_argument("--dock-key", required=True, help=_("the dock's public key (dock.pub)"))
+    enroll.add_argument("--agency-key", help=_("the agency's X25519 public key (PEM): new sessions are encrypted "
+                                              "with a content key wrapped for it"))
     enroll.set_defaults(run=_enroll)
 
-    show = commands.add_parser("config", help="print the embedded default configuration, every key explained")
+    show = commands.add_parser("config", help=_("print the embedded default configuration, every key explained"))
     show.set_defaults(run=lambda args: print(configuration.default_text(), end="") or 0)
+    completion = commands.add_parser("completion", help=_("print the shell's completion script (shtab): e.g. "
+                                                        "bodycam completion bash > /etc/bash_completion.d/bodycam"))
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+    completion.set_defaults(run=lambda args: print(_completion_script(parser, args.shell)) or 0)
     return parser
 
 

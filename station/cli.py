@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 import time
+from importlib import metadata
 from typing import Sequence
 
 from bodycam_errors import BodycamError, console_logging
@@ -22,14 +23,18 @@ from station.commands import (
     supervision as supervision_commands,
     witness as witness_commands,
 )
+from station.commands.progress import add_progress, meter
 from station.config import StationConfigError
 from station.web import cli as web
+from station.words import messages
+from station.words.messages import _
 from sync.dock import PullReport
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    messages.install()
     try:
         config = station_config.load(options.config_option(argparse.ArgumentParser(add_help=False))
                                      .parse_known_args(argv)[0].config)
@@ -50,10 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bodycam-station", description="The dock station: pull, archive, verify.",
+    parser = argparse.ArgumentParser(prog="bodycam-station", description=_("The dock station: pull, archive, verify."),
                                      parents=[options.config_option(argparse.ArgumentParser(add_help=False))])
+    parser.add_argument("--version", action="version", version=f"bodycam-station {_version()}",
+                        help=_("show the version and exit"))
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)")
+                        help=_("log INFO lines and show tracebacks on stderr (also BODYCAM_DEBUG=1)"))
     commands = parser.add_subparsers(dest="command", required=True)
     shared = options.shared(config)
     _archive_commands(commands, shared, config)
@@ -66,13 +73,32 @@ def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
     dock_commands.register(commands, shared)
     supervision_commands.register(commands, shared)
     web.register(commands, shared.web)
+    completion = commands.add_parser("completion", help=_("print the shell's completion script (shtab): e.g. "
+                                                          "bodycam-station completion bash > "
+                                                          "/etc/bash_completion.d/bodycam-station"))
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+    completion.set_defaults(run=lambda args: print(_completion_script(parser, args.shell)) or 0)
     return parser
+
+
+def _completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    import shtab
+
+    return shtab.complete(parser, shell)
+
+
+def _version() -> str:
+    """The installed distribution's version (setup.py takes it from firmware/version.py)."""
+    try:
+        return metadata.version("bodycam")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _config_command(commands: argparse._SubParsersAction, config: station_config.StationConfig) -> None:
     show = commands.add_parser("config", parents=[options.config_option(argparse.ArgumentParser(add_help=False))],
-                               help="print the station's effective configuration, every key explained "
-                                    "(passwords masked)")
+                               help=_("print the station's effective configuration, every key explained "
+                                    "(passwords masked)"))
     show.set_defaults(run=lambda args: print(station_config.describe(config), end="") or 0)
 
 
@@ -80,26 +106,29 @@ def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shar
                       config: station_config.StationConfig) -> None:
     """The archive's own commands; each other area of the station adds its commands beside these."""
 
-    init = commands.add_parser("init", help="create the dock's key once; enrol devices on it", parents=[shared.archive])
-    init.add_argument("--device-key", action="append", default=[], help="a device's public key (device.pub)")
+    init = commands.add_parser("init", help=_("create the dock's key once; enrol devices on it"),
+                               parents=[shared.archive])
+    init.add_argument("--device-key", action="append", default=[], help=_("a device's public key (device.pub)"))
     init.set_defaults(run=_init)
 
-    enroll = commands.add_parser("enroll", help="enrol a device on this dock (administrator or custodian)",
+    enroll = commands.add_parser("enroll", help=_("enrol a device on this dock (administrator or custodian)"),
                                  parents=[shared.actor])
-    enroll.add_argument("--device-key", required=True, help="the device's public key (device.pub)")
+    enroll.add_argument("--device-key", required=True, help=_("the device's public key (device.pub)"))
     enroll.set_defaults(run=_enroll)
 
-    pull = commands.add_parser("pull", help="pull, verify and archive everything a device offers, then receipt it",
+    pull = commands.add_parser("pull", help=_("pull, verify and archive everything a device offers, then receipt it"),
                                parents=[shared.station, shared.line])
-    pull.add_argument("--port", required=True, help="serial port: /dev/ttyACM0, a pty or any pyserial URL")
+    pull.add_argument("--port", required=True, help=_("serial port: /dev/ttyACM0, a pty or any pyserial URL"))
     pull.set_defaults(run=_pull)
 
-    add_verify_command(commands, "check archived footage against its signed seals, and name the dockings "
-                                 "refused for a rewound or forked chain",
-                       "the archive, or folders in it").set_defaults(run=_verify)
+    add_verify_command(commands, _("check archived footage against its signed seals, and name the dockings "
+                                   "refused for a rewound or forked chain"),
+                       _("the archive, or folders in it")).set_defaults(run=_verify)
+    add_progress(commands.choices["verify"])
+    commands.choices["verify"].set_defaults(zone=config.zone)
     commands.choices["verify"].add_argument(
         "--catalogue", default=config.catalogue,
-        help="database URL of a shared station database, for the refused dockings (default: in the archive)")
+        help=_("database URL of a shared station database, for the refused dockings (default: in the archive)"))
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -107,8 +136,8 @@ def _init(args: argparse.Namespace) -> int:
 
     signer = dock_init(args.archive, [key_text(k) for k in args.device_key])
     folder = ArchiveDir(args.archive)
-    print(f"dock key {signer.key_id} (public key in {folder.public_key}); "
-          f"{len(list(folder.devices.glob('*.pub')))} device(s) enrolled")
+    print(_("dock key {key} (public key in {path}); {count} device(s) enrolled").format(
+        key=signer.key_id, path=folder.public_key, count=len(list(folder.devices.glob("*.pub")))))
     return 0
 
 
@@ -117,7 +146,7 @@ def _enroll(args: argparse.Namespace) -> int:
     device = add_key(ArchiveDir(args.archive).devices, key_text(args.device_key))
     desk.trail.record(user.name if user else None, "enroll", role=user.role if user else None,
                       detail={"device_key": device})
-    print(f"device {device} enrolled on {args.archive}")
+    print(_("device {device} enrolled on {archive}").format(device=device, archive=args.archive))
     return 0
 
 
@@ -162,10 +191,10 @@ def _verify(args: argparse.Namespace) -> int:
     from station.intake.witness import Witness
     from station.services import has_database, open_database, recheck
 
-    status = run_verify(args.paths, args.key, args.json)
+    status = run_verify(args.paths, args.key, args.json, meter(args, _("verifying")))
     for archive in [path for path in args.paths if has_database(path, args.catalogue)]:
         recheck(archive, args.catalogue)
         for refusal in Witness(open_database(archive, args.catalogue)).refusals():
-            print(witness_commands.describe(refusal, archive), file=sys.stderr if args.json else sys.stdout)
+            print(witness_commands.describe(refusal, archive, args.zone), file=sys.stderr if args.json else sys.stdout)
             status = status or int(refusal["acknowledged_by"] is None)
     return status

@@ -13,17 +13,18 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from bodycam_errors import BodycamError
 from station.db import shown
+from station.words.zone import is_zone, zone_of
 from sync.link import BAUDRATES, DEFAULT_BAUDRATE
 
 DEFAULT_FILE = Path("/etc/bodycam/station.toml")
 FILE_VARIABLE = "BODYCAM_STATION_CONFIG"
 CATALOGUE_VARIABLE = "BODYCAM_CATALOGUE"
-_OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -61,6 +62,9 @@ KEYS = [
         "\"postgresql+psycopg://station@db.example/bodycam\"",
         "database URL of a catalogue shared by several stations (--catalogue, env BODYCAM_CATALOGUE); "
         "unset: catalogue.sqlite in the archive"),
+    Key("time_zone", "local", is_zone, "\"local\", an IANA zone name such as \"Asia/Shanghai\" or an offset "
+        "such as \"+08:00\"", "the zone every time is shown, printed and read in, the page's, the command line's "
+        "and the record form's (a Chinese unit's: \"Asia/Shanghai\"); \"local\": the station PC's own"),
     Key("dock.ports", ["/dev/serial/by-id/*"], _texts, "a list of device paths or globs in quotes",
         "the serial ports, or globs of them, where devices dock (USB CDC-ACM or USB-serial)"),
     Key("dock.baud", DEFAULT_BAUDRATE, lambda v: v in BAUDRATES and not isinstance(v, bool),
@@ -75,9 +79,6 @@ KEYS = [
     Key("web.trusted_proxies", [], _texts, "a list of addresses in quotes",
         "reverse proxies whose X-Forwarded-For is believed for the audit trail's client address "
         "(none: the connecting peer's own address)"),
-    Key("web.time_zone", "local", lambda v: v == "local" or (isinstance(v, str) and bool(_OFFSET.match(v))),
-        "\"local\" or an offset from UTC such as \"+08:00\"",
-        "the offset from UTC the review page shows times at; \"local\": the station PC's own"),
     Key("encryption.agency_key", None, _text, "a file path in quotes",
         "the agency's X25519 private key (PEM, PKCS #8, readable by the station's service alone): the review "
         "page plays encrypted sessions with it (docs/encryption.md); unset: it does not"),
@@ -120,13 +121,9 @@ class StationConfig:
         return os.environ.get(CATALOGUE_VARIABLE) or self.values["catalogue"]
 
     @property
-    def utc_offset_min(self) -> int | None:
-        """``web.time_zone`` in minutes east of UTC; None: the station PC's own."""
-        found = _OFFSET.match(self.values["web.time_zone"])
-        if not found:
-            return None
-        sign, hours, minutes = found.groups()
-        return (-1 if sign == "-" else 1) * (int(hours) * 60 + int(minutes))
+    def zone(self) -> tzinfo:
+        """The station's time zone (``time_zone``)."""
+        return zone_of(self.values["time_zone"])
 
 
 def config_file(path: Path | None = None) -> Path | None:

@@ -61,7 +61,7 @@ def test_the_administrator_manages_users_lockouts_and_reads_the_verified_trail_i
     page.wait_for_selector("#audit")
     refused = [row.split("\t") for row in page.locator("#audit tr").all_inner_texts()[1:]]
     assert refused and all(row[3] == "login" and row[4] == "refused" for row in refused)
-    assert any(row[2] == "li" and "why=the user is disabled" in row[6] for row in refused)
+    assert any(row[2] == "li" and "why: the user is disabled" in row[6] for row in refused)
     screenshot(page, "admin-2-audit")
     done = [(e["actor"], e["action"], e["detail"].get("user")) for e in trail(engine)
             if e["action"] in ("user-add", "user-disable", "login-unlock")]

@@ -113,7 +113,7 @@ def test_everything_pulled_is_catalogued_and_a_rebuild_gives_the_same(recorded, 
     again = open_catalogue(archive, catalogue_url)
     assert again.search() == everything
     assert [again.segments(s["session"]) for s in everything] == [catalogue.segments(s["session"]) for s in everything]
-    found = station("search", "--archive", str(archive), "--label", "party objects", url=catalogue_url)
+    found = station("search", "--json", "--archive", str(archive), "--label", "party objects", url=catalogue_url)
     assert found.returncode == 0 and [json.loads(line)["session"] for line in found.stdout.splitlines()] == \
         [marked["session"]]
     assert station("search", "--archive", str(archive), "--date", "2001-13-01", url=catalogue_url).stderr == \
@@ -176,9 +176,9 @@ def test_the_ledger_matches_each_session_to_its_officer_and_flags_a_mismatch(rec
     assert [(e["police_number"], e["sessions"], e["flagged"]) for e in worn] == [
         (officer, [first["session"], second["session"]], []),
         ("123456", [third["session"], fourth["session"]], [third["session"], fourth["session"]])]
-    flagged = station("ledger", "--archive", str(archive), "--mismatches", url=catalogue_url)
+    flagged = station("ledger", "--json", "--archive", str(archive), "--mismatches", url=catalogue_url)
     assert flagged.returncode == 1 and len(flagged.stdout.splitlines()) == 2
-    shown = station("search", "--archive", str(archive), "--device", serial, url=catalogue_url)
+    shown = station("search", "--json", "--archive", str(archive), "--device", serial, url=catalogue_url)
     assert [json.loads(line)["ledger"] for line in shown.stdout.splitlines()] == ["match", "match", "mismatch", "mismatch"]
 
 

@@ -336,7 +336,7 @@ def test_commands_enrol_and_search(sides, tmp_path):
     assert len(read_keys(DataDir(device).docks)) == 2
     with PtyWire() as wire, device_serving(device, wire):
         assert not pull(archive, wire.b).failed
-    found = run("station", "search", "--archive", str(archive), "--device", "BC00001")
+    found = run("station", "search", "--json", "--archive", str(archive), "--device", "BC00001")
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 2
     assert run("station", "search", "--archive", str(archive), "--officer", "999999").returncode == 1
 

@@ -156,7 +156,7 @@ def test_the_record_form_says_its_zone_and_that_the_start_is_the_first_frame_pre
     session = read_session(desk.footage.folder(desk.sessions[0]))
     first = session.segments[0].manifest.body["frames"]["first"]["wall"]
     start = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(first // 10**9 + 8 * 3600))
-    assert f"{start} +0800 至" in text
+    assert f"{start}+08:00 至" in text
     pre_event = session.opened.body["pre_event_ms"] / 1000
     flowing = re.sub(r"\s+", "", text)                        # the label sits beside the value's wrapped lines
     assert "时间说明" in flowing and f"本站时区UTC+08:00；起：所导出第一段的第一帧，含按下录制前的预录{pre_event:g}秒；" \

@@ -17,6 +17,7 @@ import pytest
 from tests.web import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+CHINESE = {"LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": ""}
 SMALL_DEVICE = """
 [device]
 serial = "BC00077"
@@ -80,6 +81,8 @@ def test_the_station_wheel_alone_gives_a_working_bodycam_station(tmp_path, wheel
     station = bin_dir / "bodycam-station"
     env = clean_env(BODYCAM_NEW_PASSWORD="a long enough password")
     assert "pull" in run(station, "--help", env=env, cwd=tmp_path)
+    assert "用法" in run(station, "--help", env={**env, **CHINESE}, cwd=tmp_path)           # the wheel's .mo
+    assert run(station, "completion", "bash", env=env, cwd=tmp_path).count("search") > 0                  # shtab
     archive = tmp_path / "archive"
     assert "dock key" in run(station, "init", "--archive", archive, env=env, cwd=tmp_path)
     run(station, "user", "add", "admin", "--role", "administrator", "--archive", archive, env=env, cwd=tmp_path)
@@ -109,6 +112,7 @@ def test_the_device_wheel_records_and_verifies(tmp_path, wheel):
     config.write_text(SMALL_DEVICE, encoding="utf-8")
     data = tmp_path / "data"
     assert "record" in run(bin_dir / "bodycam", "--help", env=env, cwd=tmp_path)
+    assert "用法" in run(bin_dir / "bodycam", "--help", env={**env, **CHINESE}, cwd=tmp_path)  # the wheel's .mo
     run(bin_dir / "bodycam", "record", "--seconds", "3", "--config", config, "--data-dir", data, env=env, cwd=tmp_path)
     segments = sorted(data.glob("spool/*/seg-*.mp4"))
     assert segments, f"no segments in {data}"

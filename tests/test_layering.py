@@ -21,32 +21,34 @@ ALLOWED = {
     "evidence": set(),
     "hw": set(),
     "overlay": set(),
-    "capture": {"evidence", "hw"},
-    "sync": {"evidence"},
-    "firmware": {"capture", "overlay", "evidence", "hw", "sync"},
-    "station": {"sync", "evidence"},
+    "capture": {"words", "evidence", "hw"},
+    "sync": {"words", "evidence"},
+    "firmware": {"words", "capture", "overlay", "evidence", "hw", "sync"},
+    "station": {"words", "sync", "evidence"},
 }
 # The station's parts: the database, its configuration file, three areas, the one place that
 # opens them, and the two front doors (the command line and the web page). An area never
 # reaches a front door.
 STATION_PARTS = {
+    "words": set(),
     "db": set(),
-    "config": {"db"},
-    "catalogue": {"db"},
-    "custody": {"catalogue", "db"},
-    "intake": {"catalogue", "custody", "db"},
-    "store": {"catalogue", "custody", "db"},
-    "dock": {"intake", "catalogue", "custody", "db"},
-    "supervision": {"catalogue", "custody", "db"},
-    "services": {"db", "config", "catalogue", "custody", "intake", "store", "dock", "supervision"},
-    "commands": {"config", "services", "catalogue", "custody", "intake", "store", "dock", "supervision"},
-    "web": {"config", "services", "catalogue", "custody", "intake", "dock", "supervision"},
-    "cli": {"config", "commands", "web", "services", "catalogue", "custody", "intake", "dock", "supervision"},
+    "config": {"words", "db"},
+    "catalogue": {"words", "db"},
+    "custody": {"words", "catalogue", "db"},
+    "intake": {"words", "catalogue", "custody", "db"},
+    "store": {"words", "catalogue", "custody", "db"},
+    "dock": {"words", "intake", "catalogue", "custody", "db"},
+    "supervision": {"words", "catalogue", "custody", "db"},
+    "services": {"words", "db", "config", "catalogue", "custody", "intake", "store", "dock", "supervision"},
+    "commands": {"words", "config", "services", "catalogue", "custody", "intake", "store", "dock", "supervision"},
+    "web": {"words", "config", "services", "catalogue", "custody", "intake", "dock", "supervision"},
+    "cli": {"words", "config", "commands", "web", "services", "catalogue", "custody", "intake", "dock", "supervision"},
     "__main__": {"cli"},
 }
 FRONT_DOOR_LIBRARIES = {"argparse", "fastapi", "starlette", "uvicorn", "jinja2", "http", "multipart"}
 # The parts that know no argparse and no HTTP.
-QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "store", "dock", "supervision", "services")
+QUIET_PARTS = ("words", "db", "config", "catalogue", "custody", "intake", "store", "dock", "supervision",
+               "services")
 DEVICE_ONLY = ("av", "cv2", "numpy", "gpiozero", "PIL", "picamera2", "smbus2", "pynmea2")
 
 

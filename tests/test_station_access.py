@@ -8,11 +8,14 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -36,6 +39,8 @@ from sync.ptywire import PtyWire
 from tests.conftest import record
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_dock_archive import device_serving, enrolled_copy
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 PASSWORD = "long enough password"
 OFFICER = {"name": "张三", "police_number": "012345"}
@@ -86,7 +91,7 @@ class Desk:
         return list(audit.entries(self.engine))[-1].body
 
     def build(self):
-        return functools.partial(package.build, archive=self.archive, footage=self.footage)
+        return functools.partial(package.build, archive=self.archive, footage=self.footage, station_zone=SHANGHAI)
 
 
 @pytest.fixture
@@ -217,6 +222,10 @@ def test_the_package_holds_the_originals_byte_for_byte_and_what_proves_them(desk
     assert lines[-1]["entry"]["detail"]["files"] == sums
     assert doc_verify(lines, (made / "keys" / "station.pub").read_text(), whole=False) == []
     assert "OK: 2 OK" in (made / "verification.txt").read_text()
+    chinese = (made / "verification.txt").read_text().split("校验结果（中文）：\n")[1].splitlines()
+    assert chinese[0].startswith("会话 ") and "：通过；停止原因：" in chinese[0]
+    assert [line.split()[1] for line in chinese[1:3]] == ["完好", "完好"]
+    assert "提供对象：某区人民法院" in (made / "README.txt").read_text()
     assert "README.txt" in os.listdir(made) and "sha256sum -c SHA256SUMS" in (made / "README.txt").read_text()
 
 
@@ -247,8 +256,12 @@ def test_the_record_form_reads_back_every_field_in_chinese_and_renders(desk, tmp
     assert "同步录音录像摄录情况记录表" in text
     assert rows["执法人员姓名"] == rows["摄录人员姓名"] == "张三（警号 012345）"
     assert rows["单位"] == "某市交通运输局（110101000001）"
-    assert rows["摄录起止时间"] == f"{local_time(min(walls))} 至 {local_time(max(walls))}"
+    assert rows["摄录起止时间"] == f"{local_time(min(walls), SHANGHAI)} 至 {local_time(max(walls), SHANGHAI)}"
+    start = datetime.fromtimestamp(min(walls) // 10**9, ZoneInfo("Asia/Shanghai"))
+    assert rows["摄录起止时间"].startswith(start.strftime("%Y-%m-%d %H:%M:%S+08:00 至"))   # Beijing time, its offset
+    assert "+0000" not in text and re.search(r"本站时区\s+UTC\+08:00", text)
     assert rows["摄录地点"] == "人民路与解放路路口"
+    assert re.search(rf"案件 / 会话\s+录像 {desk.sessions[0]}\n", text)  # the scope by its label
     assert rows["设备品牌型号"] == f"bodycam 执法记录仪，序列号 {opened['device']}，固件 {opened['firmware']}"
     assert rows["录音录像格式"] == "MP4（分片 fMP4），视频 H.264，音频 AAC"
     assert rows["录音录像长度"] == "00:00:03（3.0 秒）"
@@ -460,11 +473,11 @@ def test_the_commands_take_the_acting_user_refuse_in_one_sentence_and_never_show
 def test_the_catalogue_commands_are_done_by_the_authenticated_user_as_their_role_allows_and_audited(desk):
     archive, (secret, other) = desk.archive, desk.sessions
     desk.access.mark_confidential(desk.user("sup"), secret, "secret", "涉及国家秘密")
-    searched = station(archive, "search", user="rev")
+    searched = station(archive, "search", "--json", user="rev")
     assert searched.returncode == 0
     assert [json.loads(line)["session"] for line in searched.stdout.splitlines()] == [other]
     assert (desk.last()["action"], desk.last()["actor"], desk.last()["footage"]) == ("search", "rev", [other])
-    searched = station(archive, "search", user="sup")
+    searched = station(archive, "search", "--json", user="sup")
     assert {json.loads(line)["session"] for line in searched.stdout.splitlines()} == {secret, other}
     refused = station(archive, "hold", "--session", other, "--reason", "法院保全", user="rev")
     assert refused.returncode == 1

@@ -2,6 +2,7 @@
 each bad key refused in one sentence, and ``config`` printing it with passwords masked."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,10 @@ def test_each_bad_key_is_one_sentence_naming_the_file_and_the_key(tmp_path, caps
 
 
 def test_config_prints_every_key_explained_with_the_catalogue_password_masked(tmp_path, capsys, monkeypatch):
-    path = write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\n'
+    path = write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\ntime_zone = "+08:00"\n'
                  'catalogue = "postgresql+psycopg://station:s3cret-pw@db.example/bodycam"\n'
                  '[dock]\nports = ["/dev/serial/by-id/usb-bodycam-*"]\nbaud = 921600\n'
-                 '[web]\nhost = "0.0.0.0"\nallowed_hosts = ["station.example"]\ntime_zone = "+08:00"\n')
+                 '[web]\nhost = "0.0.0.0"\nallowed_hosts = ["station.example"]\n')
     assert main(["config", "--config", str(path)]) == 0
     shown = capsys.readouterr().out
     assert "s3cret-pw" not in shown
@@ -75,13 +76,13 @@ def test_config_prints_every_key_explained_with_the_catalogue_password_masked(tm
 
 
 def test_the_web_and_dock_options_take_their_defaults_from_the_file_and_flags_override(tmp_path):
-    config = load(write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\n[dock]\nports = ["/dev/ttyACM*"]\n'
-                        'baud = 921600\n[web]\nhost = "0.0.0.0"\nport = 8443\nallowed_hosts = ["station.example"]\n'
-                        'time_zone = "-03:30"\n'))
+    config = load(write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\ntime_zone = "-03:30"\n[dock]\n'
+                        'ports = ["/dev/ttyACM*"]\nbaud = 921600\n[web]\nhost = "0.0.0.0"\nport = 8443\n'
+                        'allowed_hosts = ["station.example"]\n'))
     shared = options.shared(config)
     web = shared.web.parse_args([])
-    assert (web.archive, web.host, web.port, web.allowed_hosts, web.utc_offset_min) == \
-        (Path("/srv/bodycam"), "0.0.0.0", 8443, ["station.example"], -210)
+    assert (web.archive, web.host, web.port, web.allowed_hosts, web.zone.utcoffset(None)) == \
+        (Path("/srv/bodycam"), "0.0.0.0", 8443, ["station.example"], -timedelta(hours=3, minutes=30))
     assert shared.web.parse_args(["--port", "9000", "--archive", "/elsewhere"]).port == 9000
     assert dock_ports(shared.dock.parse_args([])) == (["/dev/ttyACM*"], 921600)
     assert dock_ports(shared.dock.parse_args(["--port", "/dev/bay-*"])) == (["/dev/bay-*"], 921600)

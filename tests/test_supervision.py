@@ -13,7 +13,7 @@ import math
 import shutil
 import stat
 import subprocess
-import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,7 @@ from station.supervision import inspections as inspection_area
 from station.supervision import ledger
 from station.supervision.inspections import CHECKS, Criteria
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
+from tests.test_station_access import SHANGHAI as ZONE
 from tests.test_station_access import PASSWORD, Desk, approved_package, pdf_text, pulled, station  # noqa: F401
 
 START = 1_785_542_400 * 10**9          # 2026-08-01 UTC
@@ -244,7 +245,7 @@ def test_the_ledger_reads_back_as_csv_and_as_a_pdf_in_chinese(opened, archive, t
     session = drawn["sessions"][0]
     inspections.record_finding(sup, drawn["id"], session, {**ALL_YES, "R5": "no"}, "noncompliant", "未告知当事人")
     entries = inspections.ledger(sup)
-    rows = list(csv.DictReader(io.StringIO(ledger.to_csv(entries).lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(ledger.to_csv(entries, ZONE).lstrip("\ufeff"))))
     assert len(rows) == 3 and {row["录像"] for row in rows} == set(drawn["sessions"])
     found = next(row for row in rows if row["录像"] == session)
     unit_name = Catalogue(opened.engine).session(session)["unit"]
@@ -252,11 +253,11 @@ def test_the_ledger_reads_back_as_csv_and_as_a_pdf_in_chinese(opened, archive, t
         f"{unit_name}（{UNITS[0]}）", str(drawn["id"]), "台账", "sup")
     assert (found["R5"], found["R2"], found["结论"], found["说明"], found["核验"]) == (
         "不符合", "符合", "不规范", "未告知当事人", "签名有效")
-    assert found["抽取时间"] == local_time(drawn["drawn_ns"])
+    assert found["抽取时间"] == local_time(drawn["drawn_ns"], ZONE)
     assert sorted(row["结论"] for row in rows) == ["不规范", "待检查", "待检查"]
 
     path = tmp_path / "ledger.pdf"
-    ledger.write_pdf(entries, path, printed_by="王五", printed_ns=drawn["drawn_ns"])
+    ledger.write_pdf(entries, path, printed_by="王五", printed_ns=drawn["drawn_ns"], station_zone=ZONE)
     text = pdf_text(path)
     assert "执法记录仪使用情况检查台账" in text and "制表人：王五" in text
     assert f"单位：{unit_name}（{UNITS[0]}） 抽检 3 个录像，规范 0，不规范 1，待检查 2" in " ".join(text.split())
@@ -270,7 +271,7 @@ def test_the_ledger_reads_back_as_csv_and_as_a_pdf_in_chinese(opened, archive, t
 
 
 def minute(ns: int) -> list[str]:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ns // 10**9)).split()
+    return datetime.fromtimestamp(ns // 10**9, ZONE).strftime("%Y-%m-%d %H:%M").split()
 
 
 def rendered(path: Path, tmp_path: Path, landscape: bool = False) -> None:
@@ -332,13 +333,13 @@ def test_every_export_package_holds_its_retrieval_slip_read_back_field_by_field(
     session = read_session(desk.footage.folder(desk.sessions[0]))
     assert "行政执法全过程记录调用单" in text
     assert (rows["调用单编号"], rows["调用人"], rows["申请时间"]) == (f"{row.id:06d}", "李四（rev）",
-                                                                 local_time(row.requested_ns))
+                                                                 local_time(row.requested_ns, ZONE))
     assert (rows["调用对象"], rows["调用事由"], rows["提供对象"]) == (
         f"录像 {session.id}", "移送人民法院作为证据", "某区人民法院")
     assert rows["录像所涉民警"] == "张三（警号 012345）"
     assert rows["调用内容"] == "1 个录像，2 个分段原始文件（未剪辑、未转码）"
-    assert (rows["审批人"], rows["审批时间"], rows["审批意见"]) == ("王五（sup）", local_time(row.decided_ns), "同意")
-    assert (rows["制作人"], rows["制作时间"], rows["导出包"]) == ("李四（rev）", local_time(row.made_ns),
+    assert (rows["审批人"], rows["审批时间"], rows["审批意见"]) == ("王五（sup）", local_time(row.decided_ns, ZONE), "同意")
+    assert (rows["制作人"], rows["制作时间"], rows["导出包"]) == ("李四（rev）", local_time(row.made_ns, ZONE),
                                                          f"export-{row.id:06d}")
     for segment in session.segments:
         sealed = segment.manifest.body["file"]

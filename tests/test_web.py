@@ -8,13 +8,16 @@ import shutil
 import stat
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from evidence.keys import FileSigner, add_key, load_public_key
 from evidence.paths import ArchiveDir, DataDir
-from station.catalogue.catalogue import Catalogue
+from station.catalogue.catalogue import Catalogue, sessions
 from station.custody import audit
 from station.custody.access import Access
 from station.custody.audit import AuditTrail, entries
@@ -53,7 +56,7 @@ def archive(pulled, tmp_path) -> Path:
     return copy
 
 
-def served(archive: Path, settings: Settings = Settings(utc_offset_min=8 * 60)):
+def served(archive: Path, settings: Settings = Settings(zone=ZoneInfo("Asia/Shanghai"))):
     """The page for ``archive`` with the station's users (an administrator, a reviewer, a
     supervisor, a custodian); yields (base URL, the station's database, the clock)."""
     clock = MovableClock()
@@ -229,7 +232,7 @@ def test_review_search_play_tamper_export_and_audit_in_chromium(station, archive
     assert actions == ["view", "write-up", "export-request", "export-approve", "case-linked", "hold-placed",
                        "verify"]
     assert "li (reviewer)" in rows[0] and "complaint 2026-118: check what the officer said" in rows[0]
-    assert "li (reviewer)" in rows[1] and "reason=other" in rows[1]
+    assert "li (reviewer)" in rows[1] and "reason: other" in rows[1]
     assert "li (reviewer)" in rows[2] and "court order 2026-0042" in rows[2] and "district court" in rows[2]
     assert all("wang (supervisor)" in row for row in rows[3:]) and "complaint under investigation" in rows[5]
     screenshot(page, "6-audit")
@@ -261,7 +264,7 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
         page = browser.new_page()
         sign_in(page, base, "li")
         give_reason_and_play(page, base, session_id(archive))
-        assert page.locator("#segments .verdict").all_inner_texts() == ["OK", "MISSING", "OK"]
+        assert page.locator("#segments .verdict").all_inner_texts() == ["完好", "缺失", "完好"]  # labels, in Chinese
         last = page.evaluate("JSON.parse(document.getElementById('player-data').textContent).segments[1].start")
         assert last > 3.5                                       # the player's second segment is the third
         until(page, f"document.getElementById('video').currentTime > {last + 0.3}", 60)
@@ -269,13 +272,41 @@ def test_playback_goes_on_over_a_deleted_segment(tmp_path_factory, browser):
         until(page, "document.getElementById('playing-segment').textContent === 'seg-000003.mp4'")
 
 
-def test_the_page_is_in_chinese_by_default(station, browser):
+def test_the_page_is_in_chinese_by_default_with_every_code_labelled(station, archive, browser):
+    """Stop reasons, verification states and details, roles, audit actions and the audit
+    entries' details read in Chinese: no code, no English sentence, no Python repr."""
     base, _engine, _clock = station
-    page = browser.new_page()
+    session = session_id(archive)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
     sign_in(page, base, "li")
     assert page.locator("#search").inner_text() == "检索"
     assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "(查阅员)" in page.locator(".who").inner_text()
+    page.fill("#q-device", "BC00001")
+    page.click("#search")
+    page.wait_for_selector("#results .session-link")
+    assert "达到单段录制时长" in page.locator("#results").inner_text()
     screenshot(page, "0-search-zh")
+    page.click("#results .session-link")
+    assert page.locator("#stop-reason").inner_text() == "达到单段录制时长"
+    assert page.locator("#segments .verdict").all_inner_texts() == ["完好", "完好"]
+    assert "秘密侦查措施" in page.locator("#writeup-reason").inner_text()
+    video = segment_file(archive, 2)
+    flip_a_byte(video, video.stat().st_size // 2)
+    page.click("#verify-now")
+    page.wait_for_selector("#segments .verdict >> text=被篡改")
+    tampered = page.locator("#seg-2").inner_text()
+    assert re.search(r"第 \d+ 个分片与签名封存时不一致（字节 \d+\.\.\d+）", tampered), tampered
+    assert "differs" not in tampered
+    screenshot(page, "0-session-tampered-zh")
+    page.click("#logout")
+    sign_in(page, base, "wang")
+    page.goto(f"{base}/sessions/{session}/audit")
+    page.wait_for_selector("#audit")
+    trail = page.locator("#audit").inner_text()
+    assert "检索条件: 设备：BC00001" in trail and "查阅员" in trail and "重新核验" in trail
+    assert "criteria=" not in trail and "{'" not in trail and "_ns=" not in trail and "duration reached" not in trail
+    screenshot(page, "0-audit-zh")
 
 
 # -- over plain HTTP --------------------------------------------------------------------------
@@ -348,7 +379,7 @@ def test_a_confidential_session_is_hidden_from_a_reviewer(station, archive):
     supervisor = Client(base)
     supervisor.sign_in("wang", PASSWORD)
     shown = supervisor.get(f"/sessions/{session}")
-    assert shown.status == 200 and 'id="confidential">private<' in shown.text
+    assert shown.status == 200 and 'id="confidential">个人隐私<' in shown.text
     assert [(e["actor"], e["action"]) for e in refusals(engine)] == [("li", "view"), ("li", "view")]
 
 
@@ -421,6 +452,22 @@ def test_every_route_but_signing_in_refuses_a_request_without_a_session(station,
             assert answer.status == 401, (method, route.path, answer.status)
             checked += 1
     assert checked >= 12
+
+
+def test_the_search_page_s_date_is_a_day_in_the_station_s_zone(station, archive):
+    """02:00 Beijing time on 7 December is 18:00 UTC on the 6th: on the page, a session begun then
+    is on the 7th, and its start is shown at +08:00."""
+    base, engine, _clock = station
+    session = session_id(archive)
+    early = datetime(2026, 12, 7, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with engine.begin() as connection:
+        connection.execute(sa.update(sessions).where(sessions.c.session == session)
+                           .values(started_ns=int(early.timestamp()) * 10**9))
+    client = Client(base)
+    client.sign_in("li", PASSWORD)
+    links = re.compile(r'class="session-link" href="[^"]+">([^<]+)<')
+    assert links.findall(client.get("/?date=2026-12-07").text) == [session]
+    assert links.findall(client.get("/?date=2026-12-06").text) == []
 
 
 def test_the_scheduled_verify_stores_what_it_finds_and_the_page_shows_it_with_its_time(station, archive):

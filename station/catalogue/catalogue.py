@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from datetime import timezone, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -41,6 +42,7 @@ from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, SESSION_OPEN, SignedRecord, place_text
 from station.catalogue import verdicts
 from station.db import Migration
+from station.words import zone as words_zone
 
 AREA = "catalogue"
 Hook = Callable[[str, str, dict[str, Any]], None]
@@ -307,13 +309,12 @@ def station_id(archive: Path) -> str:
             from None
 
 
-def day_range(day: str) -> tuple[int, int]:
-    """The ns range of a UTC day ``YYYY-MM-DD``."""
+def day_range(day: str, zone: tzinfo) -> tuple[int, int]:
+    """The ns range of the day ``YYYY-MM-DD`` in the station's zone."""
     try:
-        start = int(time.mktime(time.strptime(day + " UTC", "%Y-%m-%d %Z")) - time.timezone) * 10**9
-    except ValueError:
-        raise CatalogueError(f"{day!r} is not a date YYYY-MM-DD") from None
-    return start, start + DAY_NS
+        return words_zone.day_range(day, zone)
+    except words_zone.ZoneError as exc:
+        raise CatalogueError(str(exc)) from None
 
 
 def _code(reason: str) -> str:
@@ -460,12 +461,12 @@ class Catalogue:
     # -- reading -------------------------------------------------------------------------------------
 
     def search(self, *, officer: str | None = None, device: str | None = None, unit: str | None = None,
-               date: str | None = None, since_ns: int | None = None, until_ns: int | None = None,
+               date: str | None = None, zone: tzinfo = timezone.utc, since_ns: int | None = None, until_ns: int | None = None,
                case: str | None = None, marked: bool | None = None, label: str | None = None,
                stop: str | None = None, clock: str | None = None, previous: str | None = None,
                station: str | None = None, purged: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
         """Sessions matching every criterion given, oldest first. ``officer``: police number or
-        name; ``unit``: unit number or name; ``date``: the UTC day it started (YYYY-MM-DD);
+        name; ``unit``: unit number or name; ``date``: the day it started (YYYY-MM-DD) in ``zone``;
         ``since_ns``/``until_ns``: it started in that range; ``label``: a marker's label;
         ``stop``: the stop reason's code; ``previous``: it resumes that session. Purged
         sessions only with ``purged``."""
@@ -475,7 +476,7 @@ class Catalogue:
         if unit is not None:
             query = query.where(sa.or_(sessions.c.unit_number == unit, sessions.c.unit == unit))
         if date is not None:
-            first, after = day_range(date)
+            first, after = day_range(date, zone)
             query = query.where(sessions.c.started_ns >= first, sessions.c.started_ns < after)
         if since_ns is not None:
             query = query.where(sessions.c.started_ns >= since_ns)

@@ -9,6 +9,7 @@ is kept. ``bodycam-station rebuild``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,15 +33,19 @@ class Rebuilt:
     problems: list[str] = field(default_factory=list)
 
 
-def rebuild(catalogue: Catalogue, archive: Path) -> Rebuilt:
-    """Catalogue everything ``archive`` holds again, as the sink would have filed it."""
+def rebuild(catalogue: Catalogue, archive: Path,
+            progress: Callable[[int, int, str], None] | None = None) -> Rebuilt:
+    """Catalogue everything ``archive`` holds again, as the sink would have filed it;
+    ``progress(done, total, session)`` after each session."""
     folders, station, done = ArchiveDir(archive), station_id(archive), Rebuilt()
     trusted = read_keys(folders.devices)
     _forget(catalogue, station)
-    for folder in sorted(folders.root.glob(SESSION_FOLDERS)):
-        if (folder / SESSION_OPEN).is_file():
-            done.files += _session(catalogue, folders, station, folder, trusted, done.problems)
-            done.sessions += 1
+    found = [folder for folder in sorted(folders.root.glob(SESSION_FOLDERS)) if (folder / SESSION_OPEN).is_file()]
+    for folder in found:
+        done.files += _session(catalogue, folders, station, folder, trusted, done.problems)
+        done.sessions += 1
+        if progress:
+            progress(done.sessions, len(found), folder.name)
     for path in sorted(folders.writeups.glob("*/writeup-*.json")):
         if catalogue.session(path.parent.name) is None:
             done.problems.append(f"{path}: its session is not in the archive")

@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -97,7 +97,7 @@ def due(catalogue: Catalogue, station: str) -> list[Assessment]:
 
 
 def purge(catalogue: Catalogue, archive: Path, station: str, *, actor: str, why: str,
-          dry_run: bool = False) -> list[Assessment]:
+          dry_run: bool = False, progress: Callable[[int, int, str], None] | None = None) -> list[Assessment]:
     """Remove from ``archive`` every session :func:`due` names, each removal logged (in the
     database, in ``<archive>/purges.jsonl`` and to the hook); returns them. ``dry_run``: only list."""
     if not why.strip():
@@ -105,8 +105,10 @@ def purge(catalogue: Catalogue, archive: Path, station: str, *, actor: str, why:
     found = due(catalogue, station)
     if dry_run:
         return found
-    for assessment in found:
+    for number, assessment in enumerate(found, 1):
         _remove(catalogue, ArchiveDir(archive), station, assessment, actor, why)
+        if progress:
+            progress(number, len(found), assessment.session)
     return found
 
 

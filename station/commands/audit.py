@@ -7,27 +7,43 @@ from pathlib import Path
 
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
+from station.commands import tables
 from station.commands.access import acting_user, gate, open_desk
 from station.commands.options import Shared
+from station.commands.tables import Column
 from station.custody import audit
+from station.words import labels, zone
+from station.words.messages import N_, _, language
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
-    parser = commands.add_parser("audit", help="the signed audit trail: verify, show, export")
+    parser = commands.add_parser("audit", help=_("the signed audit trail: verify, show, export"))
     verbs = parser.add_subparsers(dest="verb", required=True)
-    verify = verbs.add_parser("verify", help="check every entry's signature and the chain; name any gap or edit",
+    verify = verbs.add_parser("verify", help=_("check every entry's signature and the chain; name any gap or edit"),
                               parents=[shared.actor])
     verify.add_argument("--key", action="append", default=[],
-                        help="another station's public key that may sign entries (a shared catalogue)")
+                        help=_("another station's public key that may sign entries (a shared catalogue)"))
     verify.set_defaults(run=_verify)
-    show = verbs.add_parser("show", help="list entries (of one session)", parents=[shared.actor])
+    show = verbs.add_parser("show", help=_("list entries (of one session)"), parents=[shared.actor])
     show.add_argument("--session")
-    show.add_argument("--json", action="store_true", help="one exported JSON object a line")
+    tables.add_json(show)
     show.set_defaults(run=_show)
-    export = verbs.add_parser("export", help="write the whole trail as an audit file (docs/audit-format.md)",
+    export = verbs.add_parser("export", help=_("write the whole trail as an audit file (docs/audit-format.md)"),
                               parents=[shared.actor])
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(run=_export)
+
+
+def _fields(detail: dict, args: argparse.Namespace) -> str:
+    return "; ".join(f"{name}: {value}" for name, value in
+                     labels.fields(detail, language(), lambda ns: zone.shown(ns, args.zone))) or "-"
+
+
+ENTRY_COLUMNS = (Column("seq", N_("#")), tables.time_column("time_ns", N_("When")), Column("actor", N_("Who")),
+                 tables.label_column("role", N_("Role"), "role"), tables.label_column("action", N_("Action"), "action"),
+                 tables.label_column("outcome", N_("Outcome"), "outcome"),
+                 Column("footage", N_("Footage"), lambda value, args: " ".join(value) or "-"),
+                 Column("reason", N_("Reason")), Column("detail", N_("Detail"), _fields), Column("source", N_("From")))
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -41,8 +57,9 @@ def _verify(args: argparse.Namespace) -> int:
                                      detail={"problems": len(problems)})
     for problem in problems:
         print(f"! {problem}")
-    print(f"audit trail: {entry.seq - 1} entries before this check, "
-          f"{'intact' if not problems else f'{len(problems)} problem(s)'}")
+    said = _("audit trail: {count} entries before this check, intact") if not problems else \
+        _("audit trail: {count} entries before this check, {problems} problem(s)")
+    print(said.format(count=entry.seq - 1, problems=len(problems)))
     return 0 if not problems else 1
 
 
@@ -50,14 +67,12 @@ def _show(args: argparse.Namespace) -> int:
     desk = open_desk(args)
     user = acting_user(desk, args, "audit-show")
     desk.access.require(user, "audit", action="audit-show", footage=[args.session] if args.session else [])
-    for entry in audit.entries(desk.access.engine, session=args.session):
-        body = entry.body
-        if args.json:
+    found = audit.entries(desk.access.engine, session=args.session)
+    if args.json:           # each entry as exported, signature and key included (docs/audit-format.md)
+        for entry in found:
             print(json.dumps(entry.as_json(), ensure_ascii=False, sort_keys=True))
-        else:
-            print(f"{body['seq']:>6} {body['time_ns'] // 10**9} {body['actor'] or '-'}({body['role'] or '-'}) "
-                  f"{body['action']} {body['outcome']} {' '.join(body['footage'])} "
-                  f"{body['reason'] or ''}  [{body['source']}]".rstrip())
+    else:
+        tables.emit((entry.body for entry in found), ENTRY_COLUMNS, args)
     desk.access.audit.record(user.name, "audit-show", role=user.role,
                              footage=[args.session] if args.session else [])
     return 0
@@ -69,5 +84,5 @@ def _export(args: argparse.Namespace) -> int:
     desk.access.require(user, "audit", action="audit-export")
     count = audit.write_jsonl(args.out, audit.entries(desk.access.engine))
     desk.access.audit.record(user.name, "audit-export", role=user.role, detail={"entries": count})
-    print(f"{count} entries written to {args.out}")
+    print(_("{count} entries written to {path}").format(count=count, path=args.out))
     return 0

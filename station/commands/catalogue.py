@@ -9,99 +9,107 @@ change, each search and each session shown is an entry of the audit trail."""
 from __future__ import annotations
 
 import argparse
-import calendar
 import functools
 import json
-import time
 from typing import Any
 
 from station.catalogue import ledger, retention, writeup
-from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
+from station.catalogue.catalogue import Catalogue, CatalogueError, station_id
+from station.commands import tables
 from station.commands.access import gate
 from station.commands.options import Shared
+from station.commands.progress import add_progress, meter
+from station.commands.tables import Column
 from station.custody.access import User
 from station.services import Desk
+from station.words import labels, zone
+from station.words.messages import N_, _, language
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     command = functools.partial(_command, commands, shared)
-    search = command("search", _search, "find sessions by officer, device, unit, date, case, marker …")
-    search.add_argument("--officer", help="police number or name")
-    search.add_argument("--device", help="device serial")
-    search.add_argument("--unit", help="unit number or name")
-    search.add_argument("--date", help="the UTC day it started: YYYY-MM-DD")
-    search.add_argument("--since", help="started at or after: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
-    search.add_argument("--until", help="started before: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
-    search.add_argument("--case", help="case number")
-    search.add_argument("--marked", action="store_true", default=None, help="only sessions with a marked segment")
-    search.add_argument("--label", help="a marker's label")
-    search.add_argument("--stop", help="the stop reason's code, e.g. unspecified")
-    search.add_argument("--clock", choices=("trusted", "unchecked", "untrusted"), help="the clock verdict")
-    search.add_argument("--previous", help="resumes this session (after an interruption)")
-    search.add_argument("--purged", action="store_true", help="include purged sessions")
+    search = command("search", _search, _("find sessions by officer, device, unit, date, case, marker …"))
+    search.add_argument("--officer", help=_("police number or name"))
+    search.add_argument("--device", help=_("device serial"))
+    search.add_argument("--unit", help=_("unit number or name"))
+    search.add_argument("--date", help=_("the day it started, in the station's time zone: YYYY-MM-DD"))
+    search.add_argument("--since", help=_("started at or after: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"))
+    search.add_argument("--until", help=_("started before: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"))
+    search.add_argument("--case", help=_("case number"))
+    search.add_argument("--marked", action="store_true", default=None, help=_("only sessions with a marked segment"))
+    search.add_argument("--label", help=_("a marker's label"))
+    search.add_argument("--stop", help=_("the stop reason's code, e.g. unspecified"))
+    search.add_argument("--clock", choices=("trusted", "unchecked", "untrusted"), help=_("the clock verdict"))
+    search.add_argument("--previous", help=_("resumes this session (after an interruption)"))
+    search.add_argument("--purged", action="store_true", help=_("include purged sessions"))
+    tables.add_json(search)
 
-    show = command("show", _show, "one session: segments, markers, cases, holds, ledger, retention")
+    show = command("show", _show, _("one session: segments, markers, cases, holds, ledger, retention"))
     show.add_argument("session")
 
-    command("rebuild", _rebuild, "catalogue the archive again from its files alone")
+    add_progress(command("rebuild", _rebuild, _("catalogue the archive again from its files alone")))
 
-    case = command("case", _case, "open, link, close or show a case")
+    case = command("case", _case, _("open, link, close or show a case"))
     case.add_argument("action", choices=("open", "link", "close", "show"))
-    case.add_argument("number", help="case number")
-    case.add_argument("session", nargs="?", help="link: the session")
-    case.add_argument("--name", help="open: the case name")
-    case.add_argument("--party", help="open: the case party")
-    case.add_argument("--from", dest="from_", help="link: only from this time (YYYY-MM-DDTHH:MM:SSZ)")
-    case.add_argument("--until", help="link: only until this time")
+    case.add_argument("number", help=_("case number"))
+    case.add_argument("session", nargs="?", help=_("link: the session"))
+    case.add_argument("--name", help=_("open: the case name"))
+    case.add_argument("--party", help=_("open: the case party"))
+    case.add_argument("--from", dest="from_", help=_("link: only from this time (YYYY-MM-DDTHH:MM:SS)"))
+    case.add_argument("--until", help=_("link: only until this time"))
     _actor(case)
 
-    hold = command("hold", _hold, "place a legal hold on a session or a case: no deletion until released")
+    hold = command("hold", _hold, _("place a legal hold on a session or a case: no deletion until released"))
     target = hold.add_mutually_exclusive_group(required=True)
     target.add_argument("--session")
     target.add_argument("--case")
     hold.add_argument("--reason", required=True)
     _actor(hold)
 
-    release = command("release", _release, "release a legal hold")
-    release.add_argument("hold", type=int, help="the hold's number")
+    release = command("release", _release, _("release a legal hold"))
+    release.add_argument("hold", type=int, help=_("the hold's number"))
     _actor(release)
 
-    periods = command("retention", _retention, "show the retention periods, or set one")
+    periods = command("retention", _retention, _("show the retention periods, or set one"))
     periods.add_argument("--set", nargs=2, metavar=("CLASS", "DAYS"),
                          help=f"{'|'.join(retention.CLASSES)} and a number of days, or 'none' for no end")
     _actor(periods)
 
-    purge = command("purge", _purge, "remove what has expired and is not held (after the grace period)")
-    purge.add_argument("--dry-run", action="store_true", help="only list what would be removed")
-    purge.add_argument("--why", required=True, help="why the purge runs (logged with each removal)")
+    purge = command("purge", _purge, _("remove what has expired and is not held (after the grace period)"))
+    purge.add_argument("--dry-run", action="store_true", help=_("only list what would be removed"))
+    add_progress(purge)
+    purge.add_argument("--why", required=True, help=_("why the purge runs (logged with each removal)"))
     _actor(purge)
 
-    assign = command("assign", _assign, "hand a device out to an officer (the device ledger)")
-    assign.add_argument("device", help="device serial")
-    assign.add_argument("officer", help="police number of the officer who takes it")
-    assign.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
-    _actor(assign, "who hands it over")
+    assign = command("assign", _assign, _("hand a device out to an officer (the device ledger)"))
+    assign.add_argument("device", help=_("device serial"))
+    assign.add_argument("officer", help=_("police number of the officer who takes it"))
+    assign.add_argument("--at", help=_("when (default now): YYYY-MM-DDTHH:MM:SS"))
+    _actor(assign, _("who hands it over"))
 
-    back = command("return", _return, "take a device back in (the device ledger)")
-    back.add_argument("device", help="device serial")
-    back.add_argument("--at", help="when (default now): YYYY-MM-DDTHH:MM:SSZ")
-    _actor(back, "who takes it back")
+    back = command("return", _return, _("take a device back in (the device ledger)"))
+    back.add_argument("device", help=_("device serial"))
+    back.add_argument("--at", help=_("when (default now): YYYY-MM-DDTHH:MM:SS"))
+    _actor(back, _("who takes it back"))
 
-    report = command("ledger", _ledger, "who wore which device when; --mismatches: flagged sessions")
+    report = command("ledger", _ledger, _("who wore which device when; --mismatches: flagged sessions"))
     report.add_argument("--device")
-    report.add_argument("--officer", help="police number")
-    report.add_argument("--since", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
-    report.add_argument("--until", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
-    report.add_argument("--mismatches", action="store_true", help="sessions whose signed officer the ledger contradicts")
+    report.add_argument("--officer", help=_("police number"))
+    report.add_argument("--since", help=_("YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"))
+    report.add_argument("--until", help=_("YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"))
+    report.add_argument("--mismatches", action="store_true",
+                        help=_("sessions whose signed officer the ledger contradicts"))
+    tables.add_json(report)
 
-    pending = command("pending", _pending, "sessions waiting for their officer's write-up")
-    pending.add_argument("--officer", help="police number or name")
+    pending = command("pending", _pending, _("sessions waiting for their officer's write-up"))
+    pending.add_argument("--officer", help=_("police number or name"))
+    tables.add_json(pending)
 
-    write = command("writeup", _writeup, "the officer's reason and account of a stop, signed by the dock")
+    write = command("writeup", _writeup, _("the officer's reason and account of a stop, signed by the dock"))
     write.add_argument("session")
     write.add_argument("--reason", required=True, choices=writeup.REASONS)
-    write.add_argument("--text", required=True, help="what happened and why")
-    _actor(write, "the officer writing it up")
+    write.add_argument("--text", required=True, help=_("what happened and why"))
+    _actor(write, _("the officer writing it up"))
 
 
 def _command(commands: argparse._SubParsersAction, shared: Shared, name: str, run: Any,
@@ -121,7 +129,8 @@ def _open(args: argparse.Namespace, permission: str | None, action: str, *, foot
     changes go to the audit trail; refused unless the user's role grants ``permission``."""
     desk, user = gate(args, permission, action, footage=footage or [], reason=reason)
     if user is not None and args.by:
-        raise CatalogueError(f"this station has users: {user.name} (--user) is the actor, not --by {args.by}")
+        raise CatalogueError(_("this station has users: {user} (--user) is the actor, not --by {by}").format(
+            user=user.name, by=args.by))
     return desk, user, desk.catalogue
 
 
@@ -129,7 +138,7 @@ def _by(args: argparse.Namespace, user: User | None) -> str:
     if user is not None:
         return user.name
     if not args.by:
-        raise CatalogueError("say who does it: --by NAME (once the station has users: --user NAME)")
+        raise CatalogueError(_("say who does it: --by NAME (once the station has users: --user NAME)"))
     return args.by
 
 
@@ -142,20 +151,23 @@ def _record(desk: Desk, user: User | None, action: str, footage: list[str], deta
                              footage=footage, detail=detail)
 
 
-def parse_time(text: str | None) -> int | None:
-    """``YYYY-MM-DD`` (its start) or ``YYYY-MM-DDTHH:MM:SSZ``, UTC, as ns since 1970."""
-    if text is None:
-        return None
-    if len(text) == 10:
-        return day_range(text)[0]
-    try:
-        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 10**9
-    except ValueError:
-        raise CatalogueError(f"{text!r} is not a time YYYY-MM-DDTHH:MM:SSZ (UTC) or a day YYYY-MM-DD") from None
+def parse_time(args: argparse.Namespace, text: str | None) -> int | None:
+    """``YYYY-MM-DD`` (its midnight) or an ISO 8601 time, in the station's zone unless it has
+    ``Z`` or an offset, as ns since 1970."""
+    return None if text is None else zone.parse(text, args.zone)
 
 
-def _print(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False))
+SESSION_COLUMNS = (Column("session", N_("Session")), tables.time_column("started_ns", N_("Started")),
+                   Column("police_number", N_("Police number")), Column("officer", N_("Officer")),
+                   Column("device", N_("Device")),
+                   tables.label_column("stop_reason", N_("Stop reason"), "stop"))
+SEARCH_COLUMNS = (*SESSION_COLUMNS, Column("verification", N_("Verification")), Column("ledger", N_("Ledger")))
+LEDGER_COLUMNS = (Column("id", N_("Entry")), Column("device", N_("Device")),
+                  Column("police_number", N_("Police number")),
+                  tables.time_column("out_ns", N_("Handed out")), tables.time_column("in_ns", N_("Taken back")),
+                  Column("sessions", N_("Sessions"), lambda value, args: str(len(value))),
+                  Column("flagged", N_("Flagged"), lambda value, args: " ".join(value) or "-"))
+MISMATCH_COLUMNS = (*SESSION_COLUMNS, Column("holder", N_("Ledger holder")))
 
 
 SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case", "marked", "label", "stop", "clock",
@@ -164,16 +176,16 @@ SEARCH_CRITERIA = ("officer", "device", "unit", "date", "since", "until", "case"
 
 def _search(args: argparse.Namespace) -> int:
     desk, user, catalogue = _open(args, "search", "search")
-    found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date,
-                             since_ns=parse_time(args.since), until_ns=parse_time(args.until), case=args.case,
+    found = catalogue.search(officer=args.officer, device=args.device, unit=args.unit, date=args.date, zone=args.zone,
+                             since_ns=parse_time(args, args.since), until_ns=parse_time(args, args.until),
+                             case=args.case,
                              marked=args.marked, label=args.label, stop=args.stop, clock=args.clock,
                              previous=args.previous, purged=args.purged)
     visible = _visible(desk, user, [session["session"] for session in found])
     found = [session for session in found if session["session"] in visible]
     criteria = {name: getattr(args, name) for name in SEARCH_CRITERIA if getattr(args, name) not in (None, False)}
     _record(desk, user, "search", [session["session"] for session in found], {"criteria": criteria})
-    for session in ledger.check(catalogue, found):
-        _print(session)
+    tables.emit(ledger.check(catalogue, found), SEARCH_COLUMNS, args)
     return 0 if found else 1
 
 
@@ -183,7 +195,7 @@ def _show(args: argparse.Namespace) -> int:
         desk.access.require_visible(user, "show", [args.session])
     session = catalogue.session(args.session)
     if session is None:
-        raise CatalogueError(f"no session {args.session!r} in the catalogue")
+        raise CatalogueError(_("no session '{session}' in the catalogue").format(session=args.session))
     _record(desk, user, "show", [args.session], {})
     ledger.check(catalogue, [session])
     session.update(segments=catalogue.segments(args.session), cases=catalogue.cases(args.session),
@@ -198,18 +210,19 @@ def _rebuild(args: argparse.Namespace) -> int:
     from station.services import restore, set_damaged_aside
 
     if (aside := set_damaged_aside(args.archive, args.catalogue)) is not None:
-        print(f"the damaged catalogue file was moved aside to {aside}")
+        print(_("the damaged catalogue file was moved aside to {path}").format(path=aside))
     done = restore(args.archive, args.catalogue)
     if done is not None:
-        print("the database was restored from the audit journal (as the station: no user could sign in)")
+        print(_("the database was restored from the audit journal (as the station: no user could sign in)"))
     else:
         desk, user, catalogue = _open(args, "catalogue", "rebuild")
-        done = rebuild(catalogue, args.archive)
+        done = rebuild(catalogue, args.archive, meter(args, _("cataloguing")))
         _record(desk, user, "rebuild", [], {"sessions": done.sessions, "files": done.files,
                                               "problems": len(done.problems)})
-    print(f"catalogued {done.sessions} session(s), {done.files} file(s) from {args.archive}")
+    print(_("catalogued {sessions} session(s), {files} file(s) from {archive}").format(
+        sessions=done.sessions, files=done.files, archive=args.archive))
     for problem in done.problems:
-        print(f"  PROBLEM {problem}")
+        print(_("  PROBLEM {problem}").format(problem=problem))
     return 1 if done.problems else 0
 
 
@@ -221,13 +234,13 @@ def _case(args: argparse.Namespace) -> int:
                                      footage=[args.session] if args.session else [])
     if args.action == "open":
         if not (args.name and args.party):
-            raise CatalogueError("a case needs --name and --party")
+            raise CatalogueError(_("a case needs --name and --party"))
         catalogue.open_case(args.number, args.name, args.party, actor=_by(args, user))
     elif args.action == "link":
         if not args.session:
-            raise CatalogueError("say which session to link: case link NUMBER SESSION")
-        catalogue.link(args.number, args.session, actor=_by(args, user), from_ns=parse_time(args.from_),
-                       until_ns=parse_time(args.until))
+            raise CatalogueError(_("say which session to link: case link NUMBER SESSION"))
+        catalogue.link(args.number, args.session, actor=_by(args, user), from_ns=parse_time(args, args.from_),
+                       until_ns=parse_time(args, args.until))
     elif args.action == "close":
         catalogue.close_case(args.number, actor=_by(args, user))
     case = catalogue.case(args.number)
@@ -238,69 +251,71 @@ def _case(args: argparse.Namespace) -> int:
 
 
 def _hold(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "hold", "hold-placed", footage=[args.session] if args.session else [],
+    _desk, user, catalogue = _open(args, "hold", "hold-placed", footage=[args.session] if args.session else [],
                                reason=args.reason)
     number = catalogue.hold(args.reason, actor=_by(args, user), session=args.session, case=args.case)
-    print(f"legal hold {number} placed on {'session ' + args.session if args.session else 'case ' + args.case}")
+    said = _("legal hold {number} placed on session {target}") if args.session else \
+        _("legal hold {number} placed on case {target}")
+    print(said.format(number=number, target=args.session or args.case))
     return 0
 
 
 def _release(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "hold", "hold-released")
+    _desk, user, catalogue = _open(args, "hold", "hold-released")
     catalogue.release_hold(args.hold, actor=_by(args, user))
-    print(f"legal hold {args.hold} released")
+    print(_("legal hold {number} released").format(number=args.hold))
     return 0
 
 
 def _retention(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "retention" if args.set else None, "retention-set" if args.set else "retention")
+    _desk, user, catalogue = _open(args, "retention" if args.set else None,
+                                   "retention-set" if args.set else "retention")
     if args.set:
         name, days = args.set
         try:
             value = None if days == "none" else int(days)
         except ValueError:
-            raise CatalogueError(f"{days!r} is not a number of days or 'none'") from None
+            raise CatalogueError(_("'{days}' is not a number of days or 'none'").format(days=days)) from None
         retention.set_period(catalogue, name, value, actor=_by(args, user))
     for name, days in retention.periods(catalogue).items():
-        print(f"{name:<9} {'without end' if days is None else f'{days} days'}")
+        print(f"{name:<9} " + (_("without end") if days is None else _("{days} days").format(days=days)))
     return 0
 
 
 def _purge(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "purge", "purge", reason=args.why)
+    _desk, user, catalogue = _open(args, "purge", "purge", reason=args.why)
     found = retention.purge(catalogue, args.archive, station_id(args.archive), actor=_by(args, user), why=args.why,
-                            dry_run=args.dry_run)
-    verb = "would remove" if args.dry_run else "removed"
+                            dry_run=args.dry_run, progress=meter(args, _("removing")))
+    each = _("would remove {session} ({folder}): {why}") if args.dry_run else _("removed {session} ({folder}): {why}")
     for assessment in found:
-        print(f"{verb} {assessment.session} ({assessment.folder}): {'; '.join(assessment.because)}")
-    print(f"{verb} {len(found)} session(s)")
+        print(each.format(session=assessment.session, folder=assessment.folder, why="; ".join(assessment.because)))
+    said = _("would remove {count} session(s)") if args.dry_run else _("removed {count} session(s)")
+    print(said.format(count=len(found)))
     return 0
 
 
 def _assign(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "devices", "device-assigned")
-    entry = ledger.assign(catalogue, args.device, args.officer, actor=_by(args, user), at_ns=parse_time(args.at))
-    print(f"device {args.device} out to officer {args.officer} (ledger entry {entry})")
+    _desk, user, catalogue = _open(args, "devices", "device-assigned")
+    entry = ledger.assign(catalogue, args.device, args.officer, actor=_by(args, user), at_ns=parse_time(args, args.at))
+    print(_("device {device} out to officer {officer} (ledger entry {entry})").format(
+        device=args.device, officer=args.officer, entry=entry))
     return 0
 
 
 def _return(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "devices", "device-returned")
-    entry = ledger.give_back(catalogue, args.device, actor=_by(args, user), at_ns=parse_time(args.at))
-    print(f"device {args.device} back from officer {entry['police_number']}")
+    _desk, user, catalogue = _open(args, "devices", "device-returned")
+    entry = ledger.give_back(catalogue, args.device, actor=_by(args, user), at_ns=parse_time(args, args.at))
+    print(_("device {device} back from officer {officer}").format(device=args.device, officer=entry["police_number"]))
     return 0
 
 
 def _ledger(args: argparse.Namespace) -> int:
-    _, _, catalogue = _open(args, "devices", "ledger")
+    catalogue = _open(args, "devices", "ledger")[2]
     if args.mismatches:
-        found = ledger.mismatches(catalogue)
-        for session in found:
-            _print(session)
-        return 1 if found else 0
-    for entry in ledger.report(catalogue, device=args.device, officer=args.officer,
-                               since_ns=parse_time(args.since), until_ns=parse_time(args.until)):
-        _print(entry)
+        return 1 if tables.emit(ledger.mismatches(catalogue), MISMATCH_COLUMNS, args) else 0
+    tables.emit(ledger.report(catalogue, device=args.device, officer=args.officer,
+                              since_ns=parse_time(args, args.since), until_ns=parse_time(args, args.until)),
+                LEDGER_COLUMNS, args)
     return 0
 
 
@@ -308,9 +323,9 @@ def _pending(args: argparse.Namespace) -> int:
     desk, user, catalogue = _open(args, "write-up", "pending")
     found = writeup.pending(catalogue, args.officer)
     visible = _visible(desk, user, [session["session"] for session in found])
-    for session in (session for session in found if session["session"] in visible):
-        _print({key: session[key] for key in ("session", "police_number", "officer", "device", "started_ns",
-                                              "stop_reason", "interrupted", "previous_session")})
+    tables.emit(({key: session[key] for key in ("session", "police_number", "officer", "device", "started_ns",
+                                                "stop_reason", "interrupted", "previous_session")}
+                 for session in found if session["session"] in visible), SESSION_COLUMNS, args)
     return 0
 
 
@@ -320,5 +335,6 @@ def _writeup(args: argparse.Namespace) -> int:
         desk.access.require_visible(user, "write-up", [args.session])
     body = writeup.write_up(catalogue, args.archive, args.session, args.reason, args.text, actor=_by(args, user),
                             signer=desk.signer)
-    print(f"write-up of {args.session} signed by dock {body['key_id']}: {args.reason}")
+    print(_("write-up of {session} signed by dock {key}: {reason}").format(
+        session=args.session, key=body["key_id"], reason=labels.label("stop", args.reason, language())))
     return 0

@@ -7,19 +7,22 @@ import signal
 import threading
 from dataclasses import asdict
 
+from station.commands import tables
 from station.commands.options import Shared
 from station.dock.bays import BayState, read_bays
+from station.words import labels
+from station.words.messages import N_, _, language
 
-COLUMNS = ("bay", "state", "device", "officer", "files", "MB", "MB/s", "left", "result")
+COLUMNS = (N_("bay"), N_("state"), N_("device"), N_("officer"), N_("files"), "MB", "MB/s", N_("left"), N_("result"))
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
-    dock = commands.add_parser("dock", help="the dock service: pull every docked device at once, one worker "
-                                            "per bay, until SIGTERM", parents=[shared.dock])
+    dock = commands.add_parser("dock", help=_("the dock service: pull every docked device at once, one worker "
+                                            "per bay, until SIGTERM"), parents=[shared.dock])
     dock.set_defaults(run=_dock)
-    bays = commands.add_parser("bays", help="each bay of the dock service: device, officer, state, progress",
+    bays = commands.add_parser("bays", help=_("each bay of the dock service: device, officer, state, progress"),
                                parents=[shared.archive])
-    bays.add_argument("--json", action="store_true", help="one JSON list of the bays' states")
+    bays.add_argument("--json", action="store_true", help=_("one JSON list of the bays' states"))
     bays.set_defaults(run=_bays)
 
 
@@ -46,17 +49,19 @@ def _bays(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(state) for state in states], indent=1))
         return 0
-    rows = [COLUMNS] + [_row(state) for state in states]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    rows = [tuple(_(name) for name in COLUMNS)] + [_row(state) for state in states]
+    widths = [max(tables.width(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        cells = [cell + " " * (wide - tables.width(cell)) for cell, wide in zip(row, widths)]
+        print("  ".join(cells) + "  " + row[-1])
     if not states:
-        print("no bays yet: is the dock service running on this archive?")
+        print(_("no bays yet: is the dock service running on this archive?"))
     return 0
 
 
 def _row(state: BayState) -> tuple[str, ...]:
     left = "" if state.seconds_left is None else f"{state.seconds_left:.0f} s"
-    return (state.bay, state.state, state.device, state.officer, f"{state.files_done}/{state.files_total}",
+    return (state.bay, labels.label("bay", state.state, language()), state.device, state.officer,
+            f"{state.files_done}/{state.files_total}",
             f"{state.bytes_done / 1e6:.1f}/{state.bytes_total / 1e6:.1f}",
             f"{state.rate / 1e6:.2f}" if state.rate else "", left, state.result)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from station.config import FILE_VARIABLE, StationConfig
 from station.custody.access import Throttle
+from station.words.messages import _
 from sync.link import BAUDRATES
 
 
@@ -34,8 +35,8 @@ def not_utf8(args: argparse.Namespace) -> str | None:
                     text.encode("utf-8")
                 except UnicodeEncodeError:
                     shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                    return (f"the {name.rstrip('_')} given, '{shown}', is not UTF-8 text: "
-                            f"give names, reasons and write-ups in UTF-8.")
+                    return _("the {name} given, '{text}', is not UTF-8 text: give names, reasons and write-ups "
+                             "in UTF-8.").format(name=name.rstrip("_"), text=shown)
     return None
 
 
@@ -48,19 +49,20 @@ def config_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def shared(config: StationConfig) -> Shared:
     archive = config_option(argparse.ArgumentParser(add_help=False))
+    archive.set_defaults(zone=config.zone)
     archive.add_argument("--archive", type=Path, default=config.archive, required=config.archive is None,
-                         help="the dock's archive folder (default: 'archive' in the configuration file)")
+                         help=_("the dock's archive folder (default: 'archive' in the configuration file)"))
     station = argparse.ArgumentParser(add_help=False, parents=[archive])
     station.add_argument("--catalogue", default=config.catalogue,
-                         help="database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
+                         help=_("database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
                               "(env BODYCAM_CATALOGUE, else 'catalogue' in the configuration file; "
-                              "default: catalogue.sqlite in the archive)")
+                              "default: catalogue.sqlite in the archive)"))
     station.set_defaults(throttle=Throttle(max_failures=config["access.max_failures"],
                                            lockout_s=config["access.lockout_minutes"] * 60),
                          agency_key=config["encryption.agency_key"])
     actor = argparse.ArgumentParser(add_help=False, parents=[station])
     actor.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
-                       help="the acting station user (env BODYCAM_USER; password: BODYCAM_PASSWORD or a prompt)")
+                       help=_("the acting station user (env BODYCAM_USER; password: BODYCAM_PASSWORD or a prompt)"))
     line = argparse.ArgumentParser(add_help=False)
     line.add_argument("--baud", type=int, default=config["dock.baud"], choices=BAUDRATES, metavar="RATE",
                       help=f"line rate of a UART link, as set on the device (default: [dock] baud, "
@@ -76,11 +78,10 @@ def shared(config: StationConfig) -> Shared:
     web.add_argument("--port", type=int, default=config["web.port"],
                      help=f"TCP port (default: [web] port, {config['web.port']})")
     web.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=list(config["web.allowed_hosts"]),
-                     metavar="NAME", help="a host name the page answers to besides the one it listens on, localhost "
-                     "and 127.0.0.1, added to [web] allowed_hosts (repeat for more; any other Host header gets 400)")
+                     metavar="NAME", help=_("a host name the page answers to besides the one it listens on, localhost "
+                     "and 127.0.0.1, added to [web] allowed_hosts (repeat for more; any other Host header gets 400)"))
     web.add_argument("--trusted-proxy", dest="trusted_proxies", action="append",
                      default=list(config["web.trusted_proxies"]), metavar="ADDRESS",
-                     help="a reverse proxy whose X-Forwarded-For is believed for the audit trail's client address, "
-                          "added to [web] trusted_proxies (repeat for more; default: none)")
-    web.set_defaults(utc_offset_min=config.utc_offset_min)
+                     help=_("a reverse proxy whose X-Forwarded-For is believed for the audit trail's client address, "
+                          "added to [web] trusted_proxies (repeat for more; default: none)"))
     return Shared(archive, station, actor, line, dock, web)

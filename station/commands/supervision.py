@@ -29,8 +29,8 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
                             parents=[shared.actor])
     draw.add_argument("--unit", help="unit number or name")
     draw.add_argument("--officer", help="police number or name")
-    draw.add_argument("--since", help="started at or after: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)")
-    draw.add_argument("--until", help="started before: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)")
+    draw.add_argument("--since", help="started at or after: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
+    draw.add_argument("--until", help="started before: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
     size = draw.add_mutually_exclusive_group(required=True)
     size.add_argument("--count", type=int, help="how many sessions")
     size.add_argument("--share", type=float, metavar="PERCENT",
@@ -68,8 +68,8 @@ def _inspections(args: argparse.Namespace, action: str) -> tuple[Inspections, Us
 
 def _draw(args: argparse.Namespace) -> int:
     inspections, user = _inspections(args, "inspection-draw")
-    criteria = Criteria(unit=args.unit, officer=args.officer, since_ns=parse_time(args.since),
-                        until_ns=parse_time(args.until), count=args.count,
+    criteria = Criteria(unit=args.unit, officer=args.officer, since_ns=parse_time(args, args.since),
+                        until_ns=parse_time(args, args.until), count=args.count,
                         per_mille=None if args.share is None else round(args.share * 10))
     drawn = inspections.draw(user, criteria, args.seed)
     print(f"draw {drawn['id']}: seed {drawn['seed']}, {len(drawn['sessions'])} of {drawn['candidates']} sessions")
@@ -96,12 +96,12 @@ def _ledger(args: argparse.Namespace) -> int:
     inspections, user = _inspections(args, "inspection-ledger")
     entries = inspections.ledger(user)
     if args.csv:
-        args.csv.write_text(ledger.to_csv(entries), encoding="utf-8")
+        args.csv.write_text(ledger.to_csv(entries, args.zone), encoding="utf-8")
     if args.pdf:
-        ledger.write_pdf(entries, args.pdf, printed_by=user.name, printed_ns=time.time_ns())
+        ledger.write_pdf(entries, args.pdf, printed_by=user.name, printed_ns=time.time_ns(), station_zone=args.zone)
     if not (args.csv or args.pdf):
         for entry in entries:
-            print(json.dumps(dict(zip(ledger.COLUMNS, ledger.values(entry))), ensure_ascii=False))
+            print(json.dumps(dict(zip(ledger.COLUMNS, ledger.values(entry, args.zone))), ensure_ascii=False))
     return 0
 
 

@@ -7,7 +7,7 @@ it and why it may rest; ``bodycam-station verify`` then names it as acknowledged
 from __future__ import annotations
 
 import argparse
-import time
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,19 @@ from evidence.paths import ArchiveDir
 from station.commands.access import acting_user, open_desk
 from station.commands.options import Shared
 from station.intake.witness import ACKNOWLEDGED
+from station.words import zone
+from station.words.messages import _
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
-    parser = commands.add_parser("witness", help="dockings refused for a rewound or forked chain (supervisor, administrator)")
+    parser = commands.add_parser("witness", help=_("dockings refused for a rewound or forked chain "
+                                                   "(supervisor, administrator)"))
     verbs = parser.add_subparsers(dest="verb", required=True)
-    ack = verbs.add_parser("ack", help="acknowledge a refused docking, saying why it may rest (supervisor)",
+    ack = verbs.add_parser("ack", help=_("acknowledge a refused docking, saying why it may rest (supervisor)"),
                            parents=[shared.actor])
-    ack.add_argument("refusal", type=int, metavar="REFUSAL-ID", help="its number, as bodycam-station verify names it")
-    ack.add_argument("--reason", help="what was found and why it may rest (required)")
+    ack.add_argument("refusal", type=int, metavar="REFUSAL-ID",
+                     help=_("its number, as bodycam-station verify names it"))
+    ack.add_argument("--reason", help=_("what was found and why it may rest (required)"))
     ack.set_defaults(run=_ack)
 
 
@@ -36,16 +40,16 @@ def _ack(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(refusal: dict[str, Any], archive: Path) -> str:
+def describe(refusal: dict[str, Any], archive: Path, station_zone: tzinfo) -> str:
     """One line for ``verify``: the refused docking, and whether it is open or acknowledged."""
     what = (f"docking {refusal['id']} of device {refusal['device']} (key {refusal['key_id']}) on "
-            f"{_when(refusal['refused_ns'])}: {refusal['reason']}; what it offered is under "
+            f"{_when(refusal['refused_ns'], station_zone)}: {refusal['reason']}; what it offered is under "
             f"{ArchiveDir(archive).refused(refusal['key_id'])}")
     if refusal["acknowledged_by"] is None:
         return f"REFUSED {what}; open (bodycam-station witness ack {refusal['id']} --reason TEXT, a supervisor or an administrator)"
     return (f"acknowledged refused {what}; acknowledged by {refusal['acknowledged_by']} on "
-            f"{_when(refusal['acknowledged_ns'])}: {refusal['acknowledgement']}")
+            f"{_when(refusal['acknowledged_ns'], station_zone)}: {refusal['acknowledgement']}")
 
 
-def _when(time_ns: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(time_ns // 10**9))
+def _when(time_ns: int, station_zone: tzinfo) -> str:
+    return zone.shown(time_ns, station_zone)

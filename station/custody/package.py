@@ -19,9 +19,12 @@ Layout (docs/export-package.md)::
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -39,8 +42,11 @@ from station.custody.contentkeys import content_keys
 from station.custody.exports import SLIP_NAME, Request
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
+from station.words import labels
+from station.words.zone import system_zone
 
 README_NAME, SUMS_NAME, AUDIT_NAME = "README.txt", "SHA256SUMS", "audit.jsonl"
+C2PA_STATES = {"Trusted": "可信且有效", "Valid": "有效（签名者不在信任列表）", "Invalid": "无效"}
 
 README = """\
 Export {number} of the bodycam station {station} — 执法记录导出包
@@ -49,6 +55,12 @@ Export {number} of the bodycam station {station} — 执法记录导出包
 For: {destination}
 Reason: {reason}
 Requested by {requester}, approved by {approver}, made by {maker} at {made}.
+
+提供对象：{destination}
+调取事由：{reason}
+申请人：{requester}；审批人：{approver}；制作人：{maker}；制作时间：{made}。
+本包中的视频为执法记录仪签名封存的原始文件，逐字节复制，未剪辑、未转码。校验方法见下文
+（第 1–5 步）；校验结果见 verification.txt（中英文），记录表见 record-form.pdf。
 
 The videos in footage/ are the files the recording device sealed, copied byte for byte:
 never re-encoded, never cut. To check them without our software:
@@ -101,15 +113,21 @@ ENCRYPTED = """6. Encrypted sessions (ISO/IEC 23001-7 Common Encryption, scheme 
 
 def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, archive: Path,
           footage: Footage, requester: str, approver: str, maker: str, made_ns: int,
-          agency: X25519PrivateKey | None = None) -> dict[str, str]:
+          agency: X25519PrivateKey | None = None, station_zone: tzinfo | None = None,
+          progress: Callable[[int, int, str], None] | None = None) -> dict[str, str]:
     """Write the package into ``work``; returns each file's SHA-256 by its path in the package.
     ``requester``, ``approver`` and ``maker`` are people's names as the record form shows them;
-    ``agency`` unwraps encrypted sessions' content keys (an encrypted session without it is refused)."""
+    ``agency`` unwraps encrypted sessions' content keys (an encrypted session without it is refused);
+    its times are in ``station_zone`` (default: the PC's own); ``progress(done, total, file)`` after
+    each segment copied and signed."""
+    station_zone = station_zone or system_zone()
+    local = functools.partial(local_time, station_zone=station_zone)
     folder = ArchiveDir(archive)
     ca = station_ca(archive)
     trusted = read_keys(folder.devices)
     verdicts: list[SessionVerdict] = []
     clear_hashes: dict[tuple[str, str], str] = {}
+    total, copied = sum(len(segments) for _, segments in chosen), 0
     for session, segments in chosen:
         target = work / "footage" / session.id
         target.mkdir(parents=True)
@@ -124,6 +142,9 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
                                                                                 keys)
         if keys:
             _write_content_keys(work / "keys" / "content" / f"{session.id}.json", session.id, keys)
+            copied += 1
+            if progress:
+                progress(copied, total, f"{session.id}/{segment.video.name}")
         verdicts.append(verify_session(session.folder, trusted or None))
         key = session.opened.public_key
         (work / "keys" / "devices").mkdir(parents=True, exist_ok=True)
@@ -133,19 +154,20 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     (work / "keys" / "station-ca.pem").write_bytes(ca.ca_pem)
     _verification(work, verdicts, chosen, ca.ca_pem)
     place = "；".join(p for p in (wanted.place, *(footage.place(s.id) for s, _ in chosen)) if p) or "设备未记录定位"
+    during = f"（{local(wanted.start_ns)} 至 {local(wanted.end_ns)}）" if wanted.scope == "range" else ""
     form = recordform.fill(chosen, place=place, clear_hashes=clear_hashes, request={
-        "target": f"{wanted.scope} {wanted.target}" + (f"（{local_time(wanted.start_ns)} 至 {local_time(wanted.end_ns)}）"
-                                                      if wanted.scope == "range" else ""),
+        "target": f"{labels.label('scope', wanted.scope, 'zh')} {wanted.target}{during}",
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
-        "approver": approver, "maker": maker, "made": local_time(made_ns), "number": f"{wanted.id:06d}"})
+        "approver": approver, "maker": maker, "made": local(made_ns), "number": f"{wanted.id:06d}"},
+        station_zone=station_zone)
     recordform.write_pdf(form, work / "record-form.pdf")
     retrievalslip.write(work / SLIP_NAME, wanted, chosen, requester=requester, approver=approver, maker=maker,
-                        made_ns=made_ns)
+                        made_ns=made_ns, station_zone=station_zone)
     names = sorted([_name(path, work) for path in work.rglob("*") if path.is_file()] + [README_NAME])
     (work / README_NAME).write_text(README.format(
         number=f"{wanted.id:06d}", station=hashlib.sha256(signer_public).hexdigest()[:16],
         destination=wanted.destination, reason=wanted.reason, requester=requester, approver=approver,
-        maker=maker, made=local_time(made_ns), encrypted=ENCRYPTED if clear_hashes else "",
+        maker=maker, made=local(made_ns), encrypted=ENCRYPTED if clear_hashes else "",
         files="\n".join(f"  {name}" for name in [*names, SUMS_NAME, AUDIT_NAME])), encoding="utf-8")
     hashes = {_name(path, work): sha256_file(path).hexdigest()
               for path in sorted(work.rglob("*"), key=lambda path: _name(path, work)) if path.is_file()}
@@ -205,6 +227,7 @@ def _verification(work: Path, verdicts: list[SessionVerdict], chosen: list[tuple
         lines.append(f"  {name}  C2PA {result.state}" + (f" ({', '.join(result.failures)})" if result.failures else ""))
         checked.append({"file": name, "sidecar": _name(video.with_suffix(".c2pa"), work), "state": result.state,
                         "failures": result.failures})
+    lines += ["", *_chinese_report(verdicts, checked)]
     (work / "verification.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     sessions = [{"session": v.session, "folder": f"footage/{v.session}", "device": v.device, "ok": v.ok,
                  "closed": v.closed, "problems": v.problems,
@@ -212,3 +235,19 @@ def _verification(work: Path, verdicts: list[SessionVerdict], chosen: list[tuple
                               for s in v.segments]} for v in verdicts]
     (work / "verification.json").write_text(json.dumps({"sessions": sessions, "exported": exported, "c2pa": checked},
                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _chinese_report(verdicts: list[SessionVerdict], checked: list[dict]) -> list[str]:
+    """The verification report again in Chinese: each state and stop reason by its label, each
+    detail in Chinese (``station.words.labels``)."""
+    lines = ["校验结果（中文）："]
+    for verdict in verdicts:
+        closed = labels.label("stop", verdict.closed, "zh") if verdict.closed else "未正常结束"
+        outcome = "通过" if verdict.ok else "未通过"
+        lines.append(f"会话 {verdict.session}（设备 {verdict.device or '未知'}）：{outcome}；停止原因：{closed}")
+        lines += [f"  {s.name:<16} {labels.label('segment', s.state, 'zh')}  {labels.detail(s.detail, 'zh')}".rstrip()
+                  for s in verdict.segments]
+        lines += [f"  ！{labels.detail(problem, 'zh')}" for problem in verdict.problems]
+    lines.append("本包中的副本（C2PA 校验）：")
+    lines += [f"  {copy['file']}  {C2PA_STATES.get(copy['state'], copy['state'])}" for copy in checked]
+    return lines

@@ -8,15 +8,16 @@ fonts-noto-cjk) is embedded, subset, so any PDF reader shows and extracts the Ch
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from bodycam_errors import BodycamError
 from evidence.boxes import sample_entries
 from station.catalogue.footage import Segment, Session
+from station.words import zone
 
 TITLE = "同步录音录像摄录情况记录表"
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")
@@ -37,25 +38,19 @@ class Form:
     segments: list[tuple[str, str, str, str]]      # session, file, length, SHA-256
 
 
-def local_time(wall_ns: int) -> str:
-    """The station's local time with its UTC offset, to the second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(wall_ns // 10**9))
+def local_time(wall_ns: int, station_zone: tzinfo) -> str:
+    """The time in the station's zone with its UTC offset, to the second: ``2026-12-07 02:00:00+08:00``."""
+    return zone.shown(wall_ns, station_zone)
 
 
-def utc_offset(wall_ns: int) -> str:
-    """The station's offset from UTC at that moment, as ``UTC+08:00``."""
-    offset = time.strftime("%z", time.localtime(wall_ns // 10**9))
-    return f"UTC{offset[:3]}:{offset[3:]}"
-
-
-def times_note(chosen: list[tuple[Session, list[Segment]]], walls: list[int]) -> str:
+def times_note(chosen: list[tuple[Session, list[Segment]]], walls: list[int], station_zone: tzinfo) -> str:
     """Which signed times the start and end are, and in which zone (docs/export-package.md)."""
     if not walls:
         return "无画面"
     pre_event = [session.opened.body.get("pre_event_ms", 0) for session, picked in chosen
                  if picked and picked[0].manifest.body["segment"] == 1]
     before = f"，含按下录制前的预录 {max(pre_event) / 1000:g} 秒" if pre_event else ""
-    return (f"本站时区 {utc_offset(min(walls))}；起：所导出第一段的第一帧{before}；止：最后一段的最后一帧；"
+    return (f"本站时区 {zone.offset_text(min(walls), station_zone)}；起：所导出第一段的第一帧{before}；止：最后一段的最后一帧；"
             f"均为设备签名的分段记录所载时间")
 
 
@@ -86,7 +81,7 @@ def video_format(video: Path, init_size: int) -> str:
 
 
 def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str], place: str,
-         clear_hashes: dict[tuple[str, str], str] | None = None) -> Form:
+         station_zone: tzinfo, clear_hashes: dict[tuple[str, str], str] | None = None) -> Form:
     """The form's values for the sessions and segments of one export; ``clear_hashes`` gives an
     encrypted segment's clear copy's SHA-256 by (session, file), shown on the row after its original."""
     officers, wearers, devices, formats, walls = [], [], [], [], []
@@ -115,8 +110,9 @@ def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str]
         ("单位", f"{unit['name']}（{unit['number']}）"),
         ("执法人员姓名", "；".join(officers)),
         ("摄录人员姓名", "；".join(wearers)),
-        ("摄录起止时间", f"{local_time(min(walls))} 至 {local_time(max(walls))}" if walls else "无画面"),
-        ("时间说明", times_note(chosen, walls)),
+        ("摄录起止时间", f"{local_time(min(walls), station_zone)} 至 {local_time(max(walls), station_zone)}"
+         if walls else "无画面"),
+        ("时间说明", times_note(chosen, walls, station_zone)),
         ("摄录地点", place),
         ("设备品牌型号", "；".join(devices)),
         ("录音录像格式", "；".join(formats)),

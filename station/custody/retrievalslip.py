@@ -8,22 +8,25 @@ laid out like the record form (``station.custody.recordform``), with the same em
 """
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
 
 from station.catalogue.footage import Segment, Session
-from station.custody.exports import SLIP_NAME, Request
+from station.custody.exports import Request
 from station.custody.recordform import chinese_pdf, local_time, seal_box
+from station.words import labels
 
 TITLE = "行政执法全过程记录调用单"
-SCOPES = {"session": "录像", "range": "录像时段", "case": "案件"}
 
 
 def rows(wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, requester: str, approver: str,
-         maker: str, made_ns: int) -> list[tuple[str, str]]:
-    """The slip's (label, value) rows, in the order printed."""
-    target = f"{SCOPES[wanted.scope]} {wanted.target}"
+         maker: str, made_ns: int, station_zone: tzinfo) -> list[tuple[str, str]]:
+    """The slip's (label, value) rows, in the order printed, times in ``station_zone``."""
+    def local(ns: int) -> str:
+        return local_time(ns, station_zone)
+    target = f"{labels.label('scope', wanted.scope, 'zh')} {wanted.target}"
     if wanted.scope == "range":
-        target += f"（{local_time(wanted.start_ns)} 至 {local_time(wanted.end_ns)}）"
+        target += f"（{local(wanted.start_ns)} 至 {local(wanted.end_ns)}）"
     officers = []
     for session, _ in chosen:
         officer = session.opened.body["officer"]
@@ -32,29 +35,29 @@ def rows(wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, reques
     return [
         ("调用单编号", f"{wanted.id:06d}"),
         ("调用人", requester),
-        ("申请时间", local_time(wanted.requested_ns)),
+        ("申请时间", local(wanted.requested_ns)),
         ("调用对象", target),
         ("调用事由", wanted.reason),
         ("提供对象", wanted.destination),
         ("录像所涉民警", "；".join(officers)),
         ("调用内容", f"{len(chosen)} 个录像，{sum(len(picked) for _, picked in chosen)} 个分段原始文件（未剪辑、未转码）"),
         ("审批人", approver),
-        ("审批时间", local_time(wanted.decided_ns)),
+        ("审批时间", local(wanted.decided_ns)),
         ("审批意见", wanted.decision_note or "同意"),
         ("制作人", maker),
-        ("制作时间", local_time(made_ns)),
+        ("制作时间", local(made_ns)),
         ("导出包", f"export-{wanted.id:06d}"),
     ]
 
 
 def write(path: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, requester: str,
-          approver: str, maker: str, made_ns: int) -> None:
+          approver: str, maker: str, made_ns: int, station_zone: tzinfo) -> None:
     """The slip of ``wanted`` (approved) for the footage ``chosen``, on A4."""
     pdf = chinese_pdf(TITLE)
     pdf.set_font("noto", size=10)
     with pdf.table(col_widths=(32, 158), first_row_as_headings=False, line_height=7) as table:
         for label, value in rows(wanted, chosen, requester=requester, approver=approver, maker=maker,
-                                 made_ns=made_ns):
+                                 made_ns=made_ns, station_zone=station_zone):
             row = table.row()
             row.cell(label)
             row.cell(value)

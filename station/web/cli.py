@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bodycam_errors import BodycamError
 from station.catalogue.catalogue import station_id
+from station.words.messages import _
 
 
 class WebError(BodycamError, ValueError):
@@ -16,7 +17,7 @@ class WebError(BodycamError, ValueError):
 def register(commands: argparse._SubParsersAction, options: argparse.ArgumentParser) -> None:
     """``web``, with the web parent parser's options (--archive, --catalogue, --host, --port, the
     allowed host names and trusted proxies, and the station configuration's time zone)."""
-    web = commands.add_parser("web", help="serve the review page (search, play, export requests, audit trail)",
+    web = commands.add_parser("web", help=_("serve the review page (search, play, export requests, audit trail)"),
                               parents=[options])
     web.set_defaults(run=_web)
 
@@ -33,7 +34,7 @@ def _web(args: argparse.Namespace) -> int:
     if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
-    settings = Settings(secure_cookies=not _loopback(args.host), utc_offset_min=args.utc_offset_min,
+    settings = Settings(secure_cookies=not _loopback(args.host), zone=args.zone,
                         allowed_hosts=tuple(dict.fromkeys([args.host, *LOCAL_HOSTS, *args.allowed_hosts])),
                         trusted_proxies=tuple(args.trusted_proxies),
                         agency_key=Path(args.agency_key) if args.agency_key else None)

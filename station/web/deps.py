@@ -4,8 +4,8 @@ checks, each request's ``Desk``, the renderer), its ``Settings``, the reason rul
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.custody.contentkeys import load_agency_key
 from station.services import Desk, Station
-from station.web import i18n
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
+from station.words import labels as i18n, zone
+from station.words.zone import system_zone
 
 HERE = Path(__file__).parent
 MIN_REASON = 4          # the fewest characters a stated reason may have
@@ -31,7 +32,7 @@ class Settings:
     secure_cookies: bool = False          # True unless served on the loopback only (cookies then need HTTPS)
     idle_s: int = 15 * 60                 # a session ends after this long without a request
     max_s: int = 8 * 3600                 # and this long after signing in, whatever happens
-    utc_offset_min: int | None = None     # times shown at this offset; None: the station's own
+    zone: tzinfo = field(default_factory=system_zone)    # the station's time zone: times shown in it
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS   # the Host names answered (with the one bound to); others: 400
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed; none by default
     agency_key: Path | None = None        # the agency's X25519 private key: encrypted sessions play (EME Clear Key)
@@ -88,22 +89,16 @@ class Web:
     # -- helpers for routes ---------------------------------------------------------------
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         session = self.session(request)
-        text = i18n.translator(session.lang)
+        text, lang = i18n.translator(session.lang), session.lang
         page = self.templates.get_template(template).render(
-            t=text, lang=session.lang, csrf=session.csrf, account=session.user, when=self.when,
-            path=request.url.path, **context)
+            t=text, lang=lang, csrf=session.csrf, account=session.user, when=self.when, path=request.url.path,
+            label=lambda kind, code: i18n.label(kind, code, lang), detail=lambda said: i18n.detail(said, lang),
+            fields=lambda values: i18n.fields(values, lang, self.when), **context)
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
     def when(self, ns: int | None) -> str:
         """A wall time as the overlay writes it: ISO 8601 to the millisecond with the UTC offset."""
-        if ns is None:
-            return "-"
-        return datetime.fromtimestamp(ns / 1e9, self.zone()).isoformat(timespec="milliseconds")
-
-    def zone(self) -> timezone:
-        """The UTC offset times are shown at: the setting's, else the station's own now."""
-        offset = self.settings.utc_offset_min
-        return timezone(timedelta(minutes=offset)) if offset is not None else datetime.now().astimezone().tzinfo
+        return "-" if ns is None else zone.moment(ns, self.settings.zone).isoformat(timespec="milliseconds")
 
 
 def client_address(request: Request) -> str:

@@ -8,8 +8,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from station.custody.access import AccessDenied, LoginThrottled, User
 from station.web.deps import Web, client_address
-from station.web.i18n import LANGUAGES
 from station.web.security import SCOPE_KEY
+from station.words.labels import LANGUAGES
 
 
 def public(web: Web) -> APIRouter:

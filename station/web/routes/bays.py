@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 from station.dock.bays import STATES, read_bays
 from station.web.deps import Web
-from station.web.i18n import translator
+from station.words.labels import translator
 
 
 def router(web: Web) -> APIRouter:

@@ -3,6 +3,7 @@ from a recorded seed, review each sampled session on its page (viewing needs a r
 always), record the finding (signed by the station, an audit entry), and read the ledger as a
 page, CSV or PDF (``station.supervision``)."""
 
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +30,8 @@ def router(web: Web) -> APIRouter:
     def page(request: Request, user: Annotated[User, Depends(web.signed_in)]) -> Response:
         found = inspections(request)
         return web.render(request, "inspections.html", draws=found.all_draws(), entries=found.ledger(user),
-                          values=ledger.values, checks=CHECKS)
+                          values=functools.partial(ledger.values, station_zone=web.settings.zone),
+                          checks=CHECKS)
 
     @router.post("/inspections/draws")
     def draw(request: Request, user: Annotated[User, Depends(web.signed_in)], unit: Annotated[str, Form()] = "",
@@ -42,8 +44,8 @@ def router(web: Web) -> APIRouter:
         except ValueError:
             raise CatalogueError("a count is a whole number and a share a percentage") from None
         criteria = Criteria(unit=unit.strip() or None, officer=officer.strip() or None,
-                            since_ns=day_range(since)[0] if since else None,
-                            until_ns=day_range(until)[1] if until else None, **size)
+                            since_ns=day_range(since, web.settings.zone)[0] if since else None,
+                            until_ns=day_range(until, web.settings.zone)[1] if until else None, **size)
         drawn = inspections(request).draw(user, criteria, seed)
         return RedirectResponse(f"/inspections/draws/{drawn['id']}", status_code=303)
 
@@ -66,7 +68,7 @@ def router(web: Web) -> APIRouter:
 
     @router.get("/inspections/ledger.csv")
     def as_csv(request: Request, user: Annotated[User, Depends(web.signed_in)]) -> Response:
-        return Response(ledger.to_csv(inspections(request).ledger(user)), media_type="text/csv; charset=utf-8",
+        return Response(ledger.to_csv(inspections(request).ledger(user), web.settings.zone), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="inspection-ledger.csv"',
                                  "Cache-Control": "no-store"})
 
@@ -75,7 +77,8 @@ def router(web: Web) -> APIRouter:
         entries = inspections(request).ledger(user)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "ledger.pdf"
-            ledger.write_pdf(entries, path, printed_by=user.full_name or user.name, printed_ns=time.time_ns())
+            ledger.write_pdf(entries, path, printed_by=user.full_name or user.name, printed_ns=time.time_ns(),
+                             station_zone=web.settings.zone)
             data = path.read_bytes()
         return Response(data, media_type="application/pdf",
                         headers={"Content-Disposition": 'attachment; filename="inspection-ledger.pdf"',

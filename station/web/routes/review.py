@@ -2,6 +2,7 @@
 links, holds and write-ups, and the player once the user has said why they view the footage
 (an audit entry)."""
 
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from station.custody.access import AccessError, User
 from station.custody.contentkeys import encryption_of
 from station.services import Desk
 from station.web.deps import MIN_REASON, Web, folder_of
+from station.words import labels, zone
 
 
 def router(web: Web) -> APIRouter:
@@ -86,18 +88,28 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
 
 
 def player_data(shown: playback.SessionFootage, web: Web, request: Request) -> dict:
-    """What the player script needs: the MIME type, per segment its byte ranges and times, and for
-    an encrypted session where to ask for its Clear Key licence (with the form's CSRF token)."""
+    """What the player script needs: the MIME type, per segment its byte ranges, times and
+    verification state (its code, and its label in the page's language), and for an encrypted
+    session where to ask for its Clear Key licence (with the form's CSRF token)."""
     encrypted = encryption_of(shown.folder) is not None
+    lang = web.session(request).lang
     return {
         "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,
         "licence": f"/sessions/{shown.session}/licence" if encrypted else None,
         "csrf": web.session(request).csrf if encrypted else None,
-        "offset_min": int(web.zone().utcoffset(None).total_seconds() // 60),
+        "offset_min": _offset_min(shown, web.settings.zone),
         "segments": [{
-            "name": s.name, "state": s.state, "start": s.start, "duration": s.duration,
+            "name": s.name, "state": s.state, "label": labels.label("segment", s.state, lang), "start": s.start,
+            "duration": s.duration,
             "media": f"/sessions/{shown.session}/media/{s.name}",
             "frames": f"/sessions/{shown.session}/frames/{s.name}",
             "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
         } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
     }
+
+
+def _offset_min(shown: playback.SessionFootage, station_zone: tzinfo) -> int:
+    """The zone's offset from UTC when the session began (the player writes capture times with it)."""
+    began = next((s.first_wall_ns for s in shown.segments if s.first_wall_ns is not None), None)
+    at = zone.moment(began, station_zone) if began is not None else datetime.now(station_zone)
+    return int(at.utcoffset().total_seconds() // 60)

@@ -28,7 +28,7 @@ def router(web: Web) -> APIRouter:
         try:
             found = desk.catalogue.search(
                 officer=given["officer"] or None, device=given["device"] or None, unit=given["unit"] or None,
-                date=given["date"] or None, case=given["case"] or None, label=given["marker"] or None,
+                date=given["date"] or None, zone=web.settings.zone, case=given["case"] or None, label=given["marker"] or None,
                 station=desk.footage.station)
             visible = set(desk.access.visible(user, [s["session"] for s in found]))    # confidential ones hide
             found, error = by_state(desk, [s for s in found[::-1] if s["session"] in visible], given["state"])

@@ -146,7 +146,7 @@
     const pts = Math.round(mediaTime * data.fps);
     document.getElementById("playing-segment").textContent = segment.name;
     const state = document.getElementById("playing-state");
-    state.textContent = segment.state;
+    state.textContent = segment.label;
     state.className = `badge state-${segment.state}`;
     document.getElementById("cursor").style.left = `${100 * mediaTime / (data.duration || 1)}%`;
     const wall = (await table(segment)).get(pts);
