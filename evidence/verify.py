@@ -35,7 +35,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from evidence import EvidenceError
 from evidence.files import sha256_file
@@ -93,10 +93,17 @@ def find_sessions(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None) -> list[SessionVerdict]:
+# Where a video absent from its folder may be kept instead (a dock's central store): given the
+# folder, the video's name and its sealed "file" member, (whether the bytes kept there match the
+# seal, a sentence saying where and which version was read), or None if it is not kept there.
+Elsewhere = Callable[[Path, str, dict[str, Any]], "tuple[bool, str] | None"]
+
+
+def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None,
+                 elsewhere: Elsewhere | None = None) -> list[SessionVerdict]:
     """Verify every session found below ``paths``; ``trusted`` pins the acceptable public keys."""
     paths = list(paths)
-    verdicts = [verify_session(folder, trusted) for folder in find_sessions(paths)]
+    verdicts = [verify_session(folder, trusted, elsewhere) for folder in find_sessions(paths)]
     identities = identity_records(paths)
     _check_between_sessions(verdicts, identities)
     _check_identity_numbering(verdicts, identities)
@@ -106,7 +113,8 @@ def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None) -> li
     return verdicts
 
 
-def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVerdict:
+def verify_session(folder: Path, trusted: set[bytes] | None = None,
+                   elsewhere: Elsewhere | None = None) -> SessionVerdict:
     verdict = SessionVerdict(folder, folder.name)
     opened = _load(folder / SESSION_OPEN, verdict, "session-open")
     if opened is None:
@@ -129,7 +137,8 @@ def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVe
         if record is None:
             verdict.segments.append(SegmentVerdict(name, "TAMPERED", "its manifest's signature does not hold"))
             continue
-        verdict.segments.append(_check_segment(folder, name, record, opened, trusted, file_hashes, claimed))
+        verdict.segments.append(_check_segment(folder, name, record, opened, trusted, file_hashes, claimed,
+                                               elsewhere))
         if record.body["type"] == "segment" and record.public_key == opened.public_key \
                 and record.body["session"] == opened.body["session"]:
             chain.append(record)
@@ -174,7 +183,8 @@ def _segment_records(folder: Path, verdict: SessionVerdict) -> list[tuple[Path, 
 
 
 def _check_segment(folder: Path, name: str, record: SignedRecord, opened: SignedRecord,
-                   trusted: set[bytes] | None, file_hashes: dict[str, str], claimed: set[str]) -> SegmentVerdict:
+                   trusted: set[bytes] | None, file_hashes: dict[str, str], claimed: set[str],
+                   elsewhere: Elsewhere | None = None) -> SegmentVerdict:
     body = record.body
     seq = body.get("seq")
     if body.get("type") != "segment":
@@ -208,14 +218,21 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
                                                    f"fragment(s) that no seal covers (a player shows them)", seq)
         return SegmentVerdict(name, "RECOVERED", f"{extra} bytes after the sealed end hold no complete fragment: "
                                                  f"cut by the power loss, not evidence", seq)
-    elsewhere = [other for other, digest in file_hashes.items() if digest == sealed["sha256"] and other != name]
-    if elsewhere:
-        claimed.add(elsewhere[0])
-        return SegmentVerdict(name, "OUT-OF-ORDER", f"its video is now {elsewhere[0]} (files swapped or renamed)", seq)
+    moved = [other for other, digest in file_hashes.items() if digest == sealed["sha256"] and other != name]
+    if moved:
+        claimed.add(moved[0])
+        return SegmentVerdict(name, "OUT-OF-ORDER", f"its video is now {moved[0]} (files swapped or renamed)", seq)
     if not path.exists():
         dock = _released_by(folder, name, sealed["sha256"], record.public_key)
         if dock:
             return SegmentVerdict(name, "OK", f"released after upload (receipt from dock {dock})", seq)
+        kept = elsewhere(folder, name, sealed) if elsewhere else None
+        if kept:
+            matches, where = kept
+            problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index")) if matches else None
+            if problem:
+                return SegmentVerdict(name, "TAMPERED", problem, seq)
+            return SegmentVerdict(name, ("RECOVERED" if recovered else "OK") if matches else "TAMPERED", where, seq)
         return SegmentVerdict(name, "MISSING", "the video file was deleted; its manifest remains", seq)
     return SegmentVerdict(name, "TAMPERED", _which_part(path, body), seq)
 
@@ -510,13 +527,13 @@ def add_verify_command(commands: argparse._SubParsersAction, help_text: str,
     return verify
 
 
-def run_verify(paths: list[Path], keys: list[str], as_json: bool) -> int:
+def run_verify(paths: list[Path], keys: list[str], as_json: bool, elsewhere: Elsewhere | None = None) -> int:
     """Verify and print the report; exit status 0 only if every session is good."""
     trusted = {load_public_key(key_text(key)) for key in keys} if keys else None
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise EvidenceError(f"verify: no such file or folder: {', '.join(missing)}.")
-    verdicts = verify_paths(paths, trusted)
+    verdicts = verify_paths(paths, trusted, elsewhere)
     ok = bool(verdicts) and all(v.ok for v in verdicts)
     if as_json:
         print(json.dumps({"ok": ok, "keys_pinned": trusted is not None, "keys": keys_per_serial(verdicts),

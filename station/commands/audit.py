@@ -7,9 +7,11 @@ from pathlib import Path
 
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
+from station import services
 from station.commands.access import acting_user, gate, open_desk
 from station.commands.options import Shared
 from station.custody import audit
+from station.store.bucket import StoreError
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -19,6 +21,8 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
                               parents=[shared.actor])
     verify.add_argument("--key", action="append", default=[],
                         help="another station's public key that may sign entries (a shared catalogue)")
+    verify.add_argument("--against-store", action="store_true",
+                        help="also compare the trail with what this station anchored in the central store ([store])")
     verify.set_defaults(run=_verify)
     show = verbs.add_parser("show", help="list entries (of one session)", parents=[shared.actor])
     show.add_argument("--session")
@@ -37,6 +41,8 @@ def _verify(args: argparse.Namespace) -> int:
     trusted = {load_public_key(ArchiveDir(args.archive).public_key.read_text())}
     trusted |= {load_public_key(key_text(key)) for key in args.key}
     problems = audit.verify(desk.access.engine, trusted)
+    if args.against_store:
+        problems += _against_store(args, desk)
     entry = desk.access.audit.record(user.name if user else None, "audit-verify", role=user.role if user else None,
                                      detail={"problems": len(problems)})
     for problem in problems:
@@ -44,6 +50,14 @@ def _verify(args: argparse.Namespace) -> int:
     print(f"audit trail: {entry.seq - 1} entries before this check, "
           f"{'intact' if not problems else f'{len(problems)} problem(s)'}")
     return 0 if not problems else 1
+
+
+def _against_store(args: argparse.Namespace, desk: services.Desk) -> list[str]:
+    settings = services.store_settings(args.config_file)
+    if settings is None:
+        raise StoreError("--against-store needs a central store: set [store] endpoint and bucket in the station's "
+                         "configuration file")
+    return services.against_store(args.archive, desk.access.engine, desk.signer, settings)
 
 
 def _show(args: argparse.Namespace) -> int:

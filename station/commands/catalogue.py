@@ -21,6 +21,7 @@ from station.commands.access import gate
 from station.commands.options import Shared
 from station.custody.access import User
 from station.services import Desk
+from station.store.bucket import StoreError, StoreSettings
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -43,7 +44,9 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     show = command("show", _show, "one session: segments, markers, cases, holds, ledger, retention")
     show.add_argument("session")
 
-    command("rebuild", _rebuild, "catalogue the archive again from its files alone")
+    rebuild = command("rebuild", _rebuild, "catalogue the archive again from its files alone")
+    rebuild.add_argument("--from-store", action="store_true",
+                         help="first fetch the archive and the audit journal back from the central store ([store])")
 
     case = command("case", _case, "open, link, close or show a case")
     case.add_argument("action", choices=("open", "link", "close", "show"))
@@ -195,11 +198,15 @@ def _show(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from station.catalogue.rebuild import rebuild
-    from station.services import restore, set_damaged_aside
+    from station.services import rebuild_from_store, restore, set_damaged_aside
 
     if (aside := set_damaged_aside(args.archive, args.catalogue)) is not None:
         print(f"the damaged catalogue file was moved aside to {aside}")
-    done = restore(args.archive, args.catalogue)
+    if args.from_store:
+        fetched, done = rebuild_from_store(args.archive, _store(args), args.catalogue)
+        print(f"fetched {fetched} file(s) and the audit journal back from the central store")
+    else:
+        done = restore(args.archive, args.catalogue)
     if done is not None:
         print("the database was restored from the audit journal (as the station: no user could sign in)")
     else:
@@ -211,6 +218,16 @@ def _rebuild(args: argparse.Namespace) -> int:
     for problem in done.problems:
         print(f"  PROBLEM {problem}")
     return 1 if done.problems else 0
+
+
+def _store(args: argparse.Namespace) -> StoreSettings:
+    from station.services import store_settings
+
+    settings = store_settings(args.config_file)
+    if settings is None:
+        raise StoreError("--from-store needs a central store: set [store] endpoint and bucket in the station's "
+                         "configuration file")
+    return settings
 
 
 CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show"}

@@ -56,7 +56,7 @@ def shared(config: StationConfig) -> Shared:
                               "(env BODYCAM_CATALOGUE, else 'catalogue' in the configuration file; "
                               "default: catalogue.sqlite in the archive)")
     station.set_defaults(throttle=Throttle(max_failures=config["access.max_failures"],
-                                           lockout_s=config["access.lockout_minutes"] * 60))
+                                           lockout_s=config["access.lockout_minutes"] * 60), config_file=config)
     actor = argparse.ArgumentParser(add_help=False, parents=[station])
     actor.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
                        help="the acting station user (env BODYCAM_USER; password: BODYCAM_PASSWORD or a prompt)")

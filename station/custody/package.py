@@ -94,8 +94,8 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
             if (session.folder / name).exists():
                 shutil.copyfile(session.folder / name, target / name)
         for segment in segments:
-            _copy_segment(segment, target, ca, {"export": wanted.id, "destination": wanted.destination})
-        verdicts.append(verify_session(session.folder, trusted or None))
+            _copy_segment(footage, segment, target, ca, {"export": wanted.id, "destination": wanted.destination})
+        verdicts.append(verify_session(session.folder, trusted or None, footage.elsewhere))
         key = session.opened.public_key
         (work / "keys" / "devices").mkdir(parents=True, exist_ok=True)
         (work / "keys" / "devices" / f"{key_id(key)}.pub").write_text(public_pem(key))
@@ -126,10 +126,13 @@ def _name(path: Path, work: Path) -> str:
     return path.relative_to(work).as_posix()
 
 
-def _copy_segment(segment: Segment, target: Path, ca: StationCA, about: dict) -> None:
+def _copy_segment(footage: Footage, segment: Segment, target: Path, ca: StationCA, about: dict) -> None:
+    """The segment's video (from the archive, or the central store where it was freed), its
+    manifest and index, and its C2PA sidecar."""
     sealed = segment.manifest.body["file"]
     video = target / segment.video.name
-    shutil.copyfile(segment.video, video)
+    with footage.open(segment.video) as source, open(video, "wb") as copy:
+        shutil.copyfileobj(source, copy, 1024 * 1024)
     if video.stat().st_size != sealed["size"] or sha256_file(video).hexdigest() != sealed["sha256"]:
         raise EvidenceError(f"{segment.video} is not what its manifest sealed: nothing is exported")
     for suffix in (MANIFEST_SUFFIX, INDEX_SUFFIX):

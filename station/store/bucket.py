@@ -37,6 +37,7 @@ class StoreSettings:
     bucket: str
     region: str = "us-east-1"
     long_term_years: int = 30
+    keep_local_days: int | None = None      # None: the local copy is kept for ever
 
 
 @dataclass(frozen=True)

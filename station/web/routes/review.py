@@ -21,7 +21,7 @@ def router(web: Web) -> APIRouter:
     @router.get("/sessions/{session}")
     def page(request: Request, session: str, user: Annotated[User, Depends(web.allowed("search"))]) -> Response:
         desk = web.desk(request)
-        shown, checked_ns = footage(folder_of(desk, session))
+        shown, checked_ns = footage(folder_of(desk, session), desk)
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, checked_ns=checked_ns, reason=reason,
                           may_view=user.may("view"),
@@ -33,7 +33,7 @@ def router(web: Web) -> APIRouter:
     def view(request: Request, session: str, user: Annotated[User, Depends(web.allowed("view"))],
              reason: Annotated[str, Form()] = "") -> Response:
         desk = web.desk(request)
-        shown, checked_ns = footage(folder_of(desk, session))
+        shown, checked_ns = footage(folder_of(desk, session), desk)
         reason = " ".join(reason.split())
         if len(reason) < MIN_REASON:
             return web.render(request, "session.html", status=400, footage=shown, checked_ns=checked_ns,
@@ -48,14 +48,14 @@ def router(web: Web) -> APIRouter:
     def verify(request: Request, session: str) -> Response:
         """Read every byte of the session again, store the verdicts (an audit entry)."""
         desk = web.desk(request)
-        checked = web.verdicts.check(folder_of(desk, session, "verify"))
+        checked = web.verdicts.check(folder_of(desk, session, "verify"), desk.footage)
         desk.record("verify", session=session, ok=checked.ok,
                     states=sorted({s.state for s in checked.footage.segments}))
         return RedirectResponse(f"/sessions/{session}#segments", status_code=303)
 
-    def footage(folder: Path) -> tuple[playback.SessionFootage, int]:
+    def footage(folder: Path, desk: Desk) -> tuple[playback.SessionFootage, int]:
         """The session as the page shows it, with its last stored verdicts and when they were reached."""
-        checked = web.verdicts.latest(folder)
+        checked = web.verdicts.latest(folder, desk.footage)
         return checked.footage, checked.checked_ns
 
     return router
