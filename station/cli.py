@@ -158,7 +158,7 @@ def _verify(args: argparse.Namespace) -> int:
     a timer running this is the scheduled check."""
     from evidence.verify import run_verify
     from station.intake.witness import Witness
-    from station.services import has_database, open_database, recheck, stored_elsewhere, store_settings
+    from station.services import has_database, open_database, recheck, store_settings, stored_elsewhere
 
     store = store_settings(args.config_file)
     status = run_verify(args.paths, args.key, args.json, stored_elsewhere(args.paths, args.catalogue, store))

@@ -36,8 +36,7 @@ from station.dock.service import DockService
 from station.intake import enroll, witness
 from station.intake.pull import PullWatch, pull_into
 from station.intake.witness import Witness
-from station.store import anchor, bucket, store
-from station.store import restore as store_restore
+from station.store import anchor, bucket, restore as store_restore, store
 from station.store.bucket import StoreError, StoreSettings
 from station.store.reader import StoreReader
 from station.store.store import CentralStore

@@ -4,8 +4,8 @@ checked, the audit trail anchored in locked objects and compared, and the archiv
 rebuilt from the bucket alone."""
 from __future__ import annotations
 
-import shutil
 import asyncio
+import shutil
 
 from station.config import load as load_config
 from station.services import open_catalogue, open_station, store_settings
@@ -37,13 +37,13 @@ def test_freed_videos_are_read_from_the_store_in_ranges_and_verify_names_the_ver
     status, out, _ = run(capsys, config, "store", "free", "--days", "0", "--archive", str(archive))
     assert status == 0 and out.startswith(f"freed {len(originals)} video(s) of 2 session(s)")
     assert videos(archive) == {}
-    recorded = recorded_objects(archive)
-    key = sorted(originals)[0]
+    stored = recorded_objects(archive)
+    key = min(originals)
     s3(ceph_store).put_object(Bucket=bucket, Key=key, Body=b"not the footage")   # a later version, not the sealed
     status, out, _ = run(capsys, config, "verify", str(archive))
     assert status == 0, out
     for name in originals:
-        assert f"version {recorded[name]['version_id']}" in out
+        assert f"version {stored[name]['version_id']}" in out
     footage = footage_of(archive, config)
     with footage.open(archive / key) as stream:
         stream.seek(100)

@@ -107,6 +107,10 @@ class CatalogueFootage:
         """Whether the file is in the archive itself (not freed, not stored elsewhere)."""
         return Path(path).is_file()
 
+    def readable(self, path: Path) -> bool:
+        """Whether the file can be read: in the archive, or stored in the central store."""
+        return self.local(path) or (self.stored is not None and self.stored.has(self.key(path)))
+
     def open(self, path: Path) -> BinaryIO:
         """The file at ``path`` of the archive: the local copy if it is there, else the version
         the catalogue names in the central store, read in byte ranges."""

@@ -10,8 +10,8 @@ from station.commands import access as access_commands
 from station.commands.options import Shared
 from station.config import StationConfig
 from station.custody.audit import REFUSED
-from station.store.bucket import StoreError, StoreSettings
 from station.store.anchor import Checkpoint
+from station.store.bucket import StoreError, StoreSettings
 from station.store.cache import free
 from station.store.store import PushReport, status
 

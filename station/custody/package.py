@@ -104,7 +104,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     (work / "keys" / "station-ca.pem").write_bytes(ca.ca_pem)
     _verification(work, verdicts, chosen, ca.ca_pem)
     place = "；".join(p for p in (wanted.place, *(footage.place(s.id) for s, _ in chosen)) if p) or "设备未记录定位"
-    form = recordform.fill(chosen, place=place, request={
+    form = recordform.fill(chosen, place=place, open_file=footage.open, request={
         "target": f"{wanted.scope} {wanted.target}" + (f"（{local_time(wanted.start_ns)} 至 {local_time(wanted.end_ns)}）"
                                                       if wanted.scope == "range" else ""),
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,

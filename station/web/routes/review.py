@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from station.catalogue import playback, writeup
 from station.catalogue.catalogue import within_limit
+from station.catalogue.footage import CatalogueFootage
 from station.custody.access import AccessError, User
 from station.services import Desk
 from station.web.deps import MIN_REASON, Web, folder_of
@@ -25,7 +26,7 @@ def router(web: Web) -> APIRouter:
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, checked_ns=checked_ns, reason=reason,
                           may_view=user.may("view"),
-                          player=player_data(shown, web) if reason else None, reason_error=None,
+                          player=player_data(shown, web, desk.footage) if reason else None, reason_error=None,
                           export_request=own_request(desk, request.query_params.get("export", "")),
                           **casework(desk, session))
 
@@ -84,8 +85,9 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
             "place": desk.footage.place(session)}
 
 
-def player_data(shown: playback.SessionFootage, web: Web) -> dict:
-    """What the player script needs: the MIME type, and per segment its byte ranges and times."""
+def player_data(shown: playback.SessionFootage, web: Web, footage: CatalogueFootage) -> dict:
+    """What the player script needs: the MIME type, and per segment (whose video is in the
+    archive or the central store) its byte ranges and times."""
     return {
         "session": shown.session, "mime": shown.mime, "duration": shown.duration, "fps": shown.fps,
         "offset_min": int(web.zone().utcoffset(None).total_seconds() // 60),
@@ -94,5 +96,5 @@ def player_data(shown: playback.SessionFootage, web: Web) -> dict:
             "media": f"/sessions/{shown.session}/media/{s.name}",
             "frames": f"/sessions/{shown.session}/frames/{s.name}",
             "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
-        } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
+        } for s in shown.segments if s.parts and footage.readable(shown.folder / s.name)],
     }
