@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
 from bench_dock import _device  # noqa: E402
+from botocore.config import Config  # noqa: E402
 
 from evidence.keys import add_key  # noqa: E402
 from evidence.paths import DataDir  # noqa: E402

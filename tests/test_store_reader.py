@@ -8,6 +8,7 @@ import asyncio
 import shutil
 
 from station.config import load as load_config
+from station.custody import audit
 from station.services import open_catalogue, open_station, store_settings
 from station.web.routes.media import from_store
 from tests.ceph import ceph_store  # noqa: F401
@@ -127,3 +128,18 @@ def test_rebuild_from_the_store_gives_back_the_archive_the_trail_and_the_same_se
     status, out, _ = run(capsys, config, "audit", "verify", "--against-store", "--archive", str(archive))
     assert status == 0 and "intact" in out
     assert videos(archive) == originals           # fetched back, each its first (the sealed) version
+
+
+def test_a_push_frees_what_was_stored_keep_local_days_ago_and_the_trail_says_so(station, ceph_store, capsys):  # noqa: F811
+    archive, config, _ = station
+    originals = videos(archive)
+    config.write_text(config.read_text() + "keep_local_days = 0\n")
+    assert store(capsys, archive, config, "init")[0] == 0
+    status, out, _ = store(capsys, archive, config, "push")
+    assert status == 0 and f"freed {len(originals)} video(s) of 2 session(s)" in out
+    assert videos(archive) == {}
+    [freed] = [e.body for e in audit.entries(open_catalogue(archive).engine) if e.body["action"] == "store-free"]
+    assert sorted(freed["detail"]["files"]) == sorted(originals) and len(freed["footage"]) == 2
+    assert freed["detail"]["bytes"] == sum(len(data) for data in originals.values())
+    status, out, _ = run(capsys, config, "verify", str(archive))
+    assert status == 0 and out.count("read from the central store, version") == len(originals)

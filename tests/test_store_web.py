@@ -104,15 +104,24 @@ def ranged(base: str, session: str, videos: dict[str, bytes]) -> None:
     assert answer.headers["Content-Range"] == f"bytes 100-4099/{len(videos['seg-000001.mp4'])}"
 
 
+def reviewed(browser, archive: Path, config: Path, url: str | None, session: str,  # noqa: F811
+             videos: dict[str, bytes]) -> None:
+    """The session asked for in byte ranges and played in Chromium on ``archive``'s page."""
+    for base in with_users(archive, config, url):
+        ranged(base, session, videos)
+        played(browser, base, session)
+
+
+def session_of(archive: Path) -> str:
+    return next(archive.glob("[0-9]*/*/*/*/*/*/*/session-open.json")).parent.name
+
+
 def test_the_review_page_plays_a_session_from_the_store_after_its_local_copy_was_freed(
         tmp_path, ceph_store, browser, capsys, monkeypatch):  # noqa: F811
     archive = docked(tmp_path, None)
     config = configured(tmp_path, ceph_store, None, monkeypatch)
     videos = stored_and_freed(capsys, config, archive)
-    session = next(archive.glob("[0-9]*/*/*/*/*/*/*/session-open.json")).parent.name
-    for base in with_users(archive, config, None):
-        ranged(base, session, videos)
-        played(browser, base, session)
+    reviewed(browser, archive, config, None, session_of(archive), videos)
 
 
 def test_two_stations_one_bucket_a_session_docked_and_freed_at_a_is_reviewed_and_exported_at_b(
@@ -121,11 +130,8 @@ def test_two_stations_one_bucket_a_session_docked_and_freed_at_a_is_reviewed_and
     archive_b = tmp_path / "b" / "archive"
     dock_init(archive_b)
     config = configured(tmp_path, ceph_store, postgres_url, monkeypatch)
-    videos = stored_and_freed(capsys, config, archive_a)
-    session = next(archive_a.glob("[0-9]*/*/*/*/*/*/*/session-open.json")).parent.name
-    for base in with_users(archive_b, config, postgres_url):
-        ranged(base, session, videos)
-        played(browser, base, session)
+    videos, session = stored_and_freed(capsys, config, archive_a), session_of(archive_a)
+    reviewed(browser, archive_b, config, postgres_url, session, videos)
     assert not list(archive_b.rglob("seg-*.mp4"))          # B plays it from the store; no video was copied
     status, out = run(capsys, config, "export", "request", "--session", session, "--reason", "移送法院",
                       "--recipient", "li", "--for", "某区人民法院", "--archive", str(archive_b), "--user", "li")

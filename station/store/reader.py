@@ -67,35 +67,17 @@ class StoreReader:
     def check(self, key: str, sha256: str, size: int) -> tuple[bool, str]:
         version = self.version(key)
         try:
-            answer = self.s3.get_object(Bucket=self.settings.bucket, Key=key, VersionId=version)
-            digest, length = _hash(answer["Body"])
+            stored = bucket.read_back(self.s3, self.settings.bucket, key, version)
         except bucket.store_errors() as exc:
             raise bucket.failure(self.settings, exc) from exc
-        if digest == sha256 and length == size:
+        if stored.sha256 == sha256 and stored.size == size:
             return True, f"read from the central store, version {version}: its SHA-256 matches the seal"
-        return False, (f"the central store's version {version} holds {length} bytes with SHA-256 {digest}, "
-                       f"not the sealed {size} bytes")
+        return False, (f"the central store's version {version} holds {stored.size} bytes with SHA-256 "
+                       f"{stored.sha256}, not the sealed {size} bytes")
 
     def fetch(self, key: str, to: Path) -> None:
         row = self._row(key)
-        partial = to.with_name(to.name + ".part")
-        try:
-            answer = self.s3.get_object(Bucket=self.settings.bucket, Key=key, VersionId=row.version_id)
-            sha = hashlib.sha256()
-            with open(partial, "wb") as out:
-                for chunk in iter(lambda: answer["Body"].read(bucket.CHUNK), b""):
-                    sha.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-        except bucket.store_errors() as exc:
-            partial.unlink(missing_ok=True)
-            raise bucket.failure(self.settings, exc) from exc
-        if sha.hexdigest() != row.sha256:
-            partial.unlink()
-            raise StoreError(f"{key} version {row.version_id} read from the store as SHA-256 {sha.hexdigest()}, "
-                             f"not {row.sha256}")
-        partial.replace(to)
+        download(self.s3, self.settings, key, row.version_id, to, row.sha256)
 
     def get_range(self, key: str, version: str, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` (inclusive) of the version."""
@@ -138,9 +120,25 @@ class RangedObject(io.RawIOBase):
         return len(data)
 
 
-def _hash(body: BinaryIO) -> tuple[str, int]:
-    sha, size = hashlib.sha256(), 0
-    for chunk in iter(lambda: body.read(bucket.CHUNK), b""):
-        sha.update(chunk)
-        size += len(chunk)
-    return sha.hexdigest(), size
+def download(s3: Any, settings: StoreSettings, key: str, version_id: str, to: Path, sha256: str | None) -> None:
+    """The version written to the file ``to`` (through a partial copy, fsynced), its SHA-256
+    checked against ``sha256`` (None: against the one in its metadata) before it is put in place."""
+    partial, sha = to.with_name(to.name + ".part"), hashlib.sha256()
+    to.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        answer = s3.get_object(Bucket=settings.bucket, Key=key, VersionId=version_id)
+        with open(partial, "wb") as out:
+            for chunk in iter(lambda: answer["Body"].read(bucket.CHUNK), b""):
+                sha.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except bucket.store_errors() as exc:
+        partial.unlink(missing_ok=True)
+        raise bucket.failure(settings, exc) from exc
+    expected = sha256 or answer.get("Metadata", {}).get(bucket.SHA256_METADATA)
+    if sha.hexdigest() != expected:
+        partial.unlink()
+        raise StoreError(f"{key} version {version_id} read from the store as SHA-256 {sha.hexdigest()}, not "
+                         f"the {expected} it was stored with: not used")
+    partial.replace(to)

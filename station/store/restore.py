@@ -7,13 +7,13 @@ was archived, which the catalogue reads from it.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 from station.store import bucket
-from station.store.bucket import SHA256_METADATA, StoreError, StoreSettings
+from station.store.bucket import StoreSettings
+from station.store.reader import download
 
 SHARED = ("chain/", "events/")
 
@@ -26,7 +26,7 @@ def fetch_all(s3: Any, settings: StoreSettings, archive: Path, archived: dict[st
               if version["Key"].startswith(SHARED) or version["Key"].rpartition("/")[0] in archived
               or (version["Key"].startswith("writeups/") and version["Key"].split("/")[1] in sessions)]
     for version in wanted:
-        _fetch(s3, settings, version, archive / version["Key"])
+        download(s3, settings, version["Key"], version["VersionId"], archive / version["Key"], None)
     for folder, archived_ns in archived.items():
         opened = archive / folder / "session-open.json"
         if opened.exists():
@@ -45,22 +45,3 @@ def _first_versions(s3: Any, settings: StoreSettings) -> list[dict[str, Any]]:
     except bucket.store_errors() as exc:
         raise bucket.failure(settings, exc) from exc
     return [first[key] for key in sorted(first) if not key.startswith("audit/")]
-
-
-def _fetch(s3: Any, settings: StoreSettings, version: dict[str, Any], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial, sha = target.with_name(target.name + ".part"), hashlib.sha256()
-    try:
-        answer = s3.get_object(Bucket=settings.bucket, Key=version["Key"], VersionId=version["VersionId"])
-        with open(partial, "wb") as out:
-            for chunk in iter(lambda: answer["Body"].read(bucket.CHUNK), b""):
-                sha.update(chunk)
-                out.write(chunk)
-    except bucket.store_errors() as exc:
-        partial.unlink(missing_ok=True)
-        raise bucket.failure(settings, exc) from exc
-    if sha.hexdigest() != answer.get("Metadata", {}).get(SHA256_METADATA):
-        partial.unlink()
-        raise StoreError(f"{version['Key']} version {version['VersionId']} does not hold the SHA-256 it was stored "
-                         f"with: not restored")
-    partial.replace(target)
