@@ -17,7 +17,8 @@ from tests.test_store import pulled, recorded_objects, run, s3, station, store  
 
 
 def pushed(capsys, archive, config) -> None:
-    assert store(capsys, archive, config, "init")[0] == 0
+    said = store(capsys, archive, config, "init")
+    assert said[0] == 0, said
     assert store(capsys, archive, config, "push")[0] == 0
 
 
