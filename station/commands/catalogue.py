@@ -204,7 +204,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         print(f"the damaged catalogue file was moved aside to {aside}")
     if args.from_store:
         fetched, done = rebuild_from_store(args.archive, _store(args), args.catalogue)
-        print(f"fetched {fetched} file(s) and the audit journal back from the central store")
+        print(f"fetched {fetched} file(s) back from the central store (and the audit journal, if it was lost)")
     else:
         done = restore(args.archive, args.catalogue)
     if done is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from station import services
 from station.commands import access as access_commands
@@ -82,7 +83,7 @@ def _free(args: argparse.Namespace, config: StationConfig) -> int:
     return 0
 
 
-def _freed(desk: services.Desk, archive, days: int) -> None:
+def _freed(desk: services.Desk, archive: Path, days: int) -> None:
     freed = free(desk.catalogue, archive, days, time.time_ns())
     desk.record("store-free", footage=freed.sessions, files=freed.files, bytes=freed.bytes, days=days)
     print(f"freed {len(freed.files)} video(s) of {len(freed.sessions)} session(s), {freed.bytes} bytes, stored and "

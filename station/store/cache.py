@@ -6,11 +6,13 @@ identity records stay, so the station still lists, plays (ranged GETs) and verif
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from evidence.files import sync_directory
 from station.catalogue.catalogue import DAY_NS, Catalogue, station_id
 from station.store.store import stored_objects, stored_sessions
 
@@ -37,9 +39,19 @@ def free(catalogue: Catalogue, archive: Path, keep_days: int, now_ns: int) -> Fr
         path = archive / row.key
         if not (row.key.endswith(".mp4") and path.is_file()):
             continue
-        path.unlink()
+        _unlink(path)
         done.files.append(row.key)
         done.bytes += row.size
         if row.session not in done.sessions:
             done.sessions.append(row.session)
     return done
+
+
+def _unlink(path: Path) -> None:
+    """The video (read-only, 0444) removed, its folder made writable first if a custodian had
+    taken that away (as the purge does), and the removal made durable."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK):
+        os.chmod(folder, folder.stat().st_mode | 0o200)
+    path.unlink()
+    sync_directory(folder)
