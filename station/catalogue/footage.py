@@ -100,7 +100,7 @@ class CatalogueFootage:
 
     def key(self, path: Path) -> str:
         """The store's key of a file of the archive or of its cache."""
-        relative = Path(path).relative_to(self.archive)
+        relative = Path(path).resolve().relative_to(self.archive.resolve())
         return (relative.relative_to(CACHE) if relative.parts[0] == CACHE else relative).as_posix()
 
     def local(self, path: Path) -> bool:
@@ -132,7 +132,9 @@ class CatalogueFootage:
         return self.stored.check(key, sealed["sha256"], sealed["size"])
 
     def sessions_of_case(self, case: str) -> list[str]:
-        return [found["session"] for found in self.catalogue.search(case=case, station=self.station)]
+        """Those this archive holds; with a central store, those of every station sharing the catalogue."""
+        station = self.station if self.stored is None else None
+        return [found["session"] for found in self.catalogue.search(case=case, station=station)]
 
     def place(self, session: str) -> str | None:
         found = self.catalogue.session(session) or {}
