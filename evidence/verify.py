@@ -100,7 +100,13 @@ def find_sessions(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None,
+# Where a video absent from its folder may be kept instead (a dock's central store): given the
+# folder, the video's name and its sealed "file" member, (whether the bytes kept there match the
+# seal, a sentence saying where and which version was read), or None if it is not kept there.
+Elsewhere = Callable[[Path, str, dict[str, Any]], "tuple[bool, str] | None"]
+
+
+def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None, elsewhere: Elsewhere | None = None,
                  progress: Callable[[int, int, str], None] | None = None) -> list[SessionVerdict]:
     """Verify every session found below ``paths``; ``trusted`` pins the acceptable public keys;
     ``progress(done, total, session)`` after each session."""
@@ -108,7 +114,7 @@ def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None,
     folders = find_sessions(paths)
     verdicts = []
     for folder in folders:
-        verdicts.append(verify_session(folder, trusted))
+        verdicts.append(verify_session(folder, trusted, elsewhere))
         if progress:
             progress(len(verdicts), len(folders), folder.name)
     identities = identity_records(paths)
@@ -120,7 +126,8 @@ def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None,
     return verdicts
 
 
-def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVerdict:
+def verify_session(folder: Path, trusted: set[bytes] | None = None,
+                   elsewhere: Elsewhere | None = None) -> SessionVerdict:
     verdict = SessionVerdict(folder, folder.name)
     opened = _load(folder / SESSION_OPEN, verdict, "session-open")
     if opened is None:
@@ -143,7 +150,8 @@ def verify_session(folder: Path, trusted: set[bytes] | None = None) -> SessionVe
         if record is None:
             verdict.segments.append(SegmentVerdict(name, "TAMPERED", "its manifest's signature does not hold"))
             continue
-        verdict.segments.append(_check_segment(folder, name, record, opened, trusted, file_hashes, claimed))
+        verdict.segments.append(_check_segment(folder, name, record, opened, trusted, file_hashes, claimed,
+                                               elsewhere))
         if record.body["type"] == "segment" and record.public_key == opened.public_key \
                 and record.body["session"] == opened.body["session"]:
             chain.append(record)
@@ -188,7 +196,8 @@ def _segment_records(folder: Path, verdict: SessionVerdict) -> list[tuple[Path, 
 
 
 def _check_segment(folder: Path, name: str, record: SignedRecord, opened: SignedRecord,
-                   trusted: set[bytes] | None, file_hashes: dict[str, str], claimed: set[str]) -> SegmentVerdict:
+                   trusted: set[bytes] | None, file_hashes: dict[str, str], claimed: set[str],
+                   elsewhere: Elsewhere | None = None) -> SegmentVerdict:
     body = record.body
     seq = body.get("seq")
     if body.get("type") != "segment":
@@ -222,14 +231,21 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
                                                    f"fragment(s) that no seal covers (a player shows them)", seq)
         return SegmentVerdict(name, "RECOVERED", f"{extra} bytes after the sealed end hold no complete fragment: "
                                                  f"cut by the power loss, not evidence", seq)
-    elsewhere = [other for other, digest in file_hashes.items() if digest == sealed["sha256"] and other != name]
-    if elsewhere:
-        claimed.add(elsewhere[0])
-        return SegmentVerdict(name, "OUT-OF-ORDER", f"its video is now {elsewhere[0]} (files swapped or renamed)", seq)
+    moved = [other for other, digest in file_hashes.items() if digest == sealed["sha256"] and other != name]
+    if moved:
+        claimed.add(moved[0])
+        return SegmentVerdict(name, "OUT-OF-ORDER", f"its video is now {moved[0]} (files swapped or renamed)", seq)
     if not path.exists():
         dock = _released_by(folder, name, sealed["sha256"], record.public_key)
         if dock:
             return SegmentVerdict(name, "OK", f"released after upload (receipt from dock {dock})", seq)
+        kept = elsewhere(folder, name, sealed) if elsewhere else None
+        if kept:
+            matches, where = kept
+            problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index")) if matches else None
+            if problem:
+                return SegmentVerdict(name, "TAMPERED", problem, seq)
+            return SegmentVerdict(name, ("RECOVERED" if recovered else "OK") if matches else "TAMPERED", where, seq)
         return SegmentVerdict(name, "MISSING", "the video file was deleted; its manifest remains", seq)
     return SegmentVerdict(name, "TAMPERED", _which_part(path, body), seq)
 
@@ -524,14 +540,14 @@ def add_verify_command(commands: argparse._SubParsersAction, help_text: str,
     return verify
 
 
-def run_verify(paths: list[Path], keys: list[str], as_json: bool,
+def run_verify(paths: list[Path], keys: list[str], as_json: bool, elsewhere: Elsewhere | None = None,
                progress: Callable[[int, int, str], None] | None = None) -> int:
     """Verify and print the report; exit status 0 only if every session is good."""
     trusted = {load_public_key(key_text(key)) for key in keys} if keys else None
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise EvidenceError(f"verify: no such file or folder: {', '.join(missing)}.")
-    verdicts = verify_paths(paths, trusted, progress)
+    verdicts = verify_paths(paths, trusted, elsewhere, progress)
     ok = bool(verdicts) and all(v.ok for v in verdicts)
     if as_json:
         print(json.dumps({"ok": ok, "keys_pinned": trusted is not None, "keys": keys_per_serial(verdicts),

@@ -123,7 +123,7 @@ def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shar
 
     add_verify_command(commands, _("check archived footage against its signed seals, and name the dockings "
                                    "refused for a rewound or forked chain"),
-                       _("the archive, or folders in it")).set_defaults(run=_verify)
+                       _("the archive, or folders in it")).set_defaults(run=_verify, config_file=config)
     add_progress(commands.choices["verify"])
     commands.choices["verify"].set_defaults(zone=config.zone)
     commands.choices["verify"].add_argument(
@@ -189,11 +189,13 @@ def _verify(args: argparse.Namespace) -> int:
     a timer running this is the scheduled check."""
     from evidence.verify import run_verify
     from station.intake.witness import Witness
-    from station.services import has_database, open_database, recheck
+    from station.services import has_database, open_database, recheck, store_settings, stored_elsewhere
 
-    status = run_verify(args.paths, args.key, args.json, meter(args, _("verifying")))
+    store = store_settings(args.config_file)
+    status = run_verify(args.paths, args.key, args.json, stored_elsewhere(args.paths, args.catalogue, store),
+                        meter(args, _("verifying")))
     for archive in [path for path in args.paths if has_database(path, args.catalogue)]:
-        recheck(archive, args.catalogue)
+        recheck(archive, args.catalogue, store)
         for refusal in Witness(open_database(archive, args.catalogue)).refusals():
             print(witness_commands.describe(refusal, archive, args.zone), file=sys.stderr if args.json else sys.stdout)
             status = status or int(refusal["acknowledged_by"] is None)

@@ -96,6 +96,9 @@ KEYS = [
     Key("store.region", "us-east-1", _text, "a region name in quotes", "the S3 region the requests are signed for"),
     Key("store.long_term_years", 30, _whole(1, 200), "a whole number from 1 to 200",
         "years the store locks marked (R7) footage and footage linked to a case"),
+    Key("store.keep_local_days", None, _whole(0, 36500), "a whole number of days from 0 to 36500",
+        "days a stored session's videos stay on this station after they were stored and read back "
+        "(bodycam-station store free); unset: kept for ever"),
 ]
 _BY_NAME = {key.name: key for key in KEYS}
 _SECTIONS = {name.partition(".")[0] for name in _BY_NAME if "." in name}

@@ -7,6 +7,7 @@ connects to the database, runs migrations or loads the dock's key.
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_OPEN
+from evidence.verify import Elsewhere
 from station import db
 from station.catalogue import catalogue
 from station.catalogue.catalogue import Catalogue, Hook
@@ -34,8 +36,9 @@ from station.dock.service import DockService
 from station.intake import enroll, witness
 from station.intake.pull import PullWatch, pull_into
 from station.intake.witness import Witness
-from station.store import store
+from station.store import anchor, bucket, restore as store_restore, store
 from station.store.bucket import StoreError, StoreSettings
+from station.store.reader import StoreReader
 from station.store.store import CentralStore
 from station.supervision import inspections
 from station.supervision.inspections import Inspections
@@ -161,6 +164,7 @@ class Station:
     signer: FileSigner
     clock: Callable[[], int] = time.time_ns
     throttle: Throttle = Throttle()
+    store: StoreSettings | None = None        # the central store the footage is also read from
 
     @property
     def journal(self) -> journal.Journal:
@@ -171,23 +175,28 @@ class Station:
         """The audit trail, each entry also appended to the archive's journal."""
         return AuditTrail(self.engine, self.signer, source=source, journal=self.journal)
 
+    @functools.cached_property
+    def stored(self) -> StoreReader | None:
+        """The central store's objects, read where the archive no longer holds them."""
+        return StoreReader(self.engine, self.store) if self.store is not None else None
+
     def desk(self, user: User | None, source: str | None = None) -> Desk:
         """The services for ``user`` (None: before anyone signed in), each audit entry naming
         ``source`` (by default the operating-system user and host)."""
         trail, stamp = self.trail(source), Stamp(self.clock)
         catalogue = Catalogue(self.engine, hook=audit_hook(trail, user, stamp), clock=stamp)
         gate = Access(self.engine, trail, clock=self.clock, throttle=self.throttle)
-        footage = CatalogueFootage(catalogue, self.archive)
+        footage = CatalogueFootage(catalogue, self.archive, self.stored)
         return Desk(user, self.signer, trail, gate, catalogue, footage, Exports(gate, footage),
                     Witness(self.engine, trail))
 
 
 def open_station(archive: Path, url: str | None = None, *, clock: Callable[[], int] = time.time_ns,
-                 throttle: Throttle = Throttle()) -> Station:
+                 throttle: Throttle = Throttle(), store: StoreSettings | None = None) -> Station:
     """The station of ``archive`` (which must have its dock key) on the database at ``url``; the
     journal given what a crash kept from it, a database behind the journal refused."""
     signer = dock_signer(archive)
-    station = Station(Path(archive), open_database(archive, url), signer, clock, throttle)
+    station = Station(Path(archive), open_database(archive, url), signer, clock, throttle, store)
     station.journal.reconcile()
     return station
 
@@ -217,15 +226,36 @@ def restore(archive: Path, url: str | None = None, clock: Callable[[], int] = ti
     return done
 
 
-def recheck(archive: Path, url: str | None = None) -> int:
-    """Verify again every session the catalogue holds in ``archive`` (every byte) and store the
-    verdicts the review page shows: the scheduled check. How many sessions were checked."""
-    engine = open_database(archive, url)
-    stored = Verdicts(engine)
-    found = Catalogue(engine).search(station=catalogue.station_id(archive))
+def recheck(archive: Path, url: str | None = None, store: StoreSettings | None = None) -> int:
+    """Verify again every session the catalogue holds in ``archive`` (every byte, a freed video's
+    in the central store) and store the verdicts the review page shows: the scheduled check.
+    How many sessions were checked."""
+    footage = _footage(archive, url, store)
+    stored = Verdicts(footage.catalogue.engine)
+    found = footage.catalogue.search(station=catalogue.station_id(archive))
     for session in found:
-        stored.check(Path(archive) / session["folder"])
+        stored.check(Path(archive) / session["folder"], footage)
     return len(found)
+
+
+def _footage(archive: Path, url: str | None, store: StoreSettings | None) -> CatalogueFootage:
+    engine = open_database(archive, url)
+    return CatalogueFootage(Catalogue(engine), archive, StoreReader(engine, store) if store else None)
+
+
+def stored_elsewhere(paths: Iterable[Path], url: str | None, store: StoreSettings | None) -> Elsewhere | None:
+    """Where ``verify`` finds a video freed from a station's archive among ``paths``: the
+    version its catalogue names in the central store; None without a store."""
+    if store is None:
+        return None
+    views = [_footage(path, url, store) for path in paths if has_database(path, url)]
+
+    def elsewhere(folder: Path, name: str, sealed: dict[str, Any]) -> tuple[bool, str] | None:
+        for view in views:
+            if view.archive.resolve() in Path(folder).resolve().parents:
+                return view.elsewhere(folder, name, sealed)
+        return None
+    return elsewhere
 
 
 def open_catalogue(archive: Path, url: str | None = None, **options: Any) -> Catalogue:
@@ -271,7 +301,47 @@ def store_settings(config: StationConfig) -> StoreSettings | None:
     if not (config["store.endpoint"] and config["store.bucket"]):
         raise StoreError(f"station configuration {config.source}: [store] needs both 'endpoint' and 'bucket'.")
     return StoreSettings(config["store.endpoint"], config["store.bucket"], config["store.region"],
-                         config["store.long_term_years"])
+                         config["store.long_term_years"], config["store.keep_local_days"])
+
+
+def anchor_trail(archive: Path, engine: Engine, signer: FileSigner, settings: StoreSettings,
+                 clock: Callable[[], int] = time.time_ns) -> anchor.Checkpoint | None:
+    """This station's journal entries not yet anchored, stored in the bucket with a signed checkpoint."""
+    def archived(since_ns: int) -> dict[str, int]:
+        own = {s["session"]: s for s in Catalogue(engine).search(station=signer.key_id)}
+        return {own[name]["folder"]: own[name]["archived_ns"] for name in store.stored_since(engine, since_ns)
+                if name in own}
+    return anchor.anchor(bucket.client(settings), settings, journal.path(archive, signer.key_id), signer, clock(),
+                         archived)
+
+
+def against_store(archive: Path, engine: Engine, signer: FileSigner, settings: StoreSettings) -> list[str]:
+    """The station's trail, in its database and its journal, against what it anchored in the store."""
+    s3 = bucket.client(settings)
+    checkpoint = anchor.latest(s3, settings, signer.public_key)
+    if checkpoint is None:
+        return [f"the store holds no checkpoint of station {signer.key_id}'s trail: nothing to compare with"]
+    stored = anchor.anchored(s3, settings, signer.public_key)
+    ours = {e.seq: e for e in audit.entries(engine) if e.public_key == signer.public_key}
+    kept = {e.seq: e for e in journal.read(journal.path(archive, signer.key_id))}
+    return anchor.compare(stored, checkpoint, ours, "the database") + \
+        anchor.compare(stored, checkpoint, kept, "the journal")
+
+
+def rebuild_from_store(archive: Path, settings: StoreSettings, url: str | None = None) -> tuple[int, Rebuilt | None]:
+    """The archive and catalogue made again from the bucket alone: every object the station
+    stored (its first version, its SHA-256 checked) fetched back under its key, the audit
+    journal from the anchored batches, each session's archiving time from the checkpoints; then
+    :func:`restore` (the archive catalogued, the journal replayed). Needs the station's keys
+    (``dock/``, ``devices/``), which are its identity, not footage. Returns (files fetched, rebuilt)."""
+    signer = dock_signer(archive)
+    s3 = bucket.client(settings)
+    file = journal.path(archive, signer.key_id)
+    if not file.exists():
+        anchor.restore_journal(s3, settings, signer.public_key, file)
+    fetched = store_restore.fetch_all(s3, settings, Path(archive), anchor.archived_times(s3, settings,
+                                                                                          signer.public_key))
+    return fetched, restore(archive, url)
 
 
 def open_store(desk: Desk, archive: Path, settings: StoreSettings) -> CentralStore:

@@ -92,9 +92,12 @@ def archive_files(archive: Path) -> dict[str, bytes]:
 
 
 def versions(client, bucket: str) -> dict[str, list[str]]:
+    """The versions of every footage object (the anchored audit trail, under audit/, is
+    tests/test_store_reader.py's)."""
     found: dict[str, list[str]] = {}
     for version in client.list_object_versions(Bucket=bucket).get("Versions", []):
-        found.setdefault(version["Key"], []).append(version["VersionId"])
+        if not version["Key"].startswith("audit/"):
+            found.setdefault(version["Key"], []).append(version["VersionId"])
     return found
 
 

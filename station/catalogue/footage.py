@@ -4,12 +4,20 @@ The signed records in the archive are the authority for everything the record fo
 session (officer, device, times, segments and their hashes). Where a session's folder is,
 which sessions belong to a case, and where it was recorded come from the catalogue
 (:class:`CatalogueFootage`).
+
+With a central store the local archive is a cache (docs/central-store.md, "The local copy as a
+cache"): a stored session's videos may be freed, and a session another station docked has only
+its small signed records here, fetched into ``<archive>/.store-cache/``. Every reader of
+footage bytes opens them through :meth:`CatalogueFootage.open`, the one place that serves a
+file from the archive when it is there and from the store (ranged GETs of the version the
+catalogue names) when it is not; verifying checks a freed video in the store
+(:meth:`CatalogueFootage.elsewhere`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
 
 from evidence.records import MANIFEST_SUFFIX, SESSION_CLOSE, SESSION_OPEN, SignedRecord, read_record
 from station.catalogue.catalogue import Catalogue, station_id
@@ -27,27 +35,115 @@ class Footage(Protocol):
     def place(self, session: str) -> str | None:
         """Where the session was recorded, as text for the record form, if known."""
 
+    def open(self, path: Path) -> BinaryIO:
+        """A file of the archive, read where it is (the archive, else the central store)."""
+
+    def elsewhere(self, folder: Path, name: str, sealed: dict[str, Any]) -> tuple[bool, str] | None:
+        """A video absent from ``folder`` checked where it is kept (``evidence.verify.Elsewhere``)."""
+
+
+CACHE = ".store-cache"          # <archive>/.store-cache/<session folder>: records of sessions stored elsewhere
+
+
+class StoredFiles(Protocol):
+    """The central store as footage sees it: files by their key, their path in an archive."""
+
+    def has(self, key: str) -> bool:
+        """Whether the catalogue records ``key`` as stored (and read back)."""
+
+    def open(self, key: str) -> BinaryIO:
+        """The stored version of ``key``, seekable, read in byte ranges."""
+
+    def size(self, key: str) -> int:
+        """The stored version's size in bytes."""
+
+    def check(self, key: str, sha256: str, size: int) -> tuple[bool, str]:
+        """Read the stored version whole: whether it holds ``sha256`` and ``size``, and a
+        sentence naming the version checked."""
+
+    def fetch(self, key: str, to: Path) -> None:
+        """Copy the stored version into the file ``to``, its SHA-256 checked on the way."""
+
+    def keys(self, session: str) -> list[str]:
+        """The keys stored with ``session``."""
+
 
 class CatalogueFootage:
-    """The footage of this station's archive, as the catalogue knows it: purged sessions and
-    those another station sharing the catalogue holds are not here."""
+    """The footage of this station's archive, as the catalogue knows it: purged sessions are not
+    here, nor, without a central store, those another station sharing the catalogue holds."""
 
-    def __init__(self, catalogue: Catalogue, archive: Path) -> None:
+    def __init__(self, catalogue: Catalogue, archive: Path, stored: StoredFiles | None = None) -> None:
         self.catalogue, self.archive, self.station = catalogue, Path(archive), station_id(archive)
+        self.stored = stored
 
     def folder(self, session: str) -> Path | None:
         found = self.catalogue.session(session)
-        if found is None or found["station"] != self.station or found["purged_ns"] is not None:
+        if found is None or found["purged_ns"] is not None:
             return None
-        return self.archive / found["folder"]
+        if found["station"] == self.station:
+            return self.archive / found["folder"]
+        return self._cached(found) if self.stored is not None else None
+
+    def _cached(self, found: dict[str, Any]) -> Path | None:
+        """A session another station docked: its signed records (not its videos) fetched from
+        the store into the cache once; None if the store holds none of it."""
+        folder = self.archive / CACHE / found["folder"]
+        keys = [key for key in self.stored.keys(found["session"]) if key.startswith(found["folder"] + "/")]
+        if not keys:
+            return None
+        for key in keys:
+            target = self.archive / CACHE / key
+            if not _video(key) and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.stored.fetch(key, target)
+        return folder
+
+    def key(self, path: Path) -> str:
+        """The store's key of a file of the archive or of its cache."""
+        relative = Path(path).resolve().relative_to(self.archive.resolve())
+        return (relative.relative_to(CACHE) if relative.parts[0] == CACHE else relative).as_posix()
+
+    def local(self, path: Path) -> bool:
+        """Whether the file is in the archive itself (not freed, not stored elsewhere)."""
+        return Path(path).is_file()
+
+    def readable(self, path: Path) -> bool:
+        """Whether the file can be read: in the archive, or stored in the central store."""
+        return self.local(path) or (self.stored is not None and self.stored.has(self.key(path)))
+
+    def open(self, path: Path) -> BinaryIO:
+        """The file at ``path`` of the archive: the local copy if it is there, else the version
+        the catalogue names in the central store, read in byte ranges."""
+        if self.local(path) or self.stored is None or not self.stored.has(self.key(path)):
+            return open(path, "rb")
+        return self.stored.open(self.key(path))
+
+    def size(self, path: Path) -> int:
+        if self.local(path) or self.stored is None:
+            return Path(path).stat().st_size
+        return self.stored.size(self.key(path))
+
+    def elsewhere(self, folder: Path, name: str, sealed: dict[str, Any]) -> tuple[bool, str] | None:
+        """For the verifier: a video not in ``folder`` checked in the store whole, against its
+        seal (which version was read is in the sentence); None if the store does not hold it."""
+        key = self.key(Path(folder) / name)
+        if self.stored is None or not self.stored.has(key):
+            return None
+        return self.stored.check(key, sealed["sha256"], sealed["size"])
 
     def sessions_of_case(self, case: str) -> list[str]:
-        return [found["session"] for found in self.catalogue.search(case=case, station=self.station)]
+        """Those this archive holds; with a central store, those of every station sharing the catalogue."""
+        station = self.station if self.stored is None else None
+        return [found["session"] for found in self.catalogue.search(case=case, station=station)]
 
     def place(self, session: str) -> str | None:
         found = self.catalogue.session(session) or {}
         first, last = found.get("place_first"), found.get("place_last")
         return " – ".join(dict.fromkeys(p for p in (first, last) if p)) or None
+
+
+def _video(key: str) -> bool:
+    return key.rpartition("/")[2].startswith("seg-") and key.endswith(".mp4")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 from evidence import EvidenceError
 from evidence.boxes import BoxError, avc_configuration
@@ -87,8 +87,13 @@ class SessionFootage:
         return [m for s in self.segments for m in s.markers]
 
 
-def load(folder: Path, verdict: SessionVerdict) -> SessionFootage:
-    """Describe how to play the session in ``folder``, each segment with its state in ``verdict``."""
+def open_local(path: Path) -> BinaryIO:
+    return path.open("rb")
+
+
+def load(folder: Path, verdict: SessionVerdict, open_file: Callable[[Path], BinaryIO] = open_local) -> SessionFootage:
+    """Describe how to play the session in ``folder``, each segment with its state in ``verdict``;
+    a video's first bytes are read with ``open_file`` (the footage's: a freed one from the store)."""
     opened = verdict.open_record.body if verdict.open_record else {}
     segments, fps, mime = [], 0, ""
     for verdict_segment in verdict.segments:
@@ -97,8 +102,8 @@ def load(folder: Path, verdict: SessionVerdict) -> SessionFootage:
         fps = fps or header.get("video", {}).get("fps", 0)
         segment = _segment(folder, verdict_segment.name, verdict_segment.state, verdict_segment.detail, index,
                            header.get("video", {}).get("fps") or fps or 30)
-        if not mime and segment.parts and (folder / segment.name).exists():
-            mime = media_type(folder / segment.name, segment.parts[0], "audio" in header)
+        if not mime and segment.parts:
+            mime = media_type(open_file, folder / segment.name, segment.parts[0], "audio" in header)
         segments.append(segment)
     return SessionFootage(verdict.session, folder, opened, verdict.closed, verdict.problems, fps or 30,
                           mime, segments)
@@ -196,11 +201,15 @@ def _sealed_markers(manifest: Path, index: list[dict[str, Any]]) -> list[dict[st
         return [line for line in index if line.get("type") == "marker"]
 
 
-def media_type(video: Path, init: Part, audio: bool) -> str:
+def media_type(open_file: Callable[[Path], BinaryIO], video: Path, init: Part, audio: bool) -> str:
     """The MIME type with codecs a browser needs to play these segments: ``avc1.PPCCLL`` read
-    from the ``avcC`` box of the init part (profile, compatibility, level)."""
-    with video.open("rb") as file:
-        head = file.read(init.size)
+    from the ``avcC`` box of the init part (profile, compatibility, level); "" if the video
+    cannot be read."""
+    try:
+        with open_file(video) as file:
+            head = file.read(init.size)
+    except OSError:
+        return ""
     try:
         configuration = avc_configuration(head)
     except BoxError:

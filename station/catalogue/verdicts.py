@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from evidence.verify import verify_session
+from evidence.verify import Elsewhere, verify_session
 from station.catalogue import playback
 from station.catalogue.playback import SessionFootage
 
@@ -43,6 +44,15 @@ def create_tables(connection: Connection) -> None:
     metadata.create_all(connection)
 
 
+class Where(Protocol):
+    """Where a session's files are read (``station.catalogue.footage.CatalogueFootage``)."""
+
+    elsewhere: Elsewhere
+
+    def open(self, path: Path) -> BinaryIO:
+        """The file, from the archive or the central store."""
+
+
 @dataclass(frozen=True)
 class Checked:
     """A session as last verified, each segment with its verdict, and when that was."""
@@ -61,9 +71,11 @@ class Verdicts:
     def __init__(self, engine: Engine, clock: Callable[[], int] = time.time_ns) -> None:
         self.engine, self.clock = engine, clock
 
-    def check(self, folder: Path) -> Checked:
-        """Verify the session in ``folder`` now (every byte) and store the verdicts."""
-        footage, now = playback.load(folder, verify_session(folder)), self.clock()
+    def check(self, folder: Path, where: Where | None = None) -> Checked:
+        """Verify the session in ``folder`` now (every byte; a video freed from the archive in
+        the central store, through ``where``: the footage's) and store the verdicts."""
+        verdict = verify_session(folder, elsewhere=where.elsewhere if where else None)
+        footage, now = playback.load(folder, verdict, where.open if where else playback.open_local), self.clock()
         with self.engine.begin() as connection:
             connection.execute(segment_verdicts.delete().where(segment_verdicts.c.session == footage.session))
             connection.execute(session_checks.delete().where(session_checks.c.session == footage.session))
@@ -88,6 +100,6 @@ class Verdicts:
             segment.state, segment.detail = states[segment.name].state, states[segment.name].detail
         return Checked(footage, check.checked_ns)
 
-    def latest(self, folder: Path) -> Checked:
+    def latest(self, folder: Path, where: Where | None = None) -> Checked:
         """The stored check, or (never checked) one made and stored now."""
-        return self.stored(folder) or self.check(folder)
+        return self.stored(folder) or self.check(folder, where)

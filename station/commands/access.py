@@ -28,7 +28,8 @@ from station.words.messages import N_, _, language
 
 def open_desk(args: argparse.Namespace) -> Desk:
     """The station of ``--archive`` on ``--catalogue``, before anyone has signed in."""
-    return services.open_station(args.archive, args.catalogue, throttle=args.throttle).desk(None)
+    return services.open_station(args.archive, args.catalogue, throttle=args.throttle,
+                                 store=services.store_settings(args.config_file)).desk(None)
 
 
 def gate(args: argparse.Namespace, permission: str | None, action: str, *, footage: Sequence[str] = (),
@@ -36,7 +37,7 @@ def gate(args: argparse.Namespace, permission: str | None, action: str, *, foota
     """The desk of the authenticated acting user, whose role must grant ``permission`` (None:
     any user; refusals audited). A station without users yet (before its first administrator)
     asks no one: the user is None."""
-    station = services.open_station(args.archive, args.catalogue)
+    station = services.open_station(args.archive, args.catalogue, store=services.store_settings(args.config_file))
     desk = station.desk(None)
     if not desk.access.has_users():
         return desk, None
@@ -198,7 +199,7 @@ def _view(args: argparse.Namespace) -> int:
     folder = desk.footage.folder(args.session)
     if folder is None:
         access.refuse(user, "view", f"no session {args.session} is archived.", footage=[args.session], reason=reason)
-    verdict = verify_session(folder)
+    verdict = verify_session(folder, elsewhere=desk.footage.elsewhere)
     access.audit.record(user.name, "view", role=user.role, footage=[args.session], reason=reason,
                         detail={"ok": verdict.ok})
     lang = language()

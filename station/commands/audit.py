@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evidence.keys import key_text, load_public_key
 from evidence.paths import ArchiveDir
+from station import services
 from station.commands import tables
 from station.commands.access import acting_user, gate, open_desk
 from station.commands.options import Shared
@@ -14,6 +15,7 @@ from station.commands.tables import Column
 from station.custody import audit
 from station.words import labels, zone
 from station.words.messages import N_, _, language
+from station.store.bucket import StoreError
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -23,6 +25,8 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
                               parents=[shared.actor])
     verify.add_argument("--key", action="append", default=[],
                         help=_("another station's public key that may sign entries (a shared catalogue)"))
+    verify.add_argument("--against-store", action="store_true",
+                        help=_("also compare the trail with what this station anchored in the central store ([store])"))
     verify.set_defaults(run=_verify)
     show = verbs.add_parser("show", help=_("list entries (of one session)"), parents=[shared.actor])
     show.add_argument("--session")
@@ -53,6 +57,8 @@ def _verify(args: argparse.Namespace) -> int:
     trusted = {load_public_key(ArchiveDir(args.archive).public_key.read_text())}
     trusted |= {load_public_key(key_text(key)) for key in args.key}
     problems = audit.verify(desk.access.engine, trusted)
+    if args.against_store:
+        problems += _against_store(args, desk)
     entry = desk.access.audit.record(user.name if user else None, "audit-verify", role=user.role if user else None,
                                      detail={"problems": len(problems)})
     for problem in problems:
@@ -61,6 +67,14 @@ def _verify(args: argparse.Namespace) -> int:
         _("audit trail: {count} entries before this check, {problems} problem(s)")
     print(said.format(count=entry.seq - 1, problems=len(problems)))
     return 0 if not problems else 1
+
+
+def _against_store(args: argparse.Namespace, desk: services.Desk) -> list[str]:
+    settings = services.store_settings(args.config_file)
+    if settings is None:
+        raise StoreError("--against-store needs a central store: set [store] endpoint and bucket in the station's "
+                         "configuration file")
+    return services.against_store(args.archive, desk.access.engine, desk.signer, settings)
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from station.custody.access import User
 from station.services import Desk
 from station.words import labels, zone
 from station.words.messages import N_, _, language
+from station.store.bucket import StoreError, StoreSettings
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -47,7 +48,10 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     show = command("show", _show, _("one session: segments, markers, cases, holds, ledger, retention"))
     show.add_argument("session")
 
-    add_progress(command("rebuild", _rebuild, _("catalogue the archive again from its files alone")))
+    rebuild = command("rebuild", _rebuild, _("catalogue the archive again from its files alone"))
+    rebuild.add_argument("--from-store", action="store_true",
+                         help=_("first fetch the archive and the audit journal back from the central store ([store])"))
+    add_progress(rebuild)
 
     case = command("case", _case, _("open, link, close or show a case"))
     case.add_argument("action", choices=("open", "link", "close", "show"))
@@ -207,11 +211,16 @@ def _show(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from station.catalogue.rebuild import rebuild
-    from station.services import restore, set_damaged_aside
+    from station.services import rebuild_from_store, restore, set_damaged_aside
 
     if (aside := set_damaged_aside(args.archive, args.catalogue)) is not None:
         print(_("the damaged catalogue file was moved aside to {path}").format(path=aside))
-    done = restore(args.archive, args.catalogue)
+    if args.from_store:
+        fetched, done = rebuild_from_store(args.archive, _store(args), args.catalogue)
+        print(_("fetched {count} file(s) back from the central store (and the audit journal, if it was lost)")
+              .format(count=fetched))
+    else:
+        done = restore(args.archive, args.catalogue)
     if done is not None:
         print(_("the database was restored from the audit journal (as the station: no user could sign in)"))
     else:
@@ -224,6 +233,16 @@ def _rebuild(args: argparse.Namespace) -> int:
     for problem in done.problems:
         print(_("  PROBLEM {problem}").format(problem=problem))
     return 1 if done.problems else 0
+
+
+def _store(args: argparse.Namespace) -> StoreSettings:
+    from station.services import store_settings
+
+    settings = store_settings(args.config_file)
+    if settings is None:
+        raise StoreError("--from-store needs a central store: set [store] endpoint and bucket in the station's "
+                         "configuration file")
+    return settings
 
 
 CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show"}

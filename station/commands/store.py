@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from station import services
 from station.commands import access as access_commands
 from station.commands.options import Shared
 from station.config import StationConfig
 from station.custody.audit import REFUSED
+from station.store.anchor import Checkpoint
 from station.store.bucket import StoreError, StoreSettings
+from station.store.cache import free
 from station.store.store import PushReport, status
 
 
@@ -25,6 +28,11 @@ def register(commands: argparse._SubParsersAction, shared: Shared, config: Stati
     push = verbs.add_parser("push", parents=[shared.actor],
                             help="store every verified session not stored yet, each object locked and read back")
     push.set_defaults(run=lambda args: _push(args, config))
+    free = verbs.add_parser("free", parents=[shared.actor],
+                            help="free the local videos of sessions stored and read back [store] keep_local_days ago "
+                                 "(review, exports and verify then read them from the store)")
+    free.add_argument("--days", type=int, help="instead of [store] keep_local_days")
+    free.set_defaults(run=lambda args: _free(args, config))
     show = verbs.add_parser("status", parents=[shared.actor], help="what is stored, pending and overdue")
     show.set_defaults(run=_status)
     overdue = commands.add_parser("overdue", parents=[shared.actor],
@@ -60,7 +68,33 @@ def _push(args: argparse.Namespace, config: StationConfig) -> int:
     desk.record("store-push", footage=report.sessions, bucket=settings.bucket, uploaded=len(report.uploaded),
                 adopted=len(report.adopted), extended=len(report.extended), bytes=report.bytes)
     print("\n".join(_pushed(report, settings)))
+    if settings.keep_local_days is not None:
+        _freed(desk, args.archive, settings.keep_local_days)
+    print(_anchored(services.anchor_trail(args.archive, desk.catalogue.engine, desk.signer, settings)))
     return 0
+
+
+def _free(args: argparse.Namespace, config: StationConfig) -> int:
+    desk, _ = access_commands.gate(args, "pull", "store-free")
+    days = args.days if args.days is not None else _settings(config).keep_local_days
+    if days is None:
+        raise StoreError("[store] keep_local_days is not set (the local copy is kept for ever): give --days N")
+    _freed(desk, args.archive, days)
+    return 0
+
+
+def _freed(desk: services.Desk, archive: Path, days: int) -> None:
+    freed = free(desk.catalogue, archive, days, time.time_ns())
+    desk.record("store-free", footage=freed.sessions, files=freed.files, bytes=freed.bytes, days=days)
+    print(f"freed {len(freed.files)} video(s) of {len(freed.sessions)} session(s), {freed.bytes} bytes, stored and "
+          f"read back at least {days} day(s) ago; they are read from the central store now")
+
+
+def _anchored(checkpoint: Checkpoint | None) -> str:
+    if checkpoint is None:
+        return "audit trail: already anchored in the store up to its last entry"
+    return (f"audit trail anchored in the store: entries {checkpoint.body['first_seq']} to {checkpoint.last_seq}, "
+            f"checkpoint {checkpoint.key}")
 
 
 def _pushed(report: PushReport, settings: StoreSettings) -> list[str]:

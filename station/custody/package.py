@@ -136,16 +136,16 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
                 shutil.copyfile(session.folder / name, target / name)
         keys = content_keys(session.folder, agency)
         for segment in segments:
-            _copy_segment(segment, target, ca, {"export": wanted.id, "destination": wanted.destination})
+            _copy_segment(footage, segment, target, ca, {"export": wanted.id, "destination": wanted.destination})
             if keys:
-                clear_hashes[(session.id, segment.video.name)] = _clear_segment(segment, work / "clear" / session.id,
-                                                                                keys)
-        if keys:
-            _write_content_keys(work / "keys" / "content" / f"{session.id}.json", session.id, keys)
+                clear_hashes[(session.id, segment.video.name)] = _clear_segment(target / segment.video.name,
+                                                                                work / "clear" / session.id, keys)
             copied += 1
             if progress:
                 progress(copied, total, f"{session.id}/{segment.video.name}")
-        verdicts.append(verify_session(session.folder, trusted or None))
+        if keys:
+            _write_content_keys(work / "keys" / "content" / f"{session.id}.json", session.id, keys)
+        verdicts.append(verify_session(session.folder, trusted or None, footage.elsewhere))
         key = session.opened.public_key
         (work / "keys" / "devices").mkdir(parents=True, exist_ok=True)
         (work / "keys" / "devices" / f"{key_id(key)}.pub").write_text(public_pem(key))
@@ -155,7 +155,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     _verification(work, verdicts, chosen, ca.ca_pem)
     place = "；".join(p for p in (wanted.place, *(footage.place(s.id) for s, _ in chosen)) if p) or "设备未记录定位"
     during = f"（{local(wanted.start_ns)} 至 {local(wanted.end_ns)}）" if wanted.scope == "range" else ""
-    form = recordform.fill(chosen, place=place, clear_hashes=clear_hashes, request={
+    form = recordform.fill(chosen, place=place, clear_hashes=clear_hashes, open_file=footage.open, request={
         "target": f"{labels.label('scope', wanted.scope, 'zh')} {wanted.target}{during}",
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
         "approver": approver, "maker": maker, "made": local(made_ns), "number": f"{wanted.id:06d}"},
@@ -179,10 +179,13 @@ def _name(path: Path, work: Path) -> str:
     return path.relative_to(work).as_posix()
 
 
-def _copy_segment(segment: Segment, target: Path, ca: StationCA, about: dict) -> None:
+def _copy_segment(footage: Footage, segment: Segment, target: Path, ca: StationCA, about: dict) -> None:
+    """The segment's video (from the archive, or the central store where it was freed), its
+    manifest and index, and its C2PA sidecar."""
     sealed = segment.manifest.body["file"]
     video = target / segment.video.name
-    shutil.copyfile(segment.video, video)
+    with footage.open(segment.video) as source, open(video, "wb") as copy:
+        shutil.copyfileobj(source, copy, 1024 * 1024)
     if video.stat().st_size != sealed["size"] or sha256_file(video).hexdigest() != sealed["sha256"]:
         raise EvidenceError(f"{segment.video} is not what its manifest sealed: nothing is exported")
     for suffix in (MANIFEST_SUFFIX, INDEX_SUFFIX):
@@ -193,14 +196,13 @@ def _copy_segment(segment: Segment, target: Path, ca: StationCA, about: dict) ->
     video.with_suffix(".c2pa").write_bytes(sign_sidecar(video, seal, ca, about))
 
 
-def _clear_segment(segment: Segment, target: Path, keys: dict[bytes, bytes]) -> str:
-    """Write the clear copy of an encrypted segment's sealed bytes; its SHA-256."""
+def _clear_segment(original: Path, target: Path, keys: dict[bytes, bytes]) -> str:
+    """Write the clear copy of an encrypted segment's original (already copied into the package and
+    checked against its seal); its SHA-256."""
     (key,) = keys.values()
-    sealed = segment.manifest.body["file"]["size"]
-    with segment.video.open("rb") as file:
-        clear = clear_copy(file.read(sealed), key)
+    clear = clear_copy(original.read_bytes(), key)
     target.mkdir(parents=True, exist_ok=True)
-    (target / segment.video.name).write_bytes(clear)
+    (target / original.name).write_bytes(clear)
     return hashlib.sha256(clear).hexdigest()
 
 

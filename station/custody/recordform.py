@@ -8,11 +8,11 @@ fonts-noto-cjk) is embedded, subset, so any PDF reader shows and extracts the Ch
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bodycam_errors import BodycamError
 from evidence.boxes import sample_entries
@@ -71,9 +71,10 @@ def duration_text(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}（{seconds:.1f} 秒）"
 
 
-def video_format(video: Path, init_size: int) -> str:
-    """The recording format from the MP4 header (the sealed init part): container and codecs."""
-    with open(video, "rb") as fh:
+def video_format(video: Path, init_size: int, open_file: Callable[[Path], BinaryIO]) -> str:
+    """The recording format from the MP4 header (the sealed init part): container and codecs;
+    the video read with ``open_file`` (the footage's: from the central store if it was freed)."""
+    with open_file(video) as fh:
         header = fh.read(init_size)
     found = [("视频 " if entry.kind.startswith((b"avc", b"hvc", b"hev", b"encv")) else "音频 ") + CODECS[entry.kind]
              for entry in sample_entries(header) if entry.kind in CODECS]
@@ -81,9 +82,11 @@ def video_format(video: Path, init_size: int) -> str:
 
 
 def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str], place: str,
-         station_zone: tzinfo, clear_hashes: dict[tuple[str, str], str] | None = None) -> Form:
-    """The form's values for the sessions and segments of one export; ``clear_hashes`` gives an
-    encrypted segment's clear copy's SHA-256 by (session, file), shown on the row after its original."""
+         station_zone: tzinfo, open_file: Callable[[Path], BinaryIO],
+         clear_hashes: dict[tuple[str, str], str] | None = None) -> Form:
+    """The form's values for the sessions and segments of one export; videos are read with
+    ``open_file``; ``clear_hashes`` gives an encrypted segment's clear copy's SHA-256 by (session,
+    file), shown on the row after its original."""
     officers, wearers, devices, formats, walls = [], [], [], [], []
     segments: list[tuple[str, str, str, str]] = []
     for session, picked in chosen:
@@ -97,7 +100,7 @@ def fill(chosen: list[tuple[Session, list[Segment]]], *, request: dict[str, str]
             manifest = segment.manifest.body
             if manifest["frames"]["first"] is not None:
                 walls += [segment.first_wall, segment.last_wall]
-            shape = video_format(segment.video, manifest["parts"][0]["size"])
+            shape = video_format(segment.video, manifest["parts"][0]["size"], open_file)
             formats += [shape] if shape not in formats else []
             segments.append((session.id, manifest["file"]["name"], duration_text(seconds_of([segment])),
                              manifest["file"]["sha256"]))

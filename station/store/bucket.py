@@ -37,6 +37,7 @@ class StoreSettings:
     bucket: str
     region: str = "us-east-1"
     long_term_years: int = 30
+    keep_local_days: int | None = None      # None: the local copy is kept for ever
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,17 @@ class Stored:
 
 
 def client(settings: StoreSettings) -> Any:
-    """An S3 client for the store, with boto3's own credential chain; short timeouts and few
-    retries, so an unreachable store is said at once (the push is resumed later)."""
+    """An S3 client for the store, with boto3's own credential chain read afresh (a session of
+    its own: boto3's default one keeps the first credentials it found for the process's life);
+    short timeouts and few retries, so an unreachable store is said at once (the push is
+    resumed later)."""
     import boto3
     from botocore.config import Config
 
     config = Config(region_name=settings.region, signature_version="s3v4", connect_timeout=5, read_timeout=60,
                     retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
-    s3 = boto3.client("s3", endpoint_url=settings.endpoint, config=config)
+    s3 = boto3.session.Session().client("s3", endpoint_url=settings.endpoint, config=config)
     s3.meta.events.register("before-sign.s3", _content_md5)
     return s3
 

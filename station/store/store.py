@@ -264,3 +264,10 @@ def status(catalogue: Catalogue, archive: Path, now_ns: int) -> dict[str, list[d
 
 def _ns(moment: datetime) -> int:
     return int(moment.timestamp()) * 10**9
+
+
+def stored_since(engine: sa.Engine, since_ns: int) -> list[str]:
+    """The sessions stored whole at or after ``since_ns``."""
+    with engine.connect() as connection:
+        return list(connection.scalars(sa.select(stored_sessions.c.session)
+                                       .where(stored_sessions.c.stored_ns >= since_ns)))

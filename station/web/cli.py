@@ -25,12 +25,13 @@ def register(commands: argparse._SubParsersAction, options: argparse.ArgumentPar
 def _web(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from station.services import open_station
+    from station.services import open_station, store_settings
     from station.web.app import create_app, server_config
     from station.web.deps import LOCAL_HOSTS, Settings
 
     station_id(args.archive)                   # one sentence if this is no dock's archive
-    station = open_station(args.archive, args.catalogue, throttle=args.throttle)
+    station = open_station(args.archive, args.catalogue, throttle=args.throttle,
+                           store=store_settings(args.config_file))
     if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from station.catalogue import playback, writeup
 from station.catalogue.catalogue import within_limit
+from station.catalogue.footage import CatalogueFootage
 from station.custody.access import AccessError, User
 from station.custody.contentkeys import encryption_of
 from station.services import Desk
@@ -24,11 +25,12 @@ def router(web: Web) -> APIRouter:
     @router.get("/sessions/{session}")
     def page(request: Request, session: str, user: Annotated[User, Depends(web.allowed("search"))]) -> Response:
         desk = web.desk(request)
-        shown, checked_ns = footage(folder_of(desk, session))
+        shown, checked_ns = footage(folder_of(desk, session), desk)
         reason = web.session(request).grants.get(session)
         return web.render(request, "session.html", footage=shown, checked_ns=checked_ns, reason=reason,
                           may_view=user.may("view"),
-                          player=player_data(shown, web, request) if reason else None, reason_error=None,
+                          player=player_data(shown, web, request, desk.footage) if reason else None,
+                          reason_error=None,
                           export_request=own_request(desk, request.query_params.get("export", "")),
                           **casework(desk, session))
 
@@ -36,7 +38,7 @@ def router(web: Web) -> APIRouter:
     def view(request: Request, session: str, user: Annotated[User, Depends(web.allowed("view"))],
              reason: Annotated[str, Form()] = "") -> Response:
         desk = web.desk(request)
-        shown, checked_ns = footage(folder_of(desk, session))
+        shown, checked_ns = footage(folder_of(desk, session), desk)
         reason = " ".join(reason.split())
         if len(reason) < MIN_REASON:
             return web.render(request, "session.html", status=400, footage=shown, checked_ns=checked_ns,
@@ -51,14 +53,14 @@ def router(web: Web) -> APIRouter:
     def verify(request: Request, session: str) -> Response:
         """Read every byte of the session again, store the verdicts (an audit entry)."""
         desk = web.desk(request)
-        checked = web.verdicts.check(folder_of(desk, session, "verify"))
+        checked = web.verdicts.check(folder_of(desk, session, "verify"), desk.footage)
         desk.record("verify", session=session, ok=checked.ok,
                     states=sorted({s.state for s in checked.footage.segments}))
         return RedirectResponse(f"/sessions/{session}#segments", status_code=303)
 
-    def footage(folder: Path) -> tuple[playback.SessionFootage, int]:
+    def footage(folder: Path, desk: Desk) -> tuple[playback.SessionFootage, int]:
         """The session as the page shows it, with its last stored verdicts and when they were reached."""
-        checked = web.verdicts.latest(folder)
+        checked = web.verdicts.latest(folder, desk.footage)
         return checked.footage, checked.checked_ns
 
     return router
@@ -87,10 +89,11 @@ def casework(desk: Desk, session: str) -> dict[str, Any]:
             "place": desk.footage.place(session)}
 
 
-def player_data(shown: playback.SessionFootage, web: Web, request: Request) -> dict:
-    """What the player script needs: the MIME type, per segment its byte ranges, times and
-    verification state (its code, and its label in the page's language), and for an encrypted
-    session where to ask for its Clear Key licence (with the form's CSRF token)."""
+def player_data(shown: playback.SessionFootage, web: Web, request: Request, footage: CatalogueFootage) -> dict:
+    """What the player script needs: the MIME type, per segment (whose video is in the archive or
+    the central store) its byte ranges, times and verification state (its code, and its label in
+    the page's language), and for an encrypted session where to ask for its Clear Key licence
+    (with the form's CSRF token)."""
     encrypted = encryption_of(shown.folder) is not None
     lang = web.session(request).lang
     return {
@@ -104,7 +107,7 @@ def player_data(shown: playback.SessionFootage, web: Web, request: Request) -> d
             "media": f"/sessions/{shown.session}/media/{s.name}",
             "frames": f"/sessions/{shown.session}/frames/{s.name}",
             "parts": [{"kind": p.kind, "offset": p.offset, "size": p.size, "start": p.start} for p in s.parts],
-        } for s in shown.segments if s.parts and (shown.folder / s.name).is_file()],
+        } for s in shown.segments if s.parts and footage.readable(shown.folder / s.name)],
     }
 
 

@@ -52,4 +52,5 @@ def by_state(desk: Desk, found: list[dict[str, Any]], state: str) -> tuple[list[
         return [], (f"{len(found)} sessions match: narrow the search to {MOST_VERIFIED} or fewer to check "
                     f"their verification state")
     folders = [(s, desk.footage.folder(s["session"])) for s in found]
-    return [s for s, folder in folders if folder and any(v.state == state for v in verify_session(folder).segments)], None
+    return [s for s, folder in folders if folder and any(
+        v.state == state for v in verify_session(folder, elsewhere=desk.footage.elsewhere).segments)], None
