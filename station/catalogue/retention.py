@@ -7,8 +7,9 @@ table (``bodycam-station retention --set CLASS DAYS``; docs/catalogue.md):
 
 - ``ordinary``: every session (default 365 days);
 - ``marked``: a session with a marked segment, R7 (default: no end);
-- ``case``: a session linked to a case is held while the case is open, and for this many days
-  after it is closed (default 365);
+- a session linked to a case is kept as long as the case's file: held while the case is open,
+  and for the case's own retention period after it is closed (years, or permanently; set when
+  the case is opened, or later by a supervisor; default the long-term 30 years);
 - ``grace``: after the longest applicable period, the purge waits this long more (default 30).
 
 The longest applicable period wins. A legal hold on the session, or on a case it is linked to,
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from evidence.files import sync_directory
 from evidence.paths import ArchiveDir
 from station.catalogue.catalogue import DAY_NS, SESSION_FILE, Catalogue, CatalogueError, purges, retention, sessions
 
-CLASSES = ("ordinary", "marked", "case", "grace")
+CLASSES = ("ordinary", "marked", "grace")
 
 
 @dataclass
@@ -57,7 +59,7 @@ def set_period(catalogue: Catalogue, name: str, days: int | None, *, actor: str)
     if name not in CLASSES:
         raise CatalogueError(f"no retention class {name!r}: one of {', '.join(CLASSES)}")
     if days is not None and days < 0 or (name == "ordinary" and days is None):
-        raise CatalogueError("a period is a number of days, at least 0 (only marked and case may be without end)")
+        raise CatalogueError("a period is a number of days, at least 0 (only marked may be without end)")
     with catalogue.engine.begin() as connection:
         connection.execute(retention.update().where(retention.c["class"] == name).values(days=days))
     catalogue.hook("retention set", actor, {"class": name, "days": days})
@@ -71,17 +73,34 @@ def assess(catalogue: Catalogue, session: dict[str, Any], days: dict[str, int | 
         ends.append((None if days["marked"] is None else start + days["marked"] * DAY_NS,
                      "marked (R7): " + ("without end" if days["marked"] is None else f"{days['marked']} days")))
     for case in catalogue.cases(session["session"]):
-        if case["closed_ns"] is None or days["case"] is None:
-            ends.append((None, f"case {case['number']} " + ("is open" if case["closed_ns"] is None else "closed")))
-        else:
-            ends.append((case["closed_ns"] + days["case"] * DAY_NS,
-                         f"case {case['number']} closed, {days['case']} days after"))
+        ends.append(case_file_end(case))
     expires = None if any(end is None for end, _ in ends) else max(end for end, _ in ends)
     found = Assessment(session["session"], session["folder"], expires, [why for _, why in ends],
                        [f"hold {h['id']}: {h['reason']}" for h in catalogue.holds(session["session"])])
     if expires is not None:
         found.purgeable_ns = expires + days["grace"] * DAY_NS
     return found
+
+
+def case_file_end(case: dict[str, Any]) -> tuple[int | None, str]:
+    """Until when a case's file, and so its footage, is kept (ns; None: no end yet, or never),
+    and why: its retention period's years after it closed."""
+    years = case["retention_years"]
+    if case["closed_ns"] is None:
+        return None, f"case {case['number']} is open"
+    if years is None:
+        return None, f"case {case['number']} closed, its file kept permanently"
+    return years_later_ns(case["closed_ns"], years), f"case {case['number']} closed, its file kept {years} years"
+
+
+def years_later_ns(moment_ns: int, years: int) -> int:
+    """``years`` calendar years after ``moment_ns`` (29 February counts as the 28th in a common year)."""
+    moment = datetime.fromtimestamp(moment_ns // 10**9, timezone.utc)
+    try:
+        later = moment.replace(year=moment.year + years)
+    except ValueError:
+        later = moment.replace(year=moment.year + years, day=28)
+    return int(later.timestamp()) * 10**9 + moment_ns % 10**9
 
 
 def due(catalogue: Catalogue, station: str) -> list[Assessment]:

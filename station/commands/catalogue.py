@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from station.catalogue import ledger, retention, writeup
-from station.catalogue.catalogue import Catalogue, CatalogueError, day_range, station_id
+from station.catalogue.catalogue import LONG_TERM_YEARS, Catalogue, CatalogueError, day_range, station_id
 from station.commands.access import gate
 from station.commands.options import Shared
 from station.custody.access import User
@@ -45,14 +45,19 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
 
     command("rebuild", _rebuild, "catalogue the archive again from its files alone")
 
-    case = command("case", _case, "open, link, close or show a case")
-    case.add_argument("action", choices=("open", "link", "close", "show"))
+    case = command("case", _case, "open, link, close or show a case, or set its file's retention period")
+    case.add_argument("action", choices=("open", "link", "close", "show", "retention"))
     case.add_argument("number", help="case number")
     case.add_argument("session", nargs="?", help="link: the session")
     case.add_argument("--name", help="open: the case name")
     case.add_argument("--party", help="open: the case party")
     case.add_argument("--from", dest="from_", help="link: only from this time (YYYY-MM-DDTHH:MM:SSZ)")
     case.add_argument("--until", help="link: only until this time")
+    kept = case.add_mutually_exclusive_group()
+    kept.add_argument("--retention-years", type=int, metavar="N",
+                      help=f"open, retention: the case file, and its footage, is kept N years after the case "
+                           f"closes (default at opening: {LONG_TERM_YEARS}); retention: a supervisor's")
+    kept.add_argument("--permanent", action="store_true", help="open, retention: the case file is kept permanently")
     _actor(case)
 
     hold = command("hold", _hold, "place a legal hold on a session or a case: no deletion until released")
@@ -213,16 +218,24 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 1 if done.problems else 0
 
 
-CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show"}
+CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show",
+                "retention": "case-retention"}
+CASE_PERMISSIONS = {"show": "search", "retention": "case-retention"}
 
 
 def _case(args: argparse.Namespace) -> int:
-    desk, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
+    desk, user, catalogue = _open(args, CASE_PERMISSIONS.get(args.action, "case"), CASE_ACTIONS[args.action],
                                      footage=[args.session] if args.session else [])
     if args.action == "open":
         if not (args.name and args.party):
             raise CatalogueError("a case needs --name and --party")
-        catalogue.open_case(args.number, args.name, args.party, actor=_by(args, user))
+        years = None if args.permanent else args.retention_years or LONG_TERM_YEARS
+        catalogue.open_case(args.number, args.name, args.party, actor=_by(args, user), retention_years=years)
+    elif args.action == "retention":
+        if not (args.permanent or args.retention_years):
+            raise CatalogueError("say how long the case file is kept: --retention-years N or --permanent")
+        catalogue.set_case_retention(args.number, None if args.permanent else args.retention_years,
+                                     actor=_by(args, user))
     elif args.action == "link":
         if not args.session:
             raise CatalogueError("say which session to link: case link NUMBER SESSION")
