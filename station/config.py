@@ -92,6 +92,10 @@ KEYS = [
     Key("store.region", "us-east-1", _text, "a region name in quotes", "the S3 region the requests are signed for"),
     Key("store.long_term_years", 30, _whole(1, 200), "a whole number from 1 to 200",
         "years the store locks marked (R7) footage and footage linked to a case"),
+    Key("store.multipart_mb", 64, _whole(5, 5120), "a whole number from 5 to 5120",
+        "a file of this many MiB or more goes to the store as a multipart upload, resumable after a kill"),
+    Key("store.part_mb", 16, _whole(5, 5120), "a whole number from 5 to 5120",
+        "the size of each part of a multipart upload, in MiB (S3's least is 5)"),
 ]
 _BY_NAME = {key.name: key for key in KEYS}
 _SECTIONS = {name.partition(".")[0] for name in _BY_NAME if "." in name}

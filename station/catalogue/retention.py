@@ -23,7 +23,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -32,6 +32,11 @@ from evidence.paths import ArchiveDir
 from station.catalogue.catalogue import DAY_NS, SESSION_FILE, Catalogue, CatalogueError, purges, retention, sessions
 
 CLASSES = ("ordinary", "marked", "grace")
+Release = Callable[["Assessment"], dict[str, Any]]
+
+
+class Refused(CatalogueError):
+    """Another keeper of a session (the central store) refuses to let it go yet: it is not purged."""
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Assessment:
     because: list[str]
     holds: list[str] = field(default_factory=list)
     purgeable_ns: int | None = None
+    refused: str | None = None      # why the purge left it: another keeper of it (the central store) refused
+
 
     def due(self, now_ns: int) -> bool:
         return not self.holds and self.purgeable_ns is not None and self.purgeable_ns <= now_ns
@@ -116,27 +123,35 @@ def due(catalogue: Catalogue, station: str) -> list[Assessment]:
 
 
 def purge(catalogue: Catalogue, archive: Path, station: str, *, actor: str, why: str,
-          dry_run: bool = False) -> list[Assessment]:
+          dry_run: bool = False, release: Release | None = None) -> list[Assessment]:
     """Remove from ``archive`` every session :func:`due` names, each removal logged (in the
-    database, in ``<archive>/purges.jsonl`` and to the hook); returns them. ``dry_run``: only list."""
+    database, in ``<archive>/purges.jsonl`` and to the hook); returns them. ``dry_run``: only list.
+    ``release``, given each session before its files go, lets its other keeper (the central
+    store) delete it too and returns what to log of that; its :class:`Refused` keeps the
+    session, the refusal in its ``refused``."""
     if not why.strip():
         raise CatalogueError("a purge needs a reason")
     found = due(catalogue, station)
     if dry_run:
         return found
     for assessment in found:
-        _remove(catalogue, ArchiveDir(archive), station, assessment, actor, why)
+        _remove(catalogue, ArchiveDir(archive), station, assessment, actor, why, release)
     return found
 
 
 def _remove(catalogue: Catalogue, archive: ArchiveDir, station: str, assessment: Assessment,
-            actor: str, why: str) -> None:
+            actor: str, why: str, release: Release | None) -> None:
     folder = archive.root / assessment.folder
     present = sorted(folder.iterdir()) if folder.is_dir() else []
     strangers = [path.name for path in present if not (path.is_file() and SESSION_FILE.fullmatch(path.name))]
     if strangers:
         raise CatalogueError(f"{folder} holds more than the session's evidence ({', '.join(strangers)}): "
                              f"nothing of it is removed")
+    try:
+        released = release(assessment) if release is not None else {}
+    except Refused as exc:
+        assessment.refused = str(exc)
+        return
     now = catalogue.clock()
     entry = {"session": assessment.session, "station": station, "folder": assessment.folder,
              "files": len(present), "bytes": sum(path.stat().st_size for path in present),
@@ -146,8 +161,9 @@ def _remove(catalogue: Catalogue, archive: ArchiveDir, station: str, assessment:
         connection.execute(sessions.update().where(sessions.c.session == assessment.session).values(purged_ns=now))
         row = connection.execute(sa.select(sessions).where(sessions.c.session == assessment.session)).one()
         _unlink_session(folder, present, archive.root)
-        _log(archive.purge_log, {**entry, "expired": assessment.because, "catalogued": dict(row._mapping)})
-    catalogue.hook("purge", actor, {**entry, "expired": assessment.because})
+        _log(archive.purge_log, {**entry, **released, "expired": assessment.because,
+                                 "catalogued": dict(row._mapping)})
+    catalogue.hook("purge", actor, {**entry, **released, "expired": assessment.because})
 
 
 def _unlink_session(folder: Path, files: list[Path], root: Path) -> None:

@@ -19,6 +19,7 @@ from station.catalogue import ledger, retention, writeup
 from station.catalogue.catalogue import LONG_TERM_YEARS, Catalogue, CatalogueError, day_range, station_id
 from station.commands.access import gate
 from station.commands.options import Shared
+from station.commands.store import stored_release
 from station.custody.access import User
 from station.services import Desk
 
@@ -280,13 +281,17 @@ def _retention(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    _, user, catalogue = _open(args, "purge", "purge", reason=args.why)
+    desk, user, catalogue = _open(args, "purge", "purge", reason=args.why)
     found = retention.purge(catalogue, args.archive, station_id(args.archive), actor=_by(args, user), why=args.why,
-                            dry_run=args.dry_run)
+                            dry_run=args.dry_run, release=stored_release(desk, args))
     verb = "would remove" if args.dry_run else "removed"
-    for assessment in found:
+    removed = [assessment for assessment in found if assessment.refused is None]
+    for assessment in removed:
         print(f"{verb} {assessment.session} ({assessment.folder}): {'; '.join(assessment.because)}")
-    print(f"{verb} {len(found)} session(s)")
+    for assessment in found:
+        if assessment.refused is not None:
+            print(f"kept {assessment.session}: {assessment.refused}")
+    print(f"{verb} {len(removed)} session(s)")
     return 0
 
 

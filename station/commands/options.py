@@ -55,7 +55,7 @@ def shared(config: StationConfig) -> Shared:
                          help="database URL of a shared catalogue, e.g. postgresql+psycopg://host/db "
                               "(env BODYCAM_CATALOGUE, else 'catalogue' in the configuration file; "
                               "default: catalogue.sqlite in the archive)")
-    station.set_defaults(throttle=Throttle(max_failures=config["access.max_failures"],
+    station.set_defaults(station_config=config, throttle=Throttle(max_failures=config["access.max_failures"],
                                            lockout_s=config["access.lockout_minutes"] * 60))
     actor = argparse.ArgumentParser(add_help=False, parents=[station])
     actor.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
