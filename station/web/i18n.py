@@ -164,7 +164,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "retention": ("保存期限", "Retention periods"),
     "class_ordinary": ("一般录像", "ordinary"),
     "class_marked": ("有标记的录像", "marked"),
-    "class_case": ("关联案件的录像", "linked to a case"),
     "class_grace": ("宽限期", "grace"),
     "days": ("天（none 为不限）", "days ('none': without end)"),
     "set": ("保存", "Set"),
