@@ -123,7 +123,7 @@ def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shar
 
     add_verify_command(commands, _("check archived footage against its signed seals, and name the dockings "
                                    "refused for a rewound or forked chain"),
-                       _("the archive, or folders in it")).set_defaults(run=_verify, config_file=config)
+                       _("the archive, or folders in it")).set_defaults(run=_verify, station_config=config)
     add_progress(commands.choices["verify"])
     commands.choices["verify"].set_defaults(zone=config.zone)
     commands.choices["verify"].add_argument(
@@ -191,7 +191,7 @@ def _verify(args: argparse.Namespace) -> int:
     from station.intake.witness import Witness
     from station.services import has_database, open_database, recheck, store_settings, stored_elsewhere
 
-    store = store_settings(args.config_file)
+    store = store_settings(args.station_config)
     status = run_verify(args.paths, args.key, args.json, stored_elsewhere(args.paths, args.catalogue, store),
                         meter(args, _("verifying")))
     for archive in [path for path in args.paths if has_database(path, args.catalogue)]:

@@ -99,6 +99,10 @@ KEYS = [
     Key("store.keep_local_days", None, _whole(0, 36500), "a whole number of days from 0 to 36500",
         "days a stored session's videos stay on this station after they were stored and read back "
         "(bodycam-station store free); unset: kept for ever"),
+    Key("store.multipart_mb", 64, _whole(5, 5120), "a whole number from 5 to 5120",
+        "a file of this many MiB or more goes to the store as a multipart upload, resumable after a kill"),
+    Key("store.part_mb", 16, _whole(5, 5120), "a whole number from 5 to 5120",
+        "the size of each part of a multipart upload, in MiB (S3's least is 5)"),
 ]
 _BY_NAME = {key.name: key for key in KEYS}
 _SECTIONS = {name.partition(".")[0] for name in _BY_NAME if "." in name}

@@ -36,10 +36,11 @@ from station.dock.service import DockService
 from station.intake import enroll, witness
 from station.intake.pull import PullWatch, pull_into
 from station.intake.witness import Witness
-from station.store import anchor, bucket, restore as store_restore, store
+from station.store import anchor, bucket, cache, restore as store_restore, store
 from station.store.bucket import StoreError, StoreSettings
+from station.store.pusher import Pusher
 from station.store.reader import StoreReader
-from station.store.store import CentralStore
+from station.store.store import CentralStore, PushReport
 from station.supervision import inspections
 from station.supervision.inspections import Inspections
 from sync.dock import PullReport
@@ -277,15 +278,43 @@ def pull(archive: Path, port_url: str, *, url: str | None = None, catalogue: Cat
 
 
 def dock_service(archive: Path, ports: Sequence[str], *, url: str | None = None, baudrate: int = DEFAULT_BAUDRATE,
-                 config: LinkConfig = LinkConfig(), patience: float = 30.0) -> DockService:
+                 config: LinkConfig = LinkConfig(), patience: float = 30.0, store: StoreSettings | None = None,
+                 **pushing: float) -> DockService:
     """The dock service of ``archive`` watching ``ports`` (globs): the station opened once, every
-    bay's pull on its one engine, each exactly as :func:`pull`."""
+    bay's pull on its one engine, each exactly as :func:`pull`; with a central ``store``, a push
+    after each pull, in the background (``pushing``: the :class:`Pusher`'s back-off)."""
     station = open_station(archive, url)
 
     def pull_bay(port_url: str, watch: PullWatch, stop: threading.Event) -> PullReport:
         return _pull_on(station, port_url, config=config, patience=patience, baudrate=baudrate, watch=watch,
                         stop=stop)
-    return DockService(station.archive, ports, pull_bay)
+    if store is None:
+        return DockService(station.archive, ports, pull_bay)
+    pusher = Pusher(_station_push(station, store), **pushing)
+    return DockService(station.archive, ports, pull_bay, after_pull=pusher.wake, background=[pusher.run])
+
+
+def _station_push(station: Station, settings: StoreSettings) -> Callable[[threading.Event], PushReport]:
+    """A push of ``station``'s footage to the central store, done as the station, each one that
+    stored something an audit entry."""
+    central = CentralStore(Catalogue(station.engine, clock=station.clock), station.archive, settings)
+
+    def push(stop: threading.Event) -> PushReport:
+        report = central.push(stop)
+        if report.uploaded or report.adopted or report.extended or report.held or report.released:
+            station.trail().record(audit.STATION, "store-push", footage=report.sessions, detail={
+                "bucket": settings.bucket, "uploaded": len(report.uploaded), "adopted": len(report.adopted),
+                "extended": len(report.extended), "held": report.held, "released": report.released,
+                "bytes": report.bytes})
+        if settings.keep_local_days is not None:
+            freed = cache.free(Catalogue(station.engine, clock=station.clock), station.archive,
+                               settings.keep_local_days, station.clock())
+            if freed.files:
+                station.trail().record(audit.STATION, "store-free", footage=freed.sessions, detail={
+                    "files": freed.files, "bytes": freed.bytes, "days": settings.keep_local_days})
+        anchor_trail(station.archive, station.engine, station.signer, settings, station.clock)
+        return report
+    return push
 
 
 def _pull_on(station: Station, port_url: str, *, catalogue: Catalogue | None = None, **options: Any) -> PullReport:
@@ -301,7 +330,9 @@ def store_settings(config: StationConfig) -> StoreSettings | None:
     if not (config["store.endpoint"] and config["store.bucket"]):
         raise StoreError(f"station configuration {config.source}: [store] needs both 'endpoint' and 'bucket'.")
     return StoreSettings(config["store.endpoint"], config["store.bucket"], config["store.region"],
-                         config["store.long_term_years"], config["store.keep_local_days"])
+                         config["store.long_term_years"], config["store.keep_local_days"],
+                         multipart_bytes=config["store.multipart_mb"] * 1024**2,
+                         part_bytes=config["store.part_mb"] * 1024**2)
 
 
 def anchor_trail(archive: Path, engine: Engine, signer: FileSigner, settings: StoreSettings,

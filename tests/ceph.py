@@ -106,6 +106,8 @@ osd op num threads per shard = 1
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
 rgw data = {folder}/rgw
 rgw enable usage log = false
+# the multipart tests send small parts (the gateway's own least is 5 MiB, as S3's; the station's too)
+rgw multipart min part size = 16384
 """
 
 
@@ -215,8 +217,14 @@ def stop(folder: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+_RUNNING: list[CephStore] = []     # one cluster per test session, however many modules import the fixture
+
+
 @pytest.fixture(scope="session")
 def ceph_store() -> Iterator[CephStore]:
+    if _RUNNING:
+        yield _RUNNING[0]
+        return
     missing = [name for name in BINARIES if shutil.which(name) is None]
     if missing:
         pytest.skip(f"Ceph is not installed (no {', '.join(missing)}; scripts/system-deps.sh installs Debian's "
@@ -227,8 +235,10 @@ def ceph_store() -> Iterator[CephStore]:
     except (CephStartError, OSError, subprocess.TimeoutExpired) as exc:
         stop(folder)
         pytest.skip(f"Ceph did not start: {exc} (logs kept in {folder / 'log'})")
+    _RUNNING.append(store)
     try:
         yield store
     finally:
+        _RUNNING.clear()
         stop(folder)
         shutil.rmtree(folder, ignore_errors=True)

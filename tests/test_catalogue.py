@@ -126,7 +126,7 @@ def test_a_purge_removes_only_the_expired_ordinary_session_and_a_hold_stops_it(r
     heard = []
     catalogue.hook = lambda action, actor, details: heard.append((action, actor, details))
     first, held, linked, marked = catalogue.search()
-    catalogue.open_case("K-7", "assault on an officer", "Li Si", actor="custodian")
+    catalogue.open_case("K-7", "assault on an officer", "Li Si", actor="custodian", retention_years=1)
     catalogue.link("K-7", linked["session"], actor="custodian", from_ns=linked["started_ns"],
                    until_ns=linked["started_ns"] + 10**9)
     hold = catalogue.hold("court order 12", actor="supervisor", session=held["session"])
@@ -150,9 +150,9 @@ def test_a_purge_removes_only_the_expired_ordinary_session_and_a_hold_stops_it(r
     assert [a for a, _, _ in heard] == ["case opened", "case linked", "hold placed", "purge"]
     assert [s["session"] for s in catalogue.search()] == [held["session"], linked["session"], marked["session"]]
     assert [s["session"] for s in catalogue.search(purged=True)][0] == first["session"]
-    # the case closes; a year later its session may go, the held one only once released, the marked one never
+    # the case closes; its file's year later its session may go, the held one only once released, the marked one never
     catalogue.close_case("K-7", actor="custodian")
-    now[0] += (365 + 30) * DAY_NS + 60 * 10**9
+    now[0] = retention.years_later_ns(now[0], 1) + 30 * DAY_NS + 60 * 10**9
     assert [a.session for a in retention.due(catalogue, station_key)] == [linked["session"]]
     catalogue.release_hold(hold, actor="supervisor")
     assert [a.session for a in retention.due(catalogue, station_key)] == [held["session"], linked["session"]]

@@ -230,7 +230,7 @@ def test_the_store_refuses_to_delete_shorten_or_relax_a_locked_version_and_a_put
     assert recorded_objects(archive)[key]["version_id"] == version
 
 
-def test_linking_a_stored_session_to_a_case_extends_its_lock_to_the_long_term(
+def test_linking_a_stored_session_to_a_case_extends_its_lock_to_its_case_file_s_period(
         station, ceph_store, capsys, monkeypatch):  # noqa: F811
     archive, config, bucket = station
     sent = watch_requests(monkeypatch)
@@ -245,11 +245,10 @@ def test_linking_a_stored_session_to_a_case_extends_its_lock_to_the_long_term(
     own = [k for k in recorded_objects(archive) if not k.startswith(other["folder"] + "/")]
     assert status == 0 and f"{len(own)} lock(s) extended" in out
     client, recorded = s3(ceph_store), recorded_objects(archive)
-    start = max(linked["ended_ns"] or linked["started_ns"], linked["archived_ns"]) // 10**9
-    began = datetime.fromtimestamp(start, timezone.utc)
-    for key in own:
+    opened = datetime.fromtimestamp(catalogue.case("K-1")["opened_ns"] // 10**9, timezone.utc)
+    for key in own:      # the case is open: its file's 30 years (the default) from now on
         lock = client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded[key]["version_id"])
-        assert lock["Retention"]["RetainUntilDate"] == began.replace(year=began.year + 30)
+        assert lock["Retention"]["RetainUntilDate"] == opened.replace(year=opened.year + 30)
     # every request that sent a body (objects, and the retentions moved later) carried Content-MD5
     assert {"PutObject", "PutObjectRetention"} <= {operation for operation, _ in sent}
     assert all(md5 for operation, md5 in sent if operation in ("PutObject", "PutObjectRetention"))

@@ -14,7 +14,8 @@ The API other parts of the station use::
     catalogue.search(officer="100001", date="2025-01-31", case="K-1")   # -> list of session dicts
     catalogue.session("BC00001-…")                   # one session dict, or None
     catalogue.segments("BC00001-…")                  # its segments, markers included
-    catalogue.open_case("K-1", "name", "party", actor="custodian")
+    catalogue.open_case("K-1", "name", "party", actor="custodian", retention_years=30)   # None: permanent
+    catalogue.set_case_retention("K-1", None, actor="supervisor")
     catalogue.link("K-1", "BC00001-…", actor=…, from_ns=…, until_ns=…)
     catalogue.cases("BC00001-…"); catalogue.case("K-1"); catalogue.close_case("K-1", actor=…)
     catalogue.hold(reason, actor=…, session=… | case=…); catalogue.release_hold(hold_id, actor=…)
@@ -48,6 +49,7 @@ AREA = "catalogue"
 Hook = Callable[[str, str, dict[str, Any]], None]
 CLOCK_RANK = {"trusted": 0, "unchecked": 1, "untrusted": 2}     # a session's verdict is its worst record's
 DAY_NS = 86_400 * 10**9
+LONG_TERM_YEARS = 30     # the long-term period: a case's file, by default, and marked footage in the store
 # What a session folder may hold: its open and close records, its segments, their indexes and manifests.
 SESSION_FILE = re.compile(r"session-(open|close)\.json|seg-(\d{6})\.mp4(\.idx|\.manifest)?")
 # The most characters a text may have: each is kept in the signed audit trail for good, and read
@@ -163,6 +165,7 @@ cases = sa.Table(
     sa.Column("opened_by", sa.String(64), nullable=False),
     sa.Column("closed_ns", sa.BigInteger),
     sa.Column("closed_by", sa.String(64)),
+    sa.Column("retention_years", sa.Integer),                 # how long its file is kept after closing; null: permanent
 )
 case_links = sa.Table(
     "case_links", metadata,
@@ -241,7 +244,6 @@ dockings = sa.Table(            # each pull of a device: the daily offload check
 DEFAULT_RETENTION = [
     {"class": "ordinary", "days": 365, "what": "every session: the strictest of 3 months, 6 months, 1 year (S3)"},
     {"class": "marked", "days": None, "what": "a session with a marked segment (R7): long-term"},
-    {"class": "case", "days": 365, "what": "after its last linked case is closed; held while one is open"},
     {"class": "grace", "days": 30, "what": "after expiry, before a purge may remove it"},
 ]
 
@@ -294,10 +296,21 @@ def _segment_places(connection: Connection) -> None:
             connection.execute(sa.text(f"ALTER TABLE segments ADD COLUMN {name} TEXT"))
 
 
+def _case_retention(connection: Connection) -> None:
+    """Each case carries its file's retention period (a new database has the column from version
+    1); the cases of an older one are kept for the long-term period, and the single ``case``
+    class of 365 days after closing, wrong for evidence, is gone."""
+    if "retention_years" not in {column["name"] for column in sa.inspect(connection).get_columns("cases")}:
+        connection.execute(sa.text("ALTER TABLE cases ADD COLUMN retention_years INTEGER"))
+        connection.execute(cases.update().values(retention_years=LONG_TERM_YEARS))
+    connection.execute(retention.delete().where(retention.c["class"] == "case"))
+
+
 # Version 1 creates the tables as defined above; a later change is a new migration with its own DDL.
 MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, write-ups, dockings", _create_v1),
               Migration(2, "each segment's first and last sealed GNSS fix", _segment_places),
-              Migration(3, "each session's stored verification verdicts", verdicts.create_tables)]
+              Migration(3, "each session's stored verification verdicts", verdicts.create_tables),
+              Migration(4, "each case's retention period", _case_retention)]
 
 
 def station_id(archive: Path) -> str:
@@ -521,15 +534,28 @@ class Catalogue:
 
     # -- cases -----------------------------------------------------------------------------------------
 
-    def open_case(self, number: str, name: str, party: str, *, actor: str) -> None:
+    def open_case(self, number: str, name: str, party: str, *, actor: str,
+                  retention_years: int | None = LONG_TERM_YEARS) -> None:
+        """Open case ``number``, its file (and so its footage) kept ``retention_years`` after it
+        closes (None: permanently)."""
         within_limit("case name", name)
         within_limit("case party", party)
+        _check_years(retention_years)
         with self.engine.begin() as connection:
             if connection.scalar(sa.select(cases.c.number).where(cases.c.number == number)) is not None:
                 raise CatalogueError(f"case {number} exists already")
-            connection.execute(cases.insert().values(number=number, name=name, party=party,
-                                                     opened_ns=self.clock(), opened_by=actor))
-        self.hook("case opened", actor, {"case": number, "name": name, "party": party})
+            connection.execute(cases.insert().values(number=number, name=name, party=party, opened_ns=self.clock(),
+                                                     opened_by=actor, retention_years=retention_years))
+        self.hook("case opened", actor, {"case": number, "name": name, "party": party,
+                                         "retention_years": retention_years})
+
+    def set_case_retention(self, number: str, retention_years: int | None, *, actor: str) -> None:
+        """Set how long case ``number``'s file is kept after it closes (None: permanently)."""
+        _check_years(retention_years)
+        with self.engine.begin() as connection:
+            self._case(connection, number)
+            connection.execute(cases.update().where(cases.c.number == number).values(retention_years=retention_years))
+        self.hook("case retention", actor, {"case": number, "retention_years": retention_years})
 
     def close_case(self, number: str, *, actor: str) -> None:
         with self.engine.begin() as connection:
@@ -610,6 +636,11 @@ class Catalogue:
                 sa.select(case_links.c.case_number).where(case_links.c.session == session))))
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _check_years(years: int | None) -> None:
+    if years is not None and not 1 <= years <= 200:
+        raise CatalogueError(f"a case file's retention period is 1 to 200 years, or permanent, not {years}")
 
 
 def _session_dict(row: sa.Row) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from station.words.messages import N_, _, language
 def open_desk(args: argparse.Namespace) -> Desk:
     """The station of ``--archive`` on ``--catalogue``, before anyone has signed in."""
     return services.open_station(args.archive, args.catalogue, throttle=args.throttle,
-                                 store=services.store_settings(args.config_file)).desk(None)
+                                 store=services.store_settings(args.station_config)).desk(None)
 
 
 def gate(args: argparse.Namespace, permission: str | None, action: str, *, footage: Sequence[str] = (),
@@ -37,7 +37,7 @@ def gate(args: argparse.Namespace, permission: str | None, action: str, *, foota
     """The desk of the authenticated acting user, whose role must grant ``permission`` (None:
     any user; refusals audited). A station without users yet (before its first administrator)
     asks no one: the user is None."""
-    station = services.open_station(args.archive, args.catalogue, store=services.store_settings(args.config_file))
+    station = services.open_station(args.archive, args.catalogue, store=services.store_settings(args.station_config))
     desk = station.desk(None)
     if not desk.access.has_users():
         return desk, None

@@ -70,7 +70,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _against_store(args: argparse.Namespace, desk: services.Desk) -> list[str]:
-    settings = services.store_settings(args.config_file)
+    settings = services.store_settings(args.station_config)
     if settings is None:
         raise StoreError("--against-store needs a central store: set [store] endpoint and bucket in the station's "
                          "configuration file")

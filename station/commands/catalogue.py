@@ -14,11 +14,12 @@ import json
 from typing import Any
 
 from station.catalogue import ledger, retention, writeup
-from station.catalogue.catalogue import Catalogue, CatalogueError, station_id
+from station.catalogue.catalogue import LONG_TERM_YEARS, Catalogue, CatalogueError, station_id
 from station.commands import tables
 from station.commands.access import gate
 from station.commands.options import Shared
 from station.commands.progress import add_progress, meter
+from station.commands.store import stored_release
 from station.commands.tables import Column
 from station.custody.access import User
 from station.services import Desk
@@ -53,14 +54,20 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
                          help=_("first fetch the archive and the audit journal back from the central store ([store])"))
     add_progress(rebuild)
 
-    case = command("case", _case, _("open, link, close or show a case"))
-    case.add_argument("action", choices=("open", "link", "close", "show"))
+    case = command("case", _case, _("open, link, close or show a case, or set its file's retention period"))
+    case.add_argument("action", choices=("open", "link", "close", "show", "retention"))
     case.add_argument("number", help=_("case number"))
     case.add_argument("session", nargs="?", help=_("link: the session"))
     case.add_argument("--name", help=_("open: the case name"))
     case.add_argument("--party", help=_("open: the case party"))
     case.add_argument("--from", dest="from_", help=_("link: only from this time (YYYY-MM-DDTHH:MM:SS)"))
     case.add_argument("--until", help=_("link: only until this time"))
+    kept = case.add_mutually_exclusive_group()
+    kept.add_argument("--retention-years", type=int, metavar="N",
+                      help=_("open, retention: the case file, and its footage, is kept N years after the case "
+                             "closes (default at opening: {years}); retention: a supervisor's").format(
+                                 years=LONG_TERM_YEARS))
+    kept.add_argument("--permanent", action="store_true", help=_("open, retention: the case file is kept permanently"))
     _actor(case)
 
     hold = command("hold", _hold, _("place a legal hold on a session or a case: no deletion until released"))
@@ -238,23 +245,31 @@ def _rebuild(args: argparse.Namespace) -> int:
 def _store(args: argparse.Namespace) -> StoreSettings:
     from station.services import store_settings
 
-    settings = store_settings(args.config_file)
+    settings = store_settings(args.station_config)
     if settings is None:
         raise StoreError("--from-store needs a central store: set [store] endpoint and bucket in the station's "
                          "configuration file")
     return settings
 
 
-CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show"}
+CASE_ACTIONS = {"open": "case-opened", "link": "case-linked", "close": "case-closed", "show": "case-show",
+                "retention": "case-retention"}
+CASE_PERMISSIONS = {"show": "search", "retention": "case-retention"}
 
 
 def _case(args: argparse.Namespace) -> int:
-    desk, user, catalogue = _open(args, "search" if args.action == "show" else "case", CASE_ACTIONS[args.action],
+    desk, user, catalogue = _open(args, CASE_PERMISSIONS.get(args.action, "case"), CASE_ACTIONS[args.action],
                                      footage=[args.session] if args.session else [])
     if args.action == "open":
         if not (args.name and args.party):
             raise CatalogueError(_("a case needs --name and --party"))
-        catalogue.open_case(args.number, args.name, args.party, actor=_by(args, user))
+        years = None if args.permanent else args.retention_years or LONG_TERM_YEARS
+        catalogue.open_case(args.number, args.name, args.party, actor=_by(args, user), retention_years=years)
+    elif args.action == "retention":
+        if not (args.permanent or args.retention_years):
+            raise CatalogueError(_("say how long the case file is kept: --retention-years N or --permanent"))
+        catalogue.set_case_retention(args.number, None if args.permanent else args.retention_years,
+                                     actor=_by(args, user))
     elif args.action == "link":
         if not args.session:
             raise CatalogueError(_("say which session to link: case link NUMBER SESSION"))
@@ -302,14 +317,18 @@ def _retention(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    _desk, user, catalogue = _open(args, "purge", "purge", reason=args.why)
+    desk, user, catalogue = _open(args, "purge", "purge", reason=args.why)
     found = retention.purge(catalogue, args.archive, station_id(args.archive), actor=_by(args, user), why=args.why,
-                            dry_run=args.dry_run, progress=meter(args, _("removing")))
+                            dry_run=args.dry_run, release=stored_release(desk, args), progress=meter(args, _("removing")))
+    removed = [assessment for assessment in found if assessment.refused is None]
     each = _("would remove {session} ({folder}): {why}") if args.dry_run else _("removed {session} ({folder}): {why}")
-    for assessment in found:
+    for assessment in removed:
         print(each.format(session=assessment.session, folder=assessment.folder, why="; ".join(assessment.because)))
+    for assessment in found:
+        if assessment.refused is not None:
+            print(_("kept {session}: {refused}").format(session=assessment.session, refused=assessment.refused))
     said = _("would remove {count} session(s)") if args.dry_run else _("removed {count} session(s)")
-    print(said.format(count=len(found)))
+    print(said.format(count=len(removed)))
     return 0
 
 

@@ -32,10 +32,11 @@ def dock_ports(args: argparse.Namespace) -> tuple[list[str], int]:
 
 
 def _dock(args: argparse.Namespace) -> int:
-    from station.services import dock_service
+    from station.services import dock_service, store_settings
 
     ports, baudrate = dock_ports(args)
-    service = dock_service(args.archive, ports, url=args.catalogue, baudrate=baudrate)
+    service = dock_service(args.archive, ports, url=args.catalogue, baudrate=baudrate,
+                           store=store_settings(args.station_config))
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())

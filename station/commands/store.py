@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from station import services
+from station.catalogue import retention
 from station.commands import access as access_commands
 from station.commands.options import Shared
 from station.config import StationConfig
@@ -66,7 +67,8 @@ def _push(args: argparse.Namespace, config: StationConfig) -> int:
         desk.record("store-push", outcome=REFUSED, bucket=settings.bucket, why=str(exc))
         raise
     desk.record("store-push", footage=report.sessions, bucket=settings.bucket, uploaded=len(report.uploaded),
-                adopted=len(report.adopted), extended=len(report.extended), bytes=report.bytes)
+                adopted=len(report.adopted), extended=len(report.extended), held=report.held,
+                released=report.released, bytes=report.bytes)
     print("\n".join(_pushed(report, settings)))
     if settings.keep_local_days is not None:
         _freed(desk, args.archive, settings.keep_local_days)
@@ -100,7 +102,8 @@ def _anchored(checkpoint: Checkpoint | None) -> str:
 def _pushed(report: PushReport, settings: StoreSettings) -> list[str]:
     lines = [f"stored {len(report.sessions)} session(s) in {settings.bucket}: {len(report.uploaded)} object(s) "
              f"sent ({report.bytes} bytes), {len(report.adopted)} found there already and read back, "
-             f"{len(report.extended)} lock(s) extended; every object read back and its SHA-256 matched its seal"]
+             f"{len(report.extended)} lock(s) extended, legal hold set on {len(report.held)} and cleared on "
+             f"{len(report.released)}; every object read back and its SHA-256 matched its seal"]
     lines += [f"  not pushed {session}: {why}" for session, why in report.skipped.items()]
     return lines
 
@@ -129,6 +132,23 @@ def _overdue(args: argparse.Namespace) -> int:
         print(f"  {session['session']}  officer {session['police_number']}  device {session['device']}  "
               f"docked {_moment(session['archived_ns'])}")
     return 1
+
+
+def stored_release(desk: services.Desk, args: argparse.Namespace) -> retention.Release | None:
+    """For ``purge``: each session's versions deleted from the central store before its local
+    files go (None: no store configured); the store's refusal keeps the session."""
+    settings = services.store_settings(args.station_config)
+    if settings is None:
+        return None
+    central = services.open_store(desk, args.archive, settings)
+
+    def release(assessment: retention.Assessment) -> dict[str, object]:
+        try:
+            deleted = central.delete({"session": assessment.session, "folder": assessment.folder})
+        except StoreError as exc:
+            raise retention.Refused(str(exc)) from exc
+        return {"store": {"bucket": settings.bucket, "versions_deleted": deleted}}
+    return release
 
 
 def _moment(ns: int) -> str:

@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export-handover": frozenset({"custodian", "supervisor"}),
     "case": frozenset({"custodian", "supervisor"}),
     "hold": frozenset({"supervisor"}),
+    "case-retention": frozenset({"supervisor"}),
     "purge": frozenset({"administrator"}),
     "retention": frozenset({"administrator"}),
     "devices": frozenset({"administrator", "custodian"}),
@@ -68,6 +69,7 @@ DOING = {"export-decide": "approve or refuse exports", "export-request": "reques
          "mark footage confidential", "view-confidential": "see confidential footage", "users": "manage users",
          "audit": "read the audit trail", "write-up": "file write-ups", "case": "open, link or close cases",
          "search": "search footage", "catalogue": "rebuild the catalogue", "hold": "place or release legal holds",
+         "case-retention": "set a case file's retention period",
          "purge": "purge footage", "retention": "set retention periods", "devices": "enrol, hand out or take back devices",
          "witness-ack": "acknowledge refused dockings", "bays": "watch the dock's bays",
          "inspect": "draw sample inspections or record their findings"}

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.engine import Connection, Engine
 
-from station.catalogue.catalogue import case_links, cases, holds, ledger, retention
+from station.catalogue.catalogue import LONG_TERM_YEARS, case_links, cases, holds, ledger, retention
 from station.custody import audit
 from station.custody.access import confidential, users
 from station.custody.audit import DONE, AuditError, Entry
@@ -173,7 +173,10 @@ def _apply(connection: Connection, body: dict[str, Any], appliers: Appliers) -> 
 
 _CATALOGUE = {
     "case-opened": lambda c, d, actor, at: c.execute(cases.insert().values(
-        number=d["case"], name=d["name"], party=d["party"], opened_ns=at, opened_by=actor)),
+        number=d["case"], name=d["name"], party=d["party"], opened_ns=at, opened_by=actor,
+        retention_years=d.get("retention_years", LONG_TERM_YEARS))),
+    "case-retention": lambda c, d, actor, at: c.execute(cases.update().where(cases.c.number == d["case"]).values(
+        retention_years=d["retention_years"])),
     "case-closed": lambda c, d, actor, at: c.execute(cases.update().where(cases.c.number == d["case"]).values(
         closed_ns=at, closed_by=actor)),
     "case-linked": lambda c, d, actor, at: c.execute(case_links.insert().values(

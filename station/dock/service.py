@@ -8,7 +8,8 @@ does (the puller is handed in by ``station.services``, on the one opened station
 that disappears ends its bay's pull (the copy under way stays partial; the next docking
 resumes it). Each pull ends in one sentence in the bay's state and the log; a bay that
 fails never stops the others. When told to stop, every pull is abandoned cleanly: no
-receipt goes for an item not stored.
+receipt goes for an item not stored. Each pull's end is told to ``after_pull`` (the push to
+the central store, which runs among the ``background`` jobs: never inside a bay's pull).
 """
 from __future__ import annotations
 
@@ -30,13 +31,16 @@ POLL = 0.5                # seconds between two looks for docked devices
 STOP_SECONDS = 30.0       # how long a bay's worker may take to abandon its pull
 
 Puller = Callable[[str, PullWatch, threading.Event], PullReport]
+Job = Callable[[threading.Event], None]     # runs beside the bays until the event is set
 
 
 class DockService:
     """The bays of ``archive``: each port matching ``ports`` (globs) is a bay, pulled by ``pull``."""
 
-    def __init__(self, archive: Path, ports: Sequence[str], pull: Puller, *, poll: float = POLL) -> None:
+    def __init__(self, archive: Path, ports: Sequence[str], pull: Puller, *, poll: float = POLL,
+                 after_pull: Callable[[], None] | None = None, background: Sequence[Job] = ()) -> None:
         self.archive, self.ports, self.pull, self.poll = Path(archive), list(ports), pull, poll
+        self.after_pull, self.background = after_pull, list(background)
         self.bays: dict[str, Bay] = {}
         self.workers: dict[str, OwnedThread] = {}
         self.stopping = threading.Event()
@@ -47,6 +51,9 @@ class DockService:
         """Watch and pull until ``stop`` is set; then abandon every pull and return once all ended."""
         self._forget_old_bays()
         log.info("dock service watching %s", ", ".join(self.ports))
+        jobs = [OwnedThread(job, f"dock job {n}", args=(self.stopping,)) for n, job in enumerate(self.background)]
+        for job in jobs:
+            job.start()
         try:
             while not stop.is_set():
                 self._look()
@@ -55,7 +62,7 @@ class DockService:
             self.stopping.set()
             for bay in self.bays.values():
                 bay.stop.set()
-            for worker in self.workers.values():
+            for worker in [*self.workers.values(), *jobs]:
                 worker.join(STOP_SECONDS)
 
     def docked(self) -> set[str]:
@@ -86,6 +93,8 @@ class DockService:
         state, result = self._outcome(bay)
         bay.finish(state, result)
         (log.info if state == "done" else log.warning)("bay %s: %s", bay.state.bay, result)
+        if self.after_pull is not None:
+            self.after_pull()
 
     def _outcome(self, bay: Bay) -> tuple[str, str]:
         """The pull of ``bay``'s device, and how it ended: its state and one sentence."""

@@ -23,6 +23,8 @@ from bodycam_errors import BodycamError
 CHUNK = 1024 * 1024
 SHA256_METADATA = "sha256"        # x-amz-meta-sha256: the seal's SHA-256 of the object's bytes
 COMPLIANCE = "COMPLIANCE"
+# What GetObjectRetention answers for a version without a lock (AWS's word, and Ceph's gateway's).
+UNLOCKED = ("NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError")
 
 
 class StoreError(BodycamError, OSError):
@@ -38,6 +40,9 @@ class StoreSettings:
     region: str = "us-east-1"
     long_term_years: int = 30
     keep_local_days: int | None = None      # None: the local copy is kept for ever
+    multipart_bytes: int = 64 * 1024**2     # a file this large or larger goes in parts …
+    part_bytes: int = 16 * 1024**2          # … of this size (S3's least is 5 MiB)
+    abort_uploads_days: int = 7             # the lifecycle aborts an upload left incomplete this long
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,37 @@ def versions(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
     return exact
 
 
-def extend(s3: Any, bucket: str, key: str, version_id: str, retain_until: datetime) -> None:
-    """Move the version's COMPLIANCE lock later (the store refuses earlier)."""
-    s3.put_object_retention(Bucket=bucket, Key=key, VersionId=version_id,
-                            Retention={"Mode": COMPLIANCE, "RetainUntilDate": retain_until})
+def lock_at_least(s3: Any, bucket: str, key: str, version_id: str, retain_until: datetime) -> None:
+    """Lock the version in COMPLIANCE mode until ``retain_until`` unless it is locked as late
+    already: a lock is only ever moved later (the store refuses earlier). A version without a
+    lock (a multipart upload's, whose lock headers this gateway ignores) is locked now."""
+    from botocore.exceptions import ClientError
+
+    try:
+        lock = s3.get_object_retention(Bucket=bucket, Key=key, VersionId=version_id)["Retention"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in UNLOCKED:
+            raise
+        lock = None
+    if lock is None or lock["RetainUntilDate"] < retain_until:
+        s3.put_object_retention(Bucket=bucket, Key=key, VersionId=version_id,
+                                Retention={"Mode": COMPLIANCE, "RetainUntilDate": retain_until})
+
+
+def legal_hold(s3: Any, bucket: str, key: str, on: bool) -> int:
+    """Set (or clear) the S3 legal hold on every version of exactly ``key``; how many versions."""
+    found = [v for v in s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", []) if v["Key"] == key]
+    for version in found:
+        s3.put_object_legal_hold(Bucket=bucket, Key=key, VersionId=version["VersionId"],
+                                 LegalHold={"Status": "ON" if on else "OFF"})
+    return len(found)
+
+
+def delete_versions(s3: Any, bucket: str, key: str) -> int:
+    """Delete every version (and delete marker) of exactly ``key``; how many. The store refuses
+    a version still locked or held, and that refusal is raised as it comes."""
+    answer = s3.list_object_versions(Bucket=bucket, Prefix=key)
+    found = [v for v in answer.get("Versions", []) + answer.get("DeleteMarkers", []) if v["Key"] == key]
+    for version in found:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    return len(found)

@@ -9,12 +9,15 @@ file counts as stored only once read back with the seal's SHA-256; then the cata
 its key, version, retain-until and when (table ``stored_objects``), and a session whose every
 file is stored is recorded in ``stored_sessions``. A push is resumable and idempotent: what is
 recorded is not sent again, and an object already in the bucket with the seal's SHA-256 (a push
-killed before it recorded it) is read back and adopted instead of sent again.
+killed before it recorded it) is read back and adopted instead of sent again. Large files go in
+parts (``station.store.upload``). Each push also follows the catalogue's legal holds with S3
+legal holds on every version; :meth:`CentralStore.delete` is the purge's part in the bucket.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,13 +28,14 @@ from evidence.paths import ArchiveDir
 from evidence.records import SESSION_CLOSE, SESSION_OPEN
 from station.catalogue.catalogue import DAY_NS, Catalogue, station_id
 from station.catalogue.footage import read_session
-from station.catalogue.retention import periods
+from station.catalogue.retention import periods, years_later_ns
 from station.db import Migration
-from station.store import bucket
+from station.store import bucket, upload
 from station.store.bucket import StoreError, StoreSettings
 
 AREA = "store"
 OVERDUE_NS = DAY_NS          # S1: footage docked is on the agency's server within a further 24 h
+PERMANENT_LOCK_YEARS = 100   # S3 has no lock without end: a case file kept permanently is locked this long
 
 metadata = sa.MetaData()
 stored_objects = sa.Table(
@@ -43,6 +47,7 @@ stored_objects = sa.Table(
     sa.Column("version_id", sa.String(1024), nullable=False),
     sa.Column("retain_until_ns", sa.BigInteger, nullable=False),
     sa.Column("stored_ns", sa.BigInteger, nullable=False),
+    sa.Column("legal_hold", sa.Boolean, nullable=False, server_default=sa.false()),   # on every version
     sa.Index("stored_objects_session", "session"),
 )
 stored_sessions = sa.Table(
@@ -53,7 +58,14 @@ stored_sessions = sa.Table(
     sa.Column("stored_ns", sa.BigInteger, nullable=False),
 )
 
-MIGRATIONS = [Migration(1, "the central store's objects and stored sessions", lambda c: metadata.create_all(c))]
+def _legal_holds(connection: sa.Connection) -> None:
+    """Databases whose stored objects were made before version 2 lack the legal hold's column."""
+    if "legal_hold" not in {column["name"] for column in sa.inspect(connection).get_columns("stored_objects")}:
+        connection.execute(sa.text("ALTER TABLE stored_objects ADD COLUMN legal_hold BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
+MIGRATIONS = [Migration(1, "the central store's objects and stored sessions", lambda c: metadata.create_all(c)),
+              Migration(2, "the S3 legal hold on each stored object", _legal_holds)]
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,8 @@ class PushReport:
     uploaded: list[str] = field(default_factory=list)      # keys sent now
     adopted: list[str] = field(default_factory=list)       # in the bucket already, read back and recorded
     extended: list[str] = field(default_factory=list)      # lock moved later to follow the catalogue
+    held: list[str] = field(default_factory=list)          # S3 legal hold set on every version
+    released: list[str] = field(default_factory=list)      # S3 legal hold cleared (no hold in force)
     sessions: list[str] = field(default_factory=list)      # sessions stored whole by this push
     skipped: dict[str, str] = field(default_factory=dict)  # session: why it was not pushed
     bytes: int = 0
@@ -78,22 +92,28 @@ class PushReport:
 def retain_until(catalogue: Catalogue, session: dict[str, Any], long_term_years: int,
                  days: dict[str, int | None] | None = None) -> datetime:
     """Until when the store must keep ``session``: ordinary footage its ordinary period after it
-    was archived (or ended, if later, as the catalogue counts); marked (R7) footage and footage
-    linked to a case the long-term period (a case's own retention period is not built yet)."""
+    was archived (or ended, if later, as the catalogue counts); marked (R7) footage the long-term
+    period; footage linked to a case as long as the case's file (:func:`case_lock_ns`)."""
     days = periods(catalogue) if days is None else days
     start_ns = max(session["ended_ns"] or session["started_ns"], session["archived_ns"])
-    start = datetime.fromtimestamp(start_ns // 10**9, timezone.utc)
-    until = start + timedelta(days=days["ordinary"])
-    if session["marked"] or catalogue.cases(session["session"]):
-        until = max(until, _years_later(start, long_term_years))
-    return until
+    until_ns = start_ns + days["ordinary"] * DAY_NS
+    if session["marked"]:
+        until_ns = max(until_ns, years_later_ns(start_ns, long_term_years))
+    for case in catalogue.cases(session["session"]):
+        until_ns = max(until_ns, case_lock_ns(case, catalogue.clock()))
+    return datetime.fromtimestamp(until_ns // 10**9, timezone.utc)
 
 
-def _years_later(moment: datetime, years: int) -> datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:                      # 29 February, in a year that has none
-        return moment.replace(year=moment.year + years, day=28)
+def case_lock_ns(case: dict[str, Any], now_ns: int) -> int:
+    """Until when the store locks a case's footage: the case's years after it closed; while it
+    is open, after the start of this month (so an open case's locks move on once a month, never
+    running out before it closes); a permanent case's for ``PERMANENT_LOCK_YEARS``."""
+    years = PERMANENT_LOCK_YEARS if case["retention_years"] is None else case["retention_years"]
+    if case["closed_ns"] is not None:
+        return years_later_ns(case["closed_ns"], years)
+    today = datetime.fromtimestamp(now_ns // 10**9, timezone.utc)
+    month = int(today.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()) * 10**9
+    return years_later_ns(max(case["opened_ns"], month), years)
 
 
 def session_files(archive: Path, session: dict[str, Any]) -> list[File]:
@@ -137,15 +157,21 @@ class CentralStore:
             raise bucket.failure(self.settings, exc) from exc
 
     def init(self) -> str:
-        """Make the bucket locked, or check it is; one sentence saying which."""
-        return self._talk(lambda: bucket.ensure_bucket(self.s3, self.settings))
+        """Make the bucket locked, or check it is, with the lifecycle rule aborting forgotten
+        multipart uploads; one sentence saying so."""
+        said = self._talk(lambda: bucket.ensure_bucket(self.s3, self.settings))
+        aborted = self._talk(lambda: upload.abort_forgotten_uploads(self.s3, self.settings.bucket,
+                                                                    self.settings.abort_uploads_days))
+        return f"{said}; {aborted}"
 
     # -- push ------------------------------------------------------------------------------------
 
-    def push(self) -> PushReport:
+    def push(self, stop: threading.Event | None = None) -> PushReport:
         """Store every verified, catalogued session of this station not stored whole yet, and
-        follow the catalogue's retention for those that are (a lock is only ever moved later)."""
+        follow the catalogue's retention and legal holds for those that are (a lock is only ever
+        moved later). ``stop`` set: return after the file being sent (the next push resumes)."""
         report, days = PushReport(), periods(self.catalogue)
+        held: dict[str, bool] = {}          # key: whether a legal hold in force covers a session it serves
         for session in self._candidates():
             if session["verification"] != "verified":
                 report.skipped[session["session"]] = "not verified whole yet (no close record, or a file missing)"
@@ -156,10 +182,26 @@ class CentralStore:
                 report.skipped[session["session"]] = f"its files do not check: {exc}"
                 continue
             until = retain_until(self.catalogue, session, self.settings.long_term_years, days)
+            on_hold = bool(self.catalogue.holds(session["session"]))
             for item in files:
+                if stop is not None and stop.is_set():
+                    return report
                 self._store(session["session"], item, until, report)
+                held[item.key] = held.get(item.key, False) or on_hold
             self._stored_whole(session["session"], len(files), until, report)
+        self._follow_holds(held, report)
         return report
+
+    def _follow_holds(self, held: dict[str, bool], report: PushReport) -> None:
+        """The S3 legal hold on every version of each key whose catalogue hold changed."""
+        for key, on in held.items():
+            recorded = self._recorded(key)
+            if recorded is None or recorded["legal_hold"] == on:
+                continue
+            self._talk(lambda key=key, on=on: bucket.legal_hold(self.s3, self.settings.bucket, key, on))
+            with self.catalogue.engine.begin() as connection:
+                connection.execute(stored_objects.update().where(stored_objects.c.key == key).values(legal_hold=on))
+            (report.held if on else report.released).append(key)
 
     def _candidates(self) -> list[dict[str, Any]]:
         return self.catalogue.search(station=self.station)
@@ -171,9 +213,7 @@ class CentralStore:
                 raise StoreError(f"{item.key} in the archive no longer matches what was stored "
                                  f"(version {recorded['version_id']}): nothing of it is sent again")
             if recorded["retain_until_ns"] < _ns(until):
-                self._talk(lambda: bucket.extend(self.s3, self.settings.bucket, item.key,
-                                                 recorded["version_id"], until))
-                self._record(session, self._read_back(item, recorded["version_id"]), update=True)
+                self._record(session, self._read_back(item, recorded["version_id"], until), update=True)
                 report.extended.append(item.key)
             return
         version = self._version_in_bucket(item)
@@ -182,17 +222,13 @@ class CentralStore:
             if sha != item.sha256:
                 raise StoreError(f"{item.key} does not match its seal (SHA-256 {sha}, sealed {item.sha256}): "
                                  f"it is not sent; run 'bodycam-station verify'")
-            version = self._talk(lambda: bucket.put_locked(self.s3, self.settings.bucket, item.key, item.path,
-                                                           item.sha256, md5, until))
+            version = self._talk(lambda: upload.send(self.s3, self.settings, item.key, item.path, item.sha256, md5,
+                                                     size, until))
             report.uploaded.append(item.key)
             report.bytes += size
         else:
             report.adopted.append(item.key)
-        stored = self._read_back(item, version)
-        if stored.retain_until < until:
-            self._talk(lambda: bucket.extend(self.s3, self.settings.bucket, item.key, version, until))
-            stored = self._read_back(item, version)
-        self._record(session, stored)
+        self._record(session, self._read_back(item, version, until))
 
     def _version_in_bucket(self, item: File) -> str | None:
         """A version of the key already holding the sealed bytes (a push killed before it
@@ -202,7 +238,9 @@ class CentralStore:
                 return version["VersionId"]
         return None
 
-    def _read_back(self, item: File, version_id: str) -> bucket.Stored:
+    def _read_back(self, item: File, version_id: str, until: datetime) -> bucket.Stored:
+        """The version locked until ``until`` at least, then read back and checked against the seal."""
+        self._talk(lambda: bucket.lock_at_least(self.s3, self.settings.bucket, item.key, version_id, until))
         stored = self._talk(lambda: bucket.read_back(self.s3, self.settings.bucket, item.key, version_id))
         if stored.sha256 != item.sha256:
             raise StoreError(f"{item.key} read back from the store as SHA-256 {stored.sha256}, not the sealed "
@@ -236,6 +274,30 @@ class CentralStore:
             elif known.files != files or known.retain_until_ns < _ns(until):
                 connection.execute(stored_sessions.update().where(stored_sessions.c.session == session)
                                    .values(files=files, retain_until_ns=max(known.retain_until_ns, _ns(until))))
+
+    # -- purge ---------------------------------------------------------------------------------------
+
+    def delete(self, session: dict[str, Any]) -> int:
+        """Delete every version of ``session``'s own objects (its folder's files and its
+        write-ups; a device's identity records and event logs serve its other sessions too and
+        stay), and forget them; how many versions. The store refuses a version still locked or
+        under a legal hold: that refusal is raised, in one sentence, and is the truth."""
+        own = (f"{session['folder']}/", f"writeups/{session['session']}/")
+        keys = [row["key"] for row in self.objects(session["session"]) if row["key"].startswith(own)]
+        deleted = 0
+        for key in keys:
+            try:
+                deleted += bucket.delete_versions(self.s3, self.settings.bucket, key)
+            except bucket.store_errors() as exc:
+                if getattr(exc, "response", {}).get("Error", {}).get("Code") != "AccessDenied":
+                    raise bucket.failure(self.settings, exc) from exc
+                raise StoreError(f"the central store refuses to delete {key}: its lock or legal hold is in force "
+                                 f"there, so session {session['session']} is not purged") from exc
+            with self.catalogue.engine.begin() as connection:
+                connection.execute(stored_objects.delete().where(stored_objects.c.key == key))
+        with self.catalogue.engine.begin() as connection:
+            connection.execute(stored_sessions.delete().where(stored_sessions.c.session == session["session"]))
+        return deleted
 
     # -- what is stored ----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ def _web(args: argparse.Namespace) -> int:
 
     station_id(args.archive)                   # one sentence if this is no dock's archive
     station = open_station(args.archive, args.catalogue, throttle=args.throttle,
-                           store=store_settings(args.config_file))
+                           store=store_settings(args.station_config))
     if not station.desk(None).access.has_users():
         raise WebError("the station has no users yet: add an administrator first "
                        "(bodycam-station user add NAME --role administrator --archive DIR)")
