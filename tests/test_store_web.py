@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from evidence.keys import FileSigner, add_key
 from evidence.paths import ArchiveDir, DataDir
@@ -77,7 +78,7 @@ def with_users(archive: Path, config: Path, url: str | None):
         admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
         gate.add_user(admin, "li", "李明", "reviewer", PASSWORD)
         gate.add_user(admin, "wang", "王强", "supervisor", PASSWORD)
-    with serving(create_app(opened, Settings(utc_offset_min=8 * 60))) as base:
+    with serving(create_app(opened, Settings(zone=ZoneInfo("Asia/Shanghai")))) as base:
         yield base
     opened.engine.dispose()
 
