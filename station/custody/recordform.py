@@ -12,10 +12,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bodycam_errors import BodycamError
 from evidence.boxes import sample_entries
 from station.catalogue.footage import Segment, Session
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 TITLE = "同步录音录像摄录情况记录表"
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")
@@ -138,19 +142,26 @@ def _font_number(path: Path) -> int:
     raise FormError(f"{path} has no {FONT_FACE} face")
 
 
-def write_pdf(form: Form, path: Path) -> None:
-    """The form on A4, the font embedded; a space for signatures and the seal at its foot."""
+def chinese_pdf(title: str) -> "FPDF":
+    """An A4 document titled ``title`` with Noto Sans CJK (regular and bold, as "noto") embedded,
+    its first page begun: the station's documents in Chinese start here."""
     from fpdf import FPDF
 
     regular, bold = FONT_DIR / "NotoSansCJK-Regular.ttc", FONT_DIR / "NotoSansCJK-Bold.ttc"
     if not regular.exists() or not bold.exists():
-        raise FormError(f"the record form needs Noto Sans CJK ({regular}): install Debian's fonts-noto-cjk")
+        raise FormError(f"{title} needs Noto Sans CJK ({regular}): install Debian's fonts-noto-cjk")
     pdf = FPDF(format="A4")
-    pdf.set_title(TITLE)
+    pdf.set_title(title)
     pdf.add_font("noto", fname=str(regular), collection_font_number=_font_number(regular))
     pdf.add_font("noto", style="B", fname=str(bold), collection_font_number=_font_number(bold))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
+    return pdf
+
+
+def write_pdf(form: Form, path: Path) -> None:
+    """The form on A4, the font embedded; a space for signatures and the seal at its foot."""
+    pdf = chinese_pdf(TITLE)
     pdf.set_font("noto", "B", 16)
     pdf.cell(0, 12, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("noto", size=10)
