@@ -18,6 +18,7 @@ from station.commands import (
     catalogue as catalogue_commands,
     dock as dock_commands,
     options,
+    report as report_commands,
     store as store_commands,
     witness as witness_commands,
 )
@@ -63,6 +64,7 @@ def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
     witness_commands.register(commands, shared)
     store_commands.register(commands, shared, config)
     dock_commands.register(commands, shared)
+    report_commands.register(commands, shared)
     web.register(commands, shared.web)
     return parser
 

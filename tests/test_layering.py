@@ -37,15 +37,16 @@ STATION_PARTS = {
     "intake": {"catalogue", "custody", "db"},
     "store": {"catalogue", "custody", "db"},
     "dock": {"intake", "catalogue", "custody", "db"},
-    "services": {"db", "config", "catalogue", "custody", "intake", "store", "dock"},
-    "commands": {"config", "services", "catalogue", "custody", "intake", "store", "dock"},
-    "web": {"config", "services", "catalogue", "custody", "intake", "dock"},
+    "supervision": {"intake", "store", "catalogue", "custody", "db"},
+    "services": {"db", "config", "catalogue", "custody", "intake", "store", "dock", "supervision"},
+    "commands": {"config", "services", "catalogue", "custody", "intake", "store", "dock", "supervision"},
+    "web": {"config", "services", "catalogue", "custody", "intake", "store", "dock", "supervision"},
     "cli": {"config", "commands", "web", "services", "catalogue", "custody", "intake", "dock"},
     "__main__": {"cli"},
 }
 FRONT_DOOR_LIBRARIES = {"argparse", "fastapi", "starlette", "uvicorn", "jinja2", "http", "multipart"}
 # The parts that know no argparse and no HTTP.
-QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "store", "dock", "services")
+QUIET_PARTS = ("db", "config", "catalogue", "custody", "intake", "store", "dock", "supervision", "services")
 DEVICE_ONLY = ("av", "cv2", "numpy", "gpiozero", "PIL", "picamera2", "smbus2", "pynmea2")
 
 
