@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from evidence.keys import FileSigner
 from evidence.records import FORMAT, GENESIS, sign
@@ -33,10 +32,11 @@ from station.catalogue.verdicts import segment_verdicts, session_checks
 from station.custody import audit
 from station.custody.access import Access
 from station.intake.witness import Witness
-from station.services import dock_init, open_station
+from station.services import dock_init, open_station, recheck
 from station.store.store import stored_sessions
 from station.supervision import reports, usage
 from station.supervision.undocked import undocked
+from tests.web import Client
 
 HOUR = 3600 * 10**9
 PASSWORD = "correct horse 7"
@@ -182,6 +182,7 @@ def month(tmp_path_factory) -> Month:
     gate = Access(station.engine, trail)
     admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
     gate.add_user(admin, "wang", "王强", "supervisor", PASSWORD)
+    gate.add_user(admin, "li", "李明", "reviewer", PASSWORD)
     station.engine.dispose()
     return result
 
@@ -302,11 +303,12 @@ def test_devices_not_docked_and_late_dockings(month):
 
 # -- the command line, its PDF and CSV ------------------------------------------------------------
 
-def station_command(month: Month, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BODYCAM_USER": "wang", "BODYCAM_PASSWORD": PASSWORD}
+def station_command(month: Month | Path, *args: str, user: str = "wang") -> subprocess.CompletedProcess:
+    env = {**os.environ, "BODYCAM_USER": user, "BODYCAM_PASSWORD": PASSWORD}
     env.pop("BODYCAM_CATALOGUE", None)
-    return subprocess.run([sys.executable, "-m", "station", *args, "--archive", str(month.archive)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    archive = month.archive if isinstance(month, Month) else month
+    return subprocess.run([sys.executable, "-m", "station", *args, "--archive", str(archive)],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 def pdf_text(path: Path) -> str:
@@ -332,7 +334,7 @@ def test_the_usage_report_command_writes_a_pdf_and_csv_whose_figures_match(month
     text = pdf_text(pdf)
     assert reports.TITLE in text and "城东派出所（330100000001）" in text and f"{first} – {last}" in text
     for label, value in figures.items():
-        assert re.search(rf"^\s*{re.escape(label)}\s+{re.escape(value)}\s*$", text, re.M), (label, value)
+        assert re.search(rf"^\s*{re.escape(label)}\s+{re.escape(value)}\s*$", text, re.MULTILINE), (label, value)
     for officer in ("100001", "100002", "100003"):
         assert f"{OFFICERS[officer][0]}（{officer}）" in text
     assert "每日录像时长（小时）" in text and "停止录像原因（条）" in text and "未说明原因" in text
@@ -351,9 +353,157 @@ def test_the_usage_report_command_writes_a_pdf_and_csv_whose_figures_match(month
 def test_the_undocked_command_names_the_device_and_the_late_sessions(month):
     done = station_command(month, "report", "undocked", "--days", "40")
     assert done.returncode == 1, done.stderr
-    assert re.search(r"^1 device\(s\) not docked.*\n  BC00004 ", done.stdout, re.M)
+    assert re.search(r"^1 device\(s\) not docked.*\n  BC00004 ", done.stdout, re.MULTILINE)
     late = [m.session for m in month.made if (d := _docked_at(month, m)) is not None and d - _ended(m) > DAY_NS]
     assert f"{len(late)} session(s) docked more than 24 h after their end" in done.stdout
     assert all(session in done.stdout for session in late)
     overdue = [m for m in month.made if m.stored is None]      # all docked (archived) days ago, not stored
     assert f"{len(overdue)} session(s) docked more than 24 h ago and not in the central store" in done.stdout
+
+
+# -- the chain of custody of real footage ---------------------------------------------------------
+
+CASE = "K-2026-0042"
+
+
+@pytest.fixture(scope="module")
+def handled(tmp_path_factory) -> tuple[Path, str]:
+    """A real session pulled over the dock link, verified, viewed, held, linked to a case and
+    asked for by a court: each step as the station's users do it."""
+    from tests.test_web import pulled_archive, session_id
+
+    archive = pulled_archive(tmp_path_factory, 3)
+    session = session_id(archive)
+    recheck(archive)
+    station = open_station(archive)
+    gate = Access(station.engine, station.trail("test"))
+    admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
+    wang = gate.add_user(admin, "wang", "王强", "supervisor", PASSWORD)
+    li = gate.add_user(admin, "li", "李明", "reviewer", PASSWORD)
+    gate.add_user(admin, "zhao", "赵刚", "custodian", PASSWORD)
+    assert station_command(archive, "view", session, "--reason", "复核现场执法过程", user="li").returncode == 0
+    supervisor = station.desk(wang, "test")
+    supervisor.catalogue.hold("诉讼保全：案件审理中", actor="wang", session=session)
+    supervisor.catalogue.open_case(CASE, "盗窃案", "张某", actor="wang")
+    supervisor.catalogue.link(CASE, session, actor="wang")
+    asked = station.desk(li, "test").exports.request(li, "session", session, reason="法院调取证据", recipient="zhao",
+                                                     destination="某某区人民法院")
+    supervisor.exports.decide(wang, asked.id, True)
+    station.engine.dispose()
+    return archive, session
+
+
+def flat(path: Path) -> str:
+    """The PDF's text in the order it was written, without the spaces and line breaks of its layout."""
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\s+", "", text)
+
+
+def test_the_custody_report_lists_every_step_and_audit_entry_of_the_footage(handled, tmp_path):
+    from station.supervision.custody_report import ACTIONS
+
+    archive, session = handled
+    pdf = tmp_path / "custody.pdf"
+    done = station_command(archive, "report", "custody", session, "--out", str(pdf))
+    assert done.returncode == 0, done.stderr
+    assert "the audit trail verifies" in done.stdout
+    text = flat(pdf)
+    engine = open_station(archive).engine
+    row = Catalogue(engine).session(session)
+    assert f"对象会话{session}" in text and "审计日志校验通过" in text
+    assert f"校验状态{session}完整" in text and "各分段均与签名一致" in text
+    for step in ("开始录制（设备签名记录）", "结束录制（设备签名记录）", "接入工作站", "入库（校验签名与哈希后归档）",
+                 "逐字节校验"):
+        assert step in text, step
+    assert f"{row['officer']}（{row['police_number']}）" in text and f"设备{row['device']}" in text
+    entries = [e.body for e in audit.entries(engine, session=session) if e.body["action"] != "report-custody"]
+    assert {"view", "hold-placed", "case-linked", "export-request", "export-approve"} <= {e["action"] for e in entries}
+    for entry in entries:
+        assert f"审计第{entry['seq']}条" in text and ACTIONS.get(entry["action"], entry["action"]) in text
+    assert "理由：复核现场执法过程" in text and "理由：诉讼保全：案件审理中" in text
+    assert "提供对象：某某区人民法院" in text and "接收人：zhao" in text and f"案件：{CASE}" in text
+    rendered(pdf, tmp_path)
+    [made] = [e.body for e in audit.entries(engine) if e.body["action"] == "report-custody"]
+    assert made["footage"] == [session] and made["detail"]["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
+    assert station_command(archive, "audit", "verify").returncode == 0
+
+
+def test_the_custody_report_of_a_case_adds_the_case_s_own_entries_and_a_reviewer_may_not_make_one(handled, tmp_path):
+    archive, session = handled
+    pdf = tmp_path / "case.pdf"
+    assert station_command(archive, "report", "custody", "--case", CASE, "--out", str(pdf)).returncode == 0
+    text = flat(pdf)
+    assert f"对象案件{CASE}" in text and session in text and "立案" in text
+    refused = station_command(archive, "report", "custody", session, "--out", str(tmp_path / "no.pdf"), user="li")
+    assert refused.returncode == 1 and not (tmp_path / "no.pdf").exists()
+    engine = open_station(archive).engine
+    assert any(e.body["action"] == "report-custody" and e.body["outcome"] == "refused" and e.body["actor"] == "li"
+               for e in audit.entries(engine))
+
+
+# -- the page, in Chromium -----------------------------------------------------------------------
+
+@pytest.fixture
+def page_of(month):
+    from station.web.app import create_app
+    from station.web.deps import Settings
+    from tests.web import MovableClock, serving
+
+    opened = open_station(month.archive, clock=MovableClock())
+    with serving(create_app(opened, Settings(utc_offset_min=8 * 60))) as base:
+        yield base
+    opened.engine.dispose()
+
+
+def test_the_report_pages_in_chromium_in_chinese_with_their_charts(month, page_of, tmp_path):
+    from tests.test_web import screenshot, sign_in
+    from tests.web import CHROMIUM, CHROMIUM_FLAGS
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    this_month = time.strftime("%Y-%m", time.gmtime(month.now // 10**9))
+    period = usage.month(this_month)
+    figures = expected(month, "330100000001", period.since_ns, period.until_ns)
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = chromium.new_page()
+        sign_in(page, page_of, "wang")
+        page.click("#nav-reports")
+        page.fill("input[name=unit]", "330100000001")
+        page.fill("input[name=month]", this_month)
+        page.click("#usage-form button")
+        page.wait_for_selector("#usage-figures")
+        assert page.locator("html").get_attribute("lang") == "zh-CN"
+        assert page.locator("h1").inner_text() == "执法记录仪使用情况定期通报"
+        shown = {row.locator("th").inner_text(): row.locator("td").inner_text()
+                 for row in page.locator("#usage-figures tr").all()}
+        assert shown == figures
+        bars = {bar.get_attribute("data-label"): bar.get_attribute("data-value")
+                for bar in page.locator("#chart-docking g.bar").all()}
+        assert bars == {"24小时内接入": figures["结束后24小时内接入"], "超过24小时接入": figures["结束后超过24小时接入"],
+                        "尚未接入": figures["结束后尚未接入"]}
+        assert page.locator("#chart-days g.bar").count() == (period.until_ns - period.since_ns) // DAY_NS
+        assert page.evaluate("document.querySelector('#chart-stops').getBBox().height") > 0
+        screenshot(page, "report-usage-zh")
+        page.click("#nav-undocked")
+        page.wait_for_selector("#undocked-devices")
+        assert page.locator("#undocked-devices tr[data-device]").all_inner_texts()[0].startswith("BC00004")
+        screenshot(page, "report-undocked-zh")
+        chromium.close()
+    client = Client(page_of)
+    client.sign_in("wang", PASSWORD)
+    answer = client.get(f"/reports/usage.pdf?unit=330100000001&month={this_month}")
+    assert answer.status == 200 and answer.headers["Content-Type"] == "application/pdf"
+    (tmp_path / "page.pdf").write_bytes(answer.body)
+    text = pdf_text(tmp_path / "page.pdf")
+    for label, value in figures.items():
+        assert re.search(rf"^\s*{re.escape(label)}\s+{re.escape(value)}\s*$", text, re.MULTILINE), (label, value)
+    table = client.get(f"/reports/usage.csv?unit=330100000001&month={this_month}")
+    assert {row[2]: row[3] for row in csv.reader(io.StringIO(table.text)) if row[0] == "汇总"} == figures
+    reviewer = Client(page_of)
+    reviewer.sign_in("li", PASSWORD)
+    assert reviewer.get("/reports/usage").status == 403
+    engine = open_station(month.archive).engine
+    made = [e.body for e in audit.entries(engine) if e.body["action"].startswith("report")]
+    assert {(e["actor"], e["action"], e["outcome"]) for e in made} >= {
+        ("wang", "report-usage", "done"), ("wang", "report-undocked", "done"), ("li", "report", "refused")}
+    assert station_command(month, "audit", "verify").returncode == 0

@@ -142,7 +142,7 @@ def _font_number(path: Path) -> int:
     raise FormError(f"{path} has no {FONT_FACE} face")
 
 
-def chinese_pdf(title: str) -> "FPDF":
+def chinese_pdf(title: str) -> FPDF:
     """An A4 document titled ``title`` with Noto Sans CJK (regular and bold, as "noto") embedded,
     its first page begun: the station's documents in Chinese start here."""
     from fpdf import FPDF

@@ -32,10 +32,10 @@ def svg(chart: Chart, chart_id: str) -> str:
     """The chart as an inline SVG element; every bar carries its label and value as text."""
     height = ROW * max(len(chart.rows), 1) + 30
     span = WIDTH - LABEL - 60
-    parts = [f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
-             f'height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(chart.title)}">',
-             f'<text x="0" y="16" font-size="14" font-weight="bold">{escape(chart.title)}（{escape(chart.unit)}）'
-             f'</text>']
+    opening = (f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
+               f'height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(chart.title)}">')
+    title = f'<text x="0" y="16" font-size="14" font-weight="bold">{escape(chart.title)}（{escape(chart.unit)}）</text>'
+    parts = [opening, title]
     for number, (label, value) in enumerate(chart.rows):
         top = 26 + number * ROW
         length = span * value / chart.peak

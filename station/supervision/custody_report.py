@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from station.catalogue.catalogue import Catalogue, CatalogueError, records, sessions
-from station.catalogue.verdicts import session_checks, segment_verdicts
+from station.catalogue.verdicts import segment_verdicts, session_checks
 from station.custody import audit
 from station.custody.recordform import chinese_pdf, local_time
 from station.store.store import stored_sessions

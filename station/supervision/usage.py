@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,7 +24,7 @@ from station.catalogue.verdicts import segment_verdicts
 from station.catalogue.writeup import needs_one
 from station.intake.witness import refusals
 from station.store.store import stored_sessions
-from station.supervision.undocked import LATE, NOT_DOCKED, ON_TIME, docked_at, timeliness
+from station.supervision.undocked import LATE, NOT_DOCKED, docked_at, timeliness
 
 STORE_WITHIN_NS = 2 * DAY_NS     # S1: docked within 24 h, and on the agency's server within a further 24 h
 TAMPERED = "TAMPERED"
@@ -43,7 +44,7 @@ class Period:
 def month(text: str) -> Period:
     """The UTC month ``YYYY-MM``."""
     try:
-        start = datetime.strptime(text, "%Y-%m").replace(tzinfo=timezone.utc)
+        start = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise CatalogueError(f"{text!r} is not a month YYYY-MM") from None
     days = calendar.monthrange(start.year, start.month)[1]
@@ -54,7 +55,7 @@ def month(text: str) -> Period:
 def between(since: str, until: str) -> Period:
     """The UTC days from ``since`` up to and including ``until`` (both YYYY-MM-DD)."""
     try:
-        first, last = (datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) for day in (since, until))
+        first, last = (datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC) for day in (since, until))
     except ValueError:
         raise CatalogueError(f"{since!r} or {until!r} is not a date YYYY-MM-DD") from None
     if last < first:
@@ -195,7 +196,7 @@ def _days(found: list[dict[str, Any]], period: Period) -> list[tuple[str, int, f
         day = (session["started_ns"] - period.since_ns) // DAY_NS
         counts[day] += 1
         hours[day] += _hours(session)
-    return [(datetime.fromtimestamp((period.since_ns + day * DAY_NS) // 10**9, timezone.utc).strftime("%Y-%m-%d"),
+    return [(datetime.fromtimestamp((period.since_ns + day * DAY_NS) // 10**9, UTC).strftime("%Y-%m-%d"),
              counts[day], hours[day]) for day in range((period.until_ns - period.since_ns) // DAY_NS)]
 
 
