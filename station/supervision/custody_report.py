@@ -16,6 +16,7 @@ from station.catalogue.verdicts import segment_verdicts, session_checks
 from station.custody import audit
 from station.custody.recordform import chinese_pdf, local_time
 from station.store.store import stored_sessions
+from station.supervision.grid import grid
 from station.supervision.undocked import docked_at
 
 TITLE = "执法记录仪音视频资料保管链报告"
@@ -155,8 +156,8 @@ def _audited(body: dict[str, Any]) -> Event:
 
 def pdf_bytes(report: Custody, made_ns: int) -> bytes:
     """The report on A4 in Chinese: the footage, its verification state, every event, the trail's check."""
-    pdf = chinese_pdf(TITLE)
-    pdf.set_font("noto", "B", 16)
+    pdf = chinese_pdf(TITLE, bold=False)
+    pdf.set_font("noto", size=16)
     pdf.cell(0, 12, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("noto", size=9)
     check = ("通过：全部审计记录签名有效、链接完整" if not report.trail_problems
@@ -165,17 +166,13 @@ def pdf_bytes(report: Custody, made_ns: int) -> bytes:
             ("生成时间", local_time(made_ns))]
     rows += [(f"校验状态 {name}", state) for name, state in report.states]
     rows += [("审计日志校验", f"{check}（共 {report.trail_entries} 条）")]
-    with pdf.table(col_widths=(40, 150), first_row_as_headings=False, line_height=6) as table:
-        for values in rows:
-            table.row(list(values))
+    grid(pdf, (40, 150), rows, header=False, size=9)
     pdf.ln(3)
-    pdf.set_font("noto", "B", 11)
+    pdf.set_font("noto", size=11)
     pdf.cell(0, 8, f"保管记录（共 {len(report.events)} 项，按时间排列）", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("noto", size=7.5)
-    with pdf.table(col_widths=(34, 34, 30, 92), line_height=4.5) as table:
-        table.row(["时间", "事项", "人员", "详情"])
-        for event in report.events:
-            table.row([local_time(event.time_ns) if event.time_ns else "—", event.what, event.who, event.detail])
+    grid(pdf, (38, 32, 30, 90), [("时间", "事项", "人员", "详情")] + [
+        (local_time(event.time_ns) if event.time_ns else "—", event.what, event.who, event.detail)
+        for event in report.events], size=7.5, line=3.8)
     pdf.ln(6)
     pdf.set_font("noto", size=11)
     pdf.cell(0, 10, "制作人签名：________________        日期：____________", new_x="LMARGIN", new_y="NEXT")

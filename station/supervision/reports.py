@@ -8,6 +8,7 @@ import io
 from station.custody.recordform import chinese_pdf, local_time
 from station.supervision import charts
 from station.supervision.charts import Chart
+from station.supervision.grid import grid
 from station.supervision.undocked import LATE, NOT_DOCKED, ON_TIME
 from station.supervision.usage import Usage
 
@@ -64,21 +65,21 @@ def unit_text(report: Usage) -> str:
 def pdf_bytes(report: Usage) -> bytes:
     """The report on A4 in Chinese: heading, figures, charts, then each officer, each device and
     each session needing attention."""
-    pdf = chinese_pdf(TITLE)
-    pdf.set_font("noto", "B", 16)
+    pdf = chinese_pdf(TITLE, bold=False)
+    pdf.set_font("noto", size=16)
     pdf.cell(0, 12, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("noto", size=10)
     heading = [("单位", unit_text(report)), ("统计期间", f"{report.period.label}（UTC）"),
                ("生成时间", local_time(report.made_ns))]
-    _table(pdf, (62, 128), heading + figures(report), headings=False)
+    grid(pdf, (62, 128), heading + figures(report), header=False)
     for _, chart in chart_set(report):
         charts.draw(pdf, chart)
     _section(pdf, "各民警使用情况")
-    _table(pdf, (52, 16, 20, 52, 16, 16, 18), [("民警", "录像数", "时长(小时)", "使用设备", "超时接入", "待补录", "台账不符")] + [
+    grid(pdf, (52, 16, 20, 52, 16, 16, 18), [("民警", "录像数", "时长(小时)", "使用设备", "超时接入", "待补录", "台账不符")] + [
         (p.name, str(p.sessions), f"{p.hours:.1f}", "、".join(sorted(p.worn)), str(p.late), str(p.pending),
          str(p.mismatches)) for p in report.officers.values()])
     _section(pdf, "设备使用情况")
-    _table(pdf, (30, 90, 18, 22, 30), [("设备编号", "佩戴民警", "录像数", "时长(小时)", "超时接入")] + [
+    grid(pdf, (30, 90, 18, 22, 30), [("设备编号", "佩戴民警", "录像数", "时长(小时)", "超时接入")] + [
         (d.name, "、".join(sorted(d.worn)), str(d.sessions), f"{d.hours:.1f}", str(d.late))
         for d in report.devices.values()])
     _attention(pdf, report)
@@ -95,21 +96,13 @@ def _attention(pdf, report: Usage) -> None:
     for title, rows in lists:
         _section(pdf, f"{title}：{len(rows)}")
         if rows:
-            _table(pdf, (80, 40, 70), rows, headings=False, size=7.5)
+            grid(pdf, (80, 40, 70), rows, header=False, size=7.5)
 
 
 def _section(pdf, title: str) -> None:
     pdf.ln(3)
-    pdf.set_font("noto", "B", 11)
+    pdf.set_font("noto", size=11)
     pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
-
-
-def _table(pdf, widths: tuple[int, ...], rows: list[tuple[str, ...]], headings: bool = True,
-           size: float = 8.5) -> None:
-    pdf.set_font("noto", size=size)
-    with pdf.table(col_widths=widths, first_row_as_headings=headings, line_height=5.5) as table:
-        for values in rows:
-            table.row(list(values))
 
 
 def csv_text(report: Usage) -> str:

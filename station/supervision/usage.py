@@ -105,14 +105,14 @@ class Usage:
 def _columns() -> list[Any]:
     tampered = (sa.select(sa.func.count()).where(segment_verdicts.c.session == sessions.c.session,
                                                  segment_verdicts.c.state == TAMPERED).scalar_subquery())
-    written = sa.exists().where(writeups.c.session == sessions.c.session)
+    written = sessions.c.session.in_(sa.select(writeups.c.session))     # one pass over the write-ups
     return [sessions.c.session, sessions.c.device, sessions.c.police_number, sessions.c.officer, sessions.c.unit,
             sessions.c.started_ns, sessions.c.ended_ns, sessions.c.stop_code, sessions.c.interrupted,
             docked_at().label("docked_ns"), stored_sessions.c.stored_ns, tampered.label("tampered"),
             needs_one().label("needs_writeup"), written.label("written")]
 
 
-def sessions_of(catalogue: Catalogue, unit: str | None, period: Period) -> list[dict[str, Any]]:
+def sessions_query(unit: str | None, period: Period) -> sa.Select:
     """The sessions of ``unit`` (its number; None: every unit) started in ``period``, each with
     when it docked, when it was stored whole, its tampered segments and whether it needs and
     has a write-up."""
@@ -123,8 +123,13 @@ def sessions_of(catalogue: Catalogue, unit: str | None, period: Period) -> list[
              .order_by(sessions.c.started_ns))
     if unit is not None:
         query = query.where(sessions.c.unit_number == unit)
+    return query
+
+
+def sessions_of(catalogue: Catalogue, unit: str | None, period: Period) -> list[dict[str, Any]]:
+    """The rows of :func:`sessions_query`."""
     with catalogue.engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
+        return [dict(row._mapping) for row in connection.execute(sessions_query(unit, period))]
 
 
 def usage(catalogue: Catalogue, unit: str | None, period: Period, now_ns: int,
