@@ -28,16 +28,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
+from bench_catalogue import SPAN, START, fill
 
-from bench_catalogue import SPAN, START, fill  # noqa: E402
-from station.catalogue.catalogue import DAY_NS, Catalogue, dockings, ledger, sessions, writeups  # noqa: E402
-from station.catalogue.verdicts import segment_verdicts, session_checks  # noqa: E402
-from station.intake.witness import refusals  # noqa: E402
-from station.services import open_database  # noqa: E402
-from station.store.store import stored_sessions  # noqa: E402
-from station.supervision import charts, reports, usage  # noqa: E402
-from station.supervision.undocked import undocked  # noqa: E402
+from station.catalogue.catalogue import DAY_NS, Catalogue, dockings, ledger, sessions, writeups
+from station.catalogue.verdicts import segment_verdicts, session_checks
+from station.intake.witness import refusals
+from station.services import open_database
+from station.store.store import stored_sessions
+from station.supervision import charts, reports, usage
+from station.supervision.undocked import undocked
 
 DEVICES = 1000
 UNIT = f"{7:012d}"
@@ -113,9 +113,10 @@ def main() -> int:
               f"in {time.perf_counter() - began:.0f} s")
         period, now = usage.month(MONTH), START + SPAN
         for unit, what in ((UNIT, f"unit {UNIT}"), (None, "whole station")):
-            data_s, found = timed(args.runs, lambda: usage.usage(catalogue, unit, period, now))
-            svg_s, _ = timed(args.runs, lambda: [charts.svg(chart, name) for name, chart in reports.chart_set(found)])
-            pdf_s, pdf = timed(args.runs, lambda: reports.pdf_bytes(found))
+            data_s, found = timed(args.runs, lambda unit=unit: usage.usage(catalogue, unit, period, now))
+            svg_s, _ = timed(args.runs, lambda found=found: [charts.svg(chart, name)
+                                                             for name, chart in reports.chart_set(found)])
+            pdf_s, pdf = timed(args.runs, lambda found=found: reports.pdf_bytes(found))
             print(f"{what}, {MONTH}: {found.sessions} sessions, {len(found.officers)} officers, "
                   f"{len(found.devices)} devices; page data {data_s * 1e3:.0f} ms, charts (SVG) {svg_s * 1e3:.0f} ms, "
                   f"PDF {pdf_s * 1e3:.0f} ms ({len(pdf) // 1024} KiB); data + PDF {(data_s + pdf_s) * 1e3:.0f} ms")
