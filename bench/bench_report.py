@@ -9,7 +9,8 @@ device), a third of the sessions stored centrally, a write-up for every unspecif
 in four, stored verdicts for one session in a hundred, and a refused docking a week.
 
 Times, each the median of ``--runs``: building the page's data (``usage.usage``), drawing its
-charts as SVG, and the PDF (``reports.pdf_bytes``); then the query plans (EXPLAIN QUERY PLAN).
+charts as SVG, and the PDF (``reports.pdf_bytes``), and the PDF of an empty report (the font's
+fixed cost); then the query plan (EXPLAIN QUERY PLAN).
 Goal: the page's data and the PDF of a unit's month within 2 s.
 
     python bench/bench_report.py [--sessions 1000000] [--runs 5]
@@ -120,6 +121,9 @@ def main() -> int:
             print(f"{what}, {MONTH}: {found.sessions} sessions, {len(found.officers)} officers, "
                   f"{len(found.devices)} devices; page data {data_s * 1e3:.0f} ms, charts (SVG) {svg_s * 1e3:.0f} ms, "
                   f"PDF {pdf_s * 1e3:.0f} ms ({len(pdf) // 1024} KiB); data + PDF {(data_s + pdf_s) * 1e3:.0f} ms")
+        empty = usage.usage(catalogue, "none", period, now)
+        fixed_s, _ = timed(args.runs, lambda: reports.pdf_bytes(empty))
+        print(f"the PDF of a report with no session (loading and subsetting Noto Sans CJK): {fixed_s * 1e3:.0f} ms")
         undocked_s, found = timed(args.runs, lambda: undocked(catalogue, now, now - 31 * DAY_NS))
         print(f"devices not docked and late dockings of the last 31 days: {len(found.devices)} devices, "
               f"{len(found.late)} sessions, {undocked_s * 1e3:.0f} ms")

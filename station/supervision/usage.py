@@ -109,13 +109,13 @@ def _columns() -> list[Any]:
     return [sessions.c.session, sessions.c.device, sessions.c.police_number, sessions.c.officer, sessions.c.unit,
             sessions.c.started_ns, sessions.c.ended_ns, sessions.c.stop_code, sessions.c.interrupted,
             docked_at().label("docked_ns"), stored_sessions.c.stored_ns, tampered.label("tampered"),
-            needs_one().label("needs_writeup"), written.label("written")]
+            needs_one().label("needs_writeup"), written.label("written"), ledger.holder_at_start().label("holder")]
 
 
 def sessions_query(unit: str | None, period: Period) -> sa.Select:
     """The sessions of ``unit`` (its number; None: every unit) started in ``period``, each with
-    when it docked, when it was stored whole, its tampered segments and whether it needs and
-    has a write-up."""
+    when it docked, when it was stored whole, its tampered segments, whether it needs and has a
+    write-up, and the device's holder by the ledger."""
     query = (sa.select(*_columns())
              .select_from(sessions.outerjoin(stored_sessions, stored_sessions.c.session == sessions.c.session))
              .where(sessions.c.started_ns >= period.since_ns, sessions.c.started_ns < period.until_ns,
@@ -135,7 +135,7 @@ def sessions_of(catalogue: Catalogue, unit: str | None, period: Period) -> list[
 def usage(catalogue: Catalogue, unit: str | None, period: Period, now_ns: int,
           findings: Findings | None = None) -> Usage:
     """The usage report of ``unit`` (None: the whole station) over ``period``, as of ``now_ns``."""
-    found = ledger.check(catalogue, sessions_of(catalogue, unit, period))
+    found = sessions_of(catalogue, unit, period)
     report = Usage(unit, found[0]["unit"] if found else "", period, now_ns)
     for session in found:
         _count(report, session)
@@ -155,7 +155,7 @@ def _count(report: Usage, session: dict[str, Any]) -> None:
     device.worn.add(officer.name)
     late = timeliness(session["ended_ns"], session["docked_ns"])
     pending = bool(session["needs_writeup"]) and not session["written"]
-    mismatch = session["ledger"] == ledger.MISMATCH
+    mismatch = ledger.verdict(session["holder"], session["police_number"]) == ledger.MISMATCH
     for share in (officer, device):
         share.sessions += 1
         share.hours += hours
