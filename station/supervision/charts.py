@@ -57,15 +57,13 @@ def draw(pdf: Any, chart: Chart, width: float = 180) -> None:
     pdf.set_font(size=7.5)
     red, green, blue = (int(chart.colour[i:i + 2], 16) for i in (1, 3, 5))
     left, top = pdf.l_margin, pdf.get_y()
+    pdf.set_fill_color(red, green, blue)
     for number, (name, value) in enumerate(chart.rows):
-        y = top + number * row
-        pdf.set_xy(left, y)
-        pdf.cell(label - 2, row - 1, name[:28], align="R")
+        y, shown = top + number * row, name[:28]
+        pdf.text(left + label - 2 - pdf.get_string_width(shown), y + row * 0.7, shown)
         length = span * value / chart.peak
-        pdf.set_fill_color(red, green, blue)
         if length > 0:
             pdf.rect(left + label, y + 0.5, length, row - 1.5, style="F")
-        pdf.set_xy(left + label + length + 1, y)
-        pdf.cell(14, row - 1, _figure(value))
+        pdf.text(left + label + length + 1, y + row * 0.7, _figure(value))
     pdf.set_fill_color(255, 255, 255)
     pdf.set_xy(left, top + row * len(chart.rows) + 3)
