@@ -507,3 +507,29 @@ def test_the_report_pages_in_chromium_in_chinese_with_their_charts(month, page_o
     assert {(e["actor"], e["action"], e["outcome"]) for e in made} >= {
         ("wang", "report-usage", "done"), ("wang", "report-undocked", "done"), ("li", "report", "refused")}
     assert station_command(month, "audit", "verify").returncode == 0
+
+
+def test_the_session_page_links_its_custody_pdf_for_a_supervisor(handled, tmp_path):
+    from station.web.app import create_app
+    from station.web.deps import Settings
+    from tests.web import MovableClock, serving
+
+    archive, session = handled
+    opened = open_station(archive, clock=MovableClock())
+    with serving(create_app(opened, Settings(utc_offset_min=8 * 60))) as base:
+        client = Client(base)
+        client.sign_in("wang", PASSWORD)
+        assert f'href="/reports/custody.pdf?session={session}"' in client.get(f"/sessions/{session}").text
+        answer = client.get(f"/reports/custody.pdf?session={session}")
+        reviewer = Client(base)
+        reviewer.sign_in("li", PASSWORD)
+        refused = reviewer.get(f"/reports/custody.pdf?session={session}")
+    opened.engine.dispose()
+    assert answer.status == 200 and answer.headers["Content-Type"] == "application/pdf"
+    assert refused.status == 403 and not refused.body.startswith(b"%PDF")
+    (tmp_path / "custody.pdf").write_bytes(answer.body)
+    text = flat(tmp_path / "custody.pdf")
+    assert f"对象会话{session}" in text and "理由：复核现场执法过程" in text and "审计日志校验通过" in text
+    [made] = [e.body for e in audit.entries(open_station(archive).engine)
+              if e.body["action"] == "report-custody" and e.body["source"].startswith("web")]
+    assert made["actor"] == "wang" and made["detail"]["sha256"] == hashlib.sha256(answer.body).hexdigest()

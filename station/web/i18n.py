@@ -200,6 +200,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "ended": ("结束", "Ended"),
     "docked": ("接入", "Docked"),
     "never": ("从未", "never"),
+    "custody_report": ("保管链报告（PDF）", "Chain of custody (PDF)"),
 }
 
 
