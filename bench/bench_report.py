@@ -90,13 +90,28 @@ def timed(runs: int, work) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def plans(catalogue: Catalogue, period: usage.Period) -> None:
-    query = usage.sessions_query(UNIT, period)
+def plans(catalogue: Catalogue, period: usage.Period, now: int) -> None:
+    """EXPLAIN QUERY PLAN of the unit's month and of the devices not docked (their statements, as run)."""
+    seen: list[str] = []
+
+    def keep(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    sa.event.listen(catalogue.engine, "before_cursor_execute", keep)
+    usage.sessions_of(catalogue, UNIT, period)
+    sa.event.remove(catalogue.engine, "before_cursor_execute", keep)
+    chosen = [("the unit's month (usage.sessions_of)", seen[-1])]
+    seen.clear()
+    sa.event.listen(catalogue.engine, "before_cursor_execute", keep)
+    undocked(catalogue, now, now - 31 * DAY_NS)
+    sa.event.remove(catalogue.engine, "before_cursor_execute", keep)
+    chosen += [("devices not docked (undocked._devices)", seen[0]), ("late dockings (undocked._late)", seen[1])]
     with catalogue.engine.connect() as connection:
-        compiled = query.compile(connection, compile_kwargs={"literal_binds": True})
-        print("query plan of the unit's month (usage.sessions_of):")
-        for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"):
-            print(f"  {row[3]}")
+        for what, (statement, parameters) in chosen:
+            print(f"query plan of {what}:")
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters):
+                print(f"  {row[3]}")
 
 
 def main() -> int:
@@ -127,7 +142,7 @@ def main() -> int:
         undocked_s, found = timed(args.runs, lambda: undocked(catalogue, now, now - 31 * DAY_NS))
         print(f"devices not docked and late dockings of the last 31 days: {len(found.devices)} devices, "
               f"{len(found.late)} sessions, {undocked_s * 1e3:.0f} ms")
-        plans(catalogue, period)
+        plans(catalogue, period, now)
     return 0
 
 
