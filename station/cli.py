@@ -19,6 +19,7 @@ from station.commands import (
     catalogue as catalogue_commands,
     dock as dock_commands,
     options,
+    report as report_commands,
     store as store_commands,
     supervision as supervision_commands,
     witness as witness_commands,
@@ -72,6 +73,7 @@ def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
     store_commands.register(commands, shared, config)
     dock_commands.register(commands, shared)
     supervision_commands.register(commands, shared)
+    report_commands.register(commands, shared)
     web.register(commands, shared.web)
     completion = commands.add_parser("completion", help=_("print the shell's completion script (shtab): e.g. "
                                                           "bodycam-station completion bash > "

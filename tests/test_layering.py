@@ -38,10 +38,10 @@ STATION_PARTS = {
     "intake": {"words", "catalogue", "custody", "db"},
     "store": {"words", "catalogue", "custody", "db"},
     "dock": {"words", "intake", "catalogue", "custody", "db"},
-    "supervision": {"words", "catalogue", "custody", "db"},
+    "supervision": {"words", "intake", "store", "catalogue", "custody", "db"},
     "services": {"words", "db", "config", "catalogue", "custody", "intake", "store", "dock", "supervision"},
     "commands": {"words", "config", "services", "catalogue", "custody", "intake", "store", "dock", "supervision"},
-    "web": {"words", "config", "services", "catalogue", "custody", "intake", "dock", "supervision"},
+    "web": {"words", "config", "services", "catalogue", "custody", "intake", "store", "dock", "supervision"},
     "cli": {"words", "config", "commands", "web", "services", "catalogue", "custody", "intake", "dock", "supervision"},
     "__main__": {"cli"},
 }

@@ -119,6 +119,7 @@ sessions = sa.Table(
     sa.Index("sessions_device", "device", "started_ns"),
     sa.Index("sessions_unit", "unit_number", "started_ns"),
     sa.Index("sessions_started", "started_ns"),
+    sa.Index("sessions_key_end", "key_id", "ended_ns"),        # each device's last session (S1); migration 4
 )
 segments = sa.Table(
     "segments", metadata,
@@ -306,11 +307,18 @@ def _case_retention(connection: Connection) -> None:
     connection.execute(retention.delete().where(retention.c["class"] == "case"))
 
 
+def _key_end_index(connection: Connection) -> None:
+    """Databases made before version 4 lack it (a new one has it from version 1)."""
+    next(index for index in sessions.indexes if index.name == "sessions_key_end").create(connection, checkfirst=True)
+
+
 # Version 1 creates the tables as defined above; a later change is a new migration with its own DDL.
 MIGRATIONS = [Migration(1, "catalogue, cases, holds, retention, purges, ledger, write-ups, dockings", _create_v1),
               Migration(2, "each segment's first and last sealed GNSS fix", _segment_places),
               Migration(3, "each session's stored verification verdicts", verdicts.create_tables),
-              Migration(4, "each case's retention period", _case_retention)]
+              Migration(4, "each case's retention period", _case_retention),
+              Migration(5, "an index of sessions by device key and end: each device's last session (S1)",
+                        _key_end_index)]
 
 
 def station_id(archive: Path) -> str:

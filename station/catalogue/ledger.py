@@ -54,6 +54,11 @@ def _holder(connection: Connection, device: str, at_ns: int) -> str | None:
         sa.or_(ledger.c.in_ns.is_(None), ledger.c.in_ns > at_ns)))
 
 
+def verdict(holder: str | None, police_number: str) -> str:
+    """MATCH, MISMATCH or UNRECORDED: the session's signed officer against the ledger's ``holder``."""
+    return UNRECORDED if holder is None else MATCH if holder == police_number else MISMATCH
+
+
 def check(catalogue: Catalogue, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The sessions ``found`` (as the catalogue's search gives them), each with ``holder``, the
     officer the ledger says held the device at its start, and ``ledger``: match, mismatch, unrecorded."""
@@ -61,16 +66,25 @@ def check(catalogue: Catalogue, found: list[dict[str, Any]]) -> list[dict[str, A
         for session in found:
             holder = _holder(connection, session["device"], session["started_ns"])
             session["holder"] = holder
-            session["ledger"] = (UNRECORDED if holder is None
-                                 else MATCH if holder == session["police_number"] else MISMATCH)
+            session["ledger"] = verdict(holder, session["police_number"])
     return found
+
+
+def _covering() -> sa.ColumnElement[bool]:
+    """The ledger entry that covers a session of ``sessions``: its device, out when it started."""
+    return sa.and_(ledger.c.device == sessions.c.device, ledger.c.out_ns <= sessions.c.started_ns,
+                   sa.or_(ledger.c.in_ns.is_(None), ledger.c.in_ns > sessions.c.started_ns))
+
+
+def holder_at_start() -> sa.ScalarSelect:
+    """As a column of a query of ``sessions``: the officer the ledger says held its device when it
+    started (NULL: unrecorded); :func:`check` for many sessions in one query."""
+    return sa.select(ledger.c.police_number).where(_covering()).limit(1).scalar_subquery()
 
 
 def mismatches(catalogue: Catalogue) -> list[dict[str, Any]]:
     """Every session whose signed officer is not the one the ledger says held its device."""
-    covering = sa.and_(ledger.c.device == sessions.c.device, ledger.c.out_ns <= sessions.c.started_ns,
-                       sa.or_(ledger.c.in_ns.is_(None), ledger.c.in_ns > sessions.c.started_ns))
-    query = (sa.select(sessions.c.session).join(ledger, covering)
+    query = (sa.select(sessions.c.session).join(ledger, _covering())
              .where(ledger.c.police_number != sessions.c.police_number, sessions.c.purged_ns.is_(None))
              .order_by(sessions.c.started_ns))
     with catalogue.engine.connect() as connection:

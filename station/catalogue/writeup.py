@@ -31,12 +31,18 @@ REASONS = ("end_of_enforcement", "witness_request", "covert_measures", "public_t
            "weather", "other", "battery", "storage", "fault", "shutdown", "power loss")
 
 
+def needs_one() -> sa.ColumnElement[bool]:
+    """Whether a closed session needs a write-up: its stop was not the end of enforcement, it was
+    interrupted, or it resumed after an interruption."""
+    return sa.and_(sessions.c.segments_sealed.is_not(None),
+                   sa.or_(sessions.c.stop_code.is_(None), sessions.c.stop_code != "end_of_enforcement",
+                          sessions.c.interrupted, sessions.c.previous_session.is_not(None)))
+
+
 def pending(catalogue: Catalogue, officer: str | None = None) -> list[dict[str, Any]]:
     """Sessions (of ``officer``: police number or name) that need a write-up and have none."""
-    needs = sa.or_(sessions.c.stop_code.is_(None), sessions.c.stop_code != "end_of_enforcement",
-                   sessions.c.interrupted, sessions.c.previous_session.is_not(None))
     query = sa.select(sessions.c.session).where(
-        needs, sessions.c.segments_sealed.is_not(None), sessions.c.purged_ns.is_(None),
+        needs_one(), sessions.c.purged_ns.is_(None),
         sessions.c.session.not_in(sa.select(writeups.c.session))).order_by(sessions.c.started_ns)
     if officer is not None:
         query = query.where(sa.or_(sessions.c.police_number == officer, sessions.c.officer == officer))

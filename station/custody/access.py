@@ -63,6 +63,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "witness-ack": frozenset({"supervisor", "administrator"}),
     "bays": frozenset({"custodian", "supervisor"}),
     "inspect": frozenset({"supervisor"}),
+    "report": frozenset({"custodian", "supervisor", "administrator"}),
 }
 DOING = {"export-decide": "approve or refuse exports", "export-request": "request exports",
          "export-make": "make exports", "export-handover": "hand over exports", "mark-confidential":
@@ -72,7 +73,8 @@ DOING = {"export-decide": "approve or refuse exports", "export-request": "reques
          "case-retention": "set a case file's retention period",
          "purge": "purge footage", "retention": "set retention periods", "devices": "enrol, hand out or take back devices",
          "witness-ack": "acknowledge refused dockings", "bays": "watch the dock's bays",
-         "inspect": "draw sample inspections or record their findings"}
+         "inspect": "draw sample inspections or record their findings",
+         "report": "read the usage reports"}
 CONFIDENTIAL_LEVELS = ("secret", "commercial-secret", "private")     # 国家秘密, 商业秘密, 个人隐私 (S7)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HASHER = argon2.PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4, type=argon2.Type.ID)

@@ -293,6 +293,19 @@ class Inspections:
         return sorted(entries, key=lambda e: (e["unit_number"], e["police_number"], e["draw"], e["session"]))
 
 
+def verdict_counts(catalogue: Catalogue, unit: str | None, since_ns: int, until_ns: int) -> dict[str, int]:
+    """The findings recorded from ``since_ns`` until ``until_ns`` on sessions of ``unit`` (its
+    number; None: every unit), by verdict: what the usage report says of the inspections."""
+    query = (sa.select(findings.c.verdict, sa.func.count())
+             .select_from(findings.join(sessions, sessions.c.session == findings.c.session))
+             .where(findings.c.inspected_ns >= since_ns, findings.c.inspected_ns < until_ns)
+             .group_by(findings.c.verdict))
+    if unit is not None:
+        query = query.where(sessions.c.unit_number == unit)
+    with catalogue.engine.connect() as connection:
+        return {verdict: count for verdict, count in connection.execute(query)}
+
+
 def _draw(row: Any) -> dict[str, Any]:
     return {**row._mapping, "criteria": json.loads(row.criteria), "sessions": row.sessions.split()}
 

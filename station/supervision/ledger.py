@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from station.custody.recordform import chinese_pdf, local_time

@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
     """The review page of the opened ``station`` (its archive, database, dock key and clock)."""
-    from station.web.routes import (admin, audit, auth, bays, cases, exports, inspections, media, review, search,
-                                    writeups)
+    from station.web.routes import (admin, audit, auth, bays, cases, exports, inspections, media, reports, review,
+                                    search, writeups)
 
     web = Web(station, settings)
     app = FastAPI(title="bodycam station", docs_url=None, redoc_url=None, openapi_url=None,
@@ -48,7 +48,7 @@ def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(auth.public(web))
     protected = APIRouter(dependencies=[Depends(web.signed_in)])      # deny by default
-    for area in (auth, search, review, media, exports, cases, writeups, audit, bays, inspections, admin):
+    for area in (auth, search, review, media, exports, cases, writeups, audit, bays, inspections, reports, admin):
         protected.include_router(area.router(web))
     app.include_router(protected)
 
