@@ -169,6 +169,16 @@ def chinese_pdf(title: str, *, orientation: str = "portrait", bold: bool = True)
     return pdf
 
 
+def labelled_rows(pdf: Any, rows: Iterable[tuple[str, str]]) -> None:
+    """A form's two columns, each label beside its value, as the record form and the retrieval slip print them."""
+    pdf.set_font("noto", size=10)
+    with pdf.table(col_widths=(32, 158), first_row_as_headings=False, line_height=7) as table:
+        for label, value in rows:
+            row = table.row()
+            row.cell(label)
+            row.cell(value)
+
+
 def seal_box(pdf: Any) -> None:
     """A box for the unit's seal, at the right below what is written."""
     pdf.ln(2)
@@ -181,12 +191,7 @@ def seal_box(pdf: Any) -> None:
 def write_pdf(form: Form, path: Path) -> None:
     """The form on A4, the font embedded; a space for signatures and the seal at its foot."""
     pdf = chinese_pdf(TITLE)
-    pdf.set_font("noto", size=10)
-    with pdf.table(col_widths=(32, 158), first_row_as_headings=False, line_height=7) as table:
-        for label, value in form.rows:
-            row = table.row()
-            row.cell(label)
-            row.cell(value)
+    labelled_rows(pdf, form.rows)
     pdf.ln(4)
     pdf.set_font("noto", "B", 11)
     pdf.cell(0, 8, "分段及哈希值（SHA-256）", new_x="LMARGIN", new_y="NEXT")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from station.catalogue.footage import Segment, Session
 from station.custody.exports import Request
-from station.custody.recordform import chinese_pdf, local_time, seal_box
+from station.custody.recordform import chinese_pdf, labelled_rows, local_time, seal_box
 from station.words import labels
 
 TITLE = "行政执法全过程记录调用单"
@@ -54,13 +54,8 @@ def write(path: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
           approver: str, maker: str, made_ns: int, station_zone: tzinfo) -> None:
     """The slip of ``wanted`` (approved) for the footage ``chosen``, on A4."""
     pdf = chinese_pdf(TITLE)
-    pdf.set_font("noto", size=10)
-    with pdf.table(col_widths=(32, 158), first_row_as_headings=False, line_height=7) as table:
-        for label, value in rows(wanted, chosen, requester=requester, approver=approver, maker=maker,
-                                 made_ns=made_ns, station_zone=station_zone):
-            row = table.row()
-            row.cell(label)
-            row.cell(value)
+    labelled_rows(pdf, rows(wanted, chosen, requester=requester, approver=approver, maker=maker, made_ns=made_ns,
+                            station_zone=station_zone))
     pdf.ln(4)
     pdf.set_font("noto", "B", 11)
     pdf.cell(0, 8, "调用的录像及哈希值（SHA-256）", new_x="LMARGIN", new_y="NEXT")
