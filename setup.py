@@ -29,7 +29,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=[name for top in TOP_PACKAGES for name in (top, f"{top}.*")]),
     py_modules=["bodycam_errors", "bodycam_threads"],
-    package_data={"firmware": ["default.toml"], "station.web": ["templates/*", "static/*"]},
+    package_data={"firmware": ["default.toml"], "station.web": ["templates/*", "static/*"],
+                  "station": ["systemd/*"]},                  # the units and udev rule: bodycam-station units
     install_requires=[
         "cryptography>=42",
         "pyserial>=3.5",
