@@ -164,3 +164,47 @@ def test_an_entry_a_crash_kept_from_the_journal_is_appended_when_the_station_ope
     open_station(archive)
     assert opened.journal.file.read_bytes().startswith(whole)
     assert [entry.seq for entry in journal.read(opened.journal.file)] == [1, 2, 3, 4]
+
+
+def copy_ledger(archive: Path) -> list[dict]:
+    """Every row of the copy ledger, as the station's database holds it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{archive / 'catalogue.sqlite'}")
+    try:
+        with engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(sa.text("SELECT * FROM export_requests ORDER BY id"))]
+    finally:
+        engine.dispose()
+
+
+def test_a_lost_database_keeps_its_copy_ledger_requests_decisions_copies_and_handovers(archive, tmp_path):
+    sessions = sorted(p.name for p in archive.glob("[0-9]*/*/*/*/*/*/*"))
+    assert station(archive, "user", "add", "admin", "--role", "administrator").returncode == 0
+    for name, role in (("sup", "supervisor"), ("sup2", "supervisor"), ("cus", "custodian")):
+        assert station(archive, "user", "add", name, "--role", role, user="admin").returncode == 0
+    steps = [("sup", "request", "--session", sessions[0], "--reason", "起诉", "--recipient", "cus", "--for", "法院",
+              "--place", "朝阳路"),
+             ("sup2", "approve", "1", "--note", "同意"),
+             ("cus", "make", "1", "--out", str(tmp_path / "copies")),
+             ("cus", "handover", "1", "--taken-by", "王某（法院）"),
+             ("sup", "request", "--session", sessions[1], "--reason", "复核", "--recipient", "cus", "--for", "检察院"),
+             ("sup2", "refuse", "2", "--note", "不必要"),
+             ("sup", "request", "--session", sessions[1], "--reason", "再次复核", "--recipient", "cus", "--for", "检察院")]
+    for user, *step in steps:
+        done = station(archive, "export", *step, user=user)
+        assert done.returncode == 0, (step, done.stderr)
+    before = copy_ledger(archive)
+    assert [row["state"] for row in before] == ["made", "refused", "requested"]
+    for database in archive.glob("catalogue.sqlite*"):
+        database.unlink()
+
+    assert station(archive, "rebuild").returncode == 0
+    assert copy_ledger(archive) == before
+    listed = station(archive, "export", "ledger", user="cus")
+    assert listed.returncode == 0 and "taken by 王某（法院）" in listed.stdout.decode(), listed.stdout
+    approved = station(archive, "export", "approve", "3", user="sup2")        # the workflow goes on where it was
+    assert approved.returncode == 0 and b"export 3 approved" in approved.stdout, approved.stderr
+    again = station(archive, "export", "request", "--session", sessions[0], "--reason", "补充", "--recipient", "cus",
+                    "--for", "法院", user="sup")
+    assert again.returncode == 0 and again.stdout.startswith(b"export 4 requested"), again.stderr
