@@ -174,7 +174,8 @@ def copy_ledger(url: str) -> list[dict]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(sa.text("SELECT * FROM export_requests ORDER BY id"))]
+            rows = connection.execute(sa.text("SELECT * FROM export_requests ORDER BY id"))
+            return [dict(row._mapping) for row in rows]
     finally:
         engine.dispose()
 
@@ -209,9 +210,11 @@ def test_a_lost_database_keeps_its_copy_ledger_requests_decisions_copies_and_han
              ("sup2", "approve", "1", "--note", "同意"),
              ("cus", "make", "1", "--out", str(tmp_path / "copies")),
              ("cus", "handover", "1", "--taken-by", "王某（法院）"),
-             ("sup", "request", "--session", sessions[1], "--reason", "复核", "--recipient", "cus", "--for", "检察院"),
+             ("sup", "request", "--session", sessions[1], "--reason", "复核", "--recipient", "cus",
+              "--for", "检察院"),
              ("sup2", "refuse", "2", "--note", "不必要"),
-             ("sup", "request", "--session", sessions[1], "--reason", "再次复核", "--recipient", "cus", "--for", "检察院")]
+             ("sup", "request", "--session", sessions[1], "--reason", "再次复核", "--recipient", "cus",
+              "--for", "检察院")]
     for user, *step in steps:
         done = station(archive, "export", *step, url=url, user=user)
         assert done.returncode == 0, (step, done.stderr)

@@ -200,7 +200,8 @@ class Exports:
         with self.engine.begin() as connection:
             connection.execute(requests.update().where(requests.c.id == number)
                                .values(taken_by=taken_by, taken_ns=taken_ns, handed_by=user.name))
-        self._log(number, user, "export-handover", wanted.session_ids, None, {"taken_by": taken_by, "stored_ns": taken_ns})
+        self._log(number, user, "export-handover", wanted.session_ids, None,
+                  {"taken_by": taken_by, "stored_ns": taken_ns})
         return self.get(number)
 
     def ledger(self, user: User) -> list[Request]:
