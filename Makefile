@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench system-deps messages clean
+.PHONY: demo test bench system-deps messages clean arm64-check
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_dock.py
 	$(BIN)/python bench/bench_catalogue.py
 	$(BIN)/python bench/bench_web.py
+
+# The device's install on arm64 without a Docker engine: an arm64 bookworm root under QEMU (as root;
+# minutes, see docs/PERFORMANCE.md): the built wheel installed there, then selftest, record, verify.
+arm64-check: $(STAMP)
+	rm -rf build/wheel && $(BIN)/pip wheel --quiet --disable-pip-version-check --no-deps -w build/wheel .
+	sh scripts/arm64-check.sh build/wheel/bodycam-*.whl
 
 clean:
 	rm -rf $(VENV) demo-data demo-archive *.egg-info

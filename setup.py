@@ -30,8 +30,10 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=[name for top in TOP_PACKAGES for name in (top, f"{top}.*")]),
     py_modules=["bodycam_errors", "bodycam_threads"],
-    package_data={"firmware": ["default.toml", "locale/*/LC_MESSAGES/*.po", "locale/*/LC_MESSAGES/*.mo"], "station.web": ["templates/*", "static/*"],
-                  "station.words": ["locale/*/LC_MESSAGES/*.po", "locale/*/LC_MESSAGES/*.mo"]},
+    package_data={"firmware": ["default.toml", "locale/*/LC_MESSAGES/*.po", "locale/*/LC_MESSAGES/*.mo"],
+                  "station.web": ["templates/*", "static/*"],
+                  "station.words": ["locale/*/LC_MESSAGES/*.po", "locale/*/LC_MESSAGES/*.mo"],
+                  "station": ["systemd/*"]},                  # the units and udev rule: bodycam-station units
     install_requires=[
         "cryptography>=47",      # 47: HPKE (RFC 9180) for session content keys
         "pyserial>=3.5",

@@ -35,7 +35,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from evidence import EvidenceError
 from evidence.boxes import fragments
@@ -127,7 +127,10 @@ def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None, elsew
 
 
 def verify_session(folder: Path, trusted: set[bytes] | None = None,
-                   elsewhere: Elsewhere | None = None) -> SessionVerdict:
+                   elsewhere: Elsewhere | None = None, digests: Mapping[str, str] | None = None) -> SessionVerdict:
+    """Verify the session in ``folder``. ``digests`` gives the SHA-256 (hex) of files of the folder
+    known already, by name (the dock's, hashed as they arrived): those are not read again."""
+    known = digests or {}
     verdict = SessionVerdict(folder, folder.name)
     opened = _load(folder / SESSION_OPEN, verdict, "session-open")
     if opened is None:
@@ -139,7 +142,7 @@ def verify_session(folder: Path, trusted: set[bytes] | None = None,
         verdict.problems.append(f"the session-open record belongs to session {opened.body['session']}")
     closed = _load(folder / SESSION_CLOSE, verdict, "session-close")
     verdict.close_record = closed
-    file_hashes = {p.name: sha256_file(p).hexdigest() for p in folder.glob("seg-*.mp4")}
+    file_hashes = {p.name: known.get(p.name) or sha256_file(p).hexdigest() for p in folder.glob("seg-*.mp4")}
     records = _segment_records(folder, verdict)
     claimed: set[str] = set()
     chain: list[SignedRecord] = []
@@ -150,7 +153,7 @@ def verify_session(folder: Path, trusted: set[bytes] | None = None,
         if record is None:
             verdict.segments.append(SegmentVerdict(name, "TAMPERED", "its manifest's signature does not hold"))
             continue
-        verdict.segments.append(_check_segment(folder, name, record, opened, trusted, file_hashes, claimed,
+        verdict.segments.append(_check_segment(folder, name, record, opened, trusted, file_hashes, claimed, known,
                                                elsewhere))
         if record.body["type"] == "segment" and record.public_key == opened.public_key \
                 and record.body["session"] == opened.body["session"]:
@@ -195,8 +198,8 @@ def _segment_records(folder: Path, verdict: SessionVerdict) -> list[tuple[Path, 
     return records
 
 
-def _check_segment(folder: Path, name: str, record: SignedRecord, opened: SignedRecord,
-                   trusted: set[bytes] | None, file_hashes: dict[str, str], claimed: set[str],
+def _check_segment(folder: Path, name: str, record: SignedRecord, opened: SignedRecord, trusted: set[bytes] | None,
+                   file_hashes: dict[str, str], claimed: set[str], known: Mapping[str, str],
                    elsewhere: Elsewhere | None = None) -> SegmentVerdict:
     body = record.body
     seq = body.get("seq")
@@ -219,7 +222,7 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
     recovered = "recovered" in body.get("flags", [])
     path = folder / name
     if path.exists() and _matches(path, sealed, recovered, file_hashes[name]):
-        problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index"))
+        problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index"), known)
         if problem:
             return SegmentVerdict(name, "TAMPERED", problem, seq)
         extra = path.stat().st_size - sealed["size"]
@@ -242,7 +245,7 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
         kept = elsewhere(folder, name, sealed) if elsewhere else None
         if kept:
             matches, where = kept
-            problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index")) if matches else None
+            problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index"), known) if matches else None
             if problem:
                 return SegmentVerdict(name, "TAMPERED", problem, seq)
             return SegmentVerdict(name, ("RECOVERED" if recovered else "OK") if matches else "TAMPERED", where, seq)
@@ -288,14 +291,15 @@ def _which_part(path: Path, body: dict[str, Any]) -> str:
     return "the file differs from what was sealed"
 
 
-def _index_problem(path: Path, sealed: dict[str, Any] | None) -> str:
+def _index_problem(path: Path, sealed: dict[str, Any] | None, known: Mapping[str, str]) -> str:
     if sealed is None:
         return ""
     if sealed.get("name") != path.name:
         return f"its manifest seals the frame index {sealed.get('name')}, not {path.name}"
     if not path.exists():
         return "its frame index was deleted"
-    if path.stat().st_size != sealed["size"] or sha256_file(path).hexdigest() != sealed["sha256"]:
+    if path.stat().st_size != sealed["size"] or \
+            (known.get(path.name) or sha256_file(path).hexdigest()) != sealed["sha256"]:
         return "its frame index differs from what was sealed"
     return ""
 

@@ -83,6 +83,11 @@ def test_the_station_wheel_alone_gives_a_working_bodycam_station(tmp_path, wheel
     assert "pull" in run(station, "--help", env=env, cwd=tmp_path)
     assert "用法" in run(station, "--help", env={**env, **CHINESE}, cwd=tmp_path)           # the wheel's .mo
     assert run(station, "completion", "bash", env=env, cwd=tmp_path).count("search") > 0                  # shtab
+    units = Path(run(station, "units", env=env, cwd=tmp_path).strip())       # shipped in the wheel, not the tree
+    assert units.is_relative_to(tmp_path / "venv"), units
+    shipped = sorted(path.name for path in units.iterdir())
+    assert shipped == sorted(path.name for path in (ROOT / "station" / "systemd").iterdir())
+    assert shipped == ["70-bodycam-dock.rules", "bodycam-dock.service", "bodycam-web.service"]
     archive = tmp_path / "archive"
     assert "dock key" in run(station, "init", "--archive", archive, env=env, cwd=tmp_path)
     run(station, "user", "add", "admin", "--role", "administrator", "--archive", archive, env=env, cwd=tmp_path)

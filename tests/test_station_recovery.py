@@ -7,10 +7,13 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_station_access import pulled  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,3 +167,69 @@ def test_an_entry_a_crash_kept_from_the_journal_is_appended_when_the_station_ope
     open_station(archive)
     assert opened.journal.file.read_bytes().startswith(whole)
     assert [entry.seq for entry in journal.read(opened.journal.file)] == [1, 2, 3, 4]
+
+
+def copy_ledger(url: str) -> list[dict]:
+    """Every row of the copy ledger, as the station's database at ``url`` holds it."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT * FROM export_requests ORDER BY id"))
+            return [dict(row._mapping) for row in rows]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, archive) -> tuple[str | None, Callable[[], None]]:
+    """The station's database (None: the archive's SQLite file) and how to lose it."""
+    if request.param == "sqlite":
+        return None, lambda: [path.unlink() for path in archive.glob("catalogue.sqlite*")]
+    url, server = request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_server")
+    name = sa.engine.make_url(url).database
+    catalogued = station(archive, "rebuild", url=url)                 # the archive's sessions, in the new database
+    assert catalogued.returncode == 0, catalogued.stderr
+
+    def drop_and_create() -> None:
+        admin = sa.create_engine(server.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    return url, drop_and_create
+
+
+def test_a_lost_database_keeps_its_copy_ledger_requests_decisions_copies_and_handovers(archive, database, tmp_path):
+    url, lose = database
+    sessions = sorted(p.name for p in archive.glob("[0-9]*/*/*/*/*/*/*"))
+    assert station(archive, "user", "add", "admin", "--role", "administrator", url=url).returncode == 0
+    for name, role in (("sup", "supervisor"), ("sup2", "supervisor"), ("cus", "custodian")):
+        assert station(archive, "user", "add", name, "--role", role, url=url, user="admin").returncode == 0
+    steps = [("sup", "request", "--session", sessions[0], "--reason", "起诉", "--recipient", "cus", "--for", "法院",
+              "--place", "朝阳路"),
+             ("sup2", "approve", "1", "--note", "同意"),
+             ("cus", "make", "1", "--out", str(tmp_path / "copies")),
+             ("cus", "handover", "1", "--taken-by", "王某（法院）"),
+             ("sup", "request", "--session", sessions[1], "--reason", "复核", "--recipient", "cus",
+              "--for", "检察院"),
+             ("sup2", "refuse", "2", "--note", "不必要"),
+             ("sup", "request", "--session", sessions[1], "--reason", "再次复核", "--recipient", "cus",
+              "--for", "检察院")]
+    for user, *step in steps:
+        done = station(archive, "export", *step, url=url, user=user)
+        assert done.returncode == 0, (step, done.stderr)
+    ledger_url = url or f"sqlite:///{archive / 'catalogue.sqlite'}"
+    before = copy_ledger(ledger_url)
+    assert [row["state"] for row in before] == ["made", "refused", "requested"]
+    lose()
+
+    rebuilt = station(archive, "rebuild", url=url)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert copy_ledger(ledger_url) == before
+    listed = station(archive, "export", "ledger", url=url, user="cus")
+    assert listed.returncode == 0 and "taken by 王某（法院）" in listed.stdout.decode(), listed.stdout
+    approved = station(archive, "export", "approve", "3", url=url, user="sup2")     # the workflow goes on where it was
+    assert approved.returncode == 0 and b"export 3 approved" in approved.stdout, approved.stderr
+    again = station(archive, "export", "request", "--session", sessions[0], "--reason", "补充", "--recipient", "cus",
+                    "--for", "法院", url=url, user="sup")
+    assert again.returncode == 0 and again.stdout.startswith(b"export 4 requested"), again.stderr

@@ -1,7 +1,8 @@
 """Each archived session's last verification, kept so that reading it costs no re-reading.
 
 Verifying a session (``evidence.verify``) reads every byte of its videos: about 2 s per hour
-of 1080p. So it runs once when a pull files the session (``station.intake.pull``), again on a
+of 1080p. So it runs once when a pull files the session (``station.intake.pull``; the files the
+pull just took are not read again: their hashes are those the sink took as they arrived), again on a
 schedule (``bodycam-station verify`` of the archive, from a timer) and when a user asks for it
 ("verify now" on the review page); each run stores here the verdict of every segment with the
 time it was checked, and how the session's footage lies in its files (``playback``, worked out
@@ -12,7 +13,7 @@ the time shown says how old the verdict is.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -71,10 +72,11 @@ class Verdicts:
     def __init__(self, engine: Engine, clock: Callable[[], int] = time.time_ns) -> None:
         self.engine, self.clock = engine, clock
 
-    def check(self, folder: Path, where: Where | None = None) -> Checked:
-        """Verify the session in ``folder`` now (every byte; a video freed from the archive in
-        the central store, through ``where``: the footage's) and store the verdicts."""
-        verdict = verify_session(folder, elsewhere=where.elsewhere if where else None)
+    def check(self, folder: Path, where: Where | None = None, digests: Mapping[str, str] | None = None) -> Checked:
+        """Verify the session in ``folder`` now (every byte; a video freed from the archive in the
+        central store, through ``where``: the footage's) and store the verdicts. ``digests``: the
+        SHA-256 of files just taken into it, hashed as they arrived (``evidence.verify.verify_session``)."""
+        verdict = verify_session(folder, elsewhere=where.elsewhere if where else None, digests=digests)
         footage, now = playback.load(folder, verdict, where.open if where else playback.open_local), self.clock()
         with self.engine.begin() as connection:
             connection.execute(segment_verdicts.delete().where(segment_verdicts.c.session == footage.session))

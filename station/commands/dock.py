@@ -1,4 +1,5 @@
-"""``bodycam-station dock`` (the dock service) and ``bodycam-station bays`` (what each bay shows)."""
+"""``bodycam-station dock`` (the dock service), ``bodycam-station bays`` (what each bay shows) and
+``bodycam-station units`` (where the installed package keeps its systemd units and udev rule)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import json
 import signal
 import threading
 from dataclasses import asdict
+from importlib import resources
 
 from station.commands import tables
 from station.commands.options import Shared
@@ -24,6 +26,9 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
                                parents=[shared.archive])
     bays.add_argument("--json", action="store_true", help=_("one JSON list of the bays' states"))
     bays.set_defaults(run=_bays)
+    units = commands.add_parser("units", help="print the folder of the installed systemd units (dock service, "
+                                              "review page) and udev rule, to copy into /etc (README)")
+    units.set_defaults(run=_units)
 
 
 def dock_ports(args: argparse.Namespace) -> tuple[list[str], int]:
@@ -42,6 +47,11 @@ def _dock(args: argparse.Namespace) -> int:
         signal.signal(number, lambda *_: stop.set())
     print(f"dock service on {args.archive}, watching {' '.join(ports)}", flush=True)
     service.run(stop)
+    return 0
+
+
+def _units(args: argparse.Namespace) -> int:
+    print(resources.files("station") / "systemd")
     return 0
 
 

@@ -1,6 +1,8 @@
 """Exports need approval (S5): requested with a reason, decided by another supervisor, made once
 by the named recipient, handed over on the record. The rows are the copy ledger: who asked,
-who approved, who made the copy, for whom, who took it and when.
+who approved, who made the copy, for whom, who took it and when. Each change's audit entry carries
+what it stored (its time as ``stored_ns``), so that ``bodycam-station rebuild`` restores the
+ledger from the journal (``station.custody.journal``) when the database is lost.
 """
 from __future__ import annotations
 
@@ -124,14 +126,15 @@ class Exports:
         taker = self.access.user(recipient)
         if taker is None or not taker.may("export-make"):
             raise AccessError(f"the recipient must be a station user who may make exports, not {recipient!r}.")
+        requested_ns = time.time_ns()
         with self.engine.begin() as connection:
             number = connection.execute(requests.insert().values(
                 scope=scope, target=target, start_ns=start_ns, end_ns=end_ns, sessions=" ".join(sessions),
                 reason=reason, destination=destination, place=place, requester=user.name, recipient=recipient,
-                state=REQUESTED, requested_ns=time.time_ns(), audit_seqs="")).inserted_primary_key[0]
+                state=REQUESTED, requested_ns=requested_ns, audit_seqs="")).inserted_primary_key[0]
         self._log(number, user, "export-request", sessions, reason,
                   {"scope": scope, "target": target, "start_ns": start_ns, "end_ns": end_ns,
-                   "recipient": recipient, "destination": destination})
+                   "recipient": recipient, "destination": destination, "place": place, "stored_ns": requested_ns})
         return self.get(number)
 
     def decide(self, user: User, number: int, approve: bool, note: str | None = None) -> Request:
@@ -145,13 +148,14 @@ class Exports:
         self.access.require_visible(user, action, wanted.session_ids)
         if not approve:
             note = self.access.require_reason(user, action, note, wanted.session_ids)
+        decided_ns = time.time_ns()
         with self.engine.begin() as connection:
             done = connection.execute(requests.update().where(requests.c.id == number, requests.c.state == REQUESTED)
                                       .values(state=APPROVED if approve else REFUSED, decided_by=user.name,
-                                              decided_ns=time.time_ns(), decision_note=note)).rowcount
+                                              decided_ns=decided_ns, decision_note=note)).rowcount
         if not done:
             self.access.refuse(user, action, f"export {number} is {wanted.state} already.", footage=wanted.session_ids)
-        self._log(number, user, action, wanted.session_ids, note, {})
+        self._log(number, user, action, wanted.session_ids, note, {"stored_ns": decided_ns})
         return self.get(number)
 
     def make(self, user: User, number: int, out: Path,
@@ -185,7 +189,8 @@ class Exports:
                                                      slip_sha256=hashes.get(SLIP_NAME))).rowcount
             if not claimed:
                 self.access.refuse(user, "export-make", f"export {number} was made already.", footage=footage)
-            self._log(number, user, "export-make", footage, wanted.reason, {"package": final.name, "files": hashes})
+            self._log(number, user, "export-make", footage, wanted.reason,
+                      {"package": final.name, "files": hashes, "path": str(final), "stored_ns": made_ns})
             audit.write_jsonl(work / "audit.jsonl", audit.entries(self.engine, seqs=self.get(number).seqs))
             work.rename(final)
         finally:
@@ -201,10 +206,12 @@ class Exports:
             self.access.refuse(user, "export-handover", f"export {number} is {wanted.state}"
                                f"{', handed over already' if wanted.taken_by else ''}: nothing to hand over.",
                                footage=wanted.session_ids)
+        taken_ns = time.time_ns()
         with self.engine.begin() as connection:
             connection.execute(requests.update().where(requests.c.id == number)
-                               .values(taken_by=taken_by, taken_ns=time.time_ns(), handed_by=user.name))
-        self._log(number, user, "export-handover", wanted.session_ids, None, {"taken_by": taken_by})
+                               .values(taken_by=taken_by, taken_ns=taken_ns, handed_by=user.name))
+        self._log(number, user, "export-handover", wanted.session_ids, None,
+                  {"taken_by": taken_by, "stored_ns": taken_ns})
         return self.get(number)
 
     def ledger(self, user: User) -> list[Request]:

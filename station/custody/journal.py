@@ -7,8 +7,10 @@ database one entry ahead: the next entry's append, or :meth:`Journal.reconcile` 
 station opens, appends what the database holds beyond the journal. A journal ahead of the database means the database was lost
 or replaced: the station refuses to open until ``bodycam-station rebuild`` replays the journal
 (:func:`replay`) into a new database: the trail itself, and the users, cases, links, legal holds,
-ledger, retention periods and confidential marks its entries changed, and what the areas above
-custody restore from their own entries (``replay``'s ``appliers``: the sample inspections).
+ledger, retention periods, confidential marks and export requests (the copy ledger) its entries
+changed, and what the areas above custody restore from their own entries (``replay``'s
+``appliers``: the sample inspections). Login lockouts and failure counts are not restored
+(docs/catalogue.md, "Rebuild").
 """
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from station.catalogue.catalogue import LONG_TERM_YEARS, case_links, cases, holds, ledger, retention
 from station.custody import audit
 from station.custody.access import confidential, users
 from station.custody.audit import DONE, AuditError, Entry
+from station.custody.exports import APPROVED, MADE, REFUSED, REQUESTED, requests
 
 FOLDER = "audit"
 
@@ -140,7 +144,18 @@ def replay(engine: Engine, journal: Path, trusted: set[bytes], appliers: Applier
             audit.insert(connection, entry)
             if entry.body["outcome"] == DONE:
                 _apply(connection, entry.body, appliers or {})
+        _sequences_after(connection, (holds, requests))
     return stored[-1].seq if stored else 0
+
+
+def _sequences_after(connection: Connection, tables: tuple[Any, ...]) -> None:
+    """PostgreSQL numbers new rows from a sequence that rows replayed with their own ids did not
+    advance: set it past them (SQLite takes the largest id)."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in tables:
+        connection.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                   f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table.name}"))
 
 
 def _apply(connection: Connection, body: dict[str, Any], appliers: Appliers) -> None:
@@ -167,6 +182,8 @@ def _apply(connection: Connection, body: dict[str, Any], appliers: Appliers) -> 
         connection.execute(confidential.delete().where(confidential.c.session == body["footage"][0]))
     elif action in _CATALOGUE:
         _CATALOGUE[action](connection, detail, actor, at)
+    elif action in _EXPORTS:
+        _export(connection, body)
     elif action in appliers:
         appliers[action](connection, detail)
 
@@ -193,4 +210,38 @@ _CATALOGUE = {
         device=d["device"], police_number=d["officer"], out_ns=d["at_ns"], out_by=actor)),
     "device-returned": lambda c, d, actor, at: c.execute(ledger.update().where(
         ledger.c.device == d["device"], ledger.c.in_ns.is_(None)).values(in_ns=d["at_ns"], in_by=actor)),
+}
+
+
+def _export(connection: Connection, body: dict[str, Any]) -> None:
+    """An export entry's change to its request's row of the copy ledger, its seq added to the row's entries.
+    A journal from before the entries carried ``stored_ns`` gives the entry's own time instead."""
+    number, change = body["detail"]["request"], _EXPORTS[body["action"]](body)
+    if body["action"] == "export-request":
+        connection.execute(requests.insert().values(id=number, state=REQUESTED, audit_seqs="", **change))
+    else:
+        connection.execute(requests.update().where(requests.c.id == number).values(**change))
+    connection.execute(requests.update().where(requests.c.id == number).values(
+        audit_seqs=sa.func.trim(requests.c.audit_seqs + " " + str(body["seq"]))))
+
+
+def _requested(body: dict[str, Any]) -> dict[str, Any]:
+    detail = body["detail"]
+    return {"scope": detail["scope"], "target": detail["target"], "start_ns": detail["start_ns"],
+            "end_ns": detail["end_ns"], "sessions": " ".join(body["footage"]), "reason": body["reason"],
+            "destination": detail["destination"], "place": detail.get("place"), "requester": body["actor"],
+            "recipient": detail["recipient"], "requested_ns": detail.get("stored_ns", body["time_ns"])}
+
+
+# Each export entry's change to its row of the copy ledger (station.custody.exports), as the workflow made it.
+_EXPORTS = {
+    "export-request": _requested,
+    "export-approve": lambda body: {"state": APPROVED, "decided_by": body["actor"], "decision_note": body["reason"],
+                                    "decided_ns": body["detail"].get("stored_ns", body["time_ns"])},
+    "export-refuse": lambda body: {"state": REFUSED, "decided_by": body["actor"], "decision_note": body["reason"],
+                                   "decided_ns": body["detail"].get("stored_ns", body["time_ns"])},
+    "export-make": lambda body: {"state": MADE, "package": body["detail"].get("path", body["detail"]["package"]),
+                                 "made_ns": body["detail"].get("stored_ns", body["time_ns"])},
+    "export-handover": lambda body: {"taken_by": body["detail"]["taken_by"], "handed_by": body["actor"],
+                                     "taken_ns": body["detail"].get("stored_ns", body["time_ns"])},
 }

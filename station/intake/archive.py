@@ -73,7 +73,9 @@ class ArchiveSink:
         self.folders.partial.mkdir(parents=True, exist_ok=True)
         self.station = station_id(self.root)
         self.catalogue = catalogue
-        self.sessions_filed: set[Path] = set()     # the folders this pull added a file to
+        # The folders this pull added a file to, each with the SHA-256 (hex) of the files it added
+        # as they arrived: what the stored verdicts take instead of reading the files again.
+        self.sessions_filed: dict[Path, dict[str, str]] = {}
 
     def resume(self, item: Item) -> "_Checked | None":
         session, name = _split(item.id)
@@ -201,7 +203,7 @@ class ArchiveSink:
                                 partial.path.stat().st_mtime_ns)
         except CatalogueError as exc:
             raise VerifyError(f"{partial.item.id}: {exc}") from exc
-        self.sessions_filed.add(folder)
+        self.sessions_filed.setdefault(folder, {})
 
     def _record(self, path: Path, what: str) -> SignedRecord:
         try:
@@ -252,8 +254,9 @@ class ArchiveSink:
             return
         sealed = self._record(folder / (video + MANIFEST_SUFFIX), f"the manifest of {video}").body
         # Exactly what was sealed: a recovered video comes as its sealed prefix (evidence.receipts).
+        # The received bytes hash to item.sha256 (checked by commit), so the file is not read again.
         expected = sealed["index"] if kind.group(3) == INDEX_SUFFIX else sealed["file"]
-        if partial.offset != expected["size"] or sha256_file(partial.path).hexdigest() != expected["sha256"]:
+        if partial.offset != expected["size"] or partial.item.sha256.hex() != expected["sha256"]:
             raise VerifyError(f"{partial.item.id} differs from what its manifest sealed")
         self._file(partial, None)
 
@@ -339,6 +342,8 @@ class _Checked(FilePartial):
             self.path.unlink()
             raise exc if isinstance(exc, VerifyError) else VerifyError(f"{self.item.id}: {exc!r}") from exc
         super().commit()
+        if self.final.parent in self.sink.sessions_filed:
+            self.sink.sessions_filed[self.final.parent][self.name] = self.item.sha256.hex()
         if self.record is not None and self.sink.witness is not None:
             self.sink.witness.saw(self.record, self.item.id)
         if self.name == SESSION_OPEN or self.session == EVENTS:   # folders made for it must survive a power cut

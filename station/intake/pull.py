@@ -48,7 +48,8 @@ def pull_into(archive: Path, port_url: str, *, catalogue: Catalogue, witness: Wi
     ``catalogue`` and check the device's chain against ``witness``; ``watch`` hears how it goes,
     ``stop`` abandons it (``sync.Abandoned``: the item under way stays partial, unreceipted).
     Each session the pull added to is then verified once and its verdicts stored
-    (``station.catalogue.verdicts``), so the review page need not read its footage again."""
+    (``station.catalogue.verdicts``), so the review page need not read its footage again; the
+    files this pull took are not read for it: the sink hashed them as they arrived."""
     sink = ArchiveSink(archive, read_keys(ArchiveDir(archive).devices), catalogue,
                        progress=watch.progress if watch else progress, witness=witness)
     port = open_port(port_url, baudrate)
@@ -59,8 +60,8 @@ def pull_into(archive: Path, port_url: str, *, catalogue: Catalogue, witness: Wi
     finally:
         port.close()
     stored = Verdicts(catalogue.engine)
-    for folder in sorted(sink.sessions_filed):
-        stored.check(folder)
+    for folder, digests in sorted(sink.sessions_filed.items()):
+        stored.check(folder, digests)
     return report
 
 
