@@ -10,6 +10,7 @@ of what it generated; the PDFs are read back with pdftotext and drawn with pdfto
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -22,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -422,7 +424,9 @@ def test_the_custody_report_lists_every_step_and_audit_entry_of_the_footage(hand
     for entry in entries:
         assert f"审计第{entry['seq']}条" in text and labels.label("action", entry["action"], "zh") in text
     assert "理由：复核现场执法过程" in text and "理由：诉讼保全：案件审理中" in text
-    assert "提供对象：某某区人民法院" in text and "接收人：zhao" in text and f"案件：{CASE}" in text
+    field = functools.partial(labels.label, "field", lang="zh")
+    assert f"{field('destination')}：某某区人民法院" in text and f"{field('recipient')}：zhao" in text
+    assert f"{field('case')}：{CASE}" in text
     rendered(pdf, tmp_path)
     [made] = [e.body for e in audit.entries(engine) if e.body["action"] == "report-custody"]
     assert made["footage"] == [session] and made["detail"]["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
@@ -451,7 +455,7 @@ def page_of(month):
     from tests.web import MovableClock, serving
 
     opened = open_station(month.archive, clock=MovableClock())
-    with serving(create_app(opened, Settings(utc_offset_min=8 * 60))) as base:
+    with serving(create_app(opened, Settings(zone=ZoneInfo("Asia/Shanghai")))) as base:
         yield base
     opened.engine.dispose()
 
@@ -517,7 +521,7 @@ def test_the_session_page_links_its_custody_pdf_for_a_supervisor(handled, tmp_pa
 
     archive, session = handled
     opened = open_station(archive, clock=MovableClock())
-    with serving(create_app(opened, Settings(utc_offset_min=8 * 60))) as base:
+    with serving(create_app(opened, Settings(zone=ZoneInfo("Asia/Shanghai")))) as base:
         client = Client(base)
         client.sign_in("wang", PASSWORD)
         assert f'href="/reports/custody.pdf?session={session}"' in client.get(f"/sessions/{session}").text

@@ -277,4 +277,4 @@ EXPORT_COLUMNS = (Column("id", N_("Export")), tables.label_column("state", N_("S
                   Column("requester", N_("Requested by")), Column("decided_by", N_("Decided by")),
                   Column("destination", N_("For")), Column("recipient", N_("Made by")),
                   tables.time_column("made_ns", N_("Made")),
-                  Column("taken_by", N_("Taken by")))
+                  Column("taken_by", N_("Taken by")), Column("slip_sha256", N_("Retrieval slip SHA-256")))
