@@ -119,7 +119,7 @@ sessions = sa.Table(
     sa.Index("sessions_device", "device", "started_ns"),
     sa.Index("sessions_unit", "unit_number", "started_ns"),
     sa.Index("sessions_started", "started_ns"),
-    sa.Index("sessions_key_end", "key_id", "ended_ns"),        # each device's last session (S1); migration 4
+    sa.Index("sessions_key_end", "key_id", "ended_ns"),        # each device's last session (S1); migration 5
 )
 segments = sa.Table(
     "segments", metadata,
@@ -308,7 +308,7 @@ def _case_retention(connection: Connection) -> None:
 
 
 def _key_end_index(connection: Connection) -> None:
-    """Databases made before version 4 lack it (a new one has it from version 1)."""
+    """Databases made before version 5 lack it (a new one has it from version 1)."""
     next(index for index in sessions.indexes if index.name == "sessions_key_end").create(connection, checkfirst=True)
 
 
