@@ -61,7 +61,7 @@ def pull_into(archive: Path, port_url: str, *, catalogue: Catalogue, witness: Wi
         port.close()
     stored = Verdicts(catalogue.engine)
     for folder, digests in sorted(sink.sessions_filed.items()):
-        stored.check(folder, digests)
+        stored.check(folder, digests=digests)
     return report
 
 
