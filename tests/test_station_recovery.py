@@ -2,6 +2,8 @@
 each said in one sentence with its remedy, and a lost database rebuilt from the archive's journal."""
 from __future__ import annotations
 
+import json
+
 import os
 import shutil
 import socket
@@ -226,8 +228,10 @@ def test_a_lost_database_keeps_its_copy_ledger_requests_decisions_copies_and_han
     rebuilt = station(archive, "rebuild", url=url)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert copy_ledger(ledger_url) == before
-    listed = station(archive, "export", "ledger", url=url, user="cus")
-    assert listed.returncode == 0 and "taken by 王某（法院）" in listed.stdout.decode(), listed.stdout
+    listed = station(archive, "export", "ledger", "--json", url=url, user="cus")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.decode().splitlines()]
+    assert [(row["id"], row["state"], row["taken_by"]) for row in rows][0] == (1, "made", "王某（法院）")
     approved = station(archive, "export", "approve", "3", url=url, user="sup2")     # the workflow goes on where it was
     assert approved.returncode == 0 and b"export 3 approved" in approved.stdout, approved.stderr
     again = station(archive, "export", "request", "--session", sessions[0], "--reason", "补充", "--recipient", "cus",

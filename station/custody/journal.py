@@ -28,7 +28,7 @@ from station.catalogue.catalogue import LONG_TERM_YEARS, case_links, cases, hold
 from station.custody import audit
 from station.custody.access import confidential, users
 from station.custody.audit import DONE, AuditError, Entry
-from station.custody.exports import APPROVED, MADE, REFUSED, REQUESTED, requests
+from station.custody.exports import APPROVED, MADE, REFUSED, REQUESTED, SLIP_NAME, requests
 
 FOLDER = "audit"
 
@@ -241,7 +241,8 @@ _EXPORTS = {
     "export-refuse": lambda body: {"state": REFUSED, "decided_by": body["actor"], "decision_note": body["reason"],
                                    "decided_ns": body["detail"].get("stored_ns", body["time_ns"])},
     "export-make": lambda body: {"state": MADE, "package": body["detail"].get("path", body["detail"]["package"]),
-                                 "made_ns": body["detail"].get("stored_ns", body["time_ns"])},
+                                 "made_ns": body["detail"].get("stored_ns", body["time_ns"]),
+                                 "slip_sha256": body["detail"].get("files", {}).get(SLIP_NAME)},
     "export-handover": lambda body: {"taken_by": body["detail"]["taken_by"], "handed_by": body["actor"],
                                      "taken_ns": body["detail"].get("stored_ns", body["time_ns"])},
 }
