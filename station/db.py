@@ -125,10 +125,25 @@ def connect(url: str) -> Engine:
         def _pragmas(dbapi_connection, _record) -> None:   # noqa: ANN001 (DB-API objects)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _write_ahead_log(cursor)
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.close()
     return engine
+
+
+def _write_ahead_log(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to its write-ahead log. On a new file another connection may be writing
+    (a second bay's first pull): SQLite then answers "locked" at once, without waiting as its
+    busy timeout says (the switch would otherwise deadlock), so wait here instead."""
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _in_one_sentence(context: sa.engine.ExceptionContext) -> BaseException | None:

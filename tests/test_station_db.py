@@ -1,6 +1,9 @@
 """The station database's migrations: applied once, in order, with a copy of the SQLite file kept aside."""
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import pytest
 import sqlalchemy as sa
 
@@ -36,3 +39,21 @@ def test_a_failed_migration_leaves_the_earlier_ones_and_says_so(tmp_path):
 def test_migrations_must_be_numbered_from_one(tmp_path):
     with pytest.raises(DatabaseError, match="numbered 1, 2, 3"):
         migrate(connect(database_url(tmp_path)), "things", [Migration(2, "gap", create("x"))])
+
+
+def test_a_new_catalogue_file_another_connection_is_writing_is_opened_once_it_is_done(tmp_path):
+    """Switching a new SQLite file to its write-ahead log while another connection writes gets
+    "database is locked" at once from SQLite, whatever its busy timeout: a second bay's first pull
+    hit it. The station waits for the writer instead."""
+    path = tmp_path / "catalogue.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.5, writer.execute, ["COMMIT"]).start()
+    engine = connect(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1    # the writer's row, committed
+    engine.dispose()
+    writer.close()
