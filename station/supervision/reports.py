@@ -8,6 +8,7 @@ import io
 from station.custody.recordform import chinese_pdf, local_time
 from station.supervision import charts
 from station.supervision.charts import Chart
+from station.supervision.inspections import VERDICTS
 from station.supervision.grid import grid
 from station.supervision.undocked import LATE, NOT_DOCKED, ON_TIME
 from station.supervision.usage import Usage
@@ -15,7 +16,6 @@ from station.words import labels, zone
 
 TITLE = "执法记录仪使用情况定期通报"
 DOCKING = {ON_TIME: "24小时内接入", LATE: "超过24小时接入", NOT_DOCKED: "尚未接入"}
-VERDICTS = {"compliant": "规范", "noncompliant": "不规范"}
 
 
 def stop_name(code: str) -> str:
@@ -64,7 +64,8 @@ def pdf_bytes(report: Usage) -> bytes:
     each session needing attention."""
     pdf = chinese_pdf(TITLE, bold=False)
     pdf.set_font("noto", size=10)
-    heading = [("单位", unit_text(report)), ("统计期间", f"{report.period.label}（本站时区 {zone.offset_text(report.made_ns, report.zone)}）"),
+    offset = zone.offset_text(report.made_ns, report.zone)
+    heading = [("单位", unit_text(report)), ("统计期间", f"{report.period.label}（本站时区 {offset}）"),
                ("生成时间", local_time(report.made_ns, report.zone))]
     grid(pdf, (62, 128), heading + figures(report), header=False)
     for _, chart in chart_set(report):
