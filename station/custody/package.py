@@ -135,8 +135,10 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
             if (session.folder / name).exists():
                 shutil.copyfile(session.folder / name, target / name)
         keys = content_keys(session.folder, agency)
+        copied_digests: dict[str, str] = {}
         for segment in segments:
-            _copy_segment(footage, segment, target, ca, {"export": wanted.id, "destination": wanted.destination})
+            copied_digests[segment.video.name] = _copy_segment(footage, segment, target, ca,
+                                                               {"export": wanted.id, "destination": wanted.destination})
             if keys:
                 clear_hashes[(session.id, segment.video.name)] = _clear_segment(target / segment.video.name,
                                                                                 work / "clear" / session.id, keys)
@@ -145,7 +147,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
                 progress(copied, total, f"{session.id}/{segment.video.name}")
         if keys:
             _write_content_keys(work / "keys" / "content" / f"{session.id}.json", session.id, keys)
-        verdicts.append(verify_session(session.folder, trusted or None, footage.elsewhere))
+        verdicts.append(verify_session(session.folder, trusted or None, footage.elsewhere, digests=copied_digests))
         key = session.opened.public_key
         (work / "keys" / "devices").mkdir(parents=True, exist_ok=True)
         (work / "keys" / "devices" / f"{key_id(key)}.pub").write_text(public_pem(key))
@@ -179,14 +181,16 @@ def _name(path: Path, work: Path) -> str:
     return path.relative_to(work).as_posix()
 
 
-def _copy_segment(footage: Footage, segment: Segment, target: Path, ca: StationCA, about: dict) -> None:
+def _copy_segment(footage: Footage, segment: Segment, target: Path, ca: StationCA, about: dict) -> str:
     """The segment's video (from the archive, or the central store where it was freed), its
-    manifest and index, and its C2PA sidecar."""
+    manifest and index, and its C2PA sidecar; the video's SHA-256, checked against its seal (the
+    session's verification then takes it rather than reading the video again)."""
     sealed = segment.manifest.body["file"]
     video = target / segment.video.name
     with footage.open(segment.video) as source, open(video, "wb") as copy:
         shutil.copyfileobj(source, copy, 1024 * 1024)
-    if video.stat().st_size != sealed["size"] or sha256_file(video).hexdigest() != sealed["sha256"]:
+    digest = sha256_file(video).hexdigest()
+    if video.stat().st_size != sealed["size"] or digest != sealed["sha256"]:
         raise EvidenceError(f"{segment.video} is not what its manifest sealed: nothing is exported")
     for suffix in (MANIFEST_SUFFIX, INDEX_SUFFIX):
         source = segment.video.with_name(segment.video.name + suffix)
@@ -194,6 +198,7 @@ def _copy_segment(footage: Footage, segment: Segment, target: Path, ca: StationC
             shutil.copyfile(source, target / source.name)
     seal = (target / (video.name + MANIFEST_SUFFIX)).read_bytes()
     video.with_suffix(".c2pa").write_bytes(sign_sidecar(video, seal, ca, about))
+    return digest
 
 
 def _clear_segment(original: Path, target: Path, keys: dict[bytes, bytes]) -> str:
