@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -294,26 +294,67 @@ def dock_service(archive: Path, ports: Sequence[str], *, url: str | None = None,
     return DockService(station.archive, ports, pull_bay, after_pull=pusher.wake, background=[pusher.run])
 
 
+class Recorder(Protocol):
+    """How an audit entry is recorded for an actor: :meth:`Desk.record`'s shape."""
+
+    def __call__(self, action: str, *, footage: Sequence[str] = (), outcome: str = DONE, **detail: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """One push to the central store and what followed it."""
+
+    report: PushReport
+    freed: cache.Freed | None                   # the local videos freed after it ([store] keep_local_days)
+    checkpoint: anchor.Checkpoint | None        # the audit trail anchored by it (None: nothing new to anchor)
+
+
+def push_to_store(catalogue: Catalogue, archive: Path, signer: FileSigner, settings: StoreSettings,
+                  record: Recorder, *, stop: threading.Event | None = None, idle_entry: bool = False,
+                  clock: Callable[[], int] = time.time_ns) -> Pushed:
+    """Store what is pending in the central store, free the local videos stored ``keep_local_days``
+    ago, and anchor the audit trail there, each step that did something (or was refused) an
+    entry recorded by ``record``: the one push of the command line and of the dock service. A
+    push that found nothing to do is recorded only with ``idle_entry`` (a person's command is,
+    the service's push every quarter of an hour is not)."""
+    try:
+        report = CentralStore(catalogue, archive, settings).push(stop)
+    except StoreError as exc:
+        record("store-push", outcome=audit.REFUSED, bucket=settings.bucket, why=str(exc))
+        raise
+    if idle_entry or report.sessions or report.uploaded or report.adopted or report.extended or report.held \
+            or report.released:
+        record("store-push", footage=report.sessions, bucket=settings.bucket, uploaded=len(report.uploaded),
+               adopted=len(report.adopted), extended=len(report.extended), held=report.held,
+               released=report.released, bytes=report.bytes)
+    freed = None
+    if settings.keep_local_days is not None:
+        freed = free_local(catalogue, archive, settings.keep_local_days, record, clock())
+    return Pushed(report, freed, anchor_trail(archive, catalogue.engine, signer, settings, clock))
+
+
+def free_local(catalogue: Catalogue, archive: Path, days: int, record: Recorder, now_ns: int) -> cache.Freed:
+    """Free the local videos of the sessions stored and read back ``days`` ago; an entry when any was."""
+    freed = cache.free(catalogue, archive, days, now_ns)
+    if freed.files:
+        record("store-free", footage=freed.sessions, files=freed.files, bytes=freed.bytes, days=days)
+    return freed
+
+
+def _as_station(station: Station) -> Recorder:
+    """Entries recorded as the station itself (what it does unattended)."""
+    def record(action: str, *, footage: Sequence[str] = (), outcome: str = DONE, **detail: Any) -> None:
+        station.trail().record(audit.STATION, action, footage=footage, outcome=outcome, detail=detail)
+    return record
+
+
 def _station_push(station: Station, settings: StoreSettings) -> Callable[[threading.Event], PushReport]:
-    """A push of ``station``'s footage to the central store, done as the station, each one that
-    stored something an audit entry."""
-    central = CentralStore(Catalogue(station.engine, clock=station.clock), station.archive, settings)
+    """The dock service's push, done as the station."""
+    catalogue = Catalogue(station.engine, clock=station.clock)
 
     def push(stop: threading.Event) -> PushReport:
-        report = central.push(stop)
-        if report.uploaded or report.adopted or report.extended or report.held or report.released:
-            station.trail().record(audit.STATION, "store-push", footage=report.sessions, detail={
-                "bucket": settings.bucket, "uploaded": len(report.uploaded), "adopted": len(report.adopted),
-                "extended": len(report.extended), "held": report.held, "released": report.released,
-                "bytes": report.bytes})
-        if settings.keep_local_days is not None:
-            freed = cache.free(Catalogue(station.engine, clock=station.clock), station.archive,
-                               settings.keep_local_days, station.clock())
-            if freed.files:
-                station.trail().record(audit.STATION, "store-free", footage=freed.sessions, detail={
-                    "files": freed.files, "bytes": freed.bytes, "days": settings.keep_local_days})
-        anchor_trail(station.archive, station.engine, station.signer, settings, station.clock)
-        return report
+        return push_to_store(catalogue, station.archive, station.signer, settings, _as_station(station),
+                             stop=stop, clock=station.clock).report
     return push
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from station import services
 from station.catalogue import retention
 from station.commands import access as access_commands
 from station.commands.options import Shared
 from station.config import StationConfig
-from station.custody.audit import REFUSED
 from station.store.anchor import Checkpoint
 from station.store.bucket import StoreError, StoreSettings
-from station.store.cache import free
+from station.store.cache import Freed
 from station.store.store import PushReport, status
 
 
@@ -61,18 +59,12 @@ def _init(args: argparse.Namespace, config: StationConfig) -> int:
 def _push(args: argparse.Namespace, config: StationConfig) -> int:
     desk, _ = access_commands.gate(args, "pull", "store-push")
     settings = _settings(config)
-    try:
-        report = services.open_store(desk, args.archive, settings).push()
-    except StoreError as exc:
-        desk.record("store-push", outcome=REFUSED, bucket=settings.bucket, why=str(exc))
-        raise
-    desk.record("store-push", footage=report.sessions, bucket=settings.bucket, uploaded=len(report.uploaded),
-                adopted=len(report.adopted), extended=len(report.extended), held=report.held,
-                released=report.released, bytes=report.bytes)
-    print("\n".join(_pushed(report, settings)))
-    if settings.keep_local_days is not None:
-        _freed(desk, args.archive, settings.keep_local_days)
-    print(_anchored(services.anchor_trail(args.archive, desk.catalogue.engine, desk.signer, settings)))
+    pushed = services.push_to_store(desk.catalogue, args.archive, desk.signer, settings, desk.record,
+                                    idle_entry=True)
+    print("\n".join(_pushed(pushed.report, settings)))
+    if pushed.freed is not None:
+        print(_freed_line(pushed.freed, settings.keep_local_days))
+    print(_anchored(pushed.checkpoint))
     return 0
 
 
@@ -81,15 +73,13 @@ def _free(args: argparse.Namespace, config: StationConfig) -> int:
     days = args.days if args.days is not None else _settings(config).keep_local_days
     if days is None:
         raise StoreError("[store] keep_local_days is not set (the local copy is kept for ever): give --days N")
-    _freed(desk, args.archive, days)
+    print(_freed_line(services.free_local(desk.catalogue, args.archive, days, desk.record, time.time_ns()), days))
     return 0
 
 
-def _freed(desk: services.Desk, archive: Path, days: int) -> None:
-    freed = free(desk.catalogue, archive, days, time.time_ns())
-    desk.record("store-free", footage=freed.sessions, files=freed.files, bytes=freed.bytes, days=days)
-    print(f"freed {len(freed.files)} video(s) of {len(freed.sessions)} session(s), {freed.bytes} bytes, stored and "
-          f"read back at least {days} day(s) ago; they are read from the central store now")
+def _freed_line(freed: Freed, days: int) -> str:
+    return (f"freed {len(freed.files)} video(s) of {len(freed.sessions)} session(s), {freed.bytes} bytes, stored "
+            f"and read back at least {days} day(s) ago; they are read from the central store now")
 
 
 def _anchored(checkpoint: Checkpoint | None) -> str:
