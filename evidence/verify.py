@@ -101,9 +101,10 @@ def find_sessions(paths: Iterable[Path]) -> list[Path]:
 
 
 # Where a video absent from its folder may be kept instead (a dock's central store): given the
-# folder, the video's name and its sealed "file" member, (whether the bytes kept there match the
-# seal, a sentence saying where and which version was read), or None if it is not kept there.
-Elsewhere = Callable[[Path, str, dict[str, Any]], "tuple[bool, str] | None"]
+# folder, the video's name, its sealed "file" member and the SHA-256 of the bytes the caller
+# already read from there (or None: read them), (whether the bytes kept there match the seal, a
+# sentence saying where and which version was read), or None if it is not kept there.
+Elsewhere = Callable[[Path, str, dict[str, Any], "str | None"], "tuple[bool, str] | None"]
 
 
 def verify_paths(paths: Iterable[Path], trusted: set[bytes] | None = None, elsewhere: Elsewhere | None = None,
@@ -242,7 +243,7 @@ def _check_segment(folder: Path, name: str, record: SignedRecord, opened: Signed
         dock = _released_by(folder, name, sealed["sha256"], record.public_key)
         if dock:
             return SegmentVerdict(name, "OK", f"released after upload (receipt from dock {dock})", seq)
-        kept = elsewhere(folder, name, sealed) if elsewhere else None
+        kept = elsewhere(folder, name, sealed, known.get(name)) if elsewhere else None
         if kept:
             matches, where = kept
             problem = _index_problem(folder / (name + INDEX_SUFFIX), body.get("index"), known) if matches else None

@@ -251,10 +251,10 @@ def stored_elsewhere(paths: Iterable[Path], url: str | None, store: StoreSetting
         return None
     views = [_footage(path, url, store) for path in paths if has_database(path, url)]
 
-    def elsewhere(folder: Path, name: str, sealed: dict[str, Any]) -> tuple[bool, str] | None:
+    def elsewhere(folder: Path, name: str, sealed: dict[str, Any], digest: str | None) -> tuple[bool, str] | None:
         for view in views:
             if view.archive.resolve() in Path(folder).resolve().parents:
-                return view.elsewhere(folder, name, sealed)
+                return view.elsewhere(folder, name, sealed, digest)
         return None
     return elsewhere
 

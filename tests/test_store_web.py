@@ -4,6 +4,7 @@ two stations sharing a PostgreSQL catalogue and one bucket, the session docked a
 there, and reviewed and exported at B."""
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from station.config import load as load_config
 from station.custody.access import Access
 from station.custody.audit import AuditTrail
 from station.services import dock_init, open_station, pull, store_settings
+from station.store import bucket as bucket_module
 from station.web.app import create_app
 from station.web.deps import Settings
 from sync.ptywire import PtyWire
@@ -50,6 +52,31 @@ def configured(tmp_path: Path, store, url: str | None, monkeypatch) -> Path:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", store.secret_key)
     monkeypatch.setenv("BODYCAM_PASSWORD", PASSWORD)
     return config
+
+
+def bytes_fetched(monkeypatch) -> dict[str, list[tuple[int, int | None]]]:
+    """By object path, the byte ranges (first, last; None: to the end) of every GET the
+    station's S3 clients send from now on."""
+    spans: dict[str, list[tuple[int, int | None]]] = {}
+    made = bucket_module.client
+
+    def watched(settings):
+        s3_client = made(settings)
+
+        def seen(request, **_):
+            first, _, last = (request.headers.get("Range") or "bytes=0-").removeprefix("bytes=").partition("-")
+            path = urllib.parse.unquote(urllib.parse.urlsplit(request.url).path)
+            spans.setdefault(path, []).append((int(first), int(last) if last else None))
+        s3_client.meta.events.register_last("before-sign.s3.GetObject", seen)
+        return s3_client
+    monkeypatch.setattr(bucket_module, "client", watched)
+    return spans
+
+
+def fetched_size(spans: list[tuple[int, int | None]], size: int) -> int:
+    """How many bytes of an object of ``size`` bytes the GETs of ``spans`` asked for, counted
+    as many times as asked."""
+    return sum(min(size - 1 if last is None else last, size - 1) - first + 1 for first, last in spans)
 
 
 def run(capsys, config: Path, *args: str) -> tuple[int, str]:
@@ -138,10 +165,14 @@ def test_two_stations_one_bucket_a_session_docked_and_freed_at_a_is_reviewed_and
                       "--recipient", "li", "--for", "某区人民法院", "--archive", str(archive_b), "--user", "li")
     assert status == 0, out
     assert run(capsys, config, "export", "approve", "1", "--archive", str(archive_b), "--user", "wang")[0] == 0
+    fetched = bytes_fetched(monkeypatch)
     status, out = run(capsys, config, "export", "make", "1", "--out", str(tmp_path / "out"),
                       "--archive", str(archive_b), "--user", "li")
     assert status == 0, out
     package = tmp_path / "out" / "export-000001"
     assert {p.name: p.read_bytes() for p in (package / "footage" / session).glob("seg-*.mp4")} == videos
+    fetched_videos = {path.rpartition("/")[2]: spans for path, spans in fetched.items() if path.endswith(".mp4")}
+    assert {name: fetched_size(spans, len(videos[name])) for name, spans in fetched_videos.items()} == \
+        {name: len(data) for name, data in videos.items()}        # each video read from the store once
     verification = (package / "verification.txt").read_text()
     assert "read from the central store, version" in verification and "C2PA" in verification

@@ -38,7 +38,7 @@ class Footage(Protocol):
     def open(self, path: Path) -> BinaryIO:
         """A file of the archive, read where it is (the archive, else the central store)."""
 
-    def elsewhere(self, folder: Path, name: str, sealed: dict[str, Any]) -> tuple[bool, str] | None:
+    def elsewhere(self, folder: Path, name: str, sealed: dict[str, Any], digest: str | None) -> tuple[bool, str] | None:
         """A video absent from ``folder`` checked where it is kept (``evidence.verify.Elsewhere``)."""
 
 
@@ -123,13 +123,15 @@ class CatalogueFootage:
             return Path(path).stat().st_size
         return self.stored.size(self.key(path))
 
-    def elsewhere(self, folder: Path, name: str, sealed: dict[str, Any]) -> tuple[bool, str] | None:
+    def elsewhere(self, folder: Path, name: str, sealed: dict[str, Any], digest: str | None) -> tuple[bool, str] | None:
         """For the verifier: a video not in ``folder`` checked in the store whole, against its
-        seal (which version was read is in the sentence); None if the store does not hold it."""
+        seal (which version was read is in the sentence); None if the store does not hold it.
+        ``digest``: the SHA-256 of the bytes a caller just read through :meth:`open` (the
+        version the catalogue names), which is not read again."""
         key = self.key(Path(folder) / name)
         if self.stored is None or not self.stored.has(key):
             return None
-        return self.stored.check(key, sealed["sha256"], sealed["size"])
+        return self.stored.check(key, sealed["sha256"], sealed["size"], digest)
 
     def sessions_of_case(self, case: str) -> list[str]:
         """Those this archive holds; with a central store, those of every station sharing the catalogue."""

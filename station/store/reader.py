@@ -64,16 +64,22 @@ class StoreReader:
             raise StoreError(f"{key} is not in the central store")
         return io.BufferedReader(RangedObject(self, key, row.version_id, row.size), READ_AHEAD)
 
-    def check(self, key: str, sha256: str, size: int) -> tuple[bool, str]:
+    def check(self, key: str, sha256: str, size: int, digest: str | None = None) -> tuple[bool, str]:
+        """Whether the version the catalogue names holds the sealed bytes, and a sentence naming
+        it; ``digest``: the SHA-256 of that version already read whole (by :meth:`open`)."""
         version = self.version(key)
+        held = (digest, self.size(key)) if digest is not None else self._hashed(key, version)
+        if held == (sha256, size):
+            return True, f"read from the central store, version {version}: its SHA-256 matches the seal"
+        return False, (f"the central store's version {version} holds {held[1]} bytes with SHA-256 "
+                       f"{held[0]}, not the sealed {size} bytes")
+
+    def _hashed(self, key: str, version: str) -> tuple[str, int]:
         try:
             stored = bucket.read_back(self.s3, self.settings.bucket, key, version)
         except bucket.store_errors() as exc:
             raise bucket.failure(self.settings, exc) from exc
-        if stored.sha256 == sha256 and stored.size == size:
-            return True, f"read from the central store, version {version}: its SHA-256 matches the seal"
-        return False, (f"the central store's version {version} holds {stored.size} bytes with SHA-256 "
-                       f"{stored.sha256}, not the sealed {size} bytes")
+        return stored.sha256, stored.size
 
     def fetch(self, key: str, to: Path) -> None:
         row = self._row(key)
