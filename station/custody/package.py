@@ -127,6 +127,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     trusted = read_keys(folder.devices)
     verdicts: list[SessionVerdict] = []
     clear_hashes: dict[tuple[str, str], str] = {}
+    copies: dict[Path, Path] = {}                 # each archived video's copy in the package
     total, copied = sum(len(segments) for _, segments in chosen), 0
     for session, segments in chosen:
         target = work / "footage" / session.id
@@ -139,6 +140,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
         for segment in segments:
             copied_digests[segment.video.name] = _copy_segment(footage, segment, target, ca,
                                                                {"export": wanted.id, "destination": wanted.destination})
+            copies[segment.video] = target / segment.video.name
             if keys:
                 clear_hashes[(session.id, segment.video.name)] = _clear_segment(target / segment.video.name,
                                                                                 work / "clear" / session.id, keys)
@@ -157,7 +159,8 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
     _verification(work, verdicts, chosen, ca.ca_pem)
     place = "；".join(p for p in (wanted.place, *(footage.place(s.id) for s, _ in chosen)) if p) or "设备未记录定位"
     during = f"（{local(wanted.start_ns)} 至 {local(wanted.end_ns)}）" if wanted.scope == "range" else ""
-    form = recordform.fill(chosen, place=place, clear_hashes=clear_hashes, open_file=footage.open, request={
+    form = recordform.fill(chosen, place=place, clear_hashes=clear_hashes,
+                           open_file=lambda video: open(copies[video], "rb"), request={
         "target": f"{labels.label('scope', wanted.scope, 'zh')} {wanted.target}{during}",
         "reason": wanted.reason, "destination": wanted.destination, "requester": requester,
         "approver": approver, "maker": maker, "made": local(made_ns), "number": f"{wanted.id:06d}"},

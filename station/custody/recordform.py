@@ -76,7 +76,7 @@ def duration_text(seconds: float) -> str:
 
 def video_format(video: Path, init_size: int, open_file: Callable[[Path], BinaryIO]) -> str:
     """The recording format from the MP4 header (the sealed init part): container and codecs;
-    the video read with ``open_file`` (the footage's: from the central store if it was freed)."""
+    the video read with ``open_file`` (the export's copy, checked against its seal)."""
     with open_file(video) as fh:
         header = fh.read(init_size)
     found = [("视频 " if entry.kind.startswith((b"avc", b"hvc", b"hev", b"encv")) else "音频 ") + CODECS[entry.kind]
