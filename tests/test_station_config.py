@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from evidence.paths import ArchiveDir
 from station.cli import main
@@ -73,6 +74,27 @@ def test_config_prints_every_key_explained_with_the_catalogue_password_masked(tm
     assert main(["config", "--config", str(path)]) == 0
     shown = capsys.readouterr().out
     assert "elsewhere" in shown and "pw2" not in shown and "pw3" not in shown
+
+
+@pytest.mark.parametrize("url, printed", [
+    ("sqlite:////srv/bodycam/catalogue.sqlite", "sqlite:////srv/bodycam/catalogue.sqlite"),
+    ("postgresql+psycopg:///bodycam?host=/run/postgresql", "postgresql+psycopg:///bodycam?host=/run/postgresql"),
+    ("postgresql+psycopg://station:s3c%40ret/x@db.example:5432/bodycam?sslmode=require&password=pw3",
+     "postgresql+psycopg://station:***@db.example:5432/bodycam?sslmode=require&password=***")])
+def test_config_prints_the_catalogue_url_as_written_but_its_password(tmp_path, capsys, url, printed):
+    """The URL printed is the one written (a copy of it opens the same catalogue), only the
+    password masked, wherever SQLAlchemy would find one."""
+    path = write(tmp_path / "station.toml", f'archive = "/srv/bodycam"\ncatalogue = "{url}"\n')
+    assert main(["config", "--config", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert f'catalogue = "{printed}"' in shown.splitlines()
+    assert "s3c" not in shown and "pw3" not in shown
+    written, masked = make_url(url), make_url(printed)
+    assert masked.password in (None, "***") and (masked.password is None) == (written.password is None)
+    parts = ("drivername", "username", "host", "port", "database")
+    assert [getattr(masked, part) for part in parts] == [getattr(written, part) for part in parts]
+    assert {key: value for key, value in masked.query.items() if key != "password"} == \
+        {key: value for key, value in written.query.items() if key != "password"}
 
 
 def test_the_web_and_dock_options_take_their_defaults_from_the_file_and_flags_override(tmp_path):
