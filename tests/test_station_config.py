@@ -2,6 +2,7 @@
 each bad key refused in one sentence, and ``config`` printing it with passwords masked."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from station.cli import main
 from station.commands import options
 from station.commands.dock import dock_ports
 from station.config import load
+from station.services import pull
+from sync.ptywire import PtyWire
+from tests.conftest import record
+from tests.test_dock_archive import device_serving, enrolled_copy
 
 
 @pytest.fixture(autouse=True)
@@ -120,3 +125,19 @@ def test_the_lockout_and_the_web_s_hosts_and_proxies_come_from_the_file_and_flag
     web = shared.web.parse_args(["--allowed-host", "b.example"])
     assert (web.allowed_hosts, web.trusted_proxies) == (["a.example", "b.example"], ["10.1.1.1"])
     assert options.shared(config).web.parse_args([]).allowed_hosts == ["a.example"]   # the file's list is not changed
+
+
+def test_verify_checks_the_configured_archive_and_takes_config_like_every_command(tmp_path, capsys):
+    recorded = tmp_path / "recorded"
+    record(recorded, 1)
+    device, archive = enrolled_copy(recorded, tmp_path)
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    path = write(tmp_path / "station.toml", f'archive = "{archive}"\n')
+    assert main(["verify", "--config", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["sessions"]
+    assert all(Path(session["folder"]).is_relative_to(archive) for session in report["sessions"])
+    with pytest.raises(SystemExit):                 # no file, no archive: the paths must be given
+        main(["verify"])
+    assert "paths" in capsys.readouterr().err
