@@ -532,12 +532,15 @@ def keys_per_serial(verdicts: list[SessionVerdict]) -> dict[str, dict[str, int]]
     return keys
 
 
-def add_verify_command(commands: argparse._SubParsersAction, help_text: str,
-                       paths_help: str) -> argparse.ArgumentParser:
-    """``verify PATH... [--key K]... [--json]``, the same on both command lines; returns the
+def add_verify_command(commands: argparse._SubParsersAction, help_text: str, paths_help: str,
+                       default_paths: list[Path] | None = None,
+                       parents: Iterable[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
+    """``verify PATH... [--key K]... [--json]``, the same on both command lines (the paths may be
+    left off where ``default_paths`` are given: the station's configured archive); returns the
     sub-parser, so that a command line can run more checks after the verification."""
-    verify = commands.add_parser("verify", help=help_text)
-    verify.add_argument("paths", type=Path, nargs="+", help=paths_help)
+    verify = commands.add_parser("verify", help=help_text, parents=list(parents))
+    verify.add_argument("paths", type=Path, nargs="*" if default_paths else "+", default=default_paths,
+                        help=paths_help)
     verify.add_argument("--key", action="append", default=[],
                         help="trusted device public key (PEM file, hex or base64); may be repeated")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -125,7 +125,10 @@ def _archive_commands(commands: argparse._SubParsersAction, shared: options.Shar
 
     add_verify_command(commands, _("check archived footage against its signed seals, and name the dockings "
                                    "refused for a rewound or forked chain"),
-                       _("the archive, or folders in it")).set_defaults(run=_verify, station_config=config)
+                       _("the archive, or folders in it (default: 'archive' in the configuration file)"),
+                       [config.archive] if config.archive else None,
+                       [options.config_option(argparse.ArgumentParser(add_help=False))],
+                       ).set_defaults(run=_verify, station_config=config)
     add_progress(commands.choices["verify"])
     commands.choices["verify"].set_defaults(zone=config.zone)
     commands.choices["verify"].add_argument(

@@ -12,6 +12,7 @@ SQLite file is copied aside before its first pending migration runs
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,7 +20,6 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -29,6 +29,10 @@ from evidence.paths import ArchiveDir
 
 CATALOGUE_FILE = "catalogue.sqlite"
 MASK = "***"
+# A password as SQLAlchemy's make_url reads it: "name://user:PASSWORD@…" (the password runs to
+# the first @), and a "password=" in the query.
+_USERINFO_PASSWORD = re.compile(r"^([\w+]+://[^:/]*:)[^@]*@")
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 SQLITE_BUSY_SECONDS = 60.0         # how long a writer waits for another's lock (many bays write at once)
 MIGRATION_LOCK = 0x626F6463616D    # PostgreSQL advisory lock key of the migrations ("bodcam")
 
@@ -41,15 +45,13 @@ class DatabaseError(BodycamError, OSError):
 
 
 def shown(url: str | sa.URL) -> str:
-    """``url`` (a database's or the store's) as a message or ``config`` may show it: a password in
-    it (``user:password@``, ``?password=``) replaced by ``***``."""
-    parts = urlsplit(str(url))
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
-    query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)], safe="/*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    """``url`` (a database's or the store's) as a message or ``config`` may show it: exactly as
+    written, but a password in it (``user:password@``, ``?password=``) replaced by ``***``.
+    (SQLAlchemy's ``render_as_string(hide_password=True)`` would also re-encode and sort the
+    query, ``host=/run/postgresql`` shown as ``host=%2Frun%2Fpostgresql``.)"""
+    text = url.render_as_string(hide_password=False) if isinstance(url, sa.URL) else url
+    head, mark, query = _USERINFO_PASSWORD.sub(rf"\g<1>{MASK}@", text, count=1).partition("?")
+    return head + mark + _QUERY_PASSWORD.sub(rf"\g<1>{MASK}", query)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The dock service: eight recorded devices docked at once on pty pairs, each pulled by its own bay
 on one opened station; a device pulled out mid-transfer resumes at its next docking, an unknown
-key is refused without disturbing the others, SIGTERM leaves nothing receipted that is not stored.
+key or a rewound chain is refused without disturbing the others, each bay's clock set, event log and
+witness are as pull leaves them, SIGTERM leaves nothing receipted that is not stored.
 No timed asserts: every wait is for an observable state."""
 from __future__ import annotations
 
@@ -20,17 +21,22 @@ import pytest
 
 from bodycam_threads import OwnedThread
 from evidence.keys import add_key
-from evidence.paths import DataDir
+from evidence.paths import ArchiveDir, DataDir
+from evidence.receipts import receipt_dock
+from evidence.records import read_record
 from firmware.offload import serve
+from station import db
 from station.cli import main as station_main
 from station.dock.bays import read_bays
 from station.intake.archive import ArchiveSink
+from station.intake.witness import Witness
 from station.services import dock_init, dock_service, open_catalogue
 from sync.link import open_port
 from sync.messages import Item
 from sync.ptywire import PtyWire
 from tests.conftest import record, small_context
-from tests.test_dock_archive import archived, spool_files
+from tests.test_custody import rolled_back
+from tests.test_dock_archive import archived, archived_events, device_key, event_files, events, spool_files
 from tests.test_web import PASSWORD, browser, screenshot, served, sign_in, until  # noqa: F401 (browser: the fixture)
 from tests.waiting import wait_for
 from tests.web import Client
@@ -119,6 +125,24 @@ def assert_pulled(device: Path, serial: str, archive: Path, original: dict[str, 
     assert sessions == {entry["session"] for entry in open_catalogue(archive).search(device=serial)}
 
 
+def assert_pulled_as_pull_does(device: Path, archive: Path, result: str, dockings: int) -> None:
+    """What pull does besides the footage: the device's clock set at each docking (at each link
+    session: one lost to the line is opened again), its event log recording the offset the bay's
+    result gives; its closed event-log files archived byte for byte and receipted by the dock;
+    the witness holding its chain up to the head it offered."""
+    clock_sets = [event["data"] for event in events(device) if event["type"] == "clock_set"]
+    assert len(clock_sets) >= dockings
+    assert all(clock["offset_ns"] == clock["device_ns"] - clock["dock_ns"] for clock in clock_sets)
+    assert f"clock set (was {clock_sets[-1]['offset_ns'] / 1e9:+.3f} s off)" in result, (clock_sets, result)
+    logged, taken = event_files(device), event_files(archived_events(archive, device))
+    assert taken and taken == dict(list(logged.items())[:-1])      # all but the file still being written
+    key = next(iter(device_key(device)))
+    assert all(receipt_dock(DataDir(device), name, hashlib.sha256(data).hexdigest(), key)
+               for name, data in taken.items())
+    head = read_record(DataDir(device).chain).body
+    assert Witness(db.connect(db.database_url(archive, None))).last(head["key_id"]) == (head["seq"], head["head"])
+
+
 def test_eight_devices_docked_at_once_are_pulled_one_pulled_out_resumes_a_stranger_is_refused(
         recorded, tmp_path, capsys, browser):
     devices, archive = station_with(recorded, tmp_path)
@@ -194,9 +218,14 @@ def check_eight(devices: list[Path], archive: Path, originals: list[dict[str, by
     assert "resumed" in states["bodycam-0"].result and " 0 resumed" not in states["bodycam-0"].result
     for number in range(DEVICES):
         assert_pulled(devices[number], f"BC9000{number}", archive, originals[number])
+        assert_pulled_as_pull_does(devices[number], archive, states[f"bodycam-{number}"].result,
+                                   dockings=2 if number == 0 else 1)       # the first one docked twice
+    assert Witness(db.connect(db.database_url(archive, None))).refusals() == []
     refused = states[f"bodycam-{stranger}"]
     assert refused.state == "refused" and "not enrolled" in refused.result
     assert not (devices[stranger] / "receipts").exists()
+    assert "clock_set" not in [event["type"] for event in events(devices[stranger])]    # refused before the clock
+    assert not archived_events(archive, devices[stranger]).exists()
     assert not any(name in archived(archive) for name in originals[stranger])
     capsys.readouterr()
     assert station_main(["bays", "--archive", str(archive)]) == 0
@@ -205,6 +234,36 @@ def check_eight(devices: list[Path], archive: Path, originals: list[dict[str, by
     assert any(line.split()[:4] == ["bodycam-3", "done", "BC90003", "900003"] for line in table)
     assert station_main(["bays", "--archive", str(archive), "--json"]) == 0
     assert {bay["bay"]: bay["state"] for bay in json.loads(capsys.readouterr().out)}["bodycam-8"] == "refused"
+
+
+def test_a_bay_whose_device_rewound_its_chain_is_refused_and_the_other_bay_is_pulled(recorded, tmp_path):
+    """A device rolled back behind what this station took is refused by the witness, nothing of
+    its new sessions receipted; the device docked beside it is pulled as ever."""
+    rewound, archive, new_sessions = rolled_back(tmp_path / "rewound", "rewound")
+    other = tmp_path / recorded[1].name
+    shutil.copytree(recorded[1], other)
+    add_key(ArchiveDir(archive).devices, (other / "device" / "device.pub").read_text())
+    add_key(DataDir(other).docks, ArchiveDir(archive).public_key.read_text())
+    original = spool_files(other)
+    bays = Bays(tmp_path / "by-id")
+    docked = [Device(rewound), Device(other)]
+    try:
+        with running(dock_service(archive, [bays.glob])):
+            for number, device in enumerate(docked):
+                bays.dock(number, device.wire)
+            wait_for(lambda: len(bay_states(archive)) == 2 and
+                     all(s.state in FINAL for s in bay_states(archive).values()), "both bays to end", 60)
+    finally:
+        for device in docked:
+            device.close()
+    states = bay_states(archive)
+    assert states["bodycam-0"].state == "refused" and "rewound its chain" in states["bodycam-0"].result
+    assert not any((DataDir(rewound).receipts / folder.name).exists() for folder in new_sessions)
+    [refusal] = Witness(db.connect(db.database_url(archive, None))).refusals()
+    assert refusal["device"] == "BC00001" and "rewound its chain" in refusal["reason"]
+    assert states["bodycam-1"].state == "done"
+    assert_pulled(other, "BC90001", archive, original)
+    assert_pulled_as_pull_does(other, archive, states["bodycam-1"].result, dockings=1)
 
 
 def test_a_bay_with_garbage_on_its_line_says_so_and_the_other_bay_is_pulled(recorded, tmp_path):

@@ -87,7 +87,8 @@ def test_the_station_wheel_alone_gives_a_working_bodycam_station(tmp_path, wheel
     assert units.is_relative_to(tmp_path / "venv"), units
     shipped = sorted(path.name for path in units.iterdir())
     assert shipped == sorted(path.name for path in (ROOT / "station" / "systemd").iterdir())
-    assert shipped == ["70-bodycam-dock.rules", "bodycam-dock.service", "bodycam-web.service"]
+    assert shipped == ["70-bodycam-dock.rules", "bodycam-dock.service", "bodycam-web.service", "station.toml"]
+    assert 'archive = "/srv/bodycam"' in run(station, "config", "--config", units / "station.toml", env=env, cwd=tmp_path)
     archive = tmp_path / "archive"
     assert "dock key" in run(station, "init", "--archive", archive, env=env, cwd=tmp_path)
     run(station, "user", "add", "admin", "--role", "administrator", "--archive", archive, env=env, cwd=tmp_path)

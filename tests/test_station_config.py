@@ -2,16 +2,22 @@
 each bad key refused in one sentence, and ``config`` printing it with passwords masked."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from evidence.paths import ArchiveDir
 from station.cli import main
 from station.commands import options
 from station.commands.dock import dock_ports
 from station.config import load
+from station.services import pull
+from sync.ptywire import PtyWire
+from tests.conftest import record
+from tests.test_dock_archive import device_serving, enrolled_copy
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +81,27 @@ def test_config_prints_every_key_explained_with_the_catalogue_password_masked(tm
     assert "elsewhere" in shown and "pw2" not in shown and "pw3" not in shown
 
 
+@pytest.mark.parametrize("url, printed", [
+    ("sqlite:////srv/bodycam/catalogue.sqlite", "sqlite:////srv/bodycam/catalogue.sqlite"),
+    ("postgresql+psycopg:///bodycam?host=/run/postgresql", "postgresql+psycopg:///bodycam?host=/run/postgresql"),
+    ("postgresql+psycopg://station:s3c%40ret/x@db.example:5432/bodycam?sslmode=require&password=pw3",
+     "postgresql+psycopg://station:***@db.example:5432/bodycam?sslmode=require&password=***")])
+def test_config_prints_the_catalogue_url_as_written_but_its_password(tmp_path, capsys, url, printed):
+    """The URL printed is the one written (a copy of it opens the same catalogue), only the
+    password masked, wherever SQLAlchemy would find one."""
+    path = write(tmp_path / "station.toml", f'archive = "/srv/bodycam"\ncatalogue = "{url}"\n')
+    assert main(["config", "--config", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert f'catalogue = "{printed}"' in shown.splitlines()
+    assert "s3c" not in shown and "pw3" not in shown
+    written, masked = make_url(url), make_url(printed)
+    assert masked.password in (None, "***") and (masked.password is None) == (written.password is None)
+    parts = ("drivername", "username", "host", "port", "database")
+    assert [getattr(masked, part) for part in parts] == [getattr(written, part) for part in parts]
+    assert {key: value for key, value in masked.query.items() if key != "password"} == \
+        {key: value for key, value in written.query.items() if key != "password"}
+
+
 def test_the_web_and_dock_options_take_their_defaults_from_the_file_and_flags_override(tmp_path):
     config = load(write(tmp_path / "station.toml", 'archive = "/srv/bodycam"\ntime_zone = "-03:30"\n[dock]\n'
                         'ports = ["/dev/ttyACM*"]\nbaud = 921600\n[web]\nhost = "0.0.0.0"\nport = 8443\n'
@@ -98,3 +125,19 @@ def test_the_lockout_and_the_web_s_hosts_and_proxies_come_from_the_file_and_flag
     web = shared.web.parse_args(["--allowed-host", "b.example"])
     assert (web.allowed_hosts, web.trusted_proxies) == (["a.example", "b.example"], ["10.1.1.1"])
     assert options.shared(config).web.parse_args([]).allowed_hosts == ["a.example"]   # the file's list is not changed
+
+
+def test_verify_checks_the_configured_archive_and_takes_config_like_every_command(tmp_path, capsys):
+    recorded = tmp_path / "recorded"
+    record(recorded, 1)
+    device, archive = enrolled_copy(recorded, tmp_path)
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    path = write(tmp_path / "station.toml", f'archive = "{archive}"\n')
+    assert main(["verify", "--config", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["sessions"]
+    assert all(Path(session["folder"]).is_relative_to(archive) for session in report["sessions"])
+    with pytest.raises(SystemExit):                 # no file, no archive: the paths must be given
+        main(["verify"])
+    assert "paths" in capsys.readouterr().err

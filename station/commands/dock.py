@@ -1,5 +1,6 @@
 """``bodycam-station dock`` (the dock service), ``bodycam-station bays`` (what each bay shows) and
-``bodycam-station units`` (where the installed package keeps its systemd units and udev rule)."""
+``bodycam-station units`` (where the installed package keeps its systemd units, udev rule and
+example station.toml)."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,8 @@ def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
     bays.add_argument("--json", action="store_true", help=_("one JSON list of the bays' states"))
     bays.set_defaults(run=_bays)
     units = commands.add_parser("units", help="print the folder of the installed systemd units (dock service, "
-                                              "review page) and udev rule, to copy into /etc (README)")
+                                              "review page), udev rule and example station.toml, to copy into "
+                                              "/etc (README)")
     units.set_defaults(run=_units)
 
 
