@@ -120,3 +120,6 @@ def test_agency_key_makes_a_pair_the_device_enrols_and_the_station_unwraps_with(
                            capture_output=True, text=True, check=False)
     assert again.returncode == 1 and again.stderr.count("\n") == 1 and "never replaced" in again.stderr
     assert unwrap(member, "a-session", load_agency_key(private)) == bytes(content.key)     # the key kept
+    public = subprocess.run([sys.executable, "-m", "station", "agency-key", str(tmp_path / "agency.pub")],
+                            capture_output=True, text=True, check=False)
+    assert public.returncode == 1 and "public key's name" in public.stderr and not (tmp_path / "agency.pub").exists()

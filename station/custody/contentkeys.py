@@ -37,6 +37,8 @@ def new_agency_key(path: Path) -> tuple[str, Path]:
     file is refused, since losing a key loses the footage wrapped for it) and the public key
     beside it, ``.pub`` (for ``bodycam enroll --agency-key``). Its id and the public key's path."""
     path = Path(path)
+    if path.suffix == ".pub":
+        raise EvidenceError(f"{path} would be the public key's name: give the private key's, e.g. agency.key")
     key = X25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
