@@ -15,18 +15,34 @@ $(STAMP): setup.py
 system-deps:
 	sh scripts/system-deps.sh
 
+# The demo's station (demo-station.toml: its archive and agency key) and its users' password.
+STATION := $(BIN)/bodycam-station --config demo-station.toml
+demo: export BODYCAM_PASSWORD = demo password
+demo: export BODYCAM_NEW_PASSWORD = demo password
 demo: $(STAMP) system-deps
-	rm -rf demo-data demo-archive
+	rm -rf demo-data demo-archive demo-station
 	$(BIN)/bodycam selftest --config demo.toml; test $$? -le 1    # 1: warnings only, recording goes on
-	$(BIN)/bodycam record --seconds 12 --config demo.toml
+	$(STATION) agency-key demo-station/agency.key                 # the agency's key pair: the station keeps the private half
+	$(STATION) init                                               # the dock's key
+	$(BIN)/bodycam enroll --config demo.toml --dock-key demo-archive/dock/dock.pub --agency-key demo-station/agency.pub
+	$(BIN)/bodycam record --seconds 12 --config demo.toml         # [encryption] required: Common Encryption
 	$(BIN)/bodycam inspect --data-dir demo-data
-	$(BIN)/bodycam snapshot demo-data/spool/*/seg-000002.mp4 --at 1.5 --out demo-data/overlay.png
-	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub
+	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub    # the seals hold, without any key
+	@ffmpeg -nostdin -v error -xerror -i demo-data/spool/*/seg-000002.mp4 -f null - 2>demo-data/ffmpeg.log \
+	  && { echo "ffmpeg decoded an encrypted segment without its key"; exit 1; } \
+	  || echo "ffmpeg, without the key: $$(head -1 demo-data/ffmpeg.log)"
 	$(BIN)/python scripts/dock_demo.py --data-dir demo-data --archive demo-archive
-	$(BIN)/bodycam-station verify demo-archive --key demo-data/device/device.pub
-	$(BIN)/bodycam-station search --archive demo-archive --officer 012345    # the catalogue, filled as it docked
-	$(BIN)/bodycam-station pending --archive demo-archive                    # stops waiting for the officer's write-up
+	$(STATION) verify demo-archive --key demo-data/device/device.pub
+	$(STATION) search --officer 012345    # the catalogue, filled as it docked
+	$(STATION) pending                    # stops waiting for the officer's write-up
 	$(BIN)/bodycam verify demo-data/spool --key demo-data/device/device.pub    # videos released, chain intact
+	$(STATION) user add admin --role administrator --full-name 管理员        # users, then an export with the agency key
+	$(STATION) user add li --role reviewer --full-name 李明 --user admin
+	$(STATION) user add wang --role supervisor --full-name 王强 --user admin
+	$(STATION) export request --session $$(basename demo-data/spool/*) --reason 移送法院 --recipient li --for 某区人民法院 --user li
+	$(STATION) export approve 1 --user wang
+	$(STATION) export make 1 --out demo-station --user li    # the encrypted originals, the content key, clear copies
+	$(BIN)/bodycam snapshot demo-station/export-000001/clear/*/seg-000002.mp4 --at 1.5 --out demo-station/overlay.png
 
 # The command line's Chinese: new msgids into the .po, then the .mo the wheel ships (scripts/messages.py).
 messages: $(STAMP)
@@ -53,4 +69,4 @@ arm64-check: $(STAMP)
 	sh scripts/arm64-check.sh build/wheel/bodycam-*.whl
 
 clean:
-	rm -rf $(VENV) demo-data demo-archive *.egg-info
+	rm -rf $(VENV) demo-data demo-archive demo-station *.egg-info

@@ -39,12 +39,13 @@ reference gets from its renderer, a separate process whose peak is printed apart
 ffmpeg's own peak varies by tens of MiB from run to run on a shared machine, so ``--pairs N``
 records N quiet pairs (ours, then the reference) and judges the medians of the ratios.
 
-With ``--encryption`` (issue 25) both sides record once more with Common Encryption: ours
+With ``--encryption`` (issue 25) both sides record once more in each pair, with Common Encryption: ours
 with an agency key enrolled (each segment encrypted by ``capture.cenc``), the ffmpeg CLI with
 ``-encryption_scheme cenc-aes-ctr`` and a key (its fragmented output is not decryptable,
-docs/encryption.md, but it does the same AES work); printed: what encryption adds to each
-side's CPU per recorded second, ours encrypted against the CLI encrypted, and the AES-128-CTR
-throughput of ``cryptography`` on this machine.
+docs/encryption.md, but it does the same AES work); printed, as medians over the pairs: what
+encryption adds to each side's CPU per recorded second (against the same pair's clear run),
+ours encrypted against the CLI encrypted, and the AES-128-CTR throughput of ``cryptography``
+on this machine.
 
     python bench/bench_record.py [--seconds 60] [--pairs 1] [--no-load] [--encryption] [--json results.json]
 """
@@ -63,6 +64,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -444,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bodycam-bench-") as tmp:
         work = Path(tmp)
-        pairs = []
+        pairs, encrypted_pairs = [], []     # with --encryption, each pair's encrypted runs follow its clear ones
         for pair in range(args.pairs):
             ours = run_ours(args.seconds, work / f"quiet-{pair}")
             print(f"  bodycam done: {ours['frames']} frames, {ours['dropped']} dropped, {ours['cpu']:.1f} CPU s, "
@@ -453,13 +455,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ffmpeg  done: {ref['frames']} frames, {ref['cpu']:.1f} CPU s, "
                   f"peak RSS {ref['peak_rss_kib'] / 1024:.0f} MiB", flush=True)
             pairs.append((ours, ref))
-        encrypted = None
-        if args.encryption:
-            encrypted = (run_ours(args.seconds, work / "encrypted", encrypted=True),
-                         run_ffmpeg(args.seconds, pairs[-1][0]["bitrate_kbps"], pairs[-1][0]["audio_kbps"], work,
-                                    encrypted=True))
-            print(f"  encrypted: bodycam {encrypted[0]['cpu']:.1f} CPU s, ffmpeg {encrypted[1]['cpu']:.1f} CPU s",
-                  flush=True)
+            if args.encryption:
+                encrypted_pairs.append((run_ours(args.seconds, work / f"encrypted-{pair}", encrypted=True),
+                                        run_ffmpeg(args.seconds, ours["bitrate_kbps"], ours["audio_kbps"], work,
+                                                   encrypted=True)))
+                print(f"  encrypted: bodycam {encrypted_pairs[-1][0]['cpu']:.1f} CPU s, "
+                      f"ffmpeg {encrypted_pairs[-1][1]['cpu']:.1f} CPU s", flush=True)
+        encrypted = encrypted_pairs[-1] if encrypted_pairs else None
         loaded = None
         if not args.no_load:
             loops = busy_loops(cores)
@@ -516,21 +518,26 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     print(f"bodycam whole process incl. start-up: {ours['process_cpu']:.1f} CPU s in {ours['process_wall']:.1f} s; "
           f"RSS before recording {ours['rss_before_kib'] / 1024:.0f} MiB")
-    if encrypted is not None:
+    if encrypted_pairs:
         def per_second(run: dict) -> float:
             return run["whole_cpu"] / run["footage"]
-        print(f"encryption's cost, CPU s per recorded s, whole processes: bodycam "
-              f"{100 * (per_second(encrypted[0]) / per_second(ours) - 1):+.1f} %, ffmpeg CLI "
-              f"{100 * (per_second(encrypted[1]) / per_second(ref) - 1):+.1f} %  (target for ours <= 2 %)")
-        print(f"encrypted, bodycam / (renderer + ffmpeg CLI): {per_second(encrypted[0]) / per_second(encrypted[1]):.2f}"
-              f"  (target <= 1.0); AES-128-CTR of cryptography here: {aes_ctr_mb_s():.0f} MB/s")
+
+        def median_of(ratio: Callable[[tuple[dict, dict], tuple[dict, dict]], float]) -> float:
+            return statistics.median(ratio(clear, crypt) for clear, crypt in zip(pairs, encrypted_pairs))
+        ours_cost = median_of(lambda clear, crypt: per_second(crypt[0]) / per_second(clear[0]) - 1)
+        cli_cost = median_of(lambda clear, crypt: per_second(crypt[1]) / per_second(clear[1]) - 1)
+        print(f"encryption's cost, CPU s per recorded s, whole processes{of}: bodycam {100 * ours_cost:+.1f} %, "
+              f"ffmpeg CLI {100 * cli_cost:+.1f} %  (target for ours <= 2 %)")
+        print(f"encrypted, bodycam / (renderer + ffmpeg CLI){of}: "
+              f"{median_of(lambda clear, crypt: per_second(crypt[0]) / per_second(crypt[1])):.2f}  (target <= 1.0); "
+              f"AES-128-CTR of cryptography here: {aes_ctr_mb_s():.0f} MB/s")
     print(f"commit {versions['commit']}; {versions['pyav']}; reference {versions['ffmpeg']}; {versions['cpus']} CPUs")
     ok = (ours["dropped"] == 0 and (loaded is None or loaded["dropped"] == 0)
           and cpu_ratio <= TARGET_CPU_RATIO and rss_ratio <= TARGET_RSS_RATIO)
     print("targets met" if ok else "TARGETS MISSED")
     if args.json:
         args.json.write_text(json.dumps({"seconds": args.seconds, "ours": ours, "ffmpeg": ref, "loaded": loaded,
-                                         "encrypted": encrypted,
+                                         "encrypted": encrypted, "encrypted_pairs": encrypted_pairs,
                                          "pairs": pairs, "cpu_ratios": cpu_ratios, "rss_ratios": rss_ratios,
                                          "cpu_ratio": cpu_ratio, "own_cpu_ratio": own_ratio,
                                          "before_cpu_ratio": before_ratio, "rss_ratio": rss_ratio, "versions": versions,

@@ -1,8 +1,9 @@
 """Dock a recorded device over a pseudo-terminal pair, as ``make demo`` does.
 
-Enrols each side on the other (``bodycam-station init`` and ``bodycam enroll``), starts
-``bodycam serve`` on one end of the virtual cable and runs ``bodycam-station pull`` on the
-other, as two processes, the way a device and its dock run them.
+Enrols each side on the other (``bodycam-station init``, which keeps a dock key already made,
+and ``bodycam enroll``, which keeps an agency key already enrolled), starts ``bodycam serve``
+on one end of the virtual cable and runs ``bodycam-station pull`` on the other, as two
+processes, the way a device and its dock run them.
 
     python scripts/dock_demo.py --data-dir DEVICE_DATA_DIR --archive ARCHIVE
 """

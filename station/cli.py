@@ -15,6 +15,7 @@ from evidence.verify import add_verify_command
 from station import config as station_config
 from station.commands import (
     access as access_commands,
+    agency as agency_commands,
     audit as audit_commands,
     catalogue as catalogue_commands,
     dock as dock_commands,
@@ -66,6 +67,7 @@ def _parser(config: station_config.StationConfig) -> argparse.ArgumentParser:
     shared = options.shared(config)
     _archive_commands(commands, shared, config)
     _config_command(commands, config)
+    agency_commands.register(commands)
     catalogue_commands.register(commands, shared)
     access_commands.register(commands, shared)
     audit_commands.register(commands, shared)

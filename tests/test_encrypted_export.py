@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -16,11 +17,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from evidence import EvidenceError
-from evidence.encryption import enrol_agency_key, unwrap
+from evidence.encryption import ContentKey, enrol_agency_key, read_agency_key, unwrap, wrap
 from evidence.paths import DataDir
 from evidence.records import read_record
 from station.catalogue.footage import read_session
 from station.custody import package
+from station.custody.contentkeys import load_agency_key
 from station.services import pull
 from sync.ptywire import PtyWire
 from tests.conftest import record
@@ -101,3 +103,23 @@ def test_an_encrypted_session_is_not_exported_without_the_agency_key(pulled_encr
     desk = AgencyDesk(pulled_encrypted, tmp_path / "archive", None)
     with pytest.raises(EvidenceError, match="no agency key"):
         approved_package(desk, tmp_path / "out")
+
+
+def test_agency_key_makes_a_pair_the_device_enrols_and_the_station_unwraps_with(tmp_path):
+    private, device = tmp_path / "keys" / "agency.key", DataDir(tmp_path / "data").device
+    made = subprocess.run([sys.executable, "-m", "station", "agency-key", str(private)],
+                          capture_output=True, text=True, check=False)
+    assert made.returncode == 0, made.stderr
+    assert private.stat().st_mode & 0o777 == 0o600
+    key_id = enrol_agency_key(device, private.with_suffix(".pub").read_text())
+    assert made.stdout.startswith(f"agency key {key_id}: private key in {private}")
+    content = ContentKey.draw()
+    member = wrap(content, read_agency_key(device), "a-session")
+    assert unwrap(member, "a-session", load_agency_key(private)) == bytes(content.key)
+    again = subprocess.run([sys.executable, "-m", "station", "agency-key", str(private)],
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1 and "never replaced" in again.stderr
+    assert unwrap(member, "a-session", load_agency_key(private)) == bytes(content.key)     # the key kept
+    public = subprocess.run([sys.executable, "-m", "station", "agency-key", str(tmp_path / "agency.pub")],
+                            capture_output=True, text=True, check=False)
+    assert public.returncode == 1 and "public key's name" in public.stderr and not (tmp_path / "agency.pub").exists()

@@ -3,10 +3,11 @@
 The agency's X25519 private key is a PEM file (PKCS #8) that only the station's service may
 read: one readable by its group or by others is refused. Each open record names the agency
 key its content key was wrapped for (``agency_key``), so after a rotation the station is
-given the key each session names (docs/encryption.md).
+given the key each session names (docs/encryption.md). ``new_agency_key`` makes a pair.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from evidence import EvidenceError
-from evidence.encryption import unwrap
+from evidence.encryption import agency_key_id, agency_public_pem, unwrap
+from evidence.files import atomic_write
 from evidence.records import SESSION_OPEN, read_record
 
 
@@ -28,6 +30,32 @@ def load_agency_key(path: Path) -> X25519PrivateKey:
     if not isinstance(key, X25519PrivateKey):
         raise EvidenceError(f"{path} is not an X25519 private key (PEM, PKCS #8)")
     return key
+
+
+def new_agency_key(path: Path) -> tuple[str, Path]:
+    """A new agency key pair: the private key at ``path`` (PEM, PKCS #8, mode 600; an existing
+    file is refused, since losing a key loses the footage wrapped for it) and the public key
+    beside it, ``.pub`` (for ``bodycam enroll --agency-key``). Its id and the public key's path."""
+    path = Path(path)
+    if path.suffix == ".pub":
+        raise EvidenceError(f"{path} would be the public key's name: give the private key's, e.g. agency.key")
+    key = X25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise EvidenceError(f"{path} exists: an agency key is never replaced (the sessions wrapped for it "
+                            f"would be lost with it)") from exc
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+        fh.flush()
+        os.fsync(fh.fileno())
+    public = key.public_key().public_bytes_raw()
+    public_path = path.with_suffix(".pub")
+    atomic_write(public_path, agency_public_pem(public).encode())
+    return agency_key_id(public), public_path
 
 
 def encryption_of(folder: Path) -> dict[str, Any] | None:
