@@ -352,3 +352,26 @@ def test_marked_footage_is_locked_for_the_long_term_and_ordinary_footage_for_its
         keys = [key for key in recorded_now if key.startswith(session["folder"] + "/")]
         assert keys and {client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])
                          ["Retention"]["RetainUntilDate"] for key in keys} == {until}
+
+
+def test_a_marked_period_longer_than_the_long_term_one_locks_marked_footage_that_long(
+        station, recorded, ceph_store, tmp_path, capsys):  # noqa: F811
+    _, config, bucket = station
+    device, archive = enrolled_copy(recorded, tmp_path / "marked")
+    record_marked(device, 1)
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    assert store(capsys, archive, config, "init")[0] == 0
+    assert store(capsys, archive, config, "push")[0] == 0
+    said = run(capsys, config, "retention", "--set", "marked", "18000", "--by", "supervisor", "--archive", str(archive))
+    assert said[0] == 0, said
+    status, out, _ = store(capsys, archive, config, "push")       # about 49 years: longer than the store's 30
+    [marked] = [session for session in open_catalogue(archive).search() if session["marked"]]
+    keys = [key for key in recorded_objects(archive) if key.startswith(marked["folder"] + "/")]
+    assert status == 0 and keys and " 0 lock(s) extended" not in out       # its objects, and its device's records
+    start = max(marked["ended_ns"] or marked["started_ns"], marked["archived_ns"]) // 10**9
+    until = datetime.fromtimestamp(start, timezone.utc) + timedelta(days=18000)
+    client, recorded_now = s3(ceph_store), recorded_objects(archive)
+    assert {client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])
+            ["Retention"]["RetainUntilDate"] for key in keys} == {until}
+    assert {recorded_now[key]["retain_until_ns"] for key in keys} == {int(until.timestamp()) * 10**9}
