@@ -13,6 +13,7 @@ import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -20,12 +21,13 @@ import sqlalchemy as sa
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from station.catalogue.catalogue import sessions
+from station.catalogue.catalogue import dockings, sessions
 from station.cli import main as station_main
 from station.custody import audit
 from station.services import dock_init, open_catalogue, pull
 from station.store import bucket as bucket_module
 from station.store.store import stored_objects
+from station.words import zone
 from sync.ptywire import PtyWire
 from tests.ceph import CephStore, ceph_store  # noqa: F401
 from tests.test_dock_archive import device_serving, enrolled_copy, record_marked, recorded  # noqa: F401
@@ -274,6 +276,36 @@ def test_status_and_overdue_name_what_is_stored_pending_and_late(station, capsys
     assert all(f"stored   {name}" in out for name in names)
     status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
     assert status == 0 and out.startswith("nothing overdue")
+
+
+def test_overdue_names_the_devices_not_docked_since_their_last_session_in_the_station_s_zone_and_language(
+        pulled, tmp_path, capsys, monkeypatch):
+    archive = tmp_path / "archive"
+    shutil.copytree(pulled, archive)
+    config = tmp_path / "station.toml"
+    config.write_text('time_zone = "Asia/Shanghai"\n')
+    catalogue = open_catalogue(archive)
+    with catalogue.engine.begin() as connection:        # the last session ended 25 hours ago, docked before it
+        connection.execute(sessions.update().values(started_ns=sessions.c.started_ns - 25 * HOUR_NS,
+                                                    ended_ns=sessions.c.ended_ns - 25 * HOUR_NS))
+        connection.execute(dockings.update().values(docked_ns=dockings.c.docked_ns - 50 * HOUR_NS))
+    found = catalogue.search()
+    last = max(found, key=lambda session: session["ended_ns"])
+    ended = zone.shown(last["ended_ns"], ZoneInfo("Asia/Shanghai"), "minutes")
+    status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
+    assert status == 1, out
+    assert out.startswith("1 device(s) not docked since their last session ended more than 24 hours ago (S1):")
+    assert f"  {last['device']}  officer {last['police_number']}  unit {last['unit_number']}  " \
+           f"last session ended {ended}  last docked " in out and ended.endswith("+08:00")
+    status, out, _ = store(capsys, archive, config, "status")
+    docked = zone.shown(last["archived_ns"], ZoneInfo("Asia/Shanghai"), "minutes")
+    assert status == 0 and f"  pending  {last['session']}  docked {docked}" in out
+    monkeypatch.setenv("LANGUAGE", "zh_CN")
+    status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
+    assert status == 1 and out.startswith("1 台设备末次录像结束超过24小时仍未接入（S1）：")
+    assert f"末次录像结束于 {ended}" in out
+    status, out, _ = store(capsys, archive, config, "status")
+    assert status == 0 and out.startswith("已存入 0，待存入 2，逾期 0") and f"接入于 {docked}" in out
 
 
 def test_with_the_store_unreachable_a_pull_completes_and_the_push_says_so_in_one_sentence(
