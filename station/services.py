@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from evidence.keys import FileSigner
+from evidence.keys import FileSigner, read_keys
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_OPEN
 from evidence.verify import Elsewhere
@@ -384,7 +384,7 @@ def anchor_trail(archive: Path, engine: Engine, signer: FileSigner, settings: St
         return {own[name]["folder"]: own[name]["archived_ns"] for name in store.stored_since(engine, since_ns)
                 if name in own}
     return anchor.anchor(bucket.client(settings), settings, journal.path(archive, signer.key_id), signer, clock(),
-                         archived)
+                         archived, read_keys(ArchiveDir(archive).devices))
 
 
 def against_store(archive: Path, engine: Engine, signer: FileSigner, settings: StoreSettings) -> list[str]:
@@ -404,10 +404,12 @@ def rebuild_from_store(archive: Path, settings: StoreSettings, url: str | None =
     """The archive and catalogue made again from the bucket alone: every object the station
     stored (its first version, its SHA-256 checked) fetched back under its key, the audit
     journal from the anchored batches, each session's archiving time from the checkpoints; then
-    :func:`restore` (the archive catalogued, the journal replayed). Needs the station's keys
-    (``dock/``, ``devices/``), which are its identity, not footage. Returns (files fetched, rebuilt)."""
+    :func:`restore` (the archive catalogued, the journal replayed). Needs the station's own key
+    (``dock/``), its identity; the devices enrolled on it come back from its last signed
+    checkpoint. Returns (files fetched, rebuilt)."""
     signer = dock_signer(archive)
     s3 = bucket.client(settings)
+    enroll.enrol(archive, signer, [device.hex() for device in anchor.enrolled(s3, settings, signer.public_key)])
     file = journal.path(archive, signer.key_id)
     if not file.exists():
         anchor.restore_journal(s3, settings, signer.public_key, file)
