@@ -36,7 +36,7 @@ from station.dock.service import DockService
 from station.intake import enroll, witness
 from station.intake.pull import PullWatch, pull_into
 from station.intake.witness import Witness
-from station.store import anchor, bucket, cache, restore as store_restore, store
+from station.store import anchor, anchorer, bucket, cache, restore as store_restore, store
 from station.store.bucket import StoreError, StoreSettings
 from station.store.pusher import Pusher
 from station.store.reader import StoreReader
@@ -356,6 +356,16 @@ def _station_push(station: Station, settings: StoreSettings) -> Callable[[thread
         return push_to_store(catalogue, station.archive, station.signer, settings, _as_station(station),
                              stop=stop, clock=station.clock).report
     return push
+
+
+def station_anchorer(station: Station, every: float = anchorer.EVERY) -> anchorer.Anchorer | None:
+    """The anchoring of the station's audit trail every ``every`` seconds, for a station that may
+    push nothing (its review page); None without a central store."""
+    settings = station.store
+    if settings is None:
+        return None
+    return anchorer.Anchorer(lambda: anchor_trail(station.archive, station.engine, station.signer, settings,
+                                                  station.clock), every)
 
 
 def _pull_on(station: Station, port_url: str, *, catalogue: Catalogue | None = None, **options: Any) -> PullReport:

@@ -14,10 +14,12 @@ the batches (:func:`restore_journal`).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -58,7 +60,24 @@ def anchor(s3: Any, settings: StoreSettings, journal_file: Path, signer: FileSig
     checkpoint; None when there was nothing new. Each object is read back before the next. The
     checkpoint also names when each session stored since the last one was archived
     (``archived(since_ns)``: folder to ns) and the enrolled ``devices``' public keys, which a
-    rebuild from the store gives back."""
+    rebuild from the store gives back. One anchoring at a time per journal: the dock service and
+    the review page of one station may both anchor it."""
+    with _alone(journal_file):
+        return _anchor(s3, settings, journal_file, signer, now_ns, archived, devices)
+
+
+@contextlib.contextmanager
+def _alone(journal_file: Path) -> Iterator[None]:
+    """An exclusive lock on the journal's anchoring, across processes (two at once would write
+    overlapping batches and forked checkpoints)."""
+    journal_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(journal_file.with_suffix(".anchoring"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _anchor(s3: Any, settings: StoreSettings, journal_file: Path, signer: FileSigner, now_ns: int,
+            archived: Callable[[int], dict[str, int]], devices: set[bytes]) -> Checkpoint | None:
     station = key_id(signer.public_key)
     last = latest(s3, settings, signer.public_key)
     after = last.last_seq if last else 0
