@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from evidence.keys import FileSigner
+from evidence.keys import FileSigner, read_keys
 from evidence.paths import ArchiveDir
 from evidence.records import SESSION_OPEN
 from evidence.verify import Elsewhere
@@ -36,7 +36,7 @@ from station.dock.service import DockService
 from station.intake import enroll, witness
 from station.intake.pull import PullWatch, pull_into
 from station.intake.witness import Witness
-from station.store import anchor, bucket, cache, restore as store_restore, store
+from station.store import anchor, anchorer, bucket, cache, restore as store_restore, store
 from station.store.bucket import StoreError, StoreSettings
 from station.store.pusher import Pusher
 from station.store.reader import StoreReader
@@ -358,6 +358,16 @@ def _station_push(station: Station, settings: StoreSettings) -> Callable[[thread
     return push
 
 
+def station_anchorer(station: Station, every: float = anchorer.EVERY) -> anchorer.Anchorer | None:
+    """The anchoring of the station's audit trail every ``every`` seconds, for a station that may
+    push nothing (its review page); None without a central store."""
+    settings = station.store
+    if settings is None:
+        return None
+    return anchorer.Anchorer(lambda: anchor_trail(station.archive, station.engine, station.signer, settings,
+                                                  station.clock), every)
+
+
 def _pull_on(station: Station, port_url: str, *, catalogue: Catalogue | None = None, **options: Any) -> PullReport:
     return pull_into(station.archive, port_url, catalogue=catalogue or Catalogue(station.engine),
                      witness=Witness(station.engine, station.trail()),
@@ -384,7 +394,7 @@ def anchor_trail(archive: Path, engine: Engine, signer: FileSigner, settings: St
         return {own[name]["folder"]: own[name]["archived_ns"] for name in store.stored_since(engine, since_ns)
                 if name in own}
     return anchor.anchor(bucket.client(settings), settings, journal.path(archive, signer.key_id), signer, clock(),
-                         archived)
+                         archived, read_keys(ArchiveDir(archive).devices))
 
 
 def against_store(archive: Path, engine: Engine, signer: FileSigner, settings: StoreSettings) -> list[str]:
@@ -404,10 +414,12 @@ def rebuild_from_store(archive: Path, settings: StoreSettings, url: str | None =
     """The archive and catalogue made again from the bucket alone: every object the station
     stored (its first version, its SHA-256 checked) fetched back under its key, the audit
     journal from the anchored batches, each session's archiving time from the checkpoints; then
-    :func:`restore` (the archive catalogued, the journal replayed). Needs the station's keys
-    (``dock/``, ``devices/``), which are its identity, not footage. Returns (files fetched, rebuilt)."""
+    :func:`restore` (the archive catalogued, the journal replayed). Needs the station's own key
+    (``dock/``), its identity; the devices enrolled on it come back from its last signed
+    checkpoint. Returns (files fetched, rebuilt)."""
     signer = dock_signer(archive)
     s3 = bucket.client(settings)
+    enroll.enrol(archive, signer, [device.hex() for device in anchor.enrolled(s3, settings, signer.public_key)])
     file = journal.path(archive, signer.key_id)
     if not file.exists():
         anchor.restore_journal(s3, settings, signer.public_key, file)

@@ -13,6 +13,7 @@ import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -20,12 +21,13 @@ import sqlalchemy as sa
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from station.catalogue.catalogue import sessions
+from station.catalogue.catalogue import dockings, sessions
 from station.cli import main as station_main
 from station.custody import audit
 from station.services import dock_init, open_catalogue, pull
 from station.store import bucket as bucket_module
 from station.store.store import stored_objects
+from station.words import zone
 from sync.ptywire import PtyWire
 from tests.ceph import CephStore, ceph_store  # noqa: F401
 from tests.test_dock_archive import device_serving, enrolled_copy, record_marked, recorded  # noqa: F401
@@ -276,6 +278,36 @@ def test_status_and_overdue_name_what_is_stored_pending_and_late(station, capsys
     assert status == 0 and out.startswith("nothing overdue")
 
 
+def test_overdue_names_the_devices_not_docked_since_their_last_session_in_the_station_s_zone_and_language(
+        pulled, tmp_path, capsys, monkeypatch):
+    archive = tmp_path / "archive"
+    shutil.copytree(pulled, archive)
+    config = tmp_path / "station.toml"
+    config.write_text('time_zone = "Asia/Shanghai"\n')
+    catalogue = open_catalogue(archive)
+    with catalogue.engine.begin() as connection:        # the last session ended 25 hours ago, docked before it
+        connection.execute(sessions.update().values(started_ns=sessions.c.started_ns - 25 * HOUR_NS,
+                                                    ended_ns=sessions.c.ended_ns - 25 * HOUR_NS))
+        connection.execute(dockings.update().values(docked_ns=dockings.c.docked_ns - 50 * HOUR_NS))
+    found = catalogue.search()
+    last = max(found, key=lambda session: session["ended_ns"])
+    ended = zone.shown(last["ended_ns"], ZoneInfo("Asia/Shanghai"), "minutes")
+    status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
+    assert status == 1, out
+    assert out.startswith("1 device(s) not docked since their last session ended more than 24 hours ago (S1):")
+    assert f"  {last['device']}  officer {last['police_number']}  unit {last['unit_number']}  " \
+           f"last session ended {ended}  last docked " in out and ended.endswith("+08:00")
+    status, out, _ = store(capsys, archive, config, "status")
+    docked = zone.shown(last["archived_ns"], ZoneInfo("Asia/Shanghai"), "minutes")
+    assert status == 0 and f"  pending  {last['session']}  docked {docked}" in out
+    monkeypatch.setenv("LANGUAGE", "zh_CN")
+    status, out, _ = run(capsys, config, "overdue", "--archive", str(archive))
+    assert status == 1 and out.startswith("1 台设备末次录像结束超过24小时仍未接入（S1）：")
+    assert f"末次录像结束于 {ended}" in out
+    status, out, _ = store(capsys, archive, config, "status")
+    assert status == 0 and out.startswith("已存入 0，待存入 2，逾期 0") and f"接入于 {docked}" in out
+
+
 def test_with_the_store_unreachable_a_pull_completes_and_the_push_says_so_in_one_sentence(
         recorded, tmp_path, capsys, monkeypatch):  # noqa: F811
     device, archive = enrolled_copy(recorded, tmp_path)
@@ -352,3 +384,26 @@ def test_marked_footage_is_locked_for_the_long_term_and_ordinary_footage_for_its
         keys = [key for key in recorded_now if key.startswith(session["folder"] + "/")]
         assert keys and {client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])
                          ["Retention"]["RetainUntilDate"] for key in keys} == {until}
+
+
+def test_a_marked_period_longer_than_the_long_term_one_locks_marked_footage_that_long(
+        station, recorded, ceph_store, tmp_path, capsys):  # noqa: F811
+    _, config, bucket = station
+    device, archive = enrolled_copy(recorded, tmp_path / "marked")
+    record_marked(device, 1)
+    with PtyWire() as wire, device_serving(device, wire):
+        assert not pull(archive, wire.b).failed
+    assert store(capsys, archive, config, "init")[0] == 0
+    assert store(capsys, archive, config, "push")[0] == 0
+    said = run(capsys, config, "retention", "--set", "marked", "18000", "--by", "supervisor", "--archive", str(archive))
+    assert said[0] == 0, said
+    status, out, _ = store(capsys, archive, config, "push")       # about 49 years: longer than the store's 30
+    [marked] = [session for session in open_catalogue(archive).search() if session["marked"]]
+    keys = [key for key in recorded_objects(archive) if key.startswith(marked["folder"] + "/")]
+    assert status == 0 and keys and " 0 lock(s) extended" not in out       # its objects, and its device's records
+    start = max(marked["ended_ns"] or marked["started_ns"], marked["archived_ns"]) // 10**9
+    until = datetime.fromtimestamp(start, timezone.utc) + timedelta(days=18000)
+    client, recorded_now = s3(ceph_store), recorded_objects(archive)
+    assert {client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])
+            ["Retention"]["RetainUntilDate"] for key in keys} == {until}
+    assert {recorded_now[key]["retain_until_ns"] for key in keys} == {int(until.timestamp()) * 10**9}

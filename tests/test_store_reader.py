@@ -114,21 +114,27 @@ def test_rebuild_from_the_store_gives_back_the_archive_the_trail_and_the_same_se
     assert run(capsys, config, "case", "link", "K-7", linked, "--by", "custodian", "--archive", str(archive))[0] == 0
     pushed(capsys, archive, config)
     originals = videos(archive)
+    status, verified, _ = run(capsys, config, "verify", str(archive))
+    assert status == 0, verified
     assert run(capsys, config, "store", "free", "--days", "0", "--archive", str(archive))[0] == 0
     status, before, _ = run(capsys, config, "search", "--archive", str(archive))
     assert status == 0 and before.strip()
     _, case_before, _ = run(capsys, config, "search", "--case", "K-7", "--archive", str(archive))
-    for path in archive.iterdir():          # all but the station's keys and the devices it enrolled
-        if path.name not in ("dock", "devices"):
+    enrolled = {path.name: path.read_bytes() for path in (archive / "devices").iterdir()}
+    assert enrolled
+    for path in archive.iterdir():          # all but the station's own key: the devices it enrolled go too
+        if path.name != "dock":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     status, out, _ = run(capsys, config, "rebuild", "--from-store", "--archive", str(archive))
     assert status == 0, out
+    assert {path.name: path.read_bytes() for path in (archive / "devices").iterdir()} == enrolled
     assert "fetched" in out and "restored from the audit journal" in out
     assert run(capsys, config, "search", "--archive", str(archive))[1] == before
     assert run(capsys, config, "search", "--case", "K-7", "--archive", str(archive))[1] == case_before
     status, out, _ = run(capsys, config, "audit", "verify", "--against-store", "--archive", str(archive))
     assert status == 0 and "intact" in out
     assert videos(archive) == originals           # fetched back, each its first (the sealed) version
+    assert run(capsys, config, "verify", str(archive)) == (0, verified, "")
 
 
 def test_a_push_frees_what_was_stored_keep_local_days_ago_and_the_trail_says_so(station, ceph_store, capsys):  # noqa: F811

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
+from datetime import tzinfo
 
 from station import services
 from station.catalogue import retention
@@ -14,6 +14,9 @@ from station.store.anchor import Checkpoint
 from station.store.bucket import StoreError, StoreSettings
 from station.store.cache import Freed
 from station.store.store import PushReport, status
+from station.supervision.undocked import undocked
+from station.words import zone
+from station.words.messages import _
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared, config: StationConfig) -> None:
@@ -32,10 +35,11 @@ def register(commands: argparse._SubParsersAction, shared: Shared, config: Stati
                                  "(review, exports and verify then read them from the store)")
     free.add_argument("--days", type=int, help="instead of [store] keep_local_days")
     free.set_defaults(run=lambda args: _free(args, config))
-    show = verbs.add_parser("status", parents=[shared.actor], help="what is stored, pending and overdue")
+    show = verbs.add_parser("status", parents=[shared.actor], help=_("what is stored, pending and overdue"))
     show.set_defaults(run=_status)
     overdue = commands.add_parser("overdue", parents=[shared.actor],
-                                  help="sessions docked more than 24 hours ago and not yet in the central store (S1)")
+                                  help=_("sessions docked more than 24 hours ago and not yet in the central store, "
+                                         "and devices not docked within 24 hours of their last session (S1)"))
     overdue.set_defaults(run=_overdue)
 
 
@@ -48,7 +52,7 @@ def _settings(config: StationConfig) -> StoreSettings:
 
 
 def _init(args: argparse.Namespace, config: StationConfig) -> int:
-    desk, _ = access_commands.gate(args, "retention", "store-init")
+    desk, _user = access_commands.gate(args, "retention", "store-init")
     settings = _settings(config)
     said = services.open_store(desk, args.archive, settings).init()
     desk.record("store-init", endpoint=settings.endpoint, bucket=settings.bucket)
@@ -57,7 +61,7 @@ def _init(args: argparse.Namespace, config: StationConfig) -> int:
 
 
 def _push(args: argparse.Namespace, config: StationConfig) -> int:
-    desk, _ = access_commands.gate(args, "pull", "store-push")
+    desk, _user = access_commands.gate(args, "pull", "store-push")
     settings = _settings(config)
     pushed = services.push_to_store(desk.catalogue, args.archive, desk.signer, settings, desk.record,
                                     idle_entry=True)
@@ -69,7 +73,7 @@ def _push(args: argparse.Namespace, config: StationConfig) -> int:
 
 
 def _free(args: argparse.Namespace, config: StationConfig) -> int:
-    desk, _ = access_commands.gate(args, "pull", "store-free")
+    desk, _user = access_commands.gate(args, "pull", "store-free")
     days = args.days if args.days is not None else _settings(config).keep_local_days
     if days is None:
         raise StoreError("[store] keep_local_days is not set (the local copy is kept for ever): give --days N")
@@ -99,28 +103,45 @@ def _pushed(report: PushReport, settings: StoreSettings) -> list[str]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    desk, _ = access_commands.gate(args, "catalogue", "store-status")
+    desk, _user = access_commands.gate(args, "catalogue", "store-status")
     found = status(desk.catalogue, args.archive, time.time_ns())
-    print(f"stored {len(found['stored'])}, pending {len(found['pending'])}, overdue {len(found['overdue'])}")
+    print(_("stored {stored}, pending {pending}, overdue {overdue}").format(
+        stored=len(found["stored"]), pending=len(found["pending"]), overdue=len(found["overdue"])))
     for session in found["stored"]:
-        print(f"  stored   {session['session']}  {session['files']} objects, locked until "
-              f"{_day(session['retain_until_ns'])}")
+        print(_("  stored   {session}  {files} objects, locked until {day}").format(
+            session=session["session"], files=session["files"], day=_day(session["retain_until_ns"], args.zone)))
     for session in found["pending"]:
-        late = "  OVERDUE" if session in found["overdue"] else ""
-        print(f"  pending  {session['session']}  docked {_moment(session['archived_ns'])}{late}")
+        late = _("  OVERDUE") if session in found["overdue"] else ""
+        print(_("  pending  {session}  docked {moment}").format(
+            session=session["session"], moment=_moment(session["archived_ns"], args.zone)) + late)
     return 0
 
 
 def _overdue(args: argparse.Namespace) -> int:
-    desk, _ = access_commands.gate(args, "catalogue", "overdue")
-    late = status(desk.catalogue, args.archive, time.time_ns())["overdue"]
-    if not late:
-        print("nothing overdue: every session docked more than 24 hours ago is in the central store")
+    """The 24-hour rule (S1) both ways: sessions docked and not stored, devices not docked."""
+    desk, _user = access_commands.gate(args, "catalogue", "overdue")
+    now = time.time_ns()
+    late = status(desk.catalogue, args.archive, now)["overdue"]
+    devices = undocked(desk.catalogue, now, now).devices
+    if not late and not devices:
+        print(_("nothing overdue: every session docked more than 24 hours ago is in the central store, and every "
+                "device docked within 24 hours of its last session"))
         return 0
-    print(f"{len(late)} session(s) docked more than 24 hours ago are not in the central store (S1):")
+    if late:
+        print(_("{count} session(s) docked more than 24 hours ago are not in the central store (S1):")
+              .format(count=len(late)))
     for session in late:
-        print(f"  {session['session']}  officer {session['police_number']}  device {session['device']}  "
-              f"docked {_moment(session['archived_ns'])}")
+        print(_("  {session}  officer {officer}  device {device}  docked {moment}").format(
+            session=session["session"], officer=session["police_number"], device=session["device"],
+            moment=_moment(session["archived_ns"], args.zone)))
+    if devices:
+        print(_("{count} device(s) not docked since their last session ended more than 24 hours ago (S1):")
+              .format(count=len(devices)))
+    for device in devices:
+        print(_("  {device}  officer {officer}  unit {unit}  last session ended {ended}  last docked {docked}").format(
+            device=device["device"], officer=device["police_number"], unit=device["unit_number"],
+            ended=_moment(device["last_ended_ns"], args.zone),
+            docked=_("never") if device["last_docked_ns"] is None else _moment(device["last_docked_ns"], args.zone)))
     return 1
 
 
@@ -141,9 +162,9 @@ def stored_release(desk: services.Desk, args: argparse.Namespace) -> retention.R
     return release
 
 
-def _moment(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def _moment(ns: int, station_zone: tzinfo) -> str:
+    return zone.shown(ns, station_zone, "minutes")
 
 
-def _day(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, timezone.utc).strftime("%Y-%m-%d")
+def _day(ns: int, station_zone: tzinfo) -> str:
+    return zone.moment(ns, station_zone).date().isoformat()

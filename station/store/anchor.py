@@ -5,17 +5,21 @@ At each push (and whenever the dock service anchors), the entries of this statio
 after the last anchored one go up as one locked object,
 ``audit/<station id>/journal-<first seq>-<last seq>.jsonl`` (lines exactly as in the journal),
 followed by a signed checkpoint ``audit/<station id>/checkpoint-<last seq>.json`` naming the
-last entry's ``seq`` and hash and the batch's key, version and SHA-256. Both are COMPLIANCE-locked
-for the long-term period. Comparing the station's trail with them (:func:`compare`) catches
-entries removed from the end of its trail, an older database restored, or an entry changed; a
-lost journal is rebuilt from the batches (:func:`restore_journal`).
+last entry's ``seq`` and hash and the batch's key, version and SHA-256, and the device keys
+enrolled on the station then (its trust decision, which a rebuild from the store gives back
+under the station's own signature). Both are COMPLIANCE-locked for the long-term period.
+Comparing the station's trail with them (:func:`compare`) catches entries removed from the end
+of its trail, an older database restored, or an entry changed; a lost journal is rebuilt from
+the batches (:func:`restore_journal`).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,11 +55,29 @@ def prefix(station: str) -> str:
 
 
 def anchor(s3: Any, settings: StoreSettings, journal_file: Path, signer: FileSigner, now_ns: int,
-           archived: Callable[[int], dict[str, int]]) -> Checkpoint | None:
+           archived: Callable[[int], dict[str, int]], devices: set[bytes]) -> Checkpoint | None:
     """Store the journal's entries after the last checkpoint as one locked batch, then a signed
     checkpoint; None when there was nothing new. Each object is read back before the next. The
     checkpoint also names when each session stored since the last one was archived
-    (``archived(since_ns)``: folder to ns), which a rebuild from the store gives back."""
+    (``archived(since_ns)``: folder to ns) and the enrolled ``devices``' public keys, which a
+    rebuild from the store gives back. One anchoring at a time per journal: the dock service and
+    the review page of one station may both anchor it."""
+    with _alone(journal_file):
+        return _anchor(s3, settings, journal_file, signer, now_ns, archived, devices)
+
+
+@contextlib.contextmanager
+def _alone(journal_file: Path) -> Iterator[None]:
+    """An exclusive lock on the journal's anchoring, across processes (two at once would write
+    overlapping batches and forked checkpoints)."""
+    journal_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(journal_file.with_suffix(".anchoring"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _anchor(s3: Any, settings: StoreSettings, journal_file: Path, signer: FileSigner, now_ns: int,
+            archived: Callable[[int], dict[str, int]], devices: set[bytes]) -> Checkpoint | None:
     station = key_id(signer.public_key)
     last = latest(s3, settings, signer.public_key)
     after = last.last_seq if last else 0
@@ -69,7 +91,8 @@ def anchor(s3: Any, settings: StoreSettings, journal_file: Path, signer: FileSig
     body = {"format": FORMAT, "station": station, "first_seq": fresh[0].seq, "last_seq": fresh[-1].seq,
             "last_hash": fresh[-1].hash, "batch": batch, "batch_version": version,
             "batch_sha256": hashlib.sha256(data).hexdigest(), "previous": last.key if last else None,
-            "time_ns": now_ns, "archived": archived(last.body["time_ns"] if last else 0)}
+            "time_ns": now_ns, "archived": archived(last.body["time_ns"] if last else 0),
+            "devices": sorted(device.hex() for device in devices)}
     signed = {"checkpoint": body, "public_key": signer.public_key.hex(),
               "signature": signer.sign(DOMAIN + canonical(body)).hex()}
     key = f"{prefix(station)}checkpoint-{fresh[-1].seq:0{SEQ_DIGITS}d}.json"
@@ -172,6 +195,12 @@ def archived_times(s3: Any, settings: StoreSettings, public_key: bytes) -> dict[
     for key in _keys(s3, settings, f"{prefix(key_id(public_key))}checkpoint-"):
         found.update(json.loads(_get(s3, settings, key))["checkpoint"].get("archived", {}))
     return found
+
+
+def enrolled(s3: Any, settings: StoreSettings, public_key: bytes) -> set[bytes]:
+    """The device keys enrolled on the station when it last anchored, from its signed checkpoint."""
+    last = latest(s3, settings, public_key)
+    return {bytes.fromhex(device) for device in last.body.get("devices", [])} if last else set()
 
 
 def restore_journal(s3: Any, settings: StoreSettings, public_key: bytes, journal_file: Path) -> int:

@@ -93,12 +93,15 @@ def retain_until(catalogue: Catalogue, session: dict[str, Any], long_term_years:
                  days: dict[str, int | None] | None = None) -> datetime:
     """Until when the store must keep ``session``: ordinary footage its ordinary period after it
     was archived (or ended, if later, as the catalogue counts); marked (R7) footage the long-term
-    period; footage linked to a case as long as the case's file (:func:`case_lock_ns`)."""
+    period, or the catalogue's marked period if that is longer (a marked period without end
+    keeps the long-term lock: the catalogue itself then never lets the footage go); footage
+    linked to a case as long as the case's file (:func:`case_lock_ns`)."""
     days = periods(catalogue) if days is None else days
     start_ns = max(session["ended_ns"] or session["started_ns"], session["archived_ns"])
     until_ns = start_ns + days["ordinary"] * DAY_NS
     if session["marked"]:
-        until_ns = max(until_ns, years_later_ns(start_ns, long_term_years))
+        until_ns = max(until_ns, years_later_ns(start_ns, long_term_years),
+                       start_ns + (days["marked"] or 0) * DAY_NS)
     for case in catalogue.cases(session["session"]):
         until_ns = max(until_ns, case_lock_ns(case, catalogue.clock()))
     return datetime.fromtimestamp(until_ns // 10**9, timezone.utc)

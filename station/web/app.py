@@ -10,11 +10,14 @@ access area's gate and audit trail, the catalogue and the exports, all recording
 user and address. Only the configured host names are answered, and a client's address is
 taken from ``X-Forwarded-For`` only when the peer is one of the configured proxies (uvicorn's own
 proxy handling is off: ``server_config``). What the routers share lives in ``deps.py``; this
-module only builds the app, says how uvicorn serves it, and answers errors.
+module only builds the app, says how uvicorn serves it, and answers errors; with a central
+store, the audit trail is anchored in it while the page is served (``_anchoring``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -26,7 +29,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from station.catalogue.catalogue import CatalogueError
 from station.custody.access import AccessDenied, AccessError
 from station.custody.audit import REFUSED
-from station.services import Station
+from station.services import Station, station_anchorer
 from station.web.deps import HERE, Settings, Web, client_address
 from station.web.security import SAFE_METHODS, Refused, SessionMiddleware
 
@@ -40,7 +43,7 @@ def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
 
     web = Web(station, settings)
     app = FastAPI(title="bodycam station", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(web.csrf)])
+                  dependencies=[Depends(web.csrf)], lifespan=_anchoring(station, settings))
     app.add_middleware(SessionMiddleware, sessions=web.sessions, secure=settings.secure_cookies)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))    # before any session
     if settings.trusted_proxies:
@@ -74,8 +77,24 @@ def create_app(station: Station, settings: Settings = Settings()) -> FastAPI:
     return app
 
 
+def _anchoring(station: Station, settings: Settings):
+    """While the page is served, with a central store: the audit trail (its views and exports
+    among it) anchored in the store every ``settings.anchor_every_s`` seconds, even on a station
+    that docks nothing and so never pushes."""
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anchorer = station_anchorer(station, settings.anchor_every_s)
+        if anchorer is None:
+            yield
+            return
+        with anchorer.running():
+            yield
+    return lifespan
+
+
 def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     """How uvicorn serves the page: its own proxy-header handling off (it would believe any
-    ``X-Forwarded-For`` from the loopback), so only the app's, for the configured proxies, applies."""
+    ``X-Forwarded-For`` from the loopback), so only the app's, for the configured proxies, applies;
+    the app's lifespan on (it runs the anchoring)."""
     return uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
-                          log_level="warning", lifespan="off")
+                          log_level="warning", lifespan="on")

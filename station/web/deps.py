@@ -18,6 +18,7 @@ from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.custody.contentkeys import load_agency_key
 from station.services import Desk, Station
+from station.store.anchorer import EVERY as ANCHOR_EVERY
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 from station.words import labels as i18n, zone
 from station.words.zone import system_zone
@@ -36,6 +37,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS   # the Host names answered (with the one bound to); others: 400
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed; none by default
     agency_key: Path | None = None        # the agency's X25519 private key: encrypted sessions play (EME Clear Key)
+    anchor_every_s: float = ANCHOR_EVERY  # with a central store: the audit trail anchored in it this often
 
 
 class Web:
