@@ -29,21 +29,20 @@ def _describe_segment(path: Path) -> str:
     records = list(read_index(path.with_name(path.name + INDEX_SUFFIX)))
     frames = [r for r in records if "type" not in r]
     ended = records and records[-1].get("type") == "end"
-    decoded = _decodable_frames(path)
+    decoded = "encrypted for the agency" if _encrypted(path) else f"{_decodable_frames(path)} decodable"
     state = "sealed" if ended else "open (not closed: power cut?)"
     if not frames:
-        return f"{path.name}  {state}  no frames indexed, {decoded} decodable"
+        return f"{path.name}  {state}  no frames indexed, {decoded}"
     fps = records[0]["video"]["fps"]
     return (f"{path.name}  {len(frames)} frames ({len(frames) / fps:.2f} s)  "
             f"{_when(frames[0]['wall'])} .. {_when(frames[-1]['wall'])}  "
-            f"{decoded} decodable  {path.stat().st_size / 1e6:.1f} MB  {state}")
+            f"{decoded}  {path.stat().st_size / 1e6:.1f} MB  {state}")
 
 
 def snapshot(segment: Path, at: float, out: Path) -> Path:
     """Decode the frame shown ``at`` seconds into ``segment`` and save it as a PNG (the overlay as burned in).
     An encrypted session's segment is refused: the device holds no key that decrypts it."""
-    opened = segment.parent / SESSION_OPEN
-    if opened.exists() and "encryption" in read_record(opened).body:
+    if _encrypted(segment):
         raise OSError(f"{segment} is encrypted for the agency: the device cannot show it (the station can)")
     try:
         with av.open(str(segment)) as container:
@@ -56,6 +55,12 @@ def snapshot(segment: Path, at: float, out: Path) -> Path:
     except (av.FFmpegError, OSError) as exc:
         raise OSError(f"cannot read a frame from {segment}: {exc}") from exc
     raise OSError(f"{segment} has no frame {at:g} s in")
+
+
+def _encrypted(segment: Path) -> bool:
+    """Whether the segment's session records encrypted (its open record names the wrapped key)."""
+    opened = segment.parent / SESSION_OPEN
+    return opened.exists() and "encryption" in read_record(opened).body
 
 
 def _when(wall_ns: int) -> str:

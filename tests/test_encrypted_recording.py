@@ -131,12 +131,18 @@ def test_without_the_key_ffmpeg_cannot_decode_a_segment(encrypted):
     assert "decode_slice_header error" in result.stderr or "non-existing PPS" in result.stderr
 
 
-def test_the_device_refuses_to_show_a_picture_of_an_encrypted_segment(encrypted, tmp_path):
+def test_the_device_refuses_to_show_a_picture_of_an_encrypted_segment_and_inspect_says_it_is_encrypted(encrypted, tmp_path):
     _, folder = encrypted
     shown = subprocess.run([sys.executable, "-m", "firmware", "snapshot", str(segments(folder)[0]), "--out",
                             str(tmp_path / "frame.png")], capture_output=True, text=True, timeout=60, check=False)
     assert shown.returncode != 0 and "encrypted for the agency" in shown.stderr
     assert not (tmp_path / "frame.png").exists()
+    data_dir, _ = encrypted
+    listed = subprocess.run([sys.executable, "-m", "firmware", "inspect", "--data-dir", str(data_dir)],
+                            capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    segment_lines = [line for line in listed if line.strip().startswith("seg-")]
+    assert segment_lines and all("encrypted for the agency" in line and "decodable" not in line
+                                 for line in segment_lines)
 
 
 def test_nothing_on_the_card_holds_the_content_key(encrypted, agency):
