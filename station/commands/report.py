@@ -16,6 +16,7 @@ from station.supervision import inspections, reports, usage
 from station.supervision.custody_report import custody, pdf_bytes
 from station.supervision.undocked import undocked
 from station.words import zone
+from station.words.messages import _
 
 
 def register(commands: argparse._SubParsersAction, shared: Shared) -> None:
@@ -86,7 +87,7 @@ def _custody(args: argparse.Namespace) -> int:
 
 
 def _undocked(args: argparse.Namespace) -> int:
-    desk, _ = gate(args, "report", "report-undocked")
+    desk, _user = gate(args, "report", "report-undocked")
     now = time.time_ns()
 
     def at(ns: int | None) -> str:
@@ -96,19 +97,23 @@ def _undocked(args: argparse.Namespace) -> int:
     overdue = status(desk.catalogue, args.archive, now)["overdue"]
     desk.record("report-undocked", unit=args.unit, devices=len(found.devices), late=len(found.late),
                 overdue=len(overdue))
-    print(f"{len(found.devices)} device(s) not docked since their last session ended more than 24 h ago:")
+    print(_("{count} device(s) not docked since their last session ended more than 24 h ago:")
+          .format(count=len(found.devices)))
     for device in found.devices:
-        print(f"  {device['device']}  officer {device['police_number']}  unit {device['unit_number']}  "
-              f"last session ended {at(device['last_ended_ns'])}  last docked {at(device['last_docked_ns'])}")
-    print(f"{len(found.late)} session(s) docked more than 24 h after their end (S1):")
+        print(_("  {device}  officer {officer}  unit {unit}  last session ended {ended}  last docked {docked}").format(
+            device=device["device"], officer=device["police_number"], unit=device["unit_number"],
+            ended=at(device["last_ended_ns"]), docked=at(device["last_docked_ns"])))
+    print(_("{count} session(s) docked more than 24 h after their end (S1):").format(count=len(found.late)))
     for session in found.late:
-        print(f"  {session['session']}  officer {session['police_number']}  ended {at(session['ended_ns'])}  "
-              f"docked {at(session['docked_ns'])}")
-    print(f"{len(overdue)} session(s) docked more than 24 h ago and not in the central store:")
+        print(_("  {session}  officer {officer}  ended {ended}  docked {docked}").format(
+            session=session["session"], officer=session["police_number"], ended=at(session["ended_ns"]),
+            docked=at(session["docked_ns"])))
+    print(_("{count} session(s) docked more than 24 h ago and not in the central store:").format(count=len(overdue)))
     for session in overdue:
-        print(f"  {session['session']}  officer {session['police_number']}  docked {at(session['archived_ns'])}")
+        print(_("  {session}  officer {officer}  docked {docked}").format(
+            session=session["session"], officer=session["police_number"], docked=at(session["archived_ns"])))
     return 1 if found.devices or found.late or overdue else 0
 
 
 def _moment(ns: int | None, station_zone: tzinfo) -> str:
-    return "never" if ns is None else zone.shown(ns, station_zone, "minutes")
+    return _("never") if ns is None else zone.shown(ns, station_zone, "minutes")
