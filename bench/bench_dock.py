@@ -17,6 +17,10 @@ at once, timed until every bay's state file says ``done``. Aggregate MB/s is all
 over the wall time from the first start to the last end; the station's CPU is the dock
 process's (user + sys, /proc) from docking to the last bay done, against the sum of the
 ``rz`` processes' (kernel accounting); fairness is the slowest bay's time over the fastest's.
+Each set also shows its sending side's CPU per GB (the device processes, or the ``sz``
+processes), the pty relays' (the threads of this process that carry both sets' bytes) and
+how busy the whole machine was (/proc/stat): on a machine that all of it keeps busy, the
+rates follow the CPU each side spends per byte.
 """
 from __future__ import annotations
 
@@ -28,22 +32,34 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from capture.sealing import SegmentFacts, Sealer, file_digest  # noqa: E402
-from evidence.chain import ChainWriter  # noqa: E402
-from evidence.keys import FileSigner, add_key  # noqa: E402
-from evidence.paths import DataDir  # noqa: E402
-from firmware.provision import load_identity  # noqa: E402
-from station.dock.bays import read_bays  # noqa: E402
-from station.services import dock_init  # noqa: E402
-from sync.ptywire import PtyWire  # noqa: E402
-from tests.conftest import record  # noqa: E402
+from capture.sealing import Sealer, SegmentFacts, file_digest
+from evidence.chain import ChainWriter
+from evidence.keys import FileSigner, add_key
+from evidence.paths import DataDir
+from firmware.provision import load_identity
+from station.dock.bays import read_bays
+from station.services import dock_init
+from sync.ptywire import PtyWire
+from tests.conftest import record
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    """One set of N transfers: wall time, CPU seconds of each side, each bay's time."""
+    seconds: float
+    station_cpu: float        # the dock process, or the rz processes
+    device_cpu: float         # the device processes, or the sz processes
+    relay_cpu: float          # this process: the pty relays (and its own polling)
+    busy: float               # share of the machine's CPU time in use, all processes
+    bays: list[float]
 
 
 def main() -> int:
@@ -67,10 +83,14 @@ def main() -> int:
         print(f"{args.devices} devices x {size / args.devices / 1e6:.0f} MB docked at once, each on its own pty pair:")
         zmodem = _zmodem(work, files)
         ours = _ours(work, archive, devices)
-        for name, (seconds, cpu, bays) in (("zmodem (sz/rz)", zmodem), ("ours (dock service)", ours)):
-            print(f"  {name:20s} {size / seconds / 1e6:6.1f} MB/s aggregate, station CPU {cpu / size * 1e9:5.1f} s/GB, "
-                  f"bays {min(bays):.1f}-{max(bays):.1f} s (slowest/fastest {max(bays) / min(bays):.2f})")
-        print(f"  ours/zmodem: aggregate {zmodem[0] / ours[0]:.2f}x, CPU per GB {ours[1] / zmodem[1]:.2f}x")
+        for name, run in (("zmodem (sz/rz)", zmodem), ("ours (dock service)", ours)):
+            print(f"  {name:20s} {size / run.seconds / 1e6:6.1f} MB/s aggregate, station CPU "
+                  f"{run.station_cpu / size * 1e9:5.1f} s/GB, bays {min(run.bays):.1f}-{max(run.bays):.1f} s "
+                  f"(slowest/fastest {max(run.bays) / min(run.bays):.2f})")
+            print(f"  {'':20s} devices' CPU {run.device_cpu / size * 1e9:5.1f} s/GB, relay's {run.relay_cpu / size * 1e9:5.1f}"
+                  f" s/GB, machine busy {run.busy:.0%} of {os.cpu_count()} cores")
+        print(f"  ours/zmodem: aggregate {zmodem.seconds / ours.seconds:.2f}x, "
+              f"CPU per GB {ours.station_cpu / zmodem.station_cpu:.2f}x (devices' {ours.device_cpu / zmodem.device_cpu:.2f}x)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -111,8 +131,8 @@ def _offered(device: Path) -> list[Path]:
                   if p.is_file())
 
 
-def _zmodem(work: Path, files: list[list[Path]]) -> tuple[float, float, list[float]]:
-    """N parallel rz/sz pairs: wall time, the rz processes' CPU, each pair's time."""
+def _zmodem(work: Path, files: list[list[Path]]) -> Run:
+    """N parallel rz/sz pairs."""
     wires = [PtyWire() for _ in files]
     ends, pairs = [], []
     try:
@@ -124,25 +144,26 @@ def _zmodem(work: Path, files: list[list[Path]]) -> tuple[float, float, list[flo
             rz = subprocess.Popen(["rz", "-b", "-y", "-q", "-E"], stdin=b, stdout=b, stderr=subprocess.DEVNULL, cwd=out)
             pairs.append((rz, paths, a))
         time.sleep(0.5)                                    # every rz waits
-        began = time.monotonic()
+        meter = _Meter()
         senders = [subprocess.Popen(["sz", "-b", "-8", "-q", *map(str, paths)], stdin=a, stdout=a,
                                     stderr=subprocess.DEVNULL) for _, paths, a in pairs]
         receivers = {rz.pid for rz, _, _ in pairs}
         done: dict[int, float] = {}
-        cpu = 0.0
+        rz_cpu = sz_cpu = 0.0
         while len(done) < len(senders) or receivers:
             pid, status, usage = os.wait4(-1, 0)     # sz ends once rz confirmed its last file
             if pid in receivers:
                 receivers.discard(pid)
-                cpu += usage.ru_utime + usage.ru_stime
+                rz_cpu += usage.ru_utime + usage.ru_stime
             for number, sender in enumerate(senders):
                 if sender.pid == pid:
                     sender.returncode = os.waitstatus_to_exitcode(status)
-                    done[number] = time.monotonic() - began
-        seconds = max(done.values())
+                    done[number] = time.monotonic() - meter.began
+                    sz_cpu += usage.ru_utime + usage.ru_stime
+        relay, busy = meter.read()
         if any(sender.returncode for sender in senders):
             raise SystemExit("bench_dock: an sz failed")
-        return seconds, cpu, [done[n] for n in range(len(senders))]
+        return Run(max(done.values()), rz_cpu, sz_cpu, relay, busy, [done[n] for n in range(len(senders))])
     finally:
         for fd in ends:
             os.close(fd)
@@ -150,8 +171,8 @@ def _zmodem(work: Path, files: list[list[Path]]) -> tuple[float, float, list[flo
             wire.close()
 
 
-def _ours(work: Path, archive: Path, devices: list[Path]) -> tuple[float, float, list[float]]:
-    """The dock service pulling every device at once: wall time, its CPU, each bay's time."""
+def _ours(work: Path, archive: Path, devices: list[Path]) -> Run:
+    """The dock service pulling every device at once."""
     bays, wires, served = work / "by-id", [PtyWire() for _ in devices], []
     bays.mkdir()
     station = subprocess.Popen([sys.executable, "-m", "station", "dock", "--archive", str(archive),
@@ -163,19 +184,21 @@ def _ours(work: Path, archive: Path, devices: list[Path]) -> tuple[float, float,
                                             "--data-dir", str(device)], stdout=subprocess.PIPE, text=True))
         for process in served:
             process.stdout.readline()                      # "serving"
-        cpu_before, began = _cpu(station.pid), time.monotonic()
+        pids = [process.pid for process in served]
+        station_before, devices_before, meter = _cpu(station.pid), sum(map(_cpu, pids)), _Meter()
         for number, wire in enumerate(wires):
             (bays / f"bay-{number}").symlink_to(wire.b)
         finished: dict[str, float] = {}
         while len(finished) < len(devices):
             for bay in read_bays(archive):
                 if bay.state in ("done", "refused", "error") and bay.bay not in finished:
-                    finished[bay.bay] = time.monotonic() - began
+                    finished[bay.bay] = time.monotonic() - meter.began
                     if bay.state != "done":
                         raise SystemExit(f"bench_dock: {bay.bay} {bay.state}: {bay.result}")
             time.sleep(0.05)
-        cpu = _cpu(station.pid) - cpu_before
-        return max(finished.values()), cpu, list(finished.values())
+        relay, busy = meter.read()
+        return Run(max(finished.values()), _cpu(station.pid) - station_before, sum(map(_cpu, pids)) - devices_before,
+                   relay, busy, list(finished.values()))
     finally:
         station.send_signal(signal.SIGTERM)
         station.wait(60)
@@ -184,6 +207,28 @@ def _ours(work: Path, archive: Path, devices: list[Path]) -> tuple[float, float,
             process.wait(60)
         for wire in wires:
             wire.close()
+
+
+class _Meter:
+    """From its making: this process's CPU (user + sys, all threads) and the machine's busy share."""
+
+    def __init__(self) -> None:
+        self._own, self._machine, self.began = _own_cpu(), _machine_ticks(), time.monotonic()
+
+    def read(self) -> tuple[float, float]:
+        (busy, total), (busy_before, total_before) = _machine_ticks(), self._machine
+        return _own_cpu() - self._own, (busy - busy_before) / max(1, total - total_before)
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """Busy and total ticks of every CPU since boot (/proc/stat: idle and iowait are not busy)."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 def _cpu(pid: int) -> float:

@@ -153,8 +153,9 @@ class Link:
         self._written = 0
 
     def _flush(self) -> None:
-        """Write queued bytes until the port takes no more without blocking."""
-        while self._pending():
+        """Write queued bytes until the port takes no more without blocking: a write it takes
+        only part of says it is full (trying again at once would only fail, one more system call)."""
+        while pending := self._pending():
             try:
                 with memoryview(self._queued) as view:
                     written = os.write(self._fd, view[self._written:])
@@ -169,6 +170,8 @@ class Link:
             if self._written * 2 >= len(self._queued):       # keep the queue compact
                 del self._queued[:self._written]
                 self._written = 0
+            if written < pending:
+                return
 
     def _read(self) -> None:
         """Take what the port has now (a tty hands out 4 KiB per read) and decode it."""
