@@ -66,7 +66,8 @@ def client(settings: StoreSettings) -> Any:
     from botocore.config import Config
 
     config = Config(region_name=settings.region, signature_version="s3v4", connect_timeout=5, read_timeout=60,
-                    retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"},
+                    retries={"max_attempts": 2, "mode": "standard"},
+                    s3={"addressing_style": "path", "payload_signing_enabled": False},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
     s3 = boto3.session.Session().client("s3", endpoint_url=settings.endpoint, config=config)
     s3.meta.events.register("before-sign.s3", _content_md5)
