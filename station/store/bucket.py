@@ -31,6 +31,11 @@ class StoreError(BodycamError, OSError):
     """The central store cannot be reached, or refused or garbled what was sent."""
 
 
+class NotAsSealed(StoreError):
+    """A file's bytes, in the archive or as read back from the store, are not its sealed ones:
+    that file is not stored; the push goes on with the others."""
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     """Where the central store is: the ``[store]`` section of the station's configuration."""

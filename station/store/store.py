@@ -32,7 +32,7 @@ from station.catalogue.footage import read_session
 from station.catalogue.retention import periods, years_later_ns
 from station.db import Migration
 from station.store import bucket, upload
-from station.store.bucket import StoreError, StoreSettings
+from station.store.bucket import NotAsSealed, StoreError, StoreSettings
 
 AREA = "store"
 OVERDUE_NS = DAY_NS          # S1: footage docked is on the agency's server within a further 24 h
@@ -235,7 +235,7 @@ class CentralStore:
         self._talk(lambda: bucket.lock_at_least(self.s3, self.settings.bucket, item.key, version_id, until))
         stored = self._talk(lambda: bucket.read_back(self.s3, self.settings.bucket, item.key, version_id))
         if stored.sha256 != item.sha256:
-            raise StoreError(f"{item.key} read back from the store as SHA-256 {stored.sha256}, not the sealed "
+            raise NotAsSealed(f"{item.key} read back from the store as SHA-256 {stored.sha256}, not the sealed "
                              f"{item.sha256}: not counted as stored")
         if stored.mode != bucket.COMPLIANCE:
             raise StoreError(f"{item.key} is stored under {stored.mode} retention, not COMPLIANCE")
@@ -304,9 +304,10 @@ class _Shipment:
     """The files of one push on their way, ``FILES_AT_ONCE`` at a time: each is sent (or found
     sent already), locked and read back in a worker, so one file's read-back overlaps the next
     ones' uploads; the catalogue is written here, in the pushing thread, only for a file read
-    back with its seal's SHA-256, and a session is stored whole once its last file is. After a
-    failure nothing more is started: the files under way are finished and recorded, then the
-    first failure is raised."""
+    back with its seal's SHA-256, and a session is stored whole once its last file is. A file
+    whose bytes are not its sealed ones is left out and the others go on; after any other
+    failure (the store refuses, or cannot be reached) nothing more is started. The files under
+    way are finished and recorded, then the first failure is raised."""
 
     def __init__(self, store: CentralStore, report: PushReport) -> None:
         self.store, self.report = store, report
@@ -315,7 +316,8 @@ class _Shipment:
         self.under_way: dict[Future[tuple[str, bucket.Stored, int]], tuple[str, File]] = {}
         self.left: dict[str, int] = {}                             # session: its files not stored yet
         self.listed: dict[str, tuple[int, datetime]] = {}          # session: all its files added
-        self.error: BaseException | None = None
+        self.error: OSError | None = None          # the first failure, raised at the end
+        self.halted = False                        # a failure after which nothing more is started
 
     def __enter__(self) -> Self:
         return self
@@ -323,7 +325,7 @@ class _Shipment:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         try:
             while self.under_way:
-                self._land(FIRST_COMPLETED)
+                self._land()
         finally:
             self.pool.shutdown()
             self.sender.close()
@@ -331,21 +333,30 @@ class _Shipment:
             raise self.error
 
     def failed(self) -> bool:
-        return self.error is not None
+        return self.halted
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = self.error or exc
+        self.halted = self.halted or not isinstance(exc, NotAsSealed)
 
     def add(self, session: str, item: File, until: datetime) -> None:
-        """Store ``item`` of ``session`` unless the catalogue has it locked as late already."""
+        """Store ``item`` of ``session`` unless the catalogue has it locked as late already (a
+        device's identity records and event logs serve several sessions: one of them under way
+        is waited for, so that a key is never sent twice)."""
+        while any(going.key == item.key for _, going in self.under_way.values()):
+            self._land()
         recorded = self.store._recorded(item.key)
         self.left[session] = self.left.get(session, 0) + 1
         if recorded is not None:
             if recorded["sha256"] != item.sha256:
-                raise StoreError(f"{item.key} in the archive no longer matches what was stored "
-                                 f"(version {recorded['version_id']}): nothing of it is sent again")
+                self._fail(NotAsSealed(f"{item.key} in the archive no longer matches what was stored "
+                                       f"(version {recorded['version_id']}): nothing of it is sent again"))
+                return
             if recorded["retain_until_ns"] >= _ns(until):
                 self.left[session] -= 1
                 return
         while len(self.under_way) >= FILES_AT_ONCE:
-            self._land(FIRST_COMPLETED)
+            self._land()
         future = self.pool.submit(self.store._put_away, item, until, recorded, self.sender)
         self.under_way[future] = (session, item)
 
@@ -354,14 +365,15 @@ class _Shipment:
         self.listed[session] = (files, until)
         self._whole_if_done(session)
 
-    def _land(self, when: str) -> None:
-        done, _ = wait(self.under_way, return_when=when)
+    def _land(self) -> None:
+        """Record the files under way that are done, once one is."""
+        done, _ = wait(self.under_way, return_when=FIRST_COMPLETED)
         for future in done:
             session, item = self.under_way.pop(future)
             try:
                 how, stored, size = future.result()
             except OSError as exc:          # raised once the files under way are finished
-                self.error = self.error or exc
+                self._fail(exc)
                 continue
             self.store._record(session, stored, update=how == "extended")
             getattr(self.report, how).append(item.key)

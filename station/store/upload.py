@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from station.store import bucket
-from station.store.bucket import COMPLIANCE, SHA256_METADATA, StoreError
+from station.store.bucket import COMPLIANCE, SHA256_METADATA, NotAsSealed, StoreError
 
 LIFECYCLE_RULE = "bodycam-abort-incomplete-uploads"
 PARTS_AT_ONCE = 4          # parts read and in flight at once, across the files of a push
@@ -125,7 +125,7 @@ class Sender:
 
 def _check_seal(key: str, sha256: str, sealed: str) -> None:
     if sha256 != sealed:
-        raise StoreError(f"{key} does not match its seal (SHA-256 {sha256}, sealed {sealed}): "
+        raise NotAsSealed(f"{key} does not match its seal (SHA-256 {sha256}, sealed {sealed}): "
                          f"it is not sent; run 'bodycam-station verify'")
 
 
