@@ -7,7 +7,7 @@ A device records a short real session, then a session of ``--mb`` MB sealed by i
 ``Sealer`` whose segment videos are random bytes (as bench_dock makes them: the station never
 decodes); the station pulls it over a pty pair and catalogues it. A throw-away single-node
 Ceph (tests/ceph.py, its memstore made large enough for every copy) serves two buckets: one
-with Object Lock for ``bodycam-station store push`` (``CentralStore.push``: four files at once,
+with Object Lock for ``bodycam-station store push`` (``CentralStore.push``: eight files at once,
 each checked against its seal's SHA-256 as it is read and sent with Content-MD5 (a PUT with
 COMPLIANCE retention below 64 MB, else parts four at once, locked after), the version read back
 whole and hashed, its lock read, while the next files go up), one plain for ``upload_file`` with

@@ -36,7 +36,7 @@ from station.store.bucket import NotAsSealed, StoreError, StoreSettings
 
 AREA = "store"
 OVERDUE_NS = DAY_NS          # S1: footage docked is on the agency's server within a further 24 h
-FILES_AT_ONCE = 4           # files being sent, locked or read back at once by a push
+FILES_AT_ONCE = 8           # files being sent, locked or read back at once by a push
 PERMANENT_LOCK_YEARS = 100   # S3 has no lock without end: a case file kept permanently is locked this long
 
 metadata = sa.MetaData()
