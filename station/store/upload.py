@@ -45,9 +45,10 @@ def parts(size: int, part_bytes: int) -> list[Part]:
 
 class Sender:
     """Sends files to the bucket, a multipart upload's parts several at once: the parts are read
-    in order here (each one's MD5 for its Content-MD5, the file's SHA-256 over them all), handed
-    to a pool of ``PARTS_AT_ONCE`` threads, and at most ``PARTS_AT_ONCE`` of them, read but not
-    yet sent, are held in memory. One Sender is shared by the threads of a push."""
+    in order by the file's thread (the file's SHA-256 taken over them all) and handed to a pool
+    of ``PARTS_AT_ONCE`` threads, each taking its part's MD5 for its Content-MD5; at most
+    ``PARTS_AT_ONCE`` parts read but not yet sent are held in memory. One Sender is shared by
+    the threads of a push."""
 
     def __init__(self, s3: Any, settings: bucket.StoreSettings) -> None:
         self.s3, self.settings = s3, settings
