@@ -7,12 +7,15 @@ A device records a short real session, then a session of ``--mb`` MB sealed by i
 ``Sealer`` whose segment videos are random bytes (as bench_dock makes them: the station never
 decodes); the station pulls it over a pty pair and catalogues it. A throw-away single-node
 Ceph (tests/ceph.py, its memstore made large enough for every copy) serves two buckets: one
-with Object Lock for ``bodycam-station store push`` (``CentralStore.push``: SHA-256 and MD5 of
-each file, a PUT with Content-MD5 and COMPLIANCE retention, the version read back whole and
-hashed, its lock read), one plain for ``upload_file`` with boto3's default transfer settings
-(multipart above 8 MB, 10 threads, no read-back), emptied between its runs. Runs: plain, ours,
-plain. Station CPU is this process's user + sys (the Ceph daemons are other processes); the
-read-back's share is the wall and CPU time spent in ``bucket.read_back``.
+with Object Lock for ``bodycam-station store push`` (``CentralStore.push``: eight files at once,
+each checked against its seal's SHA-256 as it is read and sent with Content-MD5 (a PUT with
+COMPLIANCE retention below 64 MB, else parts four at once, locked after), the version read back
+whole and hashed, its lock read, while the next files go up), one plain for ``upload_file`` with
+boto3's default transfer settings (multipart above 8 MB, 10 threads, no read-back), emptied
+between its runs. Runs: plain, ours, plain. Station CPU is this process's user + sys; the Ceph
+gateway's and OSD's CPU (from /proc) is given per GB too. The read-back's share is the time
+the push's workers spend in ``bucket.read_back`` out of their time on files, and its threads'
+CPU out of the process's.
 """
 from __future__ import annotations
 
@@ -66,8 +69,11 @@ def main() -> int:
         plain = _plain_client(store)
         plain.create_bucket(Bucket="bench-plain")
         print(f"{len(files)} files, {size / 1e6:.0f} MB, to a local RADOS gateway (memstore), 2 cores shared:")
+        daemons = _ceph_cpu(folder)[1]
         first = _upload_file(plain, files, archive)
+        plain_ceph = _ceph_cpu(folder, daemons)
         ours, read_back = _ours(central)
+        ours_ceph = _ceph_cpu(folder, plain_ceph[1])
         second = _upload_file(plain, files, archive)
         plain_s = (first[0] + second[0]) / 2
         plain_cpu = (first[1] + second[1]) / 2
@@ -77,7 +83,8 @@ def main() -> int:
                   f"(wall {seconds:.1f} s)")
         print(f"  plain runs: {first[0]:.1f} s and {second[0]:.1f} s")
         print(f"  ours/plain throughput {plain_s / ours[0]:.2f}x, CPU per GB {ours[1] / plain_cpu:.2f}x")
-        print(f"  read-back: {read_back[0] / ours[0]:.0%} of our wall time, {read_back[1] / ours[1]:.0%} of our CPU")
+        print(f"  read-back: {read_back[0]:.0%} of the workers' time on files, {read_back[1] / ours[1]:.0%} of our CPU")
+        print(f"  Ceph gateway + OSD CPU: plain {_per_gb(plain_ceph[0], gb)}; ours {_per_gb(ours_ceph[0], gb)}")
         print(f"  a 10-hour shift ({SHIFT_GB} GB): ours {ours[0] / gb * SHIFT_GB / 60:.1f} min and "
               f"{ours[1] / gb * SHIFT_GB:.0f} CPU s; plain {plain_s / gb * SHIFT_GB / 60:.1f} min")
     finally:
@@ -120,27 +127,50 @@ def _upload_file(client, files: list[Path], archive: Path) -> tuple[float, float
 
 
 def _ours(central: CentralStore) -> tuple[tuple[float, float], tuple[float, float]]:
-    """``store push``: (wall, CPU) of the whole push and of its read-backs."""
-    spent = [0.0, 0.0]
-    reading = bucket.read_back
+    """``store push``: (wall, CPU) of the whole push; the read-back's share of the workers' time
+    on files, and its threads' CPU seconds."""
+    spent = {"read_back": 0.0, "files": 0.0, "cpu": 0.0}
+    reading, putting = bucket.read_back, CentralStore._put_away
 
-    def timed(*args, **kwargs):
-        cpu, began = _cpu(), time.monotonic()
+    def timed_read(*args, **kwargs):
+        cpu, began = time.thread_time(), time.monotonic()
         try:
             return reading(*args, **kwargs)
         finally:
-            spent[0] += time.monotonic() - began
-            spent[1] += _cpu() - cpu
-    bucket.read_back = timed
+            spent["read_back"] += time.monotonic() - began
+            spent["cpu"] += time.thread_time() - cpu
+
+    def timed_file(*args, **kwargs):
+        began = time.monotonic()
+        try:
+            return putting(*args, **kwargs)
+        finally:
+            spent["files"] += time.monotonic() - began
+    bucket.read_back, CentralStore._put_away = timed_read, timed_file
     try:
         cpu, began = _cpu(), time.monotonic()
         report = central.push()
         whole = (time.monotonic() - began, _cpu() - cpu)
     finally:
-        bucket.read_back = reading
+        bucket.read_back, CentralStore._put_away = reading, putting
     if report.skipped or not report.sessions:
         raise SystemExit(f"bench_store: the push stored nothing: {report.skipped}")
-    return whole, (spent[0], spent[1])
+    return whole, (spent["read_back"] / spent["files"], spent["cpu"])
+
+
+def _ceph_cpu(folder: Path, since: dict[str, float] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds (user + sys) the gateway and the OSD used since ``since``, and their totals now."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    now = {}
+    for name in ("client.rgw.a", "osd.0"):
+        pid = (folder / "run" / f"{name}.pid").read_text().strip()
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        now[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return {name: now[name] - (since or {}).get(name, 0.0) for name in now}, now
+
+
+def _per_gb(used: dict[str, float], gb: float) -> str:
+    return f"gateway {used['client.rgw.a'] / gb:.1f} + OSD {used['osd.0'] / gb:.1f} s/GB"
 
 
 def _cpu() -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -27,8 +28,8 @@ from station.catalogue.catalogue import DAY_NS, sessions, station_id
 from station.commands.store import stored_release
 from station.services import dock_service, open_catalogue, open_station
 from station.store import bucket as bucket_module
-from station.store.bucket import StoreSettings
-from station.store.store import CentralStore, stored_objects, stored_sessions
+from station.store.bucket import SHA256_METADATA, StoreSettings
+from station.store.store import CentralStore, session_files, stored_objects, stored_sessions
 from station.store.upload import LIFECYCLE_RULE
 from sync.ptywire import PtyWire
 from tests.ceph import ceph_store  # noqa: F401
@@ -153,21 +154,22 @@ def test_a_push_killed_mid_multipart_upload_resumes_its_parts_and_leaves_one_ver
         push.send_signal(signal.SIGKILL)
         push.communicate()
     assert push.returncode == -signal.SIGKILL
-    [(key, upload_id, held)] = [found for found in parts_sent() if found[2]]       # killed mid-upload
-    total = parts_of(key)
-    assert 0 < held < total
+    killed = [found for found in parts_sent() if found[2]]       # several files' parts go at once
+    assert killed and any(held < parts_of(key) for key, _, held in killed)       # killed mid-upload
     sent = watch(monkeypatch)
     CentralStore(open_catalogue(archive), archive, small_parts(ceph_store.endpoint, bucket)).push()
-    resumed = [url for operation, url, _ in sent if operation == "UploadPart" and f"uploadId={upload_id}" in url]
-    assert len(resumed) == total - held                  # only the parts the store did not hold yet
-    assert not any(operation == "CreateMultipartUpload" and key in url for operation, url, _ in sent)
+    for key, upload_id, held in killed:
+        resumed = [url for operation, url, _ in sent if operation == "UploadPart" and f"uploadId={upload_id}" in url]
+        assert len(resumed) == parts_of(key) - held      # only the parts the store did not hold yet
+        assert not any(operation == "CreateMultipartUpload" and key in url for operation, url, _ in sent)
     assert {k: len(ids) for k, ids in versions(client, bucket).items()} == {k: 1 for k in expected}
     recorded_now = recorded_objects(archive)
     for name, data in expected.items():
         assert client.get_object(Bucket=bucket, Key=name, VersionId=recorded_now[name]["version_id"])[
             "Body"].read() == data
-    lock = client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])
-    assert lock["Retention"]["Mode"] == "COMPLIANCE"
+    for key, _, _ in killed:
+        lock = client.get_object_retention(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])
+        assert lock["Retention"]["Mode"] == "COMPLIANCE"
     assert incomplete_uploads(client, bucket) == []
 
 
@@ -182,6 +184,32 @@ def test_an_upload_of_other_bytes_on_the_key_is_aborted_not_resumed(station, cep
     assert incomplete_uploads(client, bucket) == []
     assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == expected[key]
     assert len(versions(client, bucket)[key]) == 1
+
+
+def test_a_file_read_back_other_than_sealed_stays_unrecorded_and_the_files_sent_beside_it_are_stored(
+        station, ceph_store, capsys):  # noqa: F811
+    """A version already in the bucket naming a segment's sealed SHA-256 but holding other
+    bytes (what a garbling store would leave for a killed push to adopt) is read back, found
+    wrong and not recorded; the push's other files, sent at the same time, are stored."""
+    archive, config, bucket = station
+    assert store(capsys, archive, config, "init")[0] == 0
+    client, expected = s3(ceph_store), archive_files(archive)
+    catalogue = open_catalogue(archive)
+    sealed = {item.key: item.sha256 for found in catalogue.search() for item in session_files(archive, found)}
+    target = min(key for key in expected if "/seg-" in key and key.endswith(".mp4"))
+    garbled = expected[target][::-1]
+    client.put_object(Bucket=bucket, Key=target, Body=garbled, Metadata={SHA256_METADATA: sealed[target]})
+    status, out, err = store(capsys, archive, config, "push")
+    assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert (f"{target} read back from the store as SHA-256 {hashlib.sha256(garbled).hexdigest()}, "
+            f"not the sealed {sealed[target]}: not counted as stored") in err
+    recorded_now = recorded_objects(archive)
+    assert set(recorded_now) == set(expected) - {target}
+    for key in recorded_now:
+        assert client.get_object(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])[
+            "Body"].read() == expected[key]
+    status, out, _ = store(capsys, archive, config, "status")
+    assert status == 0 and out.startswith("stored 1, pending 1")       # the other session is stored whole
 
 
 def expiring_soon(archive: Path, seconds: int) -> None:

@@ -23,12 +23,18 @@ from bodycam_errors import BodycamError
 CHUNK = 1024 * 1024
 SHA256_METADATA = "sha256"        # x-amz-meta-sha256: the seal's SHA-256 of the object's bytes
 COMPLIANCE = "COMPLIANCE"
+CONNECTIONS = 16                  # a push's files and parts under way at once, and a few more
 # What GetObjectRetention answers for a version without a lock (AWS's word, and Ceph's gateway's).
 UNLOCKED = ("NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError")
 
 
 class StoreError(BodycamError, OSError):
     """The central store cannot be reached, or refused or garbled what was sent."""
+
+
+class NotAsSealed(StoreError):
+    """A file's bytes, in the archive or as read back from the store, are not its sealed ones:
+    that file is not stored; the push goes on with the others."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ def client(settings: StoreSettings) -> Any:
     from botocore.config import Config
 
     config = Config(region_name=settings.region, signature_version="s3v4", connect_timeout=5, read_timeout=60,
-                    retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"},
+                    max_pool_connections=CONNECTIONS, retries={"max_attempts": 2, "mode": "standard"},
+                    s3={"addressing_style": "path", "payload_signing_enabled": False},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
     s3 = boto3.session.Session().client("s3", endpoint_url=settings.endpoint, config=config)
     s3.meta.events.register("before-sign.s3", _content_md5)

@@ -16,10 +16,11 @@ legal holds on every version; :meth:`CentralStore.delete` is the purge's part in
 from __future__ import annotations
 
 import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 import sqlalchemy as sa
 
@@ -31,10 +32,11 @@ from station.catalogue.footage import read_session
 from station.catalogue.retention import periods, years_later_ns
 from station.db import Migration
 from station.store import bucket, upload
-from station.store.bucket import StoreError, StoreSettings
+from station.store.bucket import NotAsSealed, StoreError, StoreSettings
 
 AREA = "store"
 OVERDUE_NS = DAY_NS          # S1: footage docked is on the agency's server within a further 24 h
+FILES_AT_ONCE = 8           # files being sent, locked or read back at once by a push
 PERMANENT_LOCK_YEARS = 100   # S3 has no lock without end: a case file kept permanently is locked this long
 
 metadata = sa.MetaData()
@@ -172,26 +174,28 @@ class CentralStore:
     def push(self, stop: threading.Event | None = None) -> PushReport:
         """Store every verified, catalogued session of this station not stored whole yet, and
         follow the catalogue's retention and legal holds for those that are (a lock is only ever
-        moved later). ``stop`` set: return after the file being sent (the next push resumes)."""
+        moved later). ``FILES_AT_ONCE`` files go at once (:class:`_Shipment`). ``stop`` set:
+        return once the files being sent are stored (the next push resumes)."""
         report, days = PushReport(), periods(self.catalogue)
         held: dict[str, bool] = {}          # key: whether a legal hold in force covers a session it serves
-        for session in self._candidates():
-            if session["verification"] != "verified":
-                report.skipped[session["session"]] = "not verified whole yet (no close record, or a file missing)"
-                continue
-            try:
-                files = session_files(self.archive, session)
-            except (EvidenceError, OSError) as exc:
-                report.skipped[session["session"]] = f"its files do not check: {exc}"
-                continue
-            until = retain_until(self.catalogue, session, self.settings.long_term_years, days)
-            on_hold = bool(self.catalogue.holds(session["session"]))
-            for item in files:
-                if stop is not None and stop.is_set():
-                    return report
-                self._store(session["session"], item, until, report)
-                held[item.key] = held.get(item.key, False) or on_hold
-            self._stored_whole(session["session"], len(files), until, report)
+        with _Shipment(self, report) as shipment:
+            for session in self._candidates():
+                if session["verification"] != "verified":
+                    report.skipped[session["session"]] = "not verified whole yet (no close record, or a file missing)"
+                    continue
+                try:
+                    files = session_files(self.archive, session)
+                except (EvidenceError, OSError) as exc:
+                    report.skipped[session["session"]] = f"its files do not check: {exc}"
+                    continue
+                until = retain_until(self.catalogue, session, self.settings.long_term_years, days)
+                on_hold = bool(self.catalogue.holds(session["session"]))
+                for item in files:
+                    if (stop is not None and stop.is_set()) or shipment.failed():
+                        return report
+                    shipment.add(session["session"], item, until)
+                    held[item.key] = held.get(item.key, False) or on_hold
+                shipment.whole(session["session"], len(files), until)
         self._follow_holds(held, report)
         return report
 
@@ -209,29 +213,17 @@ class CentralStore:
     def _candidates(self) -> list[dict[str, Any]]:
         return self.catalogue.search(station=self.station)
 
-    def _store(self, session: str, item: File, until: datetime, report: PushReport) -> None:
-        recorded = self._recorded(item.key)
+    def _put_away(self, item: File, until: datetime, recorded: dict[str, Any] | None,
+                  sender: upload.Sender) -> tuple[str, bucket.Stored, int]:
+        """In a worker of the push: ``item`` sent (or found already in the bucket), locked and
+        read back; how (``uploaded``, ``adopted`` or ``extended``), as read back, and bytes sent."""
         if recorded is not None:
-            if recorded["sha256"] != item.sha256:
-                raise StoreError(f"{item.key} in the archive no longer matches what was stored "
-                                 f"(version {recorded['version_id']}): nothing of it is sent again")
-            if recorded["retain_until_ns"] < _ns(until):
-                self._record(session, self._read_back(item, recorded["version_id"], until), update=True)
-                report.extended.append(item.key)
-            return
+            return "extended", self._read_back(item, recorded["version_id"], until), 0
         version = self._version_in_bucket(item)
-        if version is None:
-            sha, md5, size = bucket.digests(item.path)
-            if sha != item.sha256:
-                raise StoreError(f"{item.key} does not match its seal (SHA-256 {sha}, sealed {item.sha256}): "
-                                 f"it is not sent; run 'bodycam-station verify'")
-            version = self._talk(lambda: upload.send(self.s3, self.settings, item.key, item.path, item.sha256, md5,
-                                                     size, until))
-            report.uploaded.append(item.key)
-            report.bytes += size
-        else:
-            report.adopted.append(item.key)
-        self._record(session, self._read_back(item, version, until))
+        if version is not None:
+            return "adopted", self._read_back(item, version, until), 0
+        version, size = self._talk(lambda: sender.send(item.key, item.path, item.sha256, until))
+        return "uploaded", self._read_back(item, version, until), size
 
     def _version_in_bucket(self, item: File) -> str | None:
         """A version of the key already holding the sealed bytes (a push killed before it
@@ -246,7 +238,7 @@ class CentralStore:
         self._talk(lambda: bucket.lock_at_least(self.s3, self.settings.bucket, item.key, version_id, until))
         stored = self._talk(lambda: bucket.read_back(self.s3, self.settings.bucket, item.key, version_id))
         if stored.sha256 != item.sha256:
-            raise StoreError(f"{item.key} read back from the store as SHA-256 {stored.sha256}, not the sealed "
+            raise NotAsSealed(f"{item.key} read back from the store as SHA-256 {stored.sha256}, not the sealed "
                              f"{item.sha256}: not counted as stored")
         if stored.mode != bucket.COMPLIANCE:
             raise StoreError(f"{item.key} is stored under {stored.mode} retention, not COMPLIANCE")
@@ -309,6 +301,93 @@ class CentralStore:
         with self.catalogue.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(
                 sa.select(stored_objects).where(stored_objects.c.session == session).order_by(stored_objects.c.key))]
+
+
+class _Shipment:
+    """The files of one push on their way, ``FILES_AT_ONCE`` at a time: each is sent (or found
+    sent already), locked and read back in a worker, so one file's read-back overlaps the next
+    ones' uploads; the catalogue is written here, in the pushing thread, only for a file read
+    back with its seal's SHA-256, and a session is stored whole once its last file is. A file
+    whose bytes are not its sealed ones is left out and the others go on; after any other
+    failure (the store refuses, or cannot be reached) nothing more is started. The files under
+    way are finished and recorded, then the first failure is raised."""
+
+    def __init__(self, store: CentralStore, report: PushReport) -> None:
+        self.store, self.report = store, report
+        self.sender = upload.Sender(store.s3, store.settings)
+        self.pool = ThreadPoolExecutor(FILES_AT_ONCE, thread_name_prefix="store-file")
+        self.under_way: dict[Future[tuple[str, bucket.Stored, int]], tuple[str, File]] = {}
+        self.left: dict[str, int] = {}                             # session: its files not stored yet
+        self.listed: dict[str, tuple[int, datetime]] = {}          # session: all its files added
+        self.error: OSError | None = None          # the first failure, raised at the end
+        self.halted = False                        # a failure after which nothing more is started
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            while self.under_way:
+                self._land()
+        finally:
+            self.pool.shutdown()
+            self.sender.close()
+        if kind is None and self.error is not None:
+            raise self.error
+
+    def failed(self) -> bool:
+        return self.halted
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = self.error or exc
+        self.halted = self.halted or not isinstance(exc, NotAsSealed)
+
+    def add(self, session: str, item: File, until: datetime) -> None:
+        """Store ``item`` of ``session`` unless the catalogue has it locked as late already (a
+        device's identity records and event logs serve several sessions: one of them under way
+        is waited for, so that a key is never sent twice)."""
+        while any(going.key == item.key for _, going in self.under_way.values()):
+            self._land()
+        recorded = self.store._recorded(item.key)
+        self.left[session] = self.left.get(session, 0) + 1
+        if recorded is not None:
+            if recorded["sha256"] != item.sha256:
+                self._fail(NotAsSealed(f"{item.key} in the archive no longer matches what was stored "
+                                       f"(version {recorded['version_id']}): nothing of it is sent again"))
+                return
+            if recorded["retain_until_ns"] >= _ns(until):
+                self.left[session] -= 1
+                return
+        while len(self.under_way) >= FILES_AT_ONCE:
+            self._land()
+        future = self.pool.submit(self.store._put_away, item, until, recorded, self.sender)
+        self.under_way[future] = (session, item)
+
+    def whole(self, session: str, files: int, until: datetime) -> None:
+        """Every file of ``session`` is added: it is stored whole once they all are."""
+        self.listed[session] = (files, until)
+        self._whole_if_done(session)
+
+    def _land(self) -> None:
+        """Record the files under way that are done, once one is."""
+        done, _ = wait(self.under_way, return_when=FIRST_COMPLETED)
+        for future in done:
+            session, item = self.under_way.pop(future)
+            try:
+                how, stored, size = future.result()
+            except OSError as exc:          # raised once the files under way are finished
+                self._fail(exc)
+                continue
+            self.store._record(session, stored, update=how == "extended")
+            getattr(self.report, how).append(item.key)
+            self.report.bytes += size
+            self.left[session] -= 1
+            self._whole_if_done(session)
+
+    def _whole_if_done(self, session: str) -> None:
+        if session in self.listed and self.left[session] == 0:
+            files, until = self.listed.pop(session)
+            self.store._stored_whole(session, files, until, self.report)
 
 
 def status(catalogue: Catalogue, archive: Path, now_ns: int) -> dict[str, list[dict[str, Any]]]:

@@ -1,7 +1,9 @@
-"""Sending one file to the bucket: one PUT below the multipart threshold, else a multipart upload
-that a kill -9 does not lose: the next push lists the parts the store already holds for the
-key, checks each against the file's own bytes (its MD5, which is the part's ETag) and sends
-only the rest, so the key gets one version. An upload whose parts do not match the file, and
+"""Sending a file to the bucket: one PUT below the multipart threshold, else a multipart upload,
+several parts at once (:class:`Sender`), that a kill -9 does not lose: the next push lists the
+parts the store already holds for the key, checks each against the file's own bytes (its MD5,
+which is the part's ETag) and sends only the rest, so the key gets one version. The file's
+SHA-256 is taken as its parts are read and checked against the seal before the upload is
+completed (a file that does not match is aborted, never a version). An upload whose parts do not match the file, and
 every other upload left on the same key, is aborted; the bucket's lifecycle rule
 (:func:`abort_forgotten_uploads`) aborts those no push comes back for.
 
@@ -15,15 +17,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from station.store import bucket
-from station.store.bucket import COMPLIANCE, SHA256_METADATA, StoreError
+from station.store.bucket import COMPLIANCE, SHA256_METADATA, NotAsSealed, StoreError
 
 LIFECYCLE_RULE = "bodycam-abort-incomplete-uploads"
+PARTS_AT_ONCE = 4          # parts read and in flight at once, across the files of a push
 
 
 @dataclass(frozen=True)
@@ -38,39 +43,91 @@ def parts(size: int, part_bytes: int) -> list[Part]:
     return [Part(n + 1, offset, min(part_bytes, size - offset)) for n, offset in enumerate(range(0, size, part_bytes))]
 
 
-def send(s3: Any, settings: bucket.StoreSettings, key: str, path: Path, sha256: str, md5: str, size: int,
-         retain_until: datetime) -> str:
-    """Put the file at ``path`` as ``key``; the new version's id. A file of at least
-    ``settings.multipart_bytes`` goes in parts, resuming an upload a killed push left."""
-    if size < settings.multipart_bytes:
-        return bucket.put_locked(s3, settings.bucket, key, path, sha256, md5, retain_until)
-    return _multipart(s3, settings, key, path, sha256, parts(size, settings.part_bytes), retain_until)
+class Sender:
+    """Sends files to the bucket, a multipart upload's parts several at once: the parts are read
+    in order by the file's thread (the file's SHA-256 taken over them all) and handed to a pool
+    of ``PARTS_AT_ONCE`` threads, each taking its part's MD5 for its Content-MD5; at most
+    ``PARTS_AT_ONCE`` parts read but not yet sent are held in memory. One Sender is shared by
+    the threads of a push."""
+
+    def __init__(self, s3: Any, settings: bucket.StoreSettings) -> None:
+        self.s3, self.settings = s3, settings
+        self._pool = ThreadPoolExecutor(PARTS_AT_ONCE, thread_name_prefix="store-part")
+        self._room = threading.BoundedSemaphore(PARTS_AT_ONCE)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def send(self, key: str, path: Path, sha256: str, retain_until: datetime) -> tuple[str, int]:
+        """Put the file at ``path`` as ``key`` if its bytes are the seal's ``sha256``; the new
+        version's id and its size. A file of at least ``settings.multipart_bytes`` goes in
+        parts, resuming an upload a killed push left; a smaller one in one PUT, hashed first."""
+        size = path.stat().st_size
+        if size < self.settings.multipart_bytes:
+            sha, md5, size = bucket.digests(path)
+            _check_seal(key, sha, sha256)
+            return bucket.put_locked(self.s3, self.settings.bucket, key, path, sha256, md5, retain_until), size
+        return self._multipart(key, path, sha256, parts(size, self.settings.part_bytes), retain_until), size
+
+    def _multipart(self, key: str, path: Path, sha256: str, cut: list[Part], retain_until: datetime) -> str:
+        s3, bucket_name = self.s3, self.settings.bucket
+        upload_id, held = _resumable(s3, bucket_name, key, path, cut)
+        if upload_id is None:
+            upload_id = s3.create_multipart_upload(Bucket=bucket_name, Key=key, Metadata={SHA256_METADATA: sha256},
+                                                   ObjectLockMode=COMPLIANCE,
+                                                   ObjectLockRetainUntilDate=retain_until)["UploadId"]
+        sha, sending = self._send_parts(key, upload_id, path, cut, held)
+        etags = dict(held)
+        for number, future in sending.items():
+            etags[number] = future.result()          # the first part the store refused or lost is raised
+        if sha != sha256:
+            s3.abort_multipart_upload(Bucket=bucket_name, Key=key, UploadId=upload_id)
+            _check_seal(key, sha, sha256)
+        s3.complete_multipart_upload(Bucket=bucket_name, Key=key, UploadId=upload_id, MultipartUpload={
+            "Parts": [{"PartNumber": number, "ETag": etags[number]} for number in sorted(etags)]})
+        head = s3.head_object(Bucket=bucket_name, Key=key)
+        if head.get("Metadata", {}).get(SHA256_METADATA) != sha256 or head["ContentLength"] != sum(p.size for p in cut):
+            raise StoreError(f"{key}: the store's newest version after the multipart upload is not the one sent")
+        return head["VersionId"]
+
+    def _send_parts(self, key: str, upload_id: str, path: Path, cut: list[Part],
+                    held: dict[int, str]) -> tuple[str, dict[int, Future[str]]]:
+        """Every part the upload does not hold yet handed to the pool (none more once one has
+        failed); the file's SHA-256, and each part's answer to come, once all are answered."""
+        sha, sending = hashlib.sha256(), {}
+        try:
+            with open(path, "rb") as stream:
+                for part in cut:
+                    if any(future.done() and future.exception() for future in sending.values()):
+                        break
+                    self._room.acquire()
+                    try:
+                        stream.seek(part.offset)
+                        data = stream.read(part.size)
+                        sha.update(data)
+                    except BaseException:
+                        self._room.release()
+                        raise
+                    if part.number in held:
+                        self._room.release()
+                        continue
+                    future = self._pool.submit(self._part, key, upload_id, part.number, data)
+                    future.add_done_callback(lambda _: self._room.release())
+                    sending[part.number] = future
+        finally:
+            wait(sending.values())
+        return sha.hexdigest(), sending
+
+    def _part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        return self.s3.upload_part(Bucket=self.settings.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                   Body=data, ContentMD5=md5)["ETag"]
 
 
-def _multipart(s3: Any, settings: bucket.StoreSettings, key: str, path: Path, sha256: str, cut: list[Part],
-               retain_until: datetime) -> str:
-    upload_id, held = _resumable(s3, settings.bucket, key, path, cut)
-    if upload_id is None:
-        upload_id = s3.create_multipart_upload(Bucket=settings.bucket, Key=key, Metadata={SHA256_METADATA: sha256},
-                                               ObjectLockMode=COMPLIANCE,
-                                               ObjectLockRetainUntilDate=retain_until)["UploadId"]
-    etags = dict(held)
-    with open(path, "rb") as stream:
-        for part in cut:
-            if part.number in etags:
-                continue
-            stream.seek(part.offset)
-            data = stream.read(part.size)
-            md5 = hashlib.md5(data, usedforsecurity=False).digest()
-            answer = s3.upload_part(Bucket=settings.bucket, Key=key, UploadId=upload_id, PartNumber=part.number,
-                                    Body=data, ContentMD5=base64.b64encode(md5).decode())
-            etags[part.number] = answer["ETag"]
-    s3.complete_multipart_upload(Bucket=settings.bucket, Key=key, UploadId=upload_id, MultipartUpload={
-        "Parts": [{"PartNumber": number, "ETag": etags[number]} for number in sorted(etags)]})
-    head = s3.head_object(Bucket=settings.bucket, Key=key)
-    if head.get("Metadata", {}).get(SHA256_METADATA) != sha256 or head["ContentLength"] != sum(p.size for p in cut):
-        raise StoreError(f"{key}: the store's newest version after the multipart upload is not the one sent")
-    return head["VersionId"]
+def _check_seal(key: str, sha256: str, sealed: str) -> None:
+    if sha256 != sealed:
+        raise NotAsSealed(f"{key} does not match its seal (SHA-256 {sha256}, sealed {sealed}): "
+                         f"it is not sent; run 'bodycam-station verify'")
 
 
 def _resumable(s3: Any, bucket_name: str, key: str, path: Path, cut: list[Part]) -> tuple[str | None, dict[int, str]]:
