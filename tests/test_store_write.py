@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ from station.catalogue.catalogue import DAY_NS, sessions, station_id
 from station.commands.store import stored_release
 from station.services import dock_service, open_catalogue, open_station
 from station.store import bucket as bucket_module
-from station.store.bucket import SHA256_METADATA, StoreSettings
+from station.store.bucket import SHA256_METADATA, UNLOCKED, StoreSettings
 from station.store.store import CentralStore, session_files, stored_objects, stored_sessions
 from station.store.upload import LIFECYCLE_RULE
 from sync.ptywire import PtyWire
@@ -186,25 +185,46 @@ def test_an_upload_of_other_bytes_on_the_key_is_aborted_not_resumed(station, cep
     assert len(versions(client, bucket)[key]) == 1
 
 
-def test_a_file_read_back_other_than_sealed_stays_unrecorded_and_the_files_sent_beside_it_are_stored(
+def test_a_version_claiming_the_seal_with_other_bytes_is_not_adopted_nor_locked_and_the_file_is_sent_again(
         station, ceph_store, capsys):  # noqa: F811
     """A version already in the bucket naming a segment's sealed SHA-256 but holding other
-    bytes (what a garbling store would leave for a killed push to adopt) is read back, found
-    wrong and not recorded; the push's other files, sent at the same time, are stored."""
+    bytes (what someone with write access, or a garbling store, could leave for a killed push to
+    adopt) is read back before any lock: left unlocked, and the segment sent again beside it."""
     archive, config, bucket = station
     assert store(capsys, archive, config, "init")[0] == 0
     client, expected = s3(ceph_store), archive_files(archive)
     catalogue = open_catalogue(archive)
     sealed = {item.key: item.sha256 for found in catalogue.search() for item in session_files(archive, found)}
     target = min(key for key in expected if "/seg-" in key and key.endswith(".mp4"))
-    garbled = expected[target][::-1]
-    client.put_object(Bucket=bucket, Key=target, Body=garbled, Metadata={SHA256_METADATA: sealed[target]})
+    forged = client.put_object(Bucket=bucket, Key=target, Body=expected[target][::-1],
+                               Metadata={SHA256_METADATA: sealed[target]})["VersionId"]
+    status, out, err = store(capsys, archive, config, "push")
+    assert status == 0 and "0 found there already" in out, err
+    recorded_now = recorded_objects(archive)
+    assert set(recorded_now) == set(expected) and recorded_now[target]["version_id"] != forged
+    for key in recorded_now:
+        assert client.get_object(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])[
+            "Body"].read() == expected[key]
+    assert refused(lambda: client.get_object_retention(Bucket=bucket, Key=target, VersionId=forged)) in UNLOCKED
+    assert versions(client, bucket)[target] and len(versions(client, bucket)[target]) == 2
+
+
+def test_a_file_altered_in_the_archive_stays_unrecorded_and_the_files_sent_beside_it_are_stored(
+        station, ceph_store, capsys):  # noqa: F811
+    """A segment whose bytes no longer match its seal (altered on the dock PC after it was
+    catalogued) is not sent; the push says so in one sentence and stores every other file."""
+    archive, config, bucket = station
+    assert store(capsys, archive, config, "init")[0] == 0
+    client, expected = s3(ceph_store), archive_files(archive)
+    target = min(key for key in expected if "/seg-" in key and key.endswith(".mp4"))
+    altered = archive / target
+    altered.write_bytes(expected[target][::-1])
     status, out, err = store(capsys, archive, config, "push")
     assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
-    assert (f"{target} read back from the store as SHA-256 {hashlib.sha256(garbled).hexdigest()}, "
-            f"not the sealed {sealed[target]}: not counted as stored") in err
+    assert f"{target} does not match its seal" in err
     recorded_now = recorded_objects(archive)
     assert set(recorded_now) == set(expected) - {target}
+    assert target not in versions(client, bucket)
     for key in recorded_now:
         assert client.get_object(Bucket=bucket, Key=key, VersionId=recorded_now[key]["version_id"])[
             "Body"].read() == expected[key]

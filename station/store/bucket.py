@@ -167,10 +167,18 @@ def put_locked(s3: Any, bucket: str, key: str, path: Path, sha256: str, md5: str
 
 def read_back(s3: Any, bucket: str, key: str, version_id: str) -> Stored:
     """The version as the store gives it back: its bytes hashed here, its lock as it reports it."""
-    answer = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
-    sha, size = _hash_stream(answer["Body"])
+    return Stored(key, version_id, *hashed(s3, bucket, key, version_id), *retention(s3, bucket, key, version_id))
+
+
+def hashed(s3: Any, bucket: str, key: str, version_id: str) -> tuple[str, int]:
+    """The version's bytes as the store gives them back: their SHA-256 taken here, and size."""
+    return _hash_stream(s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"])
+
+
+def retention(s3: Any, bucket: str, key: str, version_id: str) -> tuple[datetime, str]:
+    """The version's lock as the store reports it: retain-until (UTC) and mode."""
     lock = s3.get_object_retention(Bucket=bucket, Key=key, VersionId=version_id)["Retention"]
-    return Stored(key, version_id, sha, size, lock["RetainUntilDate"].astimezone(timezone.utc), lock["Mode"])
+    return lock["RetainUntilDate"].astimezone(timezone.utc), lock["Mode"]
 
 
 def _hash_stream(body: BinaryIO) -> tuple[str, int]:

@@ -9,7 +9,9 @@ file counts as stored only once read back with the seal's SHA-256; then the cata
 its key, version, retain-until and when (table ``stored_objects``), and a session whose every
 file is stored is recorded in ``stored_sessions``. A push is resumable and idempotent: what is
 recorded is not sent again, and an object already in the bucket with the seal's SHA-256 (a push
-killed before it recorded it) is read back and adopted instead of sent again. Large files go in
+killed before it recorded it) is read back and, holding the sealed bytes, locked and adopted
+instead of sent again (one claiming the seal with other bytes is left unlocked and the file sent
+again). Large files go in
 parts (``station.store.upload``). Each push also follows the catalogue's legal holds with S3
 legal holds on every version; :meth:`CentralStore.delete` is the purge's part in the bucket.
 """
@@ -219,19 +221,31 @@ class CentralStore:
         read back; how (``uploaded``, ``adopted`` or ``extended``), as read back, and bytes sent."""
         if recorded is not None:
             return "extended", self._read_back(item, recorded["version_id"], until), 0
-        version = self._version_in_bucket(item)
-        if version is not None:
-            return "adopted", self._read_back(item, version, until), 0
+        adopted = self._adopted(item, until)
+        if adopted is not None:
+            return "adopted", adopted, 0
         version, size = self._talk(lambda: sender.send(item.key, item.path, item.sha256, until))
         return "uploaded", self._read_back(item, version, until), size
 
-    def _version_in_bucket(self, item: File) -> str | None:
+    def _adopted(self, item: File, until: datetime) -> bucket.Stored | None:
         """A version of the key already holding the sealed bytes (a push killed before it
-        recorded it); None if there is none."""
+        recorded it), read back first and locked only then; None if there is none. A version
+        whose metadata names the seal but whose bytes differ is left as it is, unlocked by us,
+        and the file is sent again beside it."""
         for version in self._talk(lambda: bucket.versions(self.s3, self.settings.bucket, item.key)):
-            if version["sha256"] == item.sha256:
-                return version["VersionId"]
+            if version["sha256"] != item.sha256:
+                continue
+            sha256, size = self._talk(lambda v=version["VersionId"]: bucket.hashed(self.s3, self.settings.bucket,
+                                                                                  item.key, v))
+            if sha256 == item.sha256:
+                return self._locked(item, version["VersionId"], size, until)
         return None
+
+    def _locked(self, item: File, version_id: str, size: int, until: datetime) -> bucket.Stored:
+        """A version read back as sealed, locked until ``until`` at least; its lock read back."""
+        self._talk(lambda: bucket.lock_at_least(self.s3, self.settings.bucket, item.key, version_id, until))
+        locked = self._talk(lambda: bucket.retention(self.s3, self.settings.bucket, item.key, version_id))
+        return _compliant(bucket.Stored(item.key, version_id, item.sha256, size, *locked))
 
     def _read_back(self, item: File, version_id: str, until: datetime) -> bucket.Stored:
         """The version locked until ``until`` at least, then read back and checked against the seal."""
@@ -240,9 +254,7 @@ class CentralStore:
         if stored.sha256 != item.sha256:
             raise NotAsSealed(f"{item.key} read back from the store as SHA-256 {stored.sha256}, not the sealed "
                              f"{item.sha256}: not counted as stored")
-        if stored.mode != bucket.COMPLIANCE:
-            raise StoreError(f"{item.key} is stored under {stored.mode} retention, not COMPLIANCE")
-        return stored
+        return _compliant(stored)
 
     def _recorded(self, key: str) -> dict[str, Any] | None:
         with self.catalogue.engine.connect() as connection:
@@ -388,6 +400,12 @@ class _Shipment:
         if session in self.listed and self.left[session] == 0:
             files, until = self.listed.pop(session)
             self.store._stored_whole(session, files, until, self.report)
+
+
+def _compliant(stored: bucket.Stored) -> bucket.Stored:
+    if stored.mode != bucket.COMPLIANCE:
+        raise StoreError(f"{stored.key} is stored under {stored.mode} retention, not COMPLIANCE")
+    return stored
 
 
 def status(catalogue: Catalogue, archive: Path, now_ns: int) -> dict[str, list[dict[str, Any]]]:
