@@ -22,7 +22,7 @@ from evidence.paths import DataDir
 from evidence.records import read_record
 from station.catalogue.footage import read_session
 from station.custody import package
-from station.custody.contentkeys import load_agency_key
+from station.custody.contentkeys import by_id, load_agency_key
 from station.services import pull
 from sync.ptywire import PtyWire
 from tests.conftest import record
@@ -55,7 +55,7 @@ class AgencyDesk(Desk):
     def __init__(self, pulled: Path, copy: Path, agency: X25519PrivateKey | None) -> None:
         shutil.copytree(pulled, copy)
         super().__init__(copy)
-        self.agency = agency
+        self.agency = by_id([agency]) if agency else None
 
     def build(self):
         return functools.partial(package.build, archive=self.archive, footage=self.footage, agency=self.agency)
