@@ -209,13 +209,19 @@ def test_an_encrypted_session_freed_here_is_verified_played_and_exported_with_cl
     assert status == 0 and out.count("read from the central store, version") == len(videos), out
     for base in with_users(archive, config, None):
         played(browser, base, session)              # the Clear Key licence, the segments from the store
-    for verb, user in (("request", "li"), ("approve", "wang"), ("make", "li")):
-        extra = {"request": ["--session", session, "--reason", "移送法院", "--recipient", "li", "--for", "某区人民法院"],
-                 "approve": ["1"], "make": ["1", "--out", str(tmp_path / "out")]}[verb]
-        status, out = run(capsys, config, "export", verb, *extra, "--archive", str(archive), "--user", user)
-        assert status == 0, out
+    status, out = run(capsys, config, "export", "request", "--session", session, "--reason", "移送法院",
+                      "--recipient", "li", "--for", "某区人民法院", "--archive", str(archive), "--user", "li")
+    assert status == 0, out
+    assert run(capsys, config, "export", "approve", "1", "--archive", str(archive), "--user", "wang")[0] == 0
+    fetched = bytes_fetched(monkeypatch)
+    status, out = run(capsys, config, "export", "make", "1", "--out", str(tmp_path / "out"),
+                      "--archive", str(archive), "--user", "li")
+    assert status == 0, out
     package = tmp_path / "out" / "export-000001"
     assert {p.name: p.read_bytes() for p in (package / "footage" / session).glob("seg-*.mp4")} == videos
+    assert {path.rpartition("/")[2]: fetched_size(spans, len(videos[path.rpartition("/")[2]]))
+            for path, spans in fetched.items() if path.endswith(".mp4")} == \
+        {name: len(data) for name, data in videos.items()}      # each read once: the clear copy from the package's
     assert json.loads((package / "keys" / "content" / f"{session}.json").read_text())["key"] == key.hex()
     for name in videos:
         assert pictures(package / "clear" / session / name) == pictures(package / "footage" / session / name, key)
