@@ -79,9 +79,10 @@ KEYS = [
     Key("web.trusted_proxies", [], _texts, "a list of addresses in quotes",
         "reverse proxies whose X-Forwarded-For is believed for the audit trail's client address "
         "(none: the connecting peer's own address)"),
-    Key("encryption.agency_key", None, _text, "a file path in quotes",
-        "the agency's X25519 private key (PEM, PKCS #8, readable by the station's service alone): the review "
-        "page plays encrypted sessions with it (docs/encryption.md); unset: it does not"),
+    Key("encryption.agency_key", None, lambda v: _text(v) or _texts(v),
+        "a file path in quotes, or a list of them", "the agency's X25519 private key (PEM, PKCS #8, readable by "
+        "the station's service alone), or a list of them: the current one and every one before it, so that a "
+        "session wrapped for an older key still plays and exports (docs/encryption.md); unset: neither does"),
     Key("access.max_failures", 5, _whole(1, 100), "a whole number from 1 to 100",
         "failed sign-ins in a row that lock a user name, or a client address, out"),
     Key("access.lockout_minutes", 15, _whole(1, 1440), "a whole number from 1 to 1440",
@@ -126,6 +127,12 @@ class StationConfig:
     def catalogue(self) -> str | None:
         """The catalogue URL: ``BODYCAM_CATALOGUE`` if set, else the file's."""
         return os.environ.get(CATALOGUE_VARIABLE) or self.values["catalogue"]
+
+    @property
+    def agency_keys(self) -> tuple[Path, ...]:
+        """The agency private keys' files (``[encryption] agency_key``: one path or a list)."""
+        named = self.values["encryption.agency_key"] or ()
+        return tuple(Path(path) for path in ([named] if isinstance(named, str) else named))
 
     @property
     def zone(self) -> tzinfo:

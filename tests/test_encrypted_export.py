@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from evidence.paths import DataDir
 from evidence.records import read_record
 from station.catalogue.footage import read_session
 from station.custody import package
-from station.custody.contentkeys import load_agency_key
+from station.custody.contentkeys import by_id, load_agency_key
 from station.services import pull
 from sync.ptywire import PtyWire
 from tests.conftest import record
@@ -55,7 +57,7 @@ class AgencyDesk(Desk):
     def __init__(self, pulled: Path, copy: Path, agency: X25519PrivateKey | None) -> None:
         shutil.copytree(pulled, copy)
         super().__init__(copy)
-        self.agency = agency
+        self.agency = by_id([agency]) if agency else None
 
     def build(self):
         return functools.partial(package.build, archive=self.archive, footage=self.footage, agency=self.agency)
@@ -97,6 +99,56 @@ def test_an_encrypted_sessions_export_holds_its_key_and_clear_copies_that_play(p
     checked = json.loads((made / "verification.json").read_text())
     assert all(session["ok"] for session in checked["sessions"])
     assert {entry["state"] for entry in checked["c2pa"]} == {"Trusted"}     # C2PA on the encrypted originals
+
+
+def test_the_readmes_ffmpeg_instruction_gives_the_frames_of_the_packages_clear_copies(pulled_encrypted, agency,
+                                                                                      tmp_path):
+    """The README's own command line, each placeholder filled from the package, run with an FFmpeg
+    of libavformat 62 (PyAV's: no such ffmpeg command is installed here), decodes to the clear
+    copy's pictures and sound, frame for frame (Debian's ffmpeg, -f framemd5)."""
+    desk = AgencyDesk(pulled_encrypted, tmp_path / "archive", agency)
+    made = approved_package(desk, tmp_path / "out")
+    (session,) = [folder.name for folder in (made / "clear").iterdir()]
+    key = json.loads((made / "keys" / "content" / f"{session}.json").read_text())["key"]
+    (instruction,) = re.findall(r"`(ffmpeg -decryption_key [^`]+)`", (made / "README.txt").read_text())
+    originals = sorted((made / "footage" / session).glob("seg-*.mp4"))
+    assert len(originals) == 2
+    for original in originals:
+        argv = shlex.split(instruction.replace("<key>", key).replace("<session>", session)
+                           .replace("seg-NNNNNN.mp4", original.name))
+        made_by_ffmpeg = ffmpeg_copy(argv, cwd=made, out=tmp_path / original.name)
+        assert framemd5(made_by_ffmpeg) == framemd5(made / "clear" / session / original.name)
+
+
+def ffmpeg_copy(argv: list[str], cwd: Path, out: Path) -> Path:
+    """``ffmpeg [input options] -i INPUT -c copy OUTPUT`` done by FFmpeg's libraries through PyAV
+    (the input options given to the demuxer, every stream copied; the output written to ``out``)."""
+    assert argv[0] == "ffmpeg" and argv[-5] == "-i" and argv[-3:-1] == ["-c", "copy"], argv
+    options = dict(zip(argv[1:-5:2], argv[2:-5:2]))
+    assert all(name.startswith("-") for name in options), argv
+    with av.open(str(cwd / argv[-4]), options={name[1:]: value for name, value in options.items()}) as source, \
+            av.open(str(out), "w") as copy:
+        streams = {stream.index: copy.add_stream_from_template(stream) for stream in source.streams}
+        for packet in source.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                copy.mux(packet)
+    return out
+
+
+def framemd5(path: Path) -> dict[str, list[str]]:
+    """The MD5 of each decoded picture and sound frame, stream by stream, as Debian's ffmpeg gives
+    them (-f framemd5; how the streams interleave and the timestamps, which each muxer writes its
+    own way, left out)."""
+    done = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "framemd5", "-"],
+                          check=True, capture_output=True, text=True, timeout=60)
+    streams: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        if line[:1].isdigit():
+            fields = line.split(",")
+            streams.setdefault(fields[0].strip(), []).append(fields[-1].strip())
+    assert set(streams) == {"0", "1"} and all(streams.values())          # pictures and sound
+    return streams
 
 
 def test_an_encrypted_session_is_not_exported_without_the_agency_key(pulled_encrypted, tmp_path):

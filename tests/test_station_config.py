@@ -141,3 +141,19 @@ def test_verify_checks_the_configured_archive_and_takes_config_like_every_comman
     with pytest.raises(SystemExit):                 # no file, no archive: the paths must be given
         main(["verify"])
     assert "paths" in capsys.readouterr().err
+
+
+def test_the_agency_key_is_one_path_or_a_list_of_them_and_the_commands_get_every_one(tmp_path, capsys):
+    one = load(write(tmp_path / "one.toml", '[encryption]\nagency_key = "/etc/bodycam/agency.key"\n'))
+    kept = load(write(tmp_path / "kept.toml", '[encryption]\nagency_key = ["/etc/bodycam/agency-2026.key", '
+                                              '"/etc/bodycam/agency-2025.key"]\n'))
+    assert one.agency_keys == (Path("/etc/bodycam/agency.key"),)
+    assert kept.agency_keys == (Path("/etc/bodycam/agency-2026.key"), Path("/etc/bodycam/agency-2025.key"))
+    assert load(write(tmp_path / "none.toml", "")).agency_keys == ()
+    args = options.shared(kept).station.parse_args(["--archive", str(tmp_path)])
+    assert args.agency_keys == kept.agency_keys
+    bad = write(tmp_path / "bad.toml", '[encryption]\nagency_key = ["/etc/bodycam/agency.key", 7]\n')
+    assert main(["--config", str(bad), "config"]) == 2
+    assert capsys.readouterr().err.strip() == (f"bodycam-station: station configuration {bad}: 'encryption.agency_key' "
+                                               "must be a file path in quotes, or a list of them, got "
+                                               "['/etc/bodycam/agency.key', 7].")

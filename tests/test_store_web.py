@@ -1,16 +1,23 @@
 """The review page and exports on footage the station no longer holds, read from a real Ceph
 gateway (tests/ceph.py) in byte ranges: played in Chromium after the local copy was freed, and
 two stations sharing a PostgreSQL catalogue and one bucket, the session docked at A, freed
-there, and reviewed and exported at B."""
+there, and reviewed and exported at B; an encrypted session freed, then verified, played and
+exported with its clear copies from the store."""
 from __future__ import annotations
 
+import json
 import urllib.parse
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from evidence.encryption import enrol_agency_key, unwrap
 from evidence.keys import FileSigner, add_key
 from evidence.paths import ArchiveDir, DataDir
+from evidence.records import read_record
 from station.cli import main as station_main
 from station.config import load as load_config
 from station.custody.access import Access
@@ -23,13 +30,17 @@ from sync.ptywire import PtyWire
 from tests.ceph import ceph_store  # noqa: F401
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_dock_archive import device_serving, record_marked
+from tests.test_encrypted_export import pictures
 from tests.test_web import PASSWORD, browser, give_reason_and_play, sign_in, until  # noqa: F401
 from tests.web import Client, MovableClock, serving
 
 
-def docked(tmp_path: Path, url: str | None) -> Path:
-    """An archive holding one real session (2 s segments, a marker) pulled over a pty link."""
+def docked(tmp_path: Path, url: str | None, agency_public: str | None = None) -> Path:
+    """An archive holding one real session (2 s segments, a marker) pulled over a pty link;
+    encrypted for the agency key ``agency_public`` (PEM) when given."""
     device, archive = tmp_path / "device", tmp_path / "a" / "archive"
+    if agency_public:
+        enrol_agency_key(DataDir(device).device, agency_public)
     record_marked(device, 3)
     dock_init(archive, [DataDir(device).public_key.read_text()])
     add_key(DataDir(device).docks, (archive / "dock" / "dock.pub").read_text())
@@ -98,14 +109,15 @@ def stored_and_freed(capsys, config: Path, archive: Path) -> dict[str, bytes]:
 
 def with_users(archive: Path, config: Path, url: str | None):
     """The page of ``archive``'s station, reading from the store, with a reviewer (li) and a
-    supervisor (wang); yields the base URL."""
+    supervisor (wang), given the configuration's agency keys; yields the base URL."""
     opened = open_station(archive, url, clock=MovableClock(), store=store_settings(load_config(config)))
     gate = Access(opened.engine, AuditTrail(opened.engine, FileSigner(ArchiveDir(archive).key), source="test"))
     if not gate.has_users():
         admin = gate.add_user(None, "admin", "Administrator", "administrator", PASSWORD)
         gate.add_user(admin, "li", "李明", "reviewer", PASSWORD)
         gate.add_user(admin, "wang", "王强", "supervisor", PASSWORD)
-    with serving(create_app(opened, Settings(zone=ZoneInfo("Asia/Shanghai")))) as base:
+    settings = Settings(zone=ZoneInfo("Asia/Shanghai"), agency_keys=load_config(config).agency_keys)
+    with serving(create_app(opened, settings)) as base:
         yield base
     opened.engine.dispose()
 
@@ -176,3 +188,41 @@ def test_two_stations_one_bucket_a_session_docked_and_freed_at_a_is_reviewed_and
         {name: len(data) for name, data in videos.items()}        # each video read from the store once
     verification = (package / "verification.txt").read_text()
     assert "read from the central store, version" in verification and "C2PA" in verification
+
+
+def test_an_encrypted_session_freed_here_is_verified_played_and_exported_with_clear_copies_from_the_store(
+        tmp_path, ceph_store, browser, capsys, monkeypatch):  # noqa: F811
+    agency = X25519PrivateKey.generate()
+    archive = docked(tmp_path, None, agency.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
+    session = session_of(archive)
+    opened = read_record(next(archive.glob(f"[0-9]*/*/*/*/*/*/{session}/session-open.json"))).body
+    key = unwrap(opened["encryption"], session, agency)
+    agency_file = tmp_path / "agency.key"
+    agency_file.write_bytes(agency.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    agency_file.chmod(0o600)
+    config = configured(tmp_path, ceph_store, None, monkeypatch)
+    config.write_text(config.read_text() + f'[encryption]\nagency_key = "{agency_file}"\n')
+    videos = stored_and_freed(capsys, config, archive)
+    status, out = run(capsys, config, "verify", str(archive))
+    assert status == 0 and out.count("read from the central store, version") == len(videos), out
+    for base in with_users(archive, config, None):
+        played(browser, base, session)              # the Clear Key licence, the segments from the store
+    status, out = run(capsys, config, "export", "request", "--session", session, "--reason", "移送法院",
+                      "--recipient", "li", "--for", "某区人民法院", "--archive", str(archive), "--user", "li")
+    assert status == 0, out
+    assert run(capsys, config, "export", "approve", "1", "--archive", str(archive), "--user", "wang")[0] == 0
+    fetched = bytes_fetched(monkeypatch)
+    status, out = run(capsys, config, "export", "make", "1", "--out", str(tmp_path / "out"),
+                      "--archive", str(archive), "--user", "li")
+    assert status == 0, out
+    package = tmp_path / "out" / "export-000001"
+    assert {p.name: p.read_bytes() for p in (package / "footage" / session).glob("seg-*.mp4")} == videos
+    assert {path.rpartition("/")[2]: fetched_size(spans, len(videos[path.rpartition("/")[2]]))
+            for path, spans in fetched.items() if path.endswith(".mp4")} == \
+        {name: len(data) for name, data in videos.items()}      # each read once: the clear copy from the package's
+    assert json.loads((package / "keys" / "content" / f"{session}.json").read_text())["key"] == key.hex()
+    for name in videos:
+        assert pictures(package / "clear" / session / name) == pictures(package / "footage" / session / name, key)
+    assert "read from the central store, version" in (package / "verification.txt").read_text()

@@ -43,7 +43,7 @@ def encrypted_station(tmp_path_factory):
     key_file.write_bytes(agency.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                               serialization.NoEncryption()))
     key_file.chmod(0o600)
-    for base, engine, _clock in served(archive, Settings(zone=ZoneInfo("Asia/Shanghai"), agency_key=key_file)):
+    for base, engine, _clock in served(archive, Settings(zone=ZoneInfo("Asia/Shanghai"), agency_keys=(key_file,))):
         yield base, engine, archive, agency
 
 

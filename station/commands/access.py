@@ -244,11 +244,11 @@ def _export_decide(args: argparse.Namespace, approve: bool) -> int:
 
 def _export_make(args: argparse.Namespace) -> int:
     from station.custody import package
-    from station.custody.contentkeys import load_agency_key
+    from station.custody.contentkeys import load_agency_keys
 
     desk = open_desk(args)
     user = acting_user(desk, args, "export-make")
-    agency = load_agency_key(Path(args.agency_key)) if args.agency_key else None
+    agency = load_agency_keys(args.agency_keys)
     made = desk.exports.make(user, args.number, args.out,
                              functools.partial(package.build, archive=args.archive, footage=desk.footage,
                                                agency=agency, station_zone=args.zone,

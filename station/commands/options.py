@@ -59,7 +59,7 @@ def shared(config: StationConfig) -> Shared:
                               "default: catalogue.sqlite in the archive)"))
     station.set_defaults(throttle=Throttle(max_failures=config["access.max_failures"],
                                            lockout_s=config["access.lockout_minutes"] * 60),
-                         agency_key=config["encryption.agency_key"], station_config=config)
+                         agency_keys=config.agency_keys, station_config=config)
     actor = argparse.ArgumentParser(add_help=False, parents=[station])
     actor.add_argument("--user", default=os.environ.get("BODYCAM_USER"),
                        help=_("the acting station user (env BODYCAM_USER; password: BODYCAM_PASSWORD or a prompt)"))

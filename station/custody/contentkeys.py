@@ -1,13 +1,15 @@
-"""Encrypted sessions on the station: their content keys, unwrapped with the agency's private key.
+"""Encrypted sessions on the station: their content keys, unwrapped with the agency's private keys.
 
-The agency's X25519 private key is a PEM file (PKCS #8) that only the station's service may
+Each agency private key is an X25519 PEM file (PKCS #8) that only the station's service may
 read: one readable by its group or by others is refused. Each open record names the agency
-key its content key was wrapped for (``agency_key``), so after a rotation the station is
-given the key each session names (docs/encryption.md). ``new_agency_key`` makes a pair.
+key its content key was wrapped for (``agency_key``, the key's id), so after a rotation the
+station keeps every key it was given and unwraps each session with the one it names
+(docs/encryption.md, "Rotating the agency key"). ``new_agency_key`` makes a pair.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,23 @@ from evidence.encryption import agency_key_id, agency_public_pem, unwrap
 from evidence.files import atomic_write
 from evidence.records import SESSION_OPEN, read_record
 
+AgencyKeys = Mapping[str, X25519PrivateKey]     # the agency's private keys this station holds, by key id
+
 
 def load_agency_key(path: Path) -> X25519PrivateKey:
     """The agency's private key from ``path``; refused, in one sentence, when others may read it."""
     path = Path(path)
-    if path.stat().st_mode & 0o077:
+    try:
+        mode, pem = path.stat().st_mode, path.read_bytes()
+    except OSError as exc:
+        raise EvidenceError(f"cannot read the agency key {path}: {exc.strerror or exc}") from exc
+    if mode & 0o077:
         raise EvidenceError(f"{path} may be read by others than its owner: chmod 600 it (the agency key "
                             f"unwraps every encrypted session)")
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except ValueError:
+        key = None
     if not isinstance(key, X25519PrivateKey):
         raise EvidenceError(f"{path} is not an X25519 private key (PEM, PKCS #8)")
     return key
@@ -58,6 +69,16 @@ def new_agency_key(path: Path) -> tuple[str, Path]:
     return agency_key_id(public), public_path
 
 
+def load_agency_keys(paths: Iterable[Path]) -> AgencyKeys:
+    """The agency's private keys in ``paths`` (the current one and every one before it), by key id."""
+    return by_id(load_agency_key(path) for path in paths)
+
+
+def by_id(keys: Iterable[X25519PrivateKey]) -> AgencyKeys:
+    """Private keys by the id an open record names them by (``evidence.encryption.agency_key_id``)."""
+    return {agency_key_id(key.public_key().public_bytes_raw()): key for key in keys}
+
+
 def encryption_of(folder: Path) -> dict[str, Any] | None:
     """The open record's ``encryption`` member: None for a session recorded in clear (or whose
     open record is missing or not a record: verification says so)."""
@@ -67,11 +88,17 @@ def encryption_of(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def content_keys(folder: Path, agency: X25519PrivateKey | None) -> dict[bytes, bytes]:
-    """The session's content keys by key id (none for a clear session)."""
+def content_keys(folder: Path, agency: AgencyKeys) -> dict[bytes, bytes]:
+    """The session's content keys by key id (none for a clear session), unwrapped with the
+    agency key its open record names."""
     member = encryption_of(folder)
     if member is None:
         return {}
-    if agency is None:
-        raise EvidenceError(f"session {Path(folder).name} is encrypted and this station has no agency key")
-    return {bytes.fromhex(member["kid"]): unwrap(member, Path(folder).name, agency)}
+    session = Path(folder).name
+    if not agency:
+        raise EvidenceError(f"session {session} is encrypted and this station has no agency key")
+    private = agency.get(member.get("agency_key"))
+    if private is None:
+        raise EvidenceError(f"session {session} is wrapped for agency key {member.get('agency_key')}, which this "
+                            f"station does not hold ([encryption] agency_key names {', '.join(sorted(agency))})")
+    return {bytes.fromhex(member["kid"]): unwrap(member, session, private)}

@@ -27,8 +27,6 @@ from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from evidence import EvidenceError
 from evidence.cenc import clear_copy
 from evidence.files import sha256_file
@@ -38,7 +36,7 @@ from evidence.records import INDEX_SUFFIX, MANIFEST_SUFFIX, SESSION_CLOSE, SESSI
 from evidence.verify import SessionVerdict, report, verify_session
 from station.catalogue.footage import Footage, Segment, Session
 from station.custody import recordform, retrievalslip
-from station.custody.contentkeys import content_keys
+from station.custody.contentkeys import AgencyKeys, content_keys
 from station.custody.exports import SLIP_NAME, Request
 from station.custody.provenance import StationCA, sign_sidecar, station_ca, validate_sidecar
 from station.custody.recordform import local_time
@@ -113,11 +111,12 @@ ENCRYPTED = """6. Encrypted sessions (ISO/IEC 23001-7 Common Encryption, scheme 
 
 def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]]], *, archive: Path,
           footage: Footage, requester: str, approver: str, maker: str, made_ns: int,
-          agency: X25519PrivateKey | None = None, station_zone: tzinfo | None = None,
+          agency: AgencyKeys | None = None, station_zone: tzinfo | None = None,
           progress: Callable[[int, int, str], None] | None = None) -> dict[str, str]:
     """Write the package into ``work``; returns each file's SHA-256 by its path in the package.
     ``requester``, ``approver`` and ``maker`` are people's names as the record form shows them;
-    ``agency`` unwraps encrypted sessions' content keys (an encrypted session without it is refused);
+    ``agency`` unwraps encrypted sessions' content keys, each with the key its open record names (an
+    encrypted session without that key is refused);
     its times are in ``station_zone`` (default: the PC's own); ``progress(done, total, file)`` after
     each segment copied and signed."""
     station_zone = station_zone or system_zone()
@@ -135,7 +134,7 @@ def build(work: Path, wanted: Request, chosen: list[tuple[Session, list[Segment]
         for name in (SESSION_OPEN, SESSION_CLOSE):
             if (session.folder / name).exists():
                 shutil.copyfile(session.folder / name, target / name)
-        keys = content_keys(session.folder, agency)
+        keys = content_keys(session.folder, agency or {})
         copied_digests: dict[str, str] = {}
         for segment in segments:
             copied_digests[segment.video.name] = _copy_segment(footage, segment, target, ca,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-from pathlib import Path
 
 from bodycam_errors import BodycamError
 from station.catalogue.catalogue import station_id
@@ -38,7 +37,7 @@ def _web(args: argparse.Namespace) -> int:
     settings = Settings(secure_cookies=not _loopback(args.host), zone=args.zone,
                         allowed_hosts=tuple(dict.fromkeys([args.host, *LOCAL_HOSTS, *args.allowed_hosts])),
                         trusted_proxies=tuple(args.trusted_proxies),
-                        agency_key=Path(args.agency_key) if args.agency_key else None)
+                        agency_keys=args.agency_keys)
     print(f"review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     uvicorn.Server(server_config(create_app(station, settings), args.host, args.port)).run()
     return 0

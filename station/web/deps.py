@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse
 from station.catalogue import playback
 from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
-from station.custody.contentkeys import load_agency_key
 from station.services import Desk, Station
 from station.store.anchorer import EVERY as ANCHOR_EVERY
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
@@ -36,7 +35,7 @@ class Settings:
     zone: tzinfo = field(default_factory=system_zone)    # the station's time zone: times shown in it
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS   # the Host names answered (with the one bound to); others: 400
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed; none by default
-    agency_key: Path | None = None        # the agency's X25519 private key: encrypted sessions play (EME Clear Key)
+    agency_keys: tuple[Path, ...] = ()     # the agency's X25519 private keys' files: encrypted sessions play
     anchor_every_s: float = ANCHOR_EVERY  # with a central store: the audit trail anchored in it this often
 
 
@@ -49,7 +48,6 @@ class Web:
         self.archive, self.engine, self.clock = station.archive, station.engine, station.clock
         self.sessions = WebSessions(SignIns(station.engine), station.clock, settings.idle_s, settings.max_s)
         self.verdicts = Verdicts(station.engine, station.clock)       # the sessions' stored verification
-        self.agency = load_agency_key(settings.agency_key) if settings.agency_key else None
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)
 

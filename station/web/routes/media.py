@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from evidence import EvidenceError
 from evidence.records import INDEX_SUFFIX
 from station.catalogue import playback
-from station.custody.contentkeys import content_keys
+from station.custody.contentkeys import content_keys, load_agency_keys
 from station.catalogue.footage import CatalogueFootage
 from station.web.deps import Web, folder_of
 from station.web.security import Refused
@@ -64,8 +64,9 @@ def router(web: Web) -> APIRouter:
             wanted = {_unbase64(kid) for kid in json.loads(message)["kids"]}
         except (ValueError, KeyError, TypeError) as exc:
             raise Refused(400, f"not a Clear Key licence request: {exc}", session) from exc
-        try:
-            keys = content_keys(folder_of(web.desk(request), session), web.agency)
+        folder = folder_of(web.desk(request), session)
+        try:      # the key files are read at each licence: one made unsafe since the page started is refused
+            keys = content_keys(folder, load_agency_keys(web.settings.agency_keys))
         except EvidenceError as exc:
             raise Refused(409, str(exc), session) from exc
         return JSONResponse({"keys": [{"kty": "oct", "kid": _base64(kid), "k": _base64(key)}

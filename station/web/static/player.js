@@ -36,11 +36,17 @@
         const form = new URLSearchParams({csrf: data.csrf, message: new TextDecoder().decode(message.message)});
         const answer = await fetch(data.licence, {method: "POST", body: form, credentials: "same-origin",
                                                   cache: "no-store", signal: leaving.signal});
-        if (!answer.ok) { show(`licence: HTTP ${answer.status}`); return; }
+        if (!answer.ok) { show(`licence: ${await refusal(answer)}`); return; }
         await session.update(new Uint8Array(await answer.arrayBuffer()));
       });
       session.generateRequest(event.initDataType, event.initData).catch(error => show(error.message));
     });
+  }
+
+  // The station's one sentence saying why it refused (its refused page), else the HTTP status.
+  async function refusal(answer) {
+    const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+    return page.getElementById("refused")?.textContent || `HTTP ${answer.status}`;
   }
 
   (data.licence ? protect() : Promise.resolve()).then(() => { video.src = URL.createObjectURL(source); },
