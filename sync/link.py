@@ -24,6 +24,7 @@ from sync.framing import DELIMITER, FrameDecoder, encode_frame
 from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, Nak, decode
 
 READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
+TTY_READ = 4095              # the most a read of a tty gives: its line discipline holds 4 KiB less one byte
 WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
 CLOSE_TIMEOUT = 2.0          # how long close() waits for queued bytes to leave
 DEFAULT_BAUDRATE = 115200
@@ -174,7 +175,7 @@ class Link:
                 return
 
     def _read(self) -> None:
-        """Take what the port has now (a tty hands out 4 KiB per read) and decode it."""
+        """Take what the port has now (a tty hands out at most ``TTY_READ`` bytes per read) and decode it."""
         parts, size = [], 0
         while size < READ_MAX:
             try:
@@ -189,6 +190,8 @@ class Link:
                 break
             parts.append(data)
             size += len(data)
+            if len(data) < TTY_READ:          # the port had no more: asking again would only fail
+                break
         payloads = self._decoder.feed(b"".join(parts))
         self._unframed = self._decoder.pending if payloads else self._unframed + size
         if self._unframed <= self._decoder.limit:      # more than one frame's bytes without one: noise
