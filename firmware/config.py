@@ -16,8 +16,7 @@ from typing import Any, Callable
 
 from bodycam_errors import BodycamError
 from hw import sources
-from sync.link import BAUDRATES
-
+from sync.rates import BAUDRATES
 
 log = logging.getLogger(__name__)
 # Keys that moved: (old section, old key) -> (new section, new key). A file with the old one is still read.

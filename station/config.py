@@ -20,7 +20,7 @@ from typing import Any
 from bodycam_errors import BodycamError
 from station.db import shown
 from station.words.zone import is_zone, zone_of
-from sync.link import BAUDRATES, DEFAULT_BAUDRATE
+from sync.rates import BAUDRATES, DEFAULT_BAUDRATE
 
 DEFAULT_FILE = Path("/etc/bodycam/station.toml")
 FILE_VARIABLE = "BODYCAM_STATION_CONFIG"

@@ -44,7 +44,8 @@ from station.store.store import CentralStore, PushReport
 from station.supervision import inspections
 from station.supervision.inspections import Inspections
 from sync.dock import PullReport
-from sync.link import DEFAULT_BAUDRATE, LinkConfig
+from sync.link import LinkConfig
+from sync.rates import DEFAULT_BAUDRATE
 
 # Every area's migrations, in the order they run on a new database.
 MIGRATIONS: list[tuple[str, list[db.Migration]]] = [

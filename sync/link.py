@@ -22,16 +22,12 @@ import serial
 from sync import LinkDown, MessageError, PortError
 from sync.framing import DELIMITER, FrameDecoder, encode_frame
 from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, Nak, decode
+from sync.rates import DEFAULT_BAUDRATE
 
 READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
 TTY_READ = 4095              # the most a read of a tty gives: its line discipline holds 4 KiB less one byte
 WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
 CLOSE_TIMEOUT = 2.0          # how long close() waits for queued bytes to leave
-DEFAULT_BAUDRATE = 115200
-# The rates a UART dock link may be set to: those with a termios constant of their own on
-# Linux (a Pi's PL011 takes up to 4,000,000). A CDC-ACM gadget ignores the rate.
-BAUDRATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600,
-             1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
 
 
 @dataclass(frozen=True)

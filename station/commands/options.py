@@ -12,7 +12,7 @@ from pathlib import Path
 from station.config import FILE_VARIABLE, StationConfig
 from station.custody.access import Throttle
 from station.words.messages import _
-from sync.link import BAUDRATES
+from sync.rates import BAUDRATES
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from station.intake.archive import ArchiveSink
 from station.intake.enroll import dock_authenticator
 from station.intake.witness import Witness
 from sync.dock import Dock, PullReport
-from sync.link import DEFAULT_BAUDRATE, LinkConfig, open_port
+from sync.link import LinkConfig, open_port
 from sync.messages import Item
+from sync.rates import DEFAULT_BAUDRATE
 from sync.store import Partial
 
 
