@@ -20,30 +20,8 @@ from sync import LinkDown
 from sync.auth import Authenticator, auth_data, transcript
 from sync.framing import MAX_PAYLOAD
 from sync.link import Link, LinkConfig, Outgoing
-from sync.messages import (
-    HEADER,
-    MAGIC,
-    MIN_VERSION,
-    VERSION,
-    Ack,
-    Auth,
-    Bye,
-    Clock,
-    Data,
-    Done,
-    Error,
-    ErrorCode,
-    Get,
-    Hello,
-    Item,
-    ListItems,
-    Message,
-    Nak,
-    Offer,
-    Receipt,
-    Role,
-    SetClock,
-)
+from sync.messages import (HEADER, MAGIC, MIN_VERSION, VERSION, Ack, Auth, Bye, Clock, Data, Done, Error,
+                           ErrorCode, Get, Hello, Item, ListItems, Message, Nak, Offer, Receipt, Role, SetClock)
 from sync.store import Source
 
 log = logging.getLogger(__name__)

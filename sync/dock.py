@@ -20,27 +20,8 @@ from evidence.receipts import receipt_data
 from sync import Abandoned, AuthError, LinkDown, PeerError, VerifyError
 from sync.auth import Authenticator, auth_data, transcript
 from sync.link import Incoming, Link, LinkConfig
-from sync.messages import (
-    MAGIC,
-    MIN_VERSION,
-    VERSION,
-    Auth,
-    Bye,
-    Clock,
-    Data,
-    Done,
-    Error,
-    ErrorCode,
-    Get,
-    Hello,
-    Item,
-    ListItems,
-    Message,
-    Offer,
-    Receipt,
-    Role,
-    SetClock,
-)
+from sync.messages import (MAGIC, MIN_VERSION, VERSION, Auth, Bye, Clock, Data, Done, Error, ErrorCode, Get,
+                           Hello, Item, ListItems, Message, Offer, Receipt, Role, SetClock)
 from sync.store import Partial, Sink
 
 

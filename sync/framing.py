@@ -9,8 +9,8 @@ the empty frames it makes between two frames are ignored.
 """
 from __future__ import annotations
 
-import crc32c  # Castagnoli CRC, in hardware (SSE 4.2, ARMv8 CRC) where the CPU has it
-from cobs import cobs  # C implementation, with a pure-Python fallback in the same package
+import crc32c               # Castagnoli CRC, in hardware (SSE 4.2, ARMv8 CRC) where the CPU has it
+from cobs import cobs       # C implementation, with a pure-Python fallback in the same package
 
 from sync import FrameError
 
