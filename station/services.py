@@ -36,9 +36,8 @@ from station.dock.service import DockService
 from station.intake import enroll, witness
 from station.intake.pull import PullWatch, pull_into
 from station.intake.witness import Witness
-from station.store import anchor, anchorer, bucket, cache, restore as store_restore, store
+from station.store import anchor, bucket, cache, pusher, restore as store_restore, store
 from station.store.bucket import StoreError, StoreSettings
-from station.store.pusher import Pusher
 from station.store.reader import StoreReader
 from station.store.store import CentralStore, PushReport
 from station.supervision import inspections
@@ -283,7 +282,7 @@ def dock_service(archive: Path, ports: Sequence[str], *, url: str | None = None,
                  **pushing: float) -> DockService:
     """The dock service of ``archive`` watching ``ports`` (globs): the station opened once, every
     bay's pull on its one engine, each exactly as :func:`pull`; with a central ``store``, a push
-    after each pull, in the background (``pushing``: the :class:`Pusher`'s back-off)."""
+    after each pull, in the background (``pushing``: the :class:`~station.store.pusher.StoreJob`'s timing)."""
     station = open_station(archive, url)
 
     def pull_bay(port_url: str, watch: PullWatch, stop: threading.Event) -> PullReport:
@@ -291,8 +290,8 @@ def dock_service(archive: Path, ports: Sequence[str], *, url: str | None = None,
                         stop=stop)
     if store is None:
         return DockService(station.archive, ports, pull_bay)
-    pusher = Pusher(_station_push(station, store), **pushing)
-    return DockService(station.archive, ports, pull_bay, after_pull=pusher.wake, background=[pusher.run])
+    job = pusher.pusher(_station_push(station, store), **pushing)
+    return DockService(station.archive, ports, pull_bay, after_pull=job.wake, background=[job.run])
 
 
 class Recorder(Protocol):
@@ -359,14 +358,14 @@ def _station_push(station: Station, settings: StoreSettings) -> Callable[[thread
     return push
 
 
-def station_anchorer(station: Station, every: float = anchorer.EVERY) -> anchorer.Anchorer | None:
+def station_anchorer(station: Station, every: float = pusher.ANCHOR_EVERY) -> pusher.StoreJob | None:
     """The anchoring of the station's audit trail every ``every`` seconds, for a station that may
     push nothing (its review page); None without a central store."""
     settings = station.store
     if settings is None:
         return None
-    return anchorer.Anchorer(lambda: anchor_trail(station.archive, station.engine, station.signer, settings,
-                                                  station.clock), every)
+    return pusher.anchorer(lambda: anchor_trail(station.archive, station.engine, station.signer, settings,
+                                                station.clock), every)
 
 
 def _pull_on(station: Station, port_url: str, *, catalogue: Catalogue | None = None, **options: Any) -> PullReport:

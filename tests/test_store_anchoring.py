@@ -62,7 +62,7 @@ def test_with_the_store_unreachable_the_anchoring_warns_once_and_goes_on_trying(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
     opened = open_station(archive, store=StoreSettings(f"http://127.0.0.1:{closed_port()}", "footage"))
     anchorer = station_anchorer(opened, 0.05)
-    with caplog.at_level(logging.INFO, logger="station.store.anchorer"), anchorer.running():
+    with caplog.at_level(logging.INFO, logger="station.store.pusher"), anchorer.running():
         wait_for(lambda: anchorer.failures >= 3, "three failed attempts")
     warned = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
     assert len(warned) == 1 and "cannot be reached" in warned[0] and "secret-never-printed" not in warned[0]

@@ -17,7 +17,7 @@ from station.catalogue import playback
 from station.catalogue.verdicts import Verdicts
 from station.custody.access import SignIn, SignIns, User
 from station.services import Desk, Station
-from station.store.anchorer import EVERY as ANCHOR_EVERY
+from station.store.pusher import ANCHOR_EVERY
 from station.web.security import SAFE_METHODS, SCOPE_KEY, Refused, WebSessions, csrf_matches
 from station.words import labels as i18n, zone
 from station.words.zone import system_zone
