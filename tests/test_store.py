@@ -365,15 +365,21 @@ def test_the_store_s_configuration_is_checked_and_its_credentials_never_shown(tm
     assert "long_term_years = 30" in out and "secret-never-printed" not in out + err
 
 
-def test_marked_footage_is_locked_for_the_long_term_and_ordinary_footage_for_its_period(
-        station, recorded, ceph_store, tmp_path, capsys):  # noqa: F811
-    _, config, bucket = station
+def pushed_with_a_marked_session(recorded: Path, tmp_path: Path, config: Path, capsys) -> Path:
+    """An archive of the recorded sessions and one more, marked, pulled and pushed."""
     device, archive = enrolled_copy(recorded, tmp_path / "marked")
     record_marked(device, 1)
     with PtyWire() as wire, device_serving(device, wire):
         assert not pull(archive, wire.b).failed
     assert store(capsys, archive, config, "init")[0] == 0
     assert store(capsys, archive, config, "push")[0] == 0
+    return archive
+
+
+def test_marked_footage_is_locked_for_the_long_term_and_ordinary_footage_for_its_period(
+        station, recorded, ceph_store, tmp_path, capsys):  # noqa: F811
+    _, config, bucket = station
+    archive = pushed_with_a_marked_session(recorded, tmp_path, config, capsys)
     client, recorded_now = s3(ceph_store), recorded_objects(archive)
     found = open_catalogue(archive).search()
     assert sorted(session["marked"] for session in found) == [False, False, True]
@@ -389,12 +395,7 @@ def test_marked_footage_is_locked_for_the_long_term_and_ordinary_footage_for_its
 def test_a_marked_period_longer_than_the_long_term_one_locks_marked_footage_that_long(
         station, recorded, ceph_store, tmp_path, capsys):  # noqa: F811
     _, config, bucket = station
-    device, archive = enrolled_copy(recorded, tmp_path / "marked")
-    record_marked(device, 1)
-    with PtyWire() as wire, device_serving(device, wire):
-        assert not pull(archive, wire.b).failed
-    assert store(capsys, archive, config, "init")[0] == 0
-    assert store(capsys, archive, config, "push")[0] == 0
+    archive = pushed_with_a_marked_session(recorded, tmp_path, config, capsys)
     said = run(capsys, config, "retention", "--set", "marked", "18000", "--by", "supervisor", "--archive", str(archive))
     assert said[0] == 0, said
     status, out, _ = store(capsys, archive, config, "push")       # about 49 years: longer than the store's 30
