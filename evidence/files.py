@@ -60,6 +60,15 @@ def write_once(path: Path, data: bytes) -> None:
     _write_durably(create_append_only(path), data)
 
 
+def write_secret_once(path: Path, data: bytes) -> None:
+    """Store ``data`` (a private key) as the new file ``path``, readable by its owner alone,
+    durably. Raises ``FileExistsError`` if ``path`` exists: a key is never replaced."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_durably(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), data)
+    sync_directory(path.parent)
+
+
 def _write_durably(fd: int, data: bytes) -> None:
     """Write all of ``data`` to ``fd``, fsync and close it."""
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from evidence import EvidenceError
-from evidence.files import atomic_write
+from evidence.files import atomic_write, write_secret_once
 
 
 def key_id(public_key: bytes) -> str:
@@ -64,15 +63,10 @@ class FileSigner:
         """Create a new key file (never overwriting one) and return its signer."""
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_secret_once(path, pem)
         except FileExistsError as exc:
             raise EvidenceError(f"a device key already exists at {path}; it is never replaced") from exc
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
         return FileSigner(path)
 
 

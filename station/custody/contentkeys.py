@@ -8,7 +8,6 @@ station keeps every key it was given and unwraps each session with the one it na
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from evidence import EvidenceError
 from evidence.encryption import agency_key_id, agency_public_pem, unwrap
-from evidence.files import atomic_write
+from evidence.files import atomic_write, write_secret_once
 from evidence.records import SESSION_OPEN, read_record
 
 AgencyKeys = Mapping[str, X25519PrivateKey]     # the agency's private keys this station holds, by key id
@@ -53,16 +52,11 @@ def new_agency_key(path: Path) -> tuple[str, Path]:
     key = X25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_secret_once(path, pem)
     except FileExistsError as exc:
         raise EvidenceError(f"{path} exists: an agency key is never replaced (the sessions wrapped for it "
                             f"would be lost with it)") from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-        fh.flush()
-        os.fsync(fh.fileno())
     public = key.public_key().public_bytes_raw()
     public_path = path.with_suffix(".pub")
     atomic_write(public_path, agency_public_pem(public).encode())
