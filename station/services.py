@@ -43,7 +43,7 @@ from station.store.store import CentralStore, PushReport
 from station.supervision import inspections
 from station.supervision.inspections import Inspections
 from sync.dock import PullReport
-from sync.link import LinkConfig
+from sync.link import LinkConfig, PortHub
 from sync.rates import DEFAULT_BAUDRATE
 
 # Every area's migrations, in the order they run on a new database.
@@ -285,9 +285,9 @@ def dock_service(archive: Path, ports: Sequence[str], *, url: str | None = None,
     after each pull, in the background (``pushing``: the :class:`~station.store.pusher.StoreJob`'s timing)."""
     station = open_station(archive, url)
 
-    def pull_bay(port_url: str, watch: PullWatch, stop: threading.Event) -> PullReport:
+    def pull_bay(port_url: str, watch: PullWatch, stop: threading.Event, hub: PortHub) -> PullReport:
         return _pull_on(station, port_url, config=config, patience=patience, baudrate=baudrate, watch=watch,
-                        stop=stop)
+                        stop=stop, hub=hub)
     if store is None:
         return DockService(station.archive, ports, pull_bay)
     job = pusher.pusher(_station_push(station, store), **pushing)

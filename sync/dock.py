@@ -19,7 +19,7 @@ import serial
 from evidence.receipts import receipt_data
 from sync import Abandoned, AuthError, LinkDown, PeerError, VerifyError
 from sync.auth import Authenticator, auth_data, transcript
-from sync.link import Incoming, Link, LinkConfig
+from sync.link import Incoming, Link, LinkConfig, PortHub
 from sync.messages import (MAGIC, MIN_VERSION, VERSION, Auth, Bye, Clock, Data, Done, Error, ErrorCode, Get,
                            Hello, Item, ListItems, Message, Offer, Receipt, Role, SetClock)
 from sync.store import Partial, Sink
@@ -44,13 +44,15 @@ class Dock:
     ``clock()`` gives the dock's UTC time in nanoseconds; with it, each session sets the
     device's clock and records how far off it was. ``offered(items)`` hears each session's
     list; once ``stop`` is set the pull raises :class:`Abandoned`, leaving the item under
-    way partial and unreceipted (a receipt goes only for an item the sink committed).
+    way partial and unreceipted (a receipt goes only for an item the sink committed). With a
+    ``hub``, its thread reads the port (a dock service's bays share one).
     """
 
     def __init__(self, port: serial.SerialBase, sink: Sink, auth: Authenticator, *,
                  config: LinkConfig = LinkConfig(), clock: Callable[[], int] | None = None,
-                 offered: Callable[[list[Item]], None] | None = None, stop: threading.Event | None = None) -> None:
-        self.port = port
+                 offered: Callable[[list[Item]], None] | None = None, stop: threading.Event | None = None,
+                 hub: PortHub | None = None) -> None:
+        self.port, self.hub = port, hub
         self.sink, self.auth, self.config, self.clock = sink, auth, config, clock
         self.offered, self.stop = offered, stop
         self._tag = secrets.randbits(32)
@@ -62,7 +64,7 @@ class Dock:
         began = progress_at = time.monotonic()
         cpu = time.process_time()
         progress = (0, 0)
-        with Link(self.port) as self.link:
+        with Link(self.port, hub=self.hub) as self.link:
             while True:
                 try:
                     self._session(report)

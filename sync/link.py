@@ -12,13 +12,16 @@ window is sent again. All timing uses the monotonic clock.
 from __future__ import annotations
 
 import os
+import queue
 import select
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 
 import serial
 
+from bodycam_threads import OwnedThread
 from sync import LinkDown, MessageError, PortError
 from sync.framing import DELIMITER, FrameDecoder, encode_frame
 from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, Nak, decode
@@ -28,6 +31,8 @@ READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
 TTY_READ = 4095              # the most a read of a tty gives: its line discipline holds 4 KiB less one byte
 WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
 CLOSE_TIMEOUT = 2.0          # how long close() waits for queued bytes to leave
+HUB_WAKE = 0.1               # how often a port hub's thread looks whether it is told to stop
+STOP_SECONDS = 5.0           # how long a port hub's thread may take to stop
 
 
 @dataclass(frozen=True)
@@ -57,25 +62,38 @@ def open_port(url: str, baudrate: int = DEFAULT_BAUDRATE) -> serial.SerialBase:
 class Link:
     """Framed messages over an open port. Malformed frames and messages are counted and dropped.
 
-    One thread does everything: :meth:`send` queues frames and writes what the port takes
-    at once, :meth:`receive` waits on the port for both directions -- reading, and writing
-    the rest of the queue as the line drains -- until a message comes. Waking other threads
-    for every few KiB a tty passes costs more than the decoding itself on a small CPU.
+    Alone, one thread does everything: :meth:`send` queues frames and writes what the port
+    takes at once, :meth:`receive` waits on the port for both directions -- reading, and
+    writing the rest of the queue as the line drains -- until a message comes. Waking other
+    threads for every few KiB a tty passes costs more than the decoding itself on a small CPU.
+    Attached to a :class:`PortHub` (a dock with many bays), the hub's one thread reads and
+    decodes instead, and :meth:`receive` waits for the messages it hands over.
     The port must be a POSIX one (pyserial opens it non-blocking and gives its descriptor);
     the port belongs to the caller, :meth:`close` only sends what is still queued.
     """
 
-    def __init__(self, port: serial.SerialBase, write_timeout: float = WRITE_TIMEOUT) -> None:
-        self.port, self.write_timeout = port, write_timeout
+    def __init__(self, port: serial.SerialBase, write_timeout: float = WRITE_TIMEOUT,
+                 hub: PortHub | None = None) -> None:
+        self.port, self.write_timeout, self._hub = port, write_timeout, hub
         self._fd = port.fileno()
+        self._lock = threading.Lock()    # the write queue, which the hub's thread also flushes
         self._decoder = FrameDecoder()
         self._inbox: deque[Message] = deque()
+        self._arrivals: queue.SimpleQueue[Message | None] = queue.SimpleQueue()   # from the hub's thread
+        self._deliver = self._inbox.append if hub is None else self._arrivals.put
+        self._failure: PortError | None = None      # what the hub's thread met reading the port
         self._queued = bytearray()       # frames to write; the first ``_written`` bytes have gone
         self._written = 0
         self._moved = time.monotonic()   # when the queue last became non-empty or shrank
         self.heard = time.monotonic()    # when the port last gave bytes that may still become a frame
         self._unframed = 0               # bytes read since the last valid frame
         self.malformed = 0
+        if hub is not None:
+            hub.attach(self)
+
+    @property
+    def fileno(self) -> int:
+        return self._fd
 
     @property
     def dropped_frames(self) -> int:
@@ -83,6 +101,9 @@ class Link:
 
     def close(self) -> None:
         """Write what is queued, giving the peer up to CLOSE_TIMEOUT to take it; safe twice."""
+        if self._hub is not None:
+            self._hub.detach(self)
+            self._hub = None
         deadline = time.monotonic() + CLOSE_TIMEOUT
         while self._pending() and time.monotonic() < deadline:
             try:
@@ -100,24 +121,26 @@ class Link:
 
     def send(self, *messages: Message) -> None:
         """Queue the messages' frames and write what the port takes now."""
-        if not self._pending():
-            self._moved = time.monotonic()
-        for message in messages:
-            self._queued += encode_frame(message.encode())
-        self._flush()
+        frames = b"".join(encode_frame(message.encode()) for message in messages)
+        with self._lock:
+            if not self._pending():
+                self._moved = time.monotonic()
+            self._queued += frames
+            self._flush()
+            if self._hub is not None and self._pending():
+                self._hub.watch_writes(self, True)
 
     def receive(self, timeout: float) -> Message | None:
         """The next well-formed message, or None after ``timeout`` seconds (0: only what is here).
 
         Raises LinkDown if the peer has taken none of our queued bytes for ``write_timeout``.
         """
+        if self._hub is not None:
+            return self._handed(timeout)
         deadline = time.monotonic() + timeout
         while not self._inbox:
             remaining = deadline - time.monotonic()
-            if self._pending() and time.monotonic() - self._moved > self.write_timeout:
-                self._drop_queue()           # stale now; a frame cut short is resynced at its 0x00
-                raise LinkDown("the peer stopped reading (nothing written for "
-                               f"{self.write_timeout:g} s)")
+            self._check_written()
             try:
                 readable, writable, _ = select.select([self._fd], [self._fd] if self._pending() else [], [],
                                                       max(0.0, min(remaining, self.write_timeout)))
@@ -131,16 +154,59 @@ class Link:
                 return None
         return self._inbox.popleft()
 
+    def _handed(self, timeout: float) -> Message | None:
+        """:meth:`receive` on a link attached to a hub: the next message its thread hands over."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            wait = max(0.0, min(deadline - time.monotonic(), self.write_timeout))
+            try:
+                message = self._arrivals.get(timeout=wait)
+            except queue.Empty:
+                message = None
+            if message is not None:
+                return message
+            with self._lock:
+                self._check_written()
+            if time.monotonic() >= deadline and self._failure is None:
+                return None
+
+    def _check_written(self) -> None:
+        """Raise LinkDown if the peer has taken none of our queued bytes for ``write_timeout``."""
+        if self._pending() and time.monotonic() - self._moved > self.write_timeout:
+            self._drop_queue()           # stale now; a frame cut short is resynced at its 0x00
+            raise LinkDown(f"the peer stopped reading (nothing written for {self.write_timeout:g} s)")
+
+    def serve(self, events: int) -> None:
+        """The hub's thread: the port has bytes to read or room to write (``events``, epoll's);
+        each message read is handed over, a port that failed is given up with its error."""
+        try:
+            if events & select.EPOLLOUT:
+                with self._lock:
+                    self._flush()
+                    if not self._pending():
+                        self._hub.watch_writes(self, False)
+            if events & ~select.EPOLLOUT:
+                self._read()
+        except PortError as exc:
+            self._hub.detach(self)
+            self._failure = exc
+            self._arrivals.put(None)         # wakes the owner, who raises it
+
     def drop_unsent(self) -> None:
         """Forget queued frames that have not started going out (the one on its way is
         finished): after a go-back they would only repeat what is sent again anyway."""
-        if self._pending():
-            end = self._queued.find(DELIMITER, self._written + 1)
-            self._queued = self._queued[:end + 1] if end >= 0 else self._queued
+        with self._lock:
+            if self._pending():
+                end = self._queued.find(DELIMITER, self._written + 1)
+                self._queued = self._queued[:end + 1] if end >= 0 else self._queued
 
     def discard(self) -> None:
         """Forget messages already read but not yet taken (a new session starts)."""
         self._inbox.clear()
+        while not self._arrivals.empty():        # a hub's; a failure stays in ``_failure``
+            self._arrivals.get_nowait()
 
     def _pending(self) -> int:
         return len(self._queued) - self._written
@@ -194,9 +260,59 @@ class Link:
             self.heard = time.monotonic()
         for payload in payloads:
             try:
-                self._inbox.append(decode(payload))
+                self._deliver(decode(payload))
             except MessageError:
                 self.malformed += 1
+
+
+class PortHub:
+    """One thread that reads the ports of many links (a dock's bays) as their bytes come, with
+    one epoll over them all, and hands each link the messages decoded. A thread per bay, each
+    in its own select and read, costs a wake and a hand-over of the interpreter's lock for
+    every few KiB a tty gives; here one wake serves every port that has bytes, and a bay's
+    thread wakes once a whole message is there."""
+
+    def __init__(self) -> None:
+        self._poller = select.epoll()
+        self._links: dict[int, Link] = {}
+        self._lock = threading.Lock()
+        self._thread = OwnedThread(self._run, "port hub")
+        self._thread.start()
+
+    def attach(self, link: Link) -> None:
+        with self._lock:
+            self._links[link.fileno] = link
+            self._poller.register(link.fileno, select.EPOLLIN)
+
+    def detach(self, link: Link) -> None:
+        """Stop reading ``link``'s port (before it is closed: its descriptor may be reused)."""
+        with self._lock:
+            if self._links.get(link.fileno) is link:
+                del self._links[link.fileno]
+                self._poller.unregister(link.fileno)
+
+    def watch_writes(self, link: Link, writes: bool) -> None:
+        """Also tell ``link`` when its port has room to write (it has bytes queued), or no longer."""
+        with self._lock:
+            if self._links.get(link.fileno) is link:
+                self._poller.modify(link.fileno, select.EPOLLIN | (select.EPOLLOUT if writes else 0))
+
+    def close(self) -> None:
+        self._thread.stop(STOP_SECONDS)
+        self._poller.close()
+
+    def __enter__(self) -> "PortHub":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        while not self._thread.stopping.is_set():
+            for fd, events in self._poller.poll(HUB_WAKE):
+                link = self._links.get(fd)
+                if link is not None:
+                    link.serve(events)
 
 
 class Outgoing:

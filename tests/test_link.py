@@ -25,12 +25,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from bodycam_threads import OwnedThread
 from evidence.keys import FileSigner
 from evidence.receipts import RECEIPT_DOMAIN
-from sync import LinkDown, PeerError
+from sync import LinkDown, PeerError, PortError
 from sync.auth import Ed25519Authenticator
 from sync.device import Device
 from sync.dock import Dock, PullReport
 from sync.framing import FrameDecoder, encode_frame
-from sync.link import Incoming, Link, LinkConfig, Outgoing, open_port
+from sync.link import Incoming, Link, LinkConfig, Outgoing, PortHub, open_port
 from sync.messages import MAGIC, Ack, Bye, Data, Done, ErrorCode, Hello, Item, Nak, Offer, Role, decode
 from sync.ptywire import Faults, PtyWire
 from sync.store import PARTIAL, DirectorySink, DirectorySource
@@ -100,13 +100,24 @@ def pull(path: str, dest: Path, config: LinkConfig = CONFIG, auth=None, **option
         port.close()
 
 
-def test_everything_arrives_once_and_is_receipted(tmp_path):
+@pytest.fixture(params=["own thread", "port hub"])
+def hub(request):
+    """How the dock's link reads its port: in the dock's own thread (``bodycam-station pull``),
+    or in a :class:`PortHub`'s thread that reads every bay's port (the dock service)."""
+    if request.param == "own thread":
+        yield None
+    else:
+        with PortHub() as hub:
+            yield hub
+
+
+def test_everything_arrives_once_and_is_receipted(tmp_path, hub):
     made = files(tmp_path / "spool", {"empty": 0, "one": 1, "a/b/chunk": 4096, "a/odd": 4097, "big": 300_000})
     source = DirectorySource(tmp_path / "spool")
     set_to = []
     device_clock = lambda dock_ns: set_to.append(dock_ns) or dock_ns - 5_000_000_000   # 5 s slow
     with PtyWire() as wire, device_on(wire.a, source, set_clock=device_clock) as device:
-        report = pull(wire.b, tmp_path / "dock", clock=time.time_ns)
+        report = pull(wire.b, tmp_path / "dock", clock=time.time_ns, hub=hub)
     assert_arrived_once(made, tmp_path / "dock")
     assert sorted(report.items) == sorted(made) and not report.failed
     assert sorted(device.stats.receipts) == sorted(made) == sorted(source.receipts)
@@ -114,13 +125,13 @@ def test_everything_arrives_once_and_is_receipted(tmp_path):
     assert len(set_to) == 1 and report.clock_offset_ns == -5_000_000_000
 
 
-def test_drops_corruption_duplicates_and_delays(tmp_path):
+def test_drops_corruption_duplicates_and_delays(tmp_path, hub):
     # Enough frames that each kind of fault surely happens (a kind missing by chance fails the test).
     made = files(tmp_path / "spool", {"x": 600_000, "y": 300_001, "z": 1}, seed=1)
     faults = Faults(drop=0.04, corrupt=0.04, duplicate=0.04, delay=0.04, seed=7)
     source = DirectorySource(tmp_path / "spool")
     with PtyWire(faults=faults) as wire, device_on(wire.a, source) as device:
-        report = pull(wire.b, tmp_path / "dock")
+        report = pull(wire.b, tmp_path / "dock", hub=hub)
     assert_arrived_once(made, tmp_path / "dock")
     assert sorted(device.stats.receipts) == sorted(made) and sorted(report.items) == sorted(made)
     assert all(count > 0 for name, count in wire.counts.items() if name != "cut")
@@ -163,11 +174,11 @@ def test_get_at_the_end_and_an_empty_item_complete_at_once(tmp_path):
     assert device.stats.gets == [] and report.resumed == []
 
 
-def test_cable_cut_mid_file_resumes_from_what_the_dock_holds(tmp_path):
+def test_cable_cut_mid_file_resumes_from_what_the_dock_holds(tmp_path, hub):
     made = files(tmp_path / "spool", {"clip": 600_000}, seed=2)
     with PtyWire() as wire, device_on(wire.a, DirectorySource(tmp_path / "spool")) as device:
         cut = wire.cut_after(200_000, seconds=1.0)        # longer than dead_after: both sides give up
-        report = pull(wire.b, tmp_path / "dock")
+        report = pull(wire.b, tmp_path / "dock", hub=hub)
     assert cut.is_set()
     assert_arrived_once(made, tmp_path / "dock")
     assert report.drops >= 1 and len(report.resumed) == 1
@@ -341,13 +352,13 @@ def test_a_line_too_slow_for_a_half_window_within_dead_after_keeps_its_session(t
     assert device.stats.sessions == 1 and device.stats.data_bytes == 300_000
 
 
-def test_a_peer_that_stops_reading_brings_the_link_down():
+def test_a_peer_that_stops_reading_brings_the_link_down(hub):
     """Nobody reads end b: the ptys and the relay fill up, then the link says so instead of
     blocking; closing it then gives up on the queued bytes (CLOSE_TIMEOUT) and returns."""
     with PtyWire() as wire:
         port = open_port(wire.a)
         try:
-            link = Link(port, write_timeout=0.3)
+            link = Link(port, write_timeout=0.3, hub=hub)
             link.send(*(Data(1, offset, bytes(32768)) for offset in range(0, 4 << 20, 32768)))
             with pytest.raises(LinkDown, match="stopped reading"):
                 while True:
@@ -358,14 +369,14 @@ def test_a_peer_that_stops_reading_brings_the_link_down():
             port.close()
 
 
-def test_bytes_that_never_become_a_frame_stop_counting_as_a_frame_arriving():
+def test_bytes_that_never_become_a_frame_stop_counting_as_a_frame_arriving(hub):
     """A stream of bytes without a delimiter keeps a dock from calling the line silent only
     for one largest frame's worth; after that it is noise, and the timers run (the document's
     bound on "bytes still arriving"). A valid frame counts again."""
     with PtyWire() as wire:
         port, peer = open_port(wire.a), open_port(wire.b)
         try:
-            link = Link(port)
+            link = Link(port, hub=hub)
 
             def noise(nbytes: int) -> None:          # a little at a time: the ptys buffer only a few KiB
                 for _ in range(0, nbytes, 4096):
@@ -385,6 +396,48 @@ def test_bytes_that_never_become_a_frame_stop_counting_as_a_frame_arriving():
         finally:
             port.close()
             peer.close()
+
+
+def test_one_hub_pulls_three_devices_at_once_over_faulty_lines(tmp_path):
+    """Three docks on one port hub, each line dropping and corrupting frames: every file of
+    every device arrives once, byte-identical, and is receipted."""
+    made = [files(tmp_path / f"spool{n}", {"clip": 400_000 + n, "tail": 5_000}, seed=10 + n) for n in range(3)]
+    sources = [DirectorySource(tmp_path / f"spool{n}") for n in range(3)]
+    reports: dict[int, PullReport] = {}
+    with PortHub() as hub, contextlib.ExitStack() as stack:
+        wires = [stack.enter_context(PtyWire(faults=Faults(drop=0.02, corrupt=0.02, seed=n))) for n in range(3)]
+        for wire, source in zip(wires, sources):
+            stack.enter_context(device_on(wire.a, source))
+        docks = [OwnedThread(lambda n=n: reports.setdefault(n, pull(wires[n].b, tmp_path / f"dock{n}", hub=hub)),
+                             f"dock {n}") for n in range(3)]
+        for dock in docks:
+            dock.start()
+        for dock in docks:
+            dock.join(60)
+    for n in range(3):
+        assert_arrived_once(made[n], tmp_path / f"dock{n}")
+        assert sorted(reports[n].items) == sorted(made[n]) == sorted(sources[n].receipts)
+
+
+def test_a_port_that_fails_on_a_hub_fails_its_own_link_only():
+    """The device end of one port goes away (its pty closed: reads fail with EIO): that link's
+    owner gets the port's error, and the other link on the same hub goes on receiving."""
+    master, slave = os.openpty()
+    with PortHub() as hub, PtyWire() as wire:
+        failing, working, peer = open_port(os.ttyname(slave)), open_port(wire.a), open_port(wire.b)
+        os.close(slave)
+        try:
+            doomed, alive = Link(failing, hub=hub), Link(working, hub=hub)
+            os.close(master)
+            with pytest.raises(PortError, match="cannot read from the port"):
+                doomed.receive(10)
+            with pytest.raises(PortError):
+                doomed.receive(0)                  # it stays failed: no silent wait for the timeout
+            peer.write(encode_frame(Bye(3).encode()))
+            assert alive.receive(10) == Bye(3)
+        finally:
+            for port in (failing, working, peer):
+                port.close()
 
 
 def test_a_write_error_of_the_dock_storage_reaches_the_caller_and_keeps_a_sound_prefix(tmp_path):

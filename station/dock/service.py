@@ -4,7 +4,9 @@ Ports are found by polling the configured globs (``/dev/serial/by-id/*``, ``/dev
 every ``POLL`` seconds: udev's events would need pyudev, which the station does not depend
 on, and a glob twice a second costs nothing beside a transfer. A port that appears is a
 docking: its bay gets a worker thread that pulls it exactly as ``bodycam-station pull``
-does (the puller is handed in by ``station.services``, on the one opened station). A port
+does (the puller is handed in by ``station.services``, on the one opened station), except
+that one thread reads every bay's port (``sync.link.PortHub``) and each bay's thread takes
+whole messages from it. A port
 that disappears ends its bay's pull (the copy under way stays partial; the next docking
 resumes it). Each pull ends in one sentence in the bay's state and the log; a bay that
 fails never stops the others. When told to stop, every pull is abandoned cleanly: no
@@ -25,12 +27,13 @@ from station.dock.bays import Bay, bays_folder
 from station.intake.pull import PullWatch
 from sync import Abandoned, AuthError, LinkDown, PeerError, PortError
 from sync.dock import PullReport
+from sync.link import PortHub
 
 log = logging.getLogger(__name__)
 POLL = 0.5                # seconds between two looks for docked devices
 STOP_SECONDS = 30.0       # how long a bay's worker may take to abandon its pull
 
-Puller = Callable[[str, PullWatch, threading.Event], PullReport]
+Puller = Callable[[str, PullWatch, threading.Event, PortHub], PullReport]
 Job = Callable[[threading.Event], None]     # runs beside the bays until the event is set
 
 
@@ -46,6 +49,7 @@ class DockService:
         self.stopping = threading.Event()
         self._present: set[str] = set()        # the ports seen at the last look
         self._arrived: set[str] = set()        # docked, their pull not started yet
+        self._hub: PortHub | None = None       # reads every bay's port while running
 
     def run(self, stop: threading.Event) -> None:
         """Watch and pull until ``stop`` is set; then abandon every pull and return once all ended."""
@@ -54,6 +58,7 @@ class DockService:
         jobs = [OwnedThread(job, f"dock job {n}", args=(self.stopping,)) for n, job in enumerate(self.background)]
         for job in jobs:
             job.start()
+        self._hub = PortHub()
         try:
             while not stop.is_set():
                 self._look()
@@ -64,6 +69,7 @@ class DockService:
                 bay.stop.set()
             for worker in [*self.workers.values(), *jobs]:
                 worker.join(STOP_SECONDS)
+            self._hub.close()
 
     def docked(self) -> set[str]:
         """The ports present now."""
@@ -99,7 +105,7 @@ class DockService:
     def _outcome(self, bay: Bay) -> tuple[str, str]:
         """The pull of ``bay``'s device, and how it ended: its state and one sentence."""
         try:
-            report = self.pull(bay.state.port, bay, bay.stop)
+            report = self.pull(bay.state.port, bay, bay.stop, self._hub)
         except Abandoned:
             if self.stopping.is_set():
                 return "idle", "stopped as the service shut down; the next docking resumes it"

@@ -15,7 +15,7 @@ from station.intake.archive import ArchiveSink
 from station.intake.enroll import dock_authenticator
 from station.intake.witness import Witness
 from sync.dock import Dock, PullReport
-from sync.link import LinkConfig, open_port
+from sync.link import LinkConfig, PortHub, open_port
 from sync.messages import Item
 from sync.rates import DEFAULT_BAUDRATE
 from sync.store import Partial
@@ -43,11 +43,12 @@ class PullWatch(Protocol):
 def pull_into(archive: Path, port_url: str, *, catalogue: Catalogue, witness: Witness, signer: Signer,
               progress: Callable[[int, int], None] | None = None, config: LinkConfig = LinkConfig(),
               patience: float = 30.0, baudrate: int = DEFAULT_BAUDRATE, watch: PullWatch | None = None,
-              stop: threading.Event | None = None) -> PullReport:
+              stop: threading.Event | None = None, hub: PortHub | None = None) -> PullReport:
     """Take everything an enrolled device offers on ``port_url`` (at ``baudrate`` on a UART) into
     ``archive``, setting its clock from ours (the dock authenticated by ``signer``), file it in
     ``catalogue`` and check the device's chain against ``witness``; ``watch`` hears how it goes,
-    ``stop`` abandons it (``sync.Abandoned``: the item under way stays partial, unreceipted).
+    ``stop`` abandons it (``sync.Abandoned``: the item under way stays partial, unreceipted);
+    ``hub`` reads the port (the dock service's one thread for all its bays).
     Each session the pull added to is then verified once and its verdicts stored
     (``station.catalogue.verdicts``), so the review page need not read its footage again; the
     files this pull took are not read for it: the sink hashed them as they arrived."""
@@ -57,7 +58,7 @@ def pull_into(archive: Path, port_url: str, *, catalogue: Catalogue, witness: Wi
     try:
         report = Dock(port, _WatchedSink(sink, watch) if watch else sink, dock_authenticator(archive, signer),
                       config=config, clock=time.time_ns, offered=watch.offered if watch else None,
-                      stop=stop).pull(patience)
+                      stop=stop, hub=hub).pull(patience)
     finally:
         port.close()
     stored = Verdicts(catalogue.engine)
