@@ -58,6 +58,7 @@ class Run:
     station_cpu: float        # the dock process, or the rz processes
     device_cpu: float         # the device processes, or the sz processes
     relay_cpu: float          # this process: the pty relays (and its own polling)
+    kernel_cpu: float         # the kernel's worker threads (a tty moves its bytes to the reader in them)
     busy: float               # share of the machine's CPU time in use, all processes
     bays: list[float]
 
@@ -88,7 +89,8 @@ def main() -> int:
                   f"{run.station_cpu / size * 1e9:5.1f} s/GB, bays {min(run.bays):.1f}-{max(run.bays):.1f} s "
                   f"(slowest/fastest {max(run.bays) / min(run.bays):.2f})")
             print(f"  {'':20s} devices' CPU {run.device_cpu / size * 1e9:5.1f} s/GB, relay's {run.relay_cpu / size * 1e9:5.1f}"
-                  f" s/GB, machine busy {run.busy:.0%} of {os.cpu_count()} cores")
+                  f" s/GB, kernel workers' {run.kernel_cpu / size * 1e9:4.1f} s/GB, machine busy {run.busy:.0%}"
+                  f" of {os.cpu_count()} cores")
         print(f"  ours/zmodem: aggregate {zmodem.seconds / ours.seconds:.2f}x, "
               f"CPU per GB {ours.station_cpu / zmodem.station_cpu:.2f}x (devices' {ours.device_cpu / zmodem.device_cpu:.2f}x)")
     finally:
@@ -160,10 +162,10 @@ def _zmodem(work: Path, files: list[list[Path]]) -> Run:
                     sender.returncode = os.waitstatus_to_exitcode(status)
                     done[number] = time.monotonic() - meter.began
                     sz_cpu += usage.ru_utime + usage.ru_stime
-        relay, busy = meter.read()
+        relay, workers, busy = meter.read()
         if any(sender.returncode for sender in senders):
             raise SystemExit("bench_dock: an sz failed")
-        return Run(max(done.values()), rz_cpu, sz_cpu, relay, busy, [done[n] for n in range(len(senders))])
+        return Run(max(done.values()), rz_cpu, sz_cpu, relay, workers, busy, [done[n] for n in range(len(senders))])
     finally:
         for fd in ends:
             os.close(fd)
@@ -196,9 +198,9 @@ def _ours(work: Path, archive: Path, devices: list[Path]) -> Run:
                     if bay.state != "done":
                         raise SystemExit(f"bench_dock: {bay.bay} {bay.state}: {bay.result}")
             time.sleep(0.05)
-        relay, busy = meter.read()
+        relay, workers, busy = meter.read()
         return Run(max(finished.values()), _cpu(station.pid) - station_before, sum(map(_cpu, pids)) - devices_before,
-                   relay, busy, list(finished.values()))
+                   relay, workers, busy, list(finished.values()))
     finally:
         station.send_signal(signal.SIGTERM)
         station.wait(60)
@@ -210,14 +212,31 @@ def _ours(work: Path, archive: Path, devices: list[Path]) -> Run:
 
 
 class _Meter:
-    """From its making: this process's CPU (user + sys, all threads) and the machine's busy share."""
+    """From its making: this process's CPU (user + sys, all threads), the kernel workers' CPU
+    and the machine's busy share."""
 
     def __init__(self) -> None:
-        self._own, self._machine, self.began = _own_cpu(), _machine_ticks(), time.monotonic()
+        self._own, self._workers, self._machine = _own_cpu(), _kernel_workers(), _machine_ticks()
+        self.began = time.monotonic()
 
-    def read(self) -> tuple[float, float]:
+    def read(self) -> tuple[float, float, float]:
         (busy, total), (busy_before, total_before) = _machine_ticks(), self._machine
-        return _own_cpu() - self._own, (busy - busy_before) / max(1, total - total_before)
+        workers = _kernel_workers()
+        worker_cpu = sum(cpu - self._workers.get(pid, 0.0) for pid, cpu in workers.items())
+        return _own_cpu() - self._own, worker_cpu, (busy - busy_before) / max(1, total - total_before)
+
+
+def _kernel_workers() -> dict[int, float]:
+    """CPU seconds so far of each of the kernel's worker threads (``kworker/…``), by pid."""
+    workers = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue                                        # ended while we looked
+        if "(kworker/" in text:
+            workers[int(stat.parent.name)] = _times(text)
+    return workers
 
 
 def _own_cpu() -> float:
@@ -233,7 +252,12 @@ def _machine_ticks() -> tuple[int, int]:
 
 def _cpu(pid: int) -> float:
     """User + sys seconds of process ``pid`` and its threads so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _times(Path(f"/proc/{pid}/stat").read_text())
+
+
+def _times(stat: str) -> float:
+    """User + sys seconds in a /proc/<pid>/stat line."""
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
