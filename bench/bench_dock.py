@@ -18,9 +18,10 @@ over the wall time from the first start to the last end; the station's CPU is th
 process's (user + sys, /proc) from docking to the last bay done, against the sum of the
 ``rz`` processes' (kernel accounting); fairness is the slowest bay's time over the fastest's.
 Each set also shows its sending side's CPU per GB (the device processes, or the ``sz``
-processes), the pty relays' (the threads of this process that carry both sets' bytes) and
-how busy the whole machine was (/proc/stat): on a machine that all of it keeps busy, the
-rates follow the CPU each side spends per byte.
+processes), the pty relays' (the threads of this process that carry both sets' bytes), the
+kernel's worker threads' (``kworker``: a tty moves its bytes to the reader in them) and how
+busy the whole machine was (/proc/stat): on a machine that all of it keeps busy, the rates
+follow the CPU each side spends per byte.
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ window is sent again. All timing uses the monotonic clock.
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import select
@@ -27,6 +28,7 @@ from sync.framing import DELIMITER, FrameDecoder, encode_frame
 from sync.messages import MAX_CHUNK, MAX_WINDOW, Ack, Data, Message, Nak, decode
 from sync.rates import DEFAULT_BAUDRATE
 
+log = logging.getLogger(__name__)
 READ_MAX = 1 << 17           # bytes taken from the port before they are decoded
 TTY_READ = 4095              # the most a read of a tty gives: its line discipline holds 4 KiB less one byte
 WRITE_TIMEOUT = 5.0          # a peer that takes none of our bytes for this long stopped reading
@@ -190,9 +192,15 @@ class Link:
             if events & ~select.EPOLLOUT:
                 self._read()
         except PortError as exc:
-            self._hub.detach(self)
-            self._failure = exc
-            self._arrivals.put(None)         # wakes the owner, who raises it
+            self._give_up(exc)
+        except Exception as exc:             # a fault here must cost this bay only, not the hub's thread
+            log.exception("reading %s failed", self.port.name)
+            self._give_up(PortError(f"reading the port failed: {exc}"))
+
+    def _give_up(self, failure: PortError) -> None:
+        self._hub.detach(self)
+        self._failure = failure
+        self._arrivals.put(None)             # wakes the owner, who raises it
 
     def drop_unsent(self) -> None:
         """Forget queued frames that have not started going out (the one on its way is

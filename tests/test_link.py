@@ -440,6 +440,28 @@ def test_a_port_that_fails_on_a_hub_fails_its_own_link_only():
                 port.close()
 
 
+def test_a_fault_reading_one_port_costs_that_link_only_not_the_hub(caplog):
+    """Whatever goes wrong while the hub's thread serves one port (here its decoder breaks)
+    reaches that link's owner as the port's error; the hub's thread goes on serving the rest."""
+    with PortHub() as hub, PtyWire() as broken_wire, PtyWire() as wire:
+        ports = [open_port(path) for path in (broken_wire.a, broken_wire.b, wire.a, wire.b)]
+        try:
+            broken, alive = Link(ports[0], hub=hub), Link(ports[2], hub=hub)
+
+            def fail(data: bytes) -> list[bytes]:
+                raise RuntimeError("decoder fault")
+            broken._decoder.feed = fail
+            ports[1].write(encode_frame(Bye(1).encode()))
+            with pytest.raises(PortError, match="reading the port failed: decoder fault"):
+                broken.receive(10)
+            ports[3].write(encode_frame(Bye(2).encode()))
+            assert alive.receive(10) == Bye(2)
+            assert "decoder fault" in caplog.text
+        finally:
+            for port in ports:
+                port.close()
+
+
 def test_a_write_error_of_the_dock_storage_reaches_the_caller_and_keeps_a_sound_prefix(tmp_path):
     """The partial copy is stored in a thread of its own; when the disk refuses (here: a file
     size limit, EFBIG) the error is raised to the dock, and what is on disk is a prefix of
