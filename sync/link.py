@@ -84,6 +84,8 @@ class Link:
         self._arrivals: queue.SimpleQueue[Message | None] = queue.SimpleQueue()   # from the hub's thread
         self._deliver = self._inbox.append if hub is None else self._arrivals.put
         self._failure: PortError | None = None      # what the hub's thread met reading the port
+        self._serving = threading.Lock()            # held by the hub's thread while it serves the port
+        self._closed = False                        # set under ``_serving``: the hub's thread keeps off
         self._queued = bytearray()       # frames to write; the first ``_written`` bytes have gone
         self._written = 0
         self._moved = time.monotonic()   # when the queue last became non-empty or shrank
@@ -105,7 +107,8 @@ class Link:
         """Write what is queued, giving the peer up to CLOSE_TIMEOUT to take it; safe twice."""
         if self._hub is not None:
             self._hub.detach(self)
-            self._hub = None
+            with self._serving:          # waits out a pass of the hub's thread already under way
+                self._closed = True
         deadline = time.monotonic() + CLOSE_TIMEOUT
         while self._pending() and time.monotonic() < deadline:
             try:
@@ -160,18 +163,19 @@ class Link:
         """:meth:`receive` on a link attached to a hub: the next message its thread hands over."""
         deadline = time.monotonic() + timeout
         while True:
-            if self._failure is not None:
-                raise self._failure
-            wait = max(0.0, min(deadline - time.monotonic(), self.write_timeout))
+            failed = self._failure is not None      # set after the last message read was handed over
+            wait = 0.0 if failed else max(0.0, min(deadline - time.monotonic(), self.write_timeout))
             try:
                 message = self._arrivals.get(timeout=wait)
             except queue.Empty:
                 message = None
-            if message is not None:
-                return message
             with self._lock:
                 self._check_written()
-            if time.monotonic() >= deadline and self._failure is None:
+            if message is not None:
+                return message                      # the messages read before a failure come first
+            if failed:
+                raise self._failure
+            if self._failure is None and time.monotonic() >= deadline:
                 return None
 
     def _check_written(self) -> None:
@@ -182,20 +186,24 @@ class Link:
 
     def serve(self, events: int) -> None:
         """The hub's thread: the port has bytes to read or room to write (``events``, epoll's);
-        each message read is handed over, a port that failed is given up with its error."""
-        try:
-            if events & select.EPOLLOUT:
-                with self._lock:
-                    self._flush()
-                    if not self._pending():
-                        self._hub.watch_writes(self, False)
-            if events & ~select.EPOLLOUT:
-                self._read()
-        except PortError as exc:
-            self._give_up(exc)
-        except Exception as exc:             # a fault here must cost this bay only, not the hub's thread
-            log.exception("reading %s failed", self.port.name)
-            self._give_up(PortError(f"reading the port failed: {exc}"))
+        each message read is handed over, a port that failed is given up with its error. Not
+        once :meth:`close` began: the port may be closed, and its descriptor someone else's."""
+        with self._serving:
+            if self._closed:
+                return
+            try:
+                if events & select.EPOLLOUT:
+                    with self._lock:
+                        self._flush()
+                        if not self._pending():
+                            self._hub.watch_writes(self, False)
+                if events & ~select.EPOLLOUT:
+                    self._read()
+            except PortError as exc:
+                self._give_up(exc)
+            except Exception as exc:         # a fault here must cost this bay only, not the hub's thread
+                log.exception("reading %s failed", self.port.name)
+                self._give_up(PortError(f"reading the port failed: {exc}"))
 
     def _give_up(self, failure: PortError) -> None:
         self._hub.detach(self)
@@ -246,23 +254,32 @@ class Link:
 
     def _read(self) -> None:
         """Take what the port has now (a tty hands out at most ``TTY_READ`` bytes per read) and decode it."""
-        parts, size = [], 0
+        parts, size, failure = [], 0, None
         while size < READ_MAX:
             try:
                 data = os.read(self._fd, READ_MAX - size)
             except BlockingIOError:
                 break
             except OSError as exc:
-                raise PortError(f"cannot read from the port: {exc}") from exc
+                failure = PortError(f"cannot read from the port: {exc}")
+                break
             if not data:
                 if not parts:
-                    raise PortError("cannot read from the port: it reports end of file (device gone?)")
+                    failure = PortError("cannot read from the port: it reports end of file (device gone?)")
                 break
             parts.append(data)
             size += len(data)
             if len(data) < TTY_READ:          # the port had no more: asking again would only fail
                 break
-        payloads = self._decoder.feed(b"".join(parts))
+        if parts:
+            self._decode(b"".join(parts))
+        if failure is not None:               # raised once what came before it is decoded
+            raise failure
+
+    def _decode(self, data: bytes) -> None:
+        """Hand over the messages ``data`` completes; note when bytes that may become a frame came."""
+        size = len(data)
+        payloads = self._decoder.feed(data)
         self._unframed = self._decoder.pending if payloads else self._unframed + size
         if self._unframed <= self._decoder.limit:      # more than one frame's bytes without one: noise
             self.heard = time.monotonic()
@@ -320,7 +337,10 @@ class PortHub:
             for fd, events in self._poller.poll(HUB_WAKE):
                 link = self._links.get(fd)
                 if link is not None:
-                    link.serve(events)
+                    try:
+                        link.serve(events)
+                    except Exception:        # serve gives its own faults to its link; anything else is logged
+                        log.exception("the port hub could not serve a port")
 
 
 class Outgoing:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import serial
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -109,6 +110,21 @@ def hub(request):
     else:
         with PortHub() as hub:
             yield hub
+            assert_hub_serves(hub)
+
+
+def assert_hub_serves(hub: PortHub) -> None:
+    """The hub's thread still reads: a link attached now receives a frame its peer sends."""
+    with PtyWire() as wire:
+        port, peer = open_port(wire.a), open_port(wire.b)
+        try:
+            link = Link(port, hub=hub)
+            peer.write(encode_frame(Bye(99).encode()))
+            assert link.receive(10) == Bye(99)
+            link.close()
+        finally:
+            port.close()
+            peer.close()
 
 
 def test_everything_arrives_once_and_is_receipted(tmp_path, hub):
@@ -420,15 +436,20 @@ def test_one_hub_pulls_three_devices_at_once_over_faulty_lines(tmp_path):
 
 
 def test_a_port_that_fails_on_a_hub_fails_its_own_link_only():
-    """The device end of one port goes away (its pty closed: reads fail with EIO): that link's
-    owner gets the port's error, and the other link on the same hub goes on receiving."""
+    """The device end of one port goes away (its pty closed: reads fail with EIO) just after its
+    last frame: that link's owner gets the frame, then the port's error, and the other link on
+    the same hub goes on receiving."""
     master, slave = os.openpty()
     with PortHub() as hub, PtyWire() as wire:
         failing, working, peer = open_port(os.ttyname(slave)), open_port(wire.a), open_port(wire.b)
         os.close(slave)
         try:
             doomed, alive = Link(failing, hub=hub), Link(working, hub=hub)
+            os.write(master, encode_frame(Bye(2).encode()))
+            wait_for(lambda: not doomed._arrivals.empty(), "the hub to hand over the frame")
             os.close(master)
+            wait_for(lambda: doomed._failure is not None, "the hub to meet the closed pty")
+            assert doomed.receive(0) == Bye(2)      # what came before the failure is handed over first
             with pytest.raises(PortError, match="cannot read from the port"):
                 doomed.receive(10)
             with pytest.raises(PortError):
@@ -438,6 +459,35 @@ def test_a_port_that_fails_on_a_hub_fails_its_own_link_only():
         finally:
             for port in (failing, working, peer):
                 port.close()
+
+
+def test_a_link_closed_while_its_peer_floods_it_leaves_the_hub_serving():
+    """A bay gives up while its line still pours in bytes: its link and its port are closed
+    while the hub's thread may be reading them. The hub goes on serving every other port."""
+    with PortHub() as hub, PtyWire() as wire:
+        port, peer = open_port(wire.a), open_port(wire.b)
+        peer.write_timeout = 0.1               # once nobody reads, the flood must still see ``stop``
+        stop = threading.Event()
+
+        def flood() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(serial.SerialTimeoutException):
+                    peer.write(encode_frame(Data(1, 0, bytes(32768)).encode()))
+
+        flooding = OwnedThread(flood, "flood")
+        flooding.start()
+        try:
+            for _ in range(20):
+                link = Link(port, hub=hub)
+                assert isinstance(link.receive(10), Data)
+                link.close()
+            port.close()
+            assert_hub_serves(hub)
+        finally:
+            stop.set()
+            port.close()
+            flooding.join(10)
+            peer.close()
 
 
 def test_a_fault_reading_one_port_costs_that_link_only_not_the_hub(caplog):
@@ -457,6 +507,7 @@ def test_a_fault_reading_one_port_costs_that_link_only_not_the_hub(caplog):
             ports[3].write(encode_frame(Bye(2).encode()))
             assert alive.receive(10) == Bye(2)
             assert "decoder fault" in caplog.text
+            assert_hub_serves(hub)
         finally:
             for port in ports:
                 port.close()

@@ -55,10 +55,10 @@ class DockService:
         """Watch and pull until ``stop`` is set; then abandon every pull and return once all ended."""
         self._forget_old_bays()
         log.info("dock service watching %s", ", ".join(self.ports))
+        self._hub = PortHub()
         jobs = [OwnedThread(job, f"dock job {n}", args=(self.stopping,)) for n, job in enumerate(self.background)]
         for job in jobs:
             job.start()
-        self._hub = PortHub()
         try:
             while not stop.is_set():
                 self._look()
@@ -67,9 +67,11 @@ class DockService:
             self.stopping.set()
             for bay in self.bays.values():
                 bay.stop.set()
-            for worker in [*self.workers.values(), *jobs]:
-                worker.join(STOP_SECONDS)
-            self._hub.close()
+            try:
+                for worker in [*self.workers.values(), *jobs]:
+                    worker.join(STOP_SECONDS)
+            finally:
+                self._hub.close()
 
     def docked(self) -> set[str]:
         """The ports present now."""
