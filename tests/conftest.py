@@ -1,8 +1,10 @@
 """Shared helpers: small real recordings made with the simulated devices and the real encoders."""
 from __future__ import annotations
 
+import gc
 import glob
 import json
+import shutil
 from pathlib import Path
 
 import av
@@ -112,3 +114,12 @@ def recording(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("spool")
     progress = record(data_dir, 7)
     return progress
+
+
+def copy_archive(source: Path, target: Path) -> Path:
+    """A copy of a pulled archive for one test. Catalogue connections that earlier tests left to
+    the garbage collector are closed first: SQLite removes its -wal and -shm files as the last
+    connection closes, which must not happen while the copy lists and reads them."""
+    gc.collect()
+    shutil.copytree(source, target)
+    return target

@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from station.custody import package
 from station.custody.contentkeys import by_id, load_agency_key
 from station.services import pull
 from sync.ptywire import PtyWire
-from tests.conftest import record
+from tests.conftest import copy_archive, record
 from tests.test_dock_archive import device_serving, enrolled_copy
 from tests.test_station_access import OFFICER, UNIT, Desk, approved_package, pdf_text
 
@@ -55,7 +54,7 @@ class AgencyDesk(Desk):
     """A station on its own copy of ``pulled``, making packages with ``agency`` (or without one)."""
 
     def __init__(self, pulled: Path, copy: Path, agency: X25519PrivateKey | None) -> None:
-        shutil.copytree(pulled, copy)
+        copy_archive(pulled, copy)
         super().__init__(copy)
         self.agency = by_id([agency]) if agency else None
 

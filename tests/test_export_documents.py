@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from station.catalogue.rebuild import rebuild
 from station.cli import main as station_main
 from station.custody import audit
 from station.services import ensure_schema
+from tests.conftest import copy_archive
 from tests.test_station_access import Desk, approved_package, desk, pdf_text, pulled  # noqa: F401
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -225,7 +225,7 @@ def test_a_purged_session_s_row_survives_a_rebuild_into_an_empty_catalogue(desk)
 def test_audit_verify_runs_on_a_station_without_users_with_the_dock_key_alone(pulled, tmp_path, capsys,
                                                                               monkeypatch):
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     monkeypatch.delenv("BODYCAM_USER", raising=False)
     assert station_main(["audit", "verify", "--archive", str(archive)]) == 0
     assert "intact" in capsys.readouterr().out

@@ -5,7 +5,6 @@ pdftotext and the review page over HTTP. Old manifests without the member stay v
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from station.catalogue.rebuild import rebuild
 from station.services import open_catalogue, open_database, pull
 from sync.ptywire import PtyWire
 from tests import doc_verifier
-from tests.conftest import write_config
+from tests.conftest import copy_archive, write_config
 from tests.test_dock_archive import device_serving, enrolled_copy
 from tests.test_station_access import Desk, pdf_text
 from tests.test_web import PASSWORD as WEB_PASSWORD, served
@@ -102,7 +101,7 @@ def test_the_station_catalogues_the_place_and_a_rebuild_gives_the_same(pulled):
 
 def test_the_record_form_says_where(pulled, tmp_path):
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     desk = Desk(archive)
     rev = desk.user("rev")
     wanted = desk.exports.request(rev, "session", desk.sessions[0], reason="移送人民法院作为证据", recipient="rev",
@@ -116,7 +115,7 @@ def test_the_record_form_says_where(pulled, tmp_path):
 
 def test_the_review_page_says_where(pulled, tmp_path):
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     [session] = [p.parent.name for p in archive.glob("[0-9]*/*/*/*/*/*/*/session-open.json")]
     for base, _engine, _clock in served(archive):
         client = Client(base)

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -36,7 +35,7 @@ from station.custody.provenance import station_ca, validate_sidecar
 from station.custody.recordform import local_time
 from station.services import ensure_schema, pull
 from sync.ptywire import PtyWire
-from tests.conftest import record
+from tests.conftest import copy_archive, record
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_dock_archive import device_serving, enrolled_copy
 
@@ -97,7 +96,7 @@ class Desk:
 @pytest.fixture
 def desk(pulled, tmp_path) -> Desk:
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     return Desk(archive)
 
 
@@ -105,7 +104,7 @@ def desk(pulled, tmp_path) -> Desk:
 def any_desk(request, pulled, tmp_path) -> Desk:
     """A desk on the archive's SQLite file, and one on a real PostgreSQL (tests/postgres.py)."""
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     return Desk(archive, request.getfixturevalue("postgres_url") if request.param == "postgresql" else None)
 
 
@@ -437,7 +436,7 @@ def station(archive: Path, *args: str, user: str | None = None, password: str = 
 
 def test_the_commands_take_the_acting_user_refuse_in_one_sentence_and_never_show_a_password(pulled, tmp_path):
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     sessions = sorted(p.name for p in archive.glob("[0-9]*/*/*/*/*/*/*"))
     assert station(archive, "user", "add", "admin", "--role", "reviewer", new_password=PASSWORD).returncode == 1
     assert station(archive, "user", "add", "admin", "--role", "administrator", "--full-name", "管理员",

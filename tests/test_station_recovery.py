@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import copy_archive
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_station_access import pulled  # noqa: F401
 
@@ -41,7 +41,7 @@ def one_sentence(done: subprocess.CompletedProcess) -> str:
 @pytest.fixture
 def archive(pulled, tmp_path) -> Path:  # noqa: F811
     copy = tmp_path / "archive"
-    shutil.copytree(pulled, copy)
+    copy_archive(pulled, copy)
     return copy
 
 

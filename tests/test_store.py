@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from station.store.store import stored_objects
 from station.words import zone
 from sync.ptywire import PtyWire
 from tests.ceph import CephStore, ceph_store  # noqa: F401
+from tests.conftest import copy_archive
 from tests.test_dock_archive import device_serving, enrolled_copy, record_marked, recorded  # noqa: F401
 from tests.waiting import wait_for
 
@@ -50,7 +50,7 @@ def station(pulled, ceph_store, tmp_path, monkeypatch):  # noqa: F811
     """A copy of the pulled archive, a new bucket for it, the station's configuration naming
     both, and the store's credentials in the environment (as the station's service has them)."""
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     bucket = f"footage-{uuid.uuid4().hex[:12]}"
     config = write_config(tmp_path, ceph_store.endpoint, bucket)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
@@ -281,7 +281,7 @@ def test_status_and_overdue_name_what_is_stored_pending_and_late(station, capsys
 def test_overdue_names_the_devices_not_docked_since_their_last_session_in_the_station_s_zone_and_language(
         pulled, tmp_path, capsys, monkeypatch):
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     config = tmp_path / "station.toml"
     config.write_text('time_zone = "Asia/Shanghai"\n')
     catalogue = open_catalogue(archive)

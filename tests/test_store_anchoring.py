@@ -5,7 +5,6 @@ central store every few minutes while the page is served, against a real Ceph ga
 from __future__ import annotations
 
 import logging
-import shutil
 
 from evidence.keys import FileSigner
 from evidence.paths import ArchiveDir
@@ -18,6 +17,7 @@ from station.store.bucket import StoreSettings
 from station.web.app import create_app
 from station.web.deps import Settings
 from tests.ceph import ceph_store  # noqa: F401
+from tests.conftest import copy_archive
 from tests.test_dock_archive import recorded  # noqa: F401
 from tests.test_store import closed_port, pulled, run, s3, station, store, versions  # noqa: F401
 from tests.waiting import wait_for
@@ -57,7 +57,7 @@ def test_a_station_serving_only_the_review_page_anchors_its_trail_in_the_store(
 def test_with_the_store_unreachable_the_anchoring_warns_once_and_goes_on_trying(
         pulled, tmp_path, caplog, monkeypatch):  # noqa: F811
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "STATION")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
     opened = open_station(archive, store=StoreSettings(f"http://127.0.0.1:{closed_port()}", "footage"))

@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import math
-import shutil
 import stat
 import subprocess
 from datetime import datetime
@@ -35,6 +34,7 @@ from station.services import open_inspections, open_station, restore
 from station.supervision import inspections as inspection_area
 from station.supervision import ledger
 from station.supervision.inspections import CHECKS, Criteria
+from tests.conftest import copy_archive
 from tests.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.test_station_access import SHANGHAI as ZONE
 from tests.test_station_access import PASSWORD, Desk, approved_package, pdf_text, pulled, station  # noqa: F401
@@ -47,7 +47,7 @@ ALL_YES = {rule: "yes" for rule in CHECKS}
 @pytest.fixture
 def archive(pulled, tmp_path) -> Path:
     copy = tmp_path / "archive"
-    shutil.copytree(pulled, copy)
+    copy_archive(pulled, copy)
     return copy
 
 
@@ -213,7 +213,7 @@ def test_a_lost_database_gets_its_draws_and_findings_back_from_the_journal(opene
 
 def test_draws_and_findings_on_a_shared_postgresql_database_survive_its_loss(pulled, tmp_path, postgres_url):
     archive = tmp_path / "archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     (archive / db.CATALOGUE_FILE).unlink()
     station = open_station(archive, postgres_url)
     assert not rebuild(Catalogue(station.engine), archive).problems
@@ -318,7 +318,7 @@ def test_the_commands_draw_record_print_and_verify(opened, archive, tmp_path):
 @pytest.fixture
 def desk(pulled, tmp_path) -> Desk:
     archive = tmp_path / "slip-archive"
-    shutil.copytree(pulled, archive)
+    copy_archive(pulled, archive)
     return Desk(archive)
 
 

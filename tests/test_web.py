@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from station.services import dock_init, open_station, pull, recheck
 from station.web.app import create_app
 from station.web.deps import Settings
 from sync.ptywire import PtyWire
+from tests.conftest import copy_archive
 from tests.test_dock_archive import device_serving, record_marked
 from tests.web import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, Client, MovableClock, serving, wait_for
 
@@ -52,7 +52,7 @@ def pulled(tmp_path_factory) -> Path:
 def archive(pulled, tmp_path) -> Path:
     """A copy of the pulled archive a test may tamper with (its evidence read-only, as pulled)."""
     copy = tmp_path / "archive"
-    shutil.copytree(pulled, copy)
+    copy_archive(pulled, copy)
     return copy
 
 
